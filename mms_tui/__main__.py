@@ -1,0 +1,3 @@
+from mms_tui.cli import main
+
+main()

@@ -1,0 +1,241 @@
+"""``mms``: the Click commands. Thin: parse options, call services, print rows. Errors are one line, exit 1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import peewee
+
+from mms_tui import __version__
+from mms_tui.db import DatabaseError, close_database
+from mms_tui.i18n import _, set_language
+from mms_tui.output import format_option, write_rows
+from mms_tui.services.errors import DomainError
+from mms_tui.services.text import format_money
+from mms_tui.settings import Settings, SettingsError, demo_database_path, load_settings
+
+
+class MmsGroup(click.Group):
+    """Turns every expected failure into one clear line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (DomainError, DatabaseError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except peewee.OperationalError as exc:
+            raise click.ClickException(_("Database error: {error}").format(error=exc)) from None
+        finally:
+            close_database()
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.find_object(Settings)  # type: ignore[return-value]
+
+
+def _open(settings: Settings) -> None:
+    from mms_tui.services.setup import open_store
+
+    open_store(settings.database)
+
+
+@click.group(cls=MmsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="PATH|URL", help="SQLite file or postgresql:// URL. [env MMS_DB]")
+@click.option("--store", metavar="CODE", help="Store this desk belongs to. [env MMS_STORE]")
+@click.option("--lang", type=click.Choice(["zh", "zh_CN", "en"]), help="Language of the screens. [env MMS_LANG]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Configuration file (TOML).")
+@click.version_option(__version__, prog_name="mms")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None, config_path: str | None) -> None:
+    """mms — the front desk for membership businesses (会员管理系统).
+
+    Without a command, opens the front-desk screen on the configured database.
+    """
+    try:
+        settings = load_settings(config_path=config_path, db=db, store=store, lang=lang)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    set_language(settings.lang)
+    ctx.obj = settings
+    if ctx.invoked_subcommand is None:
+        _open(settings)
+        _run_tui(settings)
+
+
+def _run_tui(settings: Settings) -> None:
+    from mms_tui.app import create_app
+
+    close_database()  # the app opens its own connections, one per worker thread
+    create_app(settings).run()
+
+
+@cli.command()
+@click.option("--admin-code", default="admin", show_default=True, help="Staff code of the first admin.")
+@click.option("--admin-name", default="", help="Name of the first admin (default: the code).")
+@click.option("--admin-pin", help="PIN of the first admin (4–8 digits); asked for when not given.")
+@click.option("--store-code", default="HQ", show_default=True, help="Code of the first store.")
+@click.option("--store-name", default="总店", show_default=True, help="Name of the first store.")
+@click.pass_context
+def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | None, store_code: str,
+         store_name: str) -> None:
+    """Create or upgrade the database schema and create the first admin."""
+    from mms_tui.models.migrations import current_version
+    from mms_tui.services.setup import connect, initialise, needs_admin
+
+    settings = _settings(ctx)
+    connect(settings.database)
+    if admin_pin is None and (current_version() == 0 or needs_admin()):
+        if not sys.stdin.isatty():
+            raise click.ClickException(_("No admin exists yet: give --admin-pin (4–8 digits)."))
+        admin_pin = click.prompt(_("PIN for admin {code}").format(code=admin_code), hide_input=True,
+                                 confirmation_prompt=True)
+    result = initialise(store_code=store_code, store_name=store_name, admin_code=admin_code,
+                        admin_name=admin_name, admin_pin=admin_pin)
+    if result.applied:
+        click.echo(_("Schema at version {v} (applied {n}).").format(v=result.version, n=", ".join(map(str, result.applied))))
+    else:
+        click.echo(_("Schema already at version {v}.").format(v=result.version))
+    if result.admin_created:
+        click.echo(_("Created admin {code}.").format(code=admin_code))
+    click.echo(_("Database: {where}").format(where=settings.database))
+
+
+@cli.command()
+@click.option("--members", default=200, show_default=True, type=click.IntRange(1, 100_000),
+              help="How many members to invent.")
+@click.option("--no-tui", is_flag=True, help="Only build the database; do not open the screen.")
+@click.option("--fresh", is_flag=True, help="Throw away an existing demo database and build a new one.")
+@click.pass_context
+def demo(ctx: click.Context, members: int, no_tui: bool, fresh: bool) -> None:
+    """Build a demo database (its own file) with members and months of history, and open the desk on it."""
+    from mms_tui.models.migrations import current_version
+    from mms_tui.services.demo import is_seeded, seed_demo
+    from mms_tui.services.setup import connect
+
+    settings = _settings(ctx)
+    target = settings.db or str(demo_database_path())
+    settings = settings.with_overrides(db=target)
+    if fresh:
+        if "://" in target:
+            raise click.ClickException(_("--fresh only removes a demo SQLite file, not a server database."))
+        for suffix in ("", "-wal", "-shm"):
+            Path(target + suffix).unlink(missing_ok=True)
+    connect(target)
+    if current_version() and is_seeded():
+        click.echo(_("Using the demo database at {where} (--fresh builds a new one).").format(where=target), err=True)
+    elif current_version() and _has_members():
+        raise click.ClickException(
+            _("{where} already holds data that is not a demo; give another --db.").format(where=target)
+        )
+    else:
+        click.echo(_("Building a demo database at {where} …").format(where=target), err=True)
+        result = _seed_with_progress(seed_demo, members)
+        click.echo(
+            _("{members} members, {cards} cards, {sales} sales, {visits} check-ins. Log in as {code}, PIN {pin}.")
+            .format(members=result.members, cards=result.cards, sales=result.sales, visits=result.visits,
+                    code=result.admin_code, pin=result.admin_pin),
+            err=True,
+        )
+    if not no_tui:
+        _run_tui(settings)
+
+
+def _has_members() -> bool:
+    from mms_tui.models import Member
+
+    return Member.select().exists()
+
+
+def _seed_with_progress(seed, members: int):
+    if not sys.stderr.isatty():
+        return seed(members)
+    with click.progressbar(length=members, label=_("Members"), file=sys.stderr) as bar:
+        done = 0
+
+        def tick(n: int) -> None:
+            nonlocal done
+            bar.update(n - done)
+            done = n
+
+        return seed(members, progress=tick)
+
+
+@cli.command()
+@format_option("plain")
+@click.pass_context
+def info(ctx: click.Context, fmt: str) -> None:
+    """Version, database location, schema version and counts."""
+    from mms_tui.services.setup import connect
+    from mms_tui.services.setup import info as database_info
+
+    settings = _settings(ctx)
+    connect(settings.database)
+    facts = database_info()
+    rows = [
+        ("version", __version__),
+        ("database", facts.location),
+        ("schema", f"{facts.schema_version} / {facts.latest_version}"),
+        ("config", settings.config_path),
+        ("store", settings.store),
+        ("stores", facts.stores),
+        ("staff", facts.staff),
+        ("members", facts.members),
+        ("cards", facts.cards),
+        ("transactions", facts.transactions),
+    ]
+    write_rows(({"key": k, "value": v} for k, v in rows), fmt)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="At most this many.")
+@format_option()
+@click.pass_context
+def lookup(ctx: click.Context, query: str, limit: int, fmt: str) -> None:
+    """Find members as the desk search does: card no, phone or its last 4, name, pinyin initials."""
+    from mms_tui.services.lookup import lookup as find
+
+    _open(_settings(ctx))
+    hits = find(query, limit)
+    if not hits:
+        raise click.ClickException(_("No member matches {query!r}.").format(query=query))
+    write_rows(_hit_rows(hits, machine=fmt in ("csv", "json", "jsonl")), fmt)
+
+
+def _hit_rows(hits, machine: bool) -> Iterator[dict]:
+    for hit in hits:
+        cards = "; ".join(
+            f"{c.card_no} {c.type_name}" + ("" if c.status == "active" else f" [{c.status}]") for c in hit.cards
+        )
+        yield {
+            "id": hit.member_id,
+            "name": hit.name,
+            "phone": hit.phone_masked,
+            "tier": hit.tier,
+            "match": hit.match,
+            "stored_value": hit.stored_value_fen if machine else format_money(hit.stored_value_fen),
+            "points": hit.points,
+            "cards": cards,
+        }
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Prove the books: every transaction sums to zero, every card cache equals its entries. Exit 1 if not."""
+    from mms_tui.services.check import check_ledger
+
+    _open(_settings(ctx))
+    problems = check_ledger()
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        raise click.ClickException(_("{n} problem(s) found.").format(n=len(problems)))
+    click.echo(_("OK: the ledger balances and every card matches its entries."))
+
+
+def main() -> None:
+    cli(prog_name="mms")

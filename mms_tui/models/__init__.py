@@ -1,0 +1,58 @@
+"""Peewee tables only: fields, indexes, tiny query helpers. Business rules live in ``mms_tui.services``."""
+
+from mms_tui.models.base import BaseModel, now
+from mms_tui.models.catalog import Product, ServiceItem, TierPrice
+from mms_tui.models.ledger import AuditEvent, Entry, Transaction
+from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
+from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Staff, Store
+from mms_tui.models.sales import TENDERS, Payment, Sale, SaleLine, Visit
+
+#: every table, in creation order (parents first)
+ALL_MODELS = [
+    SchemaVersion,
+    Store,
+    Staff,
+    Config,
+    Tier,
+    Member,
+    CardType,
+    Card,
+    Product,
+    ServiceItem,
+    TierPrice,
+    Transaction,
+    Entry,
+    AuditEvent,
+    Sale,
+    SaleLine,
+    Payment,
+    Visit,
+]
+
+__all__ = [
+    "ALL_MODELS",
+    "CARD_KINDS",
+    "CARD_STATUSES",
+    "STAFF_ROLES",
+    "TENDERS",
+    "AuditEvent",
+    "BaseModel",
+    "Card",
+    "CardType",
+    "Config",
+    "Entry",
+    "Member",
+    "Payment",
+    "Product",
+    "Sale",
+    "SaleLine",
+    "SchemaVersion",
+    "ServiceItem",
+    "Staff",
+    "Store",
+    "Tier",
+    "TierPrice",
+    "Transaction",
+    "Visit",
+    "now",
+]

@@ -1,0 +1,57 @@
+"""The one append-only ledger: transactions with signed entries, and the audit trail.
+
+Entries are signed from the member's side: a card account's balance is the sum of its entries, and the
+counter-account of the same transaction carries the opposite sign (``tender.cash -10000`` is ¥100 into the
+drawer against ¥100 of stored value). Within a transaction the entries of each unit (fen, points, visits) sum
+to zero.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from mms_tui.models.base import BaseModel, now
+from mms_tui.models.members import Card, Member
+from mms_tui.models.org import Staff, Store
+
+UNITS = ("fen", "pt", "visit")
+
+
+class Transaction(BaseModel):
+    txid = peewee.CharField(max_length=64, unique=True)
+    kind = peewee.CharField(max_length=20, index=True)
+    staff = peewee.ForeignKeyField(Staff, backref="transactions", on_delete="RESTRICT")
+    store = peewee.ForeignKeyField(Store, backref="transactions", on_delete="RESTRICT")
+    member = peewee.ForeignKeyField(Member, null=True, backref="transactions", on_delete="RESTRICT")
+    created_at = peewee.DateTimeField(default=now, index=True)
+    #: a reversal points at what it undoes; unique, so nothing is reversed twice
+    reverses = peewee.ForeignKeyField("self", null=True, unique=True, backref="reversed_by", on_delete="RESTRICT")
+    #: fingerprint of the request, to tell a retry (same) from a txid clash (different)
+    request_hash = peewee.CharField(max_length=64)
+    result_json = peewee.TextField(default="{}")
+    note = peewee.TextField(default="")
+
+    class Meta:
+        table_name = "ledger_transaction"
+
+
+class Entry(BaseModel):
+    transaction = peewee.ForeignKeyField(Transaction, backref="entries", on_delete="RESTRICT")
+    account = peewee.CharField(max_length=40, index=True)
+    card = peewee.ForeignKeyField(Card, null=True, backref="entries", on_delete="RESTRICT")
+    unit = peewee.CharField(max_length=5, constraints=[peewee.Check("unit IN ('fen','pt','visit')")])
+    amount = peewee.BigIntegerField()
+
+    class Meta:
+        table_name = "ledger_entry"
+        indexes = ((("card", "account"), False),)
+
+
+class AuditEvent(BaseModel):
+    created_at = peewee.DateTimeField(default=now, index=True)
+    staff = peewee.ForeignKeyField(Staff, null=True, backref="audit_events", on_delete="RESTRICT")
+    store = peewee.ForeignKeyField(Store, null=True, backref="audit_events", on_delete="RESTRICT")
+    action = peewee.CharField(max_length=40, index=True)
+    subject = peewee.CharField(max_length=64, index=True)  # "member:12", "card:34", "staff:2"
+    txid = peewee.CharField(max_length=64, null=True, index=True)
+    payload = peewee.TextField(default="{}")

@@ -1,0 +1,83 @@
+"""Members, tiers, card types and cards. Card balances are caches of the ledger (see ``Entry``)."""
+
+from __future__ import annotations
+
+import peewee
+
+from mms_tui.models.base import BaseModel, now
+from mms_tui.models.org import Store
+
+CARD_KINDS = ("stored_value", "points", "discount", "visits", "period")
+CARD_STATUSES = ("active", "frozen", "lost", "expired", "cancelled")
+GENDERS = ("", "F", "M")
+
+
+class Tier(BaseModel):
+    code = peewee.CharField(max_length=20, unique=True)
+    name = peewee.CharField(max_length=50)
+    rank = peewee.IntegerField(default=0, index=True)
+    #: price paid in basis points of the list price: 10000 = full price, 9000 = 9折
+    discount_bp = peewee.IntegerField(default=10000, constraints=[peewee.Check("discount_bp BETWEEN 0 AND 10000")])
+    #: points multiplier in percent: 100 = ×1, 150 = ×1.5
+    points_pct = peewee.IntegerField(default=100, constraints=[peewee.Check("points_pct >= 0")])
+    #: cumulative money spend (fen) at which a member moves up to this tier automatically
+    upgrade_spend_fen = peewee.BigIntegerField(default=0)
+
+
+class Member(BaseModel):
+    name = peewee.CharField(max_length=50, index=True)
+    phone = peewee.CharField(max_length=20, unique=True)
+    phone_last4 = peewee.CharField(max_length=4, index=True)
+    name_pinyin = peewee.CharField(max_length=200, index=True)  # "zhangsan"
+    name_initials = peewee.CharField(max_length=50, index=True)  # "zs"
+    gender = peewee.CharField(max_length=1, default="")
+    birthday = peewee.DateField(null=True)
+    tier = peewee.ForeignKeyField(Tier, backref="members", on_delete="RESTRICT")
+    notes = peewee.TextField(default="")
+    status = peewee.CharField(max_length=10, default="active")
+    home_store = peewee.ForeignKeyField(Store, null=True, backref="members", on_delete="RESTRICT")
+    total_spend_fen = peewee.BigIntegerField(default=0)
+    created_at = peewee.DateTimeField(default=now)
+
+
+class CardType(BaseModel):
+    code = peewee.CharField(max_length=20, unique=True)
+    name = peewee.CharField(max_length=50)
+    kind = peewee.CharField(
+        max_length=12,
+        constraints=[peewee.Check("kind IN ('stored_value','points','discount','visits','period')")],
+    )
+    price_fen = peewee.BigIntegerField(default=0, constraints=[peewee.Check("price_fen >= 0")])
+    #: days a card stays valid after issue (visit packages, stored value with expiry); null = no expiry
+    validity_days = peewee.IntegerField(null=True)
+    #: visits in a 次卡 package
+    visits = peewee.IntegerField(default=0)
+    #: price paid in basis points for a 折扣卡 (8000 = 8折)
+    discount_bp = peewee.IntegerField(default=10000)
+    #: length of a period pass (月卡 30, 季卡 90, 年卡 365)
+    period_days = peewee.IntegerField(null=True)
+    active = peewee.BooleanField(default=True)
+
+
+class Card(BaseModel):
+    card_no = peewee.CharField(max_length=64, unique=True)
+    reader_uid = peewee.CharField(max_length=64, null=True, unique=True)
+    barcode = peewee.CharField(max_length=64, null=True, unique=True)
+    member = peewee.ForeignKeyField(Member, backref="cards", on_delete="RESTRICT")
+    card_type = peewee.ForeignKeyField(CardType, backref="cards", on_delete="RESTRICT")
+    status = peewee.CharField(
+        max_length=10,
+        default="active",
+        constraints=[peewee.Check("status IN ('active','frozen','lost','expired','cancelled')")],
+    )
+    principal_fen = peewee.BigIntegerField(default=0, constraints=[peewee.Check("principal_fen >= 0")])
+    bonus_fen = peewee.BigIntegerField(default=0, constraints=[peewee.Check("bonus_fen >= 0")])
+    points = peewee.BigIntegerField(default=0, constraints=[peewee.Check("points >= 0")])
+    visits_left = peewee.IntegerField(default=0, constraints=[peewee.Check("visits_left >= 0")])
+    valid_from = peewee.DateField(null=True)
+    valid_until = peewee.DateField(null=True)
+    frozen_since = peewee.DateField(null=True)
+    frozen_days_total = peewee.IntegerField(default=0)
+    store = peewee.ForeignKeyField(Store, null=True, backref="cards", on_delete="RESTRICT")
+    replaced_by = peewee.ForeignKeyField("self", null=True, backref="replaces", on_delete="RESTRICT")
+    issued_at = peewee.DateTimeField(default=now)

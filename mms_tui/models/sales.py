@@ -1,0 +1,61 @@
+"""Sales with their lines and payments, and check-ins (visits)."""
+
+from __future__ import annotations
+
+import peewee
+
+from mms_tui.models.base import BaseModel, now
+from mms_tui.models.catalog import Product, ServiceItem
+from mms_tui.models.ledger import Transaction
+from mms_tui.models.members import Card, Member
+from mms_tui.models.org import Staff, Store
+
+TENDERS = ("stored_value", "points", "cash", "bank_card", "wechat", "alipay")
+
+
+class Sale(BaseModel):
+    transaction = peewee.ForeignKeyField(Transaction, unique=True, backref="sale", on_delete="RESTRICT")
+    member = peewee.ForeignKeyField(Member, null=True, backref="sales", on_delete="RESTRICT")
+    store = peewee.ForeignKeyField(Store, backref="sales", on_delete="RESTRICT")
+    staff = peewee.ForeignKeyField(Staff, backref="sales", on_delete="RESTRICT")
+    created_at = peewee.DateTimeField(default=now, index=True)
+    subtotal_fen = peewee.BigIntegerField()  # at list prices
+    discount_fen = peewee.BigIntegerField()
+    total_fen = peewee.BigIntegerField()
+    change_fen = peewee.BigIntegerField(default=0)
+    points_earned = peewee.BigIntegerField(default=0)
+    status = peewee.CharField(max_length=10, default="paid")  # paid | refunded
+
+
+class SaleLine(BaseModel):
+    sale = peewee.ForeignKeyField(Sale, backref="lines", on_delete="RESTRICT")
+    product = peewee.ForeignKeyField(Product, null=True, on_delete="RESTRICT")
+    service = peewee.ForeignKeyField(ServiceItem, null=True, on_delete="RESTRICT")
+    code = peewee.CharField(max_length=32)
+    name = peewee.CharField(max_length=100)
+    category = peewee.CharField(max_length=50, default="")
+    qty = peewee.IntegerField(constraints=[peewee.Check("qty > 0")])
+    list_price_fen = peewee.BigIntegerField()
+    unit_price_fen = peewee.BigIntegerField()
+    line_total_fen = peewee.BigIntegerField()
+    discount_reason = peewee.CharField(max_length=100, default="")
+
+
+class Payment(BaseModel):
+    sale = peewee.ForeignKeyField(Sale, backref="payments", on_delete="RESTRICT")
+    tender = peewee.CharField(max_length=12)
+    amount_fen = peewee.BigIntegerField()  # value applied to the bill (cash: net of change)
+    card = peewee.ForeignKeyField(Card, null=True, on_delete="RESTRICT")
+    principal_fen = peewee.BigIntegerField(default=0)
+    bonus_fen = peewee.BigIntegerField(default=0)
+    points = peewee.BigIntegerField(default=0)
+
+
+class Visit(BaseModel):
+    transaction = peewee.ForeignKeyField(Transaction, unique=True, backref="visit", on_delete="RESTRICT")
+    member = peewee.ForeignKeyField(Member, backref="visits", on_delete="RESTRICT")
+    card = peewee.ForeignKeyField(Card, backref="visits", on_delete="RESTRICT")
+    store = peewee.ForeignKeyField(Store, backref="visits", on_delete="RESTRICT")
+    staff = peewee.ForeignKeyField(Staff, backref="visits", on_delete="RESTRICT")
+    created_at = peewee.DateTimeField(default=now, index=True)
+    status = peewee.CharField(max_length=10, default="ok")  # ok | reversed

@@ -1,0 +1,60 @@
+"""Rows out of the CLI: any tabulate format, CSV or JSON, written as the rows come (a generator is never listed).
+
+Shared by every command that prints data (``--format`` is one decorator), so scripts can rely on the same
+formats everywhere: ``json`` is a list of objects, ``jsonl`` one object per line, ``csv`` has a header row.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, Any
+
+import click
+from tabulate import tabulate, tabulate_formats
+
+#: the formats --format accepts
+FORMATS = ("csv", "json", "jsonl", *tabulate_formats)
+
+
+def format_option(default: str = "simple") -> Callable:
+    return click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
+        help="Output format: csv, json, jsonl or any tabulate table format.",
+    )
+
+
+def write_rows(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str] | None = None) -> int:
+    """Write ``rows`` (dicts with the same keys) to ``out``; return how many were written."""
+    out = out or click.get_text_stream("stdout")
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
+        if fmt == "json":
+            out.write("[]\n")
+        return 0
+    rows_all = itertools.chain([first], iterator)
+    count = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(first), lineterminator="\n")
+        writer.writeheader()
+        for row in rows_all:
+            writer.writerow(row)
+            count += 1
+    elif fmt == "jsonl":
+        for row in rows_all:
+            out.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+            count += 1
+    elif fmt == "json":
+        out.write("[")
+        for row in rows_all:
+            out.write(("," if count else "") + "\n  " + json.dumps(row, ensure_ascii=False, default=str))
+            count += 1
+        out.write("\n]\n")
+    else:
+        table = list(rows_all)
+        count = len(table)
+        out.write(tabulate(table, headers="keys", tablefmt=fmt, disable_numparse=True) + "\n")
+    return count

@@ -1,0 +1,1 @@
+"""Textual screens: thin views over the services."""

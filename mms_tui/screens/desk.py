@@ -1,0 +1,109 @@
+"""The desk: one search box that always has focus. Card, phone, last 4, name or pinyin initials + Enter."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+
+from mms_tui.app import in_connection
+from mms_tui.i18n import _
+from mms_tui.services.lookup import LookupHit, lookup
+from mms_tui.services.text import format_money
+
+
+def card_line(card) -> str:
+    if card.kind == "stored_value":
+        value = _("{principal} + bonus {bonus}").format(
+            principal=format_money(card.principal_fen), bonus=format_money(card.bonus_fen)
+        )
+    elif card.kind == "visits":
+        value = _("{n} visits left").format(n=card.visits_left)
+    elif card.kind == "period":
+        value = _("valid until {date}").format(date=card.valid_until or "—")
+    else:
+        value = ""
+    points = _("{n} points").format(n=card.points) if card.points else ""
+    state = "" if card.status == "active" else f"[{_(card.status)}]"
+    return "  ".join(x for x in (card.card_no, card.type_name, value, points, state) if x)
+
+
+class DeskScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "clear", _("Clear"), id="desk.clear"),
+        Binding("f2", "focus_search", _("Search"), id="desk.search"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits: list[LookupHit] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder=_("Swipe a card, or type card no / phone / last 4 / name / pinyin (zs)"), id="search")
+        yield Static(id="member")
+        yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Label("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#results", DataTable)
+        table.add_columns(_("Name"), _("Phone"), _("Tier"), _("Cards"), _("Stored value"), _("Points"))
+        self.query_one("#search", Input).focus()
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_clear(self) -> None:
+        search = self.query_one("#search", Input)
+        search.value = ""
+        self.query_one("#results", DataTable).clear()
+        self.query_one("#member", Static).remove_class("shown")
+        self.query_one("#status", Label).update("")
+        search.focus()
+
+    @on(Input.Submitted, "#search")
+    def search(self, event: Input.Submitted) -> None:
+        query = event.value.strip()
+        if query:
+            self.run_lookup(query)
+
+    @work(thread=True, exclusive=True, group="lookup")
+    def run_lookup(self, query: str) -> None:
+        hits = in_connection(lookup, query, 50)
+        self.app.call_from_thread(self.show_hits, query, hits)
+
+    def show_hits(self, query: str, hits: list[LookupHit]) -> None:
+        self.hits = hits
+        table = self.query_one("#results", DataTable)
+        table.clear()
+        status = self.query_one("#status", Label)
+        member = self.query_one("#member", Static)
+        member.remove_class("shown")
+        if not hits:
+            status.update(_("Nothing found for {query!r}.").format(query=query))
+            return
+        for i, hit in enumerate(hits):
+            table.add_row(hit.name, hit.phone_masked, hit.tier, " ".join(c.card_no for c in hit.cards),
+                          format_money(hit.stored_value_fen), str(hit.points), key=str(i))
+        status.update(_("{n} found").format(n=len(hits)))
+        if len(hits) == 1 or (hits[0].match in ("card", "phone") and hits[1:2] and hits[1].match != hits[0].match):
+            self.open_member(hits[0])
+        else:
+            table.focus()
+
+    @on(DataTable.RowSelected, "#results")
+    def picked(self, event: DataTable.RowSelected) -> None:
+        self.open_member(self.hits[int(event.row_key.value)])
+
+    def open_member(self, hit: LookupHit) -> None:
+        lines = [f"[b]{hit.name}[/b]  {hit.phone_masked}  {hit.tier}"]
+        lines += [card_line(c) for c in hit.cards]
+        member = self.query_one("#member", Static)
+        member.update("\n".join(lines))
+        member.add_class("shown")
+        search = self.query_one("#search", Input)
+        search.value = ""
+        search.focus()

@@ -1,0 +1,100 @@
+"""Domain errors: each carries one sentence a cashier understands, already in the user's language."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every refusal the desk, the CLI and the tests can expect."""
+
+    code = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class UnknownCard(NotFound):
+    code = "unknown_card"
+
+
+class UnknownMember(NotFound):
+    code = "unknown_member"
+
+
+class UnknownItem(NotFound):
+    code = "unknown_item"
+
+
+class DuplicatePhone(DomainError):
+    code = "duplicate_phone"
+
+
+class DuplicateCardNo(DomainError):
+    code = "duplicate_card_no"
+
+
+class InsufficientBalance(DomainError):
+    code = "insufficient_balance"
+
+
+class CardNotUsable(DomainError):
+    """The card exists but cannot be used now; subclasses say why."""
+
+    code = "card_not_usable"
+
+
+class CardFrozen(CardNotUsable):
+    code = "card_frozen"
+
+
+class CardLost(CardNotUsable):
+    code = "card_lost"
+
+
+class CardExpired(CardNotUsable):
+    code = "card_expired"
+
+
+class CardCancelled(CardNotUsable):
+    code = "card_cancelled"
+
+
+class WrongCardKind(DomainError):
+    code = "wrong_card_kind"
+
+
+class TxidConflict(DomainError):
+    """The same txid arrived with different content: never guess which one was meant."""
+
+    code = "txid_conflict"
+
+
+class NotRefundable(DomainError):
+    code = "not_refundable"
+
+
+class AlreadyReversed(NotRefundable):
+    code = "already_reversed"
+
+
+class WrongPin(DomainError):
+    code = "wrong_pin"
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+
+
+class SchemaMissing(DomainError):
+    code = "schema_missing"

@@ -1,0 +1,96 @@
+"""Settings: one TOML file, overridden by ``MMS_*`` environment variables, overridden by options.
+
+Loaded once at start-up (by the CLI) and passed down; no other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "mms"
+
+ENV_VARS = {
+    "db": "MMS_DB",
+    "store": "MMS_STORE",
+    "lang": "MMS_LANG",
+    "lock_minutes": "MMS_LOCK_MINUTES",
+}
+
+
+class SettingsError(Exception):
+    """The configuration file or an override cannot be used."""
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_database_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "mms.sqlite3"
+
+
+def demo_database_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "demo.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. ``db`` is a SQLite path or a database URL (``postgresql://…``)."""
+
+    db: str = ""  # empty: the default file in the user data directory (see ``database``)
+    store: str = "HQ"
+    lang: str = ""  # empty: from the locale
+    lock_minutes: int = 10
+    config_path: str = ""
+
+    @property
+    def database(self) -> str:
+        return self.db or str(default_database_path())
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        given = {k: v for k, v in overrides.items() if v is not None and v != ""}
+        return replace(self, **given)
+
+
+def _coerce(name: str, value: object) -> object:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind in ("int", int):
+        try:
+            return int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting {name!r} must be a whole number, not {value!r}") from None
+    return str(value)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    **overrides: object,
+) -> Settings:
+    """File < environment < explicit overrides (command-line options)."""
+    env = os.environ if env is None else env
+    path = Path(config_path or env.get("MMS_CONFIG") or default_config_path())
+    values: dict[str, object] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc}") from None
+        known = {f.name for f in fields(Settings)}
+        for key, value in data.items():
+            if key not in known or key == "config_path":
+                raise SettingsError(f"unknown setting {key!r} in {path}")
+            values[key] = _coerce(key, value)
+    for name, var in ENV_VARS.items():
+        if env.get(var):
+            values[name] = _coerce(name, env[var])
+    for name, value in overrides.items():
+        if value is not None and value != "":
+            values[name] = _coerce(name, value)
+    return Settings(config_path=str(path), **values)  # type: ignore[arg-type]

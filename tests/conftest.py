@@ -1,0 +1,120 @@
+"""Shared fixtures: a real database per test — a SQLite file in tmp_path, and the same on PostgreSQL.
+
+PostgreSQL runs when a server answers at 127.0.0.1:5432 (or ``MMS_TEST_PG``, a server URL without a database
+name). Locally the PostgreSQL variants skip with the reason; with ``CI=true`` an unreachable server fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from mms_tui.db import close_database
+from mms_tui.models import Product, ServiceItem, Staff, Store
+from mms_tui.services.setup import connect, initialise
+from mms_tui.services.staff import create_staff
+
+PG_SERVER = os.environ.get("MMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+ADMIN_PIN = "1234"
+MANAGER_PIN = "2345"
+CASHIER_PIN = "0000"
+
+
+def _pg_admin():
+    import psycopg2
+
+    conn = psycopg2.connect(PG_SERVER + "/postgres", connect_timeout=3)
+    conn.autocommit = True
+    return conn
+
+
+def pg_database() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    try:
+        admin = _pg_admin()
+    except Exception as exc:  # server absent: skip locally, fail in CI
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI but unreachable at {PG_SERVER}: {exc}")
+        pytest.skip(f"no PostgreSQL at {PG_SERVER}: {exc}")
+    name = "mms_test_" + uuid.uuid4().hex[:12]
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        close_database()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_target(request, tmp_path) -> Iterator[str]:
+    """Where the test's database lives: a SQLite file, then (second run) a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "mms.sqlite3")
+        close_database()
+    else:
+        yield from pg_database()
+
+
+@pytest.fixture
+def sqlite_target(tmp_path) -> Iterator[str]:
+    yield str(tmp_path / "mms.sqlite3")
+    close_database()
+
+
+@dataclass
+class Desk:
+    """A set-up store: default tiers and card types, three staff, a small catalogue."""
+
+    target: str
+    store: Store
+    admin: Staff
+    manager: Staff
+    cashier: Staff
+
+
+CATALOG = [
+    ("service", "HAIR", None, "精剪", "美发", 8_800),
+    ("service", "SPA", None, "全身SPA", "理疗", 49_800),
+    ("product", "WATER", "6920000000017", "矿泉水", "零售", 300),
+    ("product", "SHAMPOO", "6901234567892", "洗发水", "零售", 6_800),
+]
+
+
+def setup_desk(target: str) -> Desk:
+    connect(target)
+    initialise(admin_code="admin", admin_name="Admin", admin_pin=ADMIN_PIN)
+    store = Store.get(Store.code == "HQ")
+    create_staff("m01", "经理 李强", "manager", MANAGER_PIN, store=store)
+    create_staff("c01", "前台 小陈", "cashier", CASHIER_PIN, store=store, card_no="STAFF001")
+    for kind, code, barcode, name, category, price in CATALOG:
+        model = ServiceItem if kind == "service" else Product
+        model.create(code=code, barcode=barcode, name=name, category=category, price_fen=price)
+    return Desk(
+        target,
+        store,
+        Staff.get(Staff.code == "admin"),
+        Staff.get(Staff.code == "m01"),
+        Staff.get(Staff.code == "c01"),
+    )
+
+
+@pytest.fixture
+def desk(db_target) -> Desk:
+    """A set-up store on each backend."""
+    return setup_desk(db_target)
+
+
+@pytest.fixture
+def sqlite_desk(sqlite_target) -> Desk:
+    """A set-up store on a SQLite file only (multi-process and TUI tests)."""
+    return setup_desk(sqlite_target)
+
