@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
-from mms_tui.app import in_connection
+from mms_tui.app import error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.common import get_config
 from mms_tui.services.errors import WrongPin
@@ -63,20 +63,16 @@ class LoginScreen(Screen[None]):
         time.sleep(delay)
         try:
             staff = in_connection(authenticate, code, pin)
-        except WrongPin as exc:
-            self.failures += 1
-            self.app.call_from_thread(self.failed, str(exc))
+        except Exception as exc:
+            if isinstance(exc, WrongPin):
+                self.failures += 1
+            self.app.call_from_thread(self.failed, exc)
             return
-        finally:
-            self.app.call_from_thread(self._enable_pin)
         self.app.call_from_thread(self.app.logged_in, staff)
 
-    def _enable_pin(self) -> None:
+    def failed(self, error: Exception) -> None:
+        self.query_one("#login-message", Label).update(error_message(error))
         pin = self.query_one("#pin", Input)
         pin.disabled = False
-
-    def failed(self, message: str) -> None:
-        self.query_one("#login-message", Label).update(message)
-        pin = self.query_one("#pin", Input)
         pin.value = ""
         pin.focus()
