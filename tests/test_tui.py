@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Input, Label, Static
 
 from mms_tui.app import create_app
 from mms_tui.db import write_transaction
+from mms_tui.models import Card, Transaction, Visit
+from mms_tui.screens.member import MemberScreen
+from mms_tui.screens.pin import ManagerPinScreen
 from mms_tui.services.common import set_config
 from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.topup import top_up
 from mms_tui.settings import Settings
 
 
@@ -55,14 +60,104 @@ async def test_search_by_card_opens_member_and_by_initials_lists(sqlite_desk):
         await login(pilot)
         await pilot.press(*"00012345", "enter")
         await settle(pilot)
-        panel = app.screen.query_one("#member", Static)
-        assert panel.has_class("shown")
-        assert "张三" in text(panel) and "00012345" in text(panel)
+        assert isinstance(app.screen, MemberScreen)
+        assert "张三" in text(app.screen.query_one("#member-title", Static))
+        assert app.screen.query_one("#cards", DataTable).get_row_at(0)[0] == "00012345"
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press(*"zs", "enter")
         await settle(pilot)
         table = app.screen.query_one("#results", DataTable)
         assert table.row_count == 2
-        assert not panel.has_class("shown")
         await pilot.press("down", "enter")
+        await settle(pilot)
+        assert "周山" in text(app.screen.query_one("#member-title", Static))
+
+
+async def open_member(pilot, query: str) -> MemberScreen:
+    await pilot.press(*query, "enter")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, MemberScreen)
+    return pilot.app.screen
+
+
+@pytest.fixture
+def regular(sqlite_desk):
+    """张三 with a stored-value card (¥100) and a 10-visit package."""
+    zhang = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
+    sv = issue_card(zhang, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
+    top_up(sv.card_id, 10_000, 0, "cash", sqlite_desk.cashier, "t1")
+    issue_card(zhang, "V10", sqlite_desk.cashier, "i2", card_no="00077777")
+    return sqlite_desk
+
+
+async def test_swipe_then_one_key_check_in(regular):
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        await open_member(pilot, "00077777")
+        await pilot.press("c")
+        await settle(pilot)
+        assert "9" in text(app.screen.query_one("#outcome", Static))
+    assert Card.get(Card.card_no == "00077777").visits_left == 9
+    assert Visit.select().count() == 1
+
+
+async def test_top_up_with_rule_bonus_and_double_confirm_charges_once(regular):
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        await open_member(pilot, "00012345")
+        await pilot.press("t")
         await pilot.pause()
-        assert "周山" in text(panel)
+        await pilot.press(*"1000")
+        await settle(pilot)
+        assert app.screen.query_one("#bonus", Input).value == "200"  # 充1000送200
+        assert app.screen.query_one("#bonus", Input).disabled  # a cashier cannot change the bonus
+        await pilot.press("f10", "f10")
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, MemberScreen)
+        assert "¥1,000.00" in text(app.screen.query_one("#outcome", Static))
+    card = Card.get(Card.card_no == "00012345")
+    assert (card.principal_fen, card.bonus_fen) == (110_000, 20_000)
+    assert Transaction.select().where(Transaction.kind == "topup").count() == 2  # the fixture's and this one
+
+
+async def test_refund_needs_manager_pin_for_a_cashier(regular):
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        await open_member(pilot, "00012345")
+        await pilot.press("h")
+        await settle(pilot)
+        history = app.screen
+        rows = history.rows
+        top_up_row = next(i for i, r in enumerate(rows) if r.kind == "topup")
+        history.query_one("#history", DataTable).move_cursor(row=top_up_row)
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, ManagerPinScreen)
+        await pilot.press(*"c01", "enter")  # a cashier cannot approve
+        await pilot.pause()
+        await pilot.press(*"0000", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ManagerPinScreen)
+        assert "may not" in text(app.screen.query_one("#pin-error", Label))
+        assert Transaction.select().where(Transaction.kind == "refund").count() == 0
+        code = app.screen.query_one("#manager-code", Input)
+        code.value = "m01"
+        code.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press(*"2345", "enter")
+        await settle(pilot)
+        await settle(pilot)
+        assert app.screen is history
+        assert "Refunded" in text(history.query_one("#history-status", Label))
+    refund_tx = Transaction.get(Transaction.kind == "refund")
+    assert refund_tx.staff.code == "m01"
+    assert Card.get(Card.card_no == "00012345").principal_fen == 0

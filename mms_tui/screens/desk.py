@@ -6,28 +6,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Footer, Header, Input, Label
 
 from mms_tui.app import in_connection
 from mms_tui.i18n import _
 from mms_tui.services.lookup import LookupHit, lookup
 from mms_tui.services.text import format_money
-
-
-def card_line(card) -> str:
-    if card.kind == "stored_value":
-        value = _("{principal} + bonus {bonus}").format(
-            principal=format_money(card.principal_fen), bonus=format_money(card.bonus_fen)
-        )
-    elif card.kind == "visits":
-        value = _("{n} visits left").format(n=card.visits_left)
-    elif card.kind == "period":
-        value = _("valid until {date}").format(date=card.valid_until or "—")
-    else:
-        value = ""
-    points = _("{n} points").format(n=card.points) if card.points else ""
-    state = "" if card.status == "active" else f"[{_(card.status)}]"
-    return "  ".join(x for x in (card.card_no, card.type_name, value, points, state) if x)
 
 
 class DeskScreen(Screen[None]):
@@ -43,7 +27,6 @@ class DeskScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder=_("Swipe a card, or type card no / phone / last 4 / name / pinyin (zs)"), id="search")
-        yield Static(id="member")
         yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield Label("", id="status")
         yield Footer()
@@ -60,7 +43,6 @@ class DeskScreen(Screen[None]):
         search = self.query_one("#search", Input)
         search.value = ""
         self.query_one("#results", DataTable).clear()
-        self.query_one("#member", Static).remove_class("shown")
         self.query_one("#status", Label).update("")
         search.focus()
 
@@ -80,8 +62,6 @@ class DeskScreen(Screen[None]):
         table = self.query_one("#results", DataTable)
         table.clear()
         status = self.query_one("#status", Label)
-        member = self.query_one("#member", Static)
-        member.remove_class("shown")
         if not hits:
             status.update(_("Nothing found for {query!r}.").format(query=query))
             return
@@ -99,11 +79,8 @@ class DeskScreen(Screen[None]):
         self.open_member(self.hits[int(event.row_key.value)])
 
     def open_member(self, hit: LookupHit) -> None:
-        lines = [f"[b]{hit.name}[/b]  {hit.phone_masked}  {hit.tier}"]
-        lines += [card_line(c) for c in hit.cards]
-        member = self.query_one("#member", Static)
-        member.update("\n".join(lines))
-        member.add_class("shown")
+        from mms_tui.screens.member import MemberScreen
+
         search = self.query_one("#search", Input)
         search.value = ""
-        search.focus()
+        self.app.push_screen(MemberScreen(hit.member_id, hit.matched_card), lambda _result: search.focus())

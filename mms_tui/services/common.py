@@ -28,6 +28,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "point_value_fen": 1,
     # a demo database shows its login on the login screen: {"code": "admin", "pin": "1234"}
     "demo_login": None,
+    # top-up bonus tiers [threshold_fen, bonus_fen]: 充500送50, 充1000送200, 充2000送500, 充3000送900
+    "topup_bonus_rules": [[50_000, 5_000], [100_000, 20_000], [200_000, 50_000], [300_000, 90_000]],
 }
 
 

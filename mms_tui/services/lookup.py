@@ -23,8 +23,9 @@ import peewee
 
 from mms_tui.db import is_sqlite
 from mms_tui.models import Card, CardType, Member, Tier
+from mms_tui.services.common import find_card
 from mms_tui.services.errors import InvalidInput
-from mms_tui.services.text import has_cjk, mask_phone, normalise_card_no, normalise_phone, normalise_query
+from mms_tui.services.text import has_cjk, mask_phone, normalise_phone, normalise_query
 
 MATCH_RANK = ("card", "phone", "last4", "phone_prefix", "name", "initials", "pinyin")
 _LETTERS = re.compile(r"^[a-z]+$")
@@ -42,6 +43,11 @@ class CardSummary:
     points: int
     visits_left: int
     valid_until: str | None
+
+
+def card_summary(c: Card) -> CardSummary:
+    return CardSummary(c.card_no, c.card_type.kind, c.card_type.name, c.status, c.principal_fen, c.bonus_fen,
+                       c.points, c.visits_left, c.valid_until.isoformat() if c.valid_until else None)
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,7 @@ def _members(where: peewee.Expression, limit: int) -> list[int]:
 
 
 def _candidates(query: str, limit: int) -> Iterable[tuple[str, list[int], str | None]]:
-    key = normalise_card_no(query)
-    card = (
-        Card.get_or_none(Card.card_no == key)
-        or Card.get_or_none(Card.reader_uid == key)
-        or Card.get_or_none(Card.barcode == key)
-    )
+    card = find_card(query)
     if card is not None:
         yield "card", [card.member_id], card.card_no
     digits = re.sub(r"[\s\-()+]", "", query)
@@ -122,13 +123,8 @@ def lookup(query: str, limit: int = 20) -> list[LookupHit]:
         m.id: m for m in Member.select(Member, Tier).join(Tier).where(Member.id.in_(ids))
     }
     cards: dict[int, list[CardSummary]] = {i: [] for i in ids}
-    for c in (
-        Card.select(Card, CardType).join(CardType).where(Card.member.in_(ids)).order_by(Card.id)
-    ):
-        cards[c.member_id].append(
-            CardSummary(c.card_no, c.card_type.kind, c.card_type.name, c.status, c.principal_fen, c.bonus_fen,
-                        c.points, c.visits_left, c.valid_until.isoformat() if c.valid_until else None)
-        )
+    for c in Card.select(Card, CardType).join(CardType).where(Card.member.in_(ids)).order_by(Card.id):
+        cards[c.member_id].append(card_summary(c))
     hits = []
     for member_id in ids:
         m = members[member_id]

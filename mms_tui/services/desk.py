@@ -1,0 +1,246 @@
+"""What the desk screens show: a member at a glance, a member's history, the day at this store.
+
+Read-only views assembled in a few indexed queries; the screens only render them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import peewee
+
+from mms_tui.db import write_transaction
+from mms_tui.i18n import _
+from mms_tui.models import Entry, Member, Payment, Sale, Staff, Store, Tier, Transaction, Visit
+from mms_tui.services.common import get_config, resolve_member, resolve_store, today
+from mms_tui.services.ledger import audit
+from mms_tui.services.lookup import CardSummary, card_summary
+from mms_tui.services.members import member_cards
+from mms_tui.services.refund import REFUNDABLE_KINDS
+from mms_tui.services.text import format_money, mask_phone
+from mms_tui.services.tiers import TierProgress, progress
+
+#: alerts: a pass this close to its end, a stored value this low, a member this long away
+EXPIRY_WARNING_DAYS = 7
+LOW_BALANCE_FEN = 5_000
+AWAY_DAYS = 30
+
+
+@dataclass(frozen=True)
+class RecentItem:
+    when: str
+    what: str
+    amount: str
+
+
+@dataclass(frozen=True)
+class MemberView:
+    member_id: int
+    name: str
+    phone_masked: str
+    gender: str
+    birthday: str | None
+    notes: str
+    tier: TierProgress
+    cards: list[CardSummary]
+    alerts: list[str]
+    last_seen: str | None
+    recent_visits: list[RecentItem] = field(default_factory=list)
+    recent_sales: list[RecentItem] = field(default_factory=list)
+
+    @property
+    def stored_value_fen(self) -> int:
+        return sum(c.principal_fen + c.bonus_fen for c in self.cards if c.status == "active")
+
+
+def _birthday_this_week(birthday: dt.date | None, day: dt.date) -> bool:
+    if birthday is None:
+        return False
+    for offset in range(-3, 4):
+        d = day + dt.timedelta(days=offset)
+        if (d.month, d.day) == (birthday.month, birthday.day):
+            return True
+    return False
+
+
+def member_view(member: Member | int | str, *, on: dt.date | None = None) -> MemberView:
+    """Everything the member screen shows, with alerts worked out for ``on`` (today)."""
+    day = on or today()
+    m = resolve_member(member)
+    m = Member.select(Member, Tier).join(Tier).where(Member.id == m.id).get()
+    cards = [card_summary(c) for c in member_cards(m)]
+    last_visit = Visit.select(peewee.fn.MAX(Visit.created_at)).where(Visit.member == m.id).scalar()
+    last_sale = Sale.select(peewee.fn.MAX(Sale.created_at)).where(Sale.member == m.id).scalar()
+    seen = max((x for x in (last_visit, last_sale) if x is not None), default=None)
+    if isinstance(seen, str):
+        seen = dt.datetime.fromisoformat(seen)
+    alerts: list[str] = []
+    if _birthday_this_week(m.birthday, day):
+        alerts.append(_("Birthday this week ({date})").format(date=m.birthday.strftime("%m-%d")))
+    for c in cards:
+        if c.status != "active":
+            continue
+        if c.valid_until:
+            left = (dt.date.fromisoformat(c.valid_until) - day).days
+            if 0 <= left <= EXPIRY_WARNING_DAYS:
+                alerts.append(_("{card} ends in {n} days ({date})").format(card=c.type_name, n=left, date=c.valid_until))
+        if c.kind == "stored_value" and c.principal_fen + c.bonus_fen < LOW_BALANCE_FEN:
+            alerts.append(_("Low balance on {card}: {value}").format(
+                card=c.card_no, value=format_money(c.principal_fen + c.bonus_fen)))
+        if c.kind == "visits" and c.visits_left <= 2:
+            alerts.append(_("Only {n} visits left on {card}").format(n=c.visits_left, card=c.card_no))
+    if seen is not None and (day - seen.date()).days >= AWAY_DAYS:
+        alerts.append(_("Not seen for {n} days").format(n=(day - seen.date()).days))
+    visits = [
+        RecentItem(str(v.created_at)[:16], v.store.name + ("" if v.status == "ok" else f" ({_('reversed')})"), "")
+        for v in Visit.select(Visit, Store).join(Store).where(Visit.member == m.id)
+        .order_by(Visit.created_at.desc(), Visit.id.desc()).limit(5)
+    ]
+    sales = [
+        RecentItem(str(s.created_at)[:16], ", ".join(line.name for line in s.lines)
+                   + ("" if s.status == "paid" else f" ({_('refunded')})"), format_money(s.total_fen))
+        for s in Sale.select().where(Sale.member == m.id).order_by(Sale.created_at.desc(), Sale.id.desc()).limit(5)
+    ]
+    return MemberView(m.id, m.name, mask_phone(m.phone), m.gender, m.birthday.isoformat() if m.birthday else None,
+                      m.notes, progress(m), cards, alerts, str(seen)[:16] if seen else None, visits, sales)
+
+
+def reveal_phone(member: Member | int, staff: Staff) -> str:
+    """The full phone number, shown only when staff ask for it; every look is audited."""
+    m = resolve_member(member)
+    with write_transaction():
+        audit("member.reveal_phone", f"member:{m.id}", staff=staff, store=resolve_store(None, staff))
+    return m.phone
+
+
+# --- history ---------------------------------------------------------------------------------------------------
+
+KIND_LABELS = {
+    "topup": "Top-up",
+    "checkout": "Sale",
+    "checkin": "Check-in",
+    "issue": "Card issued",
+    "refund": "Refund",
+    "replace": "Card replaced",
+    "lost": "Card lost",
+    "freeze": "Frozen",
+    "unfreeze": "Unfrozen",
+    "register": "Registered",
+    "member.update": "Details edited",
+}
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    txid: str
+    when: str
+    kind: str
+    label: str
+    staff: str
+    money_fen: int  # + into the member's cards / − out of them (stored value)
+    points: int
+    visits: int
+    detail: str
+    refundable: bool
+    refunded: bool
+
+
+def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
+    """The member's ledger, newest first, one row per operation."""
+    m = resolve_member(member)
+    txs = list(
+        Transaction.select(Transaction, Staff).join(Staff)
+        .where(Transaction.member == m.id)
+        .order_by(Transaction.created_at.desc(), Transaction.id.desc())
+        .limit(limit)
+    )
+    ids = [t.id for t in txs]
+    sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if ids:
+        for tx_id, account, amount in (
+            Entry.select(Entry.transaction, Entry.account, Entry.amount).where(Entry.transaction.in_(ids)).tuples()
+        ):
+            sums[tx_id][account] += amount
+    reversed_ids = {
+        t.reverses_id for t in Transaction.select(Transaction.reverses).where(Transaction.reverses.in_(ids))
+    } if ids else set()
+    rows = []
+    for t in txs:
+        s = sums[t.id]
+        money = s["card.principal"] + s["card.bonus"]
+        detail = t.note
+        if t.kind == "checkout":
+            result = json.loads(t.result_json or "{}")
+            detail = ", ".join(f"{line['name']}×{line['qty']}" for line in result.get("lines", []))
+            detail += "  " + format_money(result.get("total_fen", 0))
+        elif t.kind == "topup":
+            detail = format_money(-s.get("tender.cash", 0) - s.get("tender.wechat", 0) - s.get("tender.alipay", 0)
+                                  - s.get("tender.bank_card", 0))
+        rows.append(HistoryRow(
+            t.txid, str(t.created_at)[:16], t.kind, _(KIND_LABELS.get(t.kind, t.kind)), t.staff.name, money,
+            s["card.points"], s["card.visits"], detail,
+            t.kind in REFUNDABLE_KINDS and t.id not in reversed_ids, t.id in reversed_ids,
+        ))
+    return rows
+
+
+# --- the day -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    day: str
+    store: str
+    sales: int
+    sales_total_fen: int
+    by_tender: dict[str, int]
+    topups: int
+    topup_fen: int
+    bonus_fen: int
+    checkins: int
+    refunds: int
+    recent_checkins: list[RecentItem]
+
+
+def day_summary(store: Store | str | None = None, day: dt.date | None = None) -> DaySummary:
+    """The day's sales by tender, top-ups and check-ins at one store (refunded sales are left out)."""
+    store_obj = resolve_store(store)
+    day = day or today()
+    start = dt.datetime.combine(day, dt.time())
+    end = start + dt.timedelta(days=1)
+    in_day = (Transaction.created_at >= start) & (Transaction.created_at < end) & (Transaction.store == store_obj.id)
+    by_tender: dict[str, int] = defaultdict(int)
+    sales = Sale.select().join(Transaction).where(in_day & (Sale.status == "paid"))
+    count = sales.count()
+    total = sum(s.total_fen for s in sales)
+    for tender, amount in (
+        Payment.select(Payment.tender, peewee.fn.SUM(Payment.amount_fen))
+        .join(Sale).join(Transaction)
+        .where(in_day & (Sale.status == "paid"))
+        .group_by(Payment.tender).tuples()
+    ):
+        by_tender[tender] = int(amount)
+    topup_tx = Transaction.select(Transaction.id).where(in_day & (Transaction.kind == "topup"))
+    topups = topup_tx.count()
+    topup_fen = Entry.select(peewee.fn.SUM(Entry.amount)).where(
+        Entry.transaction.in_(topup_tx) & (Entry.account == "card.principal")).scalar() or 0
+    bonus_fen = Entry.select(peewee.fn.SUM(Entry.amount)).where(
+        Entry.transaction.in_(topup_tx) & (Entry.account == "card.bonus")).scalar() or 0
+    visits = Visit.select(Visit, Member).join(Member).switch(Visit).join(Transaction).where(
+        in_day & (Visit.status == "ok")).order_by(Visit.created_at.desc(), Visit.id.desc())
+    refunds = Transaction.select().where(in_day & (Transaction.kind == "refund")).count()
+    recent = [RecentItem(str(v.created_at)[11:16], v.member.name, "") for v in visits.limit(8)]
+    return DaySummary(day.isoformat(), store_obj.name, count, total, dict(by_tender), topups, int(topup_fen),
+                      int(bonus_fen), visits.count(), refunds, recent)
+
+
+def topup_bonus(amount_fen: int) -> int:
+    """The bonus the configured rule gives for a top-up (充1000送200): the best tier the amount reaches."""
+    best = 0
+    for threshold, bonus in get_config("topup_bonus_rules"):
+        if amount_fen >= threshold:
+            best = max(best, bonus)
+    return best
