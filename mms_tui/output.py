@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
@@ -28,7 +29,7 @@ def format_option(default: str = "simple") -> Callable:
 
 def write_rows(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str] | None = None) -> int:
     """Write ``rows`` (dicts with the same keys) to ``out``; return how many were written."""
-    out = out or click.get_text_stream("stdout")
+    out = out or sys.stdout
     iterator = iter(rows)
     first = next(iterator, None)
     if first is None:

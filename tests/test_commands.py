@@ -1,0 +1,163 @@
+"""The ``mms`` commands through Click's CliRunner against temp databases: exit codes, output, rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from mms_tui.cli import cli
+from mms_tui.models import Card, Config, Member, Staff
+from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.setup import connect
+
+
+@pytest.fixture
+def run(tmp_path):
+    """Invoke ``mms`` with a config path that does not exist, so the user's real settings are never read."""
+    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
+
+    def invoke(*args: str, input: str | None = None, extra_env: dict | None = None):
+        result = CliRunner().invoke(cli, list(args), env={**env, **(extra_env or {})}, input=input)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+        return result
+
+    return invoke
+
+
+def test_init_creates_schema_and_admin_then_is_idempotent(run, tmp_path):
+    db = str(tmp_path / "shop.sqlite3")
+    first = run("--db", db, "init", "--admin-pin", "1234")
+    assert first.exit_code == 0, first.output
+    assert "Created admin admin." in first.output
+    again = run("--db", db, "init", "--admin-pin", "1234")
+    assert again.exit_code == 0
+    assert "already at version" in again.output
+    connect(db)
+    assert [s.code for s in Staff.select()] == ["admin"]
+
+
+def test_init_without_a_pin_and_no_terminal_fails_cleanly(run, tmp_path):
+    result = run("--db", str(tmp_path / "shop.sqlite3"), "init")
+    assert result.exit_code == 1
+    assert "--admin-pin" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_init_refuses_a_bad_pin(run, tmp_path):
+    result = run("--db", str(tmp_path / "shop.sqlite3"), "init", "--admin-pin", "12")
+    assert result.exit_code == 1
+    assert "4 to 8 digits" in result.output
+
+
+def test_info_reports_location_schema_and_counts(run, sqlite_desk):
+    result = run("--db", sqlite_desk.target, "info", "--format", "json")
+    assert result.exit_code == 0, result.output
+    facts = {row["key"]: row["value"] for row in json.loads(result.output)}
+    assert facts["database"] == str(Path(sqlite_desk.target).resolve())
+    assert facts["schema"] == "1 / 1"
+    assert facts["staff"] == 3 and facts["members"] == 0
+
+
+def test_mms_db_environment_variable_chooses_the_database(run, sqlite_desk):
+    result = run("info", extra_env={"MMS_DB": sqlite_desk.target})
+    assert result.exit_code == 0
+    assert str(Path(sqlite_desk.target).resolve()) in result.output
+
+
+@pytest.fixture
+def people(sqlite_desk):
+    zhang = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
+    register_member("李四", "13912345678", sqlite_desk.cashier, "r2")
+    issue_card(zhang, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
+    return sqlite_desk
+
+
+@pytest.mark.parametrize("query", ["00012345", "13800138000", "8000", "张", "zs", "zhangsan"])
+def test_lookup_finds_by_every_key(run, people, query):
+    result = run("--db", people.target, "lookup", query, "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["name"] for r in rows] == ["张三"]
+    assert rows[0]["phone"] == "138****8000"
+
+
+def test_lookup_csv_has_a_header_and_no_hit_is_one_line_exit_1(run, people):
+    result = run("--db", people.target, "lookup", "ls", "--format", "csv")
+    assert result.output.splitlines()[0] == "id,name,phone,tier,match,stored_value,points,cards"
+    assert "李四" in result.output
+    missing = run("--db", people.target, "lookup", "nobody")
+    assert missing.exit_code == 1
+    assert missing.output.strip() == "Error: No member matches 'nobody'."
+
+
+def test_check_clean_then_tampered(run, people):
+    assert run("--db", people.target, "check").exit_code == 0
+    connect(people.target)
+    Card.update(principal_fen=5).where(Card.card_no == "00012345").execute()
+    result = run("--db", people.target, "check")
+    assert result.exit_code == 1
+    assert "card 00012345" in result.output and "principal_fen is 5" in result.output
+
+
+def test_missing_database_is_one_line_and_creates_nothing(run, tmp_path):
+    db = tmp_path / "nowhere.sqlite3"
+    for command in (["check"], ["lookup", "zs"], []):
+        result = run("--db", str(db), *command)
+        assert result.exit_code == 1
+        assert "mms init" in result.output
+    assert not db.exists()
+
+
+def test_bad_database_url_is_a_clean_error(run):
+    result = run("--db", "nosuchdb://x/y", "info")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error:")
+
+
+def test_broken_config_file_is_a_clean_error(run, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("db = [unclosed", encoding="utf-8")
+    result = run("--config", str(config), "info")
+    assert result.exit_code == 1
+    assert "cannot read config file" in result.output
+
+
+def test_demo_builds_a_consistent_database_and_reuses_it(run, tmp_path):
+    db = str(tmp_path / "demo.sqlite3")
+    built = run("--db", db, "demo", "--members", "5", "--no-tui")
+    assert built.exit_code == 0, built.output
+    assert "PIN 1234" in built.output
+    assert run("--db", db, "check").exit_code == 0
+    connect(db)
+    assert Member.select().count() == 5
+    assert Config.get_or_none(Config.key == "demo_login") is not None
+    again = run("--db", db, "demo", "--members", "5", "--no-tui")
+    assert again.exit_code == 0 and "Using the demo database" in again.output
+    connect(db)
+    assert Member.select().count() == 5
+
+
+def test_demo_refuses_a_real_database(run, people):
+    result = run("--db", people.target, "demo", "--no-tui")
+    assert result.exit_code == 1
+    assert "not a demo" in result.output
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    for name, command in group.commands.items():
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from _commands(command, (*prefix, name))
+
+
+@pytest.mark.parametrize("path", [p for p, _c in _commands(cli)], ids=" ".join)
+def test_every_command_has_help(run, path):
+    result = run(*path, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+    command = dict(_commands(cli))[path]
+    assert command.help and command.help.strip()
