@@ -78,14 +78,12 @@ def test_limit(people):
     assert len(lookup("zs", limit=1)) == 1
 
 
-def test_lookup_paths_use_indexes(desk):
+def test_lookup_paths_use_indexes(sqlite_desk):
     """No full scan of the member table on any lookup path (SQLite query plans)."""
-    from mms_tui.db import database, is_sqlite
+    from mms_tui.db import database
     from mms_tui.models import Member
     from mms_tui.services.lookup import _prefix
 
-    if not is_sqlite():
-        pytest.skip("query plans are checked on SQLite")
     for where in (
         Member.phone == "13800138000",
         Member.phone_last4 == "8000",

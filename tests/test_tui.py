@@ -7,7 +7,8 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from mms_tui.app import create_app
 from mms_tui.db import write_transaction
-from mms_tui.models import Card, Transaction, Visit
+from mms_tui.models import Card, Sale, Transaction, Visit
+from mms_tui.screens.checkout import CheckoutScreen
 from mms_tui.screens.member import MemberScreen
 from mms_tui.screens.pin import ManagerPinScreen
 from mms_tui.services.common import set_config
@@ -161,3 +162,55 @@ async def test_refund_needs_manager_pin_for_a_cashier(regular):
     refund_tx = Transaction.get(Transaction.kind == "refund")
     assert refund_tx.staff.code == "m01"
     assert Card.get(Card.card_no == "00012345").principal_fen == 0
+
+
+async def test_checkout_split_tender_with_change_and_double_confirm_is_one_sale(regular):
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        member = await open_member(pilot, "00012345")
+        await pilot.press("x")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CheckoutScreen)
+        await pilot.press(*"HAIR", "enter")
+        await settle(pilot)
+        await pilot.press(*"2*6920000000017", "enter")  # two waters by barcode
+        await settle(pilot)
+        assert screen.priced.total_fen == 9_400
+        await pilot.press("enter")  # empty code box: on to the amount
+        await pilot.press(*"50", "f2")  # ¥50 from stored value
+        await pilot.press(*"50", "f4")  # ¥50 cash → ¥6 change
+        await pilot.pause()
+        assert "change ¥6.00" in text(screen.query_one("#totals", Static))
+        screen.action_confirm()  # a double confirm, faster than any worker
+        screen.action_confirm()
+        await settle(pilot)
+        assert screen.result is not None and screen.result.change_fen == 600
+        assert "Total" in text(screen.query_one("#receipt", Static))
+        await pilot.press("f10")  # closes the receipt
+        await settle(pilot)
+        assert app.screen is member
+        assert "Sale ¥94.00" in text(member.query_one("#outcome", Static))
+    assert Sale.select().count() == 1
+    card = Card.get(Card.card_no == "00012345")
+    assert card.principal_fen == 5_000
+
+
+async def test_checkout_refusal_keeps_the_screen_and_charges_nothing(regular):
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        await open_member(pilot, "00012345")
+        await pilot.press("x")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press(*"SPA", "enter")  # ¥498 > ¥100 on the card
+        await settle(pilot)
+        await pilot.press("f2", "f10")
+        await settle(pilot)
+        assert "Not enough stored value" in text(screen.query_one("#checkout-message", Label))
+        assert app.screen is screen and screen.result is None
+    assert Sale.select().count() == 0

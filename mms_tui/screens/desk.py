@@ -18,6 +18,7 @@ class DeskScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "clear", _("Clear"), id="desk.clear"),
         Binding("f2", "focus_search", _("Search"), id="desk.search"),
+        Binding("f9", "walk_in", _("Walk-in sale"), id="desk.walk_in"),
     ]
 
     def __init__(self) -> None:
@@ -38,6 +39,11 @@ class DeskScreen(Screen[None]):
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    def action_walk_in(self) -> None:
+        from mms_tui.screens.checkout import CheckoutScreen
+
+        self.app.push_screen(CheckoutScreen(None), lambda _result: self.action_focus_search())
 
     def action_clear(self) -> None:
         search = self.query_one("#search", Input)

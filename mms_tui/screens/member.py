@@ -44,6 +44,7 @@ class MemberScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="member.back"),
         Binding("c", "check_in", _("Check in"), id="member.check_in"),
+        Binding("x", "checkout", _("Checkout"), id="member.checkout"),
         Binding("t", "top_up", _("Top up"), id="member.top_up"),
         Binding("f", "freeze", _("Freeze/unfreeze"), id="member.freeze"),
         Binding("h", "history", _("History"), id="member.history"),
@@ -182,6 +183,18 @@ class MemberScreen(Screen[None]):
         if message:
             self.outcome(message, ok=True)
             self.refresh_view()
+
+    def action_checkout(self) -> None:
+        from mms_tui.screens.checkout import CheckoutScreen
+
+        name = self.view.name if self.view else ""
+        self.app.push_screen(CheckoutScreen(self.member_id, name), self.after_checkout)
+
+    def after_checkout(self, result) -> None:
+        if result is not None:
+            self.outcome(_("✓ Sale {total} — {points} points earned").format(
+                total=format_money(result.total_fen), points=result.points_earned), ok=True)
+        self.refresh_view()
 
     def action_history(self) -> None:
         from mms_tui.screens.history import HistoryScreen

@@ -323,3 +323,30 @@ def _tender_card(member: Member, t: TenderRequest, kinds: list[str], require_poi
         raise WrongCardKind(_("Card {card} is not a stored-value card.").format(card=card.card_no))
     ensure_usable(card)
     return card
+
+
+@dataclass(frozen=True)
+class ItemHit:
+    kind: str
+    code: str
+    name: str
+    price_fen: int
+
+
+def search_items(query: str, limit: int = 10) -> list[ItemHit]:
+    """What the checkout code box finds: an exact code or barcode first, then names and codes containing it."""
+    key = normalise_card_no(query)
+    if not key:
+        return []
+    try:
+        kind, item = find_item(key)
+        return [ItemHit(kind, item.code, item.name, item.price_fen)]
+    except UnknownItem:
+        pass
+    hits: list[ItemHit] = []
+    for kind, model in (("service", ServiceItem), ("product", Product)):
+        matches = model.select().where(
+            (model.active == True) & (model.name.contains(key) | model.code.startswith(key.upper()))  # noqa: E712
+        ).order_by(model.code).limit(limit)
+        hits += [ItemHit(kind, m.code, m.name, m.price_fen) for m in matches]
+    return hits[:limit]
