@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 
 from mms_tui.app import create_app
 from mms_tui.db import write_transaction
-from mms_tui.models import Card, Sale, Transaction, Visit
+from mms_tui.models import Card, Member, Sale, Transaction, Visit
 from mms_tui.screens.checkout import CheckoutScreen
 from mms_tui.screens.member import MemberScreen
 from mms_tui.screens.pin import ManagerPinScreen
+from mms_tui.screens.register import MemberFormScreen
 from mms_tui.services.common import set_config
 from mms_tui.services.members import issue_card, register_member
 from mms_tui.services.topup import top_up
@@ -214,3 +215,69 @@ async def test_checkout_refusal_keeps_the_screen_and_charges_nothing(regular):
         assert "Not enough stored value" in text(screen.query_one("#checkout-message", Label))
         assert app.screen is screen and screen.result is None
     assert Sale.select().count() == 0
+
+
+async def test_nothing_found_then_register_with_typed_phone_and_first_card(sqlite_desk):
+    app = create_app(Settings(db=sqlite_desk.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        await pilot.press(*"13600136000", "enter")
+        await settle(pilot)
+        assert "F3" in text(app.screen.query_one("#status", Label))
+        await pilot.press("f3")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, MemberFormScreen)
+        assert form.query_one("#phone", Input).value == "13600136000"
+        await pilot.press(*"王小明")
+        form.query_one("#birthday", Input).value = "1990-13-01"  # no such month
+        form.query_one("#card-type", Select).value = "V10"
+        form.query_one("#card-no", Input).value = "0099"
+        await pilot.press("f10")
+        await settle(pilot)
+        assert "Birthday" in text(form.query_one("#form-error", Label))
+        assert Member.select().count() == 0
+        form.query_one("#birthday", Input).value = "1990-12-01"
+        await pilot.press("f10")
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, MemberScreen)
+        assert "王小明" in text(app.screen.query_one("#member-title", Static))
+    member = Member.get(Member.phone == "13600136000")
+    assert (member.name, member.name_initials) == ("王小明", "wxm")
+    assert Card.get(Card.card_no == "0099").visits_left == 10
+
+
+async def test_freeze_and_unfreeze_a_package_from_the_member_screen(regular):
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        screen = await open_member(pilot, "00077777")
+        await pilot.press("f")
+        await settle(pilot)
+        assert Card.get(Card.card_no == "00077777").status == "frozen"
+        await pilot.press("c")  # a frozen package refuses the check-in, saying why
+        await settle(pilot)
+        assert "frozen" in text(screen.query_one("#outcome", Static))
+        await pilot.press("f")
+        await settle(pilot)
+    assert Card.get(Card.card_no == "00077777").status == "active"
+    assert Visit.select().count() == 0
+
+
+async def test_lost_card_replaced_from_the_member_screen(regular):
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        screen = await open_member(pilot, "00012345")
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press(*"NEW0001", "f10")
+        await settle(pilot)
+        await settle(pilot)
+        assert "NEW0001" in text(screen.query_one("#outcome", Static))
+    old, new = Card.get(Card.card_no == "00012345"), Card.get(Card.card_no == "NEW0001")
+    assert (old.status, old.principal_fen, new.principal_fen) == ("lost", 0, 10_000)

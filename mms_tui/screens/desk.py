@@ -18,12 +18,14 @@ class DeskScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "clear", _("Clear"), id="desk.clear"),
         Binding("f2", "focus_search", _("Search"), id="desk.search"),
+        Binding("f3", "register", _("New member"), id="desk.register"),
         Binding("f9", "walk_in", _("Walk-in sale"), id="desk.walk_in"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.hits: list[LookupHit] = []
+        self.last_query = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -39,6 +41,20 @@ class DeskScreen(Screen[None]):
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    def action_register(self) -> None:
+        from mms_tui.screens.register import MemberFormScreen
+
+        digits = "".join(ch for ch in self.last_query if ch.isdigit())
+        self.app.push_screen(MemberFormScreen(phone=digits if len(digits) >= 11 else ""), self.registered)
+
+    def registered(self, member_id: int | None) -> None:
+        from mms_tui.screens.member import MemberScreen
+
+        if member_id is None:
+            self.action_focus_search()
+        else:
+            self.app.push_screen(MemberScreen(member_id), lambda _result: self.action_focus_search())
 
     def action_walk_in(self) -> None:
         from mms_tui.screens.checkout import CheckoutScreen
@@ -68,8 +84,9 @@ class DeskScreen(Screen[None]):
         table = self.query_one("#results", DataTable)
         table.clear()
         status = self.query_one("#status", Label)
+        self.last_query = query
         if not hits:
-            status.update(_("Nothing found for {query!r}.").format(query=query))
+            status.update(_("Nothing found for {query!r}. F3 registers a new member.").format(query=query))
             return
         for i, hit in enumerate(hits):
             table.add_row(hit.name, hit.phone_masked, hit.tier, " ".join(c.card_no for c in hit.cards),

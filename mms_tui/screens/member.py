@@ -46,7 +46,10 @@ class MemberScreen(Screen[None]):
         Binding("c", "check_in", _("Check in"), id="member.check_in"),
         Binding("x", "checkout", _("Checkout"), id="member.checkout"),
         Binding("t", "top_up", _("Top up"), id="member.top_up"),
+        Binding("i", "issue_card", _("Issue card"), id="member.issue_card"),
         Binding("f", "freeze", _("Freeze/unfreeze"), id="member.freeze"),
+        Binding("l", "replace_card", _("Lost card"), id="member.replace_card"),
+        Binding("e", "edit", _("Edit"), id="member.edit"),
         Binding("h", "history", _("History"), id="member.history"),
         Binding("p", "phone", _("Full phone"), id="member.phone"),
     ]
@@ -177,12 +180,7 @@ class MemberScreen(Screen[None]):
         if card is None:
             self.outcome(_("No stored-value card to top up; issue one first."), ok=False)
             return
-        self.app.push_screen(TopUpScreen(card.card_no), self.after_top_up)
-
-    def after_top_up(self, message: str | None) -> None:
-        if message:
-            self.outcome(message, ok=True)
-            self.refresh_view()
+        self.app.push_screen(TopUpScreen(card.card_no), self.after_dialog)
 
     def action_checkout(self) -> None:
         from mms_tui.screens.checkout import CheckoutScreen
@@ -195,6 +193,30 @@ class MemberScreen(Screen[None]):
             self.outcome(_("✓ Sale {total} — {points} points earned").format(
                 total=format_money(result.total_fen), points=result.points_earned), ok=True)
         self.refresh_view()
+
+    def after_dialog(self, message: str | int | None) -> None:
+        if isinstance(message, str):
+            self.outcome(message, ok=True)
+        self.refresh_view()
+
+    def action_issue_card(self) -> None:
+        from mms_tui.screens.cards import IssueCardScreen
+
+        self.app.push_screen(IssueCardScreen(self.member_id), self.after_dialog)
+
+    def action_replace_card(self) -> None:
+        from mms_tui.screens.cards import ReplaceCardScreen
+
+        card = self.selected_card()
+        if card is None or card.status not in ("active", "frozen", "lost"):
+            self.outcome(_("Highlight the card that was lost."), ok=False)
+            return
+        self.app.push_screen(ReplaceCardScreen(card.card_no, card.status), self.after_dialog)
+
+    def action_edit(self) -> None:
+        from mms_tui.screens.register import MemberFormScreen
+
+        self.app.push_screen(MemberFormScreen(member_id=self.member_id), self.after_dialog)
 
     def action_history(self) -> None:
         from mms_tui.screens.history import HistoryScreen

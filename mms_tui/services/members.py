@@ -438,3 +438,33 @@ def member_cards(member: Member | int) -> list[Card]:
         .where(Card.member == member_id)
         .order_by(peewee.Case(None, [(Card.status == "active", 0)], 1), Card.id)
     )
+
+
+@dataclass(frozen=True)
+class CardTypeInfo:
+    code: str
+    name: str
+    kind: str
+    price_fen: int
+
+
+def card_types() -> list[CardTypeInfo]:
+    """The card types the desk may issue, in a stable order."""
+    return [CardTypeInfo(t.code, t.name, t.kind, t.price_fen)
+            for t in CardType.select().where(CardType.active == True).order_by(CardType.id)]  # noqa: E712
+
+
+@dataclass(frozen=True)
+class MemberDetails:
+    member_id: int
+    name: str
+    phone: str
+    gender: str
+    birthday: str
+    notes: str
+
+
+def member_details(member: Member | int | str) -> MemberDetails:
+    """The editable fields of a member, for the edit form."""
+    m = resolve_member(member)
+    return MemberDetails(m.id, m.name, m.phone, m.gender, m.birthday.isoformat() if m.birthday else "", m.notes)
