@@ -9,9 +9,12 @@ from mms_tui.app import create_app
 from mms_tui.db import write_transaction
 from mms_tui.models import Card, Member, Sale, Transaction, Visit
 from mms_tui.screens.checkout import CheckoutScreen
+from mms_tui.screens.lock import LockScreen
 from mms_tui.screens.member import MemberScreen
 from mms_tui.screens.pin import ManagerPinScreen
 from mms_tui.screens.register import MemberFormScreen
+from mms_tui.screens.today import TodayScreen
+from mms_tui.services.checkin import check_in
 from mms_tui.services.common import set_config
 from mms_tui.services.members import issue_card, register_member
 from mms_tui.services.topup import top_up
@@ -281,3 +284,43 @@ async def test_lost_card_replaced_from_the_member_screen(regular):
         assert "NEW0001" in text(screen.query_one("#outcome", Static))
     old, new = Card.get(Card.card_no == "00012345"), Card.get(Card.card_no == "NEW0001")
     assert (old.status, old.principal_fen, new.principal_fen) == ("lost", 0, 10_000)
+
+
+async def test_today_from_the_command_palette(regular):
+    check_in(Card.get(Card.card_no == "00077777").id, regular.cashier, "c1")
+    app = create_app(Settings(db=regular.target))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        assert "张三" in text(app.screen.query_one("#recent-checkins", Static))
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Today")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        await settle(pilot)
+        assert isinstance(app.screen, TodayScreen)
+        table = app.screen.query_one("#today-table", DataTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert ["Top-ups", "1", "¥100.00"] in rows
+        assert ["Check-ins", "1", ""] in rows
+
+
+async def test_idle_desk_locks_and_asks_for_the_pin(regular):
+    app = create_app(Settings(db=regular.target, lock_minutes=10))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        app.last_activity -= 11 * 60  # eleven minutes without a key
+        app.lock_if_idle()
+        await pilot.pause()
+        assert isinstance(app.screen, LockScreen)
+        await pilot.press(*"9999", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, LockScreen)
+        await pilot.press(*"0000", "enter")
+        await settle(pilot)
+        await settle(pilot)
+        assert not isinstance(app.screen, LockScreen)
+        assert app.screen.focused is app.screen.query_one("#search", Input)

@@ -6,10 +6,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from mms_tui.app import in_connection
 from mms_tui.i18n import _
+from mms_tui.services.desk import day_summary
 from mms_tui.services.lookup import LookupHit, lookup
 from mms_tui.services.text import format_money
 
@@ -19,6 +20,7 @@ class DeskScreen(Screen[None]):
         Binding("escape", "clear", _("Clear"), id="desk.clear"),
         Binding("f2", "focus_search", _("Search"), id="desk.search"),
         Binding("f3", "register", _("New member"), id="desk.register"),
+        Binding("f8", "today", _("Today"), id="desk.today"),
         Binding("f9", "walk_in", _("Walk-in sale"), id="desk.walk_in"),
     ]
 
@@ -32,12 +34,14 @@ class DeskScreen(Screen[None]):
         yield Input(placeholder=_("Swipe a card, or type card no / phone / last 4 / name / pinyin (zs)"), id="search")
         yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield Label("", id="status")
+        yield Static(id="recent-checkins")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#results", DataTable)
         table.add_columns(_("Name"), _("Phone"), _("Tier"), _("Cards"), _("Stored value"), _("Points"))
         self.query_one("#search", Input).focus()
+        self.load_recent()
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
@@ -55,6 +59,21 @@ class DeskScreen(Screen[None]):
             self.action_focus_search()
         else:
             self.app.push_screen(MemberScreen(member_id), lambda _result: self.action_focus_search())
+
+    def action_today(self) -> None:
+        from mms_tui.screens.today import TodayScreen
+
+        self.app.push_screen(TodayScreen(), lambda _result: self.action_focus_search())
+
+    def on_screen_resume(self) -> None:
+        self.load_recent()
+
+    @work(thread=True, exclusive=True, group="recent")
+    def load_recent(self) -> None:
+        summary = in_connection(day_summary, self.app.settings.store)
+        lines = [f"{r.when} {r.what}" for r in summary.recent_checkins[:5]]
+        text = _("Recent check-ins: {list}").format(list="  ".join(lines)) if lines else ""
+        self.app.call_from_thread(self.query_one("#recent-checkins", Static).update, text)
 
     def action_walk_in(self) -> None:
         from mms_tui.screens.checkout import CheckoutScreen
