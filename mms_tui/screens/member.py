@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,7 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from mms_tui.app import in_connection
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
 from mms_tui.services.checkin import check_in
 from mms_tui.services.desk import MemberView, member_view, reveal_phone
 from mms_tui.services.ledger import new_txid
@@ -19,11 +21,11 @@ from mms_tui.services.members import freeze_card, unfreeze_card
 from mms_tui.services.text import format_money
 
 STATUS_NAMES = {
-    "active": "active",
-    "frozen": "frozen",
-    "lost": "lost",
-    "expired": "expired",
-    "cancelled": "cancelled",
+    "active": N_("active"),
+    "frozen": N_("frozen"),
+    "lost": N_("lost"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
 }
 
 
@@ -94,8 +96,10 @@ class MemberScreen(Screen[None]):
         alerts.display = bool(view.alerts)
         table = self.query_one("#cards", DataTable)
         table.clear()
+        today = dt.date.today().isoformat()
         for card in view.cards:
-            table.add_row(card.card_no, card.type_name, _(STATUS_NAMES.get(card.status, card.status)),
+            status = "expired" if card.status == "active" and card.valid_until and card.valid_until < today else card.status
+            table.add_row(card.card_no, card.type_name, _(STATUS_NAMES.get(status, status)),
                           card_value(card), str(card.points) if card.points else "", key=card.card_no)
         if self.preferred_card:
             for i, card in enumerate(view.cards):

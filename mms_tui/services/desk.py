@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import peewee
 
 from mms_tui.db import write_transaction
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
 from mms_tui.models import Entry, Member, Payment, Sale, Staff, Store, Tier, Transaction, Visit
 from mms_tui.services.common import get_config, resolve_member, resolve_store, today
 from mms_tui.services.ledger import audit
@@ -119,17 +119,17 @@ def reveal_phone(member: Member | int, staff: Staff) -> str:
 # --- history ---------------------------------------------------------------------------------------------------
 
 KIND_LABELS = {
-    "topup": "Top-up",
-    "checkout": "Sale",
-    "checkin": "Check-in",
-    "issue": "Card issued",
-    "refund": "Refund",
-    "replace": "Card replaced",
-    "lost": "Card lost",
-    "freeze": "Frozen",
-    "unfreeze": "Unfrozen",
-    "register": "Registered",
-    "member.update": "Details edited",
+    "topup": N_("Top-up"),
+    "checkout": N_("Sale"),
+    "checkin": N_("Check-in"),
+    "issue": N_("Card issued"),
+    "refund": N_("Refund"),
+    "replace": N_("Card replaced"),
+    "lost": N_("Card lost"),
+    "freeze": N_("Frozen"),
+    "unfreeze": N_("Unfrozen"),
+    "register": N_("Registered"),
+    "member.update": N_("Details edited"),
 }
 
 

@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from mms_tui.db import write_transaction
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
 from mms_tui.models import STAFF_ROLES, Staff, Store
 from mms_tui.services.errors import InvalidInput, PermissionDenied, WrongPin
 from mms_tui.services.ledger import audit
@@ -18,6 +18,7 @@ from mms_tui.services.ledger import audit
 _hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 _PIN = re.compile(r"^\d{4,8}$")
 ROLE_RANK = {"cashier": 0, "manager": 1, "admin": 2}
+ROLE_NAMES = {"cashier": N_("cashier"), "manager": N_("manager"), "admin": N_("admin")}
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def authenticate(code: str, pin: str) -> Staff:
 def require_role(staff: Staff, role: str) -> None:
     if ROLE_RANK.get(staff.role, -1) < ROLE_RANK[role]:
         raise PermissionDenied(
-            _("{name} ({role}) may not do this; a {needed} must.").format(name=staff.name, role=staff.role, needed=role)
+            _("{name} ({role}) may not do this; a {needed} must.").format(
+                name=staff.name, role=_(ROLE_NAMES.get(staff.role, staff.role)), needed=_(ROLE_NAMES[role]))
         )
 
 
