@@ -36,6 +36,18 @@ def error_message(error: BaseException) -> str:
     return _("Something went wrong: {error}").format(error=error.__class__.__name__ + (f": {error}" if str(error) else ""))
 
 
+def notify_worker_error(node, event: Worker.StateChanged) -> None:
+    if event.state == WorkerState.ERROR and event.worker.error is not None:
+        node.app.notify(error_message(event.worker.error), severity="error", timeout=6)
+
+
+class WorkerErrors:
+    """Mixed into every screen: the one error path. A worker that fails becomes one clear notification."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        notify_worker_error(self, event)
+
+
 class MmsApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "mms"
@@ -109,8 +121,7 @@ class MmsApp(App[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one error path: any failed worker becomes one clear notification, never a traceback."""
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.notify(error_message(event.worker.error), severity="error", timeout=6)
+        notify_worker_error(self, event)
 
 
 def create_app(settings: Settings) -> MmsApp:

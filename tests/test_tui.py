@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 import pytest
 from textual.widgets import DataTable, Input, Label, Select, Static
 
@@ -34,6 +36,16 @@ async def login(pilot, code: str = "c01", pin: str = "0000") -> None:
     await settle(pilot)
 
 
+@asynccontextmanager
+async def at_desk(desk, **settings):
+    """The real app on the desk's database, logged in as the cashier, at 80×24."""
+    app = create_app(Settings(db=desk.target, **settings))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot)
+        yield app, pilot
+
+
 def text(widget) -> str:
     return str(widget.render())
 
@@ -59,10 +71,7 @@ async def test_search_by_card_opens_member_and_by_initials_lists(sqlite_desk):
     zhang = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
     register_member("周山", "13912345678", sqlite_desk.cashier, "r2")
     issue_card(zhang, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
-    app = create_app(Settings(db=sqlite_desk.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(sqlite_desk) as (app, pilot):
         await pilot.press(*"00012345", "enter")
         await settle(pilot)
         assert isinstance(app.screen, MemberScreen)
@@ -97,10 +106,7 @@ def regular(sqlite_desk):
 
 
 async def test_swipe_then_one_key_check_in(regular):
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (app, pilot):
         await open_member(pilot, "00077777")
         await pilot.press("c")
         await settle(pilot)
@@ -110,10 +116,7 @@ async def test_swipe_then_one_key_check_in(regular):
 
 
 async def test_top_up_with_rule_bonus_and_double_confirm_charges_once(regular):
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (app, pilot):
         await open_member(pilot, "00012345")
         await pilot.press("t")
         await pilot.pause()
@@ -132,10 +135,7 @@ async def test_top_up_with_rule_bonus_and_double_confirm_charges_once(regular):
 
 
 async def test_refund_needs_manager_pin_for_a_cashier(regular):
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (app, pilot):
         await open_member(pilot, "00012345")
         await pilot.press("h")
         await settle(pilot)
@@ -169,10 +169,7 @@ async def test_refund_needs_manager_pin_for_a_cashier(regular):
 
 
 async def test_checkout_split_tender_with_change_and_double_confirm_is_one_sale(regular):
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (app, pilot):
         member = await open_member(pilot, "00012345")
         await pilot.press("x")
         await pilot.pause()
@@ -203,10 +200,7 @@ async def test_checkout_split_tender_with_change_and_double_confirm_is_one_sale(
 
 
 async def test_checkout_refusal_keeps_the_screen_and_charges_nothing(regular):
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (app, pilot):
         await open_member(pilot, "00012345")
         await pilot.press("x")
         await pilot.pause()
@@ -221,10 +215,7 @@ async def test_checkout_refusal_keeps_the_screen_and_charges_nothing(regular):
 
 
 async def test_nothing_found_then_register_with_typed_phone_and_first_card(sqlite_desk):
-    app = create_app(Settings(db=sqlite_desk.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(sqlite_desk) as (app, pilot):
         await pilot.press(*"13600136000", "enter")
         await settle(pilot)
         assert "F3" in text(app.screen.query_one("#status", Label))
@@ -253,10 +244,7 @@ async def test_nothing_found_then_register_with_typed_phone_and_first_card(sqlit
 
 
 async def test_freeze_and_unfreeze_a_package_from_the_member_screen(regular):
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (_app, pilot):
         screen = await open_member(pilot, "00077777")
         await pilot.press("f")
         await settle(pilot)
@@ -271,10 +259,7 @@ async def test_freeze_and_unfreeze_a_package_from_the_member_screen(regular):
 
 
 async def test_lost_card_replaced_from_the_member_screen(regular):
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (_app, pilot):
         screen = await open_member(pilot, "00012345")
         await pilot.press("l")
         await pilot.pause()
@@ -288,10 +273,7 @@ async def test_lost_card_replaced_from_the_member_screen(regular):
 
 async def test_today_from_the_command_palette(regular):
     check_in(Card.get(Card.card_no == "00077777").id, regular.cashier, "c1")
-    app = create_app(Settings(db=regular.target))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular) as (app, pilot):
         assert "张三" in text(app.screen.query_one("#recent-checkins", Static))
         await pilot.press("ctrl+p")
         await pilot.pause()
@@ -308,10 +290,7 @@ async def test_today_from_the_command_palette(regular):
 
 
 async def test_idle_desk_locks_and_asks_for_the_pin(regular):
-    app = create_app(Settings(db=regular.target, lock_minutes=10))
-    async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await login(pilot)
+    async with at_desk(regular, lock_minutes=10) as (app, pilot):
         app.last_activity -= 11 * 60  # eleven minutes without a key
         app.lock_if_idle()
         await pilot.pause()
@@ -324,3 +303,22 @@ async def test_idle_desk_locks_and_asks_for_the_pin(regular):
         await settle(pilot)
         assert not isinstance(app.screen, LockScreen)
         assert app.screen.focused is app.screen.query_one("#search", Input)
+
+
+async def test_last_four_digits_then_a_refused_action_is_a_notification_not_a_crash(regular):
+    register_member("李四", "13912348000", regular.cashier, "r9")  # two members end in 8000
+    async with at_desk(regular) as (app, pilot):
+        await pilot.press(*"8000", "enter")
+        await settle(pilot)
+        table = app.screen.query_one("#results", DataTable)
+        assert table.row_count == 2
+        await pilot.press("enter")  # the first: 张三
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MemberScreen)
+        screen.query_one("#cards", DataTable).move_cursor(row=0)  # the stored-value card cannot be frozen
+        await pilot.press("f")
+        await settle(pilot)
+        assert app.is_running and app.screen is screen
+        messages = [str(n.message) for n in app._notifications]
+        assert any("frozen" in m for m in messages), messages

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.ledger import new_txid
 from mms_tui.services.members import CardTypeInfo, card_types, issue_card, replace_card, report_lost
@@ -18,7 +18,7 @@ from mms_tui.services.text import format_money
 TENDERS = [("现金 Cash", "cash"), ("微信 WeChat", "wechat"), ("支付宝 Alipay", "alipay"), ("银行卡 Bank card", "bank_card")]
 
 
-class IssueCardScreen(ModalScreen[str | None]):
+class IssueCardScreen(WorkerErrors, ModalScreen[str | None]):
     """Returns a line saying what was issued, or None."""
 
     BINDINGS = [
@@ -45,7 +45,7 @@ class IssueCardScreen(ModalScreen[str | None]):
         self.query_one("#issue-type", Select).focus()
         self.load()
 
-    @work(thread=True)
+    @work(thread=True, exit_on_error=False)
     def load(self) -> None:
         types = in_connection(card_types)
         self.app.call_from_thread(self.fill, types)
@@ -65,7 +65,7 @@ class IssueCardScreen(ModalScreen[str | None]):
         self.issue(card_type, self.query_one("#issue-no", Input).value.strip() or None,
                    str(self.query_one("#issue-tender", Select).value))
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exit_on_error=False, exclusive=True)
     def issue(self, card_type: str, card_no: str | None, tender: str) -> None:
         try:
             result = in_connection(issue_card, self.member_id, card_type, self.app.staff, self.txid,
@@ -90,7 +90,7 @@ def _lost_and_replace(card_no: str, new_no: str | None, staff, lost_txid: str, r
     return replace_card(card_no, new_no, staff, replace_txid)
 
 
-class ReplaceCardScreen(ModalScreen[str | None]):
+class ReplaceCardScreen(WorkerErrors, ModalScreen[str | None]):
     """挂失补卡: block the old card and move everything on it to a new one."""
 
     BINDINGS = [
@@ -123,7 +123,7 @@ class ReplaceCardScreen(ModalScreen[str | None]):
         self.busy = True
         self.replace(self.query_one("#replace-no", Input).value.strip() or None)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exit_on_error=False, exclusive=True)
     def replace(self, new_no: str | None) -> None:
         try:
             result = in_connection(_lost_and_replace, self.card_no, new_no, self.app.staff, self.lost_txid,

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.checkout import (
     CheckoutResult,
@@ -40,7 +40,7 @@ TENDER_KEYS = [
 ]
 
 
-class CheckoutScreen(Screen[CheckoutResult | None]):
+class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
     BINDINGS = [
         Binding("escape", "back", _("Back"), id="checkout.back"),
         Binding("f10", "confirm", _("Confirm"), id="checkout.confirm", priority=True),
@@ -102,7 +102,7 @@ class CheckoutScreen(Screen[CheckoutResult | None]):
         event.input.value = ""
         self.find_items(text, qty)
 
-    @work(thread=True, exclusive=True, group="items")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="items")
     def find_items(self, text: str, qty: int) -> None:
         hits = in_connection(search_items, text)
         self.app.call_from_thread(self.items_found, text, qty, hits)
@@ -161,7 +161,7 @@ class CheckoutScreen(Screen[CheckoutResult | None]):
             return
         self.run_quote(list(self.lines))
 
-    @work(thread=True, exclusive=True, group="quote")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="quote")
     def run_quote(self, lines: list[LineRequest]) -> None:
         try:
             priced = in_connection(quote, self.member_id, lines)
@@ -244,7 +244,7 @@ class CheckoutScreen(Screen[CheckoutResult | None]):
         self.busy = True
         self.submit(list(self.lines), list(self.tenders))
 
-    @work(thread=True, exclusive=True, group="checkout")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="checkout")
     def submit(self, lines: list[LineRequest], tenders: list[TenderRequest]) -> None:
         try:
             result = in_connection(checkout, self.member_id, lines, tenders, self.app.staff, self.txid,

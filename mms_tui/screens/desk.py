@@ -8,14 +8,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
-from mms_tui.app import in_connection
+from mms_tui.app import WorkerErrors, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.desk import day_summary
 from mms_tui.services.lookup import LookupHit, lookup
 from mms_tui.services.text import format_money
 
 
-class DeskScreen(Screen[None]):
+class DeskScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "clear", _("Clear"), id="desk.clear"),
         Binding("f2", "focus_search", _("Search"), id="desk.search"),
@@ -68,7 +68,7 @@ class DeskScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.load_recent()
 
-    @work(thread=True, exclusive=True, group="recent")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="recent")
     def load_recent(self) -> None:
         summary = in_connection(day_summary, self.app.settings.store)
         lines = [f"{r.when} {r.what}" for r in summary.recent_checkins[:5]]
@@ -93,7 +93,7 @@ class DeskScreen(Screen[None]):
         if query:
             self.run_lookup(query)
 
-    @work(thread=True, exclusive=True, group="lookup")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="lookup")
     def run_lookup(self, query: str) -> None:
         hits = in_connection(lookup, query, 50)
         self.app.call_from_thread(self.show_hits, query, hits)

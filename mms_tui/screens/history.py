@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Label
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.models import Staff
 from mms_tui.services.desk import HistoryRow, member_history
@@ -25,7 +25,7 @@ def signed(value: int, money: bool = False) -> str:
     return ("+" if value > 0 else "−") + text
 
 
-class HistoryScreen(Screen[None]):
+class HistoryScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="history.back"),
         Binding("r", "refund", _("Refund"), id="history.refund"),
@@ -47,7 +47,7 @@ class HistoryScreen(Screen[None]):
             _("When"), _("What"), _("Stored value"), _("Points"), _("Visits"), _("Detail"), _("Staff"))
         self.load()
 
-    @work(thread=True, exclusive=True, group="history")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="history")
     def load(self) -> None:
         rows = in_connection(member_history, self.member_id)
         self.app.call_from_thread(self.show, rows)
@@ -86,7 +86,7 @@ class HistoryScreen(Screen[None]):
         self.app.push_screen(ManagerPinScreen(_("Refund {what} {when}").format(what=row.label, when=row.when)),
                              approved)
 
-    @work(thread=True, exclusive=True, group="refund")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="refund")
     def run_refund(self, original: str, manager: Staff, txid: str) -> None:
         try:
             result = in_connection(refund, original, manager, _("refund at the desk"), txid,

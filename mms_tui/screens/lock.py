@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.models import Staff
 from mms_tui.screens.login import WRONG_PIN_DELAYS
@@ -18,7 +18,7 @@ from mms_tui.services.errors import WrongPin
 from mms_tui.services.staff import authenticate
 
 
-class LockScreen(ModalScreen[Staff]):
+class LockScreen(WorkerErrors, ModalScreen[Staff]):
     """Returns the staff member who unlocked (the same one, or another taking over the desk)."""
 
     def __init__(self, staff_code: str) -> None:
@@ -44,7 +44,7 @@ class LockScreen(ModalScreen[Staff]):
     def submit(self) -> None:
         self.unlock(self.query_one("#lock-code", Input).value, self.query_one("#lock-pin", Input).value)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exit_on_error=False, exclusive=True)
     def unlock(self, code: str, pin: str) -> None:
         time.sleep(WRONG_PIN_DELAYS[min(self.failures, len(WRONG_PIN_DELAYS) - 1)])
         try:

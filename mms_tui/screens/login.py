@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Label
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.common import get_config
 from mms_tui.services.errors import WrongPin
@@ -20,7 +20,7 @@ from mms_tui.services.staff import authenticate
 WRONG_PIN_DELAYS = (0, 0, 1, 2, 4, 8)
 
 
-class LoginScreen(Screen[None]):
+class LoginScreen(WorkerErrors, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.failures = 0
@@ -39,7 +39,7 @@ class LoginScreen(Screen[None]):
         self.query_one("#code", Input).focus()
         self.load_demo_hint()
 
-    @work(thread=True)
+    @work(thread=True, exit_on_error=False)
     def load_demo_hint(self) -> None:
         login = in_connection(get_config, "demo_login")
         if login:
@@ -57,7 +57,7 @@ class LoginScreen(Screen[None]):
         self.query_one("#pin", Input).disabled = True
         self.login(code, pin)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exit_on_error=False, exclusive=True)
     def login(self, code: str, pin: str) -> None:
         delay = WRONG_PIN_DELAYS[min(self.failures, len(WRONG_PIN_DELAYS) - 1)]
         time.sleep(delay)

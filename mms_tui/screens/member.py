@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from mms_tui.app import in_connection
+from mms_tui.app import WorkerErrors, in_connection
 from mms_tui.i18n import N_, _
 from mms_tui.services.checkin import check_in
 from mms_tui.services.desk import MemberView, member_view, reveal_phone
@@ -42,7 +42,7 @@ def card_value(card: CardSummary) -> str:
     return ""
 
 
-class MemberScreen(Screen[None]):
+class MemberScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="member.back"),
         Binding("c", "check_in", _("Check in"), id="member.check_in"),
@@ -78,7 +78,7 @@ class MemberScreen(Screen[None]):
         self.query_one("#cards", DataTable).add_columns(_("Card"), _("Type"), _("State"), _("Balance"), _("Points"))
         self.refresh_view()
 
-    @work(thread=True, exclusive=True, group="member-view")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="member-view")
     def refresh_view(self) -> None:
         view = in_connection(member_view, self.member_id)
         self.app.call_from_thread(self.show, view)
@@ -139,7 +139,7 @@ class MemberScreen(Screen[None]):
             return
         self.run_check_in(card.card_no, new_txid())
 
-    @work(thread=True, exclusive=True, group="desk-op")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="desk-op")
     def run_check_in(self, card_no: str, txid: str) -> None:
         from mms_tui.services.errors import DomainError
 
@@ -161,7 +161,7 @@ class MemberScreen(Screen[None]):
             return
         self.run_freeze(card.card_no, card.status == "frozen", new_txid())
 
-    @work(thread=True, exclusive=True, group="desk-op")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="desk-op")
     def run_freeze(self, card_no: str, frozen: bool, txid: str) -> None:
         operation = unfreeze_card if frozen else freeze_card
         in_connection(operation, card_no, self.app.staff, txid)
@@ -172,7 +172,7 @@ class MemberScreen(Screen[None]):
     def action_phone(self) -> None:
         self.run_reveal()
 
-    @work(thread=True, group="desk-op")
+    @work(thread=True, exit_on_error=False, group="desk-op")
     def run_reveal(self) -> None:
         phone = in_connection(reveal_phone, self.member_id, self.app.staff)
         self.app.call_from_thread(self.outcome, _("Phone: {phone} (this look is recorded)").format(phone=phone), True)

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.models import Staff
 from mms_tui.services.staff import authenticate, require_role
@@ -21,7 +21,7 @@ def _authorise(code: str, pin: str, role: str) -> Staff:
     return staff
 
 
-class ManagerPinScreen(ModalScreen[Staff | None]):
+class ManagerPinScreen(WorkerErrors, ModalScreen[Staff | None]):
     """Returns the authorising manager, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "cancel", _("Cancel"), id="pin.cancel")]
@@ -50,7 +50,7 @@ class ManagerPinScreen(ModalScreen[Staff | None]):
     def submit(self) -> None:
         self.check(self.query_one("#manager-code", Input).value, self.query_one("#manager-pin", Input).value)
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exit_on_error=False, exclusive=True)
     def check(self, code: str, pin: str) -> None:
         try:
             staff = in_connection(_authorise, code, pin, self.role)

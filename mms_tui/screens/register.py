@@ -9,7 +9,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.ledger import new_txid
 from mms_tui.services.members import (
@@ -26,7 +26,7 @@ from mms_tui.services.text import format_money
 NO_CARD = "-"
 
 
-class MemberFormScreen(ModalScreen[int | None]):
+class MemberFormScreen(WorkerErrors, ModalScreen[int | None]):
     """Returns the member id, or None when cancelled. ``member_id`` given: edit that member."""
 
     BINDINGS = [
@@ -63,7 +63,7 @@ class MemberFormScreen(ModalScreen[int | None]):
         self.query_one("#name", Input).focus()
         self.load()
 
-    @work(thread=True)
+    @work(thread=True, exit_on_error=False)
     def load(self) -> None:
         if self.member_id is not None:
             details = in_connection(member_details, self.member_id)
@@ -110,7 +110,7 @@ class MemberFormScreen(ModalScreen[int | None]):
         }
         self.save_new(values, card)
 
-    @work(thread=True, exclusive=True, group="member-form")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="member-form")
     def save_new(self, values: dict, card: dict) -> None:
         staff, store = self.app.staff, self.app.settings.store
         try:
@@ -125,7 +125,7 @@ class MemberFormScreen(ModalScreen[int | None]):
             return
         self.app.call_from_thread(self.dismiss, member.member_id)
 
-    @work(thread=True, exclusive=True, group="member-form")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="member-form")
     def save_edit(self, values: dict) -> None:
         try:
             in_connection(update_member, self.member_id, self.app.staff, self.register_txid, **values)

@@ -8,14 +8,14 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from mms_tui.app import in_connection
+from mms_tui.app import WorkerErrors, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.desk import DaySummary, day_summary
 from mms_tui.services.receipt import TENDER_LABELS
 from mms_tui.services.text import format_money
 
 
-class TodayScreen(Screen[None]):
+class TodayScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="today.back"),
         Binding("f5", "reload", _("Refresh"), id="today.reload"),
@@ -35,7 +35,7 @@ class TodayScreen(Screen[None]):
     def action_reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True)
+    @work(thread=True, exit_on_error=False, exclusive=True)
     def load(self) -> None:
         summary = in_connection(day_summary, self.app.settings.store)
         self.app.call_from_thread(self.show, summary)

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Select
 
-from mms_tui.app import error_message, in_connection
+from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.desk import topup_bonus
 from mms_tui.services.errors import DomainError
@@ -21,7 +21,7 @@ from mms_tui.services.topup import top_up
 TENDER_NAMES = {"cash": "现金 Cash", "wechat": "微信 WeChat", "alipay": "支付宝 Alipay", "bank_card": "银行卡 Bank card"}
 
 
-class TopUpScreen(ModalScreen[str | None]):
+class TopUpScreen(WorkerErrors, ModalScreen[str | None]):
     BINDINGS = [
         Binding("escape", "cancel", _("Cancel"), id="topup.cancel"),
         Binding("f10", "confirm", _("Confirm"), id="topup.confirm"),
@@ -65,7 +65,7 @@ class TopUpScreen(ModalScreen[str | None]):
             return
         self.bonus_for(amount)
 
-    @work(thread=True, exclusive=True, group="bonus")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="bonus")
     def bonus_for(self, amount: int) -> None:
         bonus = in_connection(topup_bonus, amount)
         self.app.call_from_thread(self._set_bonus, bonus)
@@ -92,7 +92,7 @@ class TopUpScreen(ModalScreen[str | None]):
         self.busy = True
         self.submit(amount, bonus, str(tender))
 
-    @work(thread=True, exclusive=True, group="topup")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="topup")
     def submit(self, amount: int, bonus: int, tender: str) -> None:
         try:
             result = in_connection(top_up, self.card_no, amount, bonus, tender, self.app.staff, self.txid,
