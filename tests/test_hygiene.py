@@ -6,10 +6,13 @@ import pkgutil
 import subprocess
 import sys
 
+import mms_tui.devices
 import mms_tui.services
 
-CORE = ["mms_tui.models", "mms_tui.services", "mms_tui.db", "mms_tui.settings", "mms_tui.cli"] + [
-    f"mms_tui.services.{m.name}" for m in pkgutil.iter_modules(mms_tui.services.__path__)
+CORE = ["mms_tui.models", "mms_tui.services", "mms_tui.devices", "mms_tui.db", "mms_tui.settings", "mms_tui.cli"] + [
+    f"{package.__name__}.{m.name}"
+    for package in (mms_tui.services, mms_tui.devices)
+    for m in pkgutil.iter_modules(package.__path__)
 ]
 
 
