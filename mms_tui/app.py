@@ -8,16 +8,20 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from textual import events
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from mms_tui.db import database, init_database
+from mms_tui.devices.protocols import Read
+from mms_tui.devices.reader import ReaderStatus, SerialReader
 from mms_tui.i18n import _, set_language
 from mms_tui.models import Staff
 from mms_tui.services.errors import DomainError
+from mms_tui.services.lookup import lookup
 from mms_tui.settings import Settings
 
 T = TypeVar("T")
@@ -48,6 +52,20 @@ class WorkerErrors:
         notify_worker_error(self, event)
 
 
+class DeviceRead(Message):
+    """A card swiped or a barcode scanned on a serial device (posted from the reader thread)."""
+
+    def __init__(self, read: Read) -> None:
+        super().__init__()
+        self.read = read
+
+
+class DeviceStatus(Message):
+    def __init__(self, status: ReaderStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
 class MmsApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "mms"
@@ -64,12 +82,79 @@ class MmsApp(App[None]):
         self.lock_after = max(0, settings.lock_minutes) * 60
         self.last_activity = time.monotonic()
         self.locked = False
+        self.readers: list[SerialReader] = []
+        self.device_states: dict[str, ReaderStatus] = {}
 
     def on_mount(self) -> None:
         from mms_tui.screens.login import LoginScreen
 
         self.push_screen(LoginScreen())
         self.set_interval(5, self.lock_if_idle)
+        self.start_devices()
+
+    # --- devices ---------------------------------------------------------------------------------------------
+
+    def start_devices(self) -> None:
+        wanted = [(self.settings.card_reader, self.settings.reader_protocol),
+                  (self.settings.scanner, self.settings.scanner_protocol)]
+        for url, protocol in wanted:
+            if not url:
+                continue
+            try:
+                reader = SerialReader(url, protocol, lambda read: self.post_message(DeviceRead(read)),
+                                      lambda status: self.post_message(DeviceStatus(status)))
+            except ValueError as exc:  # unknown protocol in the settings
+                self.notify(str(exc), severity="error")
+                continue
+            self.readers.append(reader.start())
+
+    def on_unmount(self) -> None:
+        for reader in self.readers:
+            reader.stop(timeout=0.5)
+
+    def on_device_status(self, message: DeviceStatus) -> None:
+        status = message.status
+        before = self.device_states.get(status.url)
+        self.device_states[status.url] = status
+        if before is not None and before.state != status.state and status.state == "disconnected":
+            self.notify(_("Reader {url} disconnected; reconnecting…").format(url=status.url), severity="warning")
+        self.show_title()
+
+    def device_summary(self) -> str:
+        marks = {"connected": "●", "disconnected": "○", "connecting": "…"}
+        return " ".join(f"{marks.get(s.state, '?')}{_('reader')}" for s in self.device_states.values())
+
+    def show_title(self) -> None:
+        who = f"{self.staff.name} · {self.settings.store}" if self.staff is not None else _("Front desk")
+        devices = self.device_summary()
+        self.sub_title = f"{who}  {devices}" if devices else who
+
+    def on_device_read(self, message: DeviceRead) -> None:
+        """A swipe or scan: the screen may take it (checkout adds a product); otherwise it opens the member."""
+        handler = getattr(self.screen, "handle_device_read", None)
+        if handler is not None and handler(message.read):
+            return
+        if self.staff is None or self.locked:
+            return
+        self.open_card(message.read.value)
+
+    @work(thread=True, exclusive=True, group="swipe", exit_on_error=False)
+    def open_card(self, value: str) -> None:
+        hits = in_connection(lookup, value, 2)
+        self.call_from_thread(self.show_card, value, hits)
+
+    def show_card(self, value: str, hits: list) -> None:
+        from mms_tui.screens.member import MemberScreen
+
+        card_hits = [h for h in hits if h.match == "card"]
+        if not card_hits:
+            self.notify(_("Unknown card {card}: F3 on the desk registers a new member, 'i' on a member issues it.")
+                        .format(card=value), severity="warning", timeout=8)
+            return
+        hit = card_hits[0]
+        if isinstance(self.screen, MemberScreen) and self.screen.member_id == hit.member_id:
+            return
+        self.push_screen(MemberScreen(hit.member_id, hit.matched_card))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.Paste):
@@ -97,7 +182,7 @@ class MmsApp(App[None]):
 
     def set_staff(self, staff: Staff) -> None:
         self.staff = staff
-        self.sub_title = f"{staff.name} · {self.settings.store}"
+        self.show_title()
 
     def logged_in(self, staff: Staff) -> None:
         from mms_tui.screens.desk import DeskScreen

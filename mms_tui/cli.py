@@ -11,6 +11,7 @@ import peewee
 
 from mms_tui import __version__
 from mms_tui.db import DatabaseError, close_database
+from mms_tui.devices.protocols import PROTOCOLS
 from mms_tui.i18n import _, set_language
 from mms_tui.output import format_option, write_rows
 from mms_tui.services.errors import DomainError
@@ -47,15 +48,21 @@ def _open(settings: Settings) -> None:
 @click.option("--store", metavar="CODE", help="Store this desk belongs to. [env MMS_STORE]")
 @click.option("--lang", type=click.Choice(["zh", "zh_CN", "en"]), help="Language of the screens. [env MMS_LANG]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Configuration file (TOML).")
+@click.option("--card-reader", metavar="URL", help="Card reader: a pyserial URL. [env MMS_CARD_READER]")
+@click.option("--reader-protocol", type=click.Choice(sorted(PROTOCOLS)), help="Card reader protocol.")
+@click.option("--scanner", metavar="URL", help="Barcode scanner in serial mode: a pyserial URL. [env MMS_SCANNER]")
+@click.option("--printer", metavar="URL", help="ESC/POS receipt printer: a pyserial URL. [env MMS_PRINTER]")
 @click.version_option(__version__, prog_name="mms")
 @click.pass_context
-def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None, config_path: str | None) -> None:
+def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None, config_path: str | None,
+        card_reader: str | None, reader_protocol: str | None, scanner: str | None, printer: str | None) -> None:
     """mms — the front desk for membership businesses (会员管理系统).
 
     Without a command, opens the front-desk screen on the configured database.
     """
     try:
-        settings = load_settings(config_path=config_path, db=db, store=store, lang=lang)
+        settings = load_settings(config_path=config_path, db=db, store=store, lang=lang, card_reader=card_reader,
+                                 reader_protocol=reader_protocol, scanner=scanner, printer=printer)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     set_language(settings.lang)
@@ -235,6 +242,59 @@ def check(ctx: click.Context) -> None:
     if problems:
         raise click.ClickException(_("{n} problem(s) found.").format(n=len(problems)))
     click.echo(_("OK: the ledger balances and every card matches its entries."))
+
+
+@cli.group()
+def devices() -> None:
+    """Card readers, scanners and printers: tools for setting them up."""
+
+
+@devices.command()
+@click.argument("url")
+@click.option("--protocol", "-p", type=click.Choice(sorted(PROTOCOLS)), default="line", show_default=True,
+              help="How the device frames its reads.")
+@click.option("--baudrate", default=9600, show_default=True, help="Serial speed.")
+@click.option("--count", type=int, default=0, help="Stop after this many reads (0: run until Ctrl+C).")
+@click.option("--seconds", type=float, default=0, help="Stop after this long (0: run until Ctrl+C).")
+def watch(url: str, protocol: str, baudrate: int, count: int, seconds: float) -> None:
+    """Print decoded reads and frame errors live, for installing a reader (e.g. mms devices watch
+    /dev/ttyUSB0 -p rdm6300, or rfc2217://counter-pc:4000)."""
+    import queue
+    import time
+
+    from mms_tui.devices.reader import SerialReader
+
+    events: queue.Queue = queue.Queue()
+    reader = SerialReader(url, protocol, lambda r: events.put(("read", r)), lambda s: events.put(("status", s)),
+                          baudrate=baudrate)
+    click.echo(_("Watching {url} ({protocol}); Ctrl+C stops.").format(url=url, protocol=protocol), err=True)
+    reader.start()
+    reads, errors = 0, 0
+    deadline = time.monotonic() + seconds if seconds else None
+    try:
+        while not (count and reads >= count):
+            timeout = 0.5 if deadline is None else max(0.0, deadline - time.monotonic())
+            if deadline is not None and timeout == 0:
+                break
+            try:
+                kind, item = events.get(timeout=min(timeout, 0.5))
+            except queue.Empty:
+                continue
+            stamp = time.strftime("%H:%M:%S")
+            if kind == "read":
+                reads += 1
+                extra = f" {item.symbology}" if item.symbology else ""
+                click.echo(f"{stamp} {item.kind} {item.value}{extra}")
+            elif item.errors > errors:
+                errors = item.errors
+                click.echo(f"{stamp} frame error: {item.last_error}", err=True)
+            else:
+                click.echo(f"{stamp} {item.state}" + (f": {item.last_error}" if item.last_error else ""), err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.stop()
+    click.echo(_("{reads} reads, {errors} frame errors.").format(reads=reads, errors=reader.parser.errors), err=True)
 
 
 def main() -> None:

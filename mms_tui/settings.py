@@ -20,6 +20,11 @@ ENV_VARS = {
     "store": "MMS_STORE",
     "lang": "MMS_LANG",
     "lock_minutes": "MMS_LOCK_MINUTES",
+    "card_reader": "MMS_CARD_READER",
+    "reader_protocol": "MMS_READER_PROTOCOL",
+    "scanner": "MMS_SCANNER",
+    "scanner_protocol": "MMS_SCANNER_PROTOCOL",
+    "printer": "MMS_PRINTER",
 }
 
 
@@ -47,6 +52,12 @@ class Settings:
     store: str = "HQ"
     lang: str = ""  # empty: from the locale
     lock_minutes: int = 10
+    #: devices: a pyserial URL each (/dev/ttyUSB0, rfc2217://counter-pc:4000, socket://…), empty = none
+    card_reader: str = ""
+    reader_protocol: str = "rdm6300"
+    scanner: str = ""
+    scanner_protocol: str = "barcode"
+    printer: str = ""
     config_path: str = ""
 
     @property

@@ -29,7 +29,10 @@ def main() -> int:
         folder = LOCALE / lang / "LC_MESSAGES"
         folder.mkdir(parents=True, exist_ok=True)
         po = folder / "mms.po"
-        if po.exists():
+        if lang == "en":  # the source language: every message is itself
+            subprocess.run(["msgen", "--no-wrap", "-o", str(po), str(pot)], check=True)
+            subprocess.run(["sed", "-i", "s/charset=CHARSET/charset=UTF-8/", str(po)], check=True)
+        elif po.exists():
             subprocess.run(["msgmerge", "--quiet", "--update", "--no-wrap", "--backup=none", str(po), str(pot)],
                            check=True)
         else:

@@ -253,3 +253,36 @@ def test_reader_over_a_network_socket_like_ser2net():
     finally:
         reader.stop()
         server.close()
+
+
+def test_devices_watch_prints_reads_and_frame_errors(tmp_path):
+    import subprocess
+    import sys
+
+    link = tmp_path / "reader"
+    pty = Pty(link)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mms_tui", "devices", "watch", str(link), "--protocol", "rdm6300", "--count", "2",
+         "--seconds", "20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = ""
+        while "connected" not in line:
+            line = proc.stderr.readline()
+            assert line, "watch ended before connecting"
+        time.sleep(0.2)
+        pty.write(rdm6300_frame(TAG))
+        time.sleep(0.1)
+        pty.write(b"\x02BROKENFRAME!\x03")
+        time.sleep(1.0)  # a new presentation
+        pty.write(rdm6300_frame("01DEADBEEF"))
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        pty.close()
+    assert proc.returncode == 0
+    assert [line.split()[1:] for line in out.splitlines()] == [["card", TAG_DECIMAL],
+                                                               ["card", em4100_decimal("01DEADBEEF")]]
+    assert "frame error" in err
+    assert "2 reads" in err

@@ -20,10 +20,15 @@ def chinese():
 
 
 def _untranslated(po: Path) -> list[str]:
-    missing, msgid = [], None
+    missing, msgid, fuzzy = [], None, False
     for line in po.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#,") and "fuzzy" in line:
+            fuzzy = True
         if line.startswith("msgid "):
             msgid = line[6:]
+            if fuzzy and msgid != '""':  # a guessed translation is not a translation
+                missing.append(msgid)
+            fuzzy = False
         elif line.startswith("msgstr ") and msgid not in (None, '""') and line == 'msgstr ""':
             missing.append(msgid)
     return missing

@@ -322,3 +322,60 @@ async def test_last_four_digits_then_a_refused_action_is_a_notification_not_a_cr
         assert app.is_running and app.screen is screen
         messages = [str(n.message) for n in app._notifications]
         assert any("frozen" in m for m in messages), messages
+
+
+async def wait_until(pilot, predicate, timeout: float = 5.0) -> bool:
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return True
+        await pilot.pause(0.05)
+    return predicate()
+
+
+async def test_swipe_on_a_reader_opens_the_member_and_a_scan_adds_to_the_bill(regular, tmp_path):
+    from mms_tui.devices.protocols import rdm6300_frame
+    from mms_tui.services.members import issue_card as issue
+    from tests.test_devices import Pty
+
+    zhang = Member.get(Member.phone == "13800138000").id
+    issue(zhang, "PT", regular.cashier, "i-rfid", reader_uid="0455884110")  # the EM4100 tag 0A1B2C3D4E
+    reader_pty, scanner_pty = Pty(tmp_path / "reader"), Pty(tmp_path / "scanner")
+    try:
+        async with at_desk(regular, card_reader=str(tmp_path / "reader"), reader_protocol="rdm6300",
+                           scanner=str(tmp_path / "scanner")) as (app, pilot):
+            assert await wait_until(pilot, lambda: all(r.state == "connected" for r in app.readers))
+            assert "●" in app.sub_title
+            reader_pty.write(rdm6300_frame("0A1B2C3D4E"))
+            assert await wait_until(pilot, lambda: isinstance(app.screen, MemberScreen))
+            await settle(pilot)
+            assert "张三" in text(app.screen.query_one("#member-title", Static))
+            await pilot.press("x")
+            await pilot.pause()
+            checkout_screen = app.screen
+            assert isinstance(checkout_screen, CheckoutScreen)
+            scanner_pty.write(b"]E06901234567892\r\n")  # 洗发水 by its EAN-13
+            assert await wait_until(pilot, lambda: checkout_screen.priced is not None)
+            assert [line.code for line in checkout_screen.priced.lines] == ["SHAMPOO"]
+            reader_pty.write(rdm6300_frame("0A1B2C3D4E"))  # a swipe mid-sale does not switch member
+            await pilot.pause(0.5)
+            assert app.screen is checkout_screen
+    finally:
+        reader_pty.close()
+        scanner_pty.close()
+
+
+async def test_staff_card_fills_the_login_code(sqlite_desk, tmp_path):
+    from tests.test_devices import Pty
+
+    reader_pty = Pty(tmp_path / "reader")
+    app = create_app(Settings(db=sqlite_desk.target, card_reader=str(tmp_path / "reader"), reader_protocol="line"))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert await wait_until(pilot, lambda: app.readers and app.readers[0].state == "connected")
+            reader_pty.write(b"STAFF001\r\n")
+            assert await wait_until(pilot, lambda: app.screen.query_one("#code", Input).value == "c01")
+            await pilot.press(*"0000", "enter")
+            assert await wait_until(pilot, lambda: app.staff is not None)
+    finally:
+        reader_pty.close()

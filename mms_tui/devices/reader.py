@@ -106,11 +106,16 @@ class SerialReader:
         self.state = state
         if error:
             self.last_error = error
-        if changed and self.on_status is not None:
-            try:
-                self.on_status(self.status())
-            except Exception:  # a broken callback must not kill the reader
-                log.exception("reader status callback failed")
+        if changed:
+            self._report()
+
+    def _report(self) -> None:
+        if self.on_status is None:
+            return
+        try:
+            self.on_status(self.status())
+        except Exception:  # a broken callback must not kill the reader
+            log.exception("reader status callback failed")
 
     def _run(self) -> None:
         backoff = 0.2
@@ -139,7 +144,11 @@ class SerialReader:
             data = port.read(max(1, getattr(port, "in_waiting", 0) or 1))
             if not data:
                 continue
-            for read in self.parser.feed(data):
+            errors = self.parser.errors
+            found = self.parser.feed(data)
+            if self.parser.errors != errors and self.on_status is not None:
+                self._report()
+            for read in found:
                 now = time.monotonic()
                 if not self.dedupe.accept(read, now):
                     continue

@@ -126,6 +126,17 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.add_line(str(event.option.id), 1)
         self.query_one("#code", Input).focus()
 
+    def handle_device_read(self, read) -> bool:
+        """A scanned product is added to the bill; a card swiped here does not switch the member mid-sale."""
+        if self.result is not None:
+            return False
+        if read.kind == "barcode":
+            self.find_items(read.value, 1)
+        else:
+            self.message(_("Card {card} swiped: finish or leave this sale (Esc) before opening another member.")
+                         .format(card=read.value), error=True)
+        return True
+
     def add_line(self, code: str, qty: int) -> None:
         for i, line in enumerate(self.lines):
             if line.code == code:

@@ -14,7 +14,7 @@ from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.common import get_config
 from mms_tui.services.errors import WrongPin
-from mms_tui.services.staff import authenticate
+from mms_tui.services.staff import authenticate, staff_code_for_card
 
 #: seconds to wait after the n-th wrong PIN in a row at this desk (then stays at the last)
 WRONG_PIN_DELAYS = (0, 0, 1, 2, 4, 8)
@@ -45,6 +45,23 @@ class LoginScreen(WorkerErrors, Screen[None]):
         if login:
             text = _("Demo database — staff {code}, PIN {pin}").format(code=login["code"], pin=login["pin"])
             self.app.call_from_thread(self.query_one("#demo-hint", Label).update, text)
+
+    def handle_device_read(self, read) -> bool:
+        """A staff card swiped at the login screen fills in the staff code; the PIN is still asked."""
+        self.staff_card(read.value)
+        return True
+
+    @work(thread=True, exclusive=True, group="staff-card", exit_on_error=False)
+    def staff_card(self, card_no: str) -> None:
+        code = in_connection(staff_code_for_card, card_no)
+        self.app.call_from_thread(self._staff_card_read, code)
+
+    def _staff_card_read(self, code: str | None) -> None:
+        if code is None:
+            self.query_one("#login-message", Label).update(_("This card does not belong to a staff member."))
+            return
+        self.query_one("#code", Input).value = code
+        self.query_one("#pin", Input).focus()
 
     @on(Input.Submitted, "#code")
     def to_pin(self) -> None:

@@ -78,6 +78,12 @@ def authenticate(code: str, pin: str) -> Staff:
     return staff
 
 
+def staff_code_for_card(card_no: str) -> str | None:
+    """The code of the active staff member whose card this is (staff cards log in with code filled, PIN asked)."""
+    staff = Staff.get_or_none((Staff.card_no == (card_no or "").strip()) & (Staff.active == True))  # noqa: E712
+    return staff.code if staff else None
+
+
 def require_role(staff: Staff, role: str) -> None:
     if ROLE_RANK.get(staff.role, -1) < ROLE_RANK[role]:
         raise PermissionDenied(
