@@ -16,12 +16,14 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from mms_tui.db import database, init_database
+from mms_tui.devices.printer import PrinterError, receipt_bytes, send
 from mms_tui.devices.protocols import Read
 from mms_tui.devices.reader import ReaderStatus, SerialReader
 from mms_tui.i18n import _, set_language
 from mms_tui.models import Staff
 from mms_tui.services.errors import DomainError
 from mms_tui.services.lookup import lookup
+from mms_tui.services.receipt import sale_receipt
 from mms_tui.settings import Settings
 
 T = TypeVar("T")
@@ -128,6 +130,19 @@ class MmsApp(App[None]):
         who = f"{self.staff.name} · {self.settings.store}" if self.staff is not None else _("Front desk")
         devices = self.device_summary()
         self.sub_title = f"{who}  {devices}" if devices else who
+
+    @work(thread=True, group="printer", exit_on_error=False)
+    def print_receipt(self, txid: str, *, reprint: bool = False) -> None:
+        """Print a sale's receipt when a printer is configured; cash sales open the drawer (not on a reprint)."""
+        if not self.settings.printer:
+            return
+        receipt = in_connection(sale_receipt, txid)
+        data = receipt_bytes(receipt.lines, title=receipt.title, encoding=self.settings.printer_encoding,
+                             kick_drawer=receipt.cash and not reprint)
+        try:
+            send(self.settings.printer, data)
+        except PrinterError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
 
     def on_device_read(self, message: DeviceRead) -> None:
         """A swipe or scan: the screen may take it (checkout adds a product); otherwise it opens the member."""

@@ -25,6 +25,7 @@ ENV_VARS = {
     "scanner": "MMS_SCANNER",
     "scanner_protocol": "MMS_SCANNER_PROTOCOL",
     "printer": "MMS_PRINTER",
+    "printer_encoding": "MMS_PRINTER_ENCODING",
 }
 
 
@@ -58,6 +59,7 @@ class Settings:
     scanner: str = ""
     scanner_protocol: str = "barcode"
     printer: str = ""
+    printer_encoding: str = "gb18030"  # GB18030 for Chinese printers; e.g. cp437 for others
     config_path: str = ""
 
     @property

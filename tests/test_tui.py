@@ -379,3 +379,62 @@ async def test_staff_card_fills_the_login_code(sqlite_desk, tmp_path):
             assert await wait_until(pilot, lambda: app.staff is not None)
     finally:
         reader_pty.close()
+
+
+async def collect(pilot, read, timeout: float = 3.0) -> bytes:
+    """What the printer received, once it starts arriving and then goes quiet."""
+    out = b""
+    for _ in range(int(timeout / 0.05)):
+        chunk = read()
+        out += chunk
+        if out and not chunk:
+            return out
+        await pilot.pause(0.05)
+    return out
+
+
+async def test_cash_sale_prints_with_drawer_kick_and_history_reprints_without(regular, tmp_path):
+    import os
+
+    master, slave = os.openpty()
+    printer = os.ttyname(slave)
+    os.set_blocking(master, False)
+
+    def printed() -> bytes:
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except BlockingIOError:
+                return out
+            if not chunk:
+                return out
+            out += chunk
+
+    try:
+        async with at_desk(regular, printer=printer) as (app, pilot):
+            await open_member(pilot, "00012345")
+            await pilot.press("x")
+            await pilot.pause()
+            await pilot.press(*"WATER", "enter")
+            await settle(pilot)
+            await pilot.press("enter", *"10", "f4", "f10")
+            await settle(pilot)
+            await settle(pilot)
+            first = await collect(pilot, printed)
+            assert "矿泉水".encode("gb18030") in first
+            assert b"\x1bp\x00" in first  # the drawer opens for cash
+            await pilot.press("f10")  # close the receipt
+            await settle(pilot)
+            await pilot.press("h")
+            await settle(pilot)
+            await pilot.press("p")  # the newest row is the sale
+            await settle(pilot)
+            await settle(pilot)
+            assert "Total" in text(app.screen.query_one("#history-status", Label))
+            second = await collect(pilot, printed)
+            assert "矿泉水".encode("gb18030") in second
+            assert b"\x1bp\x00" not in second  # a reprint does not open the drawer
+    finally:
+        os.close(master)
+        os.close(slave)

@@ -276,6 +276,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         receipt.update("\n".join(receipt_lines(result, staff_name=self.app.staff.name, member_name=self.member_name)))
         receipt.display = True
         self.query_one("#lines", DataTable).display = False
+        self.app.print_receipt(result.txid)
         self.message(_("✓ Paid. F10 or Esc to close."))
         self.query_one("#code", Input).disabled = True
 

@@ -13,6 +13,7 @@ from mms_tui.i18n import _
 from mms_tui.models import Staff
 from mms_tui.services.desk import HistoryRow, member_history
 from mms_tui.services.ledger import new_txid
+from mms_tui.services.receipt import sale_receipt
 from mms_tui.services.refund import refund
 from mms_tui.services.staff import ROLE_RANK
 from mms_tui.services.text import format_money
@@ -29,6 +30,7 @@ class HistoryScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", _("Back"), id="history.back"),
         Binding("r", "refund", _("Refund"), id="history.refund"),
+        Binding("p", "reprint", _("Receipt"), id="history.reprint"),
     ]
 
     def __init__(self, member_id: int) -> None:
@@ -64,6 +66,21 @@ class HistoryScreen(WorkerErrors, Screen[None]):
 
     def status(self, text: str) -> None:
         self.query_one("#history-status", Label).update(text)
+
+    def action_reprint(self) -> None:
+        if not self.rows:
+            return
+        row = self.rows[self.query_one("#history", DataTable).cursor_row]
+        if row.kind != "checkout":
+            self.status(_("Only sales have receipts."))
+            return
+        self.show_receipt(row.txid)
+
+    @work(thread=True, exclusive=True, group="receipt", exit_on_error=False)
+    def show_receipt(self, txid: str) -> None:
+        receipt = in_connection(sale_receipt, txid)
+        self.app.call_from_thread(self.status, "\n".join([receipt.title, *receipt.lines]))
+        self.app.call_from_thread(self.app.print_receipt, txid, reprint=True)
 
     def action_refund(self) -> None:
         if not self.rows:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 from wcwidth import wcswidth
 
 from mms_tui.i18n import _
+from mms_tui.models import Card, Member, Sale, Transaction
 from mms_tui.services.checkout import CheckoutResult
+from mms_tui.services.errors import NotFound
 from mms_tui.services.text import format_money
 
 TENDER_LABELS = {
@@ -35,8 +40,12 @@ def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: s
         lines.append(row(_("Subtotal"), format_money(result.subtotal_fen)))
         lines.append(row(_("Discount"), "-" + format_money(result.discount_fen)))
     lines.append(row(_("Total"), format_money(result.total_fen)))
+    change_left = result.change_fen
     for payment in result.payments:
-        lines.append(row(TENDER_LABELS.get(payment["tender"], payment["tender"]), format_money(payment["amount_fen"])))
+        amount = payment["amount_fen"]
+        if payment["tender"] == "cash" and change_left:  # show the cash handed over; the change follows
+            amount, change_left = amount + change_left, 0
+        lines.append(row(TENDER_LABELS.get(payment["tender"], payment["tender"]), format_money(amount)))
     if result.change_fen:
         lines.append(row(_("Change"), format_money(result.change_fen)))
     if result.points_earned:
@@ -47,3 +56,35 @@ def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: s
         lines.append(_("Staff: {name}").format(name=staff_name))
     lines.append(f"txid {result.txid[:16]}")
     return lines
+
+
+@dataclass(frozen=True)
+class Receipt:
+    title: str
+    lines: list[str]
+    cash: bool  # a cash tender was taken: open the drawer
+
+
+def sale_receipt(txid: str, *, width: int = 32) -> Receipt:
+    """The receipt of a past sale, by its txid: for the print after checkout and for any reprint.
+
+    Balances are the member's as they stand when printed (right after checkout: the balances after the sale).
+    """
+    tx = Transaction.get_or_none((Transaction.txid == txid) & (Transaction.kind == "checkout"))
+    if tx is None:
+        raise NotFound(_("No sale {txid}.").format(txid=txid))
+    result = CheckoutResult(**json.loads(tx.result_json))
+    member = Member.get_or_none(Member.id == result.member_id) if result.member_id else None
+    lines = [str(tx.created_at)[:16]]
+    lines += receipt_lines(result, staff_name=tx.staff.name, member_name=member.name if member else "", width=width)
+    if member is not None:
+        for card in Card.select().where((Card.member == member.id) & (Card.status == "active")).order_by(Card.id):
+            if card.principal_fen or card.bonus_fen:
+                lines.append(_("Balance {card}: {value}").format(
+                    card=card.card_no[-4:], value=format_money(card.principal_fen + card.bonus_fen)))
+            if card.points:
+                lines.append(_("Points {card}: {points}").format(card=card.card_no[-4:], points=card.points))
+    refunded = Sale.get(Sale.transaction == tx.id).status == "refunded"
+    if refunded:
+        lines.append(_("*** REFUNDED ***"))
+    return Receipt(tx.store.name, lines, any(p["tender"] == "cash" for p in result.payments))
