@@ -124,7 +124,8 @@ class MmsApp(App[None]):
 
     def device_summary(self) -> str:
         marks = {"connected": "●", "disconnected": "○", "connecting": "…"}
-        return " ".join(f"{marks.get(s.state, '?')}{_('reader')}" for s in self.device_states.values())
+        return " ".join(f"{marks.get(s.state, '?')}{_('reader')} {s.reads_per_minute}/min"
+                        for s in self.device_states.values())
 
     def show_title(self) -> None:
         who = f"{self.staff.name} · {self.settings.store}" if self.staff is not None else _("Front desk")
@@ -159,17 +160,49 @@ class MmsApp(App[None]):
         self.call_from_thread(self.show_card, value, hits)
 
     def show_card(self, value: str, hits: list) -> None:
+        from mms_tui.screens.checkout import CheckoutScreen
+        from mms_tui.screens.confirm import ConfirmScreen, UnknownCardScreen
         from mms_tui.screens.member import MemberScreen
 
         card_hits = [h for h in hits if h.match == "card"]
+        screen = self.screen
         if not card_hits:
-            self.notify(_("Unknown card {card}: F3 on the desk registers a new member, 'i' on a member issues it.")
-                        .format(card=value), severity="warning", timeout=8)
+            member = screen if isinstance(screen, MemberScreen) else None
+            name = member.view.name if member is not None and member.view is not None else None
+            self.push_screen(UnknownCardScreen(value, name), lambda choice: self.unknown_card(choice, value, member))
             return
         hit = card_hits[0]
-        if isinstance(self.screen, MemberScreen) and self.screen.member_id == hit.member_id:
+        if isinstance(screen, MemberScreen) and screen.member_id == hit.member_id:
+            return
+        if isinstance(screen, CheckoutScreen):
+            if screen.member_id == hit.member_id:
+                return
+
+            def switch(yes: bool | None) -> None:
+                if yes:
+                    screen.dismiss(None)
+                    self.push_screen(MemberScreen(hit.member_id, hit.matched_card))
+
+            self.push_screen(ConfirmScreen(_("Leave this sale (nothing is charged) and open {name}?").format(
+                name=hit.name)), switch)
             return
         self.push_screen(MemberScreen(hit.member_id, hit.matched_card))
+
+    def unknown_card(self, choice: str | None, card_no: str, member) -> None:
+        from mms_tui.screens.register import MemberFormScreen
+
+        if choice == "register":
+            self.push_screen(MemberFormScreen(card_no=card_no), self._registered_with_card)
+        elif choice == "issue" and member is not None:
+            from mms_tui.screens.cards import IssueCardScreen
+
+            self.push_screen(IssueCardScreen(member.member_id, card_no=card_no), member.after_dialog)
+
+    def _registered_with_card(self, member_id: int | None) -> None:
+        from mms_tui.screens.member import MemberScreen
+
+        if member_id is not None:
+            self.push_screen(MemberScreen(member_id))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.Paste):

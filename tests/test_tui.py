@@ -333,7 +333,9 @@ async def wait_until(pilot, predicate, timeout: float = 5.0) -> bool:
 
 
 async def test_swipe_on_a_reader_opens_the_member_and_a_scan_adds_to_the_bill(regular, tmp_path):
-    from mms_tui.devices.protocols import rdm6300_frame
+    from mms_tui.devices.protocols import em4100_decimal, rdm6300_frame
+    from mms_tui.screens.cards import IssueCardScreen
+    from mms_tui.screens.confirm import ConfirmScreen, UnknownCardScreen
     from mms_tui.services.members import issue_card as issue
     from tests.test_devices import Pty
 
@@ -356,9 +358,26 @@ async def test_swipe_on_a_reader_opens_the_member_and_a_scan_adds_to_the_bill(re
             scanner_pty.write(b"]E06901234567892\r\n")  # 洗发水 by its EAN-13
             assert await wait_until(pilot, lambda: checkout_screen.priced is not None)
             assert [line.code for line in checkout_screen.priced.lines] == ["SHAMPOO"]
-            reader_pty.write(rdm6300_frame("0A1B2C3D4E"))  # a swipe mid-sale does not switch member
-            await pilot.pause(0.5)
+            other = register_member("李四", "13912345678", regular.cashier, "r-li").member_id
+            issue(other, "PT", regular.cashier, "i-li", reader_uid=em4100_decimal("01DEADBEEF"))
+            reader_pty.write(rdm6300_frame("01DEADBEEF"))  # another member's card mid-sale: ask first
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("n")
+            await pilot.pause()
             assert app.screen is checkout_screen
+            await pilot.pause(1.0)  # past the hold gap: a new presentation
+            reader_pty.write(rdm6300_frame("01DEADBEEF"))
+            assert await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await settle(pilot)
+            assert isinstance(app.screen, MemberScreen) and app.screen.member_id == other
+            await pilot.pause(1.0)
+            reader_pty.write(rdm6300_frame("0B0B0B0B0B"))  # nobody's card: offer to issue it to 李四
+            assert await wait_until(pilot, lambda: isinstance(app.screen, UnknownCardScreen))
+            await pilot.press("i")
+            await pilot.pause()
+            assert isinstance(app.screen, IssueCardScreen)
+            assert app.screen.query_one("#issue-no", Input).value == em4100_decimal("0B0B0B0B0B")
     finally:
         reader_pty.close()
         scanner_pty.close()

@@ -26,17 +26,26 @@ class IssueCardScreen(WorkerErrors, ModalScreen[str | None]):
         Binding("f10", "save", _("Issue"), id="issue.save", priority=True),
     ]
 
-    def __init__(self, member_id: int) -> None:
+    def __init__(self, member_id: int, card_no: str = "") -> None:
         super().__init__()
         self.member_id = member_id
+        self.card_no = card_no
         self.txid = new_txid()
         self.busy = False
+
+    def handle_device_read(self, read) -> bool:
+        """A card swiped while this dialog is open is the card number it asks for."""
+        if not self.query("#issue-no"):
+            return False
+        self.query_one("#issue-no", Input).value = read.value
+        return True
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(_("Issue a card"), classes="dialog-title")
             yield Select([], id="issue-type", prompt=_("Card type"))
-            yield Input(id="issue-no", placeholder=_("Card number: swipe, or empty for a new number"))
+            yield Input(id="issue-no", placeholder=_("Card number: swipe, or empty for a new number"),
+                        value=self.card_no)
             yield Select(TENDERS, id="issue-tender", value="cash", allow_blank=False)
             yield Label(_("F10 to issue, Esc to cancel"), classes="hint")
             yield Label("", id="issue-error", classes="error")
@@ -105,6 +114,13 @@ class ReplaceCardScreen(WorkerErrors, ModalScreen[str | None]):
         self.lost_txid = new_txid()
         self.replace_txid = new_txid()
         self.busy = False
+
+    def handle_device_read(self, read) -> bool:
+        """A card swiped while this dialog is open is the card number it asks for."""
+        if not self.query("#replace-no"):
+            return False
+        self.query_one("#replace-no", Input).value = read.value
+        return True
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

@@ -132,10 +132,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             return False
         if read.kind == "barcode":
             self.find_items(read.value, 1)
-        else:
-            self.message(_("Card {card} swiped: finish or leave this sale (Esc) before opening another member.")
-                         .format(card=read.value), error=True)
-        return True
+            return True
+        return False  # a card: the app asks before leaving this sale for another member
 
     def add_line(self, code: str, qty: int) -> None:
         for i, line in enumerate(self.lines):

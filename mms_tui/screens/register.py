@@ -34,13 +34,21 @@ class MemberFormScreen(WorkerErrors, ModalScreen[int | None]):
         Binding("f10", "save", _("Save"), id="form.save", priority=True),
     ]
 
-    def __init__(self, phone: str = "", member_id: int | None = None) -> None:
+    def __init__(self, phone: str = "", member_id: int | None = None, card_no: str = "") -> None:
         super().__init__()
         self.phone = phone
+        self.card_no = card_no
         self.member_id = member_id
         self.register_txid = new_txid()
         self.issue_txid = new_txid()
         self.busy = False
+
+    def handle_device_read(self, read) -> bool:
+        """A card swiped while this dialog is open is the card number it asks for."""
+        if not self.query("#card-no"):
+            return False
+        self.query_one("#card-no", Input).value = read.value
+        return True
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog", id="member-form"):
@@ -53,7 +61,8 @@ class MemberFormScreen(WorkerErrors, ModalScreen[int | None]):
             if self.member_id is None:
                 yield Label(_("First card"))
                 yield Select([], id="card-type", prompt=_("No card now"))
-                yield Input(id="card-no", placeholder=_("Card number: swipe, or empty for a new number"))
+                yield Input(id="card-no", placeholder=_("Card number: swipe, or empty for a new number"),
+                            value=self.card_no)
                 yield Select([("现金 Cash", "cash"), ("微信 WeChat", "wechat"), ("支付宝 Alipay", "alipay"),
                               ("银行卡 Bank card", "bank_card")], id="card-tender", value="cash", allow_blank=False)
             yield Label(_("F10 to save, Esc to cancel"), classes="hint")
