@@ -378,6 +378,14 @@ async def test_swipe_on_a_reader_opens_the_member_and_a_scan_adds_to_the_bill(re
             await pilot.pause()
             assert isinstance(app.screen, IssueCardScreen)
             assert app.screen.query_one("#issue-no", Input).value == em4100_decimal("0B0B0B0B0B")
+            reader_pty.write(b"\x02NOT A FRAME!\x03")
+            assert await wait_until(pilot, lambda: app.readers[0].parser.errors > 0)
+            await pilot.press("escape", "escape")
+            await pilot.pause()
+            app.push_screen(TodayScreen())
+            await settle(pilot)
+            devices = text(app.screen.query_one("#today-devices", Static))
+            assert "connected" in devices and "frame errors" in devices and "last error" in devices
     finally:
         reader_pty.close()
         scanner_pty.close()

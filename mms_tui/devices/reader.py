@@ -25,11 +25,15 @@ log = logging.getLogger(__name__)
 HOLD_GAP_SECONDS = 0.8
 
 
+#: reader states, marked for the catalog so the screens can show them translated
+STATES = ("connecting", "connected", "disconnected", "stopped")
+
+
 @dataclass(frozen=True)
 class ReaderStatus:
     url: str
     protocol: str
-    state: str  # "connecting" | "connected" | "disconnected" | "stopped"
+    state: str  # one of STATES
     reads: int
     errors: int
     reads_per_minute: int

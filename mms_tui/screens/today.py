@@ -9,10 +9,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from mms_tui.app import WorkerErrors, in_connection
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
 from mms_tui.services.desk import DaySummary, day_summary
 from mms_tui.services.receipt import TENDER_LABELS
 from mms_tui.services.text import format_money
+
+# the reader states, for the catalog
+_STATE_NAMES = (N_("connecting"), N_("connected"), N_("disconnected"), N_("stopped"))
 
 
 class TodayScreen(WorkerErrors, Screen[None]):
@@ -26,6 +29,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         yield Static(id="today-title")
         yield DataTable(id="today-table", cursor_type="none", zebra_stripes=True)
         yield Static(id="today-checkins")
+        yield Static(id="today-devices")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -53,3 +57,16 @@ class TodayScreen(WorkerErrors, Screen[None]):
         table.add_row(_("Refunds"), str(day.refunds), "")
         recent = [_("Recent check-ins")] + [f"{r.when}  {r.what}" for r in day.recent_checkins]
         self.query_one("#today-checkins", Static).update("\n".join(recent))
+        self.show_devices()
+
+    def show_devices(self) -> None:
+        """Each reader: state, reads, reads per minute, frame errors and the last error (for the installer)."""
+        lines = [_("Devices")] if self.app.readers else []
+        for reader in self.app.readers:
+            s = reader.status()
+            lines.append(_("{url} ({protocol}): {state}, {reads} reads, {rpm}/min, {errors} frame errors").format(
+                url=s.url, protocol=s.protocol, state=_(s.state), reads=s.reads, rpm=s.reads_per_minute,
+                errors=s.errors))
+            if s.last_error:
+                lines.append("  " + _("last error: {error}").format(error=s.last_error))
+        self.query_one("#today-devices", Static).update("\n".join(lines))

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Benchmarks, each figure beside a raw baseline measured in the same run. Results go in BENCHMARKS.md.
+
+    python scripts/bench.py swipe [--rounds 50] [--members 200] [--json]
+
+``swipe``: an RDM6300 frame written to a pty → the member screen showing that member in the headless app (p50/p95),
+against the raw baseline of the same frame crossing the pty to a plain reader (p50/p95). The rest of the suite
+(lookup at 1,000,000 members, checkout throughput, import, reports, start-up) joins this script with issue #7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def raw_pty_baseline(frame: bytes, rounds: int) -> list[float]:
+    master, slave = os.openpty()
+    import tty
+
+    tty.setraw(slave)
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        os.write(master, frame)
+        got = b""
+        while len(got) < len(frame):
+            got += os.read(slave, 64)
+        times.append((time.perf_counter() - start) * 1000)
+    os.close(master)
+    os.close(slave)
+    return times
+
+
+async def swipe_to_screen(db: str, link: Path, frames: list[tuple[bytes, int]]) -> list[float]:
+    from mms_tui.app import create_app
+    from mms_tui.screens.member import MemberScreen
+    from mms_tui.settings import Settings
+
+    master, slave = os.openpty()
+    link.symlink_to(os.ttyname(slave))
+    app = create_app(Settings(db=db, card_reader=str(link), reader_protocol="rdm6300", lock_minutes=0))
+    times: list[float] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        for key in "c01":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        for key in "0000":
+            await pilot.press(key)
+        await pilot.press("enter")
+        while app.staff is None or not all(r.state == "connected" for r in app.readers):
+            await asyncio.sleep(0.02)
+        await pilot.pause(0.3)
+        for frame, member_id in frames:
+            start = time.perf_counter()
+            os.write(master, frame)
+            while True:
+                screen = app.screen
+                if isinstance(screen, MemberScreen) and screen.member_id == member_id and screen.view is not None:
+                    break
+                await asyncio.sleep(0.001)
+            await pilot.pause(0)  # let the frame render
+            times.append((time.perf_counter() - start) * 1000)
+            await pilot.press("escape")
+            await asyncio.sleep(0.9)  # past the reader's hold gap: the next frame is a new presentation
+    os.close(master)
+    os.close(slave)
+    return times
+
+
+def bench_swipe(rounds: int, members: int) -> dict:
+    from mms_tui.db import close_database
+    from mms_tui.devices.protocols import em4100_decimal, rdm6300_frame
+    from mms_tui.models import Staff
+    from mms_tui.services.members import issue_card, register_member
+    from mms_tui.services.setup import connect, initialise
+    from mms_tui.services.staff import create_staff
+
+    folder = Path(tempfile.mkdtemp(prefix="mms-bench-"))
+    target = str(folder / "bench.sqlite3")
+    connect(target)
+    initialise(admin_code="admin", admin_pin="1234")
+    create_staff("c01", "前台", "cashier", "0000")
+    cashier = Staff.get(Staff.code == "c01")
+    frames = []
+    for i in range(members):
+        member = register_member(f"会员{i}", f"1390000{i:04d}", cashier, f"r{i}").member_id
+        tag = f"01{i:08X}"
+        issue_card(member, "PT", cashier, f"i{i}", reader_uid=em4100_decimal(tag))
+        frames.append((rdm6300_frame(tag), member))
+    close_database()
+    chosen = [frames[(i * 7919) % members] for i in range(rounds)]
+    app_times = asyncio.run(swipe_to_screen(target, folder / "reader", chosen))
+    raw_times = raw_pty_baseline(chosen[0][0], rounds)
+    return {
+        "benchmark": "swipe to member screen",
+        "rounds": rounds,
+        "members": members,
+        "p50_ms": round(statistics.median(app_times), 2),
+        "p95_ms": round(percentile(app_times, 95), 2),
+        "raw_pty_p50_ms": round(statistics.median(raw_times), 3),
+        "raw_pty_p95_ms": round(percentile(raw_times, 95), 3),
+        "target_p95_ms": 50,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="mms benchmarks")
+    parser.add_argument("which", choices=["swipe"])
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = bench_swipe(args.rounds, args.members)
+    result["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+    result["date"] = time.strftime("%Y-%m-%d")
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
