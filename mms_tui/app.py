@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -85,6 +86,7 @@ class MmsApp(App[None]):
         self.last_activity = time.monotonic()
         self.locked = False
         self.readers: list[SerialReader] = []
+        self.ui_loop: asyncio.AbstractEventLoop | None = None
         self.device_states: dict[str, ReaderStatus] = {}
 
     def on_mount(self) -> None:
@@ -97,18 +99,25 @@ class MmsApp(App[None]):
     # --- devices ---------------------------------------------------------------------------------------------
 
     def start_devices(self) -> None:
+        self.ui_loop = asyncio.get_running_loop()
         wanted = [(self.settings.card_reader, self.settings.reader_protocol),
                   (self.settings.scanner, self.settings.scanner_protocol)]
         for url, protocol in wanted:
             if not url:
                 continue
             try:
-                reader = SerialReader(url, protocol, lambda read: self.post_message(DeviceRead(read)),
-                                      lambda status: self.post_message(DeviceStatus(status)))
+                reader = SerialReader(url, protocol, lambda read: self.from_device(DeviceRead(read)),
+                                      lambda status: self.from_device(DeviceStatus(status)))
             except ValueError as exc:  # unknown protocol in the settings
                 self.notify(str(exc), severity="error")
                 continue
             self.readers.append(reader.start())
+
+    def from_device(self, message: Message) -> None:
+        """Called on a reader thread: hand the message to the UI loop and wake it at once."""
+        loop = self.ui_loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.post_message, message)
 
     def on_unmount(self) -> None:
         for reader in self.readers:
