@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from mms_tui.db import database, init_database
 from mms_tui.devices.printer import PrinterError, receipt_bytes, send
 from mms_tui.devices.protocols import Read
-from mms_tui.devices.reader import ReaderStatus, SerialReader
+from mms_tui.devices.reader import ReaderStatus, SerialReader, parse_serial
 from mms_tui.i18n import _, set_language
 from mms_tui.models import Staff
 from mms_tui.services.errors import DomainError
@@ -100,15 +100,16 @@ class MmsApp(App[None]):
 
     def start_devices(self) -> None:
         self.ui_loop = asyncio.get_running_loop()
-        wanted = [(self.settings.card_reader, self.settings.reader_protocol),
-                  (self.settings.scanner, self.settings.scanner_protocol)]
-        for url, protocol in wanted:
+        wanted = [(self.settings.card_reader, self.settings.reader_protocol, self.settings.reader_serial),
+                  (self.settings.scanner, self.settings.scanner_protocol, self.settings.scanner_serial)]
+        for url, protocol, serial_spec in wanted:
             if not url:
                 continue
             try:
                 reader = SerialReader(url, protocol, lambda read: self.from_device(DeviceRead(read)),
-                                      lambda status: self.from_device(DeviceStatus(status)))
-            except ValueError as exc:  # unknown protocol in the settings
+                                      lambda status: self.from_device(DeviceStatus(status)),
+                                      **parse_serial(serial_spec))
+            except ValueError as exc:  # unknown protocol or bad serial settings in the configuration
                 self.notify(str(exc), severity="error")
                 continue
             self.readers.append(reader.start())
@@ -150,8 +151,10 @@ class MmsApp(App[None]):
         data = receipt_bytes(receipt.lines, title=receipt.title, encoding=self.settings.printer_encoding,
                              kick_drawer=receipt.cash and not reprint)
         try:
-            send(self.settings.printer, data)
+            send(self.settings.printer, data, **parse_serial(self.settings.printer_serial))
         except PrinterError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+        except ValueError as exc:  # bad printer_serial in the configuration
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
 
     def on_device_read(self, message: DeviceRead) -> None:

@@ -253,20 +253,25 @@ def devices() -> None:
 @click.argument("url")
 @click.option("--protocol", "-p", type=click.Choice(sorted(PROTOCOLS)), default="line", show_default=True,
               help="How the device frames its reads.")
-@click.option("--baudrate", default=9600, show_default=True, help="Serial speed.")
+@click.option("--serial", "serial_spec", default="9600 8N1", show_default=True,
+              help="Serial speed and frame, e.g. '9600 8N1'.")
 @click.option("--count", type=int, default=0, help="Stop after this many reads (0: run until Ctrl+C).")
 @click.option("--seconds", type=float, default=0, help="Stop after this long (0: run until Ctrl+C).")
-def watch(url: str, protocol: str, baudrate: int, count: int, seconds: float) -> None:
+def watch(url: str, protocol: str, serial_spec: str, count: int, seconds: float) -> None:
     """Print decoded reads and frame errors live, for installing a reader (e.g. mms devices watch
     /dev/ttyUSB0 -p rdm6300, or rfc2217://counter-pc:4000)."""
     import queue
     import time
 
-    from mms_tui.devices.reader import SerialReader
+    from mms_tui.devices.reader import SerialReader, parse_serial
 
+    try:
+        settings = parse_serial(serial_spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--serial") from None
     events: queue.Queue = queue.Queue()
     reader = SerialReader(url, protocol, lambda r: events.put(("read", r)), lambda s: events.put(("status", s)),
-                          baudrate=baudrate)
+                          **settings)
     click.echo(_("Watching {url} ({protocol}); Ctrl+C stops.").format(url=url, protocol=protocol), err=True)
     reader.start()
     reads, errors = 0, 0

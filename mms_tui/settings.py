@@ -26,6 +26,9 @@ ENV_VARS = {
     "scanner_protocol": "MMS_SCANNER_PROTOCOL",
     "printer": "MMS_PRINTER",
     "printer_encoding": "MMS_PRINTER_ENCODING",
+    "reader_serial": "MMS_READER_SERIAL",
+    "scanner_serial": "MMS_SCANNER_SERIAL",
+    "printer_serial": "MMS_PRINTER_SERIAL",
 }
 
 
@@ -60,6 +63,10 @@ class Settings:
     scanner_protocol: str = "barcode"
     printer: str = ""
     printer_encoding: str = "gb18030"  # GB18030 for Chinese printers; e.g. cp437 for others
+    #: serial settings of each device: speed and frame ("9600 8N1"; RDM6300 readers use 9600 8N1)
+    reader_serial: str = "9600 8N1"
+    scanner_serial: str = "9600 8N1"
+    printer_serial: str = "9600 8N1"
     config_path: str = ""
 
     @property

@@ -286,3 +286,21 @@ def test_devices_watch_prints_reads_and_frame_errors(tmp_path):
                                                                ["card", em4100_decimal("01DEADBEEF")]]
     assert "frame error" in err
     assert "2 reads" in err
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("9600 8N1", {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}),
+    ("115200,7e2", {"baudrate": 115200, "bytesize": 7, "parity": "E", "stopbits": 2}),
+])
+def test_serial_settings(spec, expected):
+    from mms_tui.devices.reader import parse_serial
+
+    assert parse_serial(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["fast", "9600", "9600 9N1", "9600 8X1"])
+def test_bad_serial_settings_are_refused_with_the_reason(spec):
+    from mms_tui.devices.reader import parse_serial
+
+    with pytest.raises(ValueError, match="serial"):
+        parse_serial(spec)

@@ -42,10 +42,10 @@ def receipt_bytes(lines: list[str], *, title: str = "", encoding: str = "gb18030
     return printer.output
 
 
-def send(url: str, data: bytes, *, baudrate: int = 9600, timeout: float = 5.0) -> None:
+def send(url: str, data: bytes, *, timeout: float = 5.0, **serial_settings: object) -> None:
     """Write ``data`` to the printer at a pyserial URL; a clear PrinterError if it cannot."""
     try:
-        port = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=timeout)
+        port = serial.serial_for_url(url, timeout=timeout, write_timeout=timeout, **serial_settings)
     except (serial.SerialException, OSError, ValueError) as exc:
         raise PrinterError(f"cannot open printer {url}: {exc}") from None
     try:

@@ -40,6 +40,19 @@ class ReaderStatus:
     last_error: str
 
 
+def parse_serial(spec: str) -> dict:
+    """'9600 8N1' (or '115200,7E2') → pyserial settings. Raises ValueError with the reason."""
+    parts = spec.replace(",", " ").split()
+    if len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) not in (3, 4):
+        raise ValueError(f"serial settings look like '9600 8N1', not {spec!r}")
+    frame = parts[1].upper()
+    bits, parity, stop = frame[0], frame[1], frame[2:]
+    if bits not in "5678" or parity not in "NEOMS" or stop not in ("1", "2", "15"):
+        raise ValueError(f"serial frame must be like 8N1, 7E1 or 8N2, not {parts[1]!r}")
+    return {"baudrate": int(parts[0]), "bytesize": int(bits), "parity": parity,
+            "stopbits": 1.5 if stop == "15" else int(stop)}
+
+
 class Deduplicator:
     """One read per presentation: the same value again before ``gap`` seconds of silence is dropped."""
 
