@@ -52,3 +52,4 @@ def test_domain_errors_and_discounts_in_chinese(chinese, desk):
         authenticate("c01", "9999")
     assert discount_label(9000) == "9折"
     assert _("Check in") == "签到"
+

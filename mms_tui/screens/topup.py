@@ -15,7 +15,7 @@ from mms_tui.services.desk import topup_bonus
 from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import new_txid
 from mms_tui.services.staff import ROLE_RANK
-from mms_tui.services.text import format_money, parse_money
+from mms_tui.services.text import format_money, parse_money, plain_amount
 from mms_tui.services.topup import top_up
 
 TENDER_NAMES = {"cash": "现金 Cash", "wechat": "微信 WeChat", "alipay": "支付宝 Alipay", "bank_card": "银行卡 Bank card"}
@@ -71,7 +71,7 @@ class TopUpScreen(WorkerErrors, ModalScreen[str | None]):
         self.app.call_from_thread(self._set_bonus, bonus)
 
     def _set_bonus(self, bonus: int) -> None:
-        self.query_one("#bonus", Input).value = f"{bonus / 100:g}" if bonus % 100 else str(bonus // 100)
+        self.query_one("#bonus", Input).value = plain_amount(bonus)
 
     @on(Input.Submitted, "#amount")
     def amount_entered(self) -> None:

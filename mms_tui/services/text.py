@@ -82,6 +82,14 @@ def parse_money(text: str | int) -> int:
     return -fen if sign else fen
 
 
+def plain_amount(fen: int) -> str:
+    """123450 → '1234.5', 20000 → '200': an amount as a person types it into a box (exact, no float)."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(fen)
+    cents = f"{fen % 100:02d}".rstrip("0")
+    return f"{sign}{fen // 100}" + (f".{cents}" if cents else "")
+
+
 def format_money(fen: int, symbol: str = "¥") -> str:
     """123450 → '¥1,234.50'."""
     sign = "-" if fen < 0 else ""
