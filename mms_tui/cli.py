@@ -244,6 +244,39 @@ def check(ctx: click.Context) -> None:
     click.echo(_("OK: the ledger balances and every card matches its entries."))
 
 
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@click.pass_context
+def backup(ctx: click.Context, file: str, force: bool) -> None:
+    """A consistent copy of the database while desks keep working, verified before it is kept."""
+    from mms_tui.services.backup import backup as make_backup
+
+    _open(_settings(ctx))
+    result = make_backup(file, overwrite=force)
+    click.echo(_("Backup written to {path} ({size} bytes, schema {v}); integrity and ledger checks passed.").format(
+        path=result.path, size=result.bytes, v=result.schema_version))
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def restore(ctx: click.Context, file: str, yes: bool) -> None:
+    """Replace the database with a verified backup (asks first)."""
+    from mms_tui.services.backup import restore as restore_backup
+
+    settings = _settings(ctx)
+    _open(settings)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(_("Restoring replaces every record: give --yes to confirm."))
+        click.confirm(_("Replace the database {db} with the backup {file}?").format(db=settings.database, file=file),
+                      abort=True)
+    result = restore_backup(file)
+    click.echo(_("Restored {path} (schema {v}).").format(path=result.path, v=result.schema_version))
+
+
 @cli.group()
 def devices() -> None:
     """Card readers, scanners and printers: tools for setting them up."""

@@ -65,6 +65,12 @@ def db_target(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_target() -> Iterator[str]:
+    """A fresh PostgreSQL database only (for what differs on PostgreSQL)."""
+    yield from pg_database()
+
+
+@pytest.fixture
 def sqlite_target(tmp_path) -> Iterator[str]:
     yield str(tmp_path / "mms.sqlite3")
     close_database()

@@ -1,0 +1,121 @@
+"""Backups of a SQLite store: a consistent copy while desks keep working, verified before it is called a backup.
+
+``backup`` copies with SQLite's online backup API in one step (a consistent snapshot, even in WAL mode with writers
+active), into a temporary file beside the target, checks the copy (``PRAGMA integrity_check`` and the ledger
+invariants of ``mms check``), and only then renames it into place — an interrupted or failed backup never leaves a
+half-written file under the target's name. ``restore`` verifies the file the same way, then copies it over the live
+database through the same API, in one step. PostgreSQL stores are backed up with ``pg_dump``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee
+
+from mms_tui.db import SQLITE_PRAGMAS, database, is_sqlite
+from mms_tui.i18n import _
+from mms_tui.models import ALL_MODELS, SchemaVersion
+from mms_tui.models.migrations import current_version
+from mms_tui.services.check import check_ledger
+from mms_tui.services.errors import DomainError
+
+
+class BackupError(DomainError):
+    """The backup or restore cannot be made or does not verify; nothing was replaced."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: str
+    bytes: int
+    schema_version: int
+
+
+def _require_sqlite() -> sqlite3.Connection:
+    if not is_sqlite():
+        raise BackupError(_("This store is on PostgreSQL: back it up with pg_dump."))
+    return database.connection()
+
+
+@contextmanager
+def _bound_to(path: Path):
+    """The models read from ``path`` for a moment (to check a copy with the same code as ``mms check``)."""
+    copy = peewee.SqliteDatabase(str(path), pragmas={"foreign_keys": 1})
+    try:
+        with copy.bind_ctx(ALL_MODELS):
+            yield copy
+    finally:
+        copy.close()
+
+
+def verify(path: Path) -> int:
+    """Raise BackupError unless ``path`` is a sound mms database; return its schema version."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(_("{path} is not a readable database: {error}").format(path=path, error=exc)) from None
+    if result != "ok":
+        raise BackupError(_("{path} fails the integrity check: {result}").format(path=path, result=result))
+    with _bound_to(path) as copy:
+        if not copy.table_exists(SchemaVersion._meta.table_name):
+            raise BackupError(_("{path} is not an mms database.").format(path=path))
+        version = int(SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0)
+        problems = check_ledger()
+    if problems:
+        raise BackupError(_("{path} does not pass mms check: {problem}").format(path=path, problem=problems[0]))
+    return version
+
+
+def backup(target: str | os.PathLike[str], *, overwrite: bool = False) -> BackupResult:
+    source = _require_sqlite()
+    target = Path(target).expanduser()
+    if target.exists() and not overwrite:
+        raise BackupError(_("{path} already exists; give --force to replace it.").format(path=target))
+    if not target.parent.is_dir():
+        raise BackupError(_("The folder {folder} does not exist.").format(folder=target.parent))
+    temporary = target.with_name(f".{target.name}.partial")
+    temporary.unlink(missing_ok=True)
+    try:
+        dest = sqlite3.connect(str(temporary))
+        try:
+            source.backup(dest)  # one step: a consistent snapshot
+            dest.execute("PRAGMA journal_mode=DELETE")  # a single self-contained file
+        finally:
+            dest.close()
+        version = verify(temporary)
+        os.replace(temporary, target)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise BackupError(_("Cannot write the backup {path}: {error}").format(path=target, error=exc.strerror)) from None
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return BackupResult(str(target), target.stat().st_size, version)
+
+
+def restore(source_file: str | os.PathLike[str]) -> BackupResult:
+    """Replace the live database with a verified backup (the caller has asked the operator first)."""
+    live = _require_sqlite()
+    source_file = Path(source_file).expanduser()
+    if not source_file.is_file():
+        raise BackupError(_("There is no backup at {path}.").format(path=source_file))
+    version = verify(source_file)
+    src = sqlite3.connect(f"file:{source_file}?mode=ro", uri=True)
+    try:
+        src.backup(live)
+    finally:
+        src.close()
+    for pragma, value in SQLITE_PRAGMAS.items():
+        database.pragma(pragma, value)
+    if current_version() != version:
+        raise BackupError(_("The restored database reports an unexpected schema version."))
+    return BackupResult(str(source_file), source_file.stat().st_size, version)
