@@ -245,6 +245,32 @@ def check(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.argument("name", required=False)
+@click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (default: 30 days before --to).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day (default: today).")
+@click.option("--store", "store_code", metavar="CODE", help="Only this store.")
+@click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
+              help="Period of a row, where the report has one.")
+@format_option()
+@click.pass_context
+def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None, by: str,
+           fmt: str) -> None:
+    """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
+    csv/json, yuan in tables."""
+    from mms_tui.output import for_people
+    from mms_tui.services.reports import REPORTS, run_report
+
+    if show_list or not name:
+        write_rows(({"report": key, "what": _(text)} for key, (text, _fn) in REPORTS.items()), fmt)
+        return
+    _open(_settings(ctx))
+    rows = run_report(name, start.date() if start else None, end.date() if end else None, store_code, by)
+    if not write_rows(for_people(rows, fmt), fmt):
+        click.echo(_("Nothing in this period."), err=True)
+
+
+@cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @click.pass_context

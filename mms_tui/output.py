@@ -10,7 +10,7 @@ import csv
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import click
@@ -25,6 +25,21 @@ def format_option(default: str = "simple") -> Callable:
         "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
         help="Output format: csv, json, jsonl or any tabulate table format.",
     )
+
+
+MACHINE_FORMATS = ("csv", "json", "jsonl")
+
+
+def for_people(rows: Iterable[Mapping[str, Any]], fmt: str) -> Iterator[dict[str, Any]]:
+    """Money columns (``*_fen``) as ¥ amounts in tables; machine formats keep exact integers of fen."""
+    from mms_tui.services.text import format_money
+
+    for row in rows:
+        if fmt in MACHINE_FORMATS:
+            yield dict(row)
+        else:
+            yield {(k[:-4] if k.endswith("_fen") else k): (format_money(v) if k.endswith("_fen") else v)
+                   for k, v in row.items()}
 
 
 def write_rows(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str] | None = None) -> int:
