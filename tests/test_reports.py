@@ -126,3 +126,39 @@ def test_cli_list_formats_and_money(month):
     assert as_csv.output.splitlines()[0].startswith("period,sale_count,sales_fen")
     bad = runner.invoke(cli, ["--db", month.target, "report", "nope"], env=env)
     assert bad.exit_code == 1 and "--list" in bad.output
+
+
+def test_tiers_count_members_and_upgrades_in_the_period(desk):
+    c = desk.cashier
+    m = register_member("李四", "13912345678", c, "r9").member_id
+    register_member("王五", "13700137000", c, "r10")
+    checkout(m, [("SPA", 3)], [("cash", 149_400)], c, "big")  # ¥1,494 ≥ ¥1,000: up to SILVER
+    rows = {r["code"]: r for r in run_report("tiers", dt.date.today(), dt.date.today())}
+    assert (rows["NORMAL"]["members"], rows["SILVER"]["members"], rows["SILVER"]["upgrades"]) == (1, 1, 1)
+    earlier = {r["code"]: r for r in run_report("tiers", dt.date(2020, 1, 1), dt.date(2020, 1, 31))}
+    assert earlier["SILVER"]["upgrades"] == 0
+
+
+ON = dt.date(2026, 11, 30)
+
+
+@pytest.mark.parametrize("joined, last_seen, sales, spend, segment", [
+    (ON - dt.timedelta(days=10), None, 0, 0, "new"),
+    (ON - dt.timedelta(days=400), ON - dt.timedelta(days=5), 2, 300_000, "big_spenders"),
+    (ON - dt.timedelta(days=400), ON - dt.timedelta(days=5), 6, 50_000, "loyal"),
+    (ON - dt.timedelta(days=400), ON - dt.timedelta(days=45), 1, 10_000, "returning"),
+    (ON - dt.timedelta(days=400), ON - dt.timedelta(days=90), 3, 10_000, "at_risk"),
+    (ON - dt.timedelta(days=400), ON - dt.timedelta(days=200), 9, 900_000, "lost"),
+    (ON - dt.timedelta(days=400), None, 0, 0, "lost"),
+    (ON - dt.timedelta(days=400), ON - dt.timedelta(days=90), 1, 10_000, "idle"),
+])
+def test_segment_rules(joined, last_seen, sales, spend, segment):
+    from mms_tui.services.reports import segment_of
+
+    assert segment_of(joined, last_seen, sales, spend, ON) == segment
+
+
+def test_segments_report_counts_every_member_once(month):
+    rows = report("segments")
+    assert sum(r["members"] for r in rows) == 1
+    assert all(r["rule"] for r in rows)

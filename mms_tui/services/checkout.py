@@ -293,7 +293,7 @@ def checkout(
             for p in payments
         ]).execute()
         if member_obj is not None:
-            tier_code = apply_spend(member_obj.id, money_paid)
+            tier_code = apply_spend(member_obj.id, money_paid, staff=staff, store=store_obj, txid=tx.txid)
         Sale.update(points_earned=earned).where(Sale.id == sale.id).execute()
         audit("sale.checkout", f"sale:{sale.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"member": member_obj.id if member_obj else None, "total_fen": total, "payments": payments})

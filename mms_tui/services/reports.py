@@ -8,6 +8,7 @@ the CLI can print any of them as a table, CSV or JSON.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,21 @@ from dataclasses import dataclass
 import peewee
 
 from mms_tui.i18n import N_, _
-from mms_tui.models import Card, CardType, Entry, Payment, Sale, SaleLine, Staff, Store, Transaction, Visit
+from mms_tui.models import (
+    AuditEvent,
+    Card,
+    CardType,
+    Entry,
+    Member,
+    Payment,
+    Sale,
+    SaleLine,
+    Staff,
+    Store,
+    Tier,
+    Transaction,
+    Visit,
+)
 from mms_tui.services.common import resolve_store, today
 from mms_tui.services.errors import InvalidInput
 
@@ -250,6 +265,84 @@ def cards(p: Period, by: str = "day") -> Iterator[Row]:
                "lost": r["lost"], "expired": r["expired"], "cancelled": r["cancelled"], "ending_30d": r["ending_30d"]}
 
 
+def tiers(p: Period, by: str = "day") -> Iterator[Row]:
+    """Members per tier now, and upgrades into each tier during the period."""
+    counts = dict(
+        Member.select(Member.tier, peewee.fn.COUNT(Member.id)).group_by(Member.tier).tuples()
+    )
+    upgrades: dict[str, int] = defaultdict(int)
+    events = AuditEvent.select(AuditEvent.payload).where(
+        (AuditEvent.action == "member.tier_up") & (AuditEvent.created_at >= p.start_dt)
+        & (AuditEvent.created_at < p.end_dt)
+    )
+    if p.store_id is not None:
+        events = events.where(AuditEvent.store == p.store_id)
+    for (payload,) in events.tuples().iterator():
+        upgrades[json.loads(payload)["to"]] += 1
+    for tier in Tier.select().order_by(Tier.rank):
+        yield {"tier": tier.name, "code": tier.code, "members": counts.get(tier.id, 0),
+               "upgrades": upgrades.get(tier.code, 0), "threshold_fen": tier.upgrade_spend_fen}
+
+
+#: (segment, rule) in the order they are tested: a member falls in the first that fits
+SEGMENT_RULES = (
+    ("new", N_("joined in the last 30 days")),
+    ("big_spenders", N_("spent ¥3,000 or more in the last 365 days and came in the last 60 days")),
+    ("loyal", N_("6 or more sales in the last 365 days and came in the last 30 days")),
+    ("returning", N_("came in the last 60 days")),
+    ("at_risk", N_("not seen for 60–180 days after 2 or more sales")),
+    ("lost", N_("not seen for more than 180 days, or never came")),
+    ("idle", N_("everyone else: one visit, 60–180 days ago")),
+)
+
+
+def segment_of(joined: dt.date, last_seen: dt.date | None, sales: int, spend_fen: int, on: dt.date) -> str:
+    """The RFM segment of one member on day ``on`` (see SEGMENT_RULES)."""
+    recency = (on - last_seen).days if last_seen else None
+    if (on - joined).days <= 30:
+        return "new"
+    if recency is not None and spend_fen >= 300_000 and recency <= 60:
+        return "big_spenders"
+    if recency is not None and sales >= 6 and recency <= 30:
+        return "loyal"
+    if recency is not None and recency <= 60:
+        return "returning"
+    if recency is not None and recency <= 180 and sales >= 2:
+        return "at_risk"
+    if recency is None or recency > 180:
+        return "lost"
+    return "idle"
+
+
+def segments(p: Period, by: str = "day") -> Iterator[Row]:
+    """Members by recency, frequency and monetary value as of the end of the period, with the rule used."""
+    year_ago = dt.datetime.combine(p.end - dt.timedelta(days=365), dt.time())
+    activity: dict[int, list] = defaultdict(lambda: [None, 0, 0])  # last seen, sales, spend
+    sales = (
+        Sale.select(Sale.member, peewee.fn.MAX(Sale.created_at), peewee.fn.COUNT(Sale.id), peewee.fn.SUM(Sale.total_fen))
+        .where(Sale.member.is_null(False) & (Sale.status == "paid") & (Sale.created_at >= year_ago)
+               & (Sale.created_at < p.end_dt))
+        .group_by(Sale.member).tuples()
+    )
+    for member_id, last, count, spend in sales:
+        activity[member_id] = [_day(last), int(count), int(spend or 0)]
+    for member_id, last in (
+        Visit.select(Visit.member, peewee.fn.MAX(Visit.created_at))
+        .where((Visit.status == "ok") & (Visit.created_at < p.end_dt)).group_by(Visit.member).tuples()
+    ):
+        seen = activity[member_id]
+        seen[0] = max(x for x in (seen[0], _day(last)) if x is not None)
+    counts: dict[str, int] = defaultdict(int)
+    members = Member.select(Member.id, Member.created_at).where(Member.created_at < p.end_dt)
+    if p.store_id is not None:
+        members = members.where(Member.home_store == p.store_id)
+    for member_id, created in members.tuples().iterator():
+        last, count, spend = activity.get(member_id, (None, 0, 0))
+        counts[segment_of(_day(created), last, count, spend, p.end)] += 1
+    for name, rule in SEGMENT_RULES:
+        yield {"segment": name, "members": counts.get(name, 0), "rule": _(rule)}
+
+
 #: name → (one-line description, function)
 REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "turnover": (N_("sales per day/week/month by tender, refunds netted"), turnover),
@@ -259,6 +352,8 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "visits": (N_("check-ins per weekday and hour (the busy hours), per store"), visits),
     "staff": (N_("sales and services per staff member"), staff),
     "products": (N_("best sellers and services by revenue"), products),
+    "tiers": (N_("members per tier, upgrades in the period"), tiers),
+    "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
 }
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mms_tui.models import Member, Tier
+from mms_tui.models import Member, Staff, Store, Tier
+from mms_tui.services.ledger import audit
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,12 @@ def tier_for_spend(total_spend_fen: int) -> Tier | None:
     )
 
 
-def apply_spend(member_id: int, money_fen: int) -> str:
+def apply_spend(member_id: int, money_fen: int, *, staff: Staff | None = None, store: Store | None = None,
+                txid: str | None = None) -> str:
     """Add ``money_fen`` (may be negative, for refunds) to the member's spend; upgrade if a threshold is passed.
 
-    Runs inside the caller's write transaction. Returns the member's tier code afterwards.
+    Runs inside the caller's write transaction; an upgrade leaves a ``member.tier_up`` audit event (the tiers
+    report counts them). Returns the member's tier code afterwards.
     """
     if money_fen:
         Member.update(total_spend_fen=Member.total_spend_fen + money_fen).where(Member.id == member_id).execute()
@@ -41,6 +44,8 @@ def apply_spend(member_id: int, money_fen: int) -> str:
     target = tier_for_spend(member.total_spend_fen)
     if target is not None and target.rank > member.tier.rank:
         Member.update(tier=target.id).where(Member.id == member_id).execute()
+        audit("member.tier_up", f"member:{member_id}", staff=staff, store=store, txid=txid,
+              payload={"from": member.tier.code, "to": target.code, "spend_fen": member.total_spend_fen})
         return target.code
     return member.tier.code
 
