@@ -304,6 +304,100 @@ def restore(ctx: click.Context, file: str, yes: bool) -> None:
 
 
 @cli.group()
+def cards() -> None:
+    """Member cards: print their barcodes for card printers and label sheets."""
+
+
+@cards.command("print")
+@click.argument("outdir", type=click.Path(path_type=Path))
+@click.option("--member", "phones", multiple=True, metavar="PHONE", help="Cards of the member with this phone. Repeatable.")
+@click.option("--card", "card_nos", multiple=True, metavar="CARD_NO", help="This card. Repeatable.")
+@click.option("--issued-since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD", help="Only cards issued on or after this day.")
+@click.option("--issued-until", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD", help="Only cards issued on or before this day.")
+@click.option("--type", "type_codes", multiple=True, metavar="CODE", help="Only cards of this card type. Repeatable.")
+@click.option("--all-cards", is_flag=True, help="Every card (nothing is printed without some selection).")
+@click.option("--include-inactive", is_flag=True,
+              help="Also lost, cancelled and expired cards; with --products, inactive products.")
+@click.option("--products", is_flag=True,
+              help="Product labels instead: EAN-13/EAN-8 (UPC-A) of the product's barcode, else Code 128 of its code.")
+@click.option("--code", "product_codes", multiple=True, metavar="CODE",
+              help="With --products: only this product (code or barcode). Repeatable; default: all active products.")
+@click.option("--complete-ean", is_flag=True,
+              help="With --products: 12- and 7-digit barcodes lack their check digit; add it (EAN-13/EAN-8).")
+@click.option("--skip-invalid", is_flag=True,
+              help="With --products: leave out a product whose EAN check digit is wrong (a warning each) instead of "
+                   "stopping.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png"]), default="svg", show_default=True,
+              help="File format: SVG (vector, any size) or PNG at 300 dpi.")
+@click.option("--sheet", is_flag=True,
+              help="A4 pages of labels (sheet-001.svg, …) with name, barcode and number, instead of one file each.")
+@click.option("--grid", default="3x8", show_default=True, metavar="COLSxROWS", help="With --sheet: labels per page.")
+@click.option("--font", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --sheet: font file for names (default: the first Chinese font installed).")
+@click.pass_context
+def print_cards(ctx: click.Context, outdir: Path, phones: tuple[str, ...], card_nos: tuple[str, ...], issued_since,
+                issued_until, type_codes: tuple[str, ...], all_cards: bool, include_inactive: bool, products: bool,
+                product_codes: tuple[str, ...], complete_ean: bool, skip_invalid: bool, fmt: str, sheet: bool,
+                grid: str, font: str | None) -> None:
+    """Barcodes of member cards (Code 128 of the card number) or of products (--products), as SVG or PNG files
+    in OUTDIR: one file per card, named after its card number, or with --sheet A4 pages to print at 100 %.
+
+    Say which cards: --member and --card pick cards; --issued-since, --issued-until and --type narrow them (alone,
+    they choose among all cards); --all-cards takes every card. Lost, cancelled and expired cards are left out
+    unless --include-inactive. OUTDIR is created when missing; files of the same name are replaced.
+
+    Standard output: the written files, one path per line. Warnings and the summary go to standard error.
+
+    \b
+    mms cards print new-cards/ --issued-since 2024-06-01 --sheet --format png
+    mms cards print card-files/ --member 13800138000 --card 000123
+    mms cards print shelf/ --products --sheet
+    """
+    from mms_tui.services.barcodes import (
+        parse_grid,
+        select_cards,
+        select_products,
+        summary,
+        write_label_files,
+        write_sheets,
+    )
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+
+    card_options = ("phones", "card_nos", "issued_since", "issued_until", "type_codes", "all_cards")
+    if products and any(given(name) for name in card_options):
+        raise click.ClickException(_("--products prints products; --member, --card, --issued-since, "
+                                     "--issued-until, --type and --all-cards choose member cards."))
+    if not products and any(given(name) for name in ("product_codes", "complete_ean", "skip_invalid")):
+        raise click.ClickException(_("--code, --complete-ean and --skip-invalid apply with --products only."))
+    if not products and not any(given(name) for name in card_options):
+        raise click.ClickException(_("Say which cards to print: --member, --card, --issued-since, --issued-until, "
+                                     "--type, or --all-cards for every card."))
+    if not sheet and (given("grid") or given("font")):
+        raise click.ClickException(_("--grid and --font apply with --sheet only."))
+    columns_rows = parse_grid(grid)
+    _open(_settings(ctx))
+    if products:
+        selection = select_products(product_codes, include_inactive=include_inactive, complete_ean=complete_ean,
+                                    skip_invalid=skip_invalid)
+    else:
+        selection = select_cards(phones=phones, card_nos=card_nos, type_codes=type_codes, all_cards=all_cards,
+                                 issued_since=issued_since.date() if issued_since else None,
+                                 issued_until=issued_until.date() if issued_until else None,
+                                 include_inactive=include_inactive)
+    if sheet:
+        result = write_sheets(selection.labels, outdir, fmt, grid=columns_rows, font=font)
+    else:
+        result = write_label_files(selection.labels, outdir, fmt)
+    for line in [*selection.warnings, *result.warnings]:
+        click.echo(line, err=True)
+    for path in result.paths:
+        click.echo(str(path))
+    click.echo(summary(result, outdir), err=True)
+
+
+@cli.group()
 def devices() -> None:
     """Card readers, scanners and printers: tools for setting them up."""
 

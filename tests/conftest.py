@@ -90,7 +90,7 @@ class Desk:
 CATALOG = [
     ("service", "HAIR", None, "精剪", "美发", 8_800),
     ("service", "SPA", None, "全身SPA", "理疗", 49_800),
-    ("product", "WATER", "6920000000017", "矿泉水", "零售", 300),
+    ("product", "WATER", "6920000000012", "矿泉水", "零售", 300),
     ("product", "SHAMPOO", "6901234567892", "洗发水", "零售", 6_800),
 ]
 

@@ -254,7 +254,7 @@ def test_checkout_refuses_frozen_stored_value_card(desk):
 
 
 def test_checkout_by_product_barcode(desk):
-    result = checkout(None, ["6920000000017"], [("cash", 300)], desk.cashier, "s1")
+    result = checkout(None, ["6920000000012"], [("cash", 300)], desk.cashier, "s1")
     assert result.lines[0]["code"] == "WATER"
 
 
