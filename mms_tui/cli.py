@@ -244,6 +244,72 @@ def check(ctx: click.Context) -> None:
     click.echo(_("OK: the ledger balances and every card matches its entries."))
 
 
+@cli.command("import")
+@click.argument("what", type=click.Choice(["members", "products"]))
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--encoding", default="auto", show_default=True,
+              help="auto (UTF-8 with or without BOM, UTF-16 with BOM, else GB18030) or any codec name, e.g. gbk.")
+@click.option("--map", "mapping", multiple=True, metavar="'HEADER=field'",
+              help="Read a column under another header, e.g. --map '会员电话=phone'. Repeatable.")
+@click.option("--on-duplicate", type=click.Choice(["error", "skip", "update"]), default="error", show_default=True,
+              help="A phone or card number already known: list it as an error, skip the row, or update.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report, but write nothing.")
+@click.option("--sheet", metavar="NAME", help="Worksheet of an .xlsx file (default: the first).")
+@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the import (default: the first admin).")
+@click.pass_context
+def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tuple[str, ...], on_duplicate: str,
+            dry_run: bool, sheet: str | None, staff_code: str | None) -> None:
+    """Import members (with cards and opening balances) or products from CSV or XLSX, all or nothing.
+
+    Headers in Chinese or English (姓名/name, 手机/phone, 卡号/card_no, 余额/balance, 赠送余额/bonus,
+    积分/points, 剩余次数/visits, 有效期/valid_until, 生日/birthday, 性别/gender, 等级/tier, 卡类型/card_type,
+    备注/notes …). Every bad row is listed on stderr and nothing is written."""
+    from mms_tui.services.importing import ImportRejected, import_file, iter_errors
+
+    settings = _settings(ctx)
+    _open(settings)
+    try:
+        result = _with_progress(lambda progress: import_file(
+            what, file, staff=staff_code, store=settings.store, encoding=encoding, mapping=mapping,
+            on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, progress=progress))
+    except ImportRejected as exc:
+        for line in iter_errors(exc):
+            click.echo(line, err=True)
+        raise click.ClickException(str(exc)) from None
+    if result.ignored_columns:
+        click.echo(_("Ignored columns (no field; use --map): {columns}").format(
+            columns=", ".join(result.ignored_columns)), err=True)
+    if result.already_imported:
+        click.echo(_("This file was already imported with these options (operation {txid}); nothing was changed.")
+                   .format(txid=result.txid), err=True)
+    click.echo(_import_summary(result))
+
+
+def _with_progress(run):
+    """A progress bar on stderr while ``run(progress)`` works, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return run(None)
+    with click.progressbar(length=1, label=_("Reading"), file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        return run(progress)
+
+
+def _import_summary(result) -> str:
+    verb = _("Checked (dry run, nothing written)") if result.dry_run else _("Imported")
+    if result.what == "products":
+        return _("{verb}: {rows} rows; {created} products created, {updated} updated, {skipped} skipped.").format(
+            verb=verb, rows=result.rows, created=result.created, updated=result.updated, skipped=result.skipped)
+    return _("{verb}: {rows} rows; {created} members created, {updated} updated, {skipped} skipped; {cards} cards "
+             "created, {cards_updated} updated; opening balances {principal} stored value, {bonus} bonus, "
+             "{points} points, {visits} visits; encoding {encoding}.").format(
+        verb=verb, rows=result.rows, created=result.created, updated=result.updated, skipped=result.skipped,
+        cards=result.cards_created, cards_updated=result.cards_updated, principal=format_money(result.principal_fen),
+        bonus=format_money(result.bonus_fen), points=result.points, visits=result.visits, encoding=result.encoding)
+
+
 @cli.command()
 @click.argument("name", required=False)
 @click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")

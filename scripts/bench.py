@@ -2,10 +2,16 @@
 """Benchmarks, each figure beside a raw baseline measured in the same run. Results go in BENCHMARKS.md.
 
     python scripts/bench.py swipe [--rounds 50] [--members 200] [--json]
+    python scripts/bench.py import [--members 1000000] [--json]
 
 ``swipe``: an RDM6300 frame written to a pty → the member screen showing that member in the headless app (p50/p95),
-against the raw baseline of the same frame crossing the pty to a plain reader (p50/p95). The rest of the suite
-(lookup at 1,000,000 members, checkout throughput, import, reports, start-up) joins this script with issue #7.
+against the raw baseline of the same frame crossing the pty to a plain reader (p50/p95).
+
+``import``: ``mms import members`` of a generated CSV (name, phone, card number, balance, bonus, points, birthday,
+gender: every member with a stored-value card and opening balances) into a new database, against the raw baseline
+of ``sqlite3 .import`` of the same file into a plain table (the sqlite3 shell; Python's ``executemany`` of the parsed
+rows when the shell is not installed). The rest of the suite (lookup at 1,000,000 members, checkout throughput,
+reports, start-up) joins this script with issue #7.
 """
 
 from __future__ import annotations
@@ -121,14 +127,93 @@ def bench_swipe(rounds: int, members: int) -> dict:
     }
 
 
+def write_member_csv(path: Path, members: int, seed: int = 5) -> None:
+    import csv
+    import random
+
+    from mms_tui.services.demo import GIVEN, SURNAMES
+
+    rng = random.Random(seed)
+    phones = rng.sample(range(10**9), members)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["姓名", "手机", "卡号", "余额", "赠送余额", "积分", "生日", "性别"])
+        for i in range(members):
+            out.writerow([
+                rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)[: rng.choice((0, 1))],
+                f"13{phones[i]:09d}", f"{i:010d}", f"{rng.randint(0, 5000)}.{rng.randint(0, 99):02d}",
+                rng.choice(("0", "0", "100", "200")), str(rng.randint(0, 5000)),
+                f"19{rng.randint(50, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", rng.choice("男女"),
+            ])
+
+
+def raw_import_baseline(csv_path: Path, folder: Path) -> tuple[float, str]:
+    import shutil
+    import sqlite3
+    import subprocess
+
+    target = folder / "raw.sqlite3"
+    if shutil.which("sqlite3"):
+        start = time.perf_counter()
+        subprocess.run(["sqlite3", str(target)], input=f".mode csv\n.import {csv_path} raw\n", text=True, check=True)
+        return time.perf_counter() - start, "sqlite3 .import"
+    import csv
+
+    start = time.perf_counter()
+    con = sqlite3.connect(target)
+    with csv_path.open(encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        header = next(rows)
+        con.execute(f"CREATE TABLE raw ({', '.join(f'c{i}' for i in range(len(header)))})")
+        con.executemany(f"INSERT INTO raw VALUES ({', '.join('?' for _ in header)})", rows)
+    con.commit()
+    con.close()
+    return time.perf_counter() - start, "python sqlite3 executemany"
+
+
+def bench_import(members: int) -> dict:
+    import resource
+
+    from mms_tui.db import close_database
+    from mms_tui.services.importing import import_file
+    from mms_tui.services.setup import connect, initialise
+
+    folder = Path(tempfile.mkdtemp(prefix="mms-bench-"))
+    csv_path = folder / "members.csv"
+    write_member_csv(csv_path, members)
+    raw_seconds, raw_how = raw_import_baseline(csv_path, folder)
+    connect(str(folder / "bench.sqlite3"))
+    initialise(admin_code="admin", admin_pin="1234")
+    start = time.perf_counter()
+    result = import_file("members", csv_path)
+    seconds = time.perf_counter() - start
+    close_database()
+    return {
+        "benchmark": "import members from CSV",
+        "members": members,
+        "file_mb": round(csv_path.stat().st_size / 1e6, 1),
+        "mms_import_s": round(seconds, 2),
+        "members_created": result.created,
+        "cards_created": result.cards_created,
+        "baseline": raw_how,
+        "baseline_s": round(raw_seconds, 2),
+        "ratio": round(seconds / raw_seconds, 1),
+        "target": "within 10x of the baseline; 1,000,000 well under a minute",
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
-    parser.add_argument("which", choices=["swipe"])
+    parser.add_argument("which", choices=["swipe", "import"])
     parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--members", type=int, help="swipe: 200; import: 1,000,000")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = bench_swipe(args.rounds, args.members)
+    if args.which == "swipe":
+        result = bench_swipe(args.rounds, args.members or 200)
+    else:
+        result = bench_import(args.members or 1_000_000)
     result["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     result["date"] = time.strftime("%Y-%m-%d")
     if args.json:

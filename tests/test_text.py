@@ -51,3 +51,20 @@ def test_phone_mask_card_numbers_and_pinyin():
     assert mask_phone("13812345678") == "138****5678"
     assert normalise_card_no(" ０００１２ ") == "00012"
     assert pinyin_keys("张三") == ("zhangsan", "zs")
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5), min_size=1, max_size=5))
+def test_pinyin_fast_path_gives_what_pypinyin_gives(name):
+    from pypinyin import Style, lazy_pinyin
+
+    from mms_tui.services.text import _pinyin_by_char
+
+    fast = _pinyin_by_char(name)
+    if fast is not None:
+        assert fast == lazy_pinyin(name, style=Style.NORMAL)
+
+
+@pytest.mark.parametrize("name, keys", [("张三", ("zhangsan", "zs")), ("重庆", ("chongqing", "cq")),
+                                        ("李明", ("liming", "lm")), ("Alice Wang", ("alicewang", "aw"))])
+def test_pinyin_keys_of_names_and_phrases(name, keys):
+    assert pinyin_keys(name) == keys

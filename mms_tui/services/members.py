@@ -33,7 +33,7 @@ from mms_tui.services.ledger import (
     post,
     run_operation,
 )
-from mms_tui.services.text import normalise_card_no, normalise_phone, normalise_query, pinyin_keys
+from mms_tui.services.text import normalise_card_no, normalise_phone, normalise_query, parse_date, pinyin_keys
 
 _GENDERS = {"": "", "f": "F", "female": "F", "女": "F", "m": "M", "male": "M", "男": "M"}
 
@@ -84,7 +84,7 @@ def card_result(txid: str, card: Card, price_fen: int = 0) -> CardResult:
 # --- members -------------------------------------------------------------------------------------------------
 
 
-def _clean_name(name: str) -> str:
+def clean_name(name: str) -> str:
     name = normalise_query(name)
     if not name:
         raise InvalidInput(_("A member needs a name."))
@@ -93,20 +93,20 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _clean_gender(gender: str | None) -> str:
+def clean_gender(gender: str | None) -> str:
     key = (gender or "").strip().lower()
     if key not in _GENDERS:
         raise InvalidInput(_("Gender must be F, M or empty, not {value!r}.").format(value=gender))
     return _GENDERS[key]
 
 
-def _clean_birthday(birthday: dt.date | str | None) -> dt.date | None:
+def clean_birthday(birthday: dt.date | str | None) -> dt.date | None:
     if birthday in (None, ""):
         return None
     if isinstance(birthday, str):
         try:
-            birthday = dt.date.fromisoformat(normalise_query(birthday).replace("/", "-"))
-        except ValueError:
+            birthday = parse_date(birthday)
+        except InvalidInput:
             raise InvalidInput(_("Birthday must be a date like 1990-05-17, not {value!r}.").format(value=birthday)) from None
     if not isinstance(birthday, dt.date) or birthday > today() or birthday.year < 1900:
         raise InvalidInput(_("Birthday {value} is not a plausible date of birth.").format(value=birthday))
@@ -144,10 +144,10 @@ def register_member(
     store: Store | str | None = None,
 ) -> MemberResult:
     """A new member; the phone is the natural key at the desk and must be unique."""
-    name = _clean_name(name)
+    name = clean_name(name)
     phone = normalise_phone(phone)
-    gender = _clean_gender(gender)
-    birthday = _clean_birthday(birthday)
+    gender = clean_gender(gender)
+    birthday = clean_birthday(birthday)
     tier_obj = _resolve_tier(tier)
     store_obj = resolve_store(store, staff)
     request = {"name": name, "phone": phone, "gender": gender, "birthday": birthday, "tier": tier_obj.code,
@@ -179,13 +179,13 @@ def update_member(member: Member | int | str, staff: Staff, txid: str, **changes
         raise InvalidInput(_("Cannot change {fields}.").format(fields=", ".join(sorted(unknown))))
     clean: dict[str, object] = {}
     if "name" in changes:
-        clean["name"] = _clean_name(str(changes["name"]))
+        clean["name"] = clean_name(str(changes["name"]))
     if "phone" in changes:
         clean["phone"] = normalise_phone(str(changes["phone"]))
     if "gender" in changes:
-        clean["gender"] = _clean_gender(changes["gender"])  # type: ignore[arg-type]
+        clean["gender"] = clean_gender(changes["gender"])  # type: ignore[arg-type]
     if "birthday" in changes:
-        clean["birthday"] = _clean_birthday(changes["birthday"])  # type: ignore[arg-type]
+        clean["birthday"] = clean_birthday(changes["birthday"])  # type: ignore[arg-type]
     if "tier" in changes:
         clean["tier"] = _resolve_tier(changes["tier"]).code  # type: ignore[arg-type]
     if "notes" in changes:

@@ -1,0 +1,941 @@
+"""``mms import``: members with their cards and opening balances, and products, from a spreadsheet.
+
+The rules an operator can rely on:
+
+* **All or nothing.** The whole file is one write transaction. Every bad row is listed (line, column, value,
+  reason) and then nothing is written; ``dry_run`` checks everything the same way and writes nothing.
+* **One row = a member and at most one card.** Rows with the same phone are the same member holding several
+  cards; their member columns must agree where both are filled.
+* **Duplicates** — a phone already in the database, a card number (or reader UID, or barcode) already in use, a
+  card or member repeated in the file — follow ``on_duplicate``: ``error`` (the default: listed as bad rows),
+  ``skip`` (the row is left out and counted) or ``update`` (the member's filled columns replace what is stored;
+  a card of the same member gets the file's balances).
+* **Opening balances are ledger entries.** Stored value, bonus value, points and visits arrive as one ledger
+  transaction of kind ``import`` (card accounts against ``opening.*``), so ``mms check`` holds afterwards and
+  the liability report includes them; an update of a balance posts the difference.
+* **Idempotent.** The operation's txid is made from the file's contents and the options: importing the same
+  file again returns the first result and changes nothing.
+
+Fast on big files: rows are cleaned in Python and written in batches with prepared statements and explicit ids
+(:func:`mms_tui.db.bulk_insert`), with no query per row when the database has no members or cards yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import random
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mms_tui.db import bulk_insert, first_free_id, indexes_rebuilt_after, sync_id_sequence
+from mms_tui.i18n import _, ngettext
+from mms_tui.models import (
+    Card,
+    CardType,
+    Entry,
+    Member,
+    Product,
+    ServiceItem,
+    Staff,
+    Store,
+    Tier,
+    Transaction,
+    now,
+)
+from mms_tui.services.common import resolve_staff, resolve_store, today
+from mms_tui.services.errors import DomainError, InvalidInput, NotFound
+from mms_tui.services.fields import MEMBER_FIELDS, PRODUCT_FIELDS, STATUS_WORDS, header_index, header_key
+from mms_tui.services.ledger import Posting, audit, card_posting, post, run_operation
+from mms_tui.services.members import clean_birthday, clean_gender, clean_name
+from mms_tui.services.sheets import Progress, Sheet, cell_text, file_digest, open_sheet
+from mms_tui.services.text import (
+    normalise_card_no,
+    normalise_phone,
+    normalise_query,
+    parse_count,
+    parse_date,
+    parse_money,
+    pinyin_keys,
+)
+
+ON_DUPLICATE = ("error", "skip", "update")
+BATCH = 2_000
+#: a first load from a file this big into empty tables builds their indexes once at the end (about 60k rows)
+BIG_FILE_BYTES = 4 << 20
+MEMBER_REQUIRED = ("name", "phone")
+PRODUCT_REQUIRED = ("code", "name", "price")
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str  # the file's own header
+    value: str
+    reason: str
+
+    def describe(self, line_word: str = "line") -> str:
+        where = (_("row {n}") if line_word == "row" else _("line {n}")).format(n=self.line)
+        if self.column:
+            return f"{where}, {self.column} {self.value!r}: {self.reason}"
+        return f"{where}: {self.reason}"
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+class ImportRejected(DomainError):
+    """Bad rows were found; nothing was written. ``errors`` lists every one of them."""
+
+    code = "import_rejected"
+
+    def __init__(self, errors: list[RowError], line_word: str = "line") -> None:
+        rows = len({e.line for e in errors})
+        super().__init__(ngettext("{n} bad row; nothing was imported.", "{n} bad rows; nothing was imported.",
+                                  rows).format(n=rows))
+        self.errors = errors
+        self.line_word = line_word
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    txid: str
+    what: str  # members | products
+    encoding: str
+    rows: int
+    created: int  # members (or products) created
+    updated: int
+    skipped: int
+    cards_created: int
+    cards_updated: int
+    principal_fen: int  # opening balances posted (net of updates)
+    bonus_fen: int
+    points: int
+    visits: int
+    ignored_columns: list[str]
+    dry_run: bool = False
+    already_imported: bool = False
+
+
+class _DryRunDone(Exception):
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+
+
+class _CellError(Exception):
+    pass
+
+
+def _unescape(text: str) -> str:
+    """A cell exported as ``'=…`` (escaped against formula injection) imports as ``=…``."""
+    if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
+        return text[1:]
+    return text
+
+
+# --- columns -----------------------------------------------------------------------------------------------------
+
+
+def parse_mapping(pairs: list[str] | tuple[str, ...], fields: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """``['Old Header=phone', …]`` → {header_key: field}."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        header, sep, target = pair.rpartition("=")
+        target = target.strip()
+        if not sep or not header.strip():
+            raise InvalidInput(_("--map takes 'Header=field', not {value!r}.").format(value=pair))
+        if target not in fields:
+            raise InvalidInput(_("--map: unknown field {field!r}; the fields are {fields}.").format(
+                field=target, fields=", ".join(fields)))
+        mapping[header_key(header)] = target
+    return mapping
+
+
+def map_columns(headers: list[str], fields: dict[str, tuple[str, ...]], mapping: dict[str, str],
+                required: tuple[str, ...]) -> tuple[dict[str, int], list[str]]:
+    """Which column holds each field; headers nobody recognises are returned to be reported as ignored."""
+    index = header_index(fields)
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    for i, header in enumerate(headers):
+        key = header_key(header)
+        target = mapping.get(key) or index.get(key)
+        if target is None:
+            if header:
+                ignored.append(header)
+            continue
+        if target in columns:
+            raise InvalidInput(_("Columns {a!r} and {b!r} both give {field}; drop one or --map it elsewhere.").format(
+                a=headers[columns[target]], b=header, field=target))
+        columns[target] = i
+    missing = [f for f in required if f not in columns]
+    if missing:
+        raise InvalidInput(_("No column for {fields} (the file has: {headers}); name it with --map 'Header=field'.")
+                           .format(fields=", ".join(missing), headers=", ".join(h for h in headers if h) or "-"))
+    return columns, ignored
+
+
+# --- cleaning one cell -------------------------------------------------------------------------------------------
+
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
+
+
+def clean_phone_cell(text: str) -> str:
+    if _SCIENTIFIC.match(text):
+        raise _CellError(_("written in scientific notation: the spreadsheet has lost digits; format the column "
+                           "as text and export again"))
+    if re.match(r"^\d{11}\.0+$", text):
+        text = text.split(".")[0]
+    try:
+        return normalise_phone(text)
+    except InvalidInput:
+        raise _CellError(_("not an 11-digit mobile number")) from None
+
+
+def clean_card_key(text: str) -> str:
+    if _SCIENTIFIC.match(text):
+        raise _CellError(_("written in scientific notation: the spreadsheet has lost digits; format the column "
+                           "as text and export again"))
+    key = normalise_card_no(text)
+    if len(key) > 64:
+        raise _CellError(_("longer than 64 characters"))
+    return key
+
+
+def clean_money_cell(text: str) -> int:
+    try:
+        fen = parse_money(text)
+    except InvalidInput:
+        raise _CellError(_("not an amount of money (at most 2 decimals)")) from None
+    if fen < 0:
+        raise _CellError(_("cannot be negative"))
+    return fen
+
+
+def clean_count_cell(text: str) -> int:
+    try:
+        return parse_count(text)
+    except InvalidInput as exc:
+        raise _CellError(str(exc)) from None
+
+
+def clean_date_cell(text: str) -> dt.date:
+    try:
+        return parse_date(text)
+    except InvalidInput as exc:
+        raise _CellError(str(exc)) from None
+
+
+def _domain_cell(fn: Callable[[str], object]) -> Callable[[str], object]:
+    def clean(text: str) -> object:
+        try:
+            return fn(text)
+        except InvalidInput as exc:
+            raise _CellError(str(exc)) from None
+    return clean
+
+
+def _lookup(table: dict[str, object], what: str) -> Callable[[str], object]:
+    def find(text: str) -> object:
+        key = header_key(text)
+        if key in table:
+            return table[key]
+        prefixed = {v for k, v in table.items() if k.startswith(key)}
+        if len(prefixed) == 1:  # 金卡 → 金卡会员
+            return prefixed.pop()
+        raise _CellError(_("unknown {what}").format(what=what))
+    return find
+
+
+def _joined(text: str) -> dt.datetime:
+    day = clean_date_cell(text)
+    if day > today():
+        raise _CellError(_("in the future"))
+    return dt.datetime.combine(day, dt.time())
+
+
+def _birthday(text: str) -> dt.date | None:
+    try:
+        return clean_birthday(clean_date_cell(text))
+    except InvalidInput as exc:
+        raise _CellError(str(exc)) from None
+
+
+def _status(text: str) -> str:
+    status = STATUS_WORDS.get(header_key(text))
+    if status is None:
+        raise _CellError(_("status must be one of {words}").format(words=", ".join(sorted(set(STATUS_WORDS.values())))))
+    return status
+
+
+# --- members -----------------------------------------------------------------------------------------------------
+
+MEMBER_COLUMNS = ("name", "gender", "birthday", "tier", "notes", "joined", "store")
+CARD_COLUMNS = ("card_no", "card_type", "status", "balance", "bonus", "points", "visits", "valid_from",
+                "valid_until", "reader_uid", "barcode")
+CARD_KEYS = ("card_no", "reader_uid", "barcode")
+
+
+@dataclass
+class _Counts:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    cards_created: int = 0
+    cards_updated: int = 0
+    principal: int = 0
+    bonus: int = 0
+    points: int = 0
+    visits: int = 0
+
+
+class _MemberImport:
+    """One run over a member file inside the import's write transaction."""
+
+    def __init__(self, sheet: Sheet, columns: dict[str, int], on_duplicate: str, staff: Staff, store: Store,
+                 tx: Transaction) -> None:
+        self.sheet = sheet
+        self.columns = columns
+        self.headers = sheet.headers
+        self.policy = on_duplicate
+        self.staff = staff
+        self.store = store
+        self.tx = tx
+        self.errors: list[RowError] = []
+        self.counts = _Counts()
+        self.rng = random.SystemRandom()
+        tiers: dict[str, object] = {}
+        for t in Tier.select().order_by(Tier.rank.desc()):
+            tiers[header_key(t.name)] = t.id
+            tiers[header_key(t.code)] = t.id
+        self.default_tier = Tier.select().order_by(Tier.rank, Tier.id).first()
+        if self.default_tier is None:
+            raise NotFound(_("No member tiers are set up; run 'mms init' first."))
+        self.types: dict[int, CardType] = {t.id: t for t in CardType.select().where(CardType.active == True)}  # noqa: E712
+        type_keys: dict[str, object] = {}
+        for t in self.types.values():
+            type_keys[header_key(t.name)] = t.id
+            type_keys[header_key(t.code)] = t.id
+        self.default_type = {kind: next((t.id for t in self.types.values() if t.kind == kind), None)
+                             for kind in ("stored_value", "points")}
+        stores: dict[str, object] = {}
+        for s in Store.select():
+            stores[header_key(s.name)] = s.id
+            stores[header_key(s.code)] = s.id
+        self.cleaners: dict[str, Callable[[str], object]] = {
+            "name": _domain_cell(clean_name),
+            "phone": clean_phone_cell,
+            "gender": _domain_cell(clean_gender),
+            "birthday": _birthday,
+            "tier": _lookup(tiers, _("tier")),
+            "notes": lambda text: text,
+            "joined": _joined,
+            "store": _lookup(stores, _("store")),
+            "card_no": clean_card_key,
+            "reader_uid": clean_card_key,
+            "barcode": clean_card_key,
+            "card_type": _lookup(type_keys, _("card type")),
+            "status": _status,
+            "balance": clean_money_cell,
+            "bonus": clean_money_cell,
+            "points": clean_count_cell,
+            "visits": clean_count_cell,
+            "valid_from": clean_date_cell,
+            "valid_until": clean_date_cell,
+        }
+        #: per column: (field, index, cleaner, is a member column)
+        self.plan = [(f, i, self.cleaners[f], f in MEMBER_COLUMNS or f == "phone") for f, i in columns.items()]
+        # what the file has added so far: phone → (member id, line, member fields); card key → (card id, member id, line)
+        self.phones: dict[str, tuple[int, int, tuple]] = {}
+        self.card_keys: dict[str, tuple[int, int, int]] = {}
+        self.check_members = Member.select().exists()
+        self.check_cards = Card.select().exists()
+        self.next_member = first_free_id(Member)
+        self.next_card = first_free_id(Card)
+        self.pending_members: list[tuple] = []
+        self.pending_cards: list[tuple] = []
+        self.pending_entries: list[tuple] = []
+        self.opening = {"fen": 0, "pt": 0, "visit": 0}
+        self.day = today()
+        self.moment = now()
+
+    # -- reading --
+
+    def error(self, line: int, field: str | None, value: str, reason: str) -> None:
+        column = self.headers[self.columns[field]] if field is not None and field in self.columns else (field or "")
+        self.errors.append(RowError(line, column, value, reason))
+
+    def clean(self, line: int, cells: list[object]) -> tuple[dict[str, object], dict[str, object]] | None:
+        """The row's member columns and card columns, cleaned; None (with the errors noted) when it is bad."""
+        member: dict[str, object] = {}
+        card: dict[str, object] = {}
+        raw: dict[str, str] = {}
+        ok = True
+        width = len(cells)
+        for field_name, i, cleaner, is_member in self.plan:
+            if i >= width:
+                continue
+            text = cell_text(cells[i])
+            if not text:
+                continue
+            if text[0] == "'":
+                text = _unescape(text)
+            raw[field_name] = text
+            try:
+                (member if is_member else card)[field_name] = cleaner(text)
+            except _CellError as exc:
+                self.error(line, field_name, text, str(exc))
+                ok = False
+        if "phone" not in member:
+            if "phone" not in raw:
+                self.error(line, "phone", "", _("a phone number is required"))
+            return None
+        if not ok:
+            return None
+        if card and not self._card_rules(line, card, raw):
+            return None
+        return member, card
+
+    def _card_rules(self, line: int, card: dict[str, object], raw: dict[str, str]) -> bool:
+        if "card_type" not in card:
+            if card.get("visits"):
+                self.error(line, "visits", raw["visits"], _("say which visit package (card type) these visits are on"))
+                return False
+            only_points = not card.get("balance") and not card.get("bonus") and card.get("points")
+            default = self.default_type["points" if only_points else "stored_value"]
+            if default is None:
+                self.error(line, "card_no", raw.get("card_no", ""), _("give a card type"))
+                return False
+            card["card_type"] = default
+            card["type_defaulted"] = True
+        ctype = self.types[card["card_type"]]  # type: ignore[index]
+        ok = True
+        for money in ("balance", "bonus"):
+            if card.get(money) and ctype.kind != "stored_value":
+                self.error(line, money, raw[money], _("only a stored-value card holds money ({type} is not one)")
+                           .format(type=ctype.name))
+                ok = False
+        if card.get("visits") and ctype.kind != "visits":
+            self.error(line, "visits", raw["visits"], _("only a visit package holds visits ({type} is not one)")
+                       .format(type=ctype.name))
+            ok = False
+        if ctype.kind == "visits" and "visits" not in card:
+            self.error(line, "visits", "", _("a visit package needs its remaining visits"))
+            ok = False
+        if ctype.kind == "period" and "valid_until" not in card:
+            if "valid_from" in card and ctype.period_days:
+                card["valid_until"] = card["valid_from"] + dt.timedelta(days=ctype.period_days - 1)  # type: ignore[operator]
+            else:
+                self.error(line, "valid_until", "", _("a period pass needs its end date"))
+                ok = False
+        start, end = card.get("valid_from"), card.get("valid_until")
+        if start is not None and end is not None and start > end:  # type: ignore[operator]
+            self.error(line, "valid_until", str(end), _("ends before it starts ({start})").format(start=start))
+            ok = False
+        keys = [card[k] for k in CARD_KEYS if k in card]
+        if len(keys) != len(set(keys)):
+            self.error(line, "reader_uid", str(card.get("reader_uid", "")), _("the same number twice on one card"))
+            ok = False
+        return ok
+
+    # -- the run --
+
+    def run(self) -> None:
+        big_first_load = (not self.check_members and not self.check_cards and not Entry.select().exists()
+                          and self.sheet.path.stat().st_size >= BIG_FILE_BYTES)
+        with indexes_rebuilt_after([Member, Card, Entry] if big_first_load else []):
+            self.read_and_place()
+            self.flush()
+        if self.errors:
+            raise ImportRejected(self.errors, self.sheet.line_word)
+        counters = (("opening.stored_value", "fen"), ("opening.points", "pt"), ("opening.visits", "visit"))
+        bulk_insert(Entry, ("transaction", "account", "card", "unit", "amount"),
+                    [(self.tx.id, account, None, unit, -self.opening[unit]) for account, unit in counters
+                     if self.opening[unit]])
+        sync_id_sequence(Member)
+        sync_id_sequence(Card)
+
+    def read_and_place(self) -> None:
+        batch: list[tuple[int, dict[str, object], dict[str, object]]] = []
+        for line, cells in self.sheet.rows:
+            self.counts.rows += 1
+            cleaned = self.clean(line, cells)
+            if cleaned is not None:
+                batch.append((line, *cleaned))
+            if len(batch) >= BATCH:
+                self.place(batch)
+                batch = []
+        self.place(batch)
+
+    def _existing(self, batch: list[tuple[int, dict[str, object], dict[str, object]]]) -> tuple[dict, dict]:
+        """Members and card keys of this batch already in the database (one query each, none when empty)."""
+        members: dict[str, tuple[int, str]] = {}
+        keys: dict[str, tuple[int, int]] = {}
+        phones = [m["phone"] for _line, m, _card in batch if m["phone"] not in self.phones]
+        if self.check_members and phones:
+            for start in range(0, len(phones), 500):
+                chunk = phones[start:start + 500]
+                for member_id, phone, name in Member.select(Member.id, Member.phone, Member.name).where(
+                        Member.phone.in_(chunk)).tuples():
+                    members[phone] = (member_id, name)
+        wanted = [c[k] for _line, _m, c in batch for k in CARD_KEYS if k in c and c[k] not in self.card_keys]
+        if self.check_cards and wanted:
+            for start in range(0, len(wanted), 300):
+                chunk = wanted[start:start + 300]
+                query = Card.select(Card.id, Card.member, Card.card_no, Card.reader_uid, Card.barcode).where(
+                    Card.card_no.in_(chunk) | Card.reader_uid.in_(chunk) | Card.barcode.in_(chunk))
+                for card_id, member_id, *card_keys in query.tuples():
+                    for key in card_keys:
+                        if key is not None:
+                            keys[key] = (card_id, member_id)
+        return members, keys
+
+    def duplicate(self, line: int, field: str, value: str, reason: str) -> bool:
+        """Apply the policy to a duplicate; True when the row goes on (update)."""
+        if self.policy == "error":
+            self.error(line, field, value, reason)
+            return False
+        if self.policy == "skip":
+            self.counts.skipped += 1
+            return False
+        return True
+
+    def place(self, batch: list[tuple[int, dict[str, object], dict[str, object]]]) -> None:
+        if not batch:
+            return
+        db_members, db_keys = self._existing(batch)
+        for line, member, card in batch:
+            phone = str(member["phone"])
+            # the card's numbers: free, or whose?
+            owners: set[tuple[int, int]] = set()  # (card id, member id)
+            clash = False
+            for key_field in CARD_KEYS:
+                key = card.get(key_field)
+                if key is None:
+                    continue
+                if key in self.card_keys:
+                    card_id, member_id, first_line = self.card_keys[key]
+                    owners.add((card_id, member_id))
+                    reason = _("also on line {line}").format(line=first_line)
+                elif key in db_keys:
+                    owners.add(db_keys[key])
+                    reason = _("already in use by another card")
+                else:
+                    continue
+                clash = True
+                clash_field, clash_value, clash_reason = key_field, str(key), reason
+            if phone in self.phones:
+                member_id, first_line, known = self.phones[phone]
+                fields = dict(zip(MEMBER_COLUMNS, known, strict=True))
+                conflicts = [k for k in MEMBER_COLUMNS
+                             if k in member and fields[k] is not None and member[k] != fields[k]]
+                if conflicts:
+                    if not self.duplicate(line, conflicts[0], str(member[conflicts[0]]),
+                                          _("differs from line {line} for the same phone").format(line=first_line)):
+                        continue
+                    self.update_member(member_id, member)
+                elif not card and not self.duplicate(line, "phone", phone,
+                                                     _("the same member as line {line}").format(line=first_line)):
+                    continue
+                fields.update(member)
+                self.phones[phone] = (member_id, first_line, tuple(fields[k] for k in MEMBER_COLUMNS))
+                is_new = False
+            elif phone in db_members:
+                member_id, name = db_members[phone]
+                if not self.duplicate(line, "phone", phone, _("already belongs to member {name}").format(name=name)):
+                    continue
+                self.update_member(member_id, member)
+                self.phones[phone] = (member_id, line, self.member_values(member))
+                is_new = False
+            else:
+                if "name" not in member:
+                    self.error(line, "name", "", _("a new member needs a name"))
+                    continue
+                member_id = self.next_member
+                is_new = True
+            if clash:
+                same_member = len(owners) == 1 and next(iter(owners))[1] == member_id
+                if not same_member:
+                    if self.policy == "skip":
+                        self.counts.skipped += 1
+                    else:
+                        self.error(line, clash_field, clash_value, clash_reason + (
+                            _(" (a different member's card)") if self.policy == "update" else ""))
+                    continue
+                if not self.duplicate(line, clash_field, clash_value, clash_reason):
+                    continue
+            if is_new:
+                self.add_member(member_id, line, member)
+            if clash:
+                self.update_card(next(iter(owners))[0], card)
+            elif card:
+                self.add_card(member_id, line, card, member.get("store"))
+
+    # -- writing --
+
+    def add_member(self, member_id: int, line: int, member: dict[str, object]) -> None:
+        self.next_member += 1
+        phone = str(member["phone"])
+        name = str(member["name"])
+        full, initials = pinyin_keys(name)
+        self.pending_members.append((
+            member_id, name, phone, phone[-4:], full, initials, member.get("gender", ""), member.get("birthday"),
+            member.get("tier", self.default_tier.id), member.get("notes", ""), "active",
+            member.get("store", self.store.id), 0, member.get("joined", self.moment),
+        ))
+        self.phones[phone] = (member_id, line, self.member_values(member))
+        self.counts.created += 1
+
+    def add_card(self, member_id: int, line: int, card: dict[str, object], store_id: object = None) -> None:
+        card_id = self.next_card
+        self.next_card += 1
+        number = card.get("card_no") or self.new_card_no()
+        status = card.get("status", "active")
+        principal, bonus = card.get("balance", 0), card.get("bonus", 0)
+        points, visits = card.get("points", 0), card.get("visits", 0)
+        uid, barcode = card.get("reader_uid"), card.get("barcode")
+        self.pending_cards.append((
+            card_id, number, uid, barcode, member_id, card["card_type"], status, principal, bonus, points, visits,
+            card.get("valid_from"), card.get("valid_until"), self.day if status == "frozen" else None, 0,
+            store_id or self.store.id, self.moment,
+        ))
+        where = (card_id, member_id, line)
+        self.card_keys[number] = where  # type: ignore[index]
+        if uid is not None:
+            self.card_keys[uid] = where  # type: ignore[index]
+        if barcode is not None:
+            self.card_keys[barcode] = where  # type: ignore[index]
+        tx_id = self.tx.id
+        for account, unit, amount in (("card.principal", "fen", principal), ("card.bonus", "fen", bonus),
+                                      ("card.points", "pt", points), ("card.visits", "visit", visits)):
+            if amount:
+                self.pending_entries.append((tx_id, account, card_id, unit, amount))
+                self.opening[unit] += amount  # type: ignore[operator]
+        self.counts.cards_created += 1
+        self.counts.principal += principal  # type: ignore[operator]
+        self.counts.bonus += bonus  # type: ignore[operator]
+        self.counts.points += points  # type: ignore[operator]
+        self.counts.visits += visits  # type: ignore[operator]
+        if len(self.pending_cards) >= BATCH:
+            self.flush()
+
+    @staticmethod
+    def member_values(member: dict[str, object]) -> tuple:
+        """The member columns a row filled (None where empty): kept per phone to spot rows that disagree."""
+        return tuple(member.get(k) for k in MEMBER_COLUMNS)
+
+    def count_opening(self, delta: dict[str, object]) -> None:
+        self.counts.principal += int(delta["card.principal"])  # type: ignore[call-overload]
+        self.counts.bonus += int(delta["card.bonus"])  # type: ignore[call-overload]
+        self.counts.points += int(delta["card.points"])  # type: ignore[call-overload]
+        self.counts.visits += int(delta["card.visits"])  # type: ignore[call-overload]
+
+    def new_card_no(self) -> str:
+        while True:
+            number = "8" + "".join(self.rng.choice("0123456789") for _ in range(11))
+            if number in self.card_keys:
+                continue
+            if self.check_cards and Card.select().where(
+                    (Card.card_no == number) | (Card.reader_uid == number) | (Card.barcode == number)).exists():
+                continue
+            return number
+
+    def flush(self) -> None:
+        if self.errors:  # nothing will be written: the run only looks for more bad rows
+            self.pending_members, self.pending_cards, self.pending_entries = [], [], []
+            return
+        bulk_insert(Member, ("id", "name", "phone", "phone_last4", "name_pinyin", "name_initials", "gender",
+                             "birthday", "tier", "notes", "status", "home_store", "total_spend_fen", "created_at"),
+                    self.pending_members)
+        bulk_insert(Card, ("id", "card_no", "reader_uid", "barcode", "member", "card_type", "status",
+                           "principal_fen", "bonus_fen", "points", "visits_left", "valid_from", "valid_until",
+                           "frozen_since", "frozen_days_total", "store", "issued_at"), self.pending_cards)
+        bulk_insert(Entry, ("transaction", "account", "card", "unit", "amount"), self.pending_entries)
+        self.pending_members, self.pending_cards, self.pending_entries = [], [], []
+
+    def update_member(self, member_id: int, member: dict[str, object]) -> None:
+        self.counts.updated += 1
+        if self.errors:
+            return
+        self.flush()
+        changes: dict = {}
+        for key, value in member.items():
+            if key == "phone":
+                continue
+            column = {"tier": Member.tier, "joined": Member.created_at, "store": Member.home_store}.get(
+                key, getattr(Member, key, None))
+            if column is not None:
+                changes[column] = value
+        if "name" in member:
+            full, initials = pinyin_keys(str(member["name"]))
+            changes[Member.name_pinyin], changes[Member.name_initials] = full, initials
+        if changes:
+            Member.update(changes).where(Member.id == member_id).execute()
+
+    def update_card(self, card_id: int, card: dict[str, object]) -> None:
+        """The file's balances and dates replace the stored ones; balance changes post their difference."""
+        self.counts.cards_updated += 1
+        if self.errors:
+            return
+        self.flush()
+        current = Card.get_by_id(card_id)
+        changes: dict = {}
+        for key, column in (("status", Card.status), ("valid_from", Card.valid_from),
+                            ("valid_until", Card.valid_until), ("card_type", Card.card_type)):
+            if key in card and not (key == "card_type" and card.get("type_defaulted")):
+                changes[column] = card[key]
+        if changes:
+            Card.update(changes).where(Card.id == card_id).execute()
+        delta = {"card.principal": 0, "card.bonus": 0, "card.points": 0, "card.visits": 0}
+        postings = []
+        for key, account, column, counter in (("balance", "card.principal", "principal_fen", "opening.stored_value"),
+                                              ("bonus", "card.bonus", "bonus_fen", "opening.stored_value"),
+                                              ("points", "card.points", "points", "opening.points"),
+                                              ("visits", "card.visits", "visits_left", "opening.visits")):
+            if key in card:
+                diff = int(card[key]) - getattr(current, column)  # type: ignore[call-overload]
+                if diff:
+                    unit = card_posting(card_id, account, diff).unit
+                    postings += [card_posting(card_id, account, diff), Posting(counter, unit, -diff)]
+                    delta[account] = diff
+        post(self.tx, postings)
+        self.count_opening(delta)  # type: ignore[arg-type]
+
+
+# --- products ----------------------------------------------------------------------------------------------------
+
+_KINDS = {"product": "product", "商品": "product", "产品": "product", "goods": "product", "retail": "product",
+          "service": "service", "服务": "service", "项目": "service", "服务项目": "service"}
+_YES_NO = {"1": True, "y": True, "yes": True, "true": True, "是": True, "启用": True, "在售": True, "有效": True,
+           "0": False, "n": False, "no": False, "false": False, "否": False, "停用": False, "停售": False,
+           "下架": False, "无效": False}
+
+
+def _kind(text: str) -> str:
+    kind = _KINDS.get(header_key(text))
+    if kind is None:
+        raise _CellError(_("kind must be product (商品) or service (服务)"))
+    return kind
+
+
+def _yes_no(text: str) -> bool:
+    value = _YES_NO.get(header_key(text))
+    if value is None:
+        raise _CellError(_("write yes/no (是/否)"))
+    return value
+
+
+def _product_barcode(text: str) -> str:
+    from mms_tui.services.barcodes import validate_ean
+
+    code = clean_card_key(text)
+    if code.isdigit() and len(code) in (8, 13):
+        try:
+            validate_ean(code)
+        except InvalidInput as exc:
+            raise _CellError(str(exc)) from None
+    return code
+
+
+def _code(text: str) -> str:
+    code = normalise_card_no(text).upper()
+    if len(code) > 32:
+        raise _CellError(_("longer than 32 characters"))
+    return code
+
+
+def _product_name(text: str) -> str:
+    name = normalise_query(text)
+    if len(name) > 100:
+        raise _CellError(_("longer than 100 characters"))
+    return name
+
+
+def _duration(text: str) -> int:
+    minutes = clean_count_cell(text)
+    if minutes > 24 * 60:
+        raise _CellError(_("longer than a day"))
+    return minutes
+
+
+PRODUCT_CLEANERS: dict[str, Callable[[str], object]] = {
+    "code": _code, "name": _product_name, "kind": _kind, "category": lambda t: normalise_query(t)[:50],
+    "price": clean_money_cell, "barcode": _product_barcode, "duration_minutes": _duration, "active": _yes_no,
+}
+
+
+def _import_products(sheet: Sheet, columns: dict[str, int], policy: str, counts: _Counts,
+                     errors: list[RowError]) -> None:
+    seen_codes: dict[str, int] = {}
+    seen_barcodes: dict[str, int] = {}
+
+    def error(line: int, field: str, value: str, reason: str) -> None:
+        errors.append(RowError(line, sheet.headers[columns[field]] if field in columns else field, value, reason))
+
+    for line, cells in sheet.rows:
+        counts.rows += 1
+        values: dict[str, object] = {}
+        bad = False
+        for field_name, i in columns.items():
+            text = _unescape(cell_text(cells[i])) if i < len(cells) else ""
+            if not text:
+                continue
+            try:
+                values[field_name] = PRODUCT_CLEANERS[field_name](text)
+            except _CellError as exc:
+                error(line, field_name, text, str(exc))
+                bad = True
+        for required in PRODUCT_REQUIRED:
+            if required not in values and not any(e.line == line and e.column == sheet.headers[columns[required]]
+                                                  for e in errors):
+                error(line, required, "", _("required"))
+                bad = True
+        if bad:
+            continue
+        code = str(values["code"])
+        kind = str(values.get("kind", "service" if "duration_minutes" in values else "product"))
+        model = ServiceItem if kind == "service" else Product
+        other = Product if kind == "service" else ServiceItem
+        barcode = values.get("barcode")
+        existing = model.get_or_none(model.code == code)
+        duplicate_reason = None
+        if code in seen_codes:
+            duplicate_reason = ("code", code, _("also on line {line}").format(line=seen_codes[code]))
+        elif existing is not None:
+            duplicate_reason = ("code", code, _("already in the catalogue ({name})").format(name=existing.name))
+        if other.get_or_none(other.code == code) is not None:
+            error(line, "code", code, _("already used by a {kind} in the catalogue").format(
+                kind=_("service") if other is ServiceItem else _("product")))
+            continue
+        if barcode is not None:
+            holder = (Product.get_or_none(Product.barcode == barcode)
+                      or ServiceItem.get_or_none(ServiceItem.barcode == barcode))
+            if barcode in seen_barcodes and seen_barcodes[barcode] != line and seen_codes.get(code) is None:
+                error(line, "barcode", str(barcode), _("also on line {line}").format(line=seen_barcodes[barcode]))
+                continue
+            if holder is not None and holder.code != code:
+                error(line, "barcode", str(barcode), _("already on {code} {name}").format(code=holder.code,
+                                                                                        name=holder.name))
+                continue
+        if duplicate_reason is not None:
+            if policy == "error":
+                error(line, *duplicate_reason)
+                continue
+            if policy == "skip":
+                counts.skipped += 1
+                continue
+        seen_codes.setdefault(code, line)
+        if barcode is not None:
+            seen_barcodes.setdefault(str(barcode), line)
+        if errors:
+            continue
+        data = {"name": values.get("name"), "category": values.get("category"), "price_fen": values.get("price"),
+                "barcode": barcode, "active": values.get("active")}
+        if kind == "service":
+            data["duration_minutes"] = values.get("duration_minutes")
+        data = {k: v for k, v in data.items() if v is not None}
+        current = model.get_or_none(model.code == code)
+        if current is None:
+            model.create(code=code, **data)
+            counts.created += 1
+        else:
+            model.update(**data).where(model.id == current.id).execute()
+            counts.updated += 1
+    if errors:
+        raise ImportRejected(errors, sheet.line_word)
+
+
+# --- the operation -----------------------------------------------------------------------------------------------
+
+
+def import_file(
+    what: str,
+    path: str | Path,
+    *,
+    staff: Staff | str | None = None,
+    store: Store | str | None = None,
+    encoding: str = "auto",
+    mapping: list[str] | tuple[str, ...] = (),
+    on_duplicate: str = "error",
+    dry_run: bool = False,
+    sheet: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import ``members`` or ``products`` from a CSV/TSV/XLSX file, all or nothing (see the module doc)."""
+    if what not in ("members", "products"):
+        raise InvalidInput(_("Import members or products, not {what!r}.").format(what=what))
+    if on_duplicate not in ON_DUPLICATE:
+        raise InvalidInput(_("--on-duplicate must be error, skip or update."))
+    fields = MEMBER_FIELDS if what == "members" else PRODUCT_FIELDS
+    required = MEMBER_REQUIRED if what == "members" else PRODUCT_REQUIRED
+    parsed_map = parse_mapping(list(mapping), fields)
+    path = Path(path)
+    staff_obj = _import_staff(staff)
+    store_obj = _import_store(store, staff_obj)
+    # read the header now: a wrong file or a missing column is one clear error before anything is locked
+    probe = open_sheet(path, encoding, sheet)
+    probe.close()
+    columns, ignored = map_columns(probe.headers, fields, parsed_map, required)
+    request = {"what": what, "sha256": file_digest(path), "encoding": encoding, "map": sorted(parsed_map.items()),
+               "on_duplicate": on_duplicate, "sheet": sheet}
+    txid = "import-" + hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:40]
+    previous = Transaction.get_or_none(Transaction.txid == txid)
+    if previous is not None:
+        result = ImportResult(**json.loads(previous.result_json))
+        return dataclasses.replace(result, already_imported=True, dry_run=dry_run)
+
+    def body(tx: Transaction) -> ImportResult:
+        data = open_sheet(path, encoding, sheet, progress)
+        counts = _Counts()
+        try:
+            if what == "members":
+                run = _MemberImport(data, columns, on_duplicate, staff_obj, store_obj, tx)
+                run.run()
+                counts = run.counts
+            else:
+                _import_products(data, columns, on_duplicate, counts, [])
+        finally:
+            data.close()
+        result = ImportResult(
+            txid=tx.txid, what=what, encoding=data.settled_encoding(), rows=counts.rows, created=counts.created,
+            updated=counts.updated, skipped=counts.skipped, cards_created=counts.cards_created,
+            cards_updated=counts.cards_updated, principal_fen=counts.principal, bonus_fen=counts.bonus,
+            points=counts.points, visits=counts.visits, ignored_columns=ignored, dry_run=dry_run,
+        )
+        audit(f"import.{what}", f"file:{path.name}"[:64], staff=staff_obj, store=store_obj, txid=tx.txid,
+              payload={"file": str(path), **{k: v for k, v in dataclasses.asdict(result).items() if k != "txid"}})
+        if dry_run:
+            raise _DryRunDone(result)
+        return result
+
+    try:
+        return run_operation(txid=txid, kind="import", request=request, staff=staff_obj, store=store_obj,
+                             member=None, body=body, result_type=ImportResult, note=path.name[:200])
+    except _DryRunDone as done:
+        return done.result
+
+
+def _import_staff(staff: Staff | str | None) -> Staff:
+    if staff is not None:
+        return resolve_staff(staff)
+    admin = Staff.select().where((Staff.role == "admin") & (Staff.active == True)).order_by(Staff.id).first()  # noqa: E712
+    if admin is None:
+        raise NotFound(_("No admin exists yet; run 'mms init' first."))
+    return admin
+
+
+def _import_store(store: Store | str | None, staff: Staff) -> Store:
+    try:
+        return resolve_store(store, staff)
+    except NotFound:
+        return resolve_store(None, staff)
+
+
+def iter_errors(exc: ImportRejected) -> Iterator[str]:
+    for error in exc.errors:
+        yield error.describe(exc.line_word)
