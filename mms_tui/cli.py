@@ -337,6 +337,57 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
 
 
 @cli.command()
+@click.argument("what", type=click.Choice(["members", "cards", "ledger", "sales", "member"]))
+@click.argument("target", metavar="FILE|-|PHONE")
+@click.argument("member_file", metavar="[FILE|-]", required=False)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "json", "xlsx"]),
+              help="File format (default: from FILE's suffix .xlsx/.jsonl/.json, else csv).")
+@click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gb18030"]),
+              help="Text encoding (default: utf-8-sig for csv, so Excel reads Chinese; utf-8 for JSON).")
+@click.option("--store", "store_code", metavar="CODE",
+              help="Only this store: members' home store, cards bound to it, its ledger and sales.")
+@click.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First day (ledger, sales).")
+@click.option("--to", "end", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive (ledger, sales).")
+@click.pass_context
+def export(ctx: click.Context, what: str, target: str, member_file: str | None, fmt: str | None,
+           encoding: str | None, store_code: str | None, start, end) -> None:
+    """Export members, cards, the ledger or sales to FILE (or - for stdout), streamed and replaced only when
+    complete; or one member's full data as JSON: mms export member PHONE [FILE|-]. Members' money is yuan
+    (imports back with mms import members); ledger and sales money is fen."""
+    import contextlib
+    import os
+
+    from mms_tui.services.export import export_member, export_table
+    from mms_tui.services.text import normalise_phone
+
+    if what == "member" and (store_code or start or end):
+        raise click.ClickException(_("--store, --from and --to do not apply to one member's data."))
+    if what != "member" and member_file is not None:
+        raise click.ClickException(
+            _("mms export {what} takes one FILE (or -), not also {extra!r}.").format(what=what, extra=member_file))
+    _open(_settings(ctx))
+    stdout = sys.stdout.buffer  # bytes: the export chooses its own encoding (BOM, GB18030)
+    try:
+        if what == "member":
+            result = export_member(target, member_file or "-", fmt=fmt, encoding=encoding, stdout=stdout)
+            message = _("Exported the data of member {phone} to {where}.")
+        else:
+            result = export_table(what, target, fmt=fmt, encoding=encoding, store=store_code,
+                                  start=start.date() if start else None, end=end.date() if end else None,
+                                  stdout=stdout)
+            message = _("Exported {n} rows to {where}.")
+    except BrokenPipeError:
+        # `mms export … - | head`: the reader has gone; stop quietly like other Unix tools (Python's advice:
+        # point stdout at devnull so the interpreter's final flush does not complain).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        ctx.exit(1)
+    where = _("standard output") if result.target == "-" else result.target
+    phone = normalise_phone(target) if what == "member" else ""
+    click.echo(message.format(n=result.rows, phone=phone, where=where), err=True)
+
+
+@cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @click.pass_context
