@@ -58,9 +58,9 @@ def test_turnover_by_day_nets_the_refund_on_its_day(month):
     day1, day2 = report("turnover")
     assert day1 == {"period": "2026-11-02", "sale_count": 2, "sales_fen": 9_400, "refund_count": 0, "refunds_fen": 0,
                     "net_fen": 9_400, "cash_fen": 600, "bank_card_fen": 0, "wechat_fen": 0, "alipay_fen": 0,
-                    "stored_value_fen": 8_800, "points_fen": 0}
+                    "stored_value_fen": 8_800, "points_fen": 0, "理疗_fen": 0, "美发_fen": 8_800, "零售_fen": 600}
     assert day2["sales_fen"] == 49_800 and day2["refunds_fen"] == 49_800 and day2["net_fen"] == 0
-    assert (day2["stored_value_fen"], day2["alipay_fen"]) == (0, 0)
+    assert (day2["stored_value_fen"], day2["alipay_fen"], day2["理疗_fen"]) == (0, 0, 0)
     (whole,) = report("turnover", by="month")
     assert (whole["period"], whole["net_fen"], whole["sale_count"]) == ("2026-11", 9_400, 3)
 

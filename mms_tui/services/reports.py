@@ -88,7 +88,8 @@ def _bucket(day: dt.date, by: str) -> str:
 
 
 def turnover(p: Period, by: str = "day") -> Iterator[Row]:
-    """Sales per day (week, month) by tender; a refund counts, negatively, on the day it was made."""
+    """Sales per day (week, month) by tender and by category (one ``<category>_fen`` column each, after the
+    tenders); a refund counts, negatively, on the day it was made."""
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     sales = (
         Sale.select(Sale.id, Sale.total_fen, Transaction.created_at)
@@ -108,6 +109,17 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
     )
     for tender, amount, created in pays:
         rows[_bucket(_day(created), by)][f"{tender}_fen"] += amount
+    categories: set[str] = set()
+    lines = (
+        SaleLine.select(SaleLine.category, SaleLine.line_total_fen, Transaction.created_at)
+        .join(Sale).join(Transaction)
+        .where(p.tx_filter())
+        .tuples()
+    )
+    for category, amount, created in lines:
+        category = category or _("uncategorised")
+        categories.add(category)
+        rows[_bucket(_day(created), by)][f"category:{category}"] += amount
     Original = Transaction.alias()
     refunds = (
         Transaction.select(Transaction.created_at, Sale.id, Sale.total_fen)
@@ -122,6 +134,11 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
         r["refunds_fen"] += total
         for tender, amount in Payment.select(Payment.tender, Payment.amount_fen).where(Payment.sale == sale_id).tuples():
             r[f"{tender}_fen"] -= amount
+        for category, amount in SaleLine.select(SaleLine.category, SaleLine.line_total_fen).where(
+                SaleLine.sale == sale_id).tuples():
+            category = category or _("uncategorised")
+            categories.add(category)
+            r[f"category:{category}"] -= amount
     for key in sorted(rows):
         r = rows[key]
         yield {
@@ -132,6 +149,7 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
             "refunds_fen": r["refunds_fen"],
             "net_fen": r["sales_fen"] - r["refunds_fen"],
             **{f"{t}_fen": r[f"{t}_fen"] for t in TENDER_COLUMNS},
+            **{f"{c}_fen": r[f"category:{c}"] for c in sorted(categories)},
         }
 
 
