@@ -31,8 +31,10 @@ def main() -> int:
         po = folder / "mms.po"
         if lang == "en":  # the source language: every message is itself
             subprocess.run(["msgen", "--no-wrap", "-o", str(po), str(pot)], check=True)
-            subprocess.run(["sed", "-i", "s/charset=CHARSET/charset=UTF-8/", str(po)], check=True)
-        elif po.exists():
+            subprocess.run(["sed", "-i", "-e", "s/charset=CHARSET/charset=UTF-8/",
+                            "-e", "s/nplurals=INTEGER; plural=EXPRESSION;/nplurals=2; plural=(n != 1);/", str(po)],
+                           check=True)
+        elif po.exists():  # keep its header (zh_CN: "Plural-Forms: nplurals=1; plural=0;")
             subprocess.run(["msgmerge", "--quiet", "--update", "--no-wrap", "--backup=none", str(po), str(pot)],
                            check=True)
         else:
