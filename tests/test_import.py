@@ -320,3 +320,47 @@ def test_cli_lists_every_bad_row_on_stderr_and_exits_1(sqlite_desk, tmp_path):
     info = json.loads(CliRunner().invoke(cli, ["--db", sqlite_desk.target, "info", "--format", "json"],
                                          env=env).stdout)
     assert {r["key"]: r["value"] for r in info}["members"] == 3
+
+
+def _people_and_cards() -> tuple[list[tuple], list[tuple]]:
+    people = sorted((m.name, m.phone, m.gender, m.birthday, m.tier.code, m.notes, m.created_at.date())
+                    for m in Member.select())
+    cards = sorted((c.card_no, c.member.phone, c.card_type.code, c.status, c.principal_fen, c.bonus_fen, c.points,
+                    c.visits_left, c.valid_from, c.valid_until, c.reader_uid, c.barcode) for c in Card.select())
+    return people, cards
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_then_import_reproduces_members_cards_and_balances(desk, tmp_path, fmt):
+    from mms_tui.services.checkin import check_in
+    from mms_tui.services.checkout import checkout
+    from mms_tui.services.members import freeze_card
+    from mms_tui.services.setup import connect
+    from mms_tui.services.topup import top_up
+    from tests.conftest import setup_desk
+
+    c = desk.cashier
+    zhang = register_member("张三", "13800138000", c, "r1", gender="男", birthday="1990-05-17", tier="GOLD",
+                            notes="=SUM(A1:A9)").member_id
+    sv = issue_card(zhang, "SV", c, "i1", card_no="000123", reader_uid="0004567890", price_fen=0).card_id
+    top_up(sv, 123_450, 20_000, "wechat", c, "t1")
+    checkout(zhang, ["HAIR"], [("stored_value", 7_920, sv)], c, "s1")  # 金卡 9折: principal down, points up
+    pkg = issue_card(zhang, "V10", c, "i2", card_no="PKG-1", barcode="BC1")
+    check_in(pkg.card_id, c, "v1")
+    li = register_member("李四", "13912345678", c, "r2", gender="女").member_id
+    month = issue_card(li, "M1", c, "i3", card_no="M-9")
+    freeze_card(month.card_id, c, "f1")
+    register_member("王五", "13700137000", c, "r3", notes="+86 老客户")
+    expected = _people_and_cards()
+
+    exported = tmp_path / f"members.{fmt}"
+    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_LANG": "en"}
+    out = CliRunner().invoke(cli, ["--db", desk.target, "export", "members", str(exported)], env=env)
+    assert out.exit_code == 0, out.output
+    copy = setup_desk(str(tmp_path / "copy.sqlite3"))
+    result = CliRunner().invoke(cli, ["--db", copy.target, "import", "members", str(exported)], env=env)
+    assert result.exit_code == 0, result.output
+    connect(copy.target)
+    assert _people_and_cards() == expected
+    assert check_ledger() == []
+    connect(desk.target)
