@@ -364,3 +364,15 @@ def test_export_then_import_reproduces_members_cards_and_balances(desk, tmp_path
     assert _people_and_cards() == expected
     assert check_ledger() == []
     connect(desk.target)
+
+
+def test_a_members_history_shows_their_own_opening_balance(desk, tmp_path):
+    from mms_tui.services.desk import member_history
+
+    import_file("members", write(tmp_path, MEMBERS_CSV, name="old-system.csv"))
+    zhang = member_history(Member.get(Member.phone == "13800138000").id)
+    assert [(r.kind, r.money_fen, r.points, r.visits, r.detail, r.refundable) for r in zhang] == [
+        ("import", 143_450, 1_500, 8, "old-system.csv", False)]
+    (li,) = member_history(Member.get(Member.phone == "13912345678").id)
+    assert (li.money_fen, li.points, li.visits) == (0, 300, 0)
+    assert member_history(Member.get(Member.phone == "13700137000").id) == []  # no card, no balance

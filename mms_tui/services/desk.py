@@ -14,7 +14,7 @@ import peewee
 
 from mms_tui.db import write_transaction
 from mms_tui.i18n import N_, _
-from mms_tui.models import Entry, Member, Payment, Sale, Staff, Store, Tier, Transaction, Visit
+from mms_tui.models import Card, Entry, Member, Payment, Sale, Staff, Store, Tier, Transaction, Visit
 from mms_tui.services.common import get_config, resolve_member, resolve_store, today
 from mms_tui.services.ledger import audit
 from mms_tui.services.lookup import CardSummary, card_summary
@@ -130,6 +130,7 @@ KIND_LABELS = {
     "unfreeze": N_("Unfrozen"),
     "register": N_("Registered"),
     "member.update": N_("Details edited"),
+    "import": N_("Imported balance"),
 }
 
 
@@ -149,21 +150,32 @@ class HistoryRow:
 
 
 def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
-    """The member's ledger, newest first, one row per operation."""
+    """The member's ledger, newest first, one row per operation: theirs, and those that moved value on their
+    cards without naming them (an import's opening balances, which are one transaction for a whole file)."""
     m = resolve_member(member)
-    txs = list(
-        Transaction.select(Transaction, Staff).join(Staff)
-        .where(Transaction.member == m.id)
-        .order_by(Transaction.created_at.desc(), Transaction.id.desc())
-        .limit(limit)
-    )
+    card_ids = {card_id for (card_id,) in Card.select(Card.id).where(Card.member == m.id).tuples()}
+
+    def newest(where: peewee.Expression) -> list[Transaction]:
+        return list(
+            Transaction.select(Transaction, Staff).join(Staff).where(where)
+            .order_by(Transaction.created_at.desc(), Transaction.id.desc()).limit(limit)
+        )
+
+    txs = newest(Transaction.member == m.id)
+    if card_ids:  # two indexed queries, not one OR that would scan every transaction
+        on_cards = Entry.select(Entry.transaction).where(Entry.card.in_(list(card_ids)))
+        own = {t.id for t in txs}
+        txs += [t for t in newest(Transaction.id.in_(on_cards) & Transaction.member.is_null()) if t.id not in own]
+        txs = sorted(txs, key=lambda t: (t.created_at, t.id), reverse=True)[:limit]
     ids = [t.id for t in txs]
     sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if ids:
-        for tx_id, account, amount in (
-            Entry.select(Entry.transaction, Entry.account, Entry.amount).where(Entry.transaction.in_(ids)).tuples()
+        for tx_id, account, card_id, amount in (
+            Entry.select(Entry.transaction, Entry.account, Entry.card, Entry.amount)
+            .where(Entry.transaction.in_(ids)).tuples()
         ):
-            sums[tx_id][account] += amount
+            if card_id is None or card_id in card_ids:  # another member's card in the same import: not theirs
+                sums[tx_id][account] += amount
     reversed_ids = {
         t.reverses_id for t in Transaction.select(Transaction.reverses).where(Transaction.reverses.in_(ids))
     } if ids else set()
