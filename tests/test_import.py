@@ -77,6 +77,10 @@ def test_one_member_with_two_cards_and_opening_balances_in_the_ledger(desk, tmp_
     liability = {r["card_type"]: r for r in run_report("liability")}
     assert (liability["Total"]["principal_fen"], liability["Total"]["bonus_fen"]) == (123_450, 20_000)
     assert (liability["Total"]["points"], liability["Total"]["visits"]) == (1_800, 8)
+    # the desk goes on registering after an import that chose the ids itself (PostgreSQL: the sequences moved on)
+    after = register_member("新会员", "13511112222", desk.cashier, "after-import")
+    issue_card(after.member_id, "SV", desk.cashier, "card-after-import", price_fen=0)
+    assert Member.select().count() == 4 and Card.select().count() == 4
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-16"])
