@@ -273,16 +273,20 @@ def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tu
             what, file, staff=staff_code, store=settings.store, encoding=encoding, mapping=mapping,
             on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, progress=progress))
     except ImportRejected as exc:
+        _say_ignored(exc.ignored_columns)
         for line in iter_errors(exc):
             click.echo(line, err=True)
         raise click.ClickException(str(exc)) from None
-    if result.ignored_columns:
-        click.echo(_("Ignored columns (no field; use --map): {columns}").format(
-            columns=", ".join(result.ignored_columns)), err=True)
+    _say_ignored(result.ignored_columns)
     if result.already_imported:
         click.echo(_("This file was already imported with these options (operation {txid}); nothing was changed.")
                    .format(txid=result.txid), err=True)
     click.echo(_import_summary(result))
+
+
+def _say_ignored(columns: list[str]) -> None:
+    if columns:
+        click.echo(_("Ignored columns (no field; use --map): {columns}").format(columns=", ".join(columns)), err=True)
 
 
 def _with_progress(run):

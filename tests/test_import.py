@@ -109,6 +109,11 @@ def test_undecodable_bytes_name_the_line_and_offset_and_write_nothing(sqlite_des
     assert dump() == before
 
 
+def test_headers_with_a_member_prefix_are_understood(desk, tmp_path):
+    result = import_file("members", write(tmp_path, "会员姓名,会员手机,会员生日,会员卡号\n张三,13800138000,1990-05-17,A1\n"))
+    assert result.ignored_columns == [] and Member.get().birthday == dt.date(1990, 5, 17)
+
+
 def test_english_headers_and_map_for_anything_else(desk, tmp_path):
     text = "Member Name,Mobile,Old Card,balance,Level Name\n陈七,13500135000,C-7,88,SILVER\n"
     with pytest.raises(InvalidInput, match="No column for name"):
@@ -303,10 +308,12 @@ def test_sheet_reading_picks_the_delimiter_and_skips_blank_lines(tmp_path):
 
 def test_cli_lists_every_bad_row_on_stderr_and_exits_1(sqlite_desk, tmp_path):
     env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_LANG": "en"}
-    bad = write(tmp_path, HEADER + "\n" + "坏人,12345,,,,,,,,,,,\n" + "坏人二,13800000000,,x,,,,,,,,,\n", name="bad.csv")
+    bad = write(tmp_path, HEADER + ",旧系统编号\n" + "坏人,12345,,,,,,,,,,,,\n" + "坏人二,13800000000,,x,,,,,,,,,,\n",
+                name="bad.csv")
     result = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "import", "members", str(bad)], env=env)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
+        "Ignored columns (no field; use --map): 旧系统编号",
         "line 2, 手机 '12345': not an 11-digit mobile number",
         "line 3, 余额 'x': not an amount of money (at most 2 decimals)",
         "Error: 2 bad rows; nothing was imported.",

@@ -99,6 +99,7 @@ class ImportRejected(DomainError):
                                   rows).format(n=rows))
         self.errors = errors
         self.line_word = line_word
+        self.ignored_columns: list[str] = []  # worth saying too: a column the rows meant may have been ignored
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def map_columns(headers: list[str], fields: dict[str, tuple[str, ...]], mapping:
     ignored: list[str] = []
     for i, header in enumerate(headers):
         key = header_key(header)
-        target = mapping.get(key) or index.get(key)
+        target = mapping.get(key) or index.get(key) or index.get(key.removeprefix("会员"))  # 会员生日 → 生日
         if target is None:
             if header:
                 ignored.append(header)
@@ -918,6 +919,9 @@ def import_file(
                              member=None, body=body, result_type=ImportResult, note=path.name[:200])
     except _DryRunDone as done:
         return done.result
+    except ImportRejected as rejected:
+        rejected.ignored_columns = ignored
+        raise
 
 
 def _import_staff(staff: Staff | str | None) -> Staff:
