@@ -150,7 +150,34 @@ def test_every_bad_row_is_listed_and_nothing_is_written(desk, tmp_path):
     assert dump() == before
 
 
-def test_a_bad_row_at_the_end_of_a_large_file_leaves_the_database_unchanged(sqlite_desk, tmp_path):
+@pytest.fixture(params=["small", "big"])
+def load_path(request, monkeypatch):
+    """Both ways a member file is loaded: row by row into the indexes, and the big-file way (indexes dropped and
+    built again at the end)."""
+    if request.param == "big":
+        monkeypatch.setattr("mms_tui.services.importing.BIG_FILE_BYTES", 1)
+    return request.param
+
+
+def _indexes() -> list[str]:
+    return sorted(name for (name,) in database.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").fetchall())
+
+
+def test_a_big_first_load_builds_the_same_database(sqlite_desk, tmp_path, load_path):
+    indexes = _indexes()
+    lines = [HEADER] + [f"会员{i},138{i:08d},M{i:06d},{i % 500}.5,,{i},,,,男,,," for i in range(5_000)] + ROWS
+    result = import_file("members", write(tmp_path, "\n".join(lines) + "\n"))
+    assert (result.created, result.cards_created) == (5_003, 5_003)
+    assert _indexes() == indexes
+    assert check_ledger() == []
+    assert database.execute_sql("PRAGMA integrity_check").fetchone()[0] == "ok"
+    hit = Member.get(Member.phone == "13800004999")
+    assert (hit.name, hit.name_initials, hit.gender) == ("会员4999", "hy4", "M")
+    assert Card.get(Card.card_no == "M004999").points == 4_999
+
+
+def test_a_bad_row_at_the_end_of_a_large_file_leaves_the_database_unchanged(sqlite_desk, tmp_path, load_path):
     lines = [HEADER] + [f"会员{i},138{i:08d},{i:06d},{i % 500}.5,,{i},,,,,,," for i in range(6_000)]
     lines.append("最后,13812345678,LAST,abc,,,,,,,,,")
     path = write(tmp_path, "\n".join(lines) + "\n")
