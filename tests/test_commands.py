@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from mms_tui.cli import cli
-from mms_tui.models import Card, Config, Member, Staff
+from mms_tui.models import Card, Config, Member, SchemaVersion, Staff
+from mms_tui.models.migrations import LATEST
 from mms_tui.services.members import issue_card, register_member
 from mms_tui.services.setup import connect
 
@@ -40,6 +41,20 @@ def test_init_creates_schema_and_admin_then_is_idempotent(run, tmp_path):
     assert [s.code for s in Staff.select()] == ["admin"]
 
 
+def test_init_upgrades_an_older_database_and_the_desk_refuses_it_until_then(run, tmp_path):
+    db = str(tmp_path / "shop.sqlite3")
+    assert run("--db", db, "init", "--admin-pin", "1234").exit_code == 0
+    connect(db)
+    SchemaVersion.delete().where(SchemaVersion.version > 1).execute()  # as a version-1 database reads
+    assert f"1 / {LATEST}" in run("--db", db, "info").output
+    refused = run("--db", db, "report", "turnover")
+    assert refused.exit_code == 1 and "mms init" in refused.output
+    upgraded = run("--db", db, "init", "--admin-pin", "1234")
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"Schema at version {LATEST} (applied {', '.join(map(str, range(2, LATEST + 1)))})." in upgraded.output
+    assert "Created admin" not in upgraded.output
+
+
 def test_init_without_a_pin_and_no_terminal_fails_cleanly(run, tmp_path):
     result = run("--db", str(tmp_path / "shop.sqlite3"), "init")
     assert result.exit_code == 1
@@ -58,7 +73,7 @@ def test_info_reports_location_schema_and_counts(run, sqlite_desk):
     assert result.exit_code == 0, result.output
     facts = {row["key"]: row["value"] for row in json.loads(result.output)}
     assert facts["database"] == str(Path(sqlite_desk.target).resolve())
-    assert facts["schema"] == "1 / 1"
+    assert facts["schema"] == f"{LATEST} / {LATEST}"
     assert facts["staff"] == 3 and facts["members"] == 0
 
 

@@ -358,3 +358,39 @@ def test_check_finds_tampered_cache(desk):
     Card.update(principal_fen=999).where(Card.id == card).execute()
     problems = check_ledger()
     assert [p.rule for p in problems] == ["cache"]
+
+
+# --- schema ----------------------------------------------------------------------------------------------------
+
+
+def index_definitions() -> dict[str, tuple[str, str]]:
+    """Every index of the database: name → (table, definition), as the database itself states them."""
+    from mms_tui.db import database, is_sqlite
+
+    if is_sqlite():
+        query = "SELECT name, tbl_name, COALESCE(sql, '') FROM sqlite_master WHERE type = 'index'"
+    else:
+        query = "SELECT indexname, tablename, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+    return {name: (table, definition) for name, table, definition in database.execute_sql(query).fetchall()}
+
+
+def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
+    """Migration 2 (the reports' indexes) on a database made before it: `mms init` leaves it indexed exactly as
+    a database created today, and a second run changes nothing."""
+    from mms_tui.db import database
+    from mms_tui.models import SchemaVersion
+    from mms_tui.models.migrations import LATEST, REPORT_INDEXES, current_version
+    from mms_tui.services.setup import initialise
+
+    new = index_definitions()
+    assert "ledger_entry_card_id_account_amount" in new and "ledger_entry_card_id_account" not in new
+    for name, _table, _columns in REPORT_INDEXES:  # back to how version 1 left it
+        database.execute_sql(f'DROP INDEX "{name}"')
+    database.execute_sql('CREATE INDEX "ledger_entry_card_id_account" ON "ledger_entry" ("card_id", "account")')
+    SchemaVersion.delete().where(SchemaVersion.version > 1).execute()
+    assert current_version() == 1
+
+    upgraded = initialise()
+    assert upgraded.applied == list(range(2, LATEST + 1)) and upgraded.version == LATEST
+    assert index_definitions() == new
+    assert initialise().applied == []

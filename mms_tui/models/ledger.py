@@ -35,6 +35,12 @@ class Transaction(BaseModel):
         table_name = "ledger_transaction"
 
 
+#: the reports read a period's transactions of one kind in calendar-day order from this index alone (SQLite groups
+#: by day without sorting); its expression is the reports' ``date(created_at)`` (migration 2)
+Transaction.add_index(Transaction.index(Transaction.kind, peewee.fn.date(Transaction.created_at), Transaction.created_at,
+                                        name="ledger_transaction_kind_day"))
+
+
 class Entry(BaseModel):
     transaction = peewee.ForeignKeyField(Transaction, backref="entries", on_delete="RESTRICT")
     account = peewee.CharField(max_length=40, index=True)
@@ -44,7 +50,9 @@ class Entry(BaseModel):
 
     class Meta:
         table_name = "ledger_entry"
-        indexes = ((("card", "account"), False),)
+        #: covering: a card's balance per account, and the liability report's sum over every card, read the
+        #: index alone (migration 2)
+        indexes = ((("card", "account", "amount"), False),)
 
 
 class AuditEvent(BaseModel):

@@ -39,6 +39,10 @@ class Member(BaseModel):
     total_spend_fen = peewee.BigIntegerField(default=0)
     created_at = peewee.DateTimeField(default=now)
 
+    class Meta:
+        #: members by join date (and home store): the segments report counts everyone from this index (migration 2)
+        indexes = ((("created_at", "home_store"), False),)
+
 
 class CardType(BaseModel):
     code = peewee.CharField(max_length=20, unique=True)
@@ -81,3 +85,7 @@ class Card(BaseModel):
     store = peewee.ForeignKeyField(Store, null=True, backref="cards", on_delete="RESTRICT")
     replaced_by = peewee.ForeignKeyField("self", null=True, backref="replaces", on_delete="RESTRICT")
     issued_at = peewee.DateTimeField(default=now)
+
+    class Meta:
+        #: the cards report counts every card from this index alone, in its order (migration 2)
+        indexes = ((("card_type", "status", "valid_until", "issued_at", "store"), False),)

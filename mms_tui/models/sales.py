@@ -26,6 +26,10 @@ class Sale(BaseModel):
     points_earned = peewee.BigIntegerField(default=0)
     status = peewee.CharField(max_length=10, default="paid")  # paid | refunded
 
+    class Meta:
+        #: a member's paid sales over a time: count, spend and last one from the index alone (segments; migration 2)
+        indexes = ((("member", "status", "created_at", "total_fen"), False),)
+
 
 class SaleLine(BaseModel):
     sale = peewee.ForeignKeyField(Sale, backref="lines", on_delete="RESTRICT")
@@ -39,6 +43,10 @@ class SaleLine(BaseModel):
     unit_price_fen = peewee.BigIntegerField()
     line_total_fen = peewee.BigIntegerField()
     discount_reason = peewee.CharField(max_length=100, default="")
+
+    class Meta:
+        #: turnover sums a sale's lines per category from the index alone (migration 2)
+        indexes = ((("sale", "category", "line_total_fen"), False),)
 
 
 class Payment(BaseModel):
@@ -59,3 +67,7 @@ class Visit(BaseModel):
     staff = peewee.ForeignKeyField(Staff, backref="visits", on_delete="RESTRICT")
     created_at = peewee.DateTimeField(default=now, index=True)
     status = peewee.CharField(max_length=10, default="ok")  # ok | reversed
+
+    class Meta:
+        #: a member's last check-in from the index alone (segments; migration 2)
+        indexes = ((("member", "status", "created_at"), False),)
