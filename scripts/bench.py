@@ -3,6 +3,7 @@
 
     python scripts/bench.py swipe [--rounds 50] [--members 200] [--json]
     python scripts/bench.py import [--members 1000000] [--json]
+    python scripts/bench.py reports [--members 1000000] [--reuse PATH] [--runs 3] [--json]
 
 ``swipe``: an RDM6300 frame written to a pty → the member screen showing that member in the headless app (p50/p95),
 against the raw baseline of the same frame crossing the pty to a plain reader (p50/p95).
@@ -10,14 +11,25 @@ against the raw baseline of the same frame crossing the pty to a plain reader (p
 ``import``: ``mms import members`` of a generated CSV (name, phone, card number, balance, bonus, points, birthday,
 gender: every member with a stored-value card and opening balances) into a new database, against the raw baseline
 of ``sqlite3 .import`` of the same file into a plain table (the sqlite3 shell; Python's ``executemany`` of the parsed
-rows when the shell is not installed). The rest of the suite (lookup at 1,000,000 members, checkout throughput,
-reports, start-up) joins this script with issue #7.
+rows when the shell is not installed).
+
+``reports``: every report of ``mms report --list`` on a database of 1,000,000 members with cards, about 5,000,000
+ledger entries and two years of sales, top-ups and check-ins (built by ``scripts/bigdb.py``, or reused with
+``--reuse PATH``: it takes a while to build; a path that does not exist yet is built there and kept). Each report
+runs for the last 30 days of the data, turnover also by month for a whole year; the median of ``--runs`` runs, each
+on a new connection as ``mms report`` would open one. Beside it, two raw baselines measured in the same run through
+the plain sqlite3 module: the hand-written aggregate SQL for the same figures, and a full scan
+``SELECT COUNT(*), SUM(amount) FROM ledger_entry``. A database made before the reports' indexes is upgraded first
+(``mms init``'s migration), and the upgrade is timed.
+
+The rest of the suite (lookup at 1,000,000 members, checkout throughput, start-up) joins this script with issue #7.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import os
 import platform
@@ -25,9 +37,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bigdb, the generator of the reports' database
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -203,24 +217,223 @@ def bench_import(members: int) -> dict:
     }
 
 
+# --- reports --------------------------------------------------------------------------------------------------
+
+#: the hand-written SQL for each report's figures, run through the plain sqlite3 module as the raw baseline;
+#: {bucket} is the day (or month) of a transaction
+_TX_RANGE = "t.created_at >= :start AND t.created_at < :end"
+RAW_REPORT_SQL: dict[str, list[str]] = {
+    "turnover": [
+        f"SELECT {{bucket}}, COUNT(*), SUM(s.total_fen) FROM sale s JOIN ledger_transaction t ON t.id = s.transaction_id "
+        f"WHERE {_TX_RANGE} GROUP BY 1",
+        f"SELECT {{bucket}}, p.tender, SUM(p.amount_fen) FROM payment p JOIN sale s ON s.id = p.sale_id "
+        f"JOIN ledger_transaction t ON t.id = s.transaction_id WHERE {_TX_RANGE} GROUP BY 1, 2",
+        f"SELECT {{bucket}}, l.category, SUM(l.line_total_fen) FROM sale_line l JOIN sale s ON s.id = l.sale_id "
+        f"JOIN ledger_transaction t ON t.id = s.transaction_id WHERE {_TX_RANGE} GROUP BY 1, 2",
+        f"SELECT {{bucket}}, COUNT(*), SUM(s.total_fen) FROM ledger_transaction t "
+        f"JOIN sale s ON s.transaction_id = t.reverses_id WHERE {_TX_RANGE} AND t.kind = 'refund' GROUP BY 1",
+        f"SELECT {{bucket}}, p.tender, SUM(p.amount_fen) FROM ledger_transaction t "
+        f"JOIN sale s ON s.transaction_id = t.reverses_id JOIN payment p ON p.sale_id = s.id "
+        f"WHERE {_TX_RANGE} AND t.kind = 'refund' GROUP BY 1, 2",
+        f"SELECT {{bucket}}, l.category, SUM(l.line_total_fen) FROM ledger_transaction t "
+        f"JOIN sale s ON s.transaction_id = t.reverses_id JOIN sale_line l ON l.sale_id = s.id "
+        f"WHERE {_TX_RANGE} AND t.kind = 'refund' GROUP BY 1, 2",
+    ],
+    "topups": [
+        f"SELECT {{bucket}}, e.account, COUNT(*), SUM(e.amount) FROM ledger_transaction t "
+        f"LEFT JOIN ledger_transaction o ON o.id = t.reverses_id JOIN ledger_entry e ON e.transaction_id = t.id "
+        f"WHERE {_TX_RANGE} AND (t.kind = 'topup' OR o.kind = 'topup') GROUP BY 1, 2",
+    ],
+    "liability": [
+        "SELECT c.card_type_id, e.account, SUM(e.amount) FROM ledger_entry e "
+        "JOIN ledger_transaction t ON t.id = e.transaction_id JOIN card c ON c.id = e.card_id "
+        "WHERE t.created_at < :end GROUP BY 1, 2",
+    ],
+    "cards": [
+        "SELECT card_type_id, CASE WHEN status = 'active' AND valid_until < :end_day THEN 'expired' ELSE status END, "
+        "COUNT(*), SUM(issued_at >= :start AND issued_at < :end), "
+        "SUM(status = 'active' AND valid_until >= :end_day AND valid_until <= :soon) FROM card GROUP BY 1, 2",
+    ],
+    "visits": [
+        f"SELECT v.store_id, strftime('%w %H', t.created_at), COUNT(*) FROM visit v "
+        f"JOIN ledger_transaction t ON t.id = v.transaction_id WHERE {_TX_RANGE} AND v.status = 'ok' GROUP BY 1, 2",
+    ],
+    "staff": [
+        f"SELECT s.staff_id, l.service_id IS NOT NULL, SUM(l.qty), SUM(l.line_total_fen), COUNT(DISTINCT s.id) "
+        f"FROM sale_line l JOIN sale s ON s.id = l.sale_id JOIN ledger_transaction t ON t.id = s.transaction_id "
+        f"WHERE {_TX_RANGE} AND s.status = 'paid' GROUP BY 1, 2",
+    ],
+    "products": [
+        f"SELECT l.code, l.name, l.category, l.service_id IS NOT NULL, SUM(l.qty), SUM(l.line_total_fen) "
+        f"FROM sale_line l JOIN sale s ON s.id = l.sale_id JOIN ledger_transaction t ON t.id = s.transaction_id "
+        f"WHERE {_TX_RANGE} AND s.status = 'paid' GROUP BY 1, 2, 3, 4 ORDER BY 6 DESC",
+    ],
+    "tiers": [
+        "SELECT tier_id, COUNT(*) FROM member GROUP BY 1",
+        "SELECT json_extract(payload, '$.to'), COUNT(*) FROM audit_event "
+        "WHERE action = 'member.tier_up' AND created_at >= :start AND created_at < :end GROUP BY 1",
+    ],
+    "segments": [
+        """WITH s AS (SELECT member_id, MAX(created_at) AS last, COUNT(*) AS n, SUM(total_fen) AS spend FROM sale
+                      WHERE member_id IS NOT NULL AND status = 'paid' AND created_at >= :year_ago
+                      AND created_at < :end GROUP BY member_id),
+                v AS (SELECT member_id, MAX(created_at) AS last FROM visit
+                      WHERE status = 'ok' AND created_at < :end GROUP BY member_id),
+                r AS (SELECT date(m.created_at) AS joined, max(COALESCE(date(s.last), ''), COALESCE(date(v.last), ''))
+                             AS seen, COALESCE(s.n, 0) AS n, COALESCE(s.spend, 0) AS spend
+                      FROM member m LEFT JOIN s ON s.member_id = m.id LEFT JOIN v ON v.member_id = m.id
+                      WHERE m.created_at < :end)
+           SELECT CASE WHEN joined >= :d30 THEN 'new'
+                       WHEN seen >= :d60 AND spend >= 300000 THEN 'big_spenders'
+                       WHEN seen >= :d30 AND n >= 6 THEN 'loyal'
+                       WHEN seen >= :d60 THEN 'returning'
+                       WHEN seen >= :d180 AND n >= 2 THEN 'at_risk'
+                       WHEN seen = '' OR seen < :d180 THEN 'lost'
+                       ELSE 'idle' END, COUNT(*) FROM r GROUP BY 1""",
+    ],
+}
+
+
+def _raw_params(start: dt.date, end: dt.date) -> dict[str, str]:
+    def day(days: int) -> str:
+        return (end - dt.timedelta(days=days)).isoformat()
+
+    return {"start": f"{start.isoformat()} 00:00:00", "end": f"{(end + dt.timedelta(days=1)).isoformat()} 00:00:00",
+            "end_day": end.isoformat(), "soon": day(-30), "year_ago": f"{day(365)} 00:00:00", "d30": day(30),
+            "d60": day(60), "d180": day(180)}
+
+
+def _median_seconds(fn: Callable[[], object], runs: int) -> tuple[float, float, object]:
+    """(median, first) of ``runs`` timed calls, and the last call's result."""
+    times = []
+    result: object = None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times[0], result
+
+
+def raw_report_seconds(path: str, name: str, by: str, start: dt.date, end: dt.date, runs: int) -> float:
+    import sqlite3
+
+    bucket = "strftime('%Y-%m', t.created_at)" if by == "month" else "date(t.created_at)"
+    params = _raw_params(start, end)
+
+    def run() -> None:
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA cache_size=-32000")  # as mms opens it
+        for sql in RAW_REPORT_SQL[name]:
+            con.execute(sql.replace("{bucket}", bucket), params).fetchall()
+        con.close()
+
+    return _median_seconds(run, runs)[0]
+
+
+def raw_scan_seconds(path: str, runs: int) -> tuple[float, int]:
+    import sqlite3
+
+    def run() -> int:
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA cache_size=-32000")
+        count = con.execute("SELECT COUNT(*), SUM(amount) FROM ledger_entry").fetchone()[0]
+        con.close()
+        return count
+
+    seconds, _first, count = _median_seconds(run, runs)
+    return seconds, int(count)  # type: ignore[arg-type]
+
+
+def bench_reports(members: int, reuse: str | None, runs: int) -> dict:
+    import bigdb
+
+    from mms_tui.db import close_database, database
+    from mms_tui.models.migrations import LATEST, current_version, migrate
+    from mms_tui.services.reports import REPORTS, run_report
+    from mms_tui.services.setup import connect
+
+    path = reuse or str(Path(tempfile.mkdtemp(prefix="mms-bench-")) / "reports.sqlite3")
+    built = None
+    if not Path(path).exists():
+        built = bigdb.build(path, members, log=lambda text: print(text, file=sys.stderr))
+    connect(path)
+    upgrade_s = None
+    if current_version() < LATEST:  # a database made by an older mms: what 'mms init' does to it, timed
+        started = time.perf_counter()
+        migrate()
+        upgrade_s = round(time.perf_counter() - started, 2)
+    counts = {table: database.execute_sql(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+              for table in ("member", "card", "ledger_transaction", "ledger_entry", "sale", "visit")}
+    last = database.execute_sql('SELECT MAX(created_at) FROM "ledger_transaction"').fetchone()[0]
+    end = dt.date.fromisoformat(str(last)[:10])
+    close_database()
+    # (report, first day, last day, --by, typical): the last 30 days of the data, turnover by month over a year;
+    # and, beyond the target, liability as it stood half a year earlier (the ledger after it is taken off)
+    cases = [(name, end - dt.timedelta(days=30), end, "day", True) for name in REPORTS]
+    cases.insert(1, ("turnover", end - dt.timedelta(days=364), end, "month", True))
+    back = end - dt.timedelta(days=182)
+    cases.append(("liability", back - dt.timedelta(days=30), back, "day", False))
+    scan_s, scanned = raw_scan_seconds(path, runs)
+    results = []
+    for name, start, last_day, by, typical in cases:
+        def run(name: str = name, start: dt.date = start, last_day: dt.date = last_day, by: str = by) -> int:
+            connect(path)  # a new connection per run, as each 'mms report' opens one
+            try:
+                return len(list(run_report(name, start, last_day, by=by)))
+            finally:
+                close_database()
+
+        seconds, first, rows = _median_seconds(run, runs)
+        raw = raw_report_seconds(path, name, by, start, last_day, runs)
+        results.append({"report": name, "by": by, "from": start.isoformat(), "to": last_day.isoformat(),
+                        "rows": rows, "seconds": round(seconds, 3), "first_run_s": round(first, 3),
+                        "raw_sql_s": round(raw, 3), "typical": typical, "within_target": seconds <= 2.0})
+        print(f"  {name:<10} {by:<5} {start} … {last_day}: {seconds:7.3f} s   (raw SQL {raw:.3f} s)", file=sys.stderr)
+    return {
+        "benchmark": f"reports at {counts['member']:,} members",
+        "database": path,
+        "database_mb": round(Path(path).stat().st_size / 1e6),
+        "built_s": built.build_s if built else None,
+        "upgrade_s": upgrade_s,
+        **counts,
+        "runs": runs,
+        "baseline_scan": "SELECT COUNT(*), SUM(amount) FROM ledger_entry (sqlite3 module)",
+        "baseline_scan_s": round(scan_s, 3),
+        "baseline_scan_rows": scanned,
+        "target_s": 2.0,
+        "reports": results,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
-    parser.add_argument("which", choices=["swipe", "import"])
+    parser.add_argument("which", choices=["swipe", "import", "reports"])
     parser.add_argument("--rounds", type=int, default=50)
-    parser.add_argument("--members", type=int, help="swipe: 200; import: 1,000,000")
+    parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
+    parser.add_argument("--reuse", metavar="PATH", help="reports: the database to use (built there when absent)")
+    parser.add_argument("--runs", type=int, default=3, help="reports: runs per report (the median counts)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.which == "swipe":
         result = bench_swipe(args.rounds, args.members or 200)
-    else:
+    elif args.which == "import":
         result = bench_import(args.members or 1_000_000)
+    else:
+        result = bench_reports(args.members or 1_000_000, args.reuse, args.runs)
     result["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     result["date"] = time.strftime("%Y-%m-%d")
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         for key, value in result.items():
-            print(f"{key:>16}  {value}")
+            if key == "reports":
+                print(f"{'report':>16}  {'by':<5} {'period':<23} {'seconds':>8} {'raw SQL':>8}  within 2 s")
+                for r in value:
+                    verdict = ("yes" if r["within_target"] else "NO") if r["typical"] else "(not a typical query)"
+                    print(f"{r['report']:>16}  {r['by']:<5} {r['from']} … {r['to']} {r['seconds']:8.3f} "
+                          f"{r['raw_sql_s']:8.3f}  {verdict}")
+            else:
+                print(f"{key:>16}  {value}")
     return 0
 
 
