@@ -414,3 +414,10 @@ def test_a_members_history_shows_their_own_opening_balance(desk, tmp_path):
     (li,) = member_history(Member.get(Member.phone == "13912345678").id)
     assert (li.money_fen, li.points, li.visits) == (0, 300, 0)
     assert member_history(Member.get(Member.phone == "13700137000").id) == []  # no card, no balance
+
+
+def test_a_file_that_cannot_be_read_is_one_clear_error(sqlite_desk, tmp_path):
+    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_LANG": "en"}
+    result = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "import", "members", "/proc/self/mem"], env=env)
+    assert result.exit_code == 1
+    assert result.stderr == "Error: Cannot read /proc/self/mem: Input/output error.\n"

@@ -75,8 +75,11 @@ def open_sheet(path: str | Path, encoding: str = "auto", sheet: str | None = Non
     if not path.is_file():
         raise InvalidInput(_("No file {path}.").format(path=path))
     suffix = path.suffix.lower()
-    with path.open("rb") as fh:
-        magic = fh.read(8)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(8)
+    except OSError as exc:
+        raise InvalidInput(_("Cannot read {path}: {error}.").format(path=path, error=exc.strerror or exc)) from None
     if suffix == ".xls" or magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise InvalidInput(_("{path} is an old Excel .xls workbook; save it as .xlsx or CSV first.").format(path=path))
     if suffix in (".xlsx", ".xlsm") or magic.startswith(b"PK\x03\x04"):
