@@ -83,8 +83,17 @@ def test_one_member_with_two_cards_and_opening_balances_in_the_ledger(desk, tmp_
     assert Member.select().count() == 4 and Card.select().count() == 4
 
 
+@pytest.fixture(params=["small", "big"])
+def load_path(request, monkeypatch):
+    """Both ways a member file is loaded: row by row into the indexes, and the big-file way (indexes dropped and
+    built again at the end, the rows read, cleaned and placed by a forked child while this process writes)."""
+    if request.param == "big":
+        monkeypatch.setattr("mms_tui.services.importing.BIG_FILE_BYTES", 1)
+    return request.param
+
+
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-16"])
-def test_gb18030_bom_and_utf16_files_import_to_the_same_rows_as_utf8(sqlite_desk, tmp_path, encoding):
+def test_gb18030_bom_and_utf16_files_import_to_the_same_rows_as_utf8(sqlite_desk, tmp_path, encoding, load_path):
     import_file("members", write(tmp_path, MEMBERS_CSV, "utf-8", "plain.csv"))
     expected = (members_table(), cards_table())
     for model in (Entry, Card, Member, Transaction):
@@ -96,7 +105,7 @@ def test_gb18030_bom_and_utf16_files_import_to_the_same_rows_as_utf8(sqlite_desk
     assert (members_table(), cards_table()) == expected
 
 
-def test_undecodable_bytes_name_the_line_and_offset_and_write_nothing(sqlite_desk, tmp_path):
+def test_undecodable_bytes_name_the_line_and_offset_and_write_nothing(sqlite_desk, tmp_path, load_path):
     good = (HEADER + "\n" + ROWS[0] + "\n").encode("utf-8")
     bad_line = "赵六,13600136000,,,,,,,,,,,\n".encode().replace("赵".encode(), b"\xff\xfe")
     path = tmp_path / "broken.csv"
@@ -148,15 +157,6 @@ def test_every_bad_row_is_listed_and_nothing_is_written(desk, tmp_path):
     assert "negative" in errors[1].reason
     assert str(caught.value) == "7 bad rows; nothing was imported."
     assert dump() == before
-
-
-@pytest.fixture(params=["small", "big"])
-def load_path(request, monkeypatch):
-    """Both ways a member file is loaded: row by row into the indexes, and the big-file way (indexes dropped and
-    built again at the end)."""
-    if request.param == "big":
-        monkeypatch.setattr("mms_tui.services.importing.BIG_FILE_BYTES", 1)
-    return request.param
 
 
 def _indexes() -> list[str]:
@@ -421,3 +421,56 @@ def test_a_file_that_cannot_be_read_is_one_clear_error(sqlite_desk, tmp_path):
     result = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "import", "members", "/proc/self/mem"], env=env)
     assert result.exit_code == 1
     assert result.stderr == "Error: Cannot read /proc/self/mem: Input/output error.\n"
+
+
+def test_later_rows_of_a_member_fill_in_what_the_first_left_empty(sqlite_desk, tmp_path, load_path):
+    text = "\n".join([HEADER, "张三,13800138000,C1,100,,,,,,,,,",
+                      "张三,13800138000,C2,200,,,,,1990-05-17,男,,,新备注"]) + "\n"
+    result = import_file("members", write(tmp_path, text))
+    assert (result.created, result.updated, result.cards_created, result.principal_fen) == (1, 0, 2, 30_000)
+    assert members_table() == [("张三", "13800138000", "M", "1990-05-17", "NORMAL", "新备注", "zs")]
+    assert check_ledger() == []
+
+
+@pytest.mark.parametrize("policy", ["skip", "update"])
+def test_duplicates_in_a_file_under_each_policy(sqlite_desk, tmp_path, load_path, policy):
+    text = "\n".join([HEADER, "张三,13800138000,C1,100,,,,,,,,,", "张三,13800138000,C1,250,,5,,,,,,,",
+                      "张叁,13800138000,C2,,,,,,,,,,", "李四,13912345678,C3,1,,,,,,,,,"]) + "\n"
+    result = import_file("members", write(tmp_path, text), on_duplicate=policy)
+    if policy == "skip":
+        assert (result.created, result.skipped, result.cards_created, result.cards_updated) == (2, 2, 2, 0)
+        assert Card.get(Card.card_no == "C1").principal_fen == 10_000 and Member.get(Member.phone == "13800138000").name == "张三"
+    else:
+        assert (result.created, result.updated, result.cards_created, result.cards_updated) == (2, 1, 3, 1)
+        c1 = Card.get(Card.card_no == "C1")
+        assert (c1.principal_fen, c1.points) == (25_000, 5)
+        zhang = Member.get(Member.phone == "13800138000")
+        assert (zhang.name, zhang.name_initials) == ("张叁", "zs")
+        assert result.principal_fen == 25_100 and result.points == 5
+    assert check_ledger() == []
+
+
+def test_a_big_load_reports_progress_to_the_end(sqlite_desk, tmp_path, load_path):
+    seen: list[tuple[int, int]] = []
+    lines = [HEADER] + [f"会员{i},138{i:08d},M{i:06d},1,,,,,,,,," for i in range(5_000)]
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    import_file("members", path, progress=lambda done, total: seen.append((done, total)))
+    size = path.stat().st_size
+    assert len(seen) > 1 and seen[-1] == (size, size)
+
+
+def test_a_crash_while_reading_writes_nothing_and_says_so(sqlite_desk, tmp_path, load_path, monkeypatch):
+    from mms_tui.services import importing
+
+    def broken(self, line, cells):
+        if line == 4_000:
+            raise ZeroDivisionError("a bug")
+        return clean(self, line, cells)
+
+    clean = importing._MemberImport.clean
+    monkeypatch.setattr(importing._MemberImport, "clean", broken)
+    lines = [HEADER] + [f"会员{i},138{i:08d},M{i:06d},1,,,,,,,,," for i in range(5_000)]
+    before = dump()
+    with pytest.raises((ZeroDivisionError, RuntimeError), match="a bug"):
+        import_file("members", write(tmp_path, "\n".join(lines) + "\n"))
+    assert dump() == before

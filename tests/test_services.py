@@ -384,9 +384,12 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
 
     new = index_definitions()
     assert "ledger_entry_card_id_account_amount" in new and "ledger_entry_card_id_account" not in new
+    assert "ledger_entry_card_id" not in new and "card_card_type_id" not in new
     for name, _table, _columns in REPORT_INDEXES:  # back to how version 1 left it
         database.execute_sql(f'DROP INDEX "{name}"')
     database.execute_sql('CREATE INDEX "ledger_entry_card_id_account" ON "ledger_entry" ("card_id", "account")')
+    database.execute_sql('CREATE INDEX "ledger_entry_card_id" ON "ledger_entry" ("card_id")')  # dropped by 3
+    database.execute_sql('CREATE INDEX "card_card_type_id" ON "card" ("card_type_id")')
     SchemaVersion.delete().where(SchemaVersion.version > 1).execute()
     assert current_version() == 1
 

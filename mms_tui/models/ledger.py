@@ -44,7 +44,8 @@ Transaction.add_index(Transaction.index(Transaction.kind, peewee.fn.date(Transac
 class Entry(BaseModel):
     transaction = peewee.ForeignKeyField(Transaction, backref="entries", on_delete="RESTRICT")
     account = peewee.CharField(max_length=40, index=True)
-    card = peewee.ForeignKeyField(Card, null=True, backref="entries", on_delete="RESTRICT")
+    #: no index of its own: (card, account, amount) below begins with it (migration 3)
+    card = peewee.ForeignKeyField(Card, null=True, backref="entries", on_delete="RESTRICT", index=False)
     unit = peewee.CharField(max_length=5, constraints=[peewee.Check("unit IN ('fen','pt','visit')")])
     amount = peewee.BigIntegerField()
 

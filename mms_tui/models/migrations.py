@@ -44,10 +44,22 @@ REPORT_INDEXES = [
     ("member_created_at_home_store_id", "member", '"created_at", "home_store_id"'),
 ]
 
+def _drop_prefix_indexes(db: peewee.Database, migrator: object) -> None:
+    """Indexes whose columns begin a composite index: the composite serves every query they served (and the
+    foreign key checks), so they only cost time on each write and in a big import (issue #5)."""
+    for name in PREFIX_INDEXES:
+        db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
+#: dropped by migration 3: ledger_entry(card_id) begins (card_id, account, amount); card(card_type_id) begins the
+#: cards report's (card_type_id, status, valid_until, issued_at, store_id)
+PREFIX_INDEXES = ["ledger_entry_card_id", "card_card_type_id"]
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
     (2, "indexes for the reports", _report_indexes),
+    (3, "drop indexes that composite ones cover", _drop_prefix_indexes),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -24,13 +24,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import hashlib
 import json
+import multiprocessing
+import os
 import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 
 from mms_tui.db import bulk_insert, first_free_id, indexes_rebuilt_after, sync_id_sequence
 from mms_tui.i18n import _, ngettext
@@ -185,11 +189,17 @@ def map_columns(headers: list[str], fields: dict[str, tuple[str, ...]], mapping:
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
 
 
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_WHOLE_PHONE_FLOAT = re.compile(r"^\d{11}\.0+$")
+
+
 def clean_phone_cell(text: str) -> str:
+    if _MOBILE.fullmatch(text):  # already clean: most cells
+        return text
     if _SCIENTIFIC.match(text):
         raise _CellError(_("written in scientific notation: the spreadsheet has lost digits; format the column "
                            "as text and export again"))
-    if re.match(r"^\d{11}\.0+$", text):
+    if _WHOLE_PHONE_FLOAT.match(text):
         text = text.split(".")[0]
     try:
         return normalise_phone(text)
@@ -198,6 +208,8 @@ def clean_phone_cell(text: str) -> str:
 
 
 def clean_card_key(text: str) -> str:
+    if text.isdigit() and text.isascii() and len(text) <= 64:  # most card numbers: digits, leading zeros kept
+        return text
     if _SCIENTIFIC.match(text):
         raise _CellError(_("written in scientific notation: the spreadsheet has lost digits; format the column "
                            "as text and export again"))
@@ -299,8 +311,12 @@ class _MemberImport:
     """One run over a member file inside the import's write transaction."""
 
     def __init__(self, sheet: Sheet, columns: dict[str, int], on_duplicate: str, staff: Staff, store: Store,
-                 tx: Transaction) -> None:
+                 tx: Transaction, progress: Progress | None = None, relay: _ProgressRelay | None = None) -> None:
         self.sheet = sheet
+        self.progress = progress  # the caller's; the sheet reports through ``relay``, which points to it
+        self.relay = relay
+        #: where each decided write goes: straight to the database here, down a pipe in a planning child
+        self.emit: Callable[[tuple], None] = self.apply
         self.columns = columns
         self.headers = sheet.headers
         self.policy = on_duplicate
@@ -318,6 +334,7 @@ class _MemberImport:
         if self.default_tier is None:
             raise NotFound(_("No member tiers are set up; run 'mms init' first."))
         self.types: dict[int, CardType] = {t.id: t for t in CardType.select().where(CardType.active == True)}  # noqa: E712
+        self.type_kinds = {t.id: t.kind for t in self.types.values()}
         type_keys: dict[str, object] = {}
         for t in self.types.values():
             type_keys[header_key(t.name)] = t.id
@@ -364,6 +381,8 @@ class _MemberImport:
         self.opening = {"fen": 0, "pt": 0, "visit": 0}
         self.day = today()
         self.moment = now()
+        # plain ids, read once: a million rows should not go through peewee's field descriptors
+        self.tx_id, self.store_id, self.default_tier_id = tx.id, store.id, self.default_tier.id
 
     # -- reading --
 
@@ -381,7 +400,8 @@ class _MemberImport:
         for field_name, i, cleaner, is_member in self.plan:
             if i >= width:
                 continue
-            text = cell_text(cells[i])
+            text = cells[i]
+            text = text.strip() if type(text) is str else cell_text(text)
             if not text:
                 continue
             if text[0] == "'":
@@ -392,6 +412,8 @@ class _MemberImport:
             except _CellError as exc:
                 self.error(line, field_name, text, str(exc))
                 ok = False
+        if "name" in member:
+            member["name_keys"] = pinyin_keys(str(member["name"]))
         if "phone" not in member:
             if "phone" not in raw:
                 self.error(line, "phone", "", _("a phone number is required"))
@@ -415,20 +437,21 @@ class _MemberImport:
             card["card_type"] = default
             card["type_defaulted"] = True
         ctype = self.types[card["card_type"]]  # type: ignore[index]
+        kind = self.type_kinds[ctype.id]
         ok = True
         for money in ("balance", "bonus"):
-            if card.get(money) and ctype.kind != "stored_value":
+            if card.get(money) and kind != "stored_value":
                 self.error(line, money, raw[money], _("only a stored-value card holds money ({type} is not one)")
                            .format(type=ctype.name))
                 ok = False
-        if card.get("visits") and ctype.kind != "visits":
+        if card.get("visits") and kind != "visits":
             self.error(line, "visits", raw["visits"], _("only a visit package holds visits ({type} is not one)")
                        .format(type=ctype.name))
             ok = False
-        if ctype.kind == "visits" and "visits" not in card:
+        if kind == "visits" and "visits" not in card:
             self.error(line, "visits", "", _("a visit package needs its remaining visits"))
             ok = False
-        if ctype.kind == "period" and "valid_until" not in card:
+        if kind == "period" and "valid_until" not in card:
             if "valid_from" in card and ctype.period_days:
                 card["valid_until"] = card["valid_from"] + dt.timedelta(days=ctype.period_days - 1)  # type: ignore[operator]
             else:
@@ -450,8 +473,10 @@ class _MemberImport:
         big_first_load = (not self.check_members and not self.check_cards and not Entry.select().exists()
                           and self.sheet.path.stat().st_size >= BIG_FILE_BYTES)
         with indexes_rebuilt_after([Member, Card, Entry] if big_first_load else []):
-            self.read_and_place()
-            self.flush()
+            if big_first_load and _can_fork():
+                self.plan_in_child()
+            else:
+                self.plan_rows()
         if self.errors:
             raise ImportRejected(self.errors, self.sheet.line_word)
         counters = (("opening.stored_value", "fen"), ("opening.points", "pt"), ("opening.visits", "visit"))
@@ -461,7 +486,8 @@ class _MemberImport:
         sync_id_sequence(Member)
         sync_id_sequence(Card)
 
-    def read_and_place(self) -> None:
+    def plan_rows(self) -> None:
+        """Read, clean and place every row; what to write goes to ``self.emit`` as it is decided."""
         batch: list[tuple[int, dict[str, object], dict[str, object]]] = []
         for line, cells in self.sheet.rows:
             self.counts.rows += 1
@@ -472,11 +498,77 @@ class _MemberImport:
                 self.place(batch)
                 batch = []
         self.place(batch)
+        self.flush()
+        self.errors.sort(key=lambda e: e.line)  # cleaning and placing find them in different passes
+
+    def plan_in_child(self) -> None:
+        """A big first load on two cores: a forked copy of this run reads, cleans and places the rows while this
+        process writes what it decides, in this transaction. Nothing but rows crosses the pipe: the tables
+        are empty, so deciding needs no query (the ids were chosen before the fork)."""
+        ctx = multiprocessing.get_context("fork")
+        # a queue, not a bare pipe: the child's feeder thread sends while the child goes on cleaning, and at most
+        # 16 batches wait, so a million rows never pile up in memory when the writing is the slower side
+        queue = ctx.Queue(maxsize=16)
+        child = ctx.Process(target=self._child, args=(queue,), daemon=True)
+        child.start()
+        try:
+            while True:
+                try:
+                    message = queue.get(timeout=1)
+                except Empty:
+                    if not child.is_alive():
+                        raise RuntimeError(f"the import's reading process stopped (exit code {child.exitcode})") \
+                            from None
+                    continue
+                kind = message[0]
+                if kind == "write":
+                    self.apply(message[1])
+                elif kind == "progress":
+                    if self.progress is not None:
+                        self.progress(*message[1:])
+                elif kind == "done":
+                    counts, self.errors, self.opening, self.sheet.encoding = message[1:]
+                    for name, value in dataclasses.asdict(counts).items():  # update_card counted balances here
+                        setattr(self.counts, name, getattr(self.counts, name) + value)
+                    break
+                elif kind == "invalid":
+                    raise InvalidInput(message[1])
+                else:
+                    raise RuntimeError("the import's reading process failed:\n" + message[1])
+        finally:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.kill()
+            self.sheet._decoder = None  # the child read the file: its encoding came back in "done"
+
+    def _child(self, queue: multiprocessing.Queue) -> None:
+        def send(message: tuple) -> None:
+            queue.put(message)
+
+        self.emit = lambda op: send(("write", op))
+        if self.progress is not None and self.relay is not None:
+            self.relay.target = lambda done, total: send(("progress", done, total))
+        self.counts = _Counts()
+        gc.disable()  # a short-lived process making a million long-lived objects: collecting them only costs time
+        try:
+            self.plan_rows()
+            send(("done", self.counts, self.errors, self.opening, self.sheet.settled_encoding()))
+        except InvalidInput as exc:
+            send(("invalid", str(exc)))
+        except BaseException:  # a bug: the parent reports it
+            import traceback
+
+            send(("crash", traceback.format_exc()))
+        finally:
+            queue.close()
+            queue.join_thread()  # everything sent before the process ends
 
     def _existing(self, batch: list[tuple[int, dict[str, object], dict[str, object]]]) -> tuple[dict, dict]:
         """Members and card keys of this batch already in the database (one query each, none when empty)."""
         members: dict[str, tuple[int, str]] = {}
         keys: dict[str, tuple[int, int]] = {}
+        if not self.check_members and not self.check_cards:  # a first load: nothing to look up
+            return members, keys
         phones = [m["phone"] for _line, m, _card in batch if m["phone"] not in self.phones]
         if self.check_members and phones:
             for start in range(0, len(phones), 500):
@@ -543,6 +635,10 @@ class _MemberImport:
                 elif not card and not self.duplicate(line, "phone", phone,
                                                      _("the same member as line {line}").format(line=first_line)):
                     continue
+                else:  # a later row of the same member may fill in what the first one left empty
+                    filled = {k: member[k] for k in MEMBER_COLUMNS if k in member and fields[k] is None}
+                    if filled:
+                        self.write_member(member_id, filled)
                 fields.update(member)
                 self.phones[phone] = (member_id, first_line, tuple(fields[k] for k in MEMBER_COLUMNS))
                 is_new = False
@@ -583,11 +679,11 @@ class _MemberImport:
         self.next_member += 1
         phone = str(member["phone"])
         name = str(member["name"])
-        full, initials = pinyin_keys(name)
+        full, initials = member["name_keys"]  # type: ignore[misc]
         self.pending_members.append((
             member_id, name, phone, phone[-4:], full, initials, member.get("gender", ""), member.get("birthday"),
-            member.get("tier", self.default_tier.id), member.get("notes", ""), "active",
-            member.get("store", self.store.id), 0, member.get("joined", self.moment),
+            member.get("tier", self.default_tier_id), member.get("notes", ""), "active",
+            member.get("store", self.store_id), 0, member.get("joined", self.moment),
         ))
         self.phones[phone] = (member_id, line, self.member_values(member))
         self.counts.created += 1
@@ -603,7 +699,7 @@ class _MemberImport:
         self.pending_cards.append((
             card_id, number, uid, barcode, member_id, card["card_type"], status, principal, bonus, points, visits,
             card.get("valid_from"), card.get("valid_until"), self.day if status == "frozen" else None, 0,
-            store_id or self.store.id, self.moment,
+            store_id or self.store_id, self.moment,
         ))
         where = (card_id, member_id, line)
         self.card_keys[number] = where  # type: ignore[index]
@@ -611,7 +707,7 @@ class _MemberImport:
             self.card_keys[uid] = where  # type: ignore[index]
         if barcode is not None:
             self.card_keys[barcode] = where  # type: ignore[index]
-        tx_id = self.tx.id
+        tx_id = self.tx_id
         for account, unit, amount in (("card.principal", "fen", principal), ("card.bonus", "fen", bonus),
                                       ("card.points", "pt", points), ("card.visits", "visit", visits)):
             if amount:
@@ -627,8 +723,10 @@ class _MemberImport:
 
     @staticmethod
     def member_values(member: dict[str, object]) -> tuple:
-        """The member columns a row filled (None where empty): kept per phone to spot rows that disagree."""
-        return tuple(member.get(k) for k in MEMBER_COLUMNS)
+        """The member columns a row filled (None where empty), in MEMBER_COLUMNS order: kept per phone to spot
+        rows that disagree."""
+        get = member.get
+        return get("name"), get("gender"), get("birthday"), get("tier"), get("notes"), get("joined"), get("store")
 
     def count_opening(self, delta: dict[str, object]) -> None:
         self.counts.principal += int(delta["card.principal"])  # type: ignore[call-overload]
@@ -650,33 +748,22 @@ class _MemberImport:
         if self.errors:  # nothing will be written: the run only looks for more bad rows
             self.pending_members, self.pending_cards, self.pending_entries = [], [], []
             return
-        bulk_insert(Member, ("id", "name", "phone", "phone_last4", "name_pinyin", "name_initials", "gender",
-                             "birthday", "tier", "notes", "status", "home_store", "total_spend_fen", "created_at"),
-                    self.pending_members)
-        bulk_insert(Card, ("id", "card_no", "reader_uid", "barcode", "member", "card_type", "status",
-                           "principal_fen", "bonus_fen", "points", "visits_left", "valid_from", "valid_until",
-                           "frozen_since", "frozen_days_total", "store", "issued_at"), self.pending_cards)
-        bulk_insert(Entry, ("transaction", "account", "card", "unit", "amount"), self.pending_entries)
+        for table, rows in (("members", self.pending_members), ("cards", self.pending_cards),
+                            ("entries", self.pending_entries)):
+            if rows:
+                self.emit((table, rows))
         self.pending_members, self.pending_cards, self.pending_entries = [], [], []
 
     def update_member(self, member_id: int, member: dict[str, object]) -> None:
         self.counts.updated += 1
+        self.write_member(member_id, member)
+
+    def write_member(self, member_id: int, member: dict[str, object]) -> None:
+        """The row's member columns replace the stored ones (the member may still be waiting to be written)."""
         if self.errors:
             return
         self.flush()
-        changes: dict = {}
-        for key, value in member.items():
-            if key == "phone":
-                continue
-            column = {"tier": Member.tier, "joined": Member.created_at, "store": Member.home_store}.get(
-                key, getattr(Member, key, None))
-            if column is not None:
-                changes[column] = value
-        if "name" in member:
-            full, initials = pinyin_keys(str(member["name"]))
-            changes[Member.name_pinyin], changes[Member.name_initials] = full, initials
-        if changes:
-            Member.update(changes).where(Member.id == member_id).execute()
+        self.emit(("member", member_id, member))
 
     def update_card(self, card_id: int, card: dict[str, object]) -> None:
         """The file's balances and dates replace the stored ones; balance changes post their difference."""
@@ -684,6 +771,37 @@ class _MemberImport:
         if self.errors:
             return
         self.flush()
+        self.emit(("card", card_id, card))
+
+    # -- writing: what the planning decided, in the import's transaction --
+
+    def apply(self, op: tuple) -> None:
+        kind = op[0]
+        if kind in _INSERTS:
+            model, columns = _INSERTS[kind]
+            bulk_insert(model, columns, op[1])
+        elif kind == "member":
+            self.apply_member(*op[1:])
+        elif kind == "card":
+            self.apply_card(*op[1:])
+        else:
+            raise ValueError(f"unknown import write {kind!r}")
+
+    @staticmethod
+    def apply_member(member_id: int, member: dict[str, object]) -> None:
+        changes: dict = {}
+        for key, value in member.items():
+            column = {"tier": Member.tier, "joined": Member.created_at, "store": Member.home_store}.get(
+                key, getattr(Member, key, None) if key in MEMBER_COLUMNS else None)
+            if column is not None:
+                changes[column] = value
+        if "name" in member:
+            full, initials = member.get("name_keys") or pinyin_keys(str(member["name"]))  # type: ignore[misc]
+            changes[Member.name_pinyin], changes[Member.name_initials] = full, initials
+        if changes:
+            Member.update(changes).where(Member.id == member_id).execute()
+
+    def apply_card(self, card_id: int, card: dict[str, object]) -> None:
         current = Card.get_by_id(card_id)
         changes: dict = {}
         for key, column in (("status", Card.status), ("valid_from", Card.valid_from),
@@ -706,6 +824,31 @@ class _MemberImport:
                     delta[account] = diff
         post(self.tx, postings)
         self.count_opening(delta)  # type: ignore[arg-type]
+
+
+#: the bulk writes: table → (model, columns of each row tuple)
+_INSERTS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "members": (Member, ("id", "name", "phone", "phone_last4", "name_pinyin", "name_initials", "gender", "birthday",
+                         "tier", "notes", "status", "home_store", "total_spend_fen", "created_at")),
+    "cards": (Card, ("id", "card_no", "reader_uid", "barcode", "member", "card_type", "status", "principal_fen",
+                     "bonus_fen", "points", "visits_left", "valid_from", "valid_until", "frozen_since",
+                     "frozen_days_total", "store", "issued_at")),
+    "entries": (Entry, ("transaction", "account", "card", "unit", "amount")),
+}
+
+
+class _ProgressRelay:
+    """The progress callback handed to the sheet; a child process that reads the sheet points it at the pipe."""
+
+    def __init__(self, target: Progress) -> None:
+        self.target = target
+
+    def __call__(self, done: int, total: int) -> None:
+        self.target(done, total)
+
+
+def _can_fork() -> bool:
+    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
 
 
 # --- products ----------------------------------------------------------------------------------------------------
@@ -891,11 +1034,12 @@ def import_file(
         return dataclasses.replace(result, already_imported=True, dry_run=dry_run)
 
     def body(tx: Transaction) -> ImportResult:
-        data = open_sheet(path, encoding, sheet, progress)
+        relay = _ProgressRelay(progress) if progress is not None else None
+        data = open_sheet(path, encoding, sheet, relay)
         counts = _Counts()
         try:
             if what == "members":
-                run = _MemberImport(data, columns, on_duplicate, staff_obj, store_obj, tx)
+                run = _MemberImport(data, columns, on_duplicate, staff_obj, store_obj, tx, progress, relay)
                 run.run()
                 counts = run.counts
             else:

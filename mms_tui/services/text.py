@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
@@ -20,6 +20,8 @@ _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 def normalise_query(text: str) -> str:
     """Full-width → ASCII (０１２３ → 0123, ＡＢ → AB), stray whitespace trimmed and folded."""
+    if text and text.isprintable() and " " not in text and unicodedata.is_normalized("NFKC", text):
+        return text  # the usual cell: nothing to fold (fast path of an import's million cells)
     text = unicodedata.normalize("NFKC", text or "")
     return " ".join(text.split())
 
@@ -53,6 +55,7 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
+@lru_cache(maxsize=1 << 16)  # names repeat: an import of a million members has a few hundred thousand
 def pinyin_keys(name: str) -> tuple[str, str]:
     """('zhangsan', 'zs') for 张三; Latin names give their letters ('alicewang', 'aw')."""
     words = _pinyin_by_char(name)
@@ -164,7 +167,7 @@ def parse_date(text: str | dt.date) -> dt.date:
         return text.date()
     if isinstance(text, dt.date):
         return text
-    cleaned = normalise_query(str(text))
+    cleaned = text if _ISO_DATE.fullmatch(text) else normalise_query(str(text))
     if _ISO_DATE.fullmatch(cleaned):  # the common case, fast
         try:
             return dt.date.fromisoformat(cleaned)
@@ -188,6 +191,8 @@ _COUNT = re.compile(r"^\d{1,15}$")
 
 def parse_count(text: str | int) -> int:
     """A whole number of points or visits: '1,200' → 1200, '12.0' → 12; never negative, never a fraction."""
+    if type(text) is str and text.isdigit() and text.isascii() and len(text) <= 15:
+        return int(text)  # the common case, fast
     if isinstance(text, int) and not isinstance(text, bool):
         cleaned = str(text)
     else:
