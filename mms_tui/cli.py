@@ -12,7 +12,7 @@ import peewee
 from mms_tui import __version__
 from mms_tui.db import DatabaseError, close_database
 from mms_tui.devices.protocols import PROTOCOLS
-from mms_tui.i18n import _, set_language
+from mms_tui.i18n import _, ngettext, set_language
 from mms_tui.output import format_option, write_rows
 from mms_tui.services.errors import DomainError
 from mms_tui.services.text import format_money
@@ -516,6 +516,73 @@ def print_cards(ctx: click.Context, outdir: Path, phones: tuple[str, ...], card_
     for path in result.paths:
         click.echo(str(path))
     click.echo(summary(result, outdir), err=True)
+
+
+@cli.group()
+def rules() -> None:
+    """Loyalty rules as one TOML or JSON document: points, top-up bonuses, tiers, promotions, birthdays, fees.
+
+    \b
+    mms rules export rules.toml        # the rules in force (the defaults until a manager saves some)
+    mms rules import rules.toml        # check everything, list every problem, then save all or nothing
+    """
+
+
+@rules.command("export")
+@click.argument("file", default="-", metavar="[FILE|-]")
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]),
+              help="File format (default: json for a .json FILE, else toml).")
+@click.pass_context
+def rules_export(ctx: click.Context, file: str, fmt: str | None) -> None:
+    """Write the rules in force to FILE (whole or not at all), or to standard output."""
+    from mms_tui.services.rules import format_for, load_rules, rules_to_text, write_rules_file
+
+    _open(_settings(ctx))
+    current = load_rules()
+    if file == "-":
+        click.echo(rules_to_text(current, format_for("-", fmt)), nl=False)
+        return
+    used = write_rules_file(current, file, fmt)
+    click.echo(_("Wrote the rules to {file} ({fmt}).").format(file=file, fmt=used), err=True)
+
+
+@rules.command("import")
+@click.argument("file", metavar="FILE|-")
+@click.option("--format", "fmt", type=click.Choice(["toml", "json"]),
+              help="File format (default: from FILE's suffix, else json when it starts with '{', else toml).")
+@click.option("--dry-run", is_flag=True, help="Check everything and report, but save nothing.")
+@click.option("--staff", "staff_code", metavar="CODE",
+              help="Manager or admin recorded on the change (default: the first admin).")
+@click.pass_context
+def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, staff_code: str | None) -> None:
+    """Replace the rules in force with FILE, all or nothing: every problem is listed (with its place, such as
+    promotions[2].percent) and nothing is saved unless there are none. Needs a manager."""
+    from mms_tui.services.common import resolve_staff
+    from mms_tui.services.errors import RulesInvalid
+    from mms_tui.services.rules import document_from_text, read_rules_file, save_rules
+    from mms_tui.services.staff import first_admin
+
+    _open(_settings(ctx))
+    staff = resolve_staff(staff_code) if staff_code else first_admin()
+    try:
+        if file == "-":
+            where = _("standard input")
+            document = document_from_text(sys.stdin.read(), fmt, source=where)
+        else:
+            where = file
+            document = read_rules_file(file, fmt)
+        saved = save_rules(document, staff, dry_run=dry_run)
+    except RulesInvalid as exc:
+        for problem in exc.errors:
+            click.echo(problem, err=True)
+        n = len(exc.errors)
+        raise click.ClickException(ngettext("{n} problem in {file}; nothing was changed.",
+                                            "{n} problems in {file}; nothing was changed.", n).format(n=n, file=where)) from None
+    verb = _("Checked (dry run, nothing saved)") if dry_run else _("Saved")
+    click.echo(_("{verb}: {promotions} promotions, {bonuses} top-up bonuses, {days} points days, {gifts} gifts, "
+                 "{levels} tier benefits.").format(
+        verb=verb, promotions=len(saved.promotions), bonuses=len(saved.topup.bonuses), days=len(saved.points.days),
+        gifts=len(saved.points.gifts), levels=len(saved.tiers.levels)))
 
 
 @cli.group()

@@ -98,3 +98,20 @@ class PermissionDenied(DomainError):
 
 class SchemaMissing(DomainError):
     code = "schema_missing"
+
+
+class RulesInvalid(InvalidInput):
+    """A loyalty-rules document with problems: all of them, each naming its place (``promotions[2].percent: …``)."""
+
+    code = "rules_invalid"
+
+    def __init__(self, errors: list[str]) -> None:
+        from mms_tui.i18n import _
+
+        self.errors = list(errors)
+        if len(self.errors) == 1:
+            message = self.errors[0]
+        else:
+            message = _("{n} problems in the rules; the first: {first}").format(n=len(self.errors),
+                                                                                first=self.errors[0])
+        super().__init__(message)

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from mms_tui.db import write_transaction
 from mms_tui.i18n import N_, _
 from mms_tui.models import STAFF_ROLES, Staff, Store
-from mms_tui.services.errors import InvalidInput, PermissionDenied, WrongPin
+from mms_tui.services.errors import InvalidInput, NotFound, PermissionDenied, WrongPin
 from mms_tui.services.ledger import audit
 
 # Desk logins happen all day; these costs keep a verify well under 100 ms on a counter PC.
@@ -82,6 +82,14 @@ def staff_code_for_card(card_no: str) -> str | None:
     """The code of the active staff member whose card this is (staff cards log in with code filled, PIN asked)."""
     staff = Staff.get_or_none((Staff.card_no == (card_no or "").strip()) & (Staff.active == True))  # noqa: E712
     return staff.code if staff else None
+
+
+def first_admin() -> Staff:
+    """Who a command line change is recorded under when no staff code is given: the first active admin."""
+    admin = Staff.select().where((Staff.role == "admin") & (Staff.active == True)).order_by(Staff.id).first()  # noqa: E712
+    if admin is None:
+        raise NotFound(_("No admin exists yet; run 'mms init' first."))
+    return admin
 
 
 def require_role(staff: Staff, role: str) -> None:
