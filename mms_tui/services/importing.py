@@ -57,6 +57,7 @@ from mms_tui.services.fields import MEMBER_FIELDS, PRODUCT_FIELDS, STATUS_WORDS,
 from mms_tui.services.ledger import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.members import clean_birthday, clean_gender, clean_name
 from mms_tui.services.sheets import Progress, Sheet, cell_text, file_digest, open_sheet
+from mms_tui.services.staff import first_admin
 from mms_tui.services.text import (
     normalise_card_no,
     normalise_phone,
@@ -1069,12 +1070,7 @@ def import_file(
 
 
 def _import_staff(staff: Staff | str | None) -> Staff:
-    if staff is not None:
-        return resolve_staff(staff)
-    admin = Staff.select().where((Staff.role == "admin") & (Staff.active == True)).order_by(Staff.id).first()  # noqa: E712
-    if admin is None:
-        raise NotFound(_("No admin exists yet; run 'mms init' first."))
-    return admin
+    return resolve_staff(staff) if staff is not None else first_admin()
 
 
 def _import_store(store: Store | str | None, staff: Staff) -> Store:
