@@ -363,6 +363,34 @@ def test_check_finds_tampered_cache(desk):
 # --- schema ----------------------------------------------------------------------------------------------------
 
 
+def _rebuild_sqlite_table_without(database, table: str, column: str) -> None:
+    import re
+
+    sql, = database.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    indexes = [i for (i,) in database.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,))]
+    sql = re.sub(rf'"{column}" [A-Z]+( NOT NULL)?, ', "", sql)
+    sql = re.sub(rf', FOREIGN KEY \("{column}"\) REFERENCES [^,)]+\([^)]*\)( ON DELETE [A-Z]+)?', "", sql)
+    keep = ", ".join(f'"{c.name}"' for c in database.get_columns(table) if c.name != column)
+    database.execute_sql("PRAGMA foreign_keys = OFF")
+    database.execute_sql(sql.replace(f'CREATE TABLE "{table}"', f'CREATE TABLE "{table}_old"', 1))
+    database.execute_sql(f'INSERT INTO "{table}_old" ({keep}) SELECT {keep} FROM "{table}"')
+    database.execute_sql(f'DROP TABLE "{table}"')
+    database.execute_sql(f'ALTER TABLE "{table}_old" RENAME TO "{table}"')
+    for index in indexes:
+        database.execute_sql(index)
+    database.execute_sql("PRAGMA foreign_keys = ON")
+    assert column not in {c.name for c in database.get_columns(table)}
+
+
+def column_definitions() -> dict[str, list[tuple[str, str, bool]]]:
+    """Every table's columns: (name, type, nullable), in the database's own words."""
+    from mms_tui.db import database
+
+    tables = sorted(database.get_tables())
+    return {t: sorted((c.name, c.data_type.lower(), c.null) for c in database.get_columns(t)) for t in tables}
+
+
 def index_definitions() -> dict[str, tuple[str, str]]:
     """Every index of the database: name → (table, definition), as the database itself states them."""
     from mms_tui.db import database, is_sqlite
@@ -375,9 +403,10 @@ def index_definitions() -> dict[str, tuple[str, str]]:
 
 
 def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
-    """Migration 2 (the reports' indexes) on a database made before it: `mms init` leaves it indexed exactly as
-    a database created today, and a second run changes nothing."""
-    from mms_tui.db import database
+    """Migrations 2–4 (the reports' indexes, prefix indexes dropped, the loyalty tables and columns) on a database
+    made before them: `mms init` leaves it with exactly the tables, columns and indexes of a database created
+    today, and a second run changes nothing."""
+    from mms_tui.db import database, is_sqlite
     from mms_tui.models import SchemaVersion
     from mms_tui.models.migrations import LATEST, REPORT_INDEXES, current_version
     from mms_tui.services.setup import initialise
@@ -385,7 +414,18 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
     new = index_definitions()
     assert "ledger_entry_card_id_account_amount" in new and "ledger_entry_card_id_account" not in new
     assert "ledger_entry_card_id" not in new and "card_card_type_id" not in new
-    for name, _table, _columns in REPORT_INDEXES:  # back to how version 1 left it
+    columns = column_definitions()
+    database.execute_sql('DROP TABLE "coupon"')  # back to how version 1 left it: migration 4's table and columns
+    for table, column in (("member", "family_id"), ("member", "fees_paid_until"), ("card_type", "transferable"),
+                          ("card_type", "start_on_first_use"), ("card_type", "max_freeze_days"),
+                          ("card", "freeze_year"), ("card", "freeze_days_year")):
+        if column == "family_id":
+            database.execute_sql('DROP INDEX "member_family_id"')
+            if is_sqlite():  # SQLite drops no column a foreign key names: the table is rebuilt without it
+                _rebuild_sqlite_table_without(database, "member", "family_id")
+                continue
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    for name, _table, _columns in REPORT_INDEXES:
         database.execute_sql(f'DROP INDEX "{name}"')
     database.execute_sql('CREATE INDEX "ledger_entry_card_id_account" ON "ledger_entry" ("card_id", "account")')
     database.execute_sql('CREATE INDEX "ledger_entry_card_id" ON "ledger_entry" ("card_id")')  # dropped by 3
@@ -396,4 +436,5 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
     upgraded = initialise()
     assert upgraded.applied == list(range(2, LATEST + 1)) and upgraded.version == LATEST
     assert index_definitions() == new
+    assert column_definitions() == columns
     assert initialise().applied == []

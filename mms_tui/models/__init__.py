@@ -5,7 +5,7 @@ from mms_tui.models.catalog import Product, ServiceItem, TierPrice
 from mms_tui.models.ledger import AuditEvent, Entry, Transaction
 from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
 from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Staff, Store
-from mms_tui.models.sales import TENDERS, Payment, Sale, SaleLine, Visit
+from mms_tui.models.sales import TENDERS, Coupon, Payment, Sale, SaleLine, Visit
 
 #: every table, in creation order (parents first)
 ALL_MODELS = [
@@ -27,6 +27,7 @@ ALL_MODELS = [
     SaleLine,
     Payment,
     Visit,
+    Coupon,
 ]
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Card",
     "CardType",
     "Config",
+    "Coupon",
     "Entry",
     "Member",
     "Payment",

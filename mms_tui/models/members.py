@@ -38,6 +38,11 @@ class Member(BaseModel):
     home_store = peewee.ForeignKeyField(Store, null=True, backref="members", on_delete="RESTRICT")
     total_spend_fen = peewee.BigIntegerField(default=0)
     created_at = peewee.DateTimeField(default=now)
+    #: the family this member belongs to, named by its first member (null: none); a visit package of a
+    #: transferable card type moves between members of one family (migration 4)
+    family = peewee.ForeignKeyField("self", null=True, backref="family_members", on_delete="RESTRICT")
+    #: the annual fee is paid up to this day (null: never paid; fees in the loyalty rules; migration 4)
+    fees_paid_until = peewee.DateField(null=True)
 
     class Meta:
         #: members by join date (and home store): the segments report counts everyone from this index (migration 2)
@@ -61,6 +66,12 @@ class CardType(BaseModel):
     #: length of a period pass (月卡 30, 季卡 90, 年卡 365)
     period_days = peewee.IntegerField(null=True)
     active = peewee.BooleanField(default=True)
+    #: visits left may move to another member of the same family (migration 4)
+    transferable = peewee.BooleanField(default=False)
+    #: a period pass starts at its first check-in instead of on purchase (migration 4)
+    start_on_first_use = peewee.BooleanField(default=False)
+    #: days a card of this type may stay frozen per calendar year (null: no limit; migration 4)
+    max_freeze_days = peewee.IntegerField(null=True)
 
 
 class Card(BaseModel):
@@ -83,6 +94,9 @@ class Card(BaseModel):
     valid_until = peewee.DateField(null=True)
     frozen_since = peewee.DateField(null=True)
     frozen_days_total = peewee.IntegerField(default=0)
+    #: days frozen in the calendar year ``freeze_year`` (the per-year limit of the card type; migration 4)
+    freeze_year = peewee.IntegerField(null=True)
+    freeze_days_year = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])  # bulk loads omit it
     store = peewee.ForeignKeyField(Store, null=True, backref="cards", on_delete="RESTRICT")
     replaced_by = peewee.ForeignKeyField("self", null=True, backref="replaces", on_delete="RESTRICT")
     issued_at = peewee.DateTimeField(default=now)

@@ -55,11 +55,31 @@ def _drop_prefix_indexes(db: peewee.Database, migrator: object) -> None:
 #: cards report's (card_type_id, status, valid_until, issued_at, store_id)
 PREFIX_INDEXES = ["ledger_entry_card_id", "card_card_type_id"]
 
+def _loyalty(db: peewee.Database, migrator: object) -> None:
+    """Issue #6: coupons; families, annual fees; transferable packages, passes from first use, freeze limits."""
+    from playhouse.migrate import migrate as run
+
+    from mms_tui.models import Card, CardType, Coupon, Member
+
+    db.create_tables([Coupon])
+    columns = {
+        "member": [("family_id", Member.family), ("fees_paid_until", Member.fees_paid_until)],
+        "card_type": [("transferable", CardType.transferable), ("start_on_first_use", CardType.start_on_first_use),
+                      ("max_freeze_days", CardType.max_freeze_days)],
+        "card": [("freeze_year", Card.freeze_year), ("freeze_days_year", Card.freeze_days_year)],
+    }
+    for table, fields in columns.items():
+        have = {c.name for c in db.get_columns(table)}
+        run(*[migrator.add_column(table, name, field)  # type: ignore[attr-defined]
+              for name, field in fields if name not in have])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
     (2, "indexes for the reports", _report_indexes),
     (3, "drop indexes that composite ones cover", _drop_prefix_indexes),
+    (4, "loyalty: coupons, families, fees, passes", _loyalty),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -71,3 +71,24 @@ class Visit(BaseModel):
     class Meta:
         #: a member's last check-in from the index alone (segments; migration 2)
         indexes = ((("member", "status", "created_at"), False),)
+
+
+class Coupon(BaseModel):
+    """One coupon held by a member (or a bearer, member null) for a promotion of the loyalty rules, used at most
+    once: ``used_at``/``transaction`` are set by the sale that redeemed it, and cleared by that sale's refund."""
+
+    code = peewee.CharField(max_length=40, unique=True)
+    promotion = peewee.CharField(max_length=32)  # the promotion's code in the rules document
+    member = peewee.ForeignKeyField(Member, null=True, backref="coupons", on_delete="RESTRICT")
+    reason = peewee.CharField(max_length=20, default="manual")  # manual | new_member | birthday | winback | bulk
+    issued_at = peewee.DateTimeField(default=now)
+    issued_by = peewee.ForeignKeyField(Staff, null=True, backref="coupons_issued", on_delete="RESTRICT")
+    valid_from = peewee.DateField(null=True)
+    valid_until = peewee.DateField(null=True)
+    store = peewee.ForeignKeyField(Store, null=True, backref="coupons", on_delete="RESTRICT")
+    used_at = peewee.DateTimeField(null=True)
+    transaction = peewee.ForeignKeyField(Transaction, null=True, backref="coupons", on_delete="RESTRICT")
+
+    class Meta:
+        #: a member's coupons, unused first (the desk lists them at checkout; migration 4)
+        indexes = ((("member", "used_at"), False),)

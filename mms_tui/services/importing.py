@@ -699,7 +699,7 @@ class _MemberImport:
         uid, barcode = card.get("reader_uid"), card.get("barcode")
         self.pending_cards.append((
             card_id, number, uid, barcode, member_id, card["card_type"], status, principal, bonus, points, visits,
-            card.get("valid_from"), card.get("valid_until"), self.day if status == "frozen" else None, 0,
+            card.get("valid_from"), card.get("valid_until"), self.day if status == "frozen" else None, 0, 0,
             store_id or self.store_id, self.moment,
         ))
         where = (card_id, member_id, line)
@@ -833,7 +833,7 @@ _INSERTS: dict[str, tuple[type, tuple[str, ...]]] = {
                          "tier", "notes", "status", "home_store", "total_spend_fen", "created_at")),
     "cards": (Card, ("id", "card_no", "reader_uid", "barcode", "member", "card_type", "status", "principal_fen",
                      "bonus_fen", "points", "visits_left", "valid_from", "valid_until", "frozen_since",
-                     "frozen_days_total", "store", "issued_at")),
+                     "frozen_days_total", "freeze_days_year", "store", "issued_at")),
     "entries": (Entry, ("transaction", "account", "card", "unit", "amount")),
 }
 
