@@ -4,6 +4,9 @@
     python scripts/bench.py swipe [--rounds 50] [--members 200] [--json]
     python scripts/bench.py import [--members 1000000] [--json]
     python scripts/bench.py reports [--members 1000000] [--reuse PATH] [--runs 3] [--json]
+    python scripts/bench.py lookups --reuse PATH [--rounds 200] [--json]
+    python scripts/bench.py start --reuse PATH [--json]
+    python scripts/bench.py all [--quick] [--reuse PATH] [--json]
 
 ``swipe``: an RDM6300 frame written to a pty → the member screen showing that member in the headless app (p50/p95),
 against the raw baseline of the same frame crossing the pty to a plain reader (p50/p95).
@@ -22,7 +25,14 @@ the plain sqlite3 module: the hand-written aggregate SQL for the same figures, a
 ``SELECT COUNT(*), SUM(amount) FROM ledger_entry``. A database made before the reports' indexes is upgraded first
 (``mms init``'s migration), and the upgrade is timed.
 
-The rest of the suite (lookup at 1,000,000 members, checkout throughput, start-up) joins this script with issue #7.
+``lookups``: the desk search at 1,000,000 members for each kind of key (card number, reader UID, full phone, last 4
+digits, name prefix, pinyin initials), p50/p99 over random members, beside the raw sqlite3 read of the same index.
+
+``start``: ``mms --db PATH`` on a real 80×24 pseudo-terminal until its login screen is drawn, and its peak RSS, beside
+a minimal Textual app drawing the same two widgets.
+
+``all [--quick] [--reuse PATH]``: all of these on one database of 1,000,000 members (100,000 with ``--quick``),
+and one summary table of every figure beside its baseline and target.
 """
 
 from __future__ import annotations
@@ -445,35 +455,244 @@ def bench_reports(members: int, reuse: str | None, runs: int) -> dict:
     }
 
 
+# --- lookups --------------------------------------------------------------------------------------------------
+
+#: (kind, target p99 in ms, the raw SQL of the same index read); every kind's key is taken from a random member
+LOOKUP_KINDS = [
+    ("card number", 1.0, 'SELECT member_id FROM card WHERE card_no = ?'),
+    ("reader UID", 1.0, 'SELECT member_id FROM card WHERE reader_uid = ?'),
+    ("full phone", 1.0, 'SELECT id FROM member WHERE phone = ?'),
+    ("last 4 digits", 10.0, 'SELECT id FROM member WHERE phone_last4 = ? ORDER BY id LIMIT 20'),
+    ("name prefix", 10.0, "SELECT id FROM member WHERE name >= ? AND name < ? || char(65535) ORDER BY id LIMIT 20"),
+    ("pinyin initials", 10.0,
+     "SELECT id FROM member WHERE name_initials >= ? AND name_initials < ? || char(65535) ORDER BY id LIMIT 20"),
+]
+
+
+def ensure_reader_uids(path: str) -> int:
+    """Cards of a database built before bigdb gave every card a reader UID get one now, as an RFID reader would
+    send it (ten decimal digits, unique: the card id through a bijection of 32-bit numbers). Returns how many."""
+    import sqlite3
+
+    con = sqlite3.connect(path, isolation_level=None)
+    if con.execute("SELECT 1 FROM card WHERE reader_uid IS NOT NULL LIMIT 1").fetchone():
+        con.close()
+        return 0
+    con.execute("BEGIN IMMEDIATE")
+    changed = con.execute("UPDATE card SET reader_uid = printf('%010d', (id * 2654435761) % 4294967296) "
+                          "WHERE reader_uid IS NULL").rowcount
+    con.execute("COMMIT")
+    con.close()
+    return changed
+
+
+def _lookup_keys(path: str, count: int, seed: int) -> dict[str, list[tuple]]:
+    """For each kind, ``count`` keys of random members: (what the desk types, the raw query's parameters)."""
+    import random
+    import sqlite3
+
+    rng = random.Random(seed)
+    con = sqlite3.connect(path)
+    top = con.execute("SELECT MAX(id) FROM member").fetchone()[0]
+    keys: dict[str, list[tuple]] = {kind: [] for kind, _t, _sql in LOOKUP_KINDS}
+    while len(keys["full phone"]) < count:
+        row = con.execute("SELECT m.phone, m.name, m.name_initials, c.card_no, c.reader_uid FROM member m "
+                          "JOIN card c ON c.member_id = m.id WHERE m.id = ? AND c.reader_uid IS NOT NULL LIMIT 1",
+                          (rng.randint(1, top),)).fetchone()
+        if row is None:
+            continue
+        phone, name, initials, card_no, uid = row
+        keys["card number"].append((card_no, (card_no,)))
+        keys["reader UID"].append((uid, (uid,)))
+        keys["full phone"].append((phone, (phone,)))
+        keys["last 4 digits"].append((phone[-4:], (phone[-4:],)))
+        keys["name prefix"].append((name[:2], (name[:2], name[:2])))
+        keys["pinyin initials"].append((initials[:2], (initials[:2], initials[:2])))
+    con.close()
+    return keys
+
+
+def bench_lookups(path: str, rounds: int) -> list[dict]:
+    """The desk's search (``lookup``: the ranked member hits with their cards, first page of 20) for each kind of
+    key, p50/p99 over ``rounds`` random members, against the raw sqlite3 read of the same index in the same run."""
+    import sqlite3
+
+    from mms_tui.db import close_database
+    from mms_tui.services.lookup import lookup
+    from mms_tui.services.setup import connect
+
+    keys = _lookup_keys(path, rounds, seed=11)
+    connect(path)
+    raw = sqlite3.connect(path)
+    raw.execute("PRAGMA cache_size=-32000")
+    rows = []
+    for kind, target_ms, sql in LOOKUP_KINDS:
+        for typed, params in keys[kind][:20]:  # warm both the same way: the desk has been running all day
+            lookup(typed, 20)
+            raw.execute(sql, params).fetchall()
+        ours, base = [], []
+        for typed, params in keys[kind]:
+            start = time.perf_counter()
+            hits = lookup(typed, 20)
+            ours.append((time.perf_counter() - start) * 1000)
+            assert hits, f"{kind} {typed!r} found nobody"
+            start = time.perf_counter()
+            raw.execute(sql, params).fetchall()
+            base.append((time.perf_counter() - start) * 1000)
+        rows.append({"kind": kind, "p50_ms": round(percentile(ours, 50), 3), "p99_ms": round(percentile(ours, 99), 3),
+                     "raw_p50_ms": round(percentile(base, 50), 3), "raw_p99_ms": round(percentile(base, 99), 3),
+                     "target_p99_ms": target_ms, "within_target": percentile(ours, 99) <= target_ms})
+    raw.close()
+    close_database()
+    return rows
+
+
+# --- start-up -------------------------------------------------------------------------------------------------
+
+_MINIMAL_APP = """
+from textual.app import App
+from textual.widgets import Input, Label
+class Minimal(App):
+    def compose(self):
+        yield Label("Staff login")
+        yield Input(placeholder="Staff code")
+Minimal().run()
+"""
+
+
+def _time_to_text(argv: list[str], marker: bytes, env: dict[str, str], timeout: float = 30.0) -> tuple[float, int]:
+    """Start ``argv`` on a new 80×24 pseudo-terminal; seconds until ``marker`` is on the screen, and the
+    process's peak RSS (VmHWM, MB) at that moment."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    start = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe(argv[0], argv, env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    seen = b""
+    try:
+        while marker not in seen:
+            if time.perf_counter() - start > timeout:
+                raise RuntimeError(f"{argv} did not show {marker!r} within {timeout} s")
+            ready, _w, _x = select.select([fd], [], [], 0.05)
+            if ready:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    raise RuntimeError(f"{argv} ended before showing {marker!r}: {seen[-500:]!r}") from None
+        seconds = time.perf_counter() - start
+        status = Path(f"/proc/{pid}/status")
+        rss = 0
+        if status.exists():
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    rss = int(line.split()[1]) // 1024
+        return seconds, rss
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def bench_start(path: str, runs: int = 5) -> dict:
+    """``mms --db PATH`` in a real pseudo-terminal until its login screen is drawn (the first frame that takes
+    keys), median of ``runs``, and its peak RSS; beside a minimal Textual app drawing the same two widgets."""
+    env = {**os.environ, "TERM": "xterm-256color", "MMS_LANG": "en", "MMS_CONFIG": os.devnull}
+    ours = [_time_to_text([sys.executable, "-m", "mms_tui", "--db", path], b"Staff code", env) for _ in range(runs)]
+    base = [_time_to_text([sys.executable, "-c", _MINIMAL_APP], b"Staff code", env) for _ in range(runs)]
+    return {"start_s": round(statistics.median(t for t, _r in ours), 3),
+            "start_peak_rss_mb": max(r for _t, r in ours),
+            "raw_textual_start_s": round(statistics.median(t for t, _r in base), 3),
+            "raw_textual_peak_rss_mb": max(r for _t, r in base),
+            "target": "first frame within 1 s; RSS within 200 MB"}
+
+
+def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
+    """Everything on one database (built by bigdb, or reused): reports, lookups, start-up; then swipe and import."""
+    import bigdb
+
+    members = 100_000 if quick else 1_000_000
+    path = reuse or str(Path(tempfile.mkdtemp(prefix="mms-bench-")) / f"mms-{members}.sqlite3")
+    if not Path(path).exists():
+        bigdb.build(path, members, log=lambda text: print(text, file=sys.stderr))
+    ensure_reader_uids(path)
+    reports = bench_reports(members, path, runs)
+    lookups = bench_lookups(path, rounds)
+    start = bench_start(path)
+    swipe = bench_swipe(min(rounds, 50), 200)
+    imported = bench_import(members)
+    table = [(f"lookup {r['kind']} p50/p99 ms", f"{r['p50_ms']} / {r['p99_ms']}", f"{r['raw_p50_ms']} / {r['raw_p99_ms']}",
+              f"p99 ≤ {r['target_p99_ms']} ms", r["within_target"]) for r in lookups]
+    table.append(("swipe to screen p50/p95 ms", f"{swipe['p50_ms']} / {swipe['p95_ms']}",
+                  f"{swipe['raw_pty_p50_ms']} / {swipe['raw_pty_p95_ms']}", "p95 ≤ 50 ms", swipe["p95_ms"] <= 50))
+    slowest = max((r for r in reports["reports"] if r["typical"]), key=lambda r: r["seconds"])
+    table.append((f"reports: slowest ({slowest['report']}) s", slowest["seconds"], slowest["raw_sql_s"], "≤ 2 s",
+                  all(r["within_target"] for r in reports["reports"] if r["typical"])))
+    table.append((f"import {members:,} members s", imported["mms_import_s"],
+                  f"{imported['baseline_s']} (.import), {imported['floor_same_rows_s']} (same rows)",
+                  "≤ 10× .import" + ("" if quick else "; < 60 s"), imported["ratio"] <= 10))
+    table.append(("TUI start s", start["start_s"], start["raw_textual_start_s"], "≤ 1 s", start["start_s"] <= 1))
+    table.append(("TUI peak RSS MB", start["start_peak_rss_mb"], start["raw_textual_peak_rss_mb"], "≤ 200 MB",
+                  start["start_peak_rss_mb"] <= 200))
+    return {"benchmark": "all", "members": members, "database": path, "summary": table, "reports": reports["reports"],
+            "lookups": lookups, "start": start, "swipe": swipe, "import": imported}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
-    parser.add_argument("which", choices=["swipe", "import", "reports"])
-    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start"])
+    parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
+    parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
-    parser.add_argument("--reuse", metavar="PATH", help="reports: the database to use (built there when absent)")
+    parser.add_argument("--reuse", metavar="PATH",
+                        help="all, reports, lookups, start: the database to use (built there when absent)")
     parser.add_argument("--runs", type=int, default=3, help="reports: runs per report (the median counts)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.which == "swipe":
-        result = bench_swipe(args.rounds, args.members or 200)
+    if args.which == "all":
+        result = bench_all(args.quick, args.reuse, args.rounds, args.runs)
+    elif args.which == "swipe":
+        result = bench_swipe(min(args.rounds, 50), args.members or 200)
     elif args.which == "import":
         result = bench_import(args.members or 1_000_000)
-    else:
+    elif args.which == "reports":
         result = bench_reports(args.members or 1_000_000, args.reuse, args.runs)
+    else:
+        if not args.reuse or not Path(args.reuse).exists():
+            parser.error(f"{args.which} needs --reuse PATH of a database built by scripts/bigdb.py")
+        if args.which == "lookups":
+            ensure_reader_uids(args.reuse)
+            result = {"benchmark": "lookups", "database": args.reuse, "lookups": bench_lookups(args.reuse, args.rounds)}
+        else:
+            result = {"benchmark": "start", "database": args.reuse, **bench_start(args.reuse)}
     result["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     result["date"] = time.strftime("%Y-%m-%d")
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        for key, value in result.items():
-            if key == "reports":
-                print(f"{'report':>16}  {'by':<5} {'period':<23} {'seconds':>8} {'raw SQL':>8}  within 2 s")
-                for r in value:
-                    verdict = ("yes" if r["within_target"] else "NO") if r["typical"] else "(not a typical query)"
-                    print(f"{r['report']:>16}  {r['by']:<5} {r['from']} … {r['to']} {r['seconds']:8.3f} "
-                          f"{r['raw_sql_s']:8.3f}  {verdict}")
-            else:
-                print(f"{key:>16}  {value}")
+        return 0
+    from tabulate import tabulate
+
+    for key, value in result.items():
+        if key == "summary":
+            print(tabulate(value, headers=["measure", "mms", "raw baseline", "target", "met"]))
+        elif key == "reports":
+            print(tabulate([(r["report"], r["by"], f"{r['from']} … {r['to']}", r["seconds"], r["raw_sql_s"],
+                             ("yes" if r["within_target"] else "NO") if r["typical"] else "(not typical)")
+                            for r in value], headers=["report", "by", "period", "seconds", "raw SQL", "within 2 s"]))
+        elif key == "lookups":
+            print(tabulate([(r["kind"], r["p50_ms"], r["p99_ms"], r["raw_p50_ms"], r["raw_p99_ms"], r["target_p99_ms"],
+                             "yes" if r["within_target"] else "NO") for r in value],
+                           headers=["lookup", "p50 ms", "p99 ms", "raw p50", "raw p99", "target p99", "met"]))
+        elif isinstance(value, dict):
+            print(f"{key:>16}  " + ", ".join(f"{k}={v}" for k, v in value.items()))
+        else:
+            print(f"{key:>16}  {value}")
     return 0
 
 

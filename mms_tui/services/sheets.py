@@ -184,7 +184,12 @@ def _open_csv(path: Path, encoding: str, progress: Progress | None) -> Sheet:
         raise InvalidInput(_("{path} is empty.").format(path=path.name))
     header_line = decoder.line
     delimiter = _delimiter(first)
-    headers = [h.strip().lstrip("\ufeff") for h in next(csv.reader([first], delimiter=delimiter))]
+    try:
+        headers = [h.strip().lstrip("\ufeff") for h in next(csv.reader([first], delimiter=delimiter))]
+    except csv.Error as exc:  # a stray carriage return or NUL byte in the header line
+        fh.close()
+        raise InvalidInput(_("Line {line} of {path} is not valid CSV: {error}.").format(
+            line=header_line, path=path.name, error=exc)) from None
 
     def rows() -> Iterator[tuple[int, Cells]]:
         try:
@@ -217,10 +222,11 @@ def _open_xlsx(path: Path, sheet_name: str | None, progress: Progress | None) ->
     import zipfile
 
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
         raise InvalidInput(_("{path} is not a readable .xlsx workbook: {error}").format(path=path.name, error=exc)) from None
     if sheet_name is not None and sheet_name not in book.sheetnames:
         book.close()
