@@ -341,6 +341,15 @@ RAW_REPORT_SQL: dict[str, list[str]] = {
                        WHEN seen = '' OR seen < :d180 THEN 'lost'
                        ELSE 'idle' END, COUNT(*) FROM r GROUP BY 1""",
     ],
+    "birthdays": [
+        """SELECT m.name, m.phone, t.name, m.birthday, (SELECT MAX(v.created_at) FROM visit v
+                  WHERE v.member_id = m.id AND v.status = 'ok')
+           FROM member m JOIN tier t ON t.id = m.tier_id
+           WHERE m.birthday IS NOT NULL AND CASE WHEN substr(:start, 6, 5) <= substr(:end_day, 6, 5)
+                 THEN substr(m.birthday, 6, 5) BETWEEN substr(:start, 6, 5) AND substr(:end_day, 6, 5)
+                 ELSE substr(m.birthday, 6, 5) >= substr(:start, 6, 5) OR substr(m.birthday, 6, 5) <= substr(:end_day, 6, 5)
+                 END""",
+    ],
 }
 
 
@@ -575,9 +584,12 @@ def _time_to_text(argv: list[str], marker: bytes, env: dict[str, str], timeout: 
     if pid == 0:
         os.execvpe(argv[0], argv, env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    import re
+
+    escapes = re.compile(rb"\x1b\[[0-9;?<>=$]*[A-Za-z~]|\x1b\][^\x07]*\x07")  # colours, cursor moves, titles
     seen = b""
     try:
-        while marker not in seen:
+        while marker not in escapes.sub(b"", seen):  # the text, even with the cursor's colours inside it
             if time.perf_counter() - start > timeout:
                 raise RuntimeError(f"{argv} did not show {marker!r} within {timeout} s")
             ready, _w, _x = select.select([fd], [], [], 0.05)

@@ -79,18 +79,17 @@ def test_limit(people):
 
 
 def test_lookup_paths_use_indexes(sqlite_desk):
-    """No full scan of the member table on any lookup path (SQLite query plans)."""
+    """No full scan of the member or card table on any lookup path (SQLite query plans of the very statements)."""
     from mms_tui.db import database
-    from mms_tui.models import Member
-    from mms_tui.services.lookup import _prefix
+    from mms_tui.services.lookup import CARD_SQL, CARDS_SQL, EXACT_SQL, MEMBERS_SQL, PREFIX_SQL
 
-    for where in (
-        Member.phone == "13800138000",
-        Member.phone_last4 == "8000",
-        _prefix(Member.name, "张"),
-        _prefix(Member.name_initials, "zs"),
-        _prefix(Member.name_pinyin, "zhang"),
-    ):
-        sql, params = Member.select(Member.id).where(where).sql()
+    statements = [(CARD_SQL, ("0001", "0001", "0001")), (MEMBERS_SQL.format(ids="?, ?"), (1, 2)),
+                  (CARDS_SQL.format(ids="?, ?"), (1, 2))]
+    statements += [(EXACT_SQL.format(column=c), ("8000", 20)) for c in ("phone", "phone_last4")]
+    statements += [(PREFIX_SQL["sqlite"].format(column=c), ("zs", "zs\uffff", 20))
+                   for c in ("phone", "name", "name_initials", "name_pinyin")]
+    for sql, params in statements:
         plan = " ".join(str(row) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall())
-        assert "USING" in plan and "INDEX" in plan, plan
+        assert "SCAN m" not in plan and "SCAN c" not in plan and "SCAN card" not in plan, plan
+        assert "SCAN member" not in plan, plan
+        assert "INDEX" in plan or "PRIMARY KEY" in plan, plan

@@ -8,7 +8,6 @@ printer supports (``encoding`` is configurable; characters it cannot encode prin
 from __future__ import annotations
 
 import serial
-from escpos.printer import Dummy
 
 CHINESE_ENCODINGS = ("gb18030", "gbk", "gb2312")
 FS_CHINESE_MODE = b"\x1c\x26"
@@ -22,6 +21,9 @@ class PrinterError(Exception):
 def receipt_bytes(lines: list[str], *, title: str = "", encoding: str = "gb18030", kick_drawer: bool = False,
                   cut: bool = True) -> bytes:
     """The ESC/POS byte stream for a receipt: initialise, a bold centred title, the lines, feed and cut."""
+    # imported here, not at the top: python-escpos takes 0.17 s to load its printer profiles at every start-up
+    from escpos.printer import Dummy
+
     printer = Dummy()
     printer.hw("INIT")
     chinese = encoding.lower() in CHINESE_ENCODINGS

@@ -7,9 +7,6 @@ import re
 import unicodedata
 from functools import cache, lru_cache
 
-from pypinyin import Style, lazy_pinyin
-from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
-
 from mms_tui.i18n import _
 from mms_tui.services.errors import InvalidInput
 
@@ -61,7 +58,12 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     words = _pinyin_by_char(name)
     if words is not None and all(words):
         return "".join(words), "".join(w[0] for w in words)
-    chunks = words if words is not None else lazy_pinyin(name, style=Style.NORMAL, errors=lambda s: s.split() or [s])
+    if words is None:
+        from pypinyin import Style, lazy_pinyin
+
+        chunks = lazy_pinyin(name, style=Style.NORMAL, errors=lambda s: s.split() or [s])
+    else:
+        chunks = words
     full: list[str] = []
     initials: list[str] = []
     for chunk in chunks:
@@ -73,23 +75,31 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     return "".join(full), "".join(initials)
 
 
-_PHRASE_MAX = max(len(k) for k in PHRASES_DICT)
+@cache
+def _dictionaries() -> tuple[dict, dict, int]:
+    """pypinyin's character and phrase dictionaries, loaded on first use (0.17 s: not at every start-up)."""
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+    return PINYIN_DICT, PHRASES_DICT, max(len(k) for k in PHRASES_DICT)
 
 
 @cache
 def _char_pinyin(char: str) -> str:
+    from pypinyin import Style, lazy_pinyin
+
     return "".join(ch for ch in lazy_pinyin(char, style=Style.NORMAL)[0].lower() if ch.isalnum())
 
 
 def _pinyin_by_char(name: str) -> list[str] | None:
     """The same answer as pypinyin, ten times faster, for the usual name: CJK characters none of whose runs is a
     phrase in pypinyin's dictionary (a phrase can change a reading: 重庆 is chongqing). None: ask pypinyin."""
-    if not name or any(ord(ch) not in PINYIN_DICT for ch in name):
+    pinyin_dict, phrases, longest = _dictionaries()
+    if not name or any(ord(ch) not in pinyin_dict for ch in name):
         return None
     n = len(name)
     for i in range(n - 1):
-        for j in range(i + 2, min(n, i + _PHRASE_MAX) + 1):
-            if name[i:j] in PHRASES_DICT:
+        for j in range(i + 2, min(n, i + longest) + 1):
+            if name[i:j] in phrases:
                 return None
     return [_char_pinyin(ch) for ch in name]
 
