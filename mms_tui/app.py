@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from mms_tui.db import database, init_database
+from mms_tui.db import database, database_fault, init_database
 from mms_tui.devices.printer import PrinterError, receipt_bytes, send
 from mms_tui.devices.protocols import Read
 from mms_tui.devices.reader import ReaderStatus, SerialReader, parse_serial
@@ -40,6 +40,9 @@ def error_message(error: BaseException) -> str:
     """What a cashier reads when something fails: the domain's own sentence, or one plain line."""
     if isinstance(error, DomainError):
         return str(error)
+    fault = database_fault(error)
+    if fault is not None:
+        return fault
     return _("Something went wrong: {error}").format(error=error.__class__.__name__ + (f": {error}" if str(error) else ""))
 
 

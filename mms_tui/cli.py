@@ -10,7 +10,7 @@ import click
 import peewee
 
 from mms_tui import __version__
-from mms_tui.db import DatabaseError, close_database
+from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
 from mms_tui.i18n import _, ngettext, set_language
 from mms_tui.output import format_option, write_rows
@@ -27,8 +27,8 @@ class MmsGroup(click.Group):
             return super().invoke(ctx)
         except (DomainError, DatabaseError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from None
-        except peewee.OperationalError as exc:
-            raise click.ClickException(_("Database error: {error}").format(error=exc)) from None
+        except peewee.DatabaseError as exc:  # a full disk, a read-only or missing file: said plainly
+            raise click.ClickException(database_fault(exc) or _("Database error: {error}").format(error=exc)) from None
         finally:
             close_database()
 
@@ -583,6 +583,265 @@ def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, 
                  "{levels} tier benefits.").format(
         verb=verb, promotions=len(saved.promotions), bonuses=len(saved.topup.bonuses), days=len(saved.points.days),
         gifts=len(saved.points.gifts), levels=len(saved.tiers.levels)))
+
+
+def _command_staff(staff_code: str | None):
+    """The staff a command line change is recorded under: --staff CODE, else the first admin."""
+    from mms_tui.services.common import resolve_staff
+    from mms_tui.services.staff import first_admin
+
+    return resolve_staff(staff_code) if staff_code else first_admin()
+
+
+def _as_of_day(as_of) -> object:
+    return as_of.date() if as_of is not None else None
+
+
+@cli.group("points")
+def points_group() -> None:
+    """Points: expire what is due, oldest first (mms points expire, daily from cron).
+
+    \b
+    mms points expire                    # today, as the rules' points.expire_months say
+    mms points expire --as-of 2025-01-01 --dry-run
+    """
+
+
+@points_group.command("expire")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Expire what is due on this day (default: today).")
+@click.option("--dry-run", is_flag=True, help="List what would expire; write nothing.")
+@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the expiry (default: the first admin).")
+@format_option()
+@click.pass_context
+def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | None, fmt: str) -> None:
+    """Expire the points whose day has come, first in first out: one ledger transaction of kind expire per card.
+    Running it again for the same day changes nothing. Standard output: the cards and points; the summary goes
+    to standard error."""
+    from mms_tui.services.points import expire_points
+    from mms_tui.services.rules import load_rules
+
+    settings = _settings(ctx)
+    _open(settings)
+    rules = load_rules()
+    if not rules.points.expire_months:
+        click.echo(_("Points never expire under the rules in force (points.expire_months = 0); nothing to do."),
+                   err=True)
+        return
+    staff = _command_staff(staff_code)
+    run = expire_points(_as_of_day(as_of), staff=staff, store=settings.store, dry_run=dry_run, rules=rules)
+    write_rows(({"card_no": c.card_no, "member_id": c.member_id, "points": c.points, "txid": c.txid or ""}
+                for c in run.cards), fmt)
+    if dry_run:
+        message = _("Dry run, nothing written: {points} points would expire on {cards} cards as of {date}.")
+    else:
+        message = _("Expired {points} points on {cards} cards as of {date}.")
+    click.echo(message.format(points=run.points, cards=len(run.cards), date=run.as_of.isoformat()), err=True)
+
+
+@cli.group("tiers")
+def tiers_group() -> None:
+    """Member tiers: keep, downgrade and catch-up upgrades (mms tiers review, daily from cron)."""
+
+
+@tiers_group.command("review")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Review as of this day (default: today).")
+@click.option("--dry-run", is_flag=True, help="List the changes; write nothing.")
+@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the changes (default: the first admin).")
+@format_option()
+@click.pass_context
+def tiers_review(ctx: click.Context, as_of, dry_run: bool, staff_code: str | None, fmt: str) -> None:
+    """Review every member's tier on the rules' basis (spend, points or visits in the rolling window): move up
+    whoever qualifies; with tiers.downgrade, a member below their tier's keep level keeps it for grace_months
+    (the grace is recorded), then moves down. Running it again for the same day changes nothing."""
+    from mms_tui.output import MACHINE_FORMATS
+    from mms_tui.services.tiers import describe, review_tiers
+
+    _open(_settings(ctx))
+    staff = _command_staff(staff_code)
+    review = review_tiers(_as_of_day(as_of), staff=staff, dry_run=dry_run)
+    machine = fmt in MACHINE_FORMATS
+    write_rows(({"member_id": c.member_id, "name": c.name, "phone": c.phone, "action": c.action,
+                 "from": c.from_tier, "to": c.to_tier,
+                 "value": c.value if machine else describe(review.basis, c.value),
+                 "threshold": c.threshold if machine else describe(review.basis, c.threshold),
+                 "grace_since": c.grace_since or "", "grace_until": c.grace_until or ""}
+                for c in review.changes), fmt)
+    verb = _("Dry run, nothing written") if dry_run else _("Reviewed")
+    click.echo(_("{verb} as of {date} (basis {basis}): {up} up, {down} down, {grace} graces started, {ended} graces "
+                 "ended.").format(verb=verb, date=review.as_of.isoformat(), basis=review.basis,
+                                  up=review.count("up"), down=review.count("down"), grace=review.count("grace"),
+                                  ended=review.count("grace_end")), err=True)
+
+
+@cli.group("coupons")
+def coupons_group() -> None:
+    """Coupons of the rules' promotions: issue them by hand, by rule or in bulk, and list them.
+
+    \b
+    mms coupons issue --member 13800138000 --promotion SPRING --valid-days 14
+    mms coupons issue --segment at_risk --promotion COMEBACK
+    mms coupons issue --winback 90              # promotion WINBACK unless --promotion
+    mms coupons issue --birthday                # the rules' birthday.promotion
+    mms coupons list --member 13800138000 --unused
+    """
+
+
+def _coupon_rows(coupons, with_status: bool = False):
+    for c in coupons:
+        row = {"code": c.code, "promotion": c.promotion, "member": c.member_name, "phone": c.phone,
+               "reason": c.reason, "valid_from": c.valid_from or "", "valid_until": c.valid_until or ""}
+        if with_status:
+            row.update({"issued_at": c.issued_at or "", "used_at": c.used_at or "", "status": c.status})
+        yield row
+
+
+@coupons_group.command("issue")
+@click.option("--member", "phone", metavar="PHONE", help="By hand: one coupon for this member (needs --promotion).")
+@click.option("--segment", metavar="NAME",
+              help="In bulk: every member of this segment of the segments report (at_risk, lost, loyal, …); one "
+                   "coupon of the promotion per member, ever.")
+@click.option("--winback", "winback_days", type=click.IntRange(1, 3650), metavar="DAYS",
+              help="Members away at least DAYS days; one coupon per absence.")
+@click.option("--birthday", is_flag=True, help="Members in their birthday window: the rules' birthday promotion.")
+@click.option("--promotion", metavar="CODE", help="The promotion (a coupon promotion of the rules in force).")
+@click.option("--valid-days", type=click.IntRange(1, 3650), metavar="N",
+              help="Days the coupon is valid from today (default 30; never beyond the promotion's end).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Issue as of this day (default: today).")
+@click.option("--dry-run", is_flag=True, help="List who would get a coupon; write nothing.")
+@click.option("--staff", "staff_code", metavar="CODE",
+              help="Manager or admin recorded as the issuer (default: the first admin).")
+@format_option()
+@click.pass_context
+def coupons_issue(ctx: click.Context, phone: str | None, segment: str | None, winback_days: int | None,
+                  birthday: bool, promotion: str | None, valid_days: int | None, as_of, dry_run: bool,
+                  staff_code: str | None, fmt: str) -> None:
+    """Issue coupons: to one member (--member), a segment (--segment), members away (--winback) or in their
+    birthday window (--birthday). Bulk ways are safe to run again: nobody gets a second coupon of the same
+    campaign. Standard output: the coupons; the summary goes to standard error."""
+    from mms_tui.services import coupons as service
+    from mms_tui.services.text import normalise_phone
+
+    modes = [name for name, given in (("--member", phone), ("--segment", segment), ("--winback", winback_days),
+                                      ("--birthday", birthday)) if given]
+    if len(modes) != 1:
+        raise click.ClickException(_("Say who gets coupons: one of --member, --segment, --winback or --birthday."))
+    if (phone or segment) and not promotion:
+        raise click.ClickException(_("{option} needs --promotion CODE.").format(option=modes[0]))
+    if birthday and (promotion or valid_days):
+        raise click.ClickException(_("--birthday issues the rules' birthday promotion, valid through the birthday "
+                                     "window; --promotion and --valid-days do not apply."))
+    if phone and dry_run:
+        raise click.ClickException(_("--dry-run applies to --segment, --winback and --birthday."))
+    _open(_settings(ctx))
+    staff = _command_staff(staff_code)
+    day = _as_of_day(as_of)
+    if phone:
+        issued = service.issue_coupon(normalise_phone(phone), str(promotion), staff, valid_days=valid_days, on=day)
+        run = service.IssueRun("manual", issued.promotion, False, [issued])
+    elif segment:
+        run = service.issue_for_segment(segment, str(promotion), staff, valid_days=valid_days, on=day,
+                                        dry_run=dry_run)
+    elif winback_days:
+        run = service.issue_winback(winback_days, staff, promotion=promotion, valid_days=valid_days, on=day,
+                                    dry_run=dry_run)
+    else:
+        run = service.issue_birthday_coupons(staff, on=day, dry_run=dry_run)
+    write_rows(_coupon_rows(run.coupons), fmt)
+    if dry_run:
+        message = _("Dry run, nothing written: {n} coupons of {promotion} would be issued; {already} members "
+                    "already have one.")
+    else:
+        message = _("Issued {n} coupons of {promotion}; {already} members already had one.")
+    click.echo(message.format(n=len(run.coupons), promotion=run.promotion, already=run.already), err=True)
+
+
+@coupons_group.command("list")
+@click.option("--member", "phone", metavar="PHONE", help="Only this member's coupons.")
+@click.option("--unused", is_flag=True, help="Only coupons not used yet (expired ones included; see status).")
+@click.option("--promotion", metavar="CODE", help="Only coupons of this promotion.")
+@format_option()
+@click.pass_context
+def coupons_list(ctx: click.Context, phone: str | None, unused: bool, promotion: str | None, fmt: str) -> None:
+    """Coupons, newest first, with their status (unused, used, expired, not yet valid)."""
+    from mms_tui.services.coupons import list_coupons
+    from mms_tui.services.text import normalise_phone
+
+    _open(_settings(ctx))
+    found = list_coupons(normalise_phone(phone) if phone else None, unused=unused, promotion=promotion)
+    if not write_rows(_coupon_rows(found, with_status=True), fmt):
+        click.echo(_("No coupons."), err=True)
+
+
+@cli.group("family")
+def family_group() -> None:
+    """Families (家庭): members who share a visit package of a transferable card type.
+
+    \b
+    mms family show 13800138000              # the member's family, its first member marked
+    mms family join 13900139000 13800138000  # put the first in the second one's family
+    mms family leave 13900139000
+    """
+
+
+def _family_staff(staff_code: str | None):
+    from mms_tui.services.common import resolve_staff
+    from mms_tui.services.staff import first_admin
+
+    return resolve_staff(staff_code) if staff_code else first_admin()
+
+
+def _family_rows(member: str):
+    from mms_tui.services.members import family_members
+
+    for f in family_members(member):
+        yield {"name": f.name, "phone": f.phone_masked, "first": _("yes") if f.head else ""}
+
+
+@family_group.command("show")
+@click.argument("member", metavar="PHONE|CARD")
+@format_option()
+@click.pass_context
+def family_show(ctx: click.Context, member: str, fmt: str) -> None:
+    """The family of the member with this phone or card number, its first member marked."""
+    from mms_tui.services.members import find_member
+
+    _open(_settings(ctx))
+    found = find_member(member)
+    if not write_rows(_family_rows(found.phone), fmt):
+        click.echo(_("{name} is not in a family.").format(name=found.name), err=True)
+
+
+@family_group.command("join")
+@click.argument("member", metavar="PHONE|CARD")
+@click.argument("family_of", metavar="PHONE|CARD")
+@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the change (default: the first admin).")
+@format_option()
+@click.pass_context
+def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str | None, fmt: str) -> None:
+    """Put MEMBER in the family of FAMILY_OF (who starts one when in none), leaving any family MEMBER was in."""
+    from mms_tui.services.ledger import new_txid
+    from mms_tui.services.members import find_member, set_family
+
+    _open(_settings(ctx))
+    result = set_family(member, family_of, _family_staff(staff_code), new_txid())
+    write_rows(_family_rows(find_member(result.member_id).phone), fmt)
+
+
+@family_group.command("leave")
+@click.argument("member", metavar="PHONE|CARD")
+@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the change (default: the first admin).")
+@click.pass_context
+def family_leave(ctx: click.Context, member: str, staff_code: str | None) -> None:
+    """Take MEMBER out of their family (a family left with one member is no family)."""
+    from mms_tui.services.ledger import new_txid
+    from mms_tui.services.members import find_member, set_family
+
+    _open(_settings(ctx))
+    set_family(member, None, _family_staff(staff_code), new_txid())
+    click.echo(_("{name} has left the family.").format(name=find_member(member).name))
 
 
 @cli.group()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,11 +56,19 @@ def open_database(target: str) -> peewee.Database:
         except Exception as exc:  # unknown scheme, malformed URL
             raise DatabaseError(f"cannot use database URL {target!r}: {exc}") from None
     path = Path(target).expanduser()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DatabaseError(f"cannot create the folder for database {path}: {exc.strerror}") from None
-    return peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
+    if path.is_file():
+        # an existing database is never created again: if the file goes missing under a running desk, each new
+        # connection fails with a clear error instead of making an empty database in its place
+        uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=rw"
+        db = peewee.SqliteDatabase(uri, uri=True, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create the folder for database {path}: {exc.strerror}") from None
+        db = peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
+    db.mms_path = path  # type: ignore[attr-defined]
+    return db
 
 
 def init_database(target: str) -> peewee.Database:
@@ -85,7 +94,7 @@ def describe() -> str:
     if obj is None:
         return "(not initialised)"
     if isinstance(obj, peewee.SqliteDatabase):
-        return str(Path(obj.database).resolve())
+        return str(Path(getattr(obj, "mms_path", obj.database)).resolve())
     params = getattr(obj, "connect_params", {})
     host = params.get("host", "localhost")
     port = params.get("port", "")
@@ -101,6 +110,43 @@ def write_transaction() -> Iterator[None]:
     else:
         with database.atomic():
             yield
+
+
+def database_fault(exc: BaseException) -> str | None:
+    """What a person should read when the database itself fails (full disk, read-only or missing file, a lock
+    held too long), or None for any other error. Every such failure happened inside a transaction that was
+    rolled back: nothing was saved, and the same operation can simply be tried again once the fault clears."""
+    from mms_tui.i18n import _
+
+    if not isinstance(exc, (peewee.DatabaseError, sqlite3.DatabaseError)):
+        return None
+    text = str(exc).lower()
+    if "disk is full" in text or "no space left" in text or ("disk i/o error" in text and _disk_full()):
+        return _("The disk is full: nothing was saved. Free some space, then try again.")
+    if "readonly" in text or "read-only" in text:
+        return _("The database cannot be written (a read-only file or disk): nothing was saved. "
+                 "Make it writable, then try again.")
+    if "unable to open database file" in text or "no such table" in text:
+        return _("The database file is missing or cannot be opened: nothing was saved. Put it back "
+                 "(or restore a backup), then try again.")
+    if "disk i/o error" in text:
+        return _("The disk reported an error while saving: nothing was saved. Check the disk, then try again.")
+    if is_transient(exc):
+        return _("The database is busy with another desk: nothing was saved. Try again.")
+    return None
+
+
+def _disk_full() -> bool:
+    """SQLite reports a write that found no room in its shared-memory file as a plain I/O error: look."""
+    import shutil
+
+    path = getattr(database.obj, "mms_path", None)
+    if path is None:
+        return False
+    try:
+        return shutil.disk_usage(Path(path).parent).free < 256 * 1024
+    except OSError:
+        return False
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -556,6 +556,160 @@ def bench_lookups(path: str, rounds: int) -> list[dict]:
     return rows
 
 
+# --- checkout -------------------------------------------------------------------------------------------------
+
+def _checkout_cards(path: str, count: int, seed: int) -> list[tuple[int, int]]:
+    """(member id, card id) of active stored-value cards holding at least ¥300 and 1,000 points."""
+    import random
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    rows = con.execute("SELECT c.member_id, c.id FROM card c JOIN card_type t ON t.id = c.card_type_id "
+                       "WHERE t.kind = 'stored_value' AND c.status = 'active' AND c.principal_fen >= 30000 "
+                       "AND c.points >= 1000 LIMIT 20000").fetchall()
+    con.close()
+    random.Random(seed).shuffle(rows)
+    return rows[:count]
+
+
+def _checkout_one(member: int, card: int, staff, txid: str) -> None:
+    """A haircut and a bottle of water, 100 points (¥1) and the rest from stored value, as the desk sends it."""
+    from mms_tui.services.checkout import checkout, quote
+
+    lines = ["HAIR", "WATER"]
+    total = quote(member, lines).total_fen
+    checkout(member, lines, [("points", 100, card), ("stored_value", total - 100, card)], staff, txid)
+
+
+def _checkout_process(path: str, cards: list[tuple[int, int]], tag: str, queue) -> None:
+    import traceback
+
+    from mms_tui.models import Staff
+    from mms_tui.services.errors import DomainError
+    from mms_tui.services.setup import connect
+
+    connect(path)
+    staff = Staff.select().where(Staff.role == "cashier").order_by(Staff.id).first()
+    done = refused = 0
+    errors: list[str] = []
+    start = time.perf_counter()
+    for n, (member, card) in enumerate(cards):
+        try:
+            _checkout_one(member, card, staff, f"bench-{tag}-{n}")
+            done += 1
+        except DomainError:
+            refused += 1
+        except Exception:
+            errors.append(traceback.format_exc(limit=2))
+    queue.put((done, refused, errors, time.perf_counter() - start))
+
+
+def raw_checkout_ms(path: str, cards: list[tuple[int, int]]) -> list[float]:
+    """The same writes a checkout makes, by hand through sqlite3 (synchronous=FULL, one transaction each): the
+    transaction, its six ledger entries, the card's balances, the sale with two lines and two payments, the
+    member's spend and the audit event — into a scratch database with the same schema and these members and
+    cards copied in (the benchmark's own database keeps only what mms wrote, so ``mms check`` holds on it)."""
+    import sqlite3
+
+    scratch = Path(tempfile.mkdtemp(prefix="mms-bench-")) / "raw-checkout.sqlite3"
+    con = sqlite3.connect(scratch, isolation_level=None)
+    for pragma in ("journal_mode = wal", "synchronous = full", "foreign_keys = 1", "cache_size = -32000"):
+        con.execute(f"PRAGMA {pragma}")
+    con.execute("ATTACH DATABASE ? AS src", (path,))
+    for (sql,) in con.execute("SELECT sql FROM src.sqlite_master WHERE type IN ('table', 'index') "
+                              "AND sql IS NOT NULL ORDER BY type DESC").fetchall():
+        con.execute(sql)
+    members = ", ".join(str(m) for m, _c in cards)
+    card_ids = ", ".join(str(c) for _m, c in cards)
+    for table, where in (("store", ""), ("staff", ""), ("tier", ""), ("card_type", ""),
+                         ("member", f" WHERE id IN ({members})"), ("card", f" WHERE id IN ({card_ids})")):
+        con.execute(f'INSERT INTO "{table}" SELECT * FROM src."{table}"{where}')
+    con.execute("DETACH DATABASE src")
+    staff, store = con.execute("SELECT id, COALESCE(store_id, 1) FROM staff WHERE role = 'cashier' LIMIT 1").fetchone()
+    times = []
+    for n, (member, card) in enumerate(cards):
+        start = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        tx = con.execute("INSERT INTO ledger_transaction (txid, kind, staff_id, store_id, member_id, created_at, "
+                         "request_hash, result_json, note) VALUES (?, 'checkout', ?, ?, ?, datetime('now'), '', "
+                         "'{}', '')", (f"raw-{time.time_ns()}-{n}", staff, store, member)).lastrowid
+        for account, unit, amount in (("card.principal", "fen", -8_999), ("card.points", "pt", -100),
+                                      ("revenue.sales", "fen", 9_099), ("card.points", "pt", 89),
+                                      ("expense.points", "pt", -89), ("discount.points", "fen", 0)):
+            con.execute("INSERT INTO ledger_entry (transaction_id, account, card_id, unit, amount) "
+                        "VALUES (?, ?, ?, ?, ?)", (tx, account, card if account.startswith("card") else None, unit,
+                                                    amount))
+        con.execute("UPDATE card SET principal_fen = principal_fen - 8999, points = points - 11 WHERE id = ? "
+                    "AND principal_fen >= 8999", (card,))
+        sale = con.execute("INSERT INTO sale (transaction_id, member_id, store_id, staff_id, created_at, "
+                           "subtotal_fen, discount_fen, total_fen, change_fen, points_earned, status) VALUES "
+                           "(?, ?, ?, ?, datetime('now'), 9100, 0, 9100, 0, 89, 'paid')",
+                           (tx, member, store, staff)).lastrowid
+        for code, price in (("HAIR", 8_800), ("WATER", 300)):
+            con.execute("INSERT INTO sale_line (sale_id, code, name, category, qty, list_price_fen, unit_price_fen, "
+                        "line_total_fen, discount_reason) VALUES (?, ?, ?, '', 1, ?, ?, ?, '')",
+                        (sale, code, code, price, price, price))
+        for tender, amount in (("points", 100), ("stored_value", 9_000)):
+            con.execute("INSERT INTO payment (sale_id, tender, amount_fen, card_id, principal_fen, bonus_fen, points) "
+                        "VALUES (?, ?, ?, ?, 0, 0, 0)", (sale, tender, amount, card))
+        con.execute("UPDATE member SET total_spend_fen = total_spend_fen + 9000 WHERE id = ?", (member,))
+        con.execute("INSERT INTO audit_event (created_at, staff_id, store_id, action, subject, txid, payload) "
+                    "VALUES (datetime('now'), ?, ?, 'sale', ?, NULL, '{}')", (staff, store, f"member:{member}"))
+        con.execute("COMMIT")
+        times.append((time.perf_counter() - start) * 1000)
+    con.close()
+    return times
+
+
+def bench_checkout(path: str, rounds: int, processes: int = 4) -> dict:
+    """Checkout commit time p50/p99 in one process over ``rounds`` sales, then ``processes`` desks at once:
+    aggregate checkouts per second and errors other than the desk's own refusals (a lock error would be one).
+    Beside: the same writes by hand through sqlite3. The sales stay in the database (marked ``bench-``)."""
+    import multiprocessing
+
+    from mms_tui.db import close_database
+    from mms_tui.models import Staff
+    from mms_tui.services.setup import connect
+
+    tag = time.strftime("%H%M%S")
+    cards = _checkout_cards(path, rounds + processes * rounds, seed=int(tag))
+    connect(path)
+    staff = Staff.select().where(Staff.role == "cashier").order_by(Staff.id).first()
+    for member, card in cards[:10]:  # warm up as a desk that has been open all day
+        _checkout_one(member, card, staff, f"bench-{tag}-warm-{member}")
+    single = []
+    for n, (member, card) in enumerate(cards[:rounds]):
+        start = time.perf_counter()
+        _checkout_one(member, card, staff, f"bench-{tag}-s{n}")
+        single.append((time.perf_counter() - start) * 1000)
+    close_database()
+    raw = raw_checkout_ms(path, cards[:rounds])
+    spawn = multiprocessing.get_context("spawn")
+    queue = spawn.Queue()
+    chunks = [cards[rounds + i * rounds: rounds + (i + 1) * rounds] for i in range(processes)]
+    procs = [spawn.Process(target=_checkout_process, args=(path, chunk, f"{tag}-p{i}", queue))
+             for i, chunk in enumerate(chunks)]
+    started = time.perf_counter()
+    for p in procs:
+        p.start()
+    reports = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    wall = time.perf_counter() - started  # with the processes' start
+    busy = max(r[3] for r in reports)
+    done = sum(r[0] for r in reports)
+    errors = [e for r in reports for e in r[2]]
+    return {
+        "benchmark": "checkout", "database": path, "rounds": rounds,
+        "p50_ms": round(percentile(single, 50), 2), "p99_ms": round(percentile(single, 99), 2),
+        "raw_p50_ms": round(percentile(raw, 50), 2), "raw_p99_ms": round(percentile(raw, 99), 2),
+        "processes": processes, "checkouts": done, "refused": sum(r[1] for r in reports),
+        "per_second": round(done / busy, 1), "wall_s_with_start": round(wall, 1), "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "target": "p99 within 10 ms; 500 checkouts/s with 4 processes; no lock errors",
+    }
+
+
 # --- start-up -------------------------------------------------------------------------------------------------
 
 _MINIMAL_APP = """

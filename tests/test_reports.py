@@ -46,6 +46,7 @@ from mms_tui.services.reports import (
     segment_of,
 )
 from mms_tui.services.topup import top_up
+from tests.test_birthdays import ref_birthdays
 
 D1, D2 = dt.datetime(2026, 11, 2, 10, 15), dt.datetime(2026, 11, 3, 18, 40)  # a Monday and a Tuesday
 
@@ -448,7 +449,7 @@ def ref_segments(p: Period, by: str = "day") -> Iterator[Row]:
 
 REFERENCE = {"turnover": ref_turnover, "topups": ref_topups, "liability": ref_liability, "visits": ref_visits,
              "staff": ref_staff, "products": ref_products, "cards": ref_cards, "tiers": ref_tiers,
-             "segments": ref_segments}
+             "segments": ref_segments, "birthdays": ref_birthdays}
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 The model knows only the rules a member would be told: stored value pays principal first, then bonus; one point
 per yuan of money paid (cash or principal), floored over the whole bill; a refund undoes exactly one operation,
-once, and only while the value it takes back is still there.
+once, and only while the value it takes back is still there (a top-up's bonus: as much of it as is still there).
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class DeskMachine(RuleBasedStateMachine):
         self.model[self.pt]
         self.done: list[tuple[str, dict[int, dict[str, int]]]] = []  # refundable: (txid, deltas)
         self.refunded: set[str] = set()
+        self.topups: set[str] = set()
         self.last: tuple | None = None  # (function, args, kwargs, result) of the last success, for a replay
         self.n = 0
 
@@ -89,6 +90,7 @@ class DeskMachine(RuleBasedStateMachine):
         deltas = {self.sv: {"principal_fen": amount, "bonus_fen": bonus}}
         self.apply(deltas)
         self.done.append((txid, deltas))
+        self.topups.add(txid)
 
     @rule(lines=st.lists(st.tuples(st.sampled_from(sorted(PRICES)), st.integers(1, 3)), min_size=1, max_size=3),
           how=st.sampled_from(["stored_value", "cash", "points", "split"]), extra_cash=st.integers(0, 5_000))
@@ -150,6 +152,9 @@ class DeskMachine(RuleBasedStateMachine):
     def refund(self, data):
         original, deltas = data.draw(st.sampled_from(self.done))
         undo = {c: {f: -v for f, v in change.items()} for c, change in deltas.items()}
+        if original in self.topups:  # a top-up's refund takes back only the bonus still on the card
+            for card, change in undo.items():
+                change["bonus_fen"] = -min(-change["bonus_fen"], self.model[card]["bonus_fen"])
         txid = self.txid()
         if original in self.refunded:
             try:

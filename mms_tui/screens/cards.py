@@ -1,4 +1,5 @@
-"""Card dialogs from the member screen: issue a card of a type, and replace a lost one (value moves over)."""
+"""Card dialogs from the member screen: issue a card of a type, replace a lost one (value moves over), renew a
+pass, transfer visits to a family member."""
 
 from __future__ import annotations
 
@@ -11,9 +12,22 @@ from textual.widgets import Input, Label, Select
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
+from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import new_txid
-from mms_tui.services.members import CardTypeInfo, card_types, issue_card, replace_card, report_lost
-from mms_tui.services.text import format_money
+from mms_tui.services.members import (
+    CardTypeInfo,
+    FamilyMember,
+    RenewalQuote,
+    card_types,
+    family_members,
+    issue_card,
+    renew_pass,
+    renewal_quote,
+    replace_card,
+    report_lost,
+    transfer_visits,
+)
+from mms_tui.services.text import format_money, parse_count
 
 TENDERS = [("现金 Cash", "cash"), ("微信 WeChat", "wechat"), ("支付宝 Alipay", "alipay"), ("银行卡 Bank card", "bank_card")]
 
@@ -153,6 +167,151 @@ class ReplaceCardScreen(WorkerErrors, ModalScreen[str | None]):
     def failed(self, message: str) -> None:
         self.busy = False
         self.query_one("#replace-error", Label).update(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class RenewPassScreen(WorkerErrors, ModalScreen[str | None]):
+    """续卡: another period of a pass, paid like a card issue; shows the new end date before anything is paid."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", _("Cancel"), id="renew.cancel"),
+        Binding("f10", "save", _("Renew"), id="renew.save", priority=True),
+    ]
+
+    def __init__(self, card_no: str) -> None:
+        super().__init__()
+        self.card_no = card_no
+        self.txid = new_txid()
+        self.busy = False
+        self.ready = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(_("Renew pass {card}").format(card=self.card_no), classes="dialog-title")
+            yield Label("", id="renew-terms")
+            yield Select(TENDERS, id="renew-tender", value="cash", allow_blank=False)
+            yield Label(_("F10 to renew, Esc to cancel"), classes="hint")
+            yield Label("", id="renew-error", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#renew-tender", Select).focus()
+        self.load()
+
+    @work(thread=True, exit_on_error=False)
+    def load(self) -> None:
+        try:
+            terms = in_connection(renewal_quote, self.card_no)
+        except Exception as exc:
+            self.app.call_from_thread(self.failed, error_message(exc))
+            return
+        self.app.call_from_thread(self.show_terms, terms)
+
+    def show_terms(self, terms: RenewalQuote) -> None:
+        self.ready = True
+        self.query_one("#renew-terms", Label).update(
+            _("{type}: valid until {until}; renewed until {renewed} for {price}.").format(
+                type=terms.type_name, until=terms.valid_until, renewed=terms.renewed_until,
+                price=format_money(terms.price_fen)))
+
+    def action_save(self) -> None:
+        if self.busy or not self.ready:
+            return
+        self.busy = True
+        self.renew(str(self.query_one("#renew-tender", Select).value))
+
+    @work(thread=True, exit_on_error=False, exclusive=True)
+    def renew(self, tender: str) -> None:
+        try:
+            result = in_connection(renew_pass, self.card_no, self.app.staff, self.txid, tender=tender,
+                                   store=self.app.settings.store)
+        except Exception as exc:
+            self.app.call_from_thread(self.failed, error_message(exc))
+            return
+        self.app.call_from_thread(self.dismiss, _("✓ Pass {card} renewed until {date} ({price}).").format(
+            card=result.card_no, date=result.valid_until, price=format_money(result.price_fen)))
+
+    def failed(self, message: str) -> None:
+        self.busy = False
+        self.query_one("#renew-error", Label).update(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TransferVisitsScreen(WorkerErrors, ModalScreen[str | None]):
+    """转让: visits of a transferable package to another member of the family."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", _("Cancel"), id="transfer.cancel"),
+        Binding("f10", "save", _("Transfer"), id="transfer.save", priority=True),
+    ]
+
+    def __init__(self, member_id: int, card_no: str, visits_left: int) -> None:
+        super().__init__()
+        self.member_id = member_id
+        self.card_no = card_no
+        self.visits_left = visits_left
+        self.txid = new_txid()
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(_("Transfer visits of {card} ({n} left)").format(card=self.card_no, n=self.visits_left),
+                        classes="dialog-title")
+            yield Select([], id="transfer-to", prompt=_("To family member"))
+            yield Input(id="transfer-visits", value="1", placeholder=_("Visits"), type="integer")
+            yield Label(_("F10 to transfer, Esc to cancel"), classes="hint")
+            yield Label("", id="transfer-error", classes="error")
+
+    def on_mount(self) -> None:
+        self.query_one("#transfer-to", Select).focus()
+        self.load()
+
+    @work(thread=True, exit_on_error=False)
+    def load(self) -> None:
+        family = in_connection(family_members, self.member_id)
+        self.app.call_from_thread(self.fill, family)
+
+    def fill(self, family: list[FamilyMember]) -> None:
+        others = [(f"{f.name}  {f.phone_masked}", f.member_id) for f in family if f.member_id != self.member_id]
+        self.query_one("#transfer-to", Select).set_options(others)
+        if len(others) == 1:
+            self.query_one("#transfer-to", Select).value = others[0][1]
+        if not others:
+            self.query_one("#transfer-error", Label).update(
+                _("Not in a family: M on the member screen sets the family first."))
+
+    def action_save(self) -> None:
+        if self.busy:
+            return
+        to = self.query_one("#transfer-to", Select).value
+        if not isinstance(to, int):
+            self.query_one("#transfer-error", Label).update(_("Choose the family member who gets the visits."))
+            return
+        try:
+            visits = parse_count(self.query_one("#transfer-visits", Input).value)
+        except DomainError as exc:
+            self.query_one("#transfer-error", Label).update(str(exc))
+            return
+        self.busy = True
+        self.transfer(to, visits)
+
+    @work(thread=True, exit_on_error=False, exclusive=True)
+    def transfer(self, to: int, visits: int) -> None:
+        try:
+            result = in_connection(transfer_visits, self.card_no, to, visits, self.app.staff, self.txid,
+                                   store=self.app.settings.store)
+        except Exception as exc:
+            self.app.call_from_thread(self.failed, error_message(exc))
+            return
+        self.app.call_from_thread(self.dismiss, _("✓ {n} visits moved to {name} (card {card}: {left} left).").format(
+            n=result.visits, name=result.to_member_name, card=result.to_card_no, left=result.to_visits_left))
+
+    def failed(self, message: str) -> None:
+        self.busy = False
+        self.query_one("#transfer-error", Label).update(message)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

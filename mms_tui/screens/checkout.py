@@ -1,4 +1,12 @@
-"""结账: lines by code, barcode or name; tier prices with their reason; split tenders; one key to confirm.
+"""结账: lines by code, barcode or name, each with its price and why; coupons; due fees; split tenders; one key to
+confirm.
+
+The bill is priced by the loyalty rules (services/checkout.quote) every time it changes: lines show their member
+price and promotions, the discounts panel lists the cart discounts and the coupons with what each did (or why it
+did not apply), and the fees that are due. The member's own coupons are on the bill from the start; F9 opens the
+coupon box (a code typed or scanned there goes on the bill, the code of one already on it comes off); a coupon
+scanned into the item box goes on the bill too. F12 puts the due fees on the bill, or takes them off. F3 with no
+amount pays the most points may pay, and the payment shows how many points it takes.
 
 The txid is made when the screen opens, so a double confirm, or a retry after an error, never charges twice.
 """
@@ -17,18 +25,22 @@ from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.checkout import (
     CheckoutResult,
+    FeeLine,
     ItemHit,
     LineRequest,
+    Offers,
     Quote,
     TenderRequest,
     checkout,
+    checkout_offers,
+    is_coupon_code,
     quote,
     search_items,
 )
 from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import new_txid
 from mms_tui.services.receipt import TENDER_LABELS, receipt_lines
-from mms_tui.services.text import format_money, parse_money
+from mms_tui.services.text import format_money, normalise_card_no, parse_money
 
 TENDER_KEYS = [
     ("f2", "stored_value"),
@@ -47,6 +59,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         *[Binding(key, f"tender('{tender}')", TENDER_LABELS[tender].split()[0], id=f"checkout.{tender}",
                   priority=True) for key, tender in TENDER_KEYS],
         Binding("f8", "clear_tenders", _("Clear payments"), id="checkout.clear_tenders", priority=True),
+        Binding("f9", "coupon", _("Coupon"), id="checkout.coupon", priority=True),
+        Binding("f12", "fees", _("Fees"), id="checkout.fees", priority=True),
         Binding("plus", "qty(1)", "+1", id="checkout.more", show=False),
         Binding("minus", "qty(-1)", "-1", id="checkout.less", show=False),
         Binding("delete", "remove_line", _("Remove line"), id="checkout.remove", show=False),
@@ -59,6 +73,10 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.txid = new_txid()
         self.lines: list[LineRequest] = []
         self.tenders: list[TenderRequest] = []
+        #: the coupon codes on the bill (the member's own ones from the start) and the fee kinds on it
+        self.coupons: list[str] = []
+        self.fees: list[str] = []
+        self.fees_due: list[FeeLine] = []
         self.priced: Quote | None = None
         self.result: CheckoutResult | None = None
         self.busy = False
@@ -68,8 +86,10 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         with Vertical(id="checkout-body"):
             yield Label(self.member_name or _("Walk-in customer"), id="checkout-member")
             yield Input(id="code", placeholder=_("Item code, barcode or name + Enter (3*HAIR: quantity 3)"))
+            yield Input(id="coupon", placeholder=_("Coupon code + Enter (a code on the bill comes off); Enter: close"))
             yield OptionList(id="item-choices")
             yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+            yield Static(id="discounts")
             with Horizontal(id="pay-row"):
                 yield Input(id="amount", placeholder=_("Amount, then F2–F7"))
                 yield Static(id="totals")
@@ -82,9 +102,30 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.query_one("#lines", DataTable).add_columns(
             _("Item"), _("Qty"), _("List"), _("Price"), _("Total"), _("Why"))
         self.query_one("#item-choices", OptionList).display = False
+        self.query_one("#coupon", Input).display = False
         self.query_one("#receipt", Static).display = False
         self.query_one("#code", Input).focus()
         self.show_totals()
+        self.show_discounts()
+        if self.member_id is not None:
+            self.load_offers()
+
+    # --- what the member is offered ----------------------------------------------------------------------------
+
+    @work(thread=True, exit_on_error=False, group="offers")
+    def load_offers(self) -> None:
+        offers = in_connection(checkout_offers, self.member_id, store=self.app.settings.store, staff=self.app.staff)
+        self.app.call_from_thread(self.show_offers, offers)
+
+    def show_offers(self, offers: Offers) -> None:
+        for coupon in offers.coupons:
+            if coupon.code not in self.coupons:
+                self.coupons.append(coupon.code)
+        self.fees_due = offers.fees_due
+        if self.lines or self.fees:
+            self.reprice()
+        else:
+            self.show_discounts()
 
     # --- lines -----------------------------------------------------------------------------------------------
 
@@ -105,9 +146,13 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
     @work(thread=True, exit_on_error=False, exclusive=True, group="items")
     def find_items(self, text: str, qty: int) -> None:
         hits = in_connection(search_items, text)
-        self.app.call_from_thread(self.items_found, text, qty, hits)
+        coupon = not hits and in_connection(is_coupon_code, text)
+        self.app.call_from_thread(self.items_found, text, qty, hits, coupon)
 
-    def items_found(self, text: str, qty: int, hits: list[ItemHit]) -> None:
+    def items_found(self, text: str, qty: int, hits: list[ItemHit], coupon: bool = False) -> None:
+        if coupon:  # a coupon scanned or typed into the item box
+            self.toggle_coupon(text)
+            return
         if not hits:
             self.message(_("No product or service matches {text!r}.").format(text=text), error=True)
             return
@@ -127,11 +172,15 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.query_one("#code", Input).focus()
 
     def handle_device_read(self, read) -> bool:
-        """A scanned product is added to the bill; a card swiped here does not switch the member mid-sale."""
+        """A scanned product is added to the bill (a coupon, with the coupon box open or not, goes on it as a
+        coupon); a card swiped here does not switch the member mid-sale."""
         if self.result is not None:
             return False
         if read.kind == "barcode":
-            self.find_items(read.value, 1)
+            if self.query_one("#coupon", Input).display:
+                self.toggle_coupon(read.value)
+            else:
+                self.find_items(read.value, 1)
             return True
         return False  # a card: the app asks before leaving this sale for another member
 
@@ -162,22 +211,87 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             del self.lines[min(table.cursor_row, len(self.lines) - 1)]
             self.reprice()
 
-    def reprice(self) -> None:
-        self.tenders.clear()
-        if not self.lines:
-            self.priced = None
+    # --- coupons and fees ------------------------------------------------------------------------------------
+
+    def action_coupon(self) -> None:
+        if self.result is not None:
+            return
+        box = self.query_one("#coupon", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#coupon")
+    def coupon_entered(self, event: Input.Submitted) -> None:
+        code = event.value.strip()
+        event.input.value = ""
+        if not code:  # Enter on an empty box closes it
+            event.input.display = False
+            self.query_one("#code", Input).focus()
+            return
+        self.toggle_coupon(code)
+
+    def toggle_coupon(self, code: str) -> None:
+        key = normalise_card_no(code)
+        on_bill = next((c for c in self.coupons if c.upper() == key.upper()), None)
+        if on_bill is not None:
+            self.coupons.remove(on_bill)
+            self.message(_("Coupon {code} taken off the bill.").format(code=on_bill))
+            self.reprice()
+            return
+        self.reprice(coupons=[*self.coupons, key], added=key)
+
+    def action_fees(self) -> None:
+        if self.result is not None:
+            return
+        if self.fees:
+            self.fees = []
+            self.reprice()
+            return
+        if not self.fees_due:
+            self.message(_("No fees are due."), error=True)
+            return
+        self.reprice(fees=[f.kind for f in self.fees_due if f.kind != "late"])
+
+    # --- pricing ---------------------------------------------------------------------------------------------
+
+    def reprice(self, coupons: list[str] | None = None, fees: list[str] | None = None, added: str | None = None
+                ) -> None:
+        """Price the bill as it would be with these coupons and fees; they stay only if the pricing accepts them
+        (the payments start again once it does)."""
+        coupons = list(self.coupons) if coupons is None else coupons
+        fees = list(self.fees) if fees is None else fees
+        if not self.lines and not fees:
+            self.coupons, self.fees = coupons, fees
+            self.tenders.clear()
             self.show_quote(None)
             return
-        self.run_quote(list(self.lines))
+        self.run_quote(list(self.lines), coupons, fees, added)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="quote")
-    def run_quote(self, lines: list[LineRequest]) -> None:
+    def run_quote(self, lines: list[LineRequest], coupons: list[str], fees: list[str], added: str | None) -> None:
         try:
-            priced = in_connection(quote, self.member_id, lines)
+            priced = in_connection(quote, self.member_id, lines, coupons=coupons, member_coupons=False, fees=fees,
+                                   store=self.app.settings.store, staff=self.app.staff)
         except DomainError as exc:
             self.app.call_from_thread(self.message, str(exc), True)
+            self.app.call_from_thread(self.show_totals)
             return
-        self.app.call_from_thread(self.show_quote, priced)
+        self.app.call_from_thread(self.quoted, priced, coupons, fees, added)
+
+    def quoted(self, priced: Quote, coupons: list[str], fees: list[str], added: str | None) -> None:
+        self.coupons = [c.code for c in priced.coupons]
+        self.fees = fees
+        self.tenders.clear()
+        self.fees_due = priced.fees_due
+        self.show_quote(priced)
+        if added is not None:
+            status = next((c for c in priced.coupons if c.code.upper() == added.upper()), None)
+            if status is not None and status.applied:
+                self.message(_("Coupon {code}: {offer} −{amount}").format(
+                    code=status.code, offer=status.label, amount=format_money(status.amount_fen)))
+            elif status is not None:
+                self.message(_("Coupon {code} is on the bill but does not apply: {reason}").format(
+                    code=status.code, reason=status.reason), error=True)
 
     def show_quote(self, priced: Quote | None) -> None:
         self.priced = priced
@@ -186,7 +300,49 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         for line in priced.lines if priced else []:
             table.add_row(line.name, str(line.qty), format_money(line.list_price_fen),
                           format_money(line.unit_price_fen), format_money(line.line_total_fen), line.discount_reason)
+        for fee in priced.fees if priced else []:
+            table.add_row(fee.name, "1", format_money(fee.amount_fen), format_money(fee.amount_fen),
+                          format_money(fee.amount_fen), _("Fee"))
+        self.show_discounts()
         self.show_totals()
+        self.show_member()
+
+    def show_member(self) -> None:
+        priced = self.priced
+        text = self.member_name or _("Walk-in customer")
+        if priced is not None and priced.points_held:
+            text += "  " + _("Points {points} (this bill: up to {amount})").format(
+                points=priced.points_held, amount=format_money(priced.points_max_fen))
+        self.query_one("#checkout-member", Label).update(text)
+
+    def show_discounts(self) -> None:
+        """Cart discounts with their explanations, every coupon on the bill, and the fees that are due."""
+        priced = self.priced
+        rows: list[str] = []
+        if priced is not None:
+            from_coupon = {d.coupon for d in priced.cart_discounts if d.coupon}
+            for d in priced.cart_discounts:
+                amount = format_money(d.amount_fen)
+                rows.append(_("{offer} (coupon {code})  −{amount}").format(offer=d.explanation, code=d.coupon,
+                                                                          amount=amount)
+                            if d.coupon else f"{d.explanation}  −{amount}")
+            for c in priced.coupons:
+                if c.applied and c.code not in from_coupon:
+                    rows.append(_("Coupon {code} {offer}  −{amount}").format(
+                        code=c.code, offer=c.label, amount=format_money(c.amount_fen)))
+                elif not c.applied:
+                    rows.append(_("Coupon {code} {offer}: {reason}").format(code=c.code, offer=c.label,
+                                                                            reason=c.reason))
+        elif self.coupons:
+            rows.append(_("Coupons on the bill: {codes}").format(codes=", ".join(self.coupons)))
+        on_bill = {f.kind for f in priced.fees} if priced is not None else set(self.fees)
+        not_on_bill = [f for f in self.fees_due if f.kind not in on_bill]
+        if not_on_bill:
+            rows.append(_("Due: {fees} — F12 to add").format(
+                fees=", ".join(f"{f.name} {format_money(f.amount_fen)}" for f in not_on_bill)))
+        widget = self.query_one("#discounts", Static)
+        widget.update("\n".join(rows))
+        widget.display = bool(rows)
 
     # --- tenders ---------------------------------------------------------------------------------------------
 
@@ -203,6 +359,13 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         except DomainError as exc:
             self.message(str(exc), error=True)
             return
+        if tender == "points" and not box.value.strip():  # as much as points may pay of what is left
+            taken = sum(t.amount_fen for t in self.tenders if t.tender == "points")
+            amount = min(self.due(), self.priced.points_max_fen - taken)
+            amount -= amount % max(1, self.priced.points_step_fen)
+            if amount <= 0:
+                self.message(_("Points cannot pay any of this bill."), error=True)
+                return
         if amount <= 0:
             self.message(_("Nothing left to pay."), error=True)
             return
@@ -218,6 +381,12 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             self.tenders.clear()
             self.show_totals()
 
+    def tender_text(self, t: TenderRequest) -> str:
+        text = f"{TENDER_LABELS[t.tender]} {format_money(t.amount_fen)}"
+        if t.tender == "points" and self.priced is not None:
+            text += " " + _("({points} pts)").format(points=self.priced.points_for(t.amount_fen))
+        return text
+
     def show_totals(self) -> None:
         priced = self.priced
         if priced is None:
@@ -230,8 +399,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             parts.append(_("due {amount}").format(amount=format_money(due)) if due >= 0
                          else _("change {amount}").format(amount=format_money(-due)))
             self.query_one("#totals", Static).update("  ".join(parts))
-        self.query_one("#tenders", Static).update(
-            "  ".join(f"{TENDER_LABELS[t.tender]} {format_money(t.amount_fen)}" for t in self.tenders))
+        self.query_one("#tenders", Static).update("  ".join(self.tender_text(t) for t in self.tenders))
 
     def message(self, text: str, error: bool = False) -> None:
         label = self.query_one("#checkout-message", Label)
@@ -251,13 +419,14 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
                 amount=format_money(self.due())), error=True)
             return
         self.busy = True
-        self.submit(list(self.lines), list(self.tenders))
+        self.submit(list(self.lines), list(self.tenders), list(self.coupons), list(self.fees))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="checkout")
-    def submit(self, lines: list[LineRequest], tenders: list[TenderRequest]) -> None:
+    def submit(self, lines: list[LineRequest], tenders: list[TenderRequest], coupons: list[str],
+               fees: list[str]) -> None:
         try:
             result = in_connection(checkout, self.member_id, lines, tenders, self.app.staff, self.txid,
-                                   store=self.app.settings.store)
+                                   store=self.app.settings.store, coupons=coupons, member_coupons=False, fees=fees)
         except Exception as exc:
             self.app.call_from_thread(self.failed, error_message(exc))
             return
@@ -274,6 +443,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         receipt.update("\n".join(receipt_lines(result, staff_name=self.app.staff.name, member_name=self.member_name)))
         receipt.display = True
         self.query_one("#lines", DataTable).display = False
+        self.query_one("#discounts", Static).display = False
+        self.query_one("#coupon", Input).display = False
         self.app.print_receipt(result.txid)
         self.message(_("✓ Paid. F10 or Esc to close."))
         self.query_one("#code", Input).disabled = True
@@ -282,6 +453,11 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         choices = self.query_one("#item-choices", OptionList)
         if choices.display:
             choices.display = False
+            self.query_one("#code", Input).focus()
+            return
+        coupon = self.query_one("#coupon", Input)
+        if coupon.display and self.result is None:
+            coupon.display = False
             self.query_one("#code", Input).focus()
             return
         self.dismiss(self.result)

@@ -22,6 +22,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         Binding("f3", "register", _("New member"), id="desk.register"),
         Binding("f8", "today", _("Today"), id="desk.today"),
         Binding("f9", "walk_in", _("Walk-in sale"), id="desk.walk_in"),
+        Binding("f10", "rules", _("Loyalty rules"), id="desk.rules"),
     ]
 
     def __init__(self) -> None:
@@ -74,6 +75,24 @@ class DeskScreen(WorkerErrors, Screen[None]):
         lines = [f"{r.when} {r.what}" for r in summary.recent_checkins[:5]]
         text = _("Recent check-ins: {list}").format(list="  ".join(lines)) if lines else ""
         self.app.call_from_thread(self.query_one("#recent-checkins", Static).update, text)
+
+    def action_rules(self) -> None:
+        """A manager edits the loyalty rules; a cashier's desk asks for a manager's code and PIN first."""
+        from mms_tui.screens.pin import ManagerPinScreen
+        from mms_tui.screens.settings import RulesScreen
+        from mms_tui.services.staff import ROLE_RANK
+
+        def open_rules(manager) -> None:
+            if manager is None:
+                self.action_focus_search()
+            else:
+                self.app.push_screen(RulesScreen(manager), lambda _result: self.action_focus_search())
+
+        staff = self.app.staff
+        if staff is not None and ROLE_RANK.get(staff.role, 0) >= ROLE_RANK["manager"]:
+            open_rules(staff)
+        else:
+            self.app.push_screen(ManagerPinScreen(_("Edit the loyalty rules")), open_rules)
 
     def action_walk_in(self) -> None:
         from mms_tui.screens.checkout import CheckoutScreen

@@ -1,4 +1,5 @@
-"""充值: amount, the bonus from the configured rule (a manager may change it), tender, one key to confirm."""
+"""充值: amount, the bonus from the loyalty rules with the rule it came from (a manager may change the bonus), a tier
+the amount gives, tender, one key to confirm."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from textual.widgets import Footer, Input, Label, Select
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
-from mms_tui.services.desk import topup_bonus
 from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import new_txid
 from mms_tui.services.staff import ROLE_RANK
 from mms_tui.services.text import format_money, parse_money, plain_amount
-from mms_tui.services.topup import top_up
+from mms_tui.services.topup import TopUpOffer, top_up, topup_offer
 
 TENDER_NAMES = {"cash": "现金 Cash", "wechat": "微信 WeChat", "alipay": "支付宝 Alipay", "bank_card": "银行卡 Bank card"}
 
@@ -40,6 +40,7 @@ class TopUpScreen(WorkerErrors, ModalScreen[str | None]):
             yield Input(id="amount", placeholder="1000")
             yield Label(_("Bonus (¥) — from the rule; a manager may change it"))
             yield Input(id="bonus", value="0")
+            yield Label("", id="bonus-rule", classes="hint")
             yield Label(_("Tender"))
             yield Select([(name, key) for key, name in TENDER_NAMES.items()], id="tender", value="cash",
                          allow_blank=False)
@@ -67,11 +68,12 @@ class TopUpScreen(WorkerErrors, ModalScreen[str | None]):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="bonus")
     def bonus_for(self, amount: int) -> None:
-        bonus = in_connection(topup_bonus, amount)
-        self.app.call_from_thread(self._set_bonus, bonus)
+        offer = in_connection(topup_offer, amount)
+        self.app.call_from_thread(self._set_offer, offer)
 
-    def _set_bonus(self, bonus: int) -> None:
-        self.query_one("#bonus", Input).value = plain_amount(bonus)
+    def _set_offer(self, offer: TopUpOffer) -> None:
+        self.query_one("#bonus", Input).value = plain_amount(offer.bonus_fen)
+        self.query_one("#bonus-rule", Label).update(offer.text)
 
     @on(Input.Submitted, "#amount")
     def amount_entered(self) -> None:
@@ -90,10 +92,12 @@ class TopUpScreen(WorkerErrors, ModalScreen[str | None]):
             return
         tender = self.query_one("#tender", Select).value
         self.busy = True
-        self.submit(amount, bonus, str(tender))
+        # a cashier cannot change the bonus: the service takes the rule's, as it stands when the top-up is posted
+        given = None if self.query_one("#bonus", Input).disabled else bonus
+        self.submit(amount, given, str(tender))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="topup")
-    def submit(self, amount: int, bonus: int, tender: str) -> None:
+    def submit(self, amount: int, bonus: int | None, tender: str) -> None:
         try:
             result = in_connection(top_up, self.card_no, amount, bonus, tender, self.app.staff, self.txid,
                                    store=self.app.settings.store)
@@ -103,6 +107,8 @@ class TopUpScreen(WorkerErrors, ModalScreen[str | None]):
         message = _("✓ Topped up {amount} + bonus {bonus}: now {principal} + {bonus_after}").format(
             amount=format_money(result.amount_fen), bonus=format_money(result.bonus_fen),
             principal=format_money(result.principal_after), bonus_after=format_money(result.bonus_after))
+        if result.tier_up:
+            message += "  " + _("Member tier now {tier}").format(tier=result.tier_name)
         self.app.call_from_thread(self.dismiss, message)
 
     def failed(self, message: str) -> None:

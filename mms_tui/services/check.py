@@ -7,7 +7,8 @@ Invariants:
 * no cached balance is negative;
 * every sale's total equals the sum of its lines, and its payments cover exactly its total;
 * every transaction that changed something has its audit event;
-* a reversal undoes exactly the entries of what it reverses.
+* a reversal undoes exactly the entries of what it reverses (a top-up's refund: all but the part of its bonus that
+  was spent before, which stays spent).
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def _audited() -> list[Problem]:
 def _reversals() -> list[Problem]:
     problems = []
     Original = Transaction.alias()
-    for rev_id, rev_txid, orig_id in (
-        Transaction.select(Transaction.id, Transaction.txid, Original.id)
+    for rev_id, rev_txid, orig_id, orig_kind in (
+        Transaction.select(Transaction.id, Transaction.txid, Original.id, Original.kind)
         .join(Original, on=(Transaction.reverses == Original.id))
         .tuples()
     ):
@@ -123,9 +124,31 @@ def _reversals() -> list[Problem]:
             )
 
         negated = sorted((a, c, u, -x) for a, c, u, x in entries(orig_id))
-        if entries(rev_id) != negated:
+        if entries(rev_id) != negated and not _top_up_refund(orig_kind, negated, entries(rev_id)):
             problems.append(Problem("reversal", f"tx {rev_txid}", "does not exactly undo what it reverses"))
     return problems
+
+
+_BONUS_ACCOUNTS = ("card.bonus", "expense.bonus")
+
+
+def _top_up_refund(kind: str, negated: list[tuple], reversal: list[tuple]) -> bool:
+    """A top-up's refund undoes everything exactly except its bonus, which it takes back only as far as it was
+    still on the card (services/refund.py): between none and all of it, card and expense alike."""
+    if kind != "topup":
+        return False
+    if [e for e in reversal if e[0] not in _BONUS_ACCOUNTS] != [e for e in negated if e[0] not in _BONUS_ACCOUNTS]:
+        return False
+    given = {(a, c): x for a, c, _u, x in negated if a in _BONUS_ACCOUNTS}  # card.bonus −B, expense.bonus +B
+    taken = {(a, c): x for a, c, _u, x in reversal if a in _BONUS_ACCOUNTS}
+    if set(taken) - set(given):
+        return False
+    card_key = next((k for k in given if k[0] == "card.bonus"), None)
+    if card_key is None:
+        return not taken
+    removed = taken.get(card_key, 0)
+    expense = sum(x for (a, _c), x in taken.items() if a == "expense.bonus")
+    return given[card_key] <= removed <= 0 and expense == -removed
 
 
 def check_ledger() -> list[Problem]:

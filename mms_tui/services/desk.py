@@ -5,6 +5,7 @@ Read-only views assembled in a few indexed queries; the screens only render them
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import defaultdict
@@ -15,11 +16,20 @@ import peewee
 from mms_tui.db import write_transaction
 from mms_tui.i18n import N_, _
 from mms_tui.models import Card, Entry, Member, Payment, Sale, Staff, Store, Tier, Transaction, Visit
-from mms_tui.services.common import get_config, resolve_member, resolve_store, today
+from mms_tui.services.common import resolve_member, resolve_store, today
 from mms_tui.services.ledger import audit
 from mms_tui.services.lookup import CardSummary, card_summary
-from mms_tui.services.members import member_cards
+from mms_tui.services.members import (
+    BirthdayOffer,
+    FamilyMember,
+    birthday_offer,
+    family_members,
+    freeze_ends_on,
+    member_cards,
+)
+from mms_tui.services.pricing import MemberFacts, birthday_window, due_fees
 from mms_tui.services.refund import REFUNDABLE_KINDS
+from mms_tui.services.rules import Rules, load_rules
 from mms_tui.services.text import format_money, mask_phone
 from mms_tui.services.tiers import TierProgress, progress
 
@@ -37,6 +47,13 @@ class RecentItem:
 
 
 @dataclass(frozen=True)
+class FeeDue:
+    kind: str  # joining | annual | late
+    amount_fen: int
+    explanation: str
+
+
+@dataclass(frozen=True)
 class MemberView:
     member_id: int
     name: str
@@ -50,37 +67,68 @@ class MemberView:
     last_seen: str | None
     recent_visits: list[RecentItem] = field(default_factory=list)
     recent_sales: list[RecentItem] = field(default_factory=list)
+    #: the birthday benefit while the member is in their birthday window (given or not yet)
+    birthday_offer: BirthdayOffer | None = None
+    #: fees the member owes today (collected at checkout)
+    fees_due: list[FeeDue] = field(default_factory=list)
+    #: the member's family, themselves included (empty: none)
+    family: list[FamilyMember] = field(default_factory=list)
 
     @property
     def stored_value_fen(self) -> int:
         return sum(c.principal_fen + c.bonus_fen for c in self.cards if c.status == "active")
 
+    @property
+    def fees_due_fen(self) -> int:
+        return sum(f.amount_fen for f in self.fees_due)
 
-def _birthday_this_week(birthday: dt.date | None, day: dt.date) -> bool:
-    if birthday is None:
-        return False
-    for offset in range(-3, 4):
-        d = day + dt.timedelta(days=offset)
-        if (d.month, d.day) == (birthday.month, birthday.day):
-            return True
-    return False
+
+#: how the birthday alert names the window the loyalty rules set
+_WINDOW_ALERTS = {"day": N_("Birthday today ({date})"), "week": N_("Birthday this week ({date})"),
+                  "month": N_("Birthday this month ({date})")}
+
+
+def _fees_due(facts: MemberFacts, day: dt.date, rules: Rules) -> list[FeeDue]:
+    """The fees :func:`pricing.due_fees` finds, on the facts the checkout collects them by."""
+    return [FeeDue(f.kind, f.amount_fen, f.explanation) for f in due_fees(facts, day, rules)]
+
+
+def _card_as_seen(card: Card, day: dt.date) -> CardSummary:
+    """A frozen card whose freeze ran out its yearly days is shown as it is now: active, its end moved on."""
+    summary = card_summary(card)
+    ends = freeze_ends_on(card)
+    if ends is None or ends > day or card.frozen_since is None:
+        return summary
+    until = card.valid_until + dt.timedelta(days=(ends - card.frozen_since).days) if card.valid_until else None
+    return dataclasses.replace(summary, status="active", valid_until=until.isoformat() if until else None)
 
 
 def member_view(member: Member | int | str, *, on: dt.date | None = None) -> MemberView:
     """Everything the member screen shows, with alerts worked out for ``on`` (today)."""
+    from mms_tui.services.checkout import member_facts
+
     day = on or today()
+    rules = load_rules()
     m = resolve_member(member)
     m = Member.select(Member, Tier).join(Tier).where(Member.id == m.id).get()
-    cards = [card_summary(c) for c in member_cards(m)]
+    owned = member_cards(m)
+    cards = [_card_as_seen(c, day) for c in owned]
     last_visit = Visit.select(peewee.fn.MAX(Visit.created_at)).where(Visit.member == m.id).scalar()
     last_sale = Sale.select(peewee.fn.MAX(Sale.created_at)).where(Sale.member == m.id).scalar()
     seen = max((x for x in (last_visit, last_sale) if x is not None), default=None)
     if isinstance(seen, str):
         seen = dt.datetime.fromisoformat(seen)
     alerts: list[str] = []
-    if _birthday_this_week(m.birthday, day):
-        alerts.append(_("Birthday this week ({date})").format(date=m.birthday.strftime("%m-%d")))
-    for c in cards:
+    facts = member_facts(m, rules)
+    offer = birthday_offer(m, day, rules, facts)
+    if offer is None and birthday_window(m.birthday, day, rules) is not None:
+        alerts.append(_(_WINDOW_ALERTS[rules.birthday.window]).format(date=m.birthday.strftime("%m-%d")))
+    for card, c in zip(owned, cards, strict=True):
+        if c.status == "frozen":
+            ends = freeze_ends_on(card)
+            if ends is not None:
+                alerts.append(_("{card} frozen since {since}; the freeze ends by itself on {date}").format(
+                    card=c.type_name, since=card.frozen_since, date=ends))
         if c.status != "active":
             continue
         if c.valid_until:
@@ -105,7 +153,8 @@ def member_view(member: Member | int | str, *, on: dt.date | None = None) -> Mem
         for s in Sale.select().where(Sale.member == m.id).order_by(Sale.created_at.desc(), Sale.id.desc()).limit(5)
     ]
     return MemberView(m.id, m.name, mask_phone(m.phone), m.gender, m.birthday.isoformat() if m.birthday else None,
-                      m.notes, progress(m), cards, alerts, str(seen)[:16] if seen else None, visits, sales)
+                      m.notes, progress(m, day, rules), cards, alerts, str(seen)[:16] if seen else None, visits, sales,
+                      offer, _fees_due(facts, day, rules), family_members(m))
 
 
 def reveal_phone(member: Member | int, staff: Staff) -> str:
@@ -131,6 +180,10 @@ KIND_LABELS = {
     "register": N_("Registered"),
     "member.update": N_("Details edited"),
     "import": N_("Imported balance"),
+    "renew": N_("Pass renewed"),
+    "transfer": N_("Visits transferred"),
+    "birthday": N_("Birthday gift"),
+    "family": N_("Family changed"),
 }
 
 
@@ -165,7 +218,9 @@ def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
     if card_ids:  # two indexed queries, not one OR that would scan every transaction
         on_cards = Entry.select(Entry.transaction).where(Entry.card.in_(list(card_ids)))
         own = {t.id for t in txs}
-        txs += [t for t in newest(Transaction.id.in_(on_cards) & Transaction.member.is_null()) if t.id not in own]
+        # visits a family member moved onto this member's card are theirs too
+        theirs = Transaction.member.is_null() | (Transaction.kind == "transfer")
+        txs += [t for t in newest(Transaction.id.in_(on_cards) & theirs) if t.id not in own]
         txs = sorted(txs, key=lambda t: (t.created_at, t.id), reverse=True)[:limit]
     ids = [t.id for t in txs]
     sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -188,6 +243,14 @@ def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
             result = json.loads(t.result_json or "{}")
             detail = ", ".join(f"{line['name']}×{line['qty']}" for line in result.get("lines", []))
             detail += "  " + format_money(result.get("total_fen", 0))
+        elif t.kind == "birthday":
+            result = json.loads(t.result_json or "{}")
+            detail = ", ".join(x for x in (result.get("gift_name"), result.get("item_name")) if x)
+        elif t.kind == "transfer":
+            result = json.loads(t.result_json or "{}")
+            detail = _("{n} visits {source} → {target} ({name})").format(
+                n=result.get("visits", 0), source=result.get("from_card_no", ""),
+                target=result.get("to_card_no", ""), name=result.get("to_member_name", ""))
         elif t.kind == "topup":
             detail = format_money(-s.get("tender.cash", 0) - s.get("tender.wechat", 0) - s.get("tender.alipay", 0)
                                   - s.get("tender.bank_card", 0))
@@ -250,9 +313,8 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
 
 
 def topup_bonus(amount_fen: int) -> int:
-    """The bonus the configured rule gives for a top-up (充1000送200): the best tier the amount reaches."""
-    best = 0
-    for threshold, bonus in get_config("topup_bonus_rules"):
-        if amount_fen >= threshold:
-            best = max(best, bonus)
-    return best
+    """The bonus the loyalty rules in force give a top-up of ``amount_fen`` today (充1000送200): the highest
+    threshold reached among the rules valid today. :func:`mms_tui.services.topup.topup_offer` also explains it."""
+    from mms_tui.services.topup import topup_offer
+
+    return topup_offer(amount_fen).bonus_fen

@@ -8,6 +8,9 @@ Every desk operation runs through :func:`run_operation`:
   first result, the same txid with a different request raises :class:`TxidConflict`;
 * :func:`post` writes the entries, checks that each unit sums to zero, and moves the card caches with conditional
   updates (``… WHERE balance + delta >= 0``) so two terminals can never both spend the last ¥50.
+
+Every operation passes through here, so its statements are written out (:func:`~mms_tui.services.common.run_sql`):
+the same SQL the ORM would build, without building it each time.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import peewee
 from mms_tui.db import retrying, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Card, Entry, Member, Staff, Store, Transaction
+from mms_tui.services.common import fetch_model, insert_model, insert_rows, run_sql
 from mms_tui.services.errors import DomainError, InsufficientBalance, InvalidInput, TxidConflict
 from mms_tui.services.text import format_money
 
@@ -80,6 +84,10 @@ def _check_txid(txid: str) -> str:
     return txid.strip()
 
 
+def _find_txid(txid: str) -> Transaction | None:
+    return fetch_model(Transaction, '"t"."txid" = ?', (txid,))
+
+
 def run_operation(
     *,
     txid: str,
@@ -98,27 +106,35 @@ def run_operation(
 
     def attempt() -> R:
         with write_transaction():
-            existing = Transaction.get_or_none(Transaction.txid == txid)
+            existing = _find_txid(txid)
             if existing is not None:
                 return _replay(existing, kind, digest, result_type)
-            tx = Transaction.create(
-                txid=txid, kind=kind, staff=staff, store=store, member=member, request_hash=digest, note=note
+            tx = insert_model(
+                Transaction, txid=txid, kind=kind, staff=staff, store=store, member=member, request_hash=digest,
+                note=note,
             )
             result = body(tx)
             payload = json.dumps(dataclasses.asdict(result), default=str, ensure_ascii=False)
-            Transaction.update(result_json=payload).where(Transaction.id == tx.id).execute()
+            run_sql('UPDATE "ledger_transaction" SET "result_json" = ? WHERE "id" = ?', (payload, tx.id))
             return result
 
     try:
         return retrying(attempt)
     except peewee.IntegrityError:
         # Another terminal committed the same txid between our check and our insert: answer as a retry would.
-        existing = Transaction.get_or_none(Transaction.txid == txid)
+        existing = _find_txid(txid)
         if existing is not None:
             return _replay(existing, kind, digest, result_type)
         raise DomainError(
             _("The change clashed with another one saved at the same moment; nothing was changed. Try again.")
         ) from None
+
+
+#: cache column → its conditional move: the balance changes only if it stays at or above zero
+_CARD_UPDATES = {
+    column: f'UPDATE "card" SET "{column}" = "{column}" + ? WHERE "id" = ? AND "{column}" + ? >= 0'
+    for column, _unit in CARD_ACCOUNTS.values()
+}
 
 
 def post(tx: Transaction, postings: Iterable[Posting]) -> None:
@@ -135,19 +151,14 @@ def post(tx: Transaction, postings: Iterable[Posting]) -> None:
         if p.card_id is None:
             continue
         column_name, _unit = CARD_ACCOUNTS[p.account]
-        column = getattr(Card, column_name)
-        changed = Card.update({column: column + p.amount}).where(
-            (Card.id == p.card_id) & (column + p.amount >= 0)
-        ).execute()
+        changed = run_sql(_CARD_UPDATES[column_name], (p.amount, p.card_id, p.amount)).rowcount
         if changed != 1:
             raise _insufficient(p, column_name)
     if postings:
-        Entry.insert_many(
-            [
-                {"transaction": tx.id, "account": p.account, "card": p.card_id, "unit": p.unit, "amount": p.amount}
-                for p in postings
-            ]
-        ).execute()
+        insert_rows(Entry, [
+            {"transaction": tx.id, "account": p.account, "card": p.card_id, "unit": p.unit, "amount": p.amount}
+            for p in postings
+        ])
 
 
 def _insufficient(p: Posting, column_name: str) -> DomainError:
@@ -184,7 +195,8 @@ def audit(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Who did what to whom, in the same database transaction as the change itself."""
-    AuditEvent.create(
+    insert_model(
+        AuditEvent,
         action=action,
         subject=subject,
         staff=staff,

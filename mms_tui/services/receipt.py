@@ -31,10 +31,12 @@ def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: s
 
     lines = [store_name.center(width).rstrip()] if store_name else []
     lines.append("-" * width)
-    for line in result.lines:
+    for line in result.lines:  # each line after its own promotions; the cart discounts follow
         lines.append(row(f"{line['name']} ×{line['qty']}", format_money(line["line_total_fen"])))
-        if line["discount_reason"]:
-            lines.append(f"  {line['discount_reason']}")
+        reasons = line.get("explanations", [line["discount_reason"]] if line["discount_reason"] else [])
+        lines += [f"  {reason}" for reason in reasons]
+    for discount in result.cart_discounts:  # 满300减50: what came off the bill as a whole
+        lines.append(row(discount["explanation"], "-" + format_money(discount["amount_fen"])))
     lines.append("-" * width)
     if result.discount_fen:
         lines.append(row(_("Subtotal"), format_money(result.subtotal_fen)))
@@ -45,11 +47,17 @@ def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: s
         amount = payment["amount_fen"]
         if payment["tender"] == "cash" and change_left:  # show the cash handed over; the change follows
             amount, change_left = amount + change_left, 0
-        lines.append(row(TENDER_LABELS.get(payment["tender"], payment["tender"]), format_money(amount)))
+        label = TENDER_LABELS.get(payment["tender"], payment["tender"])
+        if payment["tender"] == "points" and payment.get("points"):
+            label = _("{label} ({points} pts)").format(label=label, points=payment["points"])
+        lines.append(row(label, format_money(amount)))
     if result.change_fen:
         lines.append(row(_("Change"), format_money(result.change_fen)))
+    if result.coupons:
+        lines.append(_("Coupons used: {codes}").format(codes=", ".join(result.coupons)))
     if result.points_earned:
         lines.append(row(_("Points earned"), str(result.points_earned)))
+        lines += [f"  {text}" for text in result.points_explanations]
     if member_name:
         lines.append(_("Member: {name}").format(name=member_name))
     if staff_name:

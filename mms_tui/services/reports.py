@@ -15,6 +15,7 @@ SQLite and as ``Decimal`` on PostgreSQL, hence the ``int()`` around each.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 from collections import defaultdict
@@ -44,6 +45,7 @@ from mms_tui.models import (
 )
 from mms_tui.services.common import resolve_store, today
 from mms_tui.services.errors import InvalidInput
+from mms_tui.services.text import mask_phone
 
 Row = dict[str, object]
 TENDER_COLUMNS = ("cash", "bank_card", "wechat", "alipay", "stored_value", "points")
@@ -503,6 +505,58 @@ def segments(p: Period, by: str = "day") -> Iterator[Row]:
         yield {"segment": name, "members": counts.get(name, 0), "rule": _(rule)}
 
 
+# --- birthdays ---------------------------------------------------------------------------------------------------
+
+
+def birthday_in(born: dt.date, year: int) -> dt.date:
+    """The day a birthday falls on in ``year``: 29 February is kept on 28 February in other years (as the desk's
+    birthday window keeps it)."""
+    if (born.month, born.day) == (2, 29) and not calendar.isleap(year):
+        return dt.date(year, 2, 28)
+    return born.replace(year=year)
+
+
+def _month_day(column: peewee.Node) -> peewee.Node:
+    """'MM-DD' of a date column: SQLite's ISO text, PostgreSQL's to_char."""
+    if is_sqlite():
+        return peewee.fn.substr(column, 6, 5)
+    return peewee.fn.to_char(column, "MM-DD")
+
+
+def birthdays(p: Period, by: str = "day") -> Iterator[Row]:
+    """Members whose birthday falls in the period, in date order: the day, name, masked phone, tier, the age they
+    turn and their last check-in (empty: never). 29 February counts on 28 February in other years; with a store,
+    the members whose home store it is.
+
+    The database picks the members by the month and day they were born (the period's days as a list; a year or
+    more takes everyone with a birthday), and each one's last check-in comes from the visits' (member, status,
+    created_at) index."""
+    last_visit = Visit.select(peewee.fn.MAX(Visit.created_at)).where((Visit.member == Member.id)
+                                                                      & (Visit.status == "ok"))
+    query = (Member.select(Member.id, Member.name, Member.phone, Member.birthday, Tier.name, last_visit)
+             .join(Tier).where(Member.birthday.is_null(False)))
+    if (p.end - p.start).days < 365:
+        days = [p.start + dt.timedelta(days=n) for n in range((p.end - p.start).days + 1)]
+        wanted = {d.strftime("%m-%d") for d in days}
+        if any((d.month, d.day) == (2, 28) and not calendar.isleap(d.year) for d in days):
+            wanted.add("02-29")
+        query = query.where(_month_day(Member.birthday).in_(sorted(wanted)))
+    if p.store_id is not None:
+        query = query.where(Member.home_store == p.store_id)
+    rows = []
+    for member_id, name, phone, born, tier, visited in query.tuples().iterator():
+        born = _day(born)
+        on = next((d for d in (birthday_in(born, y) for y in range(p.start.year, p.end.year + 1))
+                   if p.start <= d <= p.end), None)
+        if on is None:
+            continue
+        rows.append((on, name, member_id, {"date": on.isoformat(), "name": name, "phone": mask_phone(phone),
+                                           "tier": tier, "age": on.year - born.year,
+                                           "last_visit": str(visited)[:16] if visited else ""}))
+    for *_key, row in sorted(rows, key=lambda r: r[:3]):
+        yield row
+
+
 #: name → (one-line description, function)
 REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "turnover": (N_("sales per day/week/month by tender, refunds netted"), turnover),
@@ -514,6 +568,7 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "products": (N_("best sellers and services by revenue"), products),
     "tiers": (N_("members per tier, upgrades in the period"), tiers),
     "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
+    "birthdays": (N_("members whose birthday falls in the period: phone, tier, age, last check-in"), birthdays),
 }
 
 

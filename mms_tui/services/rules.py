@@ -41,7 +41,7 @@ from typing import Any
 from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import Config, Product, ServiceItem, Staff, Store, Tier
-from mms_tui.services.common import CONFIG_DEFAULTS
+from mms_tui.services.common import CONFIG_DEFAULTS, fetch_rows
 from mms_tui.services.errors import InvalidInput, RulesInvalid
 from mms_tui.services.ledger import audit
 from mms_tui.services.staff import require_role
@@ -922,16 +922,31 @@ def write_rules_file(rules: Rules, path: str | Path, fmt: str | None = None) -> 
 # ------------------------------------------------------------------------------------------------ storage
 
 
+#: the last document read and what it parsed to: (stored text, rules). Rules are immutable, so every caller may
+#: share one; keyed by the exact text, so a change saved by any process is parsed the next time it is read.
+_parsed: tuple[str, Rules] | None = None
+
+
 def load_rules() -> Rules:
-    """The rules in force: the saved document, or the defaults when none was saved."""
-    row = Config.get_or_none(Config.key == CONFIG_KEY)
-    if row is None:
+    """The rules in force: the saved document, or the defaults when none was saved.
+
+    One keyed read of the ``Config`` row every time (so a document saved at another desk is in force at once,
+    and a checkout reads it inside its own write transaction); parsed again only when its text changed."""
+    global _parsed
+    rows = fetch_rows('SELECT "value" FROM "config" WHERE "key" = ?', (CONFIG_KEY,))
+    if not rows:
         return default_rules()
+    text = rows[0][0]
+    cached = _parsed
+    if cached is not None and cached[0] == text:
+        return cached[1]
     try:
-        return parse_rules(json.loads(row.value))
+        rules = parse_rules(json.loads(text))
     except (RulesInvalid, json.JSONDecodeError) as exc:
         raise InvalidInput(_("The saved loyalty rules cannot be read ({error}); import them again with "
                              "mms rules import.").format(error=exc)) from None
+    _parsed = (text, rules)
+    return rules
 
 
 def check_references(rules: Rules) -> list[str]:
