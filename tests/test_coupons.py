@@ -38,7 +38,6 @@ RULES = {
         {"code": "SPRING", "kind": "amount", "amount": "20", "auto": False},
         {"code": "COMEBACK", "kind": "percent", "percent": 20, "auto": False},
         {"code": "WINBACK", "kind": "amount", "amount": "30", "auto": False},
-        {"code": "WELCOME", "kind": "amount", "amount": "10", "auto": False},
         {"code": "CAKE", "kind": "free_item", "item": "WATER", "auto": False},
         {"code": "HAPPY", "kind": "percent", "percent": 10, "auto": True},
         {"code": "OLD", "kind": "amount", "amount": "5", "auto": False, "valid_until": "2020-01-31"},
@@ -94,7 +93,7 @@ def test_a_coupon_never_outlasts_its_promotion_and_the_default_is_30_days(shop):
 
 
 @pytest.mark.parametrize("promotion, message", [
-    ("NOPE", "No promotion NOPE in the rules in force (coupon promotions: SPRING, COMEBACK, WINBACK, WELCOME, "
+    ("NOPE", "No promotion NOPE in the rules in force (coupon promotions: SPRING, COMEBACK, WINBACK, "
              "CAKE, OLD, SHORT)."),
     ("HAPPY", "Promotion HAPPY applies to everyone without a coupon (auto = true)."),
     ("OLD", "Promotion OLD ended on 2020-01-31."),
@@ -121,11 +120,18 @@ def test_200_numbers_are_all_different_and_never_use_0_O_1_I_or_L():
 # --- by rule ----------------------------------------------------------------------------------------------------------
 
 
+WELCOME = {"code": "WELCOME", "kind": "amount", "amount": "10", "auto": False}
+
+
 def test_a_new_member_gets_one_welcome_coupon_however_often_registration_asks(shop):
-    li = person(shop, "13912345678", "李四", joined_days_ago=0)
+    save_rules({**RULES, "promotions": [*RULES["promotions"], WELCOME]}, shop.manager)
+    li = person(shop, "13912345678", "李四", joined_days_ago=0)  # registration itself issues it
+    (row,) = Coupon.select().where(Coupon.member == li)
+    assert (row.promotion, row.reason) == ("WELCOME", "new_member")
     first = issue_for_new_member(li, shop.cashier)
-    assert (first.promotion, first.reason) == ("WELCOME", "new_member")
+    assert first.code == row.code
     assert issue_for_new_member(li, shop.cashier) == first
+    register_member("李四", "13912345678", shop.cashier, "reg-13912345678")  # the same registration again
     assert Coupon.select().where(Coupon.member == li).count() == 1
 
 

@@ -79,6 +79,15 @@ def test_88_points_earned_2024_03_10_with_12_months_go_on_2025_03_10_not_the_day
     assert check_ledger() == []
 
 
+def test_the_members_history_shows_the_expiry_in_words(shop):
+    from mms_tui.services.desk import member_history
+
+    earn(shop, "s1", "2024-03-10")
+    expire(shop, "2025-03-10")
+    row = next(r for r in member_history(shop.member_id) if r.kind == "expire")
+    assert (row.label, row.points, row.money_fen, row.refundable) == ("Points expired", -88, 0, False)
+
+
 def test_expiry_on_31_january_plus_one_month_is_29_february_in_a_leap_year(shop):
     save_rules({"points": {"expire_months": 1}}, shop.manager)
     earn(shop, "s1", "2024-01-31")

@@ -88,16 +88,16 @@ def test_points_basis_498_points_earned_reach_silver_at_498_not_at_499(shop, sil
     assert tier_of(shop.zhang) == tier
 
 
-def test_visits_basis_the_third_check_in_reaches_silver_through_upgrade_if_qualified(shop):
+def test_visits_basis_the_third_check_in_reaches_silver_at_that_check_in(shop):
     save_rules({"tiers": {"basis": "visits", "window_months": 12, "levels": [
         {"tier": "SILVER", "upgrade_at": 3}, {"tier": "GOLD", "upgrade_at": 10},
         {"tier": "DIAMOND", "upgrade_at": 50}]}}, shop.manager)
     card = issue_card(shop.zhang, "V10", shop.cashier, "v10").card_id
     for n in (1, 2, 3):
-        check_in(card, shop.cashier, f"c{n}")
+        check_in(card, shop.cashier, f"c{n}")  # the check-in itself gives the tier its visit reaches
+        assert tier_of(shop.zhang) == ("SILVER" if n == 3 else "NORMAL")
         with write_transaction():
-            code = upgrade_if_qualified(shop.zhang, staff=shop.cashier, txid=f"c{n}")
-        assert code == ("SILVER" if n == 3 else "NORMAL")
+            assert upgrade_if_qualified(shop.zhang, staff=shop.cashier, txid=f"c{n}") == tier_of(shop.zhang)
     event = AuditEvent.get(AuditEvent.action == "member.tier_up")
     payload = json.loads(event.payload)
     assert (payload["from"], payload["to"], payload["basis"], payload["value"]) == ("NORMAL", "SILVER", "visits", 3)

@@ -16,6 +16,8 @@ from mms_tui.services.common import ensure_usable, resolve_card, resolve_store, 
 from mms_tui.services.errors import CardExpired, WrongCardKind
 from mms_tui.services.ledger import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.members import settle_freeze
+from mms_tui.services.rules import load_rules
+from mms_tui.services.tiers import upgrade_if_qualified
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ def check_in(
     card = resolve_card(card)
     store_obj = resolve_store(store, staff)
     day = on or today()
+    rules = load_rules()
 
     def body(tx) -> CheckInResult:
         current = settle_freeze(Card.get_by_id(card.id), day, staff=staff, store=store_obj, txid=tx.txid)
@@ -72,6 +75,8 @@ def check_in(
         if kind == "visits":
             post(tx, [card_posting(current.id, "card.visits", -1), Posting("visits.used", "visit", 1)])
         visit = Visit.create(transaction=tx, member=current.member_id, card=current, store=store_obj, staff=staff)
+        if rules.tiers.basis == "visits":  # a tier reached by visits is given at the visit that reaches it
+            upgrade_if_qualified(current.member_id, staff=staff, store=store_obj, txid=tx.txid, on=day, rules=rules)
         after = Card.get_by_id(card.id)
         payload: dict = {"visits_left": after.visits_left}
         if started:

@@ -184,6 +184,7 @@ KIND_LABELS = {
     "transfer": N_("Visits transferred"),
     "birthday": N_("Birthday gift"),
     "family": N_("Family changed"),
+    "expire": N_("Points expired"),
 }
 
 

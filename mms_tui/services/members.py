@@ -222,6 +222,9 @@ def register_member(
         type(tx).update(member=member).where(type(tx).id == tx.id).execute()
         audit("member.register", f"member:{member.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"name": name, "phone": phone})
+        from mms_tui.services.coupons import issue_for_new_member  # coupons builds on members
+
+        issue_for_new_member(member, staff, store=store_obj)  # the rules' WELCOME coupon, if they have one
         return MemberResult(tx.txid, member.id, name, phone, tier_obj.code)
 
     return run_operation(txid=txid, kind="register", request=request, staff=staff, store=store_obj, member=None,
