@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Label, OptionList, Select
+from textual.widgets.option_list import Option
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
@@ -312,6 +313,80 @@ class TransferVisitsScreen(WorkerErrors, ModalScreen[str | None]):
     def failed(self, message: str) -> None:
         self.busy = False
         self.query_one("#transfer-error", Label).update(message)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class GiftScreen(WorkerErrors, ModalScreen[str | None]):
+    """积分兑换: a gift from the points catalogue for the points of one card. Enter on a gift gives it (once: the
+    operation's txid is made when the dialog opens)."""
+
+    BINDINGS = [Binding("escape", "cancel", _("Cancel"), id="gift.cancel")]
+
+    def __init__(self, card_no: str, points: int) -> None:
+        super().__init__()
+        self.card_no = card_no
+        self.points = points
+        self.txid = new_txid()
+        self.busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(_("Gift for points — card {card}, {points} points").format(card=self.card_no,
+                                                                                 points=self.points),
+                        classes="dialog-title")
+            yield OptionList(id="gift-list")
+            yield Label(_("Enter gives the gift, Esc cancels"), classes="hint")
+            yield Label("", id="gift-error", classes="error")
+
+    def on_mount(self) -> None:
+        self.load()
+
+    @work(thread=True, exit_on_error=False)
+    def load(self) -> None:
+        from mms_tui.services.points import gift_catalogue
+
+        gifts = in_connection(gift_catalogue)
+        self.app.call_from_thread(self.show_gifts, gifts)
+
+    def show_gifts(self, gifts: list) -> None:
+        options = self.query_one("#gift-list", OptionList)
+        if not gifts:
+            self.query_one("#gift-error", Label).update(_("The points catalogue is empty (the rules' points.gifts)."))
+            return
+        for gift in gifts:
+            options.add_option(Option(_("{name} — {points} points").format(name=gift.name, points=gift.points),
+                                      id=gift.code, disabled=gift.points > self.points))
+        affordable = [i for i, gift in enumerate(gifts) if gift.points <= self.points]
+        if affordable:
+            options.highlighted = affordable[0]
+        else:
+            self.query_one("#gift-error", Label).update(_("Not enough points for any gift yet."))
+        options.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if self.busy or event.option.id is None:
+            return
+        self.busy = True
+        self.give(event.option.id)
+
+    @work(thread=True, exit_on_error=False, exclusive=True)
+    def give(self, code: str) -> None:
+        from mms_tui.services.points import redeem_gift
+
+        try:
+            result = in_connection(redeem_gift, self.card_no, code, self.app.staff, self.txid,
+                                   store=self.app.settings.store)
+        except Exception as exc:
+            self.app.call_from_thread(self.failed, error_message(exc))
+            return
+        self.app.call_from_thread(self.dismiss, _("✓ {gift} given for {points} points; {left} left on {card}.").format(
+            gift=result.gift_name, points=result.points, left=result.points_after, card=result.card_no))
+
+    def failed(self, message: str) -> None:
+        self.busy = False
+        self.query_one("#gift-error", Label).update(message)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

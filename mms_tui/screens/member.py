@@ -83,6 +83,7 @@ class MemberScreen(WorkerErrors, Screen[None]):
         Binding("t", "top_up", _("Top up"), id="member.top_up"),
         Binding("i", "issue_card", _("Issue card"), id="member.issue_card"),
         Binding("b", "birthday", _("Birthday gift"), id="member.birthday"),
+        Binding("g", "gift", _("Gift for points"), id="member.gift"),
         Binding("r", "renew", _("Renew pass"), id="member.renew"),
         Binding("f", "freeze", _("Freeze/unfreeze"), id="member.freeze"),
         Binding("v", "transfer", _("Transfer visits"), id="member.transfer"),
@@ -228,6 +229,8 @@ class MemberScreen(WorkerErrors, Screen[None]):
             return view is not None and view.birthday_offer is not None
         if action == "renew":
             return view is not None and any(c.kind == "period" for c in view.cards)
+        if action == "gift":
+            return view is not None and any(c.points > 0 and c.status == "active" for c in view.cards)
         if action == "transfer":
             return view is not None and any(c.kind == "visits" for c in view.cards) and bool(view.family)
         return True
@@ -248,6 +251,18 @@ class MemberScreen(WorkerErrors, Screen[None]):
             return
         self.app.call_from_thread(self.outcome, birthday_outcome(result), True)
         self.refresh_view()
+
+    def action_gift(self) -> None:
+        from mms_tui.screens.cards import GiftScreen
+
+        card = self.selected_card()
+        if card is None or card.points <= 0 or card.status != "active":
+            card = next((c for c in (self.view.cards if self.view else []) if c.points > 0 and c.status == "active"),
+                        None)
+        if card is None:
+            self.outcome(_("No points to give a gift for."), ok=False)
+            return
+        self.app.push_screen(GiftScreen(card.card_no, card.points), self.after_dialog)
 
     def action_renew(self) -> None:
         from mms_tui.screens.cards import RenewPassScreen

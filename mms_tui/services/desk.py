@@ -185,6 +185,7 @@ KIND_LABELS = {
     "birthday": N_("Birthday gift"),
     "family": N_("Family changed"),
     "expire": N_("Points expired"),
+    "gift": N_("Gift for points"),
 }
 
 
@@ -247,6 +248,8 @@ def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
         elif t.kind == "birthday":
             result = json.loads(t.result_json or "{}")
             detail = ", ".join(x for x in (result.get("gift_name"), result.get("item_name")) if x)
+        elif t.kind == "gift":
+            detail = json.loads(t.result_json or "{}").get("gift_name", "")
         elif t.kind == "transfer":
             result = json.loads(t.result_json or "{}")
             detail = _("{n} visits {source} → {target} ({name})").format(

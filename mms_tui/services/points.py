@@ -375,3 +375,55 @@ def expire_points(as_of: dt.date | None = None, *, staff: Staff, store: Store | 
         if result is not None:
             done.append(CardExpiry(result.card_id, result.card_no, result.member_id, result.points, result.txid))
     return ExpiryRun(as_of, False, done)
+
+
+# --- gifts from the points catalogue (积分兑换) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GiftResult:
+    txid: str
+    card_id: int
+    card_no: str
+    member_id: int
+    gift_code: str
+    gift_name: str
+    points: int
+    points_after: int
+
+
+def gift_catalogue(rules: Rules | None = None) -> list:
+    """The gifts a member can take for points, cheapest first (the rules' ``points.gifts``)."""
+    rules = rules or load_rules()
+    return sorted(rules.points.gifts, key=lambda g: (g.points, g.code))
+
+
+def redeem_gift(card: Card | int | str, gift_code: str, staff: Staff, txid: str, *,
+                store: Store | str | None = None) -> GiftResult:
+    """Give a gift from the catalogue for its points, taken from ``card`` (oldest points first, like every
+    spending). One ledger transaction of kind ``gift``: ``card.points −N`` against ``points.redeemed +N``; a
+    refund gives the points back."""
+    from mms_tui.services.common import ensure_usable
+
+    rules = load_rules()
+    gift = next((g for g in rules.points.gifts if g.code == (gift_code or "").strip().upper()), None)
+    if gift is None:
+        known = ", ".join(g.code for g in gift_catalogue(rules)) or "-"
+        raise InvalidInput(_("No gift {code} in the points catalogue (gifts: {known}).").format(
+            code=gift_code, known=known))
+    card_obj = resolve_card(card)
+    store_obj = resolve_store(store, staff)
+
+    def body(tx: Transaction) -> GiftResult:
+        current = Card.get_by_id(card_obj.id)
+        ensure_usable(current)
+        post(tx, [card_posting(current.id, "card.points", -gift.points), Posting("points.redeemed", "pt", gift.points)])
+        after = Card.get_by_id(current.id)
+        audit("points.gift", f"card:{current.id}", staff=staff, store=store_obj, txid=tx.txid,
+              payload={"gift": gift.code, "name": gift.name, "points": gift.points})
+        return GiftResult(tx.txid, current.id, current.card_no, current.member_id, gift.code, gift.name, gift.points,
+                          after.points)
+
+    return run_operation(txid=txid, kind="gift", request={"card": card_obj.id, "gift": gift.code,
+                                                          "points": gift.points},
+                         staff=staff, store=store_obj, member=card_obj.member_id, body=body, result_type=GiftResult)

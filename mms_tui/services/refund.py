@@ -55,7 +55,7 @@ from mms_tui.services.staff import require_role
 from mms_tui.services.text import format_money
 from mms_tui.services.tiers import apply_spend
 
-REFUNDABLE_KINDS = ("topup", "checkout", "checkin", "issue")
+REFUNDABLE_KINDS = ("topup", "checkout", "checkin", "issue", "gift")
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
         raise NotFound(_("No operation {txid}.").format(txid=original_txid))
     if original.kind not in REFUNDABLE_KINDS:
         raise NotRefundable(
-            _("A {kind} operation cannot be refunded; only top-ups, sales, check-ins and card issues can.").format(
+            _("A {kind} operation cannot be refunded; only top-ups, sales, check-ins, card issues and gifts "
+              "for points can.").format(
                 kind=original.kind
             )
         )
