@@ -20,6 +20,15 @@ GIFTS = [{"code": "TOWEL", "name": "毛巾", "points": 9_000}, {"code": "CAKE", 
 
 @pytest.fixture
 def member(desk):
+    return _with_points(desk)
+
+
+@pytest.fixture
+def sqlite_member(sqlite_desk):
+    return _with_points(sqlite_desk)
+
+
+def _with_points(desk):
     save_rules({"points": {"per_yuan": 10, "gifts": GIFTS}}, desk.manager)
     desk.member_id = register_member("张三", "13800138000", desk.cashier, "reg").member_id
     issue_card(desk.member_id, "PT", desk.cashier, "pt", card_no="P001")
@@ -68,16 +77,14 @@ def test_a_refunded_gift_gives_the_points_back_with_their_day(member):
     assert check_ledger() == []
 
 
-async def test_g_on_the_member_screen_gives_the_cake_for_points(member):
+async def test_g_on_the_member_screen_gives_the_cake_for_points(sqlite_member):
     from textual.widgets import OptionList, Static
 
     from mms_tui.screens.cards import GiftScreen
     from mms_tui.screens.member import MemberScreen
     from tests.test_tui import at_desk, open_member, settle, text
 
-    if member.target.startswith("postgresql"):
-        pytest.skip("the desk runs on SQLite in these Pilot tests")
-    async with at_desk(member) as (app, pilot):
+    async with at_desk(sqlite_member) as (app, pilot):
         await open_member(pilot, "P001")
         await pilot.press("g")
         await settle(pilot)
