@@ -6,6 +6,7 @@
     python scripts/bench.py reports [--members 1000000] [--reuse PATH] [--runs 3] [--json]
     python scripts/bench.py lookups --reuse PATH [--rounds 200] [--json]
     python scripts/bench.py start --reuse PATH [--json]
+    python scripts/bench.py checkout --reuse PATH [--rounds 200] [--json]
     python scripts/bench.py all [--quick] [--reuse PATH] [--json]
 
 ``swipe``: an RDM6300 frame written to a pty → the member screen showing that member in the headless app (p50/p95),
@@ -30,6 +31,10 @@ digits, name prefix, pinyin initials), p50/p99 over random members, beside the r
 
 ``start``: ``mms --db PATH`` on a real 80×24 pseudo-terminal until its login screen is drawn, and its peak RSS, beside
 a minimal Textual app drawing the same two widgets.
+
+``checkout``: a checkout as the desk sends it (two lines; 100 points and the rest from stored value), commit time
+p50/p99 in one process, then four desk processes at once (checkouts per second, errors other than refusals),
+beside the same writes made by hand through sqlite3. The sales stay in the database used.
 
 ``all [--quick] [--reuse PATH]``: all of these on one database of 1,000,000 members (100,000 with ``--quick``),
 and one summary table of every figure beside its baseline and target.
@@ -791,6 +796,7 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
     reports = bench_reports(members, path, runs)
     lookups = bench_lookups(path, rounds)
     start = bench_start(path)
+    sold = bench_checkout(path, min(rounds, 300))
     swipe = bench_swipe(min(rounds, 50), 200)
     imported = bench_import(members)
     table = [(f"lookup {r['kind']} p50/p99 ms", f"{r['p50_ms']} / {r['p99_ms']}", f"{r['raw_p50_ms']} / {r['raw_p99_ms']}",
@@ -803,16 +809,20 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
     table.append((f"import {members:,} members s", imported["mms_import_s"],
                   f"{imported['baseline_s']} (.import), {imported['floor_same_rows_s']} (same rows)",
                   "≤ 10× .import" + ("" if quick else "; < 60 s"), imported["ratio"] <= 10))
+    table.append(("checkout commit p50/p99 ms", f"{sold['p50_ms']} / {sold['p99_ms']}",
+                  f"{sold['raw_p50_ms']} / {sold['raw_p99_ms']}", "p99 ≤ 10 ms", sold["p99_ms"] <= 10))
+    table.append((f"checkouts/s, {sold['processes']} processes", sold["per_second"], "", "≥ 500/s, no lock errors",
+                  sold["per_second"] >= 500 and sold["errors"] == 0))
     table.append(("TUI start s", start["start_s"], start["raw_textual_start_s"], "≤ 1 s", start["start_s"] <= 1))
     table.append(("TUI peak RSS MB", start["start_peak_rss_mb"], start["raw_textual_peak_rss_mb"], "≤ 200 MB",
                   start["start_peak_rss_mb"] <= 200))
     return {"benchmark": "all", "members": members, "database": path, "summary": table, "reports": reports["reports"],
-            "lookups": lookups, "start": start, "swipe": swipe, "import": imported}
+            "lookups": lookups, "start": start, "checkout": sold, "swipe": swipe, "import": imported}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
-    parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start"])
+    parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
@@ -832,7 +842,9 @@ def main() -> int:
     else:
         if not args.reuse or not Path(args.reuse).exists():
             parser.error(f"{args.which} needs --reuse PATH of a database built by scripts/bigdb.py")
-        if args.which == "lookups":
+        if args.which == "checkout":
+            result = bench_checkout(args.reuse, args.rounds)
+        elif args.which == "lookups":
             ensure_reader_uids(args.reuse)
             result = {"benchmark": "lookups", "database": args.reuse, "lookups": bench_lookups(args.reuse, args.rounds)}
         else:

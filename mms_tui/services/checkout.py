@@ -2,8 +2,15 @@
 
 There is one way to price: :func:`mms_tui.services.pricing.price_cart` on the rules in force
 (:func:`~mms_tui.services.rules.load_rules`). This module gathers what it needs from the database in one place
-(:func:`member_facts`, :func:`cart_lines`, the coupons shown) and records what it decided. The rules the desk
-explains to members:
+(:func:`member_facts`, :func:`cart_lines`, the coupons shown) and records what it decided.
+
+It is the desk's busiest write, so it reads little and builds no SQL: the member with tier and cards in one
+statement, the whole cart in one, the tier prices in one, the rules as one keyed read (parsed again only when
+they change), all written out (:func:`~mms_tui.services.common.run_sql`). A quote reads them outside any
+transaction; the checkout reads them again inside its write transaction, where they decide money, and writes the
+sale once everything it records is known (``tests/test_checkout_speed.py`` keeps the count of statements).
+
+The rules the desk explains to members:
 
 * **Prices** are the member price of each line (tier price, tier or 折扣卡 discount), then the promotions: the
   automatic ones apply by themselves, the others need a coupon (see :mod:`~mms_tui.services.pricing`). Each
@@ -900,7 +907,7 @@ def checkout(
         ])
         fee_records = _collect_fees(bill.fees, member_obj)
         if member_obj is not None:
-            tier_code = apply_spend(member_obj.id, spend, staff=staff, store=store_obj, txid=tx.txid)
+            tier_code = apply_spend(member_obj.id, spend, staff=staff, store=store_obj, txid=tx.txid, rules=rules)
         audit("sale.checkout", f"sale:{sale.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"member": member_obj.id if member_obj else None, "total_fen": total, "payments": payments,
                        "coupons": used_coupons, "fees": fee_records})

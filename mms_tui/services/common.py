@@ -81,8 +81,12 @@ def row_model(model: type[M], row: Sequence[object], start: int = 0) -> M:
     for i, f in enumerate(model._meta.sorted_fields, start):
         value = row[i]
         data[f.name] = value if value is None else f.python_value(value)
-    obj = model(__no_default__=1, **data)
-    obj._dirty.clear()
+    # what Model.__init__(__no_default__=1, **data) leaves behind (foreign keys hold the related id), without
+    # a descriptor call per field
+    obj = model.__new__(model)
+    obj.__data__ = data
+    obj._dirty = set()
+    obj.__rel__ = {}
     return obj
 
 

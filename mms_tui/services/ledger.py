@@ -84,6 +84,17 @@ def _check_txid(txid: str) -> str:
     return txid.strip()
 
 
+def _plain(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else str(value)
+
+
+def result_json(result: Any) -> str:
+    """An operation's result as stored with its transaction: ``json.dumps(dataclasses.asdict(result),
+    default=str)`` to the byte, without ``asdict`` deep-copying every list and dict of the result first."""
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    return json.dumps(fields, default=_plain, ensure_ascii=False)
+
+
 def _find_txid(txid: str) -> Transaction | None:
     return fetch_model(Transaction, '"t"."txid" = ?', (txid,))
 
@@ -114,7 +125,7 @@ def run_operation(
                 note=note,
             )
             result = body(tx)
-            payload = json.dumps(dataclasses.asdict(result), default=str, ensure_ascii=False)
+            payload = result_json(result)
             run_sql('UPDATE "ledger_transaction" SET "result_json" = ? WHERE "id" = ?', (payload, tx.id))
             return result
 

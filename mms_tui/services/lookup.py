@@ -23,8 +23,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mms_tui.db import database, is_sqlite
+from mms_tui.db import is_sqlite
 from mms_tui.models import Card
+from mms_tui.services.common import fetch_rows as _run
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.text import has_cjk, mask_phone, normalise_card_no, normalise_phone, normalise_query
 
@@ -71,7 +72,7 @@ class LookupHit:
         return sum(c.points for c in self.cards if c.status == "active")
 
 
-# --- the statements (``?`` placeholders, turned into the backend's own by :func:`_run`) ---------------------------
+# --- the statements (``?`` placeholders, turned into the backend's own by :func:`_run`, common.fetch_rows) -------
 
 #: a card by number, then reader UID, then printed barcode (the order find_card keeps)
 CARD_SQL = ('SELECT member_id, card_no FROM ('
@@ -89,10 +90,6 @@ MEMBERS_SQL = ('SELECT m.id, m.name, m.phone, t.name, m.status FROM "member" m J
 CARDS_SQL = ('SELECT c.member_id, c.card_no, ct.kind, ct.name, c.status, c.principal_fen, c.bonus_fen, c.points, '
              'c.visits_left, c.valid_until FROM "card" c JOIN "card_type" ct ON ct.id = c.card_type_id '
              'WHERE c.member_id IN ({ids}) ORDER BY c.id')
-
-
-def _run(sql: str, params: Iterable[object]) -> list[tuple]:
-    return database.execute_sql(sql.replace("?", database.param), tuple(params)).fetchall()
 
 
 def _exact(column: str, value: str, limit: int) -> list[int]:

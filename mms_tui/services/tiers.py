@@ -39,7 +39,7 @@ import peewee
 from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Entry, Member, Payment, Sale, Staff, Store, Tier, Transaction, Visit
-from mms_tui.services.common import resolve_member, today
+from mms_tui.services.common import fetch_rows, resolve_member, run_sql, today
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.ledger import MONEY_TENDERS, audit
 from mms_tui.services.pricing import add_months
@@ -64,14 +64,15 @@ class TierLevel:
 
 def tier_levels(rules: Rules) -> list[TierLevel]:
     """Every tier, lowest first, with its upgrade and keep levels under ``rules``."""
-    tiers = list(Tier.select().order_by(Tier.rank, Tier.upgrade_spend_fen, Tier.id))
+    tiers = fetch_rows('SELECT "id", "code", "name", "rank", "upgrade_spend_fen" FROM "tier" '
+                       'ORDER BY "rank", "upgrade_spend_fen", "id"')
     levels: list[TierLevel] = []
-    for i, tier in enumerate(tiers):
-        benefit = rules.tiers.benefit(tier.code)
+    for i, (tier_id, code, name, rank, upgrade_spend_fen) in enumerate(tiers):
+        benefit = rules.tiers.benefit(code)
         if i == 0:
             upgrade: int | None = 0
         elif rules.tiers.basis == "spend":
-            upgrade = tier.upgrade_spend_fen or None
+            upgrade = upgrade_spend_fen or None
         else:
             upgrade = benefit.upgrade_at if benefit is not None and benefit.upgrade_at else None
         keep = benefit.keep_at if benefit is not None and benefit.keep_at is not None else upgrade
@@ -79,7 +80,7 @@ def tier_levels(rules: Rules) -> list[TierLevel]:
             keep = 0
         if upgrade is not None:
             keep = min(keep, upgrade)
-        levels.append(TierLevel(tier.id, tier.code, tier.name, tier.rank, upgrade, keep))
+        levels.append(TierLevel(tier_id, code, name, rank, upgrade, keep))
     return levels
 
 
@@ -107,10 +108,12 @@ def qualifications(on: dt.date, rules: Rules, member_ids: Iterable[int] | None =
     ids = list(member_ids) if member_ids is not None else None
     basis = rules.tiers.basis
     if basis == "spend" and start is None:
-        query = Member.select(Member.id, Member.total_spend_fen).where(Member.total_spend_fen != 0)
+        sql = 'SELECT "id", "total_spend_fen" FROM "member" WHERE "total_spend_fen" != 0'
         if ids is not None:
-            query = query.where(Member.id.in_(ids))
-        return {m: int(v) for m, v in query.tuples()}
+            if not ids:
+                return {}
+            sql += ' AND "id" IN (' + ", ".join("?" for _i in ids) + ")"
+        return {m: int(v) for m, v in fetch_rows(sql, ids or ())}
     if basis == "spend":
         money = peewee.Case(None, [(Payment.tender.in_(MONEY_TENDERS), Payment.amount_fen),
                                    (Payment.tender == "stored_value", Payment.principal_fen)], 0)
@@ -187,20 +190,22 @@ def upgrade_if_qualified(member_id: int, *, staff: Staff | None = None, store: S
     on = on or today()
     value = qualification(member_id, on, rules)
     target = qualifying_level(tier_levels(rules), value)
-    if target is None:
-        return Member.select(Tier.code).join(Tier).where(Member.id == member_id).scalar()
+    (code, rank), = fetch_rows('SELECT "t"."code", "t"."rank" FROM "member" AS "m" JOIN "tier" AS "t" '
+                               'ON "t"."id" = "m"."tier_id" WHERE "m"."id" = ?', (member_id,))
+    if target is None or target.rank <= rank:
+        return code  # nothing to raise (raise_tier would read the same and return it)
     return raise_tier(member_id, target.code, staff=staff, store=store, txid=txid,
                       detail={"basis": rules.tiers.basis, "value": value, "threshold": target.upgrade_at})
 
 
 def apply_spend(member_id: int, money_fen: int, *, staff: Staff | None = None, store: Store | None = None,
-                txid: str | None = None) -> str:
+                txid: str | None = None, rules: Rules | None = None) -> str:
     """Add ``money_fen`` (negative for refunds) to the member's lifetime spend, then move them up if they now
     qualify on the rules' basis (:func:`upgrade_if_qualified`). Runs inside the caller's write transaction.
     Returns the member's tier code afterwards."""
     if money_fen:
-        Member.update(total_spend_fen=Member.total_spend_fen + money_fen).where(Member.id == member_id).execute()
-    return upgrade_if_qualified(member_id, staff=staff, store=store, txid=txid)
+        run_sql('UPDATE "member" SET "total_spend_fen" = "total_spend_fen" + ? WHERE "id" = ?', (money_fen, member_id))
+    return upgrade_if_qualified(member_id, staff=staff, store=store, txid=txid, rules=rules)
 
 
 # ------------------------------------------------------------------------------------------------ graces
