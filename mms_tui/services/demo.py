@@ -206,6 +206,24 @@ def _demo_sale(member_id: int, card_id: int, lines: list, clerk: Staff, store: S
     return checkout(member_id, lines, tenders, clerk, new_txid(), store=store).txid
 
 
+#: the loyalty rules a demo desk runs on from today (its history was made under the defaults): a points gift
+#: catalogue, member day on Wednesdays, 满300减50 for everyone, a spring coupon to hand out, a birthday gift
+DEMO_RULES = {
+    "points": {"days": [{"name": "会员日", "weekdays": [3], "multiplier": 2}],
+               "gifts": [{"code": "TOWEL", "name": "运动毛巾", "points": 800},
+                         {"code": "CAKE", "name": "生日蛋糕", "points": 2000}]},
+    "promotions": [
+        {"code": "MJ300", "name": "满300减50", "kind": "threshold", "threshold": "300", "amount": "50", "auto": True,
+         "stacking": "stackable"},
+        {"code": "SPRING", "name": "春季护理券", "kind": "amount", "amount": "30", "auto": False},
+    ],
+    "birthday": {"window": "week", "gift": "CAKE"},
+}
+
+
 def set_config_demo() -> None:
+    from mms_tui.services.rules import save_rules
+
     with write_transaction():
         set_config("demo_login", {"code": DEMO_ADMIN[0], "pin": DEMO_ADMIN[2]})
+    save_rules(DEMO_RULES, Staff.get(Staff.code == DEMO_ADMIN[0]))
