@@ -171,10 +171,19 @@ class MmsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="swipe", exit_on_error=False)
     def open_card(self, value: str) -> None:
-        hits = in_connection(lookup, value, 2)
-        self.call_from_thread(self.show_card, value, hits)
+        from mms_tui.services.desk import member_view
 
-    def show_card(self, value: str, hits: list) -> None:
+        hits = in_connection(lookup, value, 2)
+        view = None
+        card_hits = [h for h in hits if h.match == "card"]
+        if card_hits:  # the member's panel is read in this same worker: the screen shows it as it opens
+            try:
+                view = in_connection(member_view, card_hits[0].member_id)
+            except Exception:  # the screen reads it again itself, and says what is wrong
+                view = None
+        self.call_from_thread(self.show_card, value, hits, view)
+
+    def show_card(self, value: str, hits: list, view=None) -> None:
         from mms_tui.screens.checkout import CheckoutScreen
         from mms_tui.screens.confirm import ConfirmScreen, UnknownCardScreen
         from mms_tui.screens.member import MemberScreen
@@ -196,12 +205,12 @@ class MmsApp(App[None]):
             def switch(yes: bool | None) -> None:
                 if yes:
                     screen.dismiss(None)
-                    self.push_screen(MemberScreen(hit.member_id, hit.matched_card))
+                    self.push_screen(MemberScreen(hit.member_id, hit.matched_card))  # read afresh: time has passed
 
             self.push_screen(ConfirmScreen(_("Leave this sale (nothing is charged) and open {name}?").format(
                 name=hit.name)), switch)
             return
-        self.push_screen(MemberScreen(hit.member_id, hit.matched_card))
+        self.push_screen(MemberScreen(hit.member_id, hit.matched_card, view=view))
 
     def unknown_card(self, choice: str | None, card_no: str, member) -> None:
         from mms_tui.screens.register import MemberFormScreen

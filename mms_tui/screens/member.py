@@ -94,11 +94,12 @@ class MemberScreen(WorkerErrors, Screen[None]):
         Binding("p", "phone", _("Full phone"), id="member.phone"),
     ]
 
-    def __init__(self, member_id: int, card_no: str | None = None) -> None:
+    def __init__(self, member_id: int, card_no: str | None = None, *, view: MemberView | None = None) -> None:
         super().__init__()
         self.member_id = member_id
         self.preferred_card = card_no
         self.view: MemberView | None = None
+        self.preloaded = view  # read by the swipe's own worker, so the panel shows as the screen opens
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -115,7 +116,10 @@ class MemberScreen(WorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#cards", DataTable).add_columns(_("Card"), _("Type"), _("State"), _("Balance"), _("Points"))
-        self.refresh_view()
+        if self.preloaded is not None and self.preloaded.member_id == self.member_id:
+            self.show(self.preloaded)
+        else:
+            self.refresh_view()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="member-view")
     def refresh_view(self) -> None:
