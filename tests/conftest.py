@@ -124,3 +124,21 @@ def sqlite_desk(sqlite_target) -> Desk:
     """A set-up store on a SQLite file only (multi-process and TUI tests)."""
     return setup_desk(sqlite_target)
 
+
+
+@pytest.fixture
+def run(tmp_path):
+    """Invoke ``mms`` with a config path that does not exist, so the user's real settings are never read; English
+    messages; anything but a clean exit or a SystemExit fails the test with its traceback."""
+    from click.testing import CliRunner
+
+    from mms_tui.cli import cli
+
+    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
+
+    def invoke(*args: object, input: str | None = None, extra_env: dict | None = None):
+        result = CliRunner().invoke(cli, [str(a) for a in args], env={**env, **(extra_env or {})}, input=input)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
+        return result
+
+    return invoke

@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from barcode.charsets import code128 as code128_tables
 from barcode.ean import EAN8, EAN13
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mms_tui.cli import cli
 from mms_tui.models import Card, Product
 from mms_tui.services import barcodes
 from mms_tui.services.barcodes import (
@@ -98,18 +96,6 @@ def bar_count(pattern: str) -> int:
 
 
 # --- fixtures --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(tmp_path):
-    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
-
-    def invoke(*args: str):
-        result = CliRunner().invoke(cli, [str(a) for a in args], env=env)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-        return result
-
-    return invoke
 
 
 @pytest.fixture

@@ -7,26 +7,12 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from mms_tui.cli import cli
 from mms_tui.models import Card, Config, Member, SchemaVersion, Staff
 from mms_tui.models.migrations import LATEST
 from mms_tui.services.members import issue_card, register_member
 from mms_tui.services.setup import connect
-
-
-@pytest.fixture
-def run(tmp_path):
-    """Invoke ``mms`` with a config path that does not exist, so the user's real settings are never read."""
-    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
-
-    def invoke(*args: str, input: str | None = None, extra_env: dict | None = None):
-        result = CliRunner().invoke(cli, list(args), env={**env, **(extra_env or {})}, input=input)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-        return result
-
-    return invoke
 
 
 def test_init_creates_schema_and_admin_then_is_idempotent(run, tmp_path):

@@ -8,9 +8,7 @@ import json
 import re
 
 import pytest
-from click.testing import CliRunner
 
-from mms_tui.cli import cli
 from mms_tui.models import AuditEvent, Coupon, Member, Sale, Transaction
 from mms_tui.services.checkout import checkout
 from mms_tui.services.coupons import (
@@ -245,18 +243,6 @@ def test_list_one_members_unused_coupons_with_their_status(shop):
 
 
 # --- the command --------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(tmp_path):
-    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
-
-    def invoke(*args: str):
-        result = CliRunner().invoke(cli, list(args), env=env)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-        return result
-
-    return invoke
 
 
 @pytest.fixture

@@ -13,9 +13,7 @@ from collections import defaultdict
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 
-from mms_tui.cli import cli
 from mms_tui.models import TENDERS, Card, Entry, Store, Transaction
 from mms_tui.services import export as export_service
 from mms_tui.services.checkin import check_in
@@ -292,15 +290,8 @@ def test_member_document_holds_everything_about_them(shop, tmp_path):
 
 
 @pytest.fixture
-def mms(tmp_path):
-    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
-
-    def invoke(*args: str):
-        result = CliRunner().invoke(cli, list(args), env=env)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-        return result
-
-    return invoke
+def mms(run):
+    return run
 
 
 def test_cli_to_stdout_keeps_data_clean_and_reports_on_stderr(shop, mms):

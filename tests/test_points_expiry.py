@@ -7,9 +7,7 @@ import datetime as dt
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from mms_tui.cli import cli
 from mms_tui.models import AuditEvent, Card, Entry, Transaction
 from mms_tui.services.check import check_ledger
 from mms_tui.services.checkout import checkout
@@ -219,18 +217,6 @@ def test_the_desk_says_198_points_expire_on_2025_01_15(shop):
 
 
 # --- the command --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(tmp_path):
-    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
-
-    def invoke(*args: str):
-        result = CliRunner().invoke(cli, list(args), env=env)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-        return result
-
-    return invoke
 
 
 @pytest.fixture

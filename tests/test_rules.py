@@ -8,11 +8,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mms_tui.cli import cli
 from mms_tui.models import AuditEvent, Config
 from mms_tui.services.common import CONFIG_DEFAULTS
 from mms_tui.services.errors import InvalidInput, PermissionDenied, RulesInvalid
@@ -425,18 +423,6 @@ def test_rules_built_in_code_round_trip_through_the_document():
 
 
 # --- mms rules export / import ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(tmp_path):
-    env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
-
-    def invoke(*args: str, input: str | None = None):
-        result = CliRunner().invoke(cli, list(args), env=env, input=input)
-        assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-        return result
-
-    return invoke
 
 
 def test_cli_export_writes_the_defaults_as_toml_to_stdout(run, sqlite_desk):
