@@ -222,6 +222,44 @@ def test_per_member_limit_once_counts_earlier_sales_and_a_refund_frees_it(desk):
     assert check_ledger() == []
 
 
+def _limit_worker(target: str, desk_name: str, members: list[int], barrier, queue) -> None:
+    from mms_tui.models import Staff
+    from mms_tui.services.checkout import checkout as sell
+    from mms_tui.services.setup import connect
+
+    connect(target)
+    cashier = Staff.get(Staff.code == "c01")
+    for member_id in members:
+        barrier.wait()
+        try:
+            result = sell(member_id, ["HAIR"], [("cash", 8_800)], cashier, f"{desk_name}-{member_id}")
+            queue.put((member_id, result.total_fen))
+        except Exception:
+            queue.put((member_id, traceback.format_exc(limit=4)))
+
+
+@pytest.mark.slow
+def test_two_desks_serving_one_member_at_once_give_a_once_per_member_promotion_once(desk):
+    """NEW (10 % off, once per member) for eight members, each served by two desks at the same instant: one of
+    the two sales gets ¥79.20, the other the full ¥88 — on PostgreSQL too, where the member's row is locked."""
+    rules(desk, promotions=[{"code": "NEW", "kind": "percent", "percent": 10, "auto": True, "per_member_limit": 1}])
+    members = [member(desk, phone=f"1380000{i:04d}", name=f"会员{i}") for i in range(8)]
+    barrier = SPAWN.Barrier(2)
+    queue = SPAWN.Queue()
+    procs = [SPAWN.Process(target=_limit_worker, args=(desk.target, f"desk{d}", members, barrier, queue))
+             for d in range(2)]
+    for p in procs:
+        p.start()
+    totals: dict[int, list] = {m: [] for m in members}
+    for _ in range(2 * len(members)):
+        member_id, total = queue.get(timeout=120)
+        totals[member_id].append(total)
+    for p in procs:
+        p.join(timeout=60)
+    assert all(sorted(t) == [7_920, 8_800] for t in totals.values()), totals
+    assert check_ledger() == []
+
+
 def test_birthday_coupon_is_written_when_first_used_and_used_once(desk):
     rules(desk, promotions=[{"code": "BDAY", "kind": "percent", "percent": 20, "auto": False}],
           birthday={"window": "day", "promotion": "BDAY"})

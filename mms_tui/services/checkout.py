@@ -58,6 +58,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from mms_tui.db import database, is_sqlite
 from mms_tui.i18n import _
 from mms_tui.models import (
     AuditEvent,
@@ -397,6 +398,8 @@ def _promotion_uses(member_id: int, rules: Rules) -> dict[str, int]:
     limited = {p.code for p in rules.promotions if p.per_member_limit}
     if not limited:
         return {}
+    if not is_sqlite():  # two desks serving one member at once: the second counts after the first has committed
+        database.execute_sql('SELECT "id" FROM "member" WHERE "id" = %s FOR UPDATE', (member_id,))
     uses: dict[str, int] = {}
     query = (Transaction.select(Transaction.result_json).join(Sale, on=(Sale.transaction == Transaction.id))
              .where((Sale.member == member_id) & (Sale.status == "paid")).tuples())
