@@ -557,13 +557,12 @@ def rules_export(ctx: click.Context, file: str, fmt: str | None) -> None:
 def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, staff_code: str | None) -> None:
     """Replace the rules in force with FILE, all or nothing: every problem is listed (with its place, such as
     promotions[2].percent) and nothing is saved unless there are none. Needs a manager."""
-    from mms_tui.services.common import resolve_staff
     from mms_tui.services.errors import RulesInvalid
     from mms_tui.services.rules import document_from_text, read_rules_file, save_rules
-    from mms_tui.services.staff import first_admin
+    from mms_tui.services.staff import staff_or_first_admin
 
     _open(_settings(ctx))
-    staff = resolve_staff(staff_code) if staff_code else first_admin()
+    staff = staff_or_first_admin(staff_code)
     try:
         if file == "-":
             where = _("standard input")
@@ -586,11 +585,9 @@ def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, 
 
 
 def _command_staff(staff_code: str | None):
-    """The staff a command line change is recorded under: --staff CODE, else the first admin."""
-    from mms_tui.services.common import resolve_staff
-    from mms_tui.services.staff import first_admin
+    from mms_tui.services.staff import staff_or_first_admin
 
-    return resolve_staff(staff_code) if staff_code else first_admin()
+    return staff_or_first_admin(staff_code)
 
 
 def _as_of_day(as_of) -> object:
@@ -786,11 +783,6 @@ def family_group() -> None:
     """
 
 
-def _family_staff(staff_code: str | None):
-    from mms_tui.services.common import resolve_staff
-    from mms_tui.services.staff import first_admin
-
-    return resolve_staff(staff_code) if staff_code else first_admin()
 
 
 def _family_rows(member: str):
@@ -826,7 +818,7 @@ def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str
     from mms_tui.services.members import find_member, set_family
 
     _open(_settings(ctx))
-    result = set_family(member, family_of, _family_staff(staff_code), new_txid())
+    result = set_family(member, family_of, _command_staff(staff_code), new_txid())
     write_rows(_family_rows(find_member(result.member_id).phone), fmt)
 
 
@@ -840,7 +832,7 @@ def family_leave(ctx: click.Context, member: str, staff_code: str | None) -> Non
     from mms_tui.services.members import find_member, set_family
 
     _open(_settings(ctx))
-    set_family(member, None, _family_staff(staff_code), new_txid())
+    set_family(member, None, _command_staff(staff_code), new_txid())
     click.echo(_("{name} has left the family.").format(name=find_member(member).name))
 
 

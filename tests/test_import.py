@@ -471,6 +471,10 @@ def test_a_crash_while_reading_writes_nothing_and_says_so(sqlite_desk, tmp_path,
     monkeypatch.setattr(importing._MemberImport, "clean", broken)
     lines = [HEADER] + [f"会员{i},138{i:08d},M{i:06d},1,,,,,,,,," for i in range(5_000)]
     before = dump()
-    with pytest.raises((ZeroDivisionError, RuntimeError), match="a bug"):
+    from mms_tui.services.importing import ImportFailed
+
+    with pytest.raises((ZeroDivisionError, ImportFailed), match="a bug") as caught:
         import_file("members", write(tmp_path, "\n".join(lines) + "\n"))
+    if load_path == "big":  # from the reading child: one clear line for the command line, the cause named
+        assert caught.type is ImportFailed and "ZeroDivisionError: a bug" in str(caught.value)
     assert dump() == before

@@ -51,13 +51,13 @@ from mms_tui.models import (
     Transaction,
     now,
 )
-from mms_tui.services.common import resolve_staff, resolve_store, today
+from mms_tui.services.common import resolve_store, today
 from mms_tui.services.errors import DomainError, InvalidInput, NotFound
 from mms_tui.services.fields import MEMBER_FIELDS, PRODUCT_FIELDS, STATUS_WORDS, header_index, header_key
 from mms_tui.services.ledger import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.members import clean_birthday, clean_gender, clean_name
 from mms_tui.services.sheets import Progress, Sheet, cell_text, file_digest, open_sheet
-from mms_tui.services.staff import first_admin
+from mms_tui.services.staff import staff_or_first_admin
 from mms_tui.services.text import (
     normalise_card_no,
     normalise_phone,
@@ -125,6 +125,12 @@ class ImportResult:
     ignored_columns: list[str]
     dry_run: bool = False
     already_imported: bool = False
+
+
+class ImportFailed(DomainError):
+    """The import's reading process stopped (a bug, or the machine killed it): nothing was imported."""
+
+    code = "import_failed"
 
 
 class _DryRunDone(Exception):
@@ -518,8 +524,8 @@ class _MemberImport:
                     message = queue.get(timeout=1)
                 except Empty:
                     if not child.is_alive():
-                        raise RuntimeError(f"the import's reading process stopped (exit code {child.exitcode})") \
-                            from None
+                        raise ImportFailed(_("The import's reading process stopped (exit code {code}); nothing was "
+                                             "imported.").format(code=child.exitcode)) from None
                     continue
                 kind = message[0]
                 if kind == "write":
@@ -534,8 +540,10 @@ class _MemberImport:
                     break
                 elif kind == "invalid":
                     raise InvalidInput(message[1])
-                else:
-                    raise RuntimeError("the import's reading process failed:\n" + message[1])
+                else:  # the child's traceback: its last line says what went wrong
+                    last = message[1].strip().splitlines()[-1] if message[1].strip() else "?"
+                    raise ImportFailed(_("The import's reading process failed ({error}); nothing was imported.")
+                                       .format(error=last))
         finally:
             child.join(timeout=5)
             if child.is_alive():
@@ -1020,7 +1028,7 @@ def import_file(
     required = MEMBER_REQUIRED if what == "members" else PRODUCT_REQUIRED
     parsed_map = parse_mapping(list(mapping), fields)
     path = Path(path)
-    staff_obj = _import_staff(staff)
+    staff_obj = staff_or_first_admin(staff)
     store_obj = _import_store(store, staff_obj)
     # read the header now: a wrong file or a missing column is one clear error before anything is locked
     probe = open_sheet(path, encoding, sheet)
@@ -1067,10 +1075,6 @@ def import_file(
     except ImportRejected as rejected:
         rejected.ignored_columns = ignored
         raise
-
-
-def _import_staff(staff: Staff | str | None) -> Staff:
-    return resolve_staff(staff) if staff is not None else first_admin()
 
 
 def _import_store(store: Store | str | None, staff: Staff) -> Store:

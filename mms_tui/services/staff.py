@@ -92,6 +92,14 @@ def first_admin() -> Staff:
     return admin
 
 
+def staff_or_first_admin(staff: Staff | str | None) -> Staff:
+    """Who a command line or batch change is recorded under: the staff named (``--staff CODE``), else the first
+    active admin."""
+    from mms_tui.services.common import resolve_staff
+
+    return resolve_staff(staff) if staff else first_admin()
+
+
 def require_role(staff: Staff, role: str) -> None:
     if ROLE_RANK.get(staff.role, -1) < ROLE_RANK[role]:
         raise PermissionDenied(
