@@ -23,6 +23,7 @@ from mms_tui.services.text import (
     parse_date,
     parse_money,
     pinyin_keys,
+    plain_amount,
 )
 
 #: what arrives from keyboards, scanners and spreadsheets: digits and separators, CJK, full-width forms, controls
@@ -39,7 +40,7 @@ def test_money_is_exact_fen_or_invalid_input(text):
     except InvalidInput:
         return
     assert isinstance(fen, int)
-    assert parse_money(f"{fen / 100:.2f}" if abs(fen) < 10**13 else str(fen // 100)) is not None
+    assert parse_money(plain_amount(fen)) == fen  # exact both ways: no float on the way
 
 
 @given(TYPED)
