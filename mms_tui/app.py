@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -34,6 +35,21 @@ def in_connection(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Run ``fn`` on this thread's own short-lived connection (each worker thread has its own)."""
     with database.connection_context():
         return fn(*args, **kwargs)
+
+
+def card_and_view(value: str) -> tuple[list, object]:
+    """A swipe's lookup, and the member's panel read with it in the same connection when the card is known
+    (the member screen then shows it as it opens); a panel that fails to read is read again by the screen."""
+    from mms_tui.services.desk import member_view
+
+    hits = lookup(value, 2)
+    card_hits = [h for h in hits if h.match == "card"]
+    if not card_hits:
+        return hits, None
+    try:
+        return hits, member_view(card_hits[0].member_id)
+    except Exception:  # the screen reads it again itself, and says what is wrong
+        return hits, None
 
 
 def error_message(error: BaseException) -> str:
@@ -91,12 +107,16 @@ class MmsApp(App[None]):
         self.readers: list[SerialReader] = []
         self.ui_loop: asyncio.AbstractEventLoop | None = None
         self.device_states: dict[str, ReaderStatus] = {}
+        self.kept_member_screen: Screen | None = None
+        self.last_busy = self.last_tidy = 0.0
+        self.frozen = False
 
     def on_mount(self) -> None:
         from mms_tui.screens.login import LoginScreen
 
         self.push_screen(LoginScreen())
         self.set_interval(5, self.lock_if_idle)
+        self.set_interval(0.25, self.tidy_memory)
         self.start_devices()
 
     # --- devices ---------------------------------------------------------------------------------------------
@@ -126,6 +146,9 @@ class MmsApp(App[None]):
     def on_unmount(self) -> None:
         for reader in self.readers:
             reader.stop(timeout=0.5)
+        if self.frozen:  # hand what was frozen back to the collector (a process that runs the app again, tests)
+            gc.unfreeze()
+            self.frozen = False
 
     def on_device_status(self, message: DeviceStatus) -> None:
         status = message.status
@@ -162,6 +185,7 @@ class MmsApp(App[None]):
 
     def on_device_read(self, message: DeviceRead) -> None:
         """A swipe or scan: the screen may take it (checkout adds a product); otherwise it opens the member."""
+        self.last_busy = time.monotonic()
         handler = getattr(self.screen, "handle_device_read", None)
         if handler is not None and handler(message.read):
             return
@@ -171,16 +195,7 @@ class MmsApp(App[None]):
 
     @work(thread=True, exclusive=True, group="swipe", exit_on_error=False)
     def open_card(self, value: str) -> None:
-        from mms_tui.services.desk import member_view
-
-        hits = in_connection(lookup, value, 2)
-        view = None
-        card_hits = [h for h in hits if h.match == "card"]
-        if card_hits:  # the member's panel is read in this same worker: the screen shows it as it opens
-            try:
-                view = in_connection(member_view, card_hits[0].member_id)
-            except Exception:  # the screen reads it again itself, and says what is wrong
-                view = None
+        hits, view = in_connection(card_and_view, value)
         self.call_from_thread(self.show_card, value, hits, view)
 
     def show_card(self, value: str, hits: list, view=None) -> None:
@@ -205,12 +220,28 @@ class MmsApp(App[None]):
             def switch(yes: bool | None) -> None:
                 if yes:
                     screen.dismiss(None)
-                    self.push_screen(MemberScreen(hit.member_id, hit.matched_card))  # read afresh: time has passed
+                    self.push_screen(self.member_screen(hit.member_id, hit.matched_card))  # read afresh
 
             self.push_screen(ConfirmScreen(_("Leave this sale (nothing is charged) and open {name}?").format(
                 name=hit.name)), switch)
             return
-        self.push_screen(MemberScreen(hit.member_id, hit.matched_card, view=view))
+        self.push_screen(self.member_screen(hit.member_id, hit.matched_card, view=view))
+
+    def member_screen(self, member_id: int, card_no: str | None = None, *, view=None) -> Screen:
+        """The member screen for ``member_id``: the one kept from before, refilled, when it is idle and off the
+        stack (a swipe at the counter then restyles and mounts nothing); a new one when that one is in use."""
+        from mms_tui.screens.member import MemberScreen
+
+        kept = self.kept_member_screen
+        if kept is None:
+            kept = self.kept_member_screen = MemberScreen(member_id, card_no, view=view)
+            self.install_screen(kept, name="member")
+            return kept
+        busy = kept in self.screen_stack or any(w.node is kept and not w.is_finished for w in self.workers)
+        if busy:
+            return MemberScreen(member_id, card_no, view=view)
+        kept.open(member_id, card_no, view)
+        return kept
 
     def unknown_card(self, choice: str | None, card_no: str, member) -> None:
         from mms_tui.screens.register import MemberFormScreen
@@ -223,14 +254,12 @@ class MmsApp(App[None]):
             self.push_screen(IssueCardScreen(member.member_id, card_no=card_no), member.after_dialog)
 
     def _registered_with_card(self, member_id: int | None) -> None:
-        from mms_tui.screens.member import MemberScreen
-
         if member_id is not None:
-            self.push_screen(MemberScreen(member_id))
+            self.push_screen(self.member_screen(member_id))
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.Paste):
-            self.last_activity = time.monotonic()
+            self.last_activity = self.last_busy = time.monotonic()
         await super().on_event(event)
 
     def lock_if_idle(self) -> None:
@@ -262,6 +291,26 @@ class MmsApp(App[None]):
         self.set_staff(staff)
         self.last_activity = time.monotonic()
         self.switch_screen(DeskScreen())
+
+    def tidy_memory(self) -> None:
+        """Python's cycle collector, run when the desk is quiet instead of in the middle of a swipe.
+
+        Left to itself the collector walks every object now and then: 20–150 ms at a random moment. Here the
+        objects of starting up (modules, classes, the screens kept for the day) are frozen once — moved out of
+        the collector's sight — when the desk first shows; after that, a quarter to half a second after the last
+        key or swipe, the garbage of that work (Textual leaves cycles behind on every restyle) is collected while
+        nobody waits, so the collector seldom has to run during work, and briefly when it does."""
+        now = time.monotonic()
+        if self.last_busy <= self.last_tidy or now - self.last_busy < 0.25:
+            return
+        gc.collect()
+        if not self.frozen and self.staff is not None:
+            from mms_tui.screens.desk import DeskScreen
+
+            if isinstance(self.screen, DeskScreen):
+                gc.freeze()
+                self.frozen = True
+        self.last_tidy = time.monotonic()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key of the current screen is also in the command palette (Ctrl+P), by its description."""

@@ -125,6 +125,18 @@ def sqlite_desk(sqlite_target) -> Desk:
     return setup_desk(sqlite_target)
 
 
+@pytest.fixture
+def regular(sqlite_desk) -> Desk:
+    """The SQLite desk with 张三: a stored-value card 00012345 (¥100) and a 10-visit package 00077777."""
+    from mms_tui.services.members import issue_card, register_member
+    from mms_tui.services.topup import top_up
+
+    zhang = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
+    sv = issue_card(zhang, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
+    top_up(sv.card_id, 10_000, 0, "cash", sqlite_desk.cashier, "t1")
+    issue_card(zhang, "V10", sqlite_desk.cashier, "i2", card_no="00077777")
+    return sqlite_desk
+
 
 @pytest.fixture
 def run(tmp_path):

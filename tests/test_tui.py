@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import pytest
 from textual.widgets import DataTable, Input, Label, Select, Static
 
 from mms_tui.app import create_app
@@ -19,7 +18,6 @@ from mms_tui.screens.today import TodayScreen
 from mms_tui.services.checkin import check_in
 from mms_tui.services.common import set_config
 from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.topup import top_up
 from mms_tui.settings import Settings
 
 
@@ -88,21 +86,27 @@ async def test_search_by_card_opens_member_and_by_initials_lists(sqlite_desk):
         assert "周山" in text(app.screen.query_one("#member-title", Static))
 
 
+async def test_back_from_a_member_picked_from_a_list_typing_goes_to_the_search(sqlite_desk):
+    register_member("张三", "13800138000", sqlite_desk.cashier, "r1")
+    register_member("周山", "13912345678", sqlite_desk.cashier, "r2")
+    async with at_desk(sqlite_desk) as (app, pilot):
+        await pilot.press(*"zs", "enter")
+        await settle(pilot)
+        await pilot.press("enter")  # the first of the list
+        await settle(pilot)
+        assert isinstance(app.screen, MemberScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press(*"138")  # not into the old list, where Enter would open 张三 again
+        search = app.screen.query_one("#search", Input)
+        assert app.screen.focused is search and search.value == "138"
+
+
 async def open_member(pilot, query: str) -> MemberScreen:
     await pilot.press(*query, "enter")
     await settle(pilot)
     assert isinstance(pilot.app.screen, MemberScreen)
     return pilot.app.screen
-
-
-@pytest.fixture
-def regular(sqlite_desk):
-    """张三 with a stored-value card (¥100) and a 10-visit package."""
-    zhang = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
-    sv = issue_card(zhang, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
-    top_up(sv.card_id, 10_000, 0, "cash", sqlite_desk.cashier, "t1")
-    issue_card(zhang, "V10", sqlite_desk.cashier, "i2", card_no="00077777")
-    return sqlite_desk
 
 
 async def test_swipe_then_one_key_check_in(regular):

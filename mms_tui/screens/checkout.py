@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import DataTable, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
@@ -41,6 +41,7 @@ from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import new_txid
 from mms_tui.services.receipt import TENDER_LABELS, receipt_lines
 from mms_tui.services.text import format_money, normalise_card_no, parse_money
+from mms_tui.widgets.footer import Footer
 
 TENDER_KEYS = [
     ("f2", "stored_value"),

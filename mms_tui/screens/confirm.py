@@ -6,10 +6,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from mms_tui.app import WorkerErrors
 from mms_tui.i18n import _
+from mms_tui.widgets.footer import Footer
 
 
 class ConfirmScreen(WorkerErrors, ModalScreen[bool]):

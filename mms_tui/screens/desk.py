@@ -6,13 +6,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui.app import WorkerErrors, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.desk import day_summary
 from mms_tui.services.lookup import LookupHit, lookup
 from mms_tui.services.text import format_money
+from mms_tui.widgets.footer import Footer
 
 
 class DeskScreen(WorkerErrors, Screen[None]):
@@ -54,12 +55,10 @@ class DeskScreen(WorkerErrors, Screen[None]):
         self.app.push_screen(MemberFormScreen(phone=digits if len(digits) >= 11 else ""), self.registered)
 
     def registered(self, member_id: int | None) -> None:
-        from mms_tui.screens.member import MemberScreen
-
         if member_id is None:
             self.action_focus_search()
         else:
-            self.app.push_screen(MemberScreen(member_id), lambda _result: self.action_focus_search())
+            self.app.push_screen(self.app.member_screen(member_id), lambda _result: self.action_focus_search())
 
     def action_today(self) -> None:
         from mms_tui.screens.today import TodayScreen
@@ -67,6 +66,9 @@ class DeskScreen(WorkerErrors, Screen[None]):
         self.app.push_screen(TodayScreen(), lambda _result: self.action_focus_search())
 
     def on_screen_resume(self) -> None:
+        """Back at the desk from anywhere (Esc from a member included): typing goes to the search again, never to
+        the last results, where Enter would reopen the highlighted member."""
+        self.action_focus_search()
         self.load_recent()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="recent")
@@ -140,8 +142,6 @@ class DeskScreen(WorkerErrors, Screen[None]):
         self.open_member(self.hits[int(event.row_key.value)])
 
     def open_member(self, hit: LookupHit) -> None:
-        from mms_tui.screens.member import MemberScreen
-
         search = self.query_one("#search", Input)
         search.value = ""
-        self.app.push_screen(MemberScreen(hit.member_id, hit.matched_card), lambda _result: search.focus())
+        self.app.push_screen(self.app.member_screen(hit.member_id, hit.matched_card), lambda _result: search.focus())

@@ -6,7 +6,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label
+from textual.widgets import DataTable, Header, Label
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
@@ -17,6 +17,7 @@ from mms_tui.services.receipt import sale_receipt
 from mms_tui.services.refund import refund
 from mms_tui.services.staff import ROLE_RANK
 from mms_tui.services.text import format_money
+from mms_tui.widgets.footer import Footer
 
 
 def signed(value: int, money: bool = False) -> str:

@@ -8,13 +8,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label
+from textual.widgets import Header, Input, Label
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.services.common import get_config
 from mms_tui.services.errors import WrongPin
 from mms_tui.services.staff import authenticate, staff_code_for_card
+from mms_tui.widgets.footer import Footer
 
 #: seconds to wait after the n-th wrong PIN in a row at this desk (then stays at the last)
 WRONG_PIN_DELAYS = (0, 0, 1, 2, 4, 8)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import N_, _
@@ -29,6 +29,7 @@ from mms_tui.services.members import (
     unfreeze_card,
 )
 from mms_tui.services.text import format_money
+from mms_tui.widgets.footer import Footer
 
 STATUS_NAMES = {
     "active": N_("active"),
@@ -116,6 +117,21 @@ class MemberScreen(WorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#cards", DataTable).add_columns(_("Card"), _("Type"), _("State"), _("Balance"), _("Points"))
+        self.fill()
+
+    def open(self, member_id: int, card_no: str | None = None, view: MemberView | None = None) -> None:
+        """The same screen for another member (the app keeps one to reuse): nothing of the last one stays."""
+        self.member_id = member_id
+        self.preferred_card = card_no
+        self.view = None
+        self.preloaded = view
+        box = self.query_one("#outcome", Static)
+        box.set_classes("")
+        box.update("")
+        self.query_one("#cards", DataTable).move_cursor(row=0)
+        self.fill()
+
+    def fill(self) -> None:
         if self.preloaded is not None and self.preloaded.member_id == self.member_id:
             self.show(self.preloaded)
         else:

@@ -11,13 +11,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Static, TextArea
+from textual.widgets import Header, Label, Static, TextArea
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.models import Staff
 from mms_tui.services.errors import RulesInvalid
 from mms_tui.services.rules import Rules, document_from_text, load_rules, rules_to_text, save_rules
+from mms_tui.widgets.footer import Footer
 
 
 def _save(text: str, staff: Staff) -> Rules:

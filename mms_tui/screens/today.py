@@ -6,13 +6,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from mms_tui.app import WorkerErrors, in_connection
 from mms_tui.i18n import N_, _
 from mms_tui.services.desk import DaySummary, day_summary
 from mms_tui.services.receipt import TENDER_LABELS
 from mms_tui.services.text import format_money
+from mms_tui.widgets.footer import Footer
 
 # the reader states, for the catalog
 _STATE_NAMES = (N_("connecting"), N_("connected"), N_("disconnected"), N_("stopped"))

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Label, Select
+from textual.widgets import Input, Label, Select
 
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
@@ -17,6 +17,7 @@ from mms_tui.services.ledger import new_txid
 from mms_tui.services.staff import ROLE_RANK
 from mms_tui.services.text import format_money, parse_money, plain_amount
 from mms_tui.services.topup import TopUpOffer, top_up, topup_offer
+from mms_tui.widgets.footer import Footer
 
 TENDER_NAMES = {"cash": "现金 Cash", "wechat": "微信 WeChat", "alipay": "支付宝 Alipay", "bank_card": "银行卡 Bank card"}
 

@@ -1,0 +1,1 @@
+"""Widgets the screens share: Textual's own, adjusted where the counter needs it."""
