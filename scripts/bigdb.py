@@ -60,8 +60,8 @@ from mms_tui.services.text import discount_label
 #: (code, name, share of members living there)
 STORES = [("HQ", "总店", 0.5), ("BJ01", "朝阳店", 0.3), ("SH01", "静安店", 0.2)]
 #: operations per day per 1,000,000 members, on an average day (weekends busier, the business growing)
-SALES_PER_DAY = 1050
-TOPUPS_PER_DAY = 180
+SALES_PER_DAY = 1120
+TOPUPS_PER_DAY = 192
 ISSUES_PER_DAY = 50
 #: card type code → (share of packages and passes sold, check-ins used: (fewest, most))
 PACKAGES = {"V10": (0.40, (4, 10)), "V30": (0.15, (10, 30)), "M1": (0.25, (3, 12)), "Q1": (0.12, (8, 30)),
