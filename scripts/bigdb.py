@@ -12,9 +12,9 @@ through ``run_operation`` would take hours. What lands is what the desk would ha
 entries balance, card caches equal the sum of their entries, sale totals equal their lines and their payments,
 every transaction has its audit event (``--check`` runs ``mms check`` to prove it).
 
-Per 1,000,000 members (a quarter of them holding a points card instead): about 770,000 sales with 1,150,000
-lines, 130,000 top-ups, 36,000 visit packages and passes with 500,000 check-ins, 1 % of sales refunded — 1.44
-million transactions, 4.8 million ledger entries, 1.5 million audit events, 2.7 GB of SQLite, built in about six
+Per 1,000,000 members (a quarter of them holding a points card instead): about 815,000 sales with 1,220,000
+lines, 140,000 top-ups, 36,000 visit packages and passes with 500,000 check-ins, 1 % of sales refunded — 1.5
+million transactions, 5.0 million ledger entries, 1.56 million audit events, 3.0 GB of SQLite, built in about three
 minutes. Deterministic for a seed (up to the dates, which end yesterday). Build under /tmp, never in the repo.
 """
 
