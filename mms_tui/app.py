@@ -296,8 +296,8 @@ class MmsApp(App[None]):
         """Python's cycle collector, run when the desk is quiet instead of in the middle of a swipe.
 
         Left to itself the collector walks every object now and then: 20–150 ms at a random moment. Here the
-        objects of starting up (modules, classes, the screens kept for the day) are frozen once — moved out of
-        the collector's sight — when the desk first shows; after that, a quarter to half a second after the last
+        objects of starting up (modules, classes, the desk) are frozen once — moved out of the collector's
+        sight — when the desk first shows; after that, a quarter to half a second after the last
         key or swipe, the garbage of that work (Textual leaves cycles behind on every restyle) is collected while
         nobody waits, so the collector seldom has to run during work, and briefly when it does."""
         now = time.monotonic()
