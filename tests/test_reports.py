@@ -30,6 +30,7 @@ from mms_tui.models import (
 )
 from mms_tui.services.checkin import check_in
 from mms_tui.services.checkout import checkout
+from mms_tui.services.common import as_date
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.members import issue_card, register_member
 from mms_tui.services.refund import refund
@@ -40,7 +41,6 @@ from mms_tui.services.reports import (
     Period,
     Row,
     _bucket,
-    _day,
     period,
     run_report,
     segment_of,
@@ -214,7 +214,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .tuples()
     )
     for _sale_id, total, created in sales:
-        r = rows[_bucket(_day(created), by)]
+        r = rows[_bucket(as_date(created), by)]
         r["sales"] += 1
         r["sales_fen"] += total
     pays = (
@@ -224,7 +224,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .tuples()
     )
     for tender, amount, created in pays:
-        rows[_bucket(_day(created), by)][f"{tender}_fen"] += amount
+        rows[_bucket(as_date(created), by)][f"{tender}_fen"] += amount
     categories: set[str] = set()
     lines = (
         SaleLine.select(SaleLine.category, SaleLine.line_total_fen, Transaction.created_at)
@@ -235,7 +235,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
     for category, amount, created in lines:
         category = category or _("uncategorised")
         categories.add(category)
-        rows[_bucket(_day(created), by)][f"category:{category}"] += amount
+        rows[_bucket(as_date(created), by)][f"category:{category}"] += amount
     Original = Transaction.alias()
     refunds = (
         Transaction.select(Transaction.created_at, Sale.id, Sale.total_fen)
@@ -245,7 +245,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .tuples()
     )
     for created, sale_id, total in refunds:
-        r = rows[_bucket(_day(created), by)]
+        r = rows[_bucket(as_date(created), by)]
         r["refunds"] += 1
         r["refunds_fen"] += total
         for tender, amount in Payment.select(Payment.tender, Payment.amount_fen).where(Payment.sale == sale_id).tuples():
@@ -286,7 +286,7 @@ def ref_topups(p: Period, by: str = "day") -> Iterator[Row]:
     for (_tx_id, created, kind), entries in by_tx.items():
         accounts = dict(entries)
         tender = next(a for a in accounts if a.startswith("tender.")).removeprefix("tender.")
-        r = rows[(_bucket(_day(created), by), tender)]
+        r = rows[(_bucket(as_date(created), by), tender)]
         r["topups"] += 1 if kind == "topup" else -1
         r["principal_fen"] += accounts.get("card.principal", 0)
         r["bonus_fen"] += accounts.get("card.bonus", 0)
@@ -385,10 +385,10 @@ def ref_cards(p: Period, by: str = "day") -> Iterator[Row]:
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for name, status, valid_until, issued in query.tuples().iterator():
         r = rows[name]
-        issued_day = _day(issued)
+        issued_day = as_date(issued)
         if p.start <= issued_day <= p.end:
             r["issued"] += 1
-        until = _day(valid_until) if valid_until else None
+        until = as_date(valid_until) if valid_until else None
         state = "expired" if status == "active" and until is not None and until < p.end else status
         r[state] += 1
         if state == "active" and until is not None and p.end <= until <= soon:
@@ -429,20 +429,20 @@ def ref_segments(p: Period, by: str = "day") -> Iterator[Row]:
         .group_by(Sale.member).tuples()
     )
     for member_id, last, count, spend in sales:
-        activity[member_id] = [_day(last), int(count), int(spend or 0)]
+        activity[member_id] = [as_date(last), int(count), int(spend or 0)]
     for member_id, last in (
         Visit.select(Visit.member, peewee.fn.MAX(Visit.created_at))
         .where((Visit.status == "ok") & (Visit.created_at < p.end_dt)).group_by(Visit.member).tuples()
     ):
         seen = activity[member_id]
-        seen[0] = max(x for x in (seen[0], _day(last)) if x is not None)
+        seen[0] = max(x for x in (seen[0], as_date(last)) if x is not None)
     counts: dict[str, int] = defaultdict(int)
     members = Member.select(Member.id, Member.created_at).where(Member.created_at < p.end_dt)
     if p.store_id is not None:
         members = members.where(Member.home_store == p.store_id)
     for member_id, created in members.tuples().iterator():
         last, count, spend = activity.get(member_id, (None, 0, 0))
-        counts[segment_of(_day(created), last, count, spend, p.end)] += 1
+        counts[segment_of(as_date(created), last, count, spend, p.end)] += 1
     for name, rule in SEGMENT_RULES:
         yield {"segment": name, "members": counts.get(name, 0), "rule": _(rule)}
 

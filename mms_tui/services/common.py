@@ -161,6 +161,15 @@ def today() -> dt.date:
     return dt.date.today()
 
 
+def as_date(value: object) -> dt.date:
+    """The day of a value read back from the database: a date, a datetime, or their text (SQLite gives text)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
 def resolve_staff(staff: Staff | int | str) -> Staff:
     if isinstance(staff, Staff):
         return staff

@@ -41,7 +41,7 @@ import peewee
 from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import Coupon, Member, Sale, Staff, Store, Tier, Visit
-from mms_tui.services.common import resolve_member, today
+from mms_tui.services.common import as_date, resolve_member, today
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.ledger import audit
 from mms_tui.services.pricing import MemberFacts, birthday_benefit
@@ -291,21 +291,13 @@ def members_in_segment(segment: str, on: dt.date) -> list[int]:
     found: list[int] = []
     for member_id, created in Member.select(Member.id, Member.created_at).where(Member.created_at < end).tuples():
         last_sale, count, spend = sales.get(member_id, (None, 0, 0))
-        days = [_day(x) for x in (last_sale, visits.get(member_id)) if x is not None]
+        days = [as_date(x) for x in (last_sale, visits.get(member_id)) if x is not None]
         last = max(days, default=None)
         if last is not None and last < recent:
             last = None  # not seen in 180 days: the report counts them as lost (or new)
-        if segment_of(_day(created), last, count, spend, on) == segment:
+        if segment_of(as_date(created), last, count, spend, on) == segment:
             found.append(member_id)
     return found
-
-
-def _day(value: object) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def issue_for_segment(segment: str, promotion: str, staff: Staff, *, valid_days: int | None = None,

@@ -43,7 +43,7 @@ from mms_tui.models import (
     Transaction,
     Visit,
 )
-from mms_tui.services.common import resolve_store, today
+from mms_tui.services.common import as_date, resolve_store, today
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.text import mask_phone
 
@@ -90,14 +90,6 @@ def period(start: dt.date | None, end: dt.date | None, store: str | None) -> Per
     if start > end:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))
     return Period(start, end, resolve_store(store).id if store else None)
-
-
-def _day(value: object) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _day_of(column: peewee.Node) -> peewee.Node:
@@ -169,14 +161,14 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
         Sale.select(day, peewee.fn.COUNT(Sale.id), peewee.fn.SUM(Sale.total_fen))
         .join(Transaction).where(sold).group_by(day).tuples()
     ):
-        r = rows[_bucket(_day(created), by)]
+        r = rows[_bucket(as_date(created), by)]
         r["sales"] += int(count)
         r["sales_fen"] += int(total)
     for created, *amounts in (
         Payment.select(day, *[_sum_if(Payment.tender == t, Payment.amount_fen) for t in TENDER_COLUMNS])
         .join(Sale).join(Transaction).where(sold).group_by(day).tuples()
     ):
-        r = rows[_bucket(_day(created), by)]
+        r = rows[_bucket(as_date(created), by)]
         for tender, amount in zip(TENDER_COLUMNS, amounts, strict=True):
             r[f"{tender}_fen"] += int(amount or 0)
     known = _categories()
@@ -186,7 +178,7 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
                         _count_if(SaleLine.category.not_in(known)))
         .join(Sale).join(Transaction).where(sold).group_by(day).tuples()
     ):
-        r = rows[_bucket(_day(created), by)]
+        r = rows[_bucket(as_date(created), by)]
         for category, amount in zip(known, amounts, strict=True):
             if amount is not None:  # NULL: no line of it that day
                 add_category(r, category, amount)
@@ -197,14 +189,14 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
             .join(Sale).join(Transaction).where(sold & SaleLine.category.not_in(known))
             .group_by(day, SaleLine.category).tuples()
         ):
-            add_category(rows[_bucket(_day(created), by)], category, amount)
+            add_category(rows[_bucket(as_date(created), by)], category, amount)
     refunded = p.kind_filter("refund")
     gives_back = Sale.transaction == Transaction.reverses  # the refund's original sale
     for created, count, total in (
         Transaction.select(day, peewee.fn.COUNT(Sale.id), peewee.fn.SUM(Sale.total_fen))
         .join(Sale, on=gives_back).where(refunded).group_by(day).tuples()
     ):
-        r = rows[_bucket(_day(created), by)]
+        r = rows[_bucket(as_date(created), by)]
         r["refunds"] += int(count)
         r["refunds_fen"] += int(total)
     for created, tender, amount in (
@@ -212,13 +204,13 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .join(Sale, on=gives_back).join(Payment, on=(Payment.sale == Sale.id))
         .where(refunded).group_by(day, Payment.tender).tuples()
     ):
-        rows[_bucket(_day(created), by)][f"{tender}_fen"] -= int(amount)
+        rows[_bucket(as_date(created), by)][f"{tender}_fen"] -= int(amount)
     for created, category, amount in (
         Transaction.select(day, SaleLine.category, peewee.fn.SUM(SaleLine.line_total_fen))
         .join(Sale, on=gives_back).join(SaleLine, on=(SaleLine.sale == Sale.id))
         .where(refunded).group_by(day, SaleLine.category).tuples()
     ):
-        add_category(rows[_bucket(_day(created), by)], category, amount, -1)
+        add_category(rows[_bucket(as_date(created), by)], category, amount, -1)
     for key in sorted(rows):
         r = rows[key]
         yield {
@@ -252,7 +244,7 @@ def topups(p: Period, by: str = "day") -> Iterator[Row]:
         .tuples()
     )
     for created, kind, tender, count, principal, bonus in query:
-        r = rows[(_bucket(_day(created), by), tender.removeprefix("tender."))]
+        r = rows[(_bucket(as_date(created), by), tender.removeprefix("tender."))]
         r["topups"] += int(count) if kind == "topup" else -int(count)
         r["principal_fen"] += int(principal or 0)
         r["bonus_fen"] += int(bonus or 0)
@@ -492,9 +484,9 @@ def segments(p: Period, by: str = "day") -> Iterator[Row]:
         # days as ISO strings (SQLite) or dates (PostgreSQL): either way they order as days do
         last = last_sale if visited is None or (last_sale is not None and last_sale > visited) else visited
         if joined not in days:
-            days[joined] = _day(joined)
+            days[joined] = as_date(joined)
         if last not in days:
-            days[last] = _day(last)
+            days[last] = as_date(last)
         segment = segment_of(days[joined], days[last], int(sales), int(spend or 0), p.end)
         counts[segment] += 1
         looked_at += 1
@@ -545,7 +537,7 @@ def birthdays(p: Period, by: str = "day") -> Iterator[Row]:
         query = query.where(Member.home_store == p.store_id)
     rows = []
     for member_id, name, phone, born, tier, visited in query.tuples().iterator():
-        born = _day(born)
+        born = as_date(born)
         on = next((d for d in (birthday_in(born, y) for y in range(p.start.year, p.end.year + 1))
                    if p.start <= d <= p.end), None)
         if on is None:
