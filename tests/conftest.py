@@ -6,6 +6,7 @@ name). Locally the PostgreSQL variants skip with the reason; with ``CI=true`` an
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -13,10 +14,19 @@ from dataclasses import dataclass
 
 import pytest
 
+from mms_tui import clock
 from mms_tui.db import close_database
 from mms_tui.models import Product, ServiceItem, Staff, Store
 from mms_tui.services.setup import connect, initialise
 from mms_tui.services.staff import create_staff
+
+
+@pytest.fixture
+def today() -> dt.date:
+    """The day the product believes it is (its one clock, :mod:`mms_tui.clock`): dated fixtures start from here,
+    never from the calendar, so no test depends on the day it runs."""
+    return clock.today()
+
 
 PG_SERVER = os.environ.get("MMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

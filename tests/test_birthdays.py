@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from textual.widgets import Static
 
+from mms_tui import clock
 from mms_tui.cli import cli
 from mms_tui.models import Coupon, Entry, Member, Sale, Store, Transaction, Visit
 from mms_tui.services.check import check_ledger
@@ -99,7 +100,7 @@ def test_birthday_gift_given_this_year_is_offered_again_next_year(desk):
 
 
 def test_birthday_free_item_one_key_is_a_sale_at_no_charge_that_uses_the_birthday_coupon_once(desk):
-    today = dt.date.today()  # the checkout prices at the clock's time
+    today = clock.today()  # the checkout prices at the clock's time
     rules(desk, {"promotions": [{"code": "BDAYHAIR", "kind": "free_item", "auto": False, "item": "HAIR"}],
                  "birthday": {"window": "day", "promotion": "BDAYHAIR"}})
     m = born_on(desk, "13800138000", dt.date(1992, today.month, today.day))
@@ -117,7 +118,7 @@ def test_birthday_free_item_one_key_is_a_sale_at_no_charge_that_uses_the_birthda
 
 
 def test_birthday_discount_one_key_puts_the_birthday_coupon_on_the_account_once(desk):
-    today = dt.date.today()
+    today = clock.today()
     rules(desk, {"promotions": [{"code": "BDAY20", "kind": "percent", "auto": False, "percent": 20}],
                  "birthday": {"window": "day", "promotion": "BDAY20"}})
     m = born_on(desk, "13800138000", dt.date(1992, today.month, today.day))
@@ -233,7 +234,7 @@ def test_mms_report_birthdays_and_the_list(birthdays, tmp_path):
 async def test_birthday_member_swiped_gets_the_gift_with_one_key_and_a_second_press_is_refused(sqlite_desk):
     from tests.test_tui import at_desk, open_member, settle, text
 
-    today = dt.date.today()
+    today = clock.today()
     rules(sqlite_desk, {**TOWEL_RULES, "birthday": {"window": "day", "gift": "TOWEL"}})
     m = born_on(sqlite_desk, "13800138000", dt.date(1992, today.month, today.day))
     issue_card(m, "SV", sqlite_desk.cashier, "i1", card_no="00012345")

@@ -10,6 +10,7 @@ import traceback
 import pytest
 from textual.widgets import Input, Label, Static
 
+from mms_tui import clock
 from mms_tui.i18n import set_language
 from mms_tui.models import Card, Coupon, Entry, Member, Payment, Product, Sale, SaleLine, Store, Transaction
 from mms_tui.services.check import check_ledger
@@ -135,8 +136,8 @@ def test_member_coupon_20_off_offered_by_itself_used_once_and_a_second_use_is_re
 
 @pytest.mark.parametrize("setup, message", [
     ({"member": "other"}, "Coupon CPN-9 belongs to another member."),
-    ({"valid_until": dt.date.today() - dt.timedelta(days=1)}, "Coupon CPN-9 expired on"),
-    ({"valid_from": dt.date.today() + dt.timedelta(days=1)}, "Coupon CPN-9 is valid from"),
+    ({"valid_until": clock.today() - dt.timedelta(days=1)}, "Coupon CPN-9 expired on"),
+    ({"valid_from": clock.today() + dt.timedelta(days=1)}, "Coupon CPN-9 is valid from"),
     ({"store": "BRANCH"}, "Coupon CPN-9 is valid only at 分店."),
     ({"promotion": "GONE"}, "Coupon CPN-9 is for promotion GONE, which the rules no longer have."),
     ({"code": "NOPE"}, "No coupon cpn-9."),
@@ -263,10 +264,10 @@ def test_two_desks_serving_one_member_at_once_give_a_once_per_member_promotion_o
 def test_birthday_coupon_is_written_when_first_used_and_used_once(desk):
     rules(desk, promotions=[{"code": "BDAY", "kind": "percent", "percent": 20, "auto": False}],
           birthday={"window": "day", "promotion": "BDAY"})
-    today = dt.date.today()
+    today = clock.today()
     born = dt.date(1992, 2, 29) if (today.month, today.day) == (2, 29) else today.replace(year=1990)
     m = register_member("寿星", "13700137000", desk.cashier, "r-b", birthday=born).member_id
-    code = birthday_benefit(member_facts(m), dt.datetime.now(), load_rules()).coupon.code
+    code = birthday_benefit(member_facts(m), clock.now(), load_rules()).coupon.code
     result = checkout(m, ["HAIR"], [("cash", 7_040)], desk.cashier, "s1", coupons=[code])
     assert result.coupons == [code]
     row = Coupon.get(Coupon.code == code)
@@ -419,7 +420,7 @@ def test_annual_fee_200_late_by_more_than_30_days_adds_20_moves_paid_until_and_i
     rules(desk, fees={"annual": "200", "grace_days": 30, "late_fee": "20"})
     m = member(desk)
     issue_card(m, "PT", desk.cashier, "pt", card_no="PT1")
-    joined = dt.date.today() - dt.timedelta(days=400)
+    joined = clock.today() - dt.timedelta(days=400)
     Member.update(created_at=dt.datetime.combine(joined, dt.time(9))).where(Member.id == m).execute()
     due = checkout_offers(m).fees_due
     assert [(f.kind, f.amount_fen) for f in due] == [("annual", 20_000), ("late", 2_000)]
@@ -429,7 +430,7 @@ def test_annual_fee_200_late_by_more_than_30_days_adds_20_moves_paid_until_and_i
     assert (q.total_fen, q.goods_total_fen, [f.code for f in q.fees]) == (30_800, 8_800, ["FEE-ANNUAL", "FEE-LATE"])
     result = checkout(m, ["HAIR"], [("cash", 30_800)], desk.cashier, "s1", fees=["annual"])
     covers = due[0].covers_until
-    assert covers > dt.date.today() and Member.get_by_id(m).fees_paid_until == covers
+    assert covers > clock.today() and Member.get_by_id(m).fees_paid_until == covers
     assert result.points_earned == 88 and Member.get_by_id(m).total_spend_fen == 8_800  # fees earn nothing
     assert {(x.code, x.line_total_fen, x.category) for x in SaleLine.select()} >= {
         ("FEE-ANNUAL", 20_000, "会费"), ("FEE-LATE", 2_000, "会费")}
@@ -446,7 +447,7 @@ def test_annual_fee_200_late_by_more_than_30_days_adds_20_moves_paid_until_and_i
 def test_annual_fee_alone_points_cannot_pay_it_and_its_refund_waits_for_a_later_payment(desk):
     rules(desk, fees={"annual": "200"})
     m = member(desk)
-    today = dt.date.today()
+    today = clock.today()
     Member.update(fees_paid_until=today).where(Member.id == m).execute()  # due today
     with pytest.raises(InvalidInput, match="Points cannot pay fees"):
         checkout(m, [], [("points", 20_000)], desk.cashier, "p0", fees=["annual"])
@@ -468,7 +469,7 @@ def test_annual_fee_alone_points_cannot_pay_it_and_its_refund_waits_for_a_later_
 def test_joining_fee_is_owed_by_a_member_whose_first_card_came_under_it_not_by_earlier_ones(desk):
     old = member(desk, "13900139000", "老会员")
     issue_card(old, "SV", desk.cashier, "old-card", card_no="OLD1")
-    Card.update(issued_at=dt.datetime.now() - dt.timedelta(days=30)).execute()
+    Card.update(issued_at=clock.now() - dt.timedelta(days=30)).execute()
     rules(desk, fees={"joining": "100"})
     new = member(desk)
     assert [f.kind for f in checkout_offers(new).fees_due] == ["joining"]  # no card yet
@@ -476,7 +477,7 @@ def test_joining_fee_is_owed_by_a_member_whose_first_card_came_under_it_not_by_e
     assert [f.kind for f in checkout_offers(new).fees_due] == ["joining"]  # its first card came under the fee
     assert checkout_offers(old).fees_due == []
     rules_now = load_rules()
-    assert due_fees(member_facts(old, rules_now), dt.date.today(), rules_now) == ()
+    assert due_fees(member_facts(old, rules_now), clock.today(), rules_now) == ()
     result = checkout(new, ["WATER"], [("cash", 10_300)], desk.cashier, "s1", fees=["joining"])
     assert [(line["code"], line["line_total_fen"]) for line in result.lines] == [("WATER", 300), ("FEE-JOIN", 10_000)]
     assert checkout_offers(new).fees_due == []
@@ -560,7 +561,7 @@ async def test_checkout_screen_points_tender_shows_points_and_due_fees_are_added
     m = member(sqlite_desk)
     issue_card(m, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
     checkout(m, ["SPA"], [("cash", 69_800)], sqlite_desk.cashier, "earn", fees=["annual"])  # 498 points
-    Member.update(fees_paid_until=dt.date.today()).where(Member.id == m).execute()  # due again today
+    Member.update(fees_paid_until=clock.today()).where(Member.id == m).execute()  # due again today
     async with at_desk(sqlite_desk) as (app, pilot):
         await open_member(pilot, "00012345")
         await pilot.press("x")
@@ -579,5 +580,5 @@ async def test_checkout_screen_points_tender_shows_points_and_due_fees_are_added
         await pilot.press("f4", "f10")
         await settle(pilot)
         assert screen.result is not None and screen.result.points_redeemed == 300
-    assert Member.get_by_id(m).fees_paid_until > dt.date.today()
+    assert Member.get_by_id(m).fees_paid_until > clock.today()
     assert check_ledger() == []

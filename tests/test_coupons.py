@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from mms_tui import clock
 from mms_tui.models import AuditEvent, Coupon, Member, Sale, Transaction
 from mms_tui.services.checkout import checkout
 from mms_tui.services.coupons import (
@@ -30,7 +31,7 @@ from mms_tui.services.reports import run_report
 from mms_tui.services.rules import load_rules, save_rules
 from mms_tui.services.setup import connect
 
-TODAY = dt.date.today()
+TODAY = clock.today()
 RULES = {
     "promotions": [
         {"code": "SPRING", "kind": "amount", "amount": "20", "auto": False},

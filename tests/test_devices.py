@@ -192,6 +192,7 @@ def wait_for(predicate, timeout: float = 5.0) -> bool:
     return False
 
 
+@pytest.mark.realclock  # the reconnect waits on threading.Event(timeout), which libfaketime 0.9.10 breaks
 def test_reader_over_a_pty_one_event_per_presentation_and_reconnect(tmp_path):
     link = tmp_path / "reader"
     pty = Pty(link)

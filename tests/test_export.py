@@ -14,6 +14,7 @@ from collections import defaultdict
 import openpyxl
 import pytest
 
+from mms_tui import clock
 from mms_tui.models import TENDERS, Card, Entry, Store, Transaction
 from mms_tui.services import export as export_service
 from mms_tui.services.checkin import check_in
@@ -108,7 +109,7 @@ def test_members_csv_has_a_bom_the_import_columns_and_one_row_per_card(shop, tmp
     points = Card.get(Card.card_no == "SV1").points
     assert sv == {
         "name": "张三", "phone": "13800138000", "gender": "M", "birthday": "1990-05-17", "tier": "NORMAL",
-        "notes": "'" + EVIL, "joined": dt.date.today().isoformat(), "store": "HQ", "card_no": "SV1",
+        "notes": "'" + EVIL, "joined": clock.today().isoformat(), "store": "HQ", "card_no": "SV1",
         "card_type": "SV", "status": "active", "balance": "1234.50", "bonus": "50.50", "points": str(points),
         "visits": "0", "valid_from": "", "valid_until": "", "reader_uid": "", "barcode": "",
     }

@@ -11,6 +11,7 @@ import peewee
 import pytest
 from click.testing import CliRunner
 
+from mms_tui import clock
 from mms_tui.cli import cli
 from mms_tui.i18n import _
 from mms_tui.models import (
@@ -52,7 +53,11 @@ D1, D2 = dt.datetime(2026, 11, 2, 10, 15), dt.datetime(2026, 11, 3, 18, 40)  # a
 
 
 def at(txid: str, when: dt.datetime) -> None:
+    """Move an operation, with the sale or visit it made, to ``when``."""
     Transaction.update(created_at=when).where(Transaction.txid == txid).execute()
+    tx = Transaction.select(Transaction.id).where(Transaction.txid == txid)
+    for model in (Sale, Visit):
+        model.update(created_at=when).where(model.transaction.in_(tx)).execute()
 
 
 @pytest.fixture
@@ -77,6 +82,9 @@ def month(desk):
         at(txid, D1)
     for txid in ("s3", "v2", "rf1", "rf2"):
         at(txid, D2)
+    # the member joined on day 1 too: the whole history lies in November 2026, whatever day the suite runs
+    Member.update(created_at=D1).where(Member.id == m).execute()
+    Card.update(issued_at=D1).where(Card.member == m).execute()
     return desk
 
 
@@ -130,7 +138,7 @@ def test_staff_and_products_leave_refunded_sales_out(month):
 
 
 def test_cards_per_type(month):
-    rows = {r["card_type"]: r for r in run_report("cards", dt.date(2026, 11, 1), dt.date.today())}
+    rows = {r["card_type"]: r for r in run_report("cards", dt.date(2026, 11, 1), clock.today())}
     assert rows["储值卡"]["active"] == 1 and rows["10次卡"]["active"] == 1
 
 
@@ -163,7 +171,7 @@ def test_tiers_count_members_and_upgrades_in_the_period(desk):
     m = register_member("李四", "13912345678", c, "r9").member_id
     register_member("王五", "13700137000", c, "r10")
     checkout(m, [("SPA", 3)], [("cash", 149_400)], c, "big")  # ¥1,494 ≥ ¥1,000: up to SILVER
-    rows = {r["code"]: r for r in run_report("tiers", dt.date.today(), dt.date.today())}
+    rows = {r["code"]: r for r in run_report("tiers", clock.today(), clock.today())}
     assert (rows["NORMAL"]["members"], rows["SILVER"]["members"], rows["SILVER"]["upgrades"]) == (1, 1, 1)
     earlier = {r["code"]: r for r in run_report("tiers", dt.date(2020, 1, 1), dt.date(2020, 1, 31))}
     assert earlier["SILVER"]["upgrades"] == 0
@@ -463,7 +471,7 @@ def history(db_target):
     connect(db_target)
     seed_demo(members=16, days=150, seed=4)
     manager, cashier = Staff.get(Staff.code == "m01"), Staff.get(Staff.code == "c01")
-    now = dt.datetime.now().replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
 
     def later(txid: str, when: dt.datetime) -> None:
         when = min(when, now)
@@ -494,7 +502,7 @@ def history(db_target):
 
 
 def test_every_report_gives_what_the_row_by_row_reference_gives(history):
-    today = dt.date.today()
+    today = clock.today()
     cases = [(today - dt.timedelta(days=30), today, None, "day"),
              (today - dt.timedelta(days=75), today - dt.timedelta(days=45), None, "day"),
              (today - dt.timedelta(days=230), today - dt.timedelta(days=200), None, "day"),  # before it all

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from mms_tui import clock
 from mms_tui.models import AuditEvent, Card, Entry, Member, Sale, Transaction, Visit
 from mms_tui.services.check import check_ledger
 from mms_tui.services.checkin import check_in
@@ -118,7 +119,7 @@ def test_replace_lost_card_moves_every_balance(desk):
 
 def test_freeze_refuses_use_and_unfreeze_extends_pass(desk):
     m = member(desk)
-    start = dt.date.today() - dt.timedelta(days=10)
+    start = clock.today() - dt.timedelta(days=10)
     card = issue_card(m, "M1", desk.cashier, "p1", on=start)
     until = dt.date.fromisoformat(card.valid_until)
     freeze_card(card.card_id, desk.cashier, "f1", on=start + dt.timedelta(days=2))
@@ -181,7 +182,7 @@ def test_check_in_refuses_used_up_package(desk):
 
 
 def test_check_in_refuses_expired_pass(desk):
-    card = issue_card(member(desk), "M1", desk.cashier, "i1", on=dt.date.today() - dt.timedelta(days=40))
+    card = issue_card(member(desk), "M1", desk.cashier, "i1", on=clock.today() - dt.timedelta(days=40))
     with pytest.raises(CardExpired):
         check_in(card.card_id, desk.cashier, "c1")
 

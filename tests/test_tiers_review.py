@@ -9,6 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from mms_tui import clock
 from mms_tui.cli import cli
 from mms_tui.db import write_transaction
 from mms_tui.models import AuditEvent, Member, Sale, ServiceItem, Tier, Transaction
@@ -66,7 +67,7 @@ def test_spend_1000_00_in_the_window_is_silver_at_checkout_999_99_is_not(shop, c
 
 def test_spend_older_than_the_12_month_window_does_not_count_toward_an_upgrade(shop):
     save_rules({"tiers": {"window_months": 12}}, shop.manager)
-    buy(shop, shop.zhang, "old", "K1M", day=(dt.date.today() - dt.timedelta(days=400)).isoformat())
+    buy(shop, shop.zhang, "old", "K1M", day=(clock.today() - dt.timedelta(days=400)).isoformat())
     Member.update(tier=Tier.get(Tier.code == "NORMAL").id).execute()  # as it was before that sale moved it
     buy(shop, shop.zhang, "now", "Y1")  # ¥999.99 + ¥1 lifetime, but only ¥1 in the window
     assert tier_of(shop.zhang) == "NORMAL"
@@ -198,7 +199,7 @@ def test_review_catches_up_upgrades_missed_when_thresholds_were_lowered(shop):
     buy(shop, shop.zhang, "s1", "K1M")
     assert tier_of(shop.zhang) == "NORMAL"
     Tier.update(upgrade_spend_fen=90_000).where(Tier.code == "SILVER").execute()
-    changes = review(shop, dt.date.today().isoformat()).changes
+    changes = review(shop, clock.today().isoformat()).changes
     assert [(c.action, c.to_tier) for c in changes] == [("up", "SILVER")]
     assert tier_of(shop.zhang) == "SILVER"
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from mms_tui import clock
 from mms_tui.i18n import set_language
 from mms_tui.models import AuditEvent, Card, Member, Tier
 from mms_tui.services.check import check_ledger
@@ -17,7 +18,7 @@ from mms_tui.services.members import issue_card, register_member, update_member
 from mms_tui.services.rules import save_rules
 from mms_tui.services.topup import top_up, topup_offer
 
-TODAY = dt.date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import peewee
 
+from mms_tui.clock import now
 from mms_tui.db import database
 
-
-def now() -> dt.datetime:
-    """Local wall-clock time, to the second: the desk, the receipts and the day reports all speak it."""
-    return dt.datetime.now().replace(microsecond=0)
+__all__ = ["BaseModel", "database", "now"]
 
 
 class BaseModel(peewee.Model):

@@ -3,8 +3,6 @@ each desk task."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 
+from mms_tui import clock
 from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import N_, _
 from mms_tui.services.checkin import check_in
@@ -160,7 +159,7 @@ class MemberScreen(WorkerErrors, Screen[None]):
         self.refresh_bindings()
         table = self.query_one("#cards", DataTable)
         table.clear()
-        today = dt.date.today().isoformat()
+        today = clock.today().isoformat()
         for card in view.cards:
             status = "expired" if card.status == "active" and card.valid_until and card.valid_until < today else card.status
             table.add_row(card.card_no, card.type_name, _(STATUS_NAMES.get(status, status)),

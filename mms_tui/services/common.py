@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.db import database, is_sqlite
 from mms_tui.i18n import _
 from mms_tui.models import Card, Config, Member, Staff, Store
@@ -158,7 +159,8 @@ def set_config(key: str, value: Any) -> None:
 
 
 def today() -> dt.date:
-    return dt.date.today()
+    """Today for the services: the product's one clock (:mod:`mms_tui.clock`)."""
+    return clock.today()
 
 
 def as_date(value: object) -> dt.date:

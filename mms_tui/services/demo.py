@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mms_tui import clock
 from mms_tui.db import database, is_sqlite, write_transaction
 from mms_tui.models import (
     AuditEvent,
@@ -109,7 +110,7 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
     for code, name, role, pin in DEMO_STAFF:
         create_staff(code, name, role, pin, store=store)
     staff = list(Staff.select().where(Staff.role.in_(("cashier", "manager"))))
-    today = dt.date.today()
+    today = clock.today()
     start = dt.datetime.combine(today - dt.timedelta(days=days), dt.time(9, 0))
     used: set[str] = set()
     services = [c for c in CATALOG if c[5] == "service"]
