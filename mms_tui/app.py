@@ -1,98 +1,69 @@
-"""The Textual app and its factory. Screens are thin: they call services in thread workers and show results."""
+"""The Textual app and its factory. Screens are thin: they call services in workers and show results.
+
+Reads reach screens as one message, :class:`~mms_tui.screens.common.Swiped`, whether they come from a serial reader
+or scanner or from a keyboard-wedge reader typing a card number and Enter (recognised by its speed here, before the
+keys reach any box; settings ``wedge_gap_ms`` and ``wedge_min_chars``). The screen on top may take the read (a
+dialog asking for a card, the checkout adding a product); otherwise the app opens the member — never over a dialog,
+and with a warning first for a card reported lost. A wedge burst that matches no card is searched for at the desk,
+as it would have been typed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.message import Message
-from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.worker import Worker
 
-from mms_tui.db import database, database_fault, init_database
+from mms_tui.db import init_database
 from mms_tui.devices.printer import PrinterError, receipt_bytes, send
 from mms_tui.devices.protocols import Read
 from mms_tui.devices.reader import ReaderStatus, SerialReader, parse_serial
-from mms_tui.i18n import _, set_language
+from mms_tui.devices.wedge import WedgeDetector
+from mms_tui.i18n import N_, _, set_language
 from mms_tui.models import Staff
-from mms_tui.services.errors import DomainError
-from mms_tui.services.lookup import lookup
+from mms_tui.screens.common import (
+    DeviceRead,
+    DeviceStatus,
+    Swiped,
+    card_and_view,
+    error_message,
+    in_connection,
+    notify_worker_error,
+)
 from mms_tui.services.receipt import sale_receipt
 from mms_tui.settings import Settings
 
-T = TypeVar("T")
+__all__ = ["MmsApp", "create_app", "error_message", "in_connection"]
 
-
-def in_connection(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """Run ``fn`` on this thread's own short-lived connection (each worker thread has its own)."""
-    with database.connection_context():
-        return fn(*args, **kwargs)
-
-
-def card_and_view(value: str) -> tuple[list, object]:
-    """A swipe's lookup, and the member's panel read with it in the same connection when the card is known
-    (the member screen then shows it as it opens); a panel that fails to read is read again by the screen."""
-    from mms_tui.services.desk import member_view
-
-    hits = lookup(value, 2)
-    card_hits = [h for h in hits if h.match == "card"]
-    if not card_hits:
-        return hits, None
-    try:
-        return hits, member_view(card_hits[0].member_id)
-    except Exception:  # the screen reads it again itself, and says what is wrong
-        return hits, None
-
-
-def error_message(error: BaseException) -> str:
-    """What a cashier reads when something fails: the domain's own sentence, or one plain line."""
-    if isinstance(error, DomainError):
-        return str(error)
-    fault = database_fault(error)
-    if fault is not None:
-        return fault
-    return _("Something went wrong: {error}").format(error=error.__class__.__name__ + (f": {error}" if str(error) else ""))
-
-
-def notify_worker_error(node, event: Worker.StateChanged) -> None:
-    if event.state == WorkerState.ERROR and event.worker.error is not None:
-        node.app.notify(error_message(event.worker.error), severity="error", timeout=6)
-
-
-class WorkerErrors:
-    """Mixed into every screen: the one error path. A worker that fails becomes one clear notification."""
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        notify_worker_error(self, event)
-
-
-class DeviceRead(Message):
-    """A card swiped or a barcode scanned on a serial device (posted from the reader thread)."""
-
-    def __init__(self, read: Read) -> None:
-        super().__init__()
-        self.read = read
-
-
-class DeviceStatus(Message):
-    def __init__(self, status: ReaderStatus) -> None:
-        super().__init__()
-        self.status = status
+#: Textual's own palette commands, for the catalog (shown through ``_`` in the desk's language)
+_TEXTUAL_COMMANDS = (N_("Theme"), N_("Change the current theme"), N_("Quit"),
+                     N_("Quit the application as soon as possible"), N_("Keys"),
+                     N_("Hide the keys and widget help panel"),
+                     N_("Show help for the focused widget and a summary of available keys"), N_("Minimize"),
+                     N_("Minimize the widget and restore to normal size"), N_("Maximize"),
+                     N_("Maximize the focused widget"), N_("Screenshot"),
+                     N_("Save an SVG 'screenshot' of the current screen"))
 
 
 class MmsApp(App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "mms"
     BINDINGS = [
-        Binding("ctrl+q", "quit", _("Quit"), id="quit", show=True, priority=True),
+        Binding("f1", "help", N_("Help"), id="help", priority=True),
+        Binding("ctrl+q", "quit", N_("Quit"), id="quit", show=False, priority=True),
+        Binding("ctrl+p", "command_palette", N_("All actions"), id="palette", show=False, priority=True),
     ]
 
     def __init__(self, settings: Settings) -> None:
@@ -110,6 +81,9 @@ class MmsApp(App[None]):
         self.kept_member_screen: Screen | None = None
         self.last_busy = self.last_tidy = 0.0
         self.frozen = False
+        self.wedge = WedgeDetector(max(0, settings.wedge_gap_ms) / 1000, settings.wedge_min_chars)
+        self.held_keys: list[events.Key] = []  # typed keys held back while a wedge burst may be arriving
+        self.held_timer: Timer | None = None
 
     def on_mount(self) -> None:
         from mms_tui.screens.login import LoginScreen
@@ -160,7 +134,7 @@ class MmsApp(App[None]):
 
     def device_summary(self) -> str:
         marks = {"connected": "●", "disconnected": "○", "connecting": "…"}
-        return " ".join(f"{marks.get(s.state, '?')}{_('reader')} {s.reads_per_minute}/min"
+        return " ".join(f"{marks.get(s.state, '?')}{_('reader')} {s.reads_per_minute}/{_('min')}"
                         for s in self.device_states.values())
 
     def show_title(self) -> None:
@@ -174,43 +148,68 @@ class MmsApp(App[None]):
         if not self.settings.printer:
             return
         receipt = in_connection(sale_receipt, txid)
-        data = receipt_bytes(receipt.lines, title=receipt.title, encoding=self.settings.printer_encoding,
-                             kick_drawer=receipt.cash and not reprint)
+        self.print_lines(receipt.lines, receipt.title, kick_drawer=receipt.cash and not reprint)
+
+    def print_lines(self, lines: list[str], title: str, *, kick_drawer: bool = False) -> None:
+        """Send text to the receipt printer (on a worker thread); a fault becomes one notification."""
+        data = receipt_bytes(lines, title=title, encoding=self.settings.printer_encoding, kick_drawer=kick_drawer)
         try:
             send(self.settings.printer, data, **parse_serial(self.settings.printer_serial))
-        except PrinterError as exc:
+        except (PrinterError, ValueError) as exc:  # ValueError: bad printer_serial in the configuration
             self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
-        except ValueError as exc:  # bad printer_serial in the configuration
-            self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+
+    # --- reads: serial devices and keyboard-wedge bursts, one path --------------------------------------------
 
     def on_device_read(self, message: DeviceRead) -> None:
-        """A swipe or scan: the screen may take it (checkout adds a product); otherwise it opens the member."""
         self.last_busy = time.monotonic()
-        handler = getattr(self.screen, "handle_device_read", None)
-        if handler is not None and handler(message.read):
-            return
+        self.offer_read(message.read)
+
+    def offer_read(self, read: Read) -> None:
+        """Offer a read to the screen on top; what it does not take comes back to :meth:`on_swiped`."""
+        self.screen.post_message(Swiped(read))
+
+    def on_swiped(self, message: Swiped) -> None:
+        """No screen took the read: open the member whose card it is (or search for what a wedge typed)."""
         if self.staff is None or self.locked:
             return
-        self.open_card(message.read.value)
+        if isinstance(self.screen, ModalScreen):  # never open a member over a dialog in progress
+            self.notify(_("Finish or close this dialog first, then swipe again."), severity="warning")
+            return
+        self.open_card(message.read.value, wedge=message.read.kind == "wedge")
 
-    @work(thread=True, exclusive=True, group="swipe", exit_on_error=False)
-    def open_card(self, value: str) -> None:
-        hits, view = in_connection(card_and_view, value)
-        self.call_from_thread(self.show_card, value, hits, view)
+    @work(exclusive=True, group="swipe", exit_on_error=False)
+    async def open_card(self, value: str, wedge: bool = False) -> None:
+        hits, view = await asyncio.to_thread(in_connection, card_and_view, value)
+        self.show_card(value, hits, view, wedge=wedge)
 
-    def show_card(self, value: str, hits: list, view=None) -> None:
+    def show_card(self, value: str, hits: list, view=None, *, wedge: bool = False) -> None:
         from mms_tui.screens.checkout import CheckoutScreen
-        from mms_tui.screens.confirm import ConfirmScreen, UnknownCardScreen
+        from mms_tui.screens.confirm import UnknownCardScreen
+        from mms_tui.screens.dialog import ConfirmScreen
         from mms_tui.screens.member import MemberScreen
 
         card_hits = [h for h in hits if h.match == "card"]
         screen = self.screen
         if not card_hits:
+            if wedge:  # typed by a reader, or by someone very fast: what it was typed as, a search
+                self.search_at_desk(value, submit=True)
+                return
             member = screen if isinstance(screen, MemberScreen) else None
             name = member.view.name if member is not None and member.view is not None else None
             self.push_screen(UnknownCardScreen(value, name), lambda choice: self.unknown_card(choice, value, member))
             return
         hit = card_hits[0]
+        card = next((c for c in hit.cards if c.card_no == hit.matched_card), None)
+        if card is not None and card.status == "lost":
+            def after_warning(go_on: bool | None) -> None:
+                if go_on:
+                    self.open_hit(hit, None)
+
+            self.push_screen(ConfirmScreen(
+                _("⚠ Card {card} is reported lost and blocked.").format(card=card.card_no),
+                [_("The person holding it may not be {name}. Keep the card and check who they are.").format(
+                    name=hit.name), _("Open {name} anyway?").format(name=hit.name)], warning=True), after_warning)
+            return
         if isinstance(screen, MemberScreen) and screen.member_id == hit.member_id:
             return
         if isinstance(screen, CheckoutScreen):
@@ -225,7 +224,25 @@ class MmsApp(App[None]):
             self.push_screen(ConfirmScreen(_("Leave this sale (nothing is charged) and open {name}?").format(
                 name=hit.name)), switch)
             return
+        self.open_hit(hit, view)
+
+    def open_hit(self, hit, view) -> None:
+        from mms_tui.screens.member import MemberScreen
+
+        if isinstance(self.screen, MemberScreen):  # another member: this one's screen is left, not stacked
+            self.screen.dismiss(None)
         self.push_screen(self.member_screen(hit.member_id, hit.matched_card, view=view))
+
+    def search_at_desk(self, text: str, *, submit: bool = False) -> None:
+        """Back to the desk's search with ``text`` typed into it (and searched for when ``submit``): typing on a
+        member's screen never acts on that member."""
+        from mms_tui.screens.desk import DeskScreen
+
+        while not isinstance(self.screen, DeskScreen) and len(self.screen_stack) > 1 \
+                and not isinstance(self.screen, ModalScreen):
+            self.screen.dismiss(None)
+        if isinstance(self.screen, DeskScreen):
+            self.screen.type_into_search(text, submit=submit)
 
     def member_screen(self, member_id: int, card_no: str | None = None, *, view=None) -> Screen:
         """The member screen for ``member_id``: the one kept from before, refilled, when it is idle and off the
@@ -260,7 +277,50 @@ class MmsApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.Paste):
             self.last_activity = self.last_busy = time.monotonic()
+        if isinstance(event, events.Key) and self.wedge.enabled and await self.hold_for_wedge(event):
+            return
         await super().on_event(event)
+
+    async def hold_for_wedge(self, event: events.Key) -> bool:
+        """Tell a keyboard-wedge reader's burst from typing before any box sees it.
+
+        A printable key is held for ``wedge_gap_ms``: the next one arriving sooner is held with it. When Enter
+        ends a held burst long enough to be a card, the burst is a read (offered like a serial swipe) and no box
+        ever shows it; otherwise — a person's keystroke, a slower burst over a jittery SSH link, any other key —
+        the held keys go on, in order, to whatever has the keyboard. True when ``event`` was taken here."""
+        printable = (event.character is not None and len(event.character) == 1 and event.character.isprintable()
+                     and event.key != "enter")
+        now = time.monotonic()
+        if printable:
+            if self.held_keys and now - self.wedge.last > self.wedge.max_gap:
+                await self.release_keys()
+            self.wedge.char(event.character, now)
+            self.held_keys.append(event)
+            if self.held_timer is not None:
+                self.held_timer.stop()
+            self.held_timer = self.set_timer(self.wedge.max_gap, self.release_keys)
+            return True
+        if event.key == "enter" and self.held_keys:
+            burst = self.wedge.enter(now)
+            if burst is not None and not getattr(self.screen, "WEDGE_IS_TYPING", False):
+                self.held_keys = []
+                if self.held_timer is not None:
+                    self.held_timer.stop()
+                self.offer_read(Read("wedge", burst.strip(), "wedge"))
+                return True
+        else:
+            self.wedge.other()
+        await self.release_keys()
+        return False
+
+    async def release_keys(self) -> None:
+        """The held keys were typing: on to the screen, in the order they came."""
+        if self.held_timer is not None:
+            self.held_timer.stop()
+            self.held_timer = None
+        held, self.held_keys = self.held_keys, []
+        for key in held:
+            await App.on_event(self, key)
 
     def lock_if_idle(self) -> None:
         if self.staff is None or self.locked or not self.lock_after:
@@ -275,7 +335,7 @@ class MmsApp(App[None]):
         self.locked = True
         self.push_screen(LockScreen(self.staff.code), self.unlocked)
 
-    def unlocked(self, staff: Staff | None) -> None:
+    def unlocked(self, staff: Staff | None) -> None:  # the lock screen opened the unlocking staff's shift
         self.locked = False
         self.last_activity = time.monotonic()
         if staff is not None:
@@ -284,6 +344,16 @@ class MmsApp(App[None]):
     def set_staff(self, staff: Staff) -> None:
         self.staff = staff
         self.show_title()
+
+    def log_out(self) -> None:
+        """Back to the login (after a staff member closed their own shift): nothing of their work stays."""
+        from mms_tui.screens.login import LoginScreen
+
+        self.staff = None
+        self.show_title()
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.switch_screen(LoginScreen())
 
     def logged_in(self, staff: Staff) -> None:
         from mms_tui.screens.desk import DeskScreen
@@ -313,17 +383,33 @@ class MmsApp(App[None]):
         self.last_tidy = time.monotonic()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Every key of the current screen is also in the command palette (Ctrl+P), by its description."""
+        """Every key of the current screen is also in the command palette (Ctrl+P), by its description, in the
+        desk's language; then Textual's own commands, translated."""
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.action in seen or not active.enabled:
                 continue
             seen.add(binding.action)
-            key = binding.key_display or binding.key
-            yield SystemCommand(binding.description, _("Key: {key}").format(key=key),
+            key = binding.key_display or self.get_key_display(binding)
+            yield SystemCommand(_(binding.description), _("Key: {key}").format(key=key),
                                 partial(self.run_action, binding.action, active.node))
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            yield SystemCommand(_(command.title), _(command.help), command.callback, command.discover)
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=_("Search for commands…"), id="--command-palette"))
+
+    def action_help(self) -> None:
+        """F1: every key of the screen on top, named."""
+        from mms_tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        notes = getattr(self.screen, "help_notes", lambda: [])()
+        self.push_screen(HelpScreen(self.screen, notes))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one error path: any failed worker becomes one clear notification, never a traceback."""

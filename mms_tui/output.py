@@ -38,7 +38,7 @@ def for_people(rows: Iterable[Mapping[str, Any]], fmt: str) -> Iterator[dict[str
         if fmt in MACHINE_FORMATS:
             yield dict(row)
         else:
-            yield {(k[:-4] if k.endswith("_fen") else k): (format_money(v) if k.endswith("_fen") else v)
+            yield {(k[:-4] if k.endswith("_fen") else k): (format_money(v) if k.endswith("_fen") and v is not None else v)
                    for k, v in row.items()}
 
 

@@ -29,6 +29,8 @@ ENV_VARS = {
     "reader_serial": "MMS_READER_SERIAL",
     "scanner_serial": "MMS_SCANNER_SERIAL",
     "printer_serial": "MMS_PRINTER_SERIAL",
+    "wedge_gap_ms": "MMS_WEDGE_GAP_MS",
+    "wedge_min_chars": "MMS_WEDGE_MIN_CHARS",
 }
 
 
@@ -67,6 +69,10 @@ class Settings:
     reader_serial: str = "9600 8N1"
     scanner_serial: str = "9600 8N1"
     printer_serial: str = "9600 8N1"
+    #: a keyboard-wedge reader's burst: at least this many characters, each this soon after the last, then Enter
+    #: (0 ms: no wedge readers; every key is typing)
+    wedge_gap_ms: int = 30
+    wedge_min_chars: int = 6
     config_path: str = ""
 
     @property

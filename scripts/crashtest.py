@@ -52,10 +52,11 @@ def prepare(path: str) -> None:
     ServiceItem.create(code="HAIR", name="精剪", category="美发", price_fen=8_800)
     Product.create(code="WATER", name="矿泉水", category="零售", price_fen=300)
     cashier = Staff.get(Staff.code == "c01")
+    admin = Staff.get(Staff.code == "admin")  # the opening top-ups carry no bonus: a manager's decision
     for i in range(POOL):
         member = register_member(f"会员{i}", f"1380000{i:04d}", cashier, f"r{i}").member_id
         card = issue_card(member, "SV", cashier, f"i{i}", card_no=f"POOL{i:03d}")
-        top_up(card.card_id, 50_000, 0, "cash", cashier, f"t{i}")
+        top_up(card.card_id, 50_000, 0, "cash", admin, f"t{i}")
     close_database()
 
 

@@ -27,7 +27,7 @@ def run(*args: str, input: str | None = None):
 def shop(sqlite_desk):
     member = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
     card = issue_card(member, "SV", sqlite_desk.cashier, "i1", card_no="00012345").card_id
-    top_up(card, 10_000, 2_000, "cash", sqlite_desk.cashier, "t1")
+    top_up(card, 10_000, 2_000, "cash", sqlite_desk.manager, "t1")
     return sqlite_desk
 
 

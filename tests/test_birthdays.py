@@ -231,7 +231,7 @@ def test_mms_report_birthdays_and_the_list(birthdays, tmp_path):
 # --- the desk, by keys -----------------------------------------------------------------------------------------
 
 
-async def test_birthday_member_swiped_gets_the_gift_with_one_key_and_a_second_press_is_refused(sqlite_desk):
+async def test_birthday_member_swiped_gets_the_gift_with_one_key_a_repeat_is_the_same_gift_and_a_new_try_is_refused(sqlite_desk):
     from tests.test_tui import at_desk, open_member, settle, text
 
     today = clock.today()
@@ -241,11 +241,17 @@ async def test_birthday_member_swiped_gets_the_gift_with_one_key_and_a_second_pr
     async with at_desk(sqlite_desk) as (_app, pilot):
         screen = await open_member(pilot, "00012345")
         assert "毛巾" in text(screen.query_one("#benefits", Static))
-        await pilot.press("b")
+        await pilot.press("ctrl+d")
         await settle(pilot)
         assert "毛巾" in text(screen.query_one("#outcome", Static))
         assert "outcome-ok" in screen.query_one("#outcome", Static).classes
-        await pilot.press("b")
+        await pilot.press("ctrl+d")  # again while its result shows: the same gift, not a second one
+        await settle(pilot)
+        assert "毛巾" in text(screen.query_one("#outcome", Static))
+        await pilot.press("escape")
+        await settle(pilot)
+        screen = await open_member(pilot, "00012345")
+        await pilot.press("ctrl+d")  # a new try later: refused, saying why
         await settle(pilot)
         refused = screen.query_one("#outcome", Static)
         assert "already given" in text(refused) and "outcome-refused" in refused.classes

@@ -47,7 +47,7 @@ def member(desk, phone="13800138000", name="张三") -> int:
 def sv_card(desk, member_id, principal=0, bonus=0, card_no="1001") -> int:
     card = issue_card(member_id, "SV", desk.cashier, f"issue-{card_no}", card_no=card_no).card_id
     if principal:
-        top_up(card, principal, bonus, "cash", desk.cashier, f"topup-{card_no}")
+        top_up(card, principal, bonus, "cash", desk.manager, f"topup-{card_no}")
     return card
 
 
@@ -395,7 +395,7 @@ def test_top_up_refund_with_50_of_the_200_bonus_spent_removes_the_other_150(desk
 def test_top_up_refund_is_refused_once_its_principal_was_spent(desk):
     m = member(desk)
     card = sv_card(desk, m)
-    top_up(card, 10_000, 1_000, "cash", desk.cashier, "t1")
+    top_up(card, 10_000, 1_000, "cash", desk.manager, "t1")
     checkout(m, ["HAIR"], [("stored_value", 8_800)], desk.cashier, "s1")
     before = counts()
     with pytest.raises(InsufficientBalance, match=r"holds only ¥12\.00 of principal"):
@@ -507,7 +507,7 @@ async def test_checkout_screen_coupon_by_f9_shows_the_discount_and_uses_the_coup
     coupon("SAVE-20")  # a bearer coupon the member hands over
     async with at_desk(sqlite_desk) as (app, pilot):
         await open_member(pilot, "00012345")
-        await pilot.press("x")
+        await pilot.press("f3")
         await settle(pilot)
         screen = app.screen
         await pilot.press(*"SPA", "enter")
@@ -530,7 +530,7 @@ async def test_checkout_screen_coupon_by_f9_shows_the_discount_and_uses_the_coup
     save_rules({"promotions": [C20]}, sqlite_desk.manager)
     async with at_desk(sqlite_desk) as (app, pilot):
         await open_member(pilot, "00012345")
-        await pilot.press("x")
+        await pilot.press("f3")
         await settle(pilot)
         screen = app.screen
         await pilot.press(*"HAIR", "enter")
@@ -564,7 +564,7 @@ async def test_checkout_screen_points_tender_shows_points_and_due_fees_are_added
     Member.update(fees_paid_until=clock.today()).where(Member.id == m).execute()  # due again today
     async with at_desk(sqlite_desk) as (app, pilot):
         await open_member(pilot, "00012345")
-        await pilot.press("x")
+        await pilot.press("f3")
         await settle(pilot)
         screen = app.screen
         assert "F12" in text(screen.query_one("#discounts", Static))

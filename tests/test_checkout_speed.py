@@ -55,7 +55,7 @@ def _member_with_points(desk) -> tuple[int, int]:
     """A member with a stored-value card holding money and points (points come from an earlier sale)."""
     member = register_member("张三", "13800138000", desk.cashier, "reg-1").member_id
     card = issue_card(member, "SV", desk.cashier, "issue-1", card_no="1001").card_id
-    top_up(card, 100_000, 0, "cash", desk.cashier, "topup-1")
+    top_up(card, 100_000, 0, "cash", desk.manager, "topup-1")
     checkout(member, ["SPA"], [("stored_value", quote(member, ["SPA"]).total_fen, card)], desk.cashier, "earn-1")
     assert Card.get_by_id(card).points >= 100
     return member, card

@@ -55,7 +55,7 @@ def shop(desk):
     register_member("赵六", "13600136000", c, "r4", notes="-2")
     sv = issue_card(m, "SV", c, "i1", card_no="SV1", price_fen=0).card_id
     pkg = issue_card(m, "V10", c, "i2", card_no="PKG1", tender="cash").card_id
-    top_up(sv, 123_450, 5_050, "wechat", c, "t1")
+    top_up(sv, 123_450, 5_050, "wechat", desk.manager, "t1")
     checkout(m, ["HAIR"], [("cash", 8_800)], c, "s1")
     checkout(None, [("WATER", 2)], [("cash", 600)], c, "s2")
     check_in(pkg, c, "v1")

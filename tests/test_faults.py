@@ -132,12 +132,12 @@ async def test_the_desk_says_what_is_wrong_and_goes_on_when_the_file_is_back(tmp
         os.rename(target, tmp_path / "away.sqlite3")
         messages: list[str] = []
         app.notify = lambda message, **kw: messages.append(str(message))  # type: ignore[method-assign]
-        await pilot.press("c")
+        await pilot.press("f2")
         await settle(pilot)
         assert any("missing" in m for m in messages), messages
         assert not target.exists()
         os.rename(tmp_path / "away.sqlite3", target)
-        await pilot.press("c")
+        await pilot.press("f2")
         await settle(pilot)
         assert "9" in text(app.screen.query_one("#outcome", Static))
     with database.connection_context():

@@ -77,7 +77,7 @@ def test_a_refunded_gift_gives_the_points_back_with_their_day(member):
     assert check_ledger() == []
 
 
-async def test_g_on_the_member_screen_gives_the_cake_for_points(sqlite_member):
+async def test_ctrl_g_on_the_member_screen_gives_the_cake_for_points(sqlite_member):
     from textual.widgets import OptionList, Static
 
     from mms_tui.screens.cards import GiftScreen
@@ -86,7 +86,7 @@ async def test_g_on_the_member_screen_gives_the_cake_for_points(sqlite_member):
 
     async with at_desk(sqlite_member) as (app, pilot):
         await open_member(pilot, "P001")
-        await pilot.press("g")
+        await pilot.press("ctrl+g")
         await settle(pilot)
         assert isinstance(app.screen, GiftScreen)
         options = app.screen.query_one("#gift-list", OptionList)

@@ -74,7 +74,7 @@ def _pool(desk, n: int, principal: int) -> list[int]:
     for i in range(n):
         member_id = register_member(f"会员{i}", f"1380000{i:04d}", desk.cashier, f"r{i}").member_id
         card = issue_card(member_id, "SV", desk.cashier, f"i{i}", card_no=f"POOL{i:03d}")
-        top_up(card.card_id, principal, 0, "cash", desk.cashier, f"t{i}")
+        top_up(card.card_id, principal, 0, "cash", desk.manager, f"t{i}")
         ids.append(card.card_id)
     return ids
 

@@ -769,7 +769,7 @@ def test_default_rules_earn_the_points_checkout_earns(desk, shop, key, cart, ten
     """None: the rest of the bill (cash: plus the change given)."""
     member_id = shop[key]
     card = issue_card(member_id, "SV", desk.cashier, "sv", card_no="SV1").card_id
-    top_up(card, 15_000, 20_000, "cash", desk.cashier, "t1")  # ¥150 principal, ¥200 bonus
+    top_up(card, 15_000, 20_000, "cash", desk.manager, "t1")  # ¥150 principal, ¥200 bonus
     if any(t == "points" for t, _a in tenders):  # points to pay with, from an earlier sale
         checkout(member_id, [("SPA", 1)], [("cash", 49_800)], desk.cashier, "earlier")
     facts = member_facts(member_id)

@@ -24,7 +24,7 @@ DRAWER_KICK = b"\x1bp\x00"
 def sale(sqlite_desk):
     member = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
     card = issue_card(member, "SV", sqlite_desk.cashier, "i1", card_no="00012345").card_id
-    top_up(card, 10_000, 2_000, "cash", sqlite_desk.cashier, "t1")
+    top_up(card, 10_000, 2_000, "cash", sqlite_desk.manager, "t1")
     checkout(member, [("HAIR", 1), ("WATER", 2)], [("stored_value", 5_000, card), ("cash", 5_000)],
              sqlite_desk.cashier, "sale-0001")
     Transaction.update(created_at=dt.datetime(2026, 11, 22, 15, 30)).where(Transaction.txid == "sale-0001").execute()
@@ -35,7 +35,7 @@ def test_receipt_text_has_lines_tenders_change_points_balances_and_staff(sale):
     receipt = sale_receipt(sale)
     text = "\n".join(receipt.lines)
     assert receipt.title == "总店"
-    for expected in ("2026-11-22 15:30", "精剪 ×1", "矿泉水 ×2", "¥94.00", "Cash                 ¥50.00", "¥6.00", "张三", "前台 小陈",
+    for expected in ("2026-11-22 15:30", "精剪 ×1", "矿泉水 ×2", "¥94.00", "Cash" + " " * 22 + "¥50.00", "¥6.00", "张三", "前台 小陈",
                      "sale-0001", "Balance 2345: ¥70.00", "Points 2345: 94"):
         assert expected in text, expected
     assert receipt.cash

@@ -68,3 +68,12 @@ def test_pinyin_fast_path_gives_what_pypinyin_gives(name):
                                         ("李明", ("liming", "lm")), ("Alice Wang", ("alicewang", "aw"))])
 def test_pinyin_keys_of_names_and_phrases(name, keys):
     assert pinyin_keys(name) == keys
+
+
+def test_fit_cuts_with_an_ellipsis_at_a_word_and_counts_wide_characters():
+    from mms_tui.services.text import display_width, fit
+
+    assert fit("洗发水 500ml", 20) == "洗发水 500ml"
+    assert fit("Shampoo bottle large", 12) == "Shampoo…"
+    assert fit("欧阳娜娜娜娜娜", 9) == "欧阳娜娜…" and display_width(fit("欧阳娜娜娜娜娜", 9)) == 9
+    assert fit("ab", 5, pad=True) == "ab   " and fit("abc", 0) == ""

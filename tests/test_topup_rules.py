@@ -132,7 +132,7 @@ async def test_the_top_up_screen_explains_the_bonus_it_fills_in(sqlite_desk):
     save_rules(GOLD_AT_5000, sqlite_desk.manager)
     async with at_desk(sqlite_desk) as (app, pilot):
         await open_member(pilot, "00012345")
-        await pilot.press("t")
+        await pilot.press("f4")
         await pilot.pause()
         await pilot.press(*"5000")
         await settle(pilot)

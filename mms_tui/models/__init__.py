@@ -4,7 +4,7 @@ from mms_tui.models.base import BaseModel, now
 from mms_tui.models.catalog import Product, ServiceItem, TierPrice
 from mms_tui.models.ledger import AuditEvent, Entry, Transaction
 from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
-from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Staff, Store
+from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Shift, Staff, Store
 from mms_tui.models.sales import TENDERS, Coupon, Payment, Sale, SaleLine, Visit
 
 #: every table, in creation order (parents first)
@@ -28,6 +28,7 @@ ALL_MODELS = [
     Payment,
     Visit,
     Coupon,
+    Shift,
 ]
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "SaleLine",
     "SchemaVersion",
     "ServiceItem",
+    "Shift",
     "Staff",
     "Store",
     "Tier",

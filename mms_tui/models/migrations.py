@@ -74,12 +74,26 @@ def _loyalty(db: peewee.Database, migrator: object) -> None:
               for name, field in fields if name not in have])
 
 
+def _desk_safety(db: peewee.Database, migrator: object) -> None:
+    """Issue #14: the PIN throttle and lockout on each staff account; shifts (交班)."""
+    from playhouse.migrate import migrate as run
+
+    from mms_tui.models import Shift, Staff
+
+    have = {c.name for c in db.get_columns("staff")}
+    run(*[migrator.add_column("staff", name, field)  # type: ignore[attr-defined]
+          for name, field in (("last_failed_at", Staff.last_failed_at), ("locked_until", Staff.locked_until),
+                              ("last_login_at", Staff.last_login_at)) if name not in have])
+    db.create_tables([Shift])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
     (2, "indexes for the reports", _report_indexes),
     (3, "drop indexes that composite ones cover", _drop_prefix_indexes),
     (4, "loyalty: coupons, families, fees, passes", _loyalty),
+    (5, "desk safety: PIN lockout, shifts", _desk_safety),
 ]
 
 LATEST = MIGRATIONS[-1][0]

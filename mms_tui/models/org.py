@@ -32,6 +32,36 @@ class Staff(BaseModel):
     active = peewee.BooleanField(default=True)
     failed_logins = peewee.IntegerField(default=0)
     created_at = peewee.DateTimeField(default=now)
+    #: the PIN throttle and lockout, kept here so every desk and every process sees them (migration 5)
+    last_failed_at = peewee.DateTimeField(null=True)
+    locked_until = peewee.DateTimeField(null=True)
+    last_login_at = peewee.DateTimeField(null=True)
+
+
+class Shift(BaseModel):
+    """交班: one staff member's drawer at one store, from opening to close. What was taken in is not stored here —
+    it is read from the ledger (the tender entries of that staff member's operations at that store in the span);
+    the close keeps what was expected then, what was counted, and the difference (migration 5)."""
+
+    staff = peewee.ForeignKeyField(Staff, backref="shifts", on_delete="RESTRICT")
+    store = peewee.ForeignKeyField(Store, backref="shifts", on_delete="RESTRICT")
+    #: the shift covers operations made after this moment (the previous shift's close) up to ``closed_at``
+    opened_at = peewee.DateTimeField(default=now, index=True)
+    closed_at = peewee.DateTimeField(null=True)
+    float_fen = peewee.BigIntegerField(default=0)  # 备用金: cash in the drawer when the shift opened
+    closed_by = peewee.ForeignKeyField(Staff, null=True, backref="shifts_closed", on_delete="RESTRICT")
+    close_txid = peewee.CharField(max_length=64, null=True, unique=True)
+    #: at close: {tender: fen} expected from the ledger and counted in the drawer; their difference, all tenders
+    expected_json = peewee.TextField(default="{}")
+    counted_json = peewee.TextField(default="{}")
+    over_short_fen = peewee.BigIntegerField(default=0)
+    result_json = peewee.TextField(default="{}")
+    note = peewee.TextField(default="")
+
+
+#: at most one open shift per staff member and store
+Shift.add_index(Shift.index(Shift.staff, Shift.store, unique=True, where=Shift.closed_at.is_null(),
+                            name="shift_one_open"))
 
 
 class Config(BaseModel):

@@ -1,20 +1,22 @@
 """Card dialogs from the member screen: issue a card of a type, replace a lost one (value moves over), renew a
-pass, transfer visits to a family member."""
+pass, transfer visits to a family member, a gift for points. Each is one operation (:class:`OperationDialog`):
+its txid is made when it opens, so a double F10 or a retry never does it twice."""
 
 from __future__ import annotations
 
-from textual import work
-from textual.app import ComposeResult
+from functools import partial
+
+from textual import on, work
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
-from mms_tui.app import WorkerErrors, error_message, in_connection
-from mms_tui.i18n import _
-from mms_tui.services.errors import DomainError
-from mms_tui.services.ledger import new_txid
+from mms_tui.i18n import N_, _
+from mms_tui.screens.common import Swiped, in_connection
+from mms_tui.screens.dialog import OperationDialog
+from mms_tui.services.errors import InvalidInput
+from mms_tui.services.ledger import money_tender_choices
+from mms_tui.services.lookup import CardSummary
 from mms_tui.services.members import (
     CardTypeInfo,
     FamilyMember,
@@ -30,40 +32,28 @@ from mms_tui.services.members import (
 )
 from mms_tui.services.text import format_money, parse_count
 
-TENDERS = [("现金 Cash", "cash"), ("微信 WeChat", "wechat"), ("支付宝 Alipay", "alipay"), ("银行卡 Bank card", "bank_card")]
 
+class IssueCardScreen(OperationDialog):
+    """发卡: a card of a type for the member; a card swiped while it is open is the number it asks for."""
 
-class IssueCardScreen(WorkerErrors, ModalScreen[str | None]):
-    """Returns a line saying what was issued, or None."""
-
-    BINDINGS = [
-        Binding("escape", "cancel", _("Cancel"), id="issue.cancel"),
-        Binding("f10", "save", _("Issue"), id="issue.save", priority=True),
-    ]
+    HINT = N_("F10 to issue, Esc to cancel")
 
     def __init__(self, member_id: int, card_no: str = "") -> None:
         super().__init__()
         self.member_id = member_id
         self.card_no = card_no
-        self.txid = new_txid()
-        self.busy = False
 
-    def handle_device_read(self, read) -> bool:
-        """A card swiped while this dialog is open is the card number it asks for."""
-        if not self.query("#issue-no"):
-            return False
-        self.query_one("#issue-no", Input).value = read.value
-        return True
+    def heading(self) -> str:
+        return _("Issue a card")
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(_("Issue a card"), classes="dialog-title")
-            yield Select([], id="issue-type", prompt=_("Card type"))
-            yield Input(id="issue-no", placeholder=_("Card number: swipe, or empty for a new number"),
-                        value=self.card_no)
-            yield Select(TENDERS, id="issue-tender", value="cash", allow_blank=False)
-            yield Label(_("F10 to issue, Esc to cancel"), classes="hint")
-            yield Label("", id="issue-error", classes="error")
+    def fields(self):
+        yield Select([], id="issue-type", prompt=_("Card type"))
+        yield Input(id="issue-no", placeholder=_("Card number: swipe, or empty for a new number"), value=self.card_no)
+        yield Select(money_tender_choices(), id="issue-tender", value="cash", allow_blank=False)
+
+    def on_swiped(self, event: Swiped) -> None:
+        event.stop()
+        self.query_one("#issue-no", Input).value = event.read.value
 
     def on_mount(self) -> None:
         self.query_one("#issue-type", Select).focus()
@@ -78,34 +68,16 @@ class IssueCardScreen(WorkerErrors, ModalScreen[str | None]):
         self.query_one("#issue-type", Select).set_options(
             [(f"{t.name}  {format_money(t.price_fen)}", t.code) for t in types])
 
-    def action_save(self) -> None:
+    def operation(self):
         card_type = self.query_one("#issue-type", Select).value
-        if self.busy:
-            return
         if not isinstance(card_type, str):
-            self.query_one("#issue-error", Label).update(_("Choose a card type."))
-            return
-        self.busy = True
-        self.issue(card_type, self.query_one("#issue-no", Input).value.strip() or None,
-                   str(self.query_one("#issue-tender", Select).value))
+            raise InvalidInput(_("Choose a card type."))
+        return partial(issue_card, self.member_id, card_type, self.app.staff, self.txid,
+                       card_no=self.query_one("#issue-no", Input).value.strip() or None,
+                       tender=str(self.query_one("#issue-tender", Select).value), store=self.app.settings.store)
 
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def issue(self, card_type: str, card_no: str | None, tender: str) -> None:
-        try:
-            result = in_connection(issue_card, self.member_id, card_type, self.app.staff, self.txid,
-                                   card_no=card_no, tender=tender, store=self.app.settings.store)
-        except Exception as exc:
-            self.app.call_from_thread(self.failed, error_message(exc))
-            return
-        self.app.call_from_thread(self.dismiss, _("✓ Card {card} issued ({price}).").format(
-            card=result.card_no, price=format_money(result.price_fen)))
-
-    def failed(self, message: str) -> None:
-        self.busy = False
-        self.query_one("#issue-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def succeeded(self, result) -> str:
+        return _("✓ Card {card} issued ({price}).").format(card=result.card_no, price=format_money(result.price_fen))
 
 
 def _lost_and_replace(card_no: str, new_no: str | None, staff, lost_txid: str, replace_txid: str, status: str):
@@ -114,87 +86,73 @@ def _lost_and_replace(card_no: str, new_no: str | None, staff, lost_txid: str, r
     return replace_card(card_no, new_no, staff, replace_txid)
 
 
-class ReplaceCardScreen(WorkerErrors, ModalScreen[str | None]):
-    """挂失补卡: block the old card and move everything on it to a new one."""
+def value_words(card: CardSummary) -> str:
+    """Everything a card holds, in words: what a lost card's replacement takes over."""
+    parts = []
+    if card.principal_fen or card.bonus_fen:
+        parts.append(format_money(card.principal_fen) + (
+            " + " + _("bonus") + " " + format_money(card.bonus_fen) if card.bonus_fen else ""))
+    if card.visits_left:
+        parts.append(_("{n} visits").format(n=card.visits_left))
+    if card.points:
+        parts.append(_("{n} points").format(n=card.points))
+    if card.kind == "period" and card.valid_until:
+        parts.append(_("valid until {date}").format(date=card.valid_until))
+    return ", ".join(parts) or _("nothing")
 
-    BINDINGS = [
-        Binding("escape", "cancel", _("Cancel"), id="replace.cancel"),
-        Binding("f10", "save", _("Replace"), id="replace.save", priority=True),
-    ]
 
-    def __init__(self, card_no: str, status: str) -> None:
+class ReplaceCardScreen(OperationDialog):
+    """挂失补卡: block the card at once and move everything on it to a new card."""
+
+    HINT = N_("F10 to block and replace, Esc to cancel")
+
+    def __init__(self, card: CardSummary, member_name: str = "") -> None:
         super().__init__()
-        self.card_no = card_no
-        self.status = status
-        self.lost_txid = new_txid()
-        self.replace_txid = new_txid()
-        self.busy = False
+        self.card = card
+        self.member_name = member_name
+        self.lost_txid = self.txid
+        self.replace_txid = f"{self.txid}-new"[:64]
 
-    def handle_device_read(self, read) -> bool:
-        """A card swiped while this dialog is open is the card number it asks for."""
-        if not self.query("#replace-no"):
-            return False
-        self.query_one("#replace-no", Input).value = read.value
-        return True
+    def heading(self) -> str:
+        return _("Lost card {card} ({type})").format(card=self.card.card_no, type=self.card.type_name)
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(_("Card {card} lost: block it and move its value to a new card").format(card=self.card_no),
-                        classes="dialog-title")
-            yield Input(id="replace-no", placeholder=_("New card number: swipe, or empty for a new number"))
-            yield Label(_("F10 to replace, Esc to cancel"), classes="hint")
-            yield Label("", id="replace-error", classes="error")
+    def fields(self):
+        yield Label(_("It is blocked at once: nobody can use it from now on."), classes="wrap")
+        yield Label(_("Moves to the new card: {value}.").format(value=value_words(self.card)), classes="wrap")
+        yield Input(id="replace-no", placeholder=_("New card number: swipe, or empty for a new number"))
+
+    def on_swiped(self, event: Swiped) -> None:
+        event.stop()
+        self.query_one("#replace-no", Input).value = event.read.value
 
     def on_mount(self) -> None:
         self.query_one("#replace-no", Input).focus()
 
-    def action_save(self) -> None:
-        if self.busy:
-            return
-        self.busy = True
-        self.replace(self.query_one("#replace-no", Input).value.strip() or None)
+    def operation(self):
+        return partial(_lost_and_replace, self.card.card_no, self.query_one("#replace-no", Input).value.strip() or None,
+                       self.app.staff, self.lost_txid, self.replace_txid, self.card.status)
 
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def replace(self, new_no: str | None) -> None:
-        try:
-            result = in_connection(_lost_and_replace, self.card_no, new_no, self.app.staff, self.lost_txid,
-                                   self.replace_txid, self.status)
-        except Exception as exc:
-            self.app.call_from_thread(self.failed, error_message(exc))
-            return
-        self.app.call_from_thread(self.dismiss, _("✓ Card {old} blocked; its value is now on card {new}.").format(
-            old=self.card_no, new=result.card_no))
-
-    def failed(self, message: str) -> None:
-        self.busy = False
-        self.query_one("#replace-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def succeeded(self, result) -> str:
+        return _("✓ Card {old} blocked; its value is now on card {new}.").format(old=self.card.card_no,
+                                                                                  new=result.card_no)
 
 
-class RenewPassScreen(WorkerErrors, ModalScreen[str | None]):
+class RenewPassScreen(OperationDialog):
     """续卡: another period of a pass, paid like a card issue; shows the new end date before anything is paid."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", _("Cancel"), id="renew.cancel"),
-        Binding("f10", "save", _("Renew"), id="renew.save", priority=True),
-    ]
+    HINT = N_("F10 to renew, Esc to cancel")
 
     def __init__(self, card_no: str) -> None:
         super().__init__()
         self.card_no = card_no
-        self.txid = new_txid()
-        self.busy = False
         self.ready = False
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(_("Renew pass {card}").format(card=self.card_no), classes="dialog-title")
-            yield Label("", id="renew-terms")
-            yield Select(TENDERS, id="renew-tender", value="cash", allow_blank=False)
-            yield Label(_("F10 to renew, Esc to cancel"), classes="hint")
-            yield Label("", id="renew-error", classes="error")
+    def heading(self) -> str:
+        return _("Renew pass {card}").format(card=self.card_no)
+
+    def fields(self):
+        yield Label("", id="renew-terms", classes="wrap")
+        yield Select(money_tender_choices(), id="renew-tender", value="cash", allow_blank=False)
 
     def on_mount(self) -> None:
         self.query_one("#renew-tender", Select).focus()
@@ -202,6 +160,8 @@ class RenewPassScreen(WorkerErrors, ModalScreen[str | None]):
 
     @work(thread=True, exit_on_error=False)
     def load(self) -> None:
+        from mms_tui.screens.common import error_message
+
         try:
             terms = in_connection(renewal_quote, self.card_no)
         except Exception as exc:
@@ -216,55 +176,34 @@ class RenewPassScreen(WorkerErrors, ModalScreen[str | None]):
                 type=terms.type_name, until=terms.valid_until, renewed=terms.renewed_until,
                 price=format_money(terms.price_fen)))
 
-    def action_save(self) -> None:
-        if self.busy or not self.ready:
-            return
-        self.busy = True
-        self.renew(str(self.query_one("#renew-tender", Select).value))
+    def operation(self):
+        if not self.ready:
+            return None
+        return partial(renew_pass, self.card_no, self.app.staff, self.txid,
+                       tender=str(self.query_one("#renew-tender", Select).value), store=self.app.settings.store)
 
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def renew(self, tender: str) -> None:
-        try:
-            result = in_connection(renew_pass, self.card_no, self.app.staff, self.txid, tender=tender,
-                                   store=self.app.settings.store)
-        except Exception as exc:
-            self.app.call_from_thread(self.failed, error_message(exc))
-            return
-        self.app.call_from_thread(self.dismiss, _("✓ Pass {card} renewed until {date} ({price}).").format(
-            card=result.card_no, date=result.valid_until, price=format_money(result.price_fen)))
-
-    def failed(self, message: str) -> None:
-        self.busy = False
-        self.query_one("#renew-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def succeeded(self, result) -> str:
+        return _("✓ Pass {card} renewed until {date} ({price}).").format(
+            card=result.card_no, date=result.valid_until, price=format_money(result.price_fen))
 
 
-class TransferVisitsScreen(WorkerErrors, ModalScreen[str | None]):
+class TransferVisitsScreen(OperationDialog):
     """转让: visits of a transferable package to another member of the family."""
 
-    BINDINGS = [
-        Binding("escape", "cancel", _("Cancel"), id="transfer.cancel"),
-        Binding("f10", "save", _("Transfer"), id="transfer.save", priority=True),
-    ]
+    HINT = N_("F10 to transfer, Esc to cancel")
 
     def __init__(self, member_id: int, card_no: str, visits_left: int) -> None:
         super().__init__()
         self.member_id = member_id
         self.card_no = card_no
         self.visits_left = visits_left
-        self.txid = new_txid()
-        self.busy = False
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(_("Transfer visits of {card} ({n} left)").format(card=self.card_no, n=self.visits_left),
-                        classes="dialog-title")
-            yield Select([], id="transfer-to", prompt=_("To family member"))
-            yield Input(id="transfer-visits", value="1", placeholder=_("Visits"), type="integer")
-            yield Label(_("F10 to transfer, Esc to cancel"), classes="hint")
-            yield Label("", id="transfer-error", classes="error")
+    def heading(self) -> str:
+        return _("Transfer visits of {card} ({n} left)").format(card=self.card_no, n=self.visits_left)
+
+    def fields(self):
+        yield Select([], id="transfer-to", prompt=_("To family member"))
+        yield Input(id="transfer-visits", value="1", placeholder=_("Visits"), type="integer")
 
     def on_mount(self) -> None:
         self.query_one("#transfer-to", Select).focus()
@@ -281,64 +220,38 @@ class TransferVisitsScreen(WorkerErrors, ModalScreen[str | None]):
         if len(others) == 1:
             self.query_one("#transfer-to", Select).value = others[0][1]
         if not others:
-            self.query_one("#transfer-error", Label).update(
-                _("Not in a family: M on the member screen sets the family first."))
+            self.show_error(_("Not in a family: Ctrl+F on the member screen sets the family first."))
 
-    def action_save(self) -> None:
-        if self.busy:
-            return
+    def operation(self):
         to = self.query_one("#transfer-to", Select).value
         if not isinstance(to, int):
-            self.query_one("#transfer-error", Label).update(_("Choose the family member who gets the visits."))
-            return
-        try:
-            visits = parse_count(self.query_one("#transfer-visits", Input).value)
-        except DomainError as exc:
-            self.query_one("#transfer-error", Label).update(str(exc))
-            return
-        self.busy = True
-        self.transfer(to, visits)
+            raise InvalidInput(_("Choose the family member who gets the visits."))
+        visits = parse_count(self.query_one("#transfer-visits", Input).value)
+        return partial(transfer_visits, self.card_no, to, visits, self.app.staff, self.txid,
+                       store=self.app.settings.store)
 
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def transfer(self, to: int, visits: int) -> None:
-        try:
-            result = in_connection(transfer_visits, self.card_no, to, visits, self.app.staff, self.txid,
-                                   store=self.app.settings.store)
-        except Exception as exc:
-            self.app.call_from_thread(self.failed, error_message(exc))
-            return
-        self.app.call_from_thread(self.dismiss, _("✓ {n} visits moved to {name} (card {card}: {left} left).").format(
-            n=result.visits, name=result.to_member_name, card=result.to_card_no, left=result.to_visits_left))
-
-    def failed(self, message: str) -> None:
-        self.busy = False
-        self.query_one("#transfer-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def succeeded(self, result) -> str:
+        return _("✓ {n} visits moved to {name} (card {card}: {left} left).").format(
+            n=result.visits, name=result.to_member_name, card=result.to_card_no, left=result.to_visits_left)
 
 
-class GiftScreen(WorkerErrors, ModalScreen[str | None]):
+class GiftScreen(OperationDialog):
     """积分兑换: a gift from the points catalogue for the points of one card. Enter on a gift gives it (once: the
     operation's txid is made when the dialog opens)."""
 
-    BINDINGS = [Binding("escape", "cancel", _("Cancel"), id="gift.cancel")]
+    BINDINGS = [Binding("f10", "confirm", N_("Give"), id="gift.give", priority=True)]
+    HINT = N_("Enter or F10 gives the gift, Esc cancels")
 
     def __init__(self, card_no: str, points: int) -> None:
         super().__init__()
         self.card_no = card_no
         self.points = points
-        self.txid = new_txid()
-        self.busy = False
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(_("Gift for points — card {card}, {points} points").format(card=self.card_no,
-                                                                                 points=self.points),
-                        classes="dialog-title")
-            yield OptionList(id="gift-list")
-            yield Label(_("Enter gives the gift, Esc cancels"), classes="hint")
-            yield Label("", id="gift-error", classes="error")
+    def heading(self) -> str:
+        return _("Gift for points — card {card}, {points} points").format(card=self.card_no, points=self.points)
+
+    def fields(self):
+        yield OptionList(id="gift-list")
 
     def on_mount(self) -> None:
         self.load()
@@ -353,7 +266,7 @@ class GiftScreen(WorkerErrors, ModalScreen[str | None]):
     def show_gifts(self, gifts: list) -> None:
         options = self.query_one("#gift-list", OptionList)
         if not gifts:
-            self.query_one("#gift-error", Label).update(_("The points catalogue is empty (the rules' points.gifts)."))
+            self.show_error(_("The points catalogue is empty (the rules' points.gifts)."))
             return
         for gift in gifts:
             options.add_option(Option(_("{name} — {points} points").format(name=gift.name, points=gift.points),
@@ -362,31 +275,24 @@ class GiftScreen(WorkerErrors, ModalScreen[str | None]):
         if affordable:
             options.highlighted = affordable[0]
         else:
-            self.query_one("#gift-error", Label).update(_("Not enough points for any gift yet."))
+            self.show_error(_("Not enough points for any gift yet."))
         options.focus()
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if self.busy or event.option.id is None:
-            return
-        self.busy = True
-        self.give(event.option.id)
+    @on(OptionList.OptionSelected, "#gift-list")
+    def chosen(self) -> None:
+        self.action_confirm()
 
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def give(self, code: str) -> None:
+    def operation(self):
         from mms_tui.services.points import redeem_gift
 
-        try:
-            result = in_connection(redeem_gift, self.card_no, code, self.app.staff, self.txid,
-                                   store=self.app.settings.store)
-        except Exception as exc:
-            self.app.call_from_thread(self.failed, error_message(exc))
-            return
-        self.app.call_from_thread(self.dismiss, _("✓ {gift} given for {points} points; {left} left on {card}.").format(
-            gift=result.gift_name, points=result.points, left=result.points_after, card=result.card_no))
+        options = self.query_one("#gift-list", OptionList)
+        if options.highlighted is None:
+            return None
+        option = options.get_option_at_index(options.highlighted)
+        if option.disabled or option.id is None:
+            return None
+        return partial(redeem_gift, self.card_no, option.id, self.app.staff, self.txid, store=self.app.settings.store)
 
-    def failed(self, message: str) -> None:
-        self.busy = False
-        self.query_one("#gift-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+    def succeeded(self, result) -> str:
+        return _("✓ {gift} given for {points} points; {left} left on {card}.").format(
+            gift=result.gift_name, points=result.points, left=result.points_after, card=result.card_no)

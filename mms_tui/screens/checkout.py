@@ -13,7 +13,8 @@ The txid is made when the screen opens, so a double confirm, or a retry after an
 
 from __future__ import annotations
 
-from textual import on, work
+from rich.markup import escape
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -21,8 +22,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from mms_tui.app import WorkerErrors, error_message, in_connection
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
+from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection
 from mms_tui.services.checkout import (
     CheckoutResult,
     FeeLine,
@@ -38,9 +39,10 @@ from mms_tui.services.checkout import (
     search_items,
 )
 from mms_tui.services.errors import DomainError
-from mms_tui.services.ledger import new_txid
-from mms_tui.services.receipt import TENDER_LABELS, receipt_lines
-from mms_tui.services.text import format_money, normalise_card_no, parse_money
+from mms_tui.services.ledger import TENDER_LABELS, new_txid, tender_label
+from mms_tui.services.lookup import lookup
+from mms_tui.services.receipt import receipt_lines
+from mms_tui.services.text import fit, format_money, normalise_card_no, parse_money
 from mms_tui.widgets.footer import Footer
 
 TENDER_KEYS = [
@@ -54,17 +56,21 @@ TENDER_KEYS = [
 
 
 class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
+    #: a wedge scanner's burst is a product (or coupon) typed into the item box, not a swipe
+    WEDGE_IS_TYPING = True
+
     BINDINGS = [
-        Binding("escape", "back", _("Back"), id="checkout.back"),
-        Binding("f10", "confirm", _("Confirm"), id="checkout.confirm", priority=True),
-        *[Binding(key, f"tender('{tender}')", TENDER_LABELS[tender].split()[0], id=f"checkout.{tender}",
-                  priority=True) for key, tender in TENDER_KEYS],
-        Binding("f8", "clear_tenders", _("Clear payments"), id="checkout.clear_tenders", priority=True),
-        Binding("f9", "coupon", _("Coupon"), id="checkout.coupon", priority=True),
-        Binding("f12", "fees", _("Fees"), id="checkout.fees", priority=True),
+        Binding("escape", "back", N_("Back"), id="checkout.back"),
+        # the tender keys are named on their own line above the footer (#pay-keys): six of them do not fit in it
+        *[Binding(key, f"tender('{tender}')", TENDER_LABELS[tender], id=f"checkout.{tender}",
+                  priority=True, show=False) for key, tender in TENDER_KEYS],
+        Binding("f10", "confirm", N_("Confirm"), id="checkout.confirm", priority=True),
+        Binding("f8", "clear_tenders", N_("Clear payments"), id="checkout.clear_tenders", priority=True),
+        Binding("f9", "coupon", N_("Coupon"), id="checkout.coupon", priority=True),
+        Binding("f12", "fees", N_("Fees"), id="checkout.fees", priority=True),
         Binding("plus", "qty(1)", "+1", id="checkout.more", show=False),
         Binding("minus", "qty(-1)", "-1", id="checkout.less", show=False),
-        Binding("delete", "remove_line", _("Remove line"), id="checkout.remove", show=False),
+        Binding("delete", "remove_line", N_("Remove line"), id="checkout.remove", show=False),
     ]
 
     def __init__(self, member_id: int | None, member_name: str = "") -> None:
@@ -92,12 +98,17 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
             yield Static(id="discounts")
             with Horizontal(id="pay-row"):
-                yield Input(id="amount", placeholder=_("Amount, then F2–F7"))
+                yield Input(id="amount", placeholder=_("Amount, then F2–F7"), select_on_focus=False)
                 yield Static(id="totals")
+            yield Static(self.pay_keys(), id="pay-keys")
             yield Static(id="tenders")
             yield Label("", id="checkout-message")
             yield Static(id="receipt")
         yield Footer()
+
+    @staticmethod
+    def pay_keys() -> str:
+        return "  ".join(f"[b]{key.upper()}[/b] {escape(tender_label(tender))}" for key, tender in TENDER_KEYS)
 
     def on_mount(self) -> None:
         self.query_one("#lines", DataTable).add_columns(
@@ -148,11 +159,15 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
     def find_items(self, text: str, qty: int) -> None:
         hits = in_connection(search_items, text)
         coupon = not hits and in_connection(is_coupon_code, text)
-        self.app.call_from_thread(self.items_found, text, qty, hits, coupon)
+        cards = [] if hits or coupon else [h for h in in_connection(lookup, text, 2) if h.match == "card"]
+        self.app.call_from_thread(self.items_found, text, qty, hits, coupon, cards)
 
-    def items_found(self, text: str, qty: int, hits: list[ItemHit], coupon: bool = False) -> None:
+    def items_found(self, text: str, qty: int, hits: list[ItemHit], coupon: bool = False, cards=()) -> None:
         if coupon:  # a coupon scanned or typed into the item box
             self.toggle_coupon(text)
+            return
+        if cards:  # a member's card, typed or read by a wedge reader: as a swipe would (leave the sale?)
+            self.app.show_card(text, list(cards))
             return
         if not hits:
             self.message(_("No product or service matches {text!r}.").format(text=text), error=True)
@@ -172,18 +187,17 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.add_line(str(event.option.id), 1)
         self.query_one("#code", Input).focus()
 
-    def handle_device_read(self, read) -> bool:
+    def on_swiped(self, event: Swiped) -> None:
         """A scanned product is added to the bill (a coupon, with the coupon box open or not, goes on it as a
-        coupon); a card swiped here does not switch the member mid-sale."""
-        if self.result is not None:
-            return False
-        if read.kind == "barcode":
-            if self.query_one("#coupon", Input).display:
-                self.toggle_coupon(read.value)
-            else:
-                self.find_items(read.value, 1)
-            return True
-        return False  # a card: the app asks before leaving this sale for another member
+        coupon); a card swiped here does not switch the member mid-sale: the app asks first."""
+        read = event.read
+        if self.result is not None or read.kind != "barcode":
+            return
+        event.stop()
+        if self.query_one("#coupon", Input).display:
+            self.toggle_coupon(read.value)
+        else:
+            self.find_items(read.value, 1)
 
     def add_line(self, code: str, qty: int) -> None:
         for i, line in enumerate(self.lines):
@@ -299,8 +313,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         table = self.query_one("#lines", DataTable)
         table.clear()
         for line in priced.lines if priced else []:
-            table.add_row(line.name, str(line.qty), format_money(line.list_price_fen),
-                          format_money(line.unit_price_fen), format_money(line.line_total_fen), line.discount_reason)
+            table.add_row(fit(line.name, 16), str(line.qty), format_money(line.list_price_fen),
+                          format_money(line.unit_price_fen), format_money(line.line_total_fen), fit(line.discount_reason, 22))
         for fee in priced.fees if priced else []:
             table.add_row(fee.name, "1", format_money(fee.amount_fen), format_money(fee.amount_fen),
                           format_money(fee.amount_fen), _("Fee"))
@@ -352,7 +366,13 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         return total - sum(t.amount_fen for t in self.tenders)
 
     def action_tender(self, tender: str) -> None:
-        if self.result is not None or self.priced is None:
+        if self.result is not None:
+            self.message(_("Paid. Esc closes the receipt."))
+            return
+        if self.unsent_text():
+            return
+        if self.priced is None:
+            self.message(_("Nothing on the bill yet: add an item first."), error=True)
             return
         box = self.query_one("#amount", Input)
         try:
@@ -368,7 +388,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
                 self.message(_("Points cannot pay any of this bill."), error=True)
                 return
         if amount <= 0:
-            self.message(_("Nothing left to pay."), error=True)
+            self.message(_("Nothing left to pay.") if not box.value.strip() else
+                         _("An amount paid is more than zero."), error=True)
             return
         if tender != "cash" and amount > self.due():
             self.message(_("Only cash can be more than what is due."), error=True)
@@ -377,13 +398,37 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         box.value = ""
         self.show_totals()
 
+    def unsent_text(self) -> bool:
+        """Text typed in the item or coupon box and not entered yet: say so rather than pay past it."""
+        for box_id, what in (("#code", _("item")), ("#coupon", _("coupon"))):
+            box = self.query_one(box_id, Input)
+            if box.display and box.value.strip():
+                self.message(_("{text!r} is typed in the {what} box: Enter adds it, or clear it first.").format(
+                    text=box.value.strip(), what=what), error=True)
+                box.focus()
+                return True
+        return False
+
+    def on_key(self, event: events.Key) -> None:
+        """Digits typed while no box has the keyboard (the lines list, after Tab) go to the amount box."""
+        focused = self.focused
+        if isinstance(focused, Input) or self.result is not None:
+            return
+        if event.character and len(event.character) == 1 and (event.character.isdigit() or event.character == "."):
+            event.stop()
+            event.prevent_default()
+            box = self.query_one("#amount", Input)
+            box.value += event.character
+            box.cursor_position = len(box.value)
+            box.focus()
+
     def action_clear_tenders(self) -> None:
         if self.result is None:
             self.tenders.clear()
             self.show_totals()
 
     def tender_text(self, t: TenderRequest) -> str:
-        text = f"{TENDER_LABELS[t.tender]} {format_money(t.amount_fen)}"
+        text = f"{tender_label(t.tender)} {format_money(t.amount_fen)}"
         if t.tender == "points" and self.priced is not None:
             text += " " + _("({points} pts)").format(points=self.priced.points_for(t.amount_fen))
         return text
@@ -410,10 +455,18 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
     # --- confirm ---------------------------------------------------------------------------------------------
 
     def action_confirm(self) -> None:
-        if self.result is not None:
-            self.dismiss(self.result)
+        if self.result is not None:  # a second F10 must not close the receipt before anyone reads it
+            self.message(_("Paid. Esc closes the receipt."))
             return
-        if self.busy or self.priced is None:
+        if self.busy or self.unsent_text():
+            return
+        if self.priced is None:
+            self.message(_("Nothing on the bill yet: add an item first."), error=True)
+            return
+        typed = self.query_one("#amount", Input).value.strip()
+        if typed:
+            self.message(_("{amount} is typed but not applied: choose how it is paid (F2–F7), or clear it.").format(
+                amount=typed), error=True)
             return
         if self.due() > 0:
             self.message(_("{amount} still to pay: choose a payment (F2–F7).").format(
@@ -447,7 +500,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.query_one("#discounts", Static).display = False
         self.query_one("#coupon", Input).display = False
         self.app.print_receipt(result.txid)
-        self.message(_("✓ Paid. F10 or Esc to close."))
+        self.message(_("✓ Paid. Esc closes the receipt."))
         self.query_one("#code", Input).disabled = True
 
     def action_back(self) -> None:
@@ -460,5 +513,18 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         if coupon.display and self.result is None:
             coupon.display = False
             self.query_one("#code", Input).focus()
+            return
+        if self.result is None and (self.lines or self.tenders or self.busy):
+            from mms_tui.screens.dialog import ConfirmScreen
+
+            total = format_money(self.priced.total_fen) if self.priced else format_money(0)
+
+            def answered(leave: bool | None) -> None:
+                if leave:
+                    self.dismiss(None)
+
+            self.app.push_screen(ConfirmScreen(_("Leave this sale?"), [
+                _("The bill ({n} lines, {total}) is thrown away; nothing is charged.").format(
+                    n=len(self.lines), total=total)]), answered)
             return
         self.dismiss(self.result)

@@ -1,4 +1,4 @@
-"""Small questions at the counter: yes/no, and what to do with a card nobody owns yet."""
+"""What to do with a card nobody owns yet (yes/no questions are :class:`mms_tui.screens.dialog.ConfirmScreen`)."""
 
 from __future__ import annotations
 
@@ -8,38 +8,19 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label
 
-from mms_tui.app import WorkerErrors
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
+from mms_tui.screens.common import WorkerErrors
+from mms_tui.screens.dialog import ConfirmScreen
 from mms_tui.widgets.footer import Footer
-
-
-class ConfirmScreen(WorkerErrors, ModalScreen[bool]):
-    BINDINGS = [
-        Binding("y,enter", "answer(True)", _("Yes"), id="confirm.yes"),
-        Binding("n,escape", "answer(False)", _("No"), id="confirm.no"),
-    ]
-
-    def __init__(self, question: str) -> None:
-        super().__init__()
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(self.question, classes="dialog-title")
-            yield Label(_("Y / Enter: yes    N / Esc: no"), classes="hint")
-        yield Footer()
-
-    def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
 
 
 class UnknownCardScreen(WorkerErrors, ModalScreen[str | None]):
     """A card no one holds: register a new member with it, or issue it to the member on screen."""
 
     BINDINGS = [
-        Binding("r", "choose('register')", _("Register new member"), id="unknown.register"),
-        Binding("i", "choose('issue')", _("Issue to this member"), id="unknown.issue"),
-        Binding("escape", "choose(None)", _("Cancel"), id="unknown.cancel"),
+        Binding("r", "choose('register')", N_("Register new member"), id="unknown.register"),
+        Binding("i", "choose('issue')", N_("Issue to this member"), id="unknown.issue"),
+        Binding("escape", "choose(None)", N_("Cancel"), id="unknown.cancel"),
     ]
 
     def __init__(self, card_no: str, member_name: str | None) -> None:
@@ -63,3 +44,6 @@ class UnknownCardScreen(WorkerErrors, ModalScreen[str | None]):
 
     def action_choose(self, choice: str | None) -> None:
         self.dismiss(choice)
+
+
+__all__ = ["ConfirmScreen", "UnknownCardScreen"]

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 
-from mms_tui.app import WorkerErrors, in_connection
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
+from mms_tui.screens.common import WorkerErrors, in_connection
 from mms_tui.services.desk import day_summary
 from mms_tui.services.lookup import LookupHit, lookup
-from mms_tui.services.text import format_money
+from mms_tui.services.text import fit, format_money
 from mms_tui.widgets.footer import Footer
 
 
 class DeskScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
-        Binding("escape", "clear", _("Clear"), id="desk.clear"),
-        Binding("f2", "focus_search", _("Search"), id="desk.search"),
-        Binding("f3", "register", _("New member"), id="desk.register"),
-        Binding("f8", "today", _("Today"), id="desk.today"),
-        Binding("f9", "walk_in", _("Walk-in sale"), id="desk.walk_in"),
-        Binding("f10", "rules", _("Loyalty rules"), id="desk.rules"),
+        Binding("escape", "clear", N_("Clear"), id="desk.clear"),
+        Binding("f2", "focus_search", N_("Search"), id="desk.search", show=False),
+        Binding("f3", "register", N_("New member"), id="desk.register"),
+        Binding("f8", "today", N_("Today"), id="desk.today"),
+        Binding("f9", "walk_in", N_("Walk-in sale"), id="desk.walk_in"),
+        Binding("f10", "rules", N_("Loyalty rules"), id="desk.rules"),
     ]
 
     def __init__(self) -> None:
@@ -33,7 +33,8 @@ class DeskScreen(WorkerErrors, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder=_("Swipe a card, or type card no / phone / last 4 / name / pinyin (zs)"), id="search")
+        yield Input(placeholder=_("Swipe a card, or type card no / phone / last 4 / name / pinyin (zs)"), id="search",
+                    select_on_focus=False)  # what was typed on another screen is kept, not selected
         yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield Label("", id="status")
         yield Static(id="recent-checkins")
@@ -47,6 +48,28 @@ class DeskScreen(WorkerErrors, Screen[None]):
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
+
+    def help_notes(self) -> list[str]:
+        return [_("Type a card number, a phone or its last 4 digits, a name or pinyin initials, then Enter."),
+                _("A card swiped on any screen opens its member.")]
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing always goes to the search, wherever the focus was (the results list, say)."""
+        search = self.query_one("#search", Input)
+        if search.has_focus or not (event.character and len(event.character) == 1 and event.character.isprintable()):
+            return
+        event.stop()
+        event.prevent_default()
+        self.type_into_search(event.character)
+
+    def type_into_search(self, text: str, *, submit: bool = False) -> None:
+        """Text into the search box (what was typed elsewhere, or a wedge burst that matched no card)."""
+        search = self.query_one("#search", Input)
+        search.value = (search.value + text) if not submit else text
+        search.cursor_position = len(search.value)
+        search.focus()
+        if submit and search.value.strip():
+            self.run_lookup(search.value.strip())
 
     def action_register(self) -> None:
         from mms_tui.screens.register import MemberFormScreen
@@ -82,7 +105,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         """A manager edits the loyalty rules; a cashier's desk asks for a manager's code and PIN first."""
         from mms_tui.screens.pin import ManagerPinScreen
         from mms_tui.screens.settings import RulesScreen
-        from mms_tui.services.staff import ROLE_RANK
+        from mms_tui.services.staff import may
 
         def open_rules(manager) -> None:
             if manager is None:
@@ -90,11 +113,10 @@ class DeskScreen(WorkerErrors, Screen[None]):
             else:
                 self.app.push_screen(RulesScreen(manager), lambda _result: self.action_focus_search())
 
-        staff = self.app.staff
-        if staff is not None and ROLE_RANK.get(staff.role, 0) >= ROLE_RANK["manager"]:
-            open_rules(staff)
+        if may(self.app.staff, "rules.edit"):
+            open_rules(self.app.staff)
         else:
-            self.app.push_screen(ManagerPinScreen(_("Edit the loyalty rules")), open_rules)
+            self.app.push_screen(ManagerPinScreen(_("Edit the loyalty rules"), "rules.edit"), open_rules)
 
     def action_walk_in(self) -> None:
         from mms_tui.screens.checkout import CheckoutScreen
@@ -129,7 +151,8 @@ class DeskScreen(WorkerErrors, Screen[None]):
             status.update(_("Nothing found for {query!r}. F3 registers a new member.").format(query=query))
             return
         for i, hit in enumerate(hits):
-            table.add_row(hit.name, hit.phone_masked, hit.tier, " ".join(c.card_no for c in hit.cards),
+            table.add_row(fit(hit.name, 12), hit.phone_masked, fit(hit.tier, 10),
+                          fit(" ".join(c.card_no for c in hit.cards), 26),
                           format_money(hit.stored_value_fen), str(hit.points), key=str(i))
         status.update(_("{n} found").format(n=len(hits)))
         if len(hits) == 1 or (hits[0].match in ("card", "phone") and hits[1:2] and hits[1].match != hits[0].match):
@@ -142,6 +165,11 @@ class DeskScreen(WorkerErrors, Screen[None]):
         self.open_member(self.hits[int(event.row_key.value)])
 
     def open_member(self, hit: LookupHit) -> None:
+        card = next((c for c in hit.cards if c.card_no == hit.matched_card), None)
+        if card is not None and card.status == "lost":  # a lost card typed in warns just as one swiped
+            self.query_one("#search", Input).value = ""
+            self.app.show_card(card.card_no, [hit])
+            return
         search = self.query_one("#search", Input)
         search.value = ""
         self.app.push_screen(self.app.member_screen(hit.member_id, hit.matched_card), lambda _result: search.focus())

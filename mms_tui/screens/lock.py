@@ -1,21 +1,22 @@
-"""The idle lock: after ``lock_minutes`` without a key, the desk asks for a PIN before anything else."""
+"""The idle lock: after ``lock_minutes`` without a key, the desk asks for a PIN before anything else. Another staff
+member may take the desk over (their shift opens at this store)."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Label
 
-from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
 from mms_tui.models import Staff
-from mms_tui.screens.login import WRONG_PIN_DELAYS
-from mms_tui.services.errors import WrongPin
-from mms_tui.services.staff import authenticate
+from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection
+from mms_tui.screens.login import log_in
+from mms_tui.services.staff import staff_code_for_card
+from mms_tui.widgets.staff_pin import StaffPinForm
 
 
 class LockScreen(WorkerErrors, ModalScreen[Staff]):
@@ -24,40 +25,33 @@ class LockScreen(WorkerErrors, ModalScreen[Staff]):
     def __init__(self, staff_code: str) -> None:
         super().__init__()
         self.staff_code = staff_code
-        self.failures = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(_("Desk locked"), classes="dialog-title")
-            yield Input(id="lock-code", value=self.staff_code, placeholder=_("Staff code"))
-            yield Input(id="lock-pin", placeholder=_("PIN"), password=True, restrict=r"\d*", max_length=8)
-            yield Label("", id="lock-error", classes="error")
+            yield StaffPinForm(self.staff_code, id="lock-form")
 
-    def on_mount(self) -> None:
-        self.query_one("#lock-pin", Input).focus()
+    def on_swiped(self, event: Swiped) -> None:
+        """A staff card fills in the code; any other swipe waits until the desk is unlocked."""
+        event.stop()
+        self.staff_card(event.read.value)
 
-    @on(Input.Submitted, "#lock-code")
-    def to_pin(self) -> None:
-        self.query_one("#lock-pin", Input).focus()
+    @work(exclusive=True, group="staff-card", exit_on_error=False)
+    async def staff_card(self, card_no: str) -> None:
+        code = await asyncio.to_thread(in_connection, staff_code_for_card, card_no)
+        if code is not None:
+            self.query_one(StaffPinForm).fill_code(code)
 
-    @on(Input.Submitted, "#lock-pin")
-    def submit(self) -> None:
-        self.unlock(self.query_one("#lock-code", Input).value, self.query_one("#lock-pin", Input).value)
+    @on(StaffPinForm.Submitted)
+    def submitted(self, event: StaffPinForm.Submitted) -> None:
+        self.unlock(event.code, event.pin)
 
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def unlock(self, code: str, pin: str) -> None:
-        time.sleep(WRONG_PIN_DELAYS[min(self.failures, len(WRONG_PIN_DELAYS) - 1)])
+    @work(exclusive=True, group="unlock", exit_on_error=False)
+    async def unlock(self, code: str, pin: str) -> None:
+        form = self.query_one(StaffPinForm)
         try:
-            staff = in_connection(authenticate, code, pin)
+            staff = await asyncio.to_thread(in_connection, log_in, code, pin, self.app.settings.store)
         except Exception as exc:
-            if isinstance(exc, WrongPin):
-                self.failures += 1
-            self.app.call_from_thread(self.failed, error_message(exc))
+            form.refused(exc, error_message(exc))
             return
-        self.app.call_from_thread(self.dismiss, staff)
-
-    def failed(self, message: str) -> None:
-        self.query_one("#lock-error", Label).update(message)
-        pin = self.query_one("#lock-pin", Input)
-        pin.value = ""
-        pin.focus()
+        self.dismiss(staff)

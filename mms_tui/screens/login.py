@@ -1,43 +1,42 @@
-"""Login: staff code and PIN. Wrong PINs slow down; a demo database shows its login."""
+"""Login: staff code and PIN (the services throttle and lock wrong PINs per account); a demo database shows its
+login; a staff card swiped here fills in the code. A login opens the staff member's shift at this store."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Header, Input, Label
+from textual.widgets import Header, Label
 
-from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import _
+from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection
 from mms_tui.services.common import get_config
-from mms_tui.services.errors import WrongPin
+from mms_tui.services.shifts import open_shift
 from mms_tui.services.staff import authenticate, staff_code_for_card
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.staff_pin import StaffPinForm
 
-#: seconds to wait after the n-th wrong PIN in a row at this desk (then stays at the last)
-WRONG_PIN_DELAYS = (0, 0, 1, 2, 4, 8)
+
+def log_in(code: str, pin: str, store: str):
+    """The staff member, checked, with their shift at this desk's store open."""
+    staff = authenticate(code, pin)
+    open_shift(staff, store)
+    return staff
 
 
 class LoginScreen(WorkerErrors, Screen[None]):
-    def __init__(self) -> None:
-        super().__init__()
-        self.failures = 0
-
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="login-box"):
             yield Label(_("Staff login"))
-            yield Input(placeholder=_("Staff code"), id="code")
-            yield Input(placeholder=_("PIN"), password=True, id="pin", restrict=r"\d*", max_length=8)
-            yield Label("", id="login-message", classes="error")
+            yield StaffPinForm(id="login-form")
             yield Label("", id="demo-hint", classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#code", Input).focus()
         self.load_demo_hint()
 
     @work(thread=True, exit_on_error=False)
@@ -47,50 +46,31 @@ class LoginScreen(WorkerErrors, Screen[None]):
             text = _("Demo database — staff {code}, PIN {pin}").format(code=login["code"], pin=login["pin"])
             self.app.call_from_thread(self.query_one("#demo-hint", Label).update, text)
 
-    def handle_device_read(self, read) -> bool:
+    def on_swiped(self, event: Swiped) -> None:
         """A staff card swiped at the login screen fills in the staff code; the PIN is still asked."""
-        self.staff_card(read.value)
-        return True
+        event.stop()
+        self.staff_card(event.read.value)
 
-    @work(thread=True, exclusive=True, group="staff-card", exit_on_error=False)
-    def staff_card(self, card_no: str) -> None:
-        code = in_connection(staff_code_for_card, card_no)
-        self.app.call_from_thread(self._staff_card_read, code)
-
-    def _staff_card_read(self, code: str | None) -> None:
+    @work(exclusive=True, group="staff-card", exit_on_error=False)
+    async def staff_card(self, card_no: str) -> None:
+        code = await asyncio.to_thread(in_connection, staff_code_for_card, card_no)
+        form = self.query_one(StaffPinForm)
         if code is None:
-            self.query_one("#login-message", Label).update(_("This card does not belong to a staff member."))
-            return
-        self.query_one("#code", Input).value = code
-        self.query_one("#pin", Input).focus()
+            form.say(_("This card does not belong to a staff member."))
+        else:
+            form.fill_code(code)
 
-    @on(Input.Submitted, "#code")
-    def to_pin(self) -> None:
-        self.query_one("#pin", Input).focus()
+    @on(StaffPinForm.Submitted)
+    def submitted(self, event: StaffPinForm.Submitted) -> None:
+        self.login(event.code, event.pin)
 
-    @on(Input.Submitted, "#pin")
-    def submit(self) -> None:
-        code = self.query_one("#code", Input).value
-        pin = self.query_one("#pin", Input).value
-        self.query_one("#pin", Input).disabled = True
-        self.login(code, pin)
-
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def login(self, code: str, pin: str) -> None:
-        delay = WRONG_PIN_DELAYS[min(self.failures, len(WRONG_PIN_DELAYS) - 1)]
-        time.sleep(delay)
+    @work(exclusive=True, group="login", exit_on_error=False)
+    async def login(self, code: str, pin: str) -> None:
+        form = self.query_one(StaffPinForm)
         try:
-            staff = in_connection(authenticate, code, pin)
+            staff = await asyncio.to_thread(in_connection, log_in, code, pin, self.app.settings.store)
         except Exception as exc:
-            if isinstance(exc, WrongPin):
-                self.failures += 1
-            self.app.call_from_thread(self.failed, exc)
+            form.refused(exc, error_message(exc))
             return
-        self.app.call_from_thread(self.app.logged_in, staff)
-
-    def failed(self, error: Exception) -> None:
-        self.query_one("#login-message", Label).update(error_message(error))
-        pin = self.query_one("#pin", Input)
-        pin.disabled = False
-        pin.value = ""
-        pin.focus()
+        form.accepted()
+        self.app.logged_in(staff)

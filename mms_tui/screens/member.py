@@ -3,19 +3,24 @@ each desk task."""
 
 from __future__ import annotations
 
-from textual import on, work
+import asyncio
+from functools import partial
+
+from rich.markup import escape
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui import clock
-from mms_tui.app import WorkerErrors, error_message, in_connection
 from mms_tui.i18n import N_, _
+from mms_tui.screens.common import Swiped, WorkerErrors, in_connection
+from mms_tui.screens.dialog import OperationDialog
 from mms_tui.services.checkin import check_in
 from mms_tui.services.desk import MemberView, member_view, reveal_phone
-from mms_tui.services.errors import DomainError
+from mms_tui.services.errors import DomainError, InvalidInput, RepeatCheckIn
 from mms_tui.services.ledger import new_txid
 from mms_tui.services.lookup import CardSummary
 from mms_tui.services.members import (
@@ -27,7 +32,7 @@ from mms_tui.services.members import (
     set_family,
     unfreeze_card,
 )
-from mms_tui.services.text import format_money
+from mms_tui.services.text import fit, format_money
 from mms_tui.widgets.footer import Footer
 
 STATUS_NAMES = {
@@ -48,10 +53,15 @@ def card_value(card: CardSummary) -> str:
     if card.kind == "visits":
         return _("{n} visits left").format(n=card.visits_left)
     if card.kind == "period":
-        if card.valid_until is None:
-            return _("starts at first check-in")
-        return _("until {date}").format(date=card.valid_until)
+        return _("pass")
     return ""
+
+
+def card_until(card: CardSummary) -> str:
+    """The card's last day, or what stands for it (a pass not started yet)."""
+    if card.kind == "period" and card.valid_until is None:
+        return _("first use")
+    return card.valid_until or ""
 
 
 def benefit_lines(view: MemberView) -> list[str]:
@@ -75,23 +85,38 @@ def benefit_lines(view: MemberView) -> list[str]:
     return lines
 
 
+#: member actions the footer has no room for: reached from F9 (More), Ctrl+P, or these keys, none of which
+#: typing a phone, a name, pinyin or a card number produces
+MORE_ACTIONS = [
+    ("issue_card", "f6"), ("edit", "f7"), ("freeze", "f8"), ("replace_card", "ctrl+l"), ("birthday", "ctrl+d"),
+    ("gift", "ctrl+g"), ("renew", "ctrl+r"), ("transfer", "ctrl+t"), ("family", "ctrl+f"), ("phone", "ctrl+o"),
+]
+
+
 class MemberScreen(WorkerErrors, Screen[None]):
+    """One member at the counter. Every action is on a key that typing never produces (F-keys, Ctrl+letters):
+    typing — digits, letters, a wedge reader's card number — starts a new search at the desk instead, so nothing
+    typed ever acts on the member showing. A check-in belongs to what the cashier means: pressing F2 again while
+    its result shows returns that result; a second check-in within the repeat window asks first."""
+
     BINDINGS = [
-        Binding("escape", "app.pop_screen", _("Back"), id="member.back"),
-        Binding("c", "check_in", _("Check in"), id="member.check_in"),
-        Binding("x", "checkout", _("Checkout"), id="member.checkout"),
-        Binding("t", "top_up", _("Top up"), id="member.top_up"),
-        Binding("i", "issue_card", _("Issue card"), id="member.issue_card"),
-        Binding("b", "birthday", _("Birthday gift"), id="member.birthday"),
-        Binding("g", "gift", _("Gift for points"), id="member.gift"),
-        Binding("r", "renew", _("Renew pass"), id="member.renew"),
-        Binding("f", "freeze", _("Freeze/unfreeze"), id="member.freeze"),
-        Binding("v", "transfer", _("Transfer visits"), id="member.transfer"),
-        Binding("l", "replace_card", _("Lost card"), id="member.replace_card"),
-        Binding("m", "family", _("Family"), id="member.family"),
-        Binding("e", "edit", _("Edit"), id="member.edit"),
-        Binding("h", "history", _("History"), id="member.history"),
-        Binding("p", "phone", _("Full phone"), id="member.phone"),
+        Binding("escape", "back", N_("Back"), id="member.back"),
+        Binding("f2", "check_in", N_("Check in"), id="member.check_in"),
+        Binding("f3", "checkout", N_("Checkout"), id="member.checkout"),
+        Binding("f4", "top_up", N_("Top up"), id="member.top_up"),
+        Binding("f5", "history", N_("History"), id="member.history"),
+        Binding("f9", "more", N_("More"), id="member.more"),
+        Binding("f6", "issue_card", N_("Issue card"), id="member.issue_card", show=False),
+        Binding("f7", "edit", N_("Edit"), id="member.edit", show=False),
+        Binding("f8", "freeze", N_("Freeze/unfreeze"), id="member.freeze", show=False),
+        Binding("ctrl+l", "replace_card", N_("Lost card"), id="member.replace_card", show=False),
+        Binding("ctrl+d", "birthday", N_("Birthday gift"), id="member.birthday", show=False),
+        Binding("ctrl+g", "gift", N_("Gift for points"), id="member.gift", show=False),
+        Binding("ctrl+r", "renew", N_("Renew pass"), id="member.renew", show=False),
+        Binding("ctrl+t", "transfer", N_("Transfer visits"), id="member.transfer", show=False),
+        Binding("ctrl+f", "family", N_("Family"), id="member.family", show=False),
+        Binding("ctrl+o", "phone", N_("Full phone"), id="member.phone", show=False),
+        Binding("question_mark", "app.help", N_("Help"), id="member.help", show=False),
     ]
 
     def __init__(self, member_id: int, card_no: str | None = None, *, view: MemberView | None = None) -> None:
@@ -100,11 +125,14 @@ class MemberScreen(WorkerErrors, Screen[None]):
         self.preferred_card = card_no
         self.view: MemberView | None = None
         self.preloaded = view  # read by the swipe's own worker, so the panel shows as the screen opens
+        #: the operation the banner shows, and its txid: the same key again repeats that intent, not a new one
+        self.intent: tuple[tuple[str, str], str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="member-body"):
             yield Static(id="member-title")
+            yield Static(id="member-facts")
             yield Static(id="outcome")
             yield Static(id="alerts")
             yield Static(id="benefits")
@@ -115,8 +143,13 @@ class MemberScreen(WorkerErrors, Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#cards", DataTable).add_columns(_("Card"), _("Type"), _("State"), _("Balance"), _("Points"))
+        self.query_one("#cards", DataTable).add_columns(_("Card"), _("Type"), _("State"), _("Balance"),
+                                                        _("Valid until"), _("Points"))
         self.fill()
+
+    def help_notes(self) -> list[str]:
+        return [_("Typing a phone, a name or a card number starts a new search at the desk."),
+                _("↑ ↓ choose the card an action is for.")]
 
     def open(self, member_id: int, card_no: str | None = None, view: MemberView | None = None) -> None:
         """The same screen for another member (the app keeps one to reuse): nothing of the last one stays."""
@@ -124,6 +157,7 @@ class MemberScreen(WorkerErrors, Screen[None]):
         self.preferred_card = card_no
         self.view = None
         self.preloaded = view
+        self.intent = None
         box = self.query_one("#outcome", Static)
         box.set_classes("")
         box.update("")
@@ -144,17 +178,25 @@ class MemberScreen(WorkerErrors, Screen[None]):
     def show(self, view: MemberView) -> None:
         self.view = view
         tier = view.tier
-        title = f"[b]{view.name}[/b]  {view.phone_masked}  [b]{tier.tier_name}[/b]"
+        title = f"[b]{escape(view.name)}[/b]  {view.phone_masked}  [b]{escape(tier.tier_name)}[/b]"
         for progress in (tier.explanation, tier.keep_explanation):
             if progress:
-                title += "  " + progress
+                title += "  " + escape(progress)
         self.query_one("#member-title", Static).update(title)
+        facts = []
+        if view.birthday:
+            facts.append(_("Birthday {date}").format(date=view.birthday))
+        if view.notes:
+            facts.append(_("Notes: {notes}").format(notes=view.notes))
+        box = self.query_one("#member-facts", Static)
+        box.update(escape("  ·  ".join(facts)))
+        box.display = bool(facts)
         alerts = self.query_one("#alerts", Static)
-        alerts.update("\n".join("⚠ " + a for a in view.alerts))
+        alerts.update(escape("\n".join("⚠ " + a for a in view.alerts)))
         alerts.display = bool(view.alerts)
         benefits = self.query_one("#benefits", Static)
         lines = benefit_lines(view)
-        benefits.update("\n".join("★ " + line for line in lines))
+        benefits.update(escape("\n".join("★ " + line for line in lines)))
         benefits.display = bool(lines)
         self.refresh_bindings()
         table = self.query_one("#cards", DataTable)
@@ -162,17 +204,18 @@ class MemberScreen(WorkerErrors, Screen[None]):
         today = clock.today().isoformat()
         for card in view.cards:
             status = "expired" if card.status == "active" and card.valid_until and card.valid_until < today else card.status
-            table.add_row(card.card_no, card.type_name, _(STATUS_NAMES.get(status, status)),
-                          card_value(card), str(card.points) if card.points else "", key=card.card_no)
+            table.add_row(card.card_no, fit(card.type_name, 10), _(STATUS_NAMES.get(status, status)),
+                          card_value(card), card_until(card), str(card.points) if card.points else "",
+                          key=card.card_no)
         if self.preferred_card:
             for i, card in enumerate(view.cards):
                 if card.card_no == self.preferred_card:
                     table.move_cursor(row=i)
         table.focus()
-        visits = [_("Last visits")] + [f"{v.when[5:]}  {v.what}" for v in view.recent_visits]
-        sales = [_("Last sales")] + [f"{s.when[5:]}  {s.amount}  {s.what[:14]}" for s in view.recent_sales]
-        self.query_one("#recent-visits", Static).update("\n".join(visits))
-        self.query_one("#recent-sales", Static).update("\n".join(sales))
+        visits = [_("Last visits")] + [f"{v.when[5:]}  {fit(v.what, 22)}" for v in view.recent_visits]
+        sales = [_("Last sales")] + [f"{s.when[5:]}  {s.amount}  {fit(s.what, 14)}" for s in view.recent_sales]
+        self.query_one("#recent-visits", Static).update(escape("\n".join(visits)))
+        self.query_one("#recent-sales", Static).update(escape("\n".join(sales)))
 
     def selected_card(self) -> CardSummary | None:
         if self.view is None or not self.view.cards:
@@ -185,13 +228,43 @@ class MemberScreen(WorkerErrors, Screen[None]):
         chosen = self.selected_card()
         if chosen is not None and chosen.kind in kinds:
             return chosen
-        assert self.view is not None
+        if self.view is None:
+            return None
         return next((c for c in self.view.cards if c.kind in kinds and c.status == "active"), None)
 
-    def outcome(self, text: str, ok: bool) -> None:
+    def outcome(self, text: str, ok: bool, *, intent: tuple[tuple[str, str], str] | None = None) -> None:
+        """Show what happened; the banner now belongs to ``intent`` (the same key again repeats it) or to none."""
+        self.intent = intent
         box = self.query_one("#outcome", Static)
         box.set_classes("outcome-ok" if ok else "outcome-refused")
-        box.update(text)
+        box.update(escape(text))
+
+    # --- typing is a new search -------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        """Digits, letters, pinyin, a card number: a new search at the desk, never an action on this member."""
+        if event.character and len(event.character) == 1 and event.character.isprintable() \
+                and event.character not in " ?":
+            event.stop()
+            event.prevent_default()
+            self.app.search_at_desk(event.character)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_more(self) -> None:
+        from mms_tui.screens.dialog import MenuScreen
+
+        bindings = {b.action: b for b in self.BINDINGS}
+        items = [(action, key, _(bindings[action].description)) for action, key in MORE_ACTIONS
+                 if self.check_action(action, ()) is not False]
+
+        def chosen(action: str | None) -> None:
+            if action:
+                self.run_action(action)
+
+        self.app.push_screen(MenuScreen(_("More for {name}").format(name=self.view.name if self.view else ""),
+                                        items), chosen)
 
     # --- actions ---------------------------------------------------------------------------------------------
 
@@ -200,16 +273,31 @@ class MemberScreen(WorkerErrors, Screen[None]):
         if card is None:
             self.outcome(_("No visit package or pass to check in with."), ok=False)
             return
-        self.run_check_in(card.card_no, new_txid())
+        key = ("check_in", card.card_no)
+        txid = self.intent[1] if self.intent is not None and self.intent[0] == key else new_txid()
+        self.intent = (key, txid)  # a second F2 while this one runs is the same check-in
+        self.run_check_in(card.card_no, txid)
 
-    @work(thread=True, exit_on_error=False, exclusive=True, group="desk-op")
-    def run_check_in(self, card_no: str, txid: str) -> None:
-        from mms_tui.services.errors import DomainError
-
+    @work(exit_on_error=False, group="desk-op")
+    async def run_check_in(self, card_no: str, txid: str, again: bool = False) -> None:
+        intent = (("check_in", card_no), txid)
         try:
-            result = in_connection(check_in, card_no, self.app.staff, txid, store=self.app.settings.store)
+            result = await asyncio.to_thread(in_connection, check_in, card_no, self.app.staff, txid,
+                                             store=self.app.settings.store, again=again)
+        except RepeatCheckIn as exc:
+            from mms_tui.screens.dialog import ConfirmScreen
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.run_check_in(card_no, txid, True)
+                else:
+                    self.outcome(_("Not checked in again."), ok=False)
+
+            self.app.push_screen(ConfirmScreen(str(exc), [_("F10 checks in once more; Esc leaves it.")],
+                                               warning=True), answered)
+            return
         except DomainError as exc:
-            self.app.call_from_thread(self.outcome, "✗ " + str(exc), False)
+            self.outcome("✗ " + str(exc), False, intent=intent)
             return
         if result.kind == "visits":
             text = _("✓ Checked in — {n} visits left").format(n=result.visits_left)
@@ -217,14 +305,35 @@ class MemberScreen(WorkerErrors, Screen[None]):
             text = _("✓ Checked in — the pass starts today, valid until {date}").format(date=result.valid_until)
         else:
             text = _("✓ Checked in — pass valid until {date}").format(date=result.valid_until)
-        self.app.call_from_thread(self.outcome, text, True)
+        self.outcome(text, True, intent=intent)
         self.refresh_view()
 
     def action_freeze(self) -> None:
+        from mms_tui.screens.dialog import ConfirmScreen
+
         card = self.selected_card()
         if card is None:
             return
-        self.run_freeze(card.card_no, card.status == "frozen", new_txid())
+        if card.status not in ("active", "frozen"):
+            self.outcome(_("Card {card} is {state}: it cannot be frozen.").format(
+                card=card.card_no, state=_(STATUS_NAMES.get(card.status, card.status))), ok=False)
+            return
+        frozen = card.status == "frozen"
+        if frozen:
+            question = _("Unfreeze card {card} ({type})?").format(card=card.card_no, type=card.type_name)
+            details = [_("It can be used again at once; a pass's end moves on by the days it was frozen.")]
+        else:
+            question = _("Freeze card {card} ({type})?").format(card=card.card_no, type=card.type_name)
+            details = [_("While frozen it cannot be used: {value} stays on it.").format(value=card_value(card))
+                       if card.kind in ("stored_value", "visits") else
+                       _("While frozen it cannot be used; its end date moves on by the days it stays frozen.")]
+        txid = new_txid()
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_freeze(card.card_no, frozen, txid)
+
+        self.app.push_screen(ConfirmScreen(question, details), answered)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="desk-op")
     def run_freeze(self, card_no: str, frozen: bool, txid: str) -> None:
@@ -242,7 +351,7 @@ class MemberScreen(WorkerErrors, Screen[None]):
         self.refresh_view()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The birthday, renewal and transfer keys show only for a member they apply to (the footer is short)."""
+        """The birthday, renewal, gift and transfer keys apply only to some members (the menu lists only those)."""
         view = self.view
         if action == "birthday":
             return view is not None and view.birthday_offer is not None
@@ -258,17 +367,21 @@ class MemberScreen(WorkerErrors, Screen[None]):
         if self.view is None or self.view.birthday_offer is None:
             self.outcome(_("No birthday benefit today."), ok=False)
             return
-        self.run_birthday(new_txid())
+        key = ("birthday", str(self.member_id))
+        txid = self.intent[1] if self.intent is not None and self.intent[0] == key else new_txid()
+        self.intent = (key, txid)
+        self.run_birthday(txid)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="desk-op")
     def run_birthday(self, txid: str) -> None:
+        intent = (("birthday", str(self.member_id)), txid)
         try:
             result = in_connection(give_birthday_benefit, self.member_id, self.app.staff, txid,
                                    store=self.app.settings.store)
         except DomainError as exc:
-            self.app.call_from_thread(self.outcome, "✗ " + str(exc), False)
+            self.app.call_from_thread(partial(self.outcome, "✗ " + str(exc), False, intent=intent))
             return
-        self.app.call_from_thread(self.outcome, birthday_outcome(result), True)
+        self.app.call_from_thread(partial(self.outcome, birthday_outcome(result), True, intent=intent))
         self.refresh_view()
 
     def action_gift(self) -> None:
@@ -288,8 +401,8 @@ class MemberScreen(WorkerErrors, Screen[None]):
 
         card = self.selected_card()
         if card is None or card.kind != "period":
-            card = next((c for c in self.view.cards if c.kind == "period" and c.status in ("active", "frozen",
-                                                                                           "expired")), None)
+            card = next((c for c in (self.view.cards if self.view else [])
+                         if c.kind == "period" and c.status in ("active", "frozen", "expired")), None)
         if card is None:
             self.outcome(_("No pass to renew."), ok=False)
             return
@@ -320,7 +433,11 @@ class MemberScreen(WorkerErrors, Screen[None]):
 
         card = self.usable_card(("stored_value",))
         if card is None:
-            self.outcome(_("No stored-value card to top up; issue one first."), ok=False)
+            self.outcome(_("No stored-value card to top up; issue one first (F6)."), ok=False)
+            return
+        if card.status != "active":
+            self.outcome(_("Card {card} is {state}: it cannot be topped up.").format(
+                card=card.card_no, state=_(STATUS_NAMES.get(card.status, card.status))), ok=False)
             return
         self.app.push_screen(TopUpScreen(card.card_no), self.after_dialog)
 
@@ -351,9 +468,9 @@ class MemberScreen(WorkerErrors, Screen[None]):
 
         card = self.selected_card()
         if card is None or card.status not in ("active", "frozen", "lost"):
-            self.outcome(_("Highlight the card that was lost."), ok=False)
+            self.outcome(_("Highlight the card that was lost (↑ ↓), then Ctrl+L."), ok=False)
             return
-        self.app.push_screen(ReplaceCardScreen(card.card_no, card.status), self.after_dialog)
+        self.app.push_screen(ReplaceCardScreen(card, self.view.name if self.view else ""), self.after_dialog)
 
     def action_edit(self) -> None:
         from mms_tui.screens.register import MemberFormScreen
@@ -364,10 +481,6 @@ class MemberScreen(WorkerErrors, Screen[None]):
         from mms_tui.screens.history import HistoryScreen
 
         self.app.push_screen(HistoryScreen(self.member_id), lambda _result: self.refresh_view())
-
-    @on(DataTable.RowSelected, "#cards")
-    def card_chosen(self) -> None:
-        self.action_check_in()
 
 
 def birthday_outcome(result: BirthdayGiftResult) -> str:
@@ -381,33 +494,30 @@ def birthday_outcome(result: BirthdayGiftResult) -> str:
     return _("✓ Birthday: {what}").format(what="; ".join(parts))
 
 
-class FamilyScreen(WorkerErrors, ModalScreen[str | None]):
-    """家庭: join the family of another member (by phone or card), or leave the one the member is in."""
+class FamilyScreen(OperationDialog):
+    """家庭: join the family of another member (by phone or card; a card swiped here names them), or leave it."""
 
     BINDINGS = [
-        Binding("escape", "cancel", _("Cancel"), id="family.cancel"),
-        Binding("f10", "save", _("Join"), id="family.save", priority=True),
-        Binding("f8", "leave", _("Leave family"), id="family.leave", priority=True),
+        Binding("f10", "confirm", N_("Join"), id="family.save", priority=True),
+        Binding("f8", "leave", N_("Leave family"), id="family.leave", priority=True),
     ]
+    HINT = N_("F10 to join, F8 to leave the family, Esc to cancel")
 
     def __init__(self, member_id: int) -> None:
         super().__init__()
         self.member_id = member_id
-        self.txid = new_txid()
-        self.busy = False
+        self.leaving = False
 
-    def handle_device_read(self, read) -> bool:
-        """A card swiped while this dialog is open names the member whose family to join."""
-        self.query_one("#family-of", Input).value = read.value
-        return True
+    def heading(self) -> str:
+        return _("Family")
 
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Label(_("Family"), classes="dialog-title")
-            yield Label("", id="family-members")
-            yield Input(id="family-of", placeholder=_("Join the family of: phone or card number"))
-            yield Label(_("F10 to join, F8 to leave the family, Esc to cancel"), classes="hint")
-            yield Label("", id="family-error", classes="error")
+    def fields(self):
+        yield Label("", id="family-members")
+        yield Input(id="family-of", placeholder=_("Join the family of: phone or card number"))
+
+    def on_swiped(self, event: Swiped) -> None:
+        event.stop()
+        self.query_one("#family-of", Input).value = event.read.value
 
     def on_mount(self) -> None:
         self.query_one("#family-of", Input).focus()
@@ -422,36 +532,21 @@ class FamilyScreen(WorkerErrors, ModalScreen[str | None]):
         text = ", ".join(f"{f.name}{'*' if f.head else ''} {f.phone_masked}" for f in family)
         self.query_one("#family-members", Label).update(text or _("Not in a family yet."))
 
-    def action_save(self) -> None:
-        key = self.query_one("#family-of", Input).value.strip()
-        if self.busy:
-            return
-        if not key:
-            self.query_one("#family-error", Label).update(_("Type or swipe the phone or card of a family member."))
-            return
-        self.busy = True
-        self.change(key)
-
     def action_leave(self) -> None:
-        if not self.busy:
-            self.busy = True
-            self.change(None)
+        self.leaving = True
+        self.action_confirm()
 
-    @work(thread=True, exit_on_error=False, exclusive=True)
-    def change(self, key: str | None) -> None:
-        try:
-            result = in_connection(set_family, self.member_id, key, self.app.staff, self.txid)
-        except Exception as exc:
-            self.app.call_from_thread(self.failed, error_message(exc))
-            return
-        text = (_("✓ Family: {names}").format(names=", ".join(result.members)) if result.family_id is not None
+    def operation(self):
+        key = None if self.leaving else self.query_one("#family-of", Input).value.strip()
+        self.leaving = False
+        if key == "":
+            raise InvalidInput(_("Type or swipe the phone or card of a family member."))
+        return partial(set_family, self.member_id, key, self.app.staff, self.txid)
+
+    def succeeded(self, result) -> str:
+        return (_("✓ Family: {names}").format(names=", ".join(result.members)) if result.family_id is not None
                 else _("✓ Left the family."))
-        self.app.call_from_thread(self.dismiss, text)
 
     def failed(self, message: str) -> None:
-        self.busy = False
-        self.txid = new_txid()  # a refused change wrote nothing: the next try is a new operation
-        self.query_one("#family-error", Label).update(message)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        super().failed(message)
+        self.txid = new_txid()  # a refused change wrote nothing: a join after a leave is another operation

@@ -13,9 +13,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Header, Label, Static, TextArea
 
-from mms_tui.app import WorkerErrors, error_message, in_connection
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
+from mms_tui.screens.common import WorkerErrors, error_message, in_connection
 from mms_tui.services.errors import RulesInvalid
 from mms_tui.services.rules import Rules, document_from_text, load_rules, rules_to_text, save_rules
 from mms_tui.widgets.footer import Footer
@@ -33,9 +33,9 @@ class RulesScreen(WorkerErrors, Screen[None]):
     """Returns nothing; the rules in force are whatever was last saved."""
 
     BINDINGS = [
-        Binding("ctrl+s", "save", _("Check and save"), id="rules.save", priority=True),
-        Binding("ctrl+r", "reload", _("Undo all edits"), id="rules.reload"),
-        Binding("escape", "close", _("Close"), id="rules.close", priority=True),  # before the editor takes it
+        Binding("ctrl+s", "save", N_("Check and save"), id="rules.save", priority=True),
+        Binding("ctrl+r", "reload", N_("Undo all edits"), id="rules.reload"),
+        Binding("escape", "close", N_("Close"), id="rules.close", priority=True),  # before the editor takes it
     ]
 
     def __init__(self, manager: Staff) -> None:

@@ -1,40 +1,63 @@
-"""Today at this store: sales by tender, top-ups and bonus given, check-ins."""
+"""F8 — today at this store, as a drawer is reconciled: sales (equal to ``mms report turnover`` for the day),
+refunds with what they paid out, top-ups (equal to ``mms report topups``), card sales, check-ins; and the shifts of
+the day (交班), each staff member's money per tender: every shift for a manager, a cashier's own otherwise. F9
+closes a shift: the cash counted against what the ledger says the drawer holds."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Header, Static
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Header, Input, Label, Static
 
-from mms_tui.app import WorkerErrors, in_connection
 from mms_tui.i18n import N_, _
+from mms_tui.screens.common import WorkerErrors, in_connection
+from mms_tui.screens.dialog import OperationDialog
 from mms_tui.services.desk import DaySummary, day_summary
-from mms_tui.services.receipt import TENDER_LABELS
-from mms_tui.services.text import format_money
+from mms_tui.services.ledger import MONEY_TENDERS, tender_label
+from mms_tui.services.shifts import ShiftSummary, close_shift, shift_report_lines, shifts_of_day
+from mms_tui.services.staff import may
+from mms_tui.services.text import fit, format_money, parse_money, plain_amount
 from mms_tui.widgets.footer import Footer
 
 # the reader states, for the catalog
 _STATE_NAMES = (N_("connecting"), N_("connected"), N_("disconnected"), N_("stopped"))
 
 
+def _today(viewer, store: str) -> tuple[DaySummary, list[ShiftSummary]]:
+    return day_summary(store), shifts_of_day(viewer, store)
+
+
 class TodayScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", _("Back"), id="today.back"),
-        Binding("f5", "reload", _("Refresh"), id="today.reload"),
+        Binding("escape", "app.pop_screen", N_("Back"), id="today.back"),
+        Binding("f5", "reload", N_("Refresh"), id="today.reload"),
+        Binding("f6", "report", N_("Shift report"), id="today.report"),
+        Binding("f9", "close_shift", N_("Close shift"), id="today.close_shift"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shifts: list[ShiftSummary] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="today-title")
         yield DataTable(id="today-table", cursor_type="none", zebra_stripes=True)
-        yield Static(id="today-checkins")
+        yield DataTable(id="today-shifts", cursor_type="row", zebra_stripes=True)
         yield Static(id="today-devices")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#today-table", DataTable).add_columns(_("What"), _("Count"), _("Amount"))
+        self.query_one("#today-table", DataTable).add_columns(_("What"), _("Count"), _("Amount"), _("What"),
+                                                              _("Amount"))
+        self.query_one("#today-shifts", DataTable).add_columns(
+            _("Shift"), _("Since"), _("Cash"), _("Others"), _("State"))
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -42,22 +65,37 @@ class TodayScreen(WorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, exclusive=True)
     def load(self) -> None:
-        summary = in_connection(day_summary, self.app.settings.store)
-        self.app.call_from_thread(self.show, summary)
+        day, shifts = in_connection(_today, self.app.staff, self.app.settings.store)
+        self.app.call_from_thread(self.show, day, shifts)
 
-    def show(self, day: DaySummary) -> None:
-        self.query_one("#today-title", Static).update(f"[b]{day.store}  {day.day}[/b]")
+    def show(self, day: DaySummary, shifts: list[ShiftSummary]) -> None:
+        self.query_one("#today-title", Static).update(f"[b]{escape(day.store)}  {day.day}[/b]")
+        left = [(_("Sales"), str(day.sales), format_money(day.sales_total_fen)),
+                (_("Refunded sales"), str(day.sale_refunds), "−" + format_money(day.sale_refunds_fen)),
+                (_("Net sales"), "", format_money(day.net_fen)),
+                (_("Top-ups"), str(day.topups), format_money(day.topup_fen)),
+                (_("Bonus given"), "", format_money(day.bonus_fen)),
+                (_("Card sales"), str(day.card_sales), format_money(day.card_sales_fen)),
+                (_("All refunds paid"), str(day.refunds), "−" + format_money(day.refunds_paid_fen)),
+                (_("Check-ins"), str(day.checkins), "")]
+        right = [(tender_label(t), format_money(a)) for t, a in sorted(day.by_tender.items())]
         table = self.query_one("#today-table", DataTable)
         table.clear()
-        table.add_row(_("Sales"), str(day.sales), format_money(day.sales_total_fen))
-        for tender, amount in sorted(day.by_tender.items()):
-            table.add_row("  " + TENDER_LABELS.get(tender, tender), "", format_money(amount))
-        table.add_row(_("Top-ups"), str(day.topups), format_money(day.topup_fen))
-        table.add_row("  " + _("Bonus given"), "", format_money(day.bonus_fen))
-        table.add_row(_("Check-ins"), str(day.checkins), "")
-        table.add_row(_("Refunds"), str(day.refunds), "")
-        recent = [_("Recent check-ins")] + [f"{r.when}  {r.what}" for r in day.recent_checkins]
-        self.query_one("#today-checkins", Static).update("\n".join(recent))
+        for i, (what, count, amount) in enumerate(left):
+            other = right[i] if i < len(right) else ("", "")
+            table.add_row(what, count, amount, *other)
+        self.shifts = shifts
+        rows = self.query_one("#today-shifts", DataTable)
+        rows.clear()
+        for s in shifts:
+            net = s.net
+            others = " ".join(f"{tender_label(t)}{format_money(net[t])}" for t in MONEY_TENDERS[1:] if net[t])
+            state = (_("open") if not s.closed else
+                     _("closed, balanced") if not s.over_short_fen else
+                     _("closed, over {amount}").format(amount=format_money(s.over_short_fen)) if s.over_short_fen > 0
+                     else _("closed, short {amount}").format(amount=format_money(-s.over_short_fen)))
+            rows.add_row(fit(f"{s.staff_code} {s.staff_name}", 14), s.since[11:16] if s.since[:10] == day.day
+                         else s.since[5:16], format_money(s.expected.get("cash", 0)), fit(others, 22), state)
         self.show_devices()
 
     def show_devices(self) -> None:
@@ -70,4 +108,113 @@ class TodayScreen(WorkerErrors, Screen[None]):
                 errors=s.errors))
             if s.last_error:
                 lines.append("  " + _("last error: {error}").format(error=s.last_error))
-        self.query_one("#today-devices", Static).update("\n".join(lines))
+        self.query_one("#today-devices", Static).update(escape("\n".join(lines)))
+
+    def chosen_shift(self) -> ShiftSummary | None:
+        """The highlighted shift, or the staff member's own open one."""
+        table = self.query_one("#today-shifts", DataTable)
+        if self.shifts and table.has_focus:
+            return self.shifts[min(table.cursor_row, len(self.shifts) - 1)]
+        own = [s for s in self.shifts if s.staff_code == self.app.staff.code and not s.closed]
+        return own[0] if own else (self.shifts[min(table.cursor_row, len(self.shifts) - 1)] if self.shifts else None)
+
+    def action_report(self) -> None:
+        shift = self.chosen_shift()
+        if shift is not None:
+            self.app.push_screen(ShiftReportScreen(shift))
+
+    def action_close_shift(self) -> None:
+        shift = self.chosen_shift()
+        if shift is None or shift.closed:
+            own = [s for s in self.shifts if s.staff_code == self.app.staff.code and not s.closed]
+            shift = own[0] if own else None
+        if shift is None:
+            self.notify(_("No open shift to close."), severity="warning")
+            return
+        if shift.staff_code != self.app.staff.code and not may(self.app.staff, "shift.others"):
+            self.notify(_("Only a manager closes another staff member's shift."), severity="warning")
+            return
+        self.app.push_screen(ShiftCloseScreen(shift), self.closed)
+
+    def closed(self, summary: ShiftSummary | None) -> None:
+        if summary is None:
+            return
+        own = summary.staff_code == self.app.staff.code
+        self.app.push_screen(ShiftReportScreen(summary, print_it=True),
+                             lambda _result: self.app.log_out() if own else self.load())
+
+
+class ShiftCloseScreen(OperationDialog):
+    """交班: count the drawer. Expected per tender from the ledger; cash counted is required, the other tenders'
+    slips are taken as expected unless typed."""
+
+    HINT = N_("F10 to close the shift, Esc to cancel")
+
+    def __init__(self, shift: ShiftSummary) -> None:
+        super().__init__()
+        self.shift = shift
+
+    def heading(self) -> str:
+        return _("Close the shift of {name} ({code})").format(name=self.shift.staff_name, code=self.shift.staff_code)
+
+    def fields(self):
+        expected = self.shift.expected
+        yield Label(_("Since {since}; the float was {float}.").format(
+            since=self.shift.since[:16], float=format_money(self.shift.float_fen)))
+        for tender in MONEY_TENDERS:
+            yield Label(_("{tender}: expected {amount}").format(tender=tender_label(tender),
+                                                                 amount=format_money(expected.get(tender, 0))))
+            yield Input(id=f"count-{tender}", placeholder=_("counted (¥)") if tender == "cash"
+                        else plain_amount(expected.get(tender, 0)))
+        yield Input(id="shift-note", placeholder=_("Note (optional)"))
+
+    def on_mount(self) -> None:
+        self.query_one("#count-cash", Input).focus()
+
+    def operation(self):
+        counted = {}
+        for tender in MONEY_TENDERS:
+            text = self.query_one(f"#count-{tender}", Input).value.strip()
+            if text:
+                counted[tender] = parse_money(text)
+        return partial(close_shift, self.shift.staff_code, counted, self.txid, by=self.app.staff,
+                       store=self.app.settings.store, note=self.query_one("#shift-note", Input).value.strip())
+
+    def succeeded(self, result) -> ShiftSummary:  # type: ignore[override]
+        return result
+
+
+class ShiftReportScreen(WorkerErrors, ModalScreen[None]):
+    """The shift report as it prints (F6 prints it again)."""
+
+    BINDINGS = [
+        Binding("escape", "close", N_("Close"), id="shift_report.close"),
+        Binding("f6", "print", N_("Print"), id="shift_report.print"),
+    ]
+
+    def __init__(self, shift: ShiftSummary, *, print_it: bool = False) -> None:
+        super().__init__()
+        self.shift = shift
+        self.print_it = print_it
+        self.lines = shift_report_lines(shift)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog narrow"):
+            yield Static(escape("\n".join(self.lines)), id="shift-report")
+            yield Label(_("Esc closes · F6 prints"), classes="hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.print_it:
+            self.action_print()
+
+    @work(thread=True, exit_on_error=False, group="printer")
+    def action_print(self) -> None:
+        if not self.app.settings.printer:
+            if not self.print_it:
+                self.app.call_from_thread(self.notify, _("No receipt printer is set up."), severity="warning")
+            return
+        self.app.print_lines(self.lines, _("Shift report"))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -45,6 +45,14 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "demo_login": None,
     # top-up bonus tiers [threshold_fen, bonus_fen]: 充500送50, 充1000送200, 充2000送500, 充3000送900
     "topup_bonus_rules": [[50_000, 5_000], [100_000, 20_000], [200_000, 50_000], [300_000, 90_000]],
+    # wrong PINs: wait this many seconds before the next try after the 1st, 2nd… wrong PIN in a row (the last
+    # figure repeats), and after ``lock_after`` in a row take no PIN for ``lock_minutes`` (a manager may unlock)
+    "pin_throttle": {"waits": [0, 1, 2, 4], "lock_after": 5, "lock_minutes": 5},
+    # a second check-in of the same card this soon asks first: minutes for a visit package, "day" (the same
+    # calendar day) or minutes for a pass; 0 never asks
+    "repeat_check_in": {"visits": 10, "period": "day"},
+    # 备用金: the cash a drawer starts each shift with
+    "shift_float_fen": 0,
 }
 
 

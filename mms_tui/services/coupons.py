@@ -47,7 +47,7 @@ from mms_tui.services.ledger import audit
 from mms_tui.services.pricing import MemberFacts, birthday_benefit
 from mms_tui.services.reports import SEGMENT_RULES, segment_of
 from mms_tui.services.rules import Promotion, Rules, load_rules
-from mms_tui.services.staff import require_role
+from mms_tui.services.staff import require
 from mms_tui.services.text import mask_phone
 
 #: the characters of a coupon's random part: no 0/O, 1/I/L
@@ -175,7 +175,7 @@ def _create(member: Member, promo: Promotion, reason: str, staff: Staff | None, 
 def issue_coupon(member: Member | int | str, promotion: str, staff: Staff, *, valid_days: int | None = None,
                  on: dt.date | None = None, store: Store | None = None, rules: Rules | None = None) -> CouponInfo:
     """By hand: one more coupon of ``promotion`` for a member (a manager's decision)."""
-    require_role(staff, "manager")
+    require(staff, "coupons.issue")
     on = on or today()
     rules = rules or load_rules()
     promo = coupon_promotion((promotion or "").strip(), rules, on)
@@ -305,7 +305,7 @@ def issue_for_segment(segment: str, promotion: str, staff: Staff, *, valid_days:
                       rules: Rules | None = None) -> IssueRun:
     """``--segment at_risk``: one coupon of ``promotion`` for every active member in the segment on ``on``, except
     members who already hold a bulk coupon of it (the promotion is the campaign)."""
-    require_role(staff, "manager")
+    require(staff, "coupons.issue")
     on = on or today()
     rules = rules or load_rules()
     promo = coupon_promotion((promotion or "").strip(), rules, on)
@@ -320,7 +320,7 @@ def issue_winback(days: int, staff: Staff, *, promotion: str | None = None, vali
                   rules: Rules | None = None) -> IssueRun:
     """``--winback DAYS``: a coupon of ``promotion`` (default ``WINBACK``) for every active member away at least
     ``days`` days on ``on`` who has had no win-back coupon since they were last seen."""
-    require_role(staff, "manager")
+    require(staff, "coupons.issue")
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
         raise InvalidInput(_("Days away must be a whole number from 1 to 3650."))
     on = on or today()

@@ -117,9 +117,13 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
     products = [c for c in CATALOG if c[5] == "product"]
     sales = visits = 0
 
+    seeded_at = clock.now()
+
     def moment(day_offset: int) -> dt.datetime:
+        """A time of day during opening hours, never later than now (today's history has happened already)."""
         day = start + dt.timedelta(days=min(day_offset, days))
-        return day.replace(hour=rng.randint(9, 20), minute=rng.randint(0, 59), second=rng.randint(0, 59))
+        when = day.replace(hour=rng.randint(9, 20), minute=rng.randint(0, 59), second=rng.randint(0, 59))
+        return min(when, seeded_at - dt.timedelta(minutes=rng.randint(1, 90)))
 
     for i in range(members):
         clerk = rng.choice(staff)
@@ -140,8 +144,7 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
         sv = issue_card(member_id, "SV", clerk, new_txid(), price_fen=0, store=where, on=when.date())
         _backdate(sv.txid, when)
         amount = rng.choice((50_000, 100_000, 100_000, 200_000, 300_000))
-        bonus = {50_000: 5_000, 100_000: 20_000, 200_000: 50_000, 300_000: 90_000}[amount]
-        tu = top_up(sv.card_id, amount, bonus, rng.choice(("cash", "wechat", "alipay", "bank_card")), clerk,
+        tu = top_up(sv.card_id, amount, None, rng.choice(("cash", "wechat", "alipay", "bank_card")), clerk,
                     new_txid(), store=where)
         _backdate(tu.txid, when)
         extra = None

@@ -89,7 +89,39 @@ class AlreadyReversed(NotRefundable):
 
 
 class WrongPin(DomainError):
+    """A wrong code or PIN; ``seconds``: how long the next try of this staff code is refused (0: at once)."""
+
     code = "wrong_pin"
+
+    def __init__(self, message: str, seconds: int = 0) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
+class PinWait(DomainError):
+    """Too soon after a wrong PIN: the next try is refused, unchecked, for ``seconds`` more."""
+
+    code = "pin_wait"
+
+    def __init__(self, message: str, seconds: int) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
+class AccountLocked(PinWait):
+    """Too many wrong PINs in a row: the account takes no PIN for ``seconds`` more (or until a manager unlocks it)."""
+
+    code = "account_locked"
+
+
+class RepeatCheckIn(DomainError):
+    """The card was checked in a moment ago: a second check-in must be asked for on purpose."""
+
+    code = "repeat_check_in"
+
+    def __init__(self, message: str, last_at: str) -> None:
+        super().__init__(message)
+        self.last_at = last_at
 
 
 class PermissionDenied(DomainError):

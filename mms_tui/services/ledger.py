@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import peewee
 
 from mms_tui.db import retrying, write_transaction
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
 from mms_tui.models import AuditEvent, Card, Entry, Member, Staff, Store, Transaction
 from mms_tui.services.common import fetch_model, insert_model, insert_rows, run_sql
 from mms_tui.services.errors import DomainError, InsufficientBalance, InvalidInput, TxidConflict
@@ -44,6 +44,19 @@ CARD_ACCOUNTS: dict[str, tuple[str, str]] = {
 }
 
 MONEY_TENDERS = ("cash", "bank_card", "wechat", "alipay")
+
+#: how the desk, receipts and reports name each tender (translated where shown: :func:`tender_label`)
+TENDER_LABELS = {"stored_value": N_("Stored value"), "points": N_("Points"), "cash": N_("Cash"),
+                 "bank_card": N_("Bank card"), "wechat": N_("WeChat"), "alipay": N_("Alipay")}
+
+
+def tender_label(tender: str) -> str:
+    return _(TENDER_LABELS[tender]) if tender in TENDER_LABELS else tender
+
+
+def money_tender_choices() -> list[tuple[str, str]]:
+    """(label, tender) of every money tender, for a choice on screen."""
+    return [(tender_label(t), t) for t in MONEY_TENDERS]
 
 
 def new_txid() -> str:

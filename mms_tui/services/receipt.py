@@ -5,36 +5,27 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from wcwidth import wcswidth
-
 from mms_tui.i18n import _
 from mms_tui.models import Card, Member, Sale, Transaction
 from mms_tui.services.checkout import CheckoutResult
 from mms_tui.services.errors import NotFound
-from mms_tui.services.text import format_money
-
-TENDER_LABELS = {
-    "stored_value": "储值 Stored value",
-    "points": "积分 Points",
-    "cash": "现金 Cash",
-    "bank_card": "银行卡 Bank card",
-    "wechat": "微信 WeChat",
-    "alipay": "支付宝 Alipay",
-}
+from mms_tui.services.ledger import tender_label
+from mms_tui.services.text import fit, format_money, wrap
 
 
 def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: str = "",
                   member_name: str = "", width: int = 32) -> list[str]:
+    """The receipt in lines of at most ``width`` columns (a CJK character takes two): a name too long for its line
+    is cut with an ellipsis, explanations wrap."""
     def row(left: str, right: str) -> str:
-        gap = max(1, width - max(wcswidth(left), 0) - len(right))
-        return left + " " * gap + right
+        return fit(left, width - len(right) - 1, pad=True) + " " + right
 
     lines = [store_name.center(width).rstrip()] if store_name else []
     lines.append("-" * width)
     for line in result.lines:  # each line after its own promotions; the cart discounts follow
         lines.append(row(f"{line['name']} ×{line['qty']}", format_money(line["line_total_fen"])))
         reasons = line.get("explanations", [line["discount_reason"]] if line["discount_reason"] else [])
-        lines += [f"  {reason}" for reason in reasons]
+        lines += [f"  {part}" for reason in reasons for part in wrap(reason, width - 2)]
     for discount in result.cart_discounts:  # 满300减50: what came off the bill as a whole
         lines.append(row(discount["explanation"], "-" + format_money(discount["amount_fen"])))
     lines.append("-" * width)
@@ -47,21 +38,21 @@ def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: s
         amount = payment["amount_fen"]
         if payment["tender"] == "cash" and change_left:  # show the cash handed over; the change follows
             amount, change_left = amount + change_left, 0
-        label = TENDER_LABELS.get(payment["tender"], payment["tender"])
+        label = tender_label(payment["tender"])
         if payment["tender"] == "points" and payment.get("points"):
             label = _("{label} ({points} pts)").format(label=label, points=payment["points"])
         lines.append(row(label, format_money(amount)))
     if result.change_fen:
         lines.append(row(_("Change"), format_money(result.change_fen)))
     if result.coupons:
-        lines.append(_("Coupons used: {codes}").format(codes=", ".join(result.coupons)))
+        lines += wrap(_("Coupons used: {codes}").format(codes=", ".join(result.coupons)), width)
     if result.points_earned:
         lines.append(row(_("Points earned"), str(result.points_earned)))
-        lines += [f"  {text}" for text in result.points_explanations]
+        lines += [f"  {part}" for text in result.points_explanations for part in wrap(text, width - 2)]
     if member_name:
-        lines.append(_("Member: {name}").format(name=member_name))
+        lines.append(fit(_("Member: {name}").format(name=member_name), width))
     if staff_name:
-        lines.append(_("Staff: {name}").format(name=staff_name))
+        lines.append(fit(_("Staff: {name}").format(name=staff_name), width))
     lines.append(f"txid {result.txid[:16]}")
     return lines
 

@@ -18,7 +18,12 @@
   is removed — the spent bonus counts as this top-up's first. It is refused when the principal is no longer all
   on the card. ``mms check`` knows this one partial reversal.
 * A reversed check-in gives the visit back. A refunded card issue cancels the card.
-* Refunds need a manager (or admin).
+* Refunds need a manager (or admin): the manager works the desk, or approves what the cashier at the desk asks
+  (``approver``); the refund then belongs to the cashier's operations (their shift's drawer pays it out) and the
+  audit names who approved it. Every refund has a reason, kept on the reversing transaction and in the audit.
+* **Where the money goes**: money paid with a money tender goes back through the same tender by default; a
+  ``to_tender`` sends all of it through another (paid by WeChat, handed back in cash). Stored value and points
+  always go back to the card they came from.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from mms_tui.services.errors import (
     NotRefundable,
 )
 from mms_tui.services.ledger import MONEY_TENDERS, Posting, audit, post, run_operation
-from mms_tui.services.staff import require_role
+from mms_tui.services.staff import require
 from mms_tui.services.text import format_money
 from mms_tui.services.tiers import apply_spend
 
@@ -69,6 +74,9 @@ class RefundResult:
     #: a top-up's bonus value that was spent before the refund and so stays spent
     bonus_kept_fen: int = 0
     coupons_reopened: list[str] = field(default_factory=list)
+    #: money paid back per tender ({"cash": 8800}), and value put back on cards (stored value, points, visits)
+    paid_out: dict[str, int] = field(default_factory=dict)
+    to_cards: dict[str, int] = field(default_factory=dict)
 
 
 def money_paid_for_sale(sale_id: int) -> int:
@@ -143,11 +151,54 @@ def _reverse_fees(result: dict, sale: Sale) -> None:
         Member.update(fees_paid_until=before).where(Member.id == sale.member_id).execute()
 
 
-def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: Store | str | None = None) -> RefundResult:
-    require_role(staff, "manager")
+@dataclass(frozen=True)
+class RefundPreview:
+    """What a refund would do, for the confirmation a cashier reads before it is made."""
+
+    txid: str
+    kind: str
+    paid_with: dict[str, int]  # money tenders of the original and their amounts
+    to_cards: dict[str, int]  # what goes back on cards: principal_fen, bonus_fen, points, visits
+    refundable: bool
+    reason_not: str = ""
+
+
+def refund_preview(original_txid: str) -> RefundPreview:
+    """The money terms of refunding ``original_txid``, read without changing anything."""
+    original = Transaction.get_or_none(Transaction.txid == (original_txid or "").strip())
+    if original is None:
+        raise NotFound(_("No operation {txid}.").format(txid=original_txid))
+    entries = list(Entry.select().where(Entry.transaction == original.id))
+    paid = {e.account.removeprefix("tender."): -e.amount for e in entries
+            if e.account.startswith("tender.") and e.account.removeprefix("tender.") in MONEY_TENDERS and e.amount}
+    cards: dict[str, int] = defaultdict(int)
+    for e in entries:
+        if e.card_id is not None:
+            cards[_CARD_PARTS[e.account]] -= e.amount
+    reason = ""
+    if original.kind not in REFUNDABLE_KINDS:
+        reason = _("A {kind} operation cannot be refunded.").format(kind=original.kind)
+    elif Transaction.get_or_none(Transaction.reverses == original.id) is not None:
+        reason = _("Operation {txid} was already refunded.").format(txid=original.txid)
+    return RefundPreview(original.txid, original.kind, paid,
+                         {k: v for k, v in cards.items() if v}, not reason, reason)
+
+
+_CARD_PARTS = {"card.principal": "principal_fen", "card.bonus": "bonus_fen", "card.points": "points",
+               "card.visits": "visits"}
+
+
+def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: Store | str | None = None,
+           approver: Staff | None = None, to_tender: str | None = None) -> RefundResult:
+    """Undo ``original_txid`` (see the module's rules). ``staff`` works the desk; a cashier needs a manager's
+    ``approver``. ``to_tender`` pays all the money back through that tender instead of the original ones."""
+    require(approver or staff, "refund")
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(_("A refund needs a reason."))
+    if to_tender is not None and to_tender not in MONEY_TENDERS:
+        raise InvalidInput(_("Money goes back as one of {tenders}, not {value!r}.").format(
+            tenders=", ".join(MONEY_TENDERS), value=to_tender))
     original = Transaction.get_or_none(Transaction.txid == (original_txid or "").strip())
     if original is None:
         raise NotFound(_("No operation {txid}.").format(txid=original_txid))
@@ -159,7 +210,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
             )
         )
     store_obj = resolve_store(store, staff)
-    request = {"reverses": original.txid, "reason": reason}
+    request = {"reverses": original.txid, "reason": reason, "to_tender": to_tender}
 
     def body(tx) -> RefundResult:
         if Transaction.get_or_none(Transaction.reverses == original.id) is not None:
@@ -174,8 +225,19 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
             postings = [Posting(e.account, e.unit, -e.amount, e.card_id) for e in entries]
         if original.kind == "checkout":
             _ensure_points_there(entries)
+        if to_tender is not None:  # all the money back through one tender
+            postings = [Posting(f"tender.{to_tender}", p.unit, p.amount, p.card_id)
+                        if p.account.removeprefix("tender.") in MONEY_TENDERS and p.account.startswith("tender.")
+                        else p for p in postings]
         post(tx, postings)
         money = sum(p.amount for p in postings if p.account.startswith("tender."))
+        paid_out: dict[str, int] = defaultdict(int)
+        to_cards: dict[str, int] = defaultdict(int)
+        for p in postings:
+            if p.account.startswith("tender.") and p.amount:
+                paid_out[p.account.removeprefix("tender.")] += p.amount
+            elif p.card_id is not None and p.amount:
+                to_cards[_CARD_PARTS[p.account]] += p.amount
         if original.kind == "checkout":
             sale = Sale.get(Sale.transaction == original.id)
             result = json.loads(original.result_json or "{}")
@@ -194,9 +256,11 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
             Card.update(status="cancelled").where(Card.id == card_id).execute()
         audit("ledger.refund", f"tx:{original.txid}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"reverses": original.txid, "kind": original.kind, "reason": reason, "bonus_kept_fen": kept,
-                       "coupons_reopened": reopened})
+                       "coupons_reopened": reopened, "approved_by": approver.code if approver else None,
+                       "paid_out": dict(paid_out), "to_tender": to_tender})
         return RefundResult(tx.txid, original.txid, original.kind, original.member_id, money, len(postings),
-                            kept, reopened)
+                            kept, reopened, {k: v for k, v in paid_out.items() if v},
+                            {k: v for k, v in to_cards.items() if v})
 
     return run_operation(txid=txid, kind="refund", request=request, staff=staff, store=store_obj,
                          member=original.member_id, body=body, result_type=RefundResult, note=reason)

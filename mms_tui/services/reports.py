@@ -550,6 +550,27 @@ def birthdays(p: Period, by: str = "day") -> Iterator[Row]:
 
 
 #: name → (one-line description, function)
+def shifts(p: Period, by: str = "day") -> Iterator[Row]:
+    """Shifts opened in the period, oldest first: who, when, the money per tender the ledger says the drawer took,
+    and at close the cash expected (with the float), counted, and over (+) or short (−) over all tenders."""
+    from mms_tui.models import Shift
+    from mms_tui.services.ledger import MONEY_TENDERS
+    from mms_tui.services.shifts import shift_summary
+
+    query = Shift.select().where((Shift.opened_at >= p.start_dt) & (Shift.opened_at < p.end_dt))
+    if p.store_id is not None:
+        query = query.where(Shift.store == p.store_id)
+    for shift in query.order_by(Shift.opened_at, Shift.id):
+        summary = shift_summary(shift)
+        net = summary.net
+        yield {"store": summary.store_code, "staff": summary.staff_code, "name": summary.staff_name,
+               "opened_at": summary.opened_at, "closed_at": summary.closed_at or "",
+               **{f"{t}_fen": net[t] for t in MONEY_TENDERS}, "float_fen": summary.float_fen,
+               "cash_expected_fen": summary.expected.get("cash", 0),
+               "cash_counted_fen": summary.counted.get("cash") if summary.closed else None,
+               "over_short_fen": summary.over_short_fen if summary.closed else None}
+
+
 REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "turnover": (N_("sales per day/week/month by tender, refunds netted"), turnover),
     "topups": (N_("top-ups and bonus given per day and tender"), topups),
@@ -561,6 +582,7 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "tiers": (N_("members per tier, upgrades in the period"), tiers),
     "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
     "birthdays": (N_("members whose birthday falls in the period: phone, tier, age, last check-in"), birthdays),
+    "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
 }
 
 

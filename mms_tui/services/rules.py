@@ -44,7 +44,7 @@ from mms_tui.models import Config, Product, ServiceItem, Staff, Store, Tier
 from mms_tui.services.common import CONFIG_DEFAULTS, fetch_rows
 from mms_tui.services.errors import InvalidInput, RulesInvalid
 from mms_tui.services.ledger import audit
-from mms_tui.services.staff import require_role
+from mms_tui.services.staff import require
 from mms_tui.services.text import parse_date, parse_money, plain_amount
 
 #: the document format this program reads and writes
@@ -990,7 +990,7 @@ def save_rules(rules: Rules | Mapping[str, Any], staff: Staff, *, dry_run: bool 
 
     A manager's decision: cashiers are refused. Nothing is written unless everything is valid (``dry_run``: check
     only); the change leaves a ``rules.save`` audit event with the new document."""
-    require_role(staff, "manager")
+    require(staff, "rules.edit")
     problems: list[str] = []
     if not isinstance(rules, Rules):
         rules, problems = _parse(rules)

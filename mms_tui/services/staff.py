@@ -1,17 +1,29 @@
-"""Staff accounts and PINs (argon2 hashes, never the PIN itself)."""
+"""Staff accounts, PINs (argon2 hashes, never the PIN itself) and the one place every role check is decided.
+
+PINs are throttled per staff account in the database, so every desk, the lock screen, each manager approval and
+every process see the same count: after a wrong PIN the next try waits a moment (refused unchecked until then),
+and after ``lock_after`` wrong PINs in a row the account takes no PIN for ``lock_minutes`` or until a manager
+unlocks it (setting ``pin_throttle``). An unknown code costs the same hash check as a known one.
+
+Permissions are named (:data:`PERMISSIONS`); a screen or a command asks :func:`may` to decide what to offer and the
+service itself calls :func:`require`, so no entry point can skip a check.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from mms_tui import clock
 from mms_tui.db import write_transaction
 from mms_tui.i18n import N_, _
 from mms_tui.models import STAFF_ROLES, Staff, Store
-from mms_tui.services.errors import InvalidInput, NotFound, PermissionDenied, WrongPin
+from mms_tui.services.errors import AccountLocked, InvalidInput, NotFound, PermissionDenied, PinWait, WrongPin
 from mms_tui.services.ledger import audit
 
 # Desk logins happen all day; these costs keep a verify well under 100 ms on a counter PC.
@@ -19,6 +31,29 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 _PIN = re.compile(r"^\d{4,8}$")
 ROLE_RANK = {"cashier": 0, "manager": 1, "admin": 2}
 ROLE_NAMES = {"cashier": N_("cashier"), "manager": N_("manager"), "admin": N_("admin")}
+
+#: every permission the product checks, and the least role that has it
+PERMISSIONS: dict[str, str] = {
+    "refund": "manager",  # undo a sale, a top-up, a check-in, a card issue, a gift
+    "topup.bonus": "manager",  # give a top-up bonus other than the loyalty rules'
+    "rules.edit": "manager",  # change the loyalty rules
+    "coupons.issue": "manager",  # hand out coupons, one or in bulk
+    "shift.others": "manager",  # see and close other staff members' shifts
+    "staff.unlock": "manager",  # lift a PIN lockout
+}
+
+
+def may(staff: Staff | None, permission: str) -> bool:
+    """Whether ``staff`` has ``permission`` (a name of :data:`PERMISSIONS`): what a screen asks before offering a
+    key, and what :func:`require` enforces in the service."""
+    needed = PERMISSIONS[permission]
+    return staff is not None and ROLE_RANK.get(staff.role, -1) >= ROLE_RANK[needed]
+
+
+def require(staff: Staff, permission: str) -> None:
+    """Refuse, saying who may, unless ``staff`` has ``permission``."""
+    if not may(staff, permission):
+        require_role(staff, PERMISSIONS[permission])
 
 
 @dataclass(frozen=True)
@@ -57,25 +92,97 @@ def create_staff(
     return _info(staff)
 
 
+#: checked against when the code is unknown, so a wrong code costs the same time as a wrong PIN
+_NOBODY = _hasher.hash("no-such-staff")
+
+
+@dataclass(frozen=True)
+class PinPolicy:
+    waits: tuple[int, ...]  # seconds to wait after the 1st, 2nd, … wrong PIN in a row (the last one repeats)
+    lock_after: int  # wrong PINs in a row that lock the account (0: never)
+    lock_minutes: int
+
+
+def pin_policy() -> PinPolicy:
+    from mms_tui.services.common import get_config
+
+    raw = get_config("pin_throttle") or {}
+    waits = tuple(max(0, int(w)) for w in raw.get("waits", [0]) or [0])
+    return PinPolicy(waits, max(0, int(raw.get("lock_after", 5))), max(1, int(raw.get("lock_minutes", 5))))
+
+
+def _seconds_until(moment: dt.datetime, now: dt.datetime) -> int:
+    return max(0, math.ceil((moment - now).total_seconds()))
+
+
+def _refuse_while_waiting(staff: Staff, now: dt.datetime, policy: PinPolicy) -> None:
+    """A locked account, or a try too soon after a wrong PIN, is refused before the PIN is looked at."""
+    if staff.locked_until is not None and staff.locked_until > now:
+        raise AccountLocked(_(
+            "Too many wrong PINs: {code} is locked until {time}; a manager can unlock it sooner."
+        ).format(code=staff.code, time=staff.locked_until.strftime("%H:%M:%S")),
+            _seconds_until(staff.locked_until, now))
+    if staff.failed_logins and staff.last_failed_at is not None:
+        wait = policy.waits[min(staff.failed_logins, len(policy.waits)) - 1]
+        ready = staff.last_failed_at + dt.timedelta(seconds=wait)
+        if ready > now:
+            seconds = _seconds_until(ready, now)
+            raise PinWait(_("Wrong PIN: wait {n} s before the next try.").format(n=seconds), seconds)
+
+
+def _verify(pin_hash: str, pin: str) -> bool:
+    try:
+        return _hasher.verify(pin_hash, pin or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
 def authenticate(code: str, pin: str) -> Staff:
-    """The staff member for this code and PIN, or WrongPin (the same message whichever part was wrong)."""
-    staff = Staff.get_or_none((Staff.code == (code or "").strip()) & (Staff.active == True))  # noqa: E712
-    ok = False
+    """The staff member for this code and PIN, or WrongPin (the same message whichever part was wrong), PinWait
+    when a try comes too soon after a wrong PIN, AccountLocked after too many in a row. Every desk's login, lock
+    screen and manager approval comes here, so the count is one per account."""
+    code = (code or "").strip()
+    staff = Staff.get_or_none((Staff.code == code) & (Staff.active == True))  # noqa: E712
+    now = clock.now()
+    policy = pin_policy()
     if staff is not None:
-        try:
-            ok = _hasher.verify(staff.pin_hash, pin or "")
-        except (VerificationError, InvalidHashError):
-            ok = False
+        _refuse_while_waiting(staff, now, policy)
+    ok = _verify(staff.pin_hash if staff is not None else _NOBODY, pin) and staff is not None
     if not ok:
+        locked_until = None
         with write_transaction():
             if staff is not None:
-                Staff.update(failed_logins=Staff.failed_logins + 1).where(Staff.id == staff.id).execute()
-            audit("staff.login_failed", f"staff:{staff.id if staff else code}", staff=None, store=None)
-        raise WrongPin(_("Wrong staff code or PIN."))
-    if staff.failed_logins:
-        with write_transaction():
-            Staff.update(failed_logins=0).where(Staff.id == staff.id).execute()
+                Staff.update(failed_logins=Staff.failed_logins + 1, last_failed_at=now).where(
+                    Staff.id == staff.id).execute()
+                failures = Staff.get_by_id(staff.id).failed_logins
+                if policy.lock_after and failures >= policy.lock_after:
+                    locked_until = now + dt.timedelta(minutes=policy.lock_minutes)
+                    Staff.update(locked_until=locked_until).where(Staff.id == staff.id).execute()
+                    audit("staff.locked", f"staff:{staff.id}", staff=None, store=None,
+                          payload={"failures": failures, "until": locked_until})
+            audit("staff.login_failed", f"staff:{staff.id if staff else code[:40]}", staff=None, store=None)
+        if locked_until is not None:
+            _refuse_while_waiting(Staff.get_by_id(staff.id), now, policy)
+        wait = 0
+        if staff is not None:  # the wait before the next try starts now: the desk counts it down at once
+            failures = Staff.get_by_id(staff.id).failed_logins
+            wait = policy.waits[min(failures, len(policy.waits)) - 1]
+        raise WrongPin(_("Wrong staff code or PIN."), wait)
+    with write_transaction():
+        Staff.update(failed_logins=0, last_failed_at=None, locked_until=None, last_login_at=now).where(
+            Staff.id == staff.id).execute()
     return staff
+
+
+def unlock_staff(code: str, by: Staff) -> None:
+    """Lift a PIN lockout (and the wait after wrong PINs) before it runs out."""
+    require(by, "staff.unlock")
+    staff = Staff.get_or_none(Staff.code == (code or "").strip())
+    if staff is None:
+        raise NotFound(_("No staff member {code!r}.").format(code=code))
+    with write_transaction():
+        Staff.update(failed_logins=0, last_failed_at=None, locked_until=None).where(Staff.id == staff.id).execute()
+        audit("staff.unlock", f"staff:{staff.id}", staff=by, store=None)
 
 
 def staff_code_for_card(card_no: str) -> str | None:

@@ -214,3 +214,61 @@ def parse_count(text: str | int) -> int:
     if not _COUNT.match(cleaned):
         raise InvalidInput(_("Not a whole number: {value!r}.").format(value=text))
     return int(cleaned)
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal or on a receipt: a CJK character takes two."""
+    from wcwidth import wcswidth
+
+    width = wcswidth(text)
+    return width if width >= 0 else sum(max(0, wcswidth(ch)) for ch in text)
+
+
+def fit(text: str, width: int, *, pad: bool = False) -> str:
+    """``text`` in at most ``width`` columns: cut with an ellipsis when it is longer (never mid-character, and
+    at a word's end when one is near), padded with spaces when ``pad``."""
+    from wcwidth import wcwidth
+
+    if width <= 0:
+        return ""
+    if display_width(text) <= width:
+        return text + " " * (width - display_width(text)) if pad else text
+    room = width - 1  # for the ellipsis
+    cut, used = 0, 0
+    for i, ch in enumerate(text):
+        w = max(0, wcwidth(ch))
+        if used + w > room:
+            break
+        used += w
+        cut = i + 1
+    head = text[:cut]
+    space = head.rfind(" ")
+    if space >= max(1, cut - 6) and not has_cjk(head[space:]):  # end at a word when the cut is within one
+        head = head[:space]
+    head = head.rstrip() + "…"
+    return head + " " * (width - display_width(head)) if pad else head
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` columns: broken at spaces where it can, anywhere in CJK text."""
+    from wcwidth import wcwidth
+
+    lines: list[str] = []
+    line, used = "", 0
+    for word in text.replace("\n", " ").split(" "):
+        need = display_width(word) + (1 if line else 0)
+        if used + need <= width:
+            line, used = (line + " " + word if line else word), used + need
+            continue
+        if line:
+            lines.append(line)
+            line, used = "", 0
+        for ch in word:  # a word longer than a line (or CJK text without spaces) breaks where it must
+            w = max(0, wcwidth(ch))
+            if used + w > width:
+                lines.append(line)
+                line, used = "", 0
+            line, used = line + ch, used + w
+    if line or not lines:
+        lines.append(line)
+    return lines

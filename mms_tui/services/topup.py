@@ -19,6 +19,7 @@ from mms_tui.services.errors import InvalidInput, WrongCardKind
 from mms_tui.services.ledger import MONEY_TENDERS, Posting, audit, card_posting, post, run_operation
 from mms_tui.services.pricing import topup_bonus, topup_tier
 from mms_tui.services.rules import Rules, load_rules
+from mms_tui.services.staff import require
 from mms_tui.services.tiers import raise_tier
 
 
@@ -82,7 +83,7 @@ def top_up(
     store: Store | str | None = None,
 ) -> TopUpResult:
     """Principal ``amount_fen`` paid with ``tender``; ``bonus_fen`` is the business's gift (充1000送200): None takes
-    it from the rules in force; a number is what staff gave (the screen lets only a manager change it). A rule's
+    it from the rules in force; a number is what staff gave (only a manager may give other than the rules'). A rule's
     tier for this amount moves the member up in the same transaction."""
     require_positive(amount_fen, _("The top-up amount"))
     if bonus_fen is not None and (not isinstance(bonus_fen, int) or isinstance(bonus_fen, bool) or bonus_fen < 0):
@@ -102,6 +103,8 @@ def top_up(
         ensure_usable(current)
         offer = topup_offer(amount_fen)
         bonus = offer.bonus_fen if bonus_fen is None else bonus_fen
+        if bonus != offer.bonus_fen:  # the rules' bonus is anyone's to give; another one is a manager's decision
+            require(staff, "topup.bonus")
         post(tx, [
             card_posting(current.id, "card.principal", amount_fen),
             Posting(f"tender.{tender}", "fen", -amount_fen),

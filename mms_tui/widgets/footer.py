@@ -6,6 +6,10 @@ to the cycle collector. At the counter that is every swipe: the member screen sh
 apply to (birthday gift, renew pass…), so two members in a row rarely have the same row. This footer keeps one key
 widget per key it has ever shown on its screen, in the screen's order, and shows, hides, enables or disables them;
 it composes again only for a key it has no widget for yet.
+
+Bindings carry their descriptions untranslated (``N_("Check in")``); the footer translates them as it draws, so
+a screen built before the language was chosen, or a module imported under another one, still shows the desk's
+language.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer as TextualFooter
 from textual.widgets._footer import FooterKey
+
+from mms_tui.i18n import _
 
 Slot = tuple[str, str]  # (key, action): one key widget
 
@@ -36,6 +42,7 @@ def merged(known: list[Slot], shown: list[Slot]) -> list[Slot]:
 
 class Footer(TextualFooter):
     def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("show_command_palette", False)  # room for the screen's keys; F1 names Ctrl+P
         super().__init__(*args, **kwargs)
         self.slots: dict[Slot, FooterKey] = {}  # every key widget composed, shown or hidden, in order
         self.remembered: dict[Slot, tuple[Binding, bool, str]] = {}  # what each slot was last shown as
@@ -48,7 +55,7 @@ class Footer(TextualFooter):
         self.slots = {}
         for slot in merged(list(self.remembered), list(shown)):
             binding, enabled, tooltip = self.remembered[slot]
-            key = FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
+            key = FooterKey(binding.key, self.app.get_key_display(binding), _(binding.description), binding.action,
                             disabled=not enabled, tooltip=tooltip).data_bind(compact=TextualFooter.compact)
             key.display = slot in shown
             self.slots[slot] = key
@@ -62,9 +69,9 @@ class Footer(TextualFooter):
         found = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
         if found is not None:
             _node, binding, enabled, _tooltip = found
-            yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description, binding.action,
+            yield FooterKey(binding.key, self.app.get_key_display(binding), _(binding.description), binding.action,
                             classes="-command-palette", disabled=not enabled,
-                            tooltip=binding.tooltip or binding.description)
+                            tooltip=_(binding.tooltip or binding.description))
 
     def bindings_changed(self, screen: Screen) -> None:
         if not (self.slots and self.is_attached and screen is self.screen):

@@ -1,0 +1,90 @@
+"""What every screen shares: running a service on a worker's own connection, the one error path, and the
+messages devices and keyboard-wedge readers reach screens with.
+
+The app imports this module and so do the screens; nothing here imports the app or a screen, so there is no cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from mms_tui.db import database, database_fault
+from mms_tui.devices.protocols import Read
+from mms_tui.devices.reader import ReaderStatus
+from mms_tui.i18n import _
+from mms_tui.services.errors import DomainError
+from mms_tui.services.lookup import lookup
+
+T = TypeVar("T")
+
+
+def in_connection(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run ``fn`` on this thread's own short-lived connection (each worker thread has its own)."""
+    with database.connection_context():
+        return fn(*args, **kwargs)
+
+
+def card_and_view(value: str) -> tuple[list, object]:
+    """A swipe's lookup, and the member's panel read with it in the same connection when the card is known
+    (the member screen then shows it as it opens); a panel that fails to read is read again by the screen."""
+    from mms_tui.services.desk import member_view
+
+    hits = lookup(value, 2)
+    card_hits = [h for h in hits if h.match == "card"]
+    if not card_hits:
+        return hits, None
+    try:
+        return hits, member_view(card_hits[0].member_id)
+    except Exception:  # the screen reads it again itself, and says what is wrong
+        return hits, None
+
+
+def error_message(error: BaseException) -> str:
+    """What a cashier reads when something fails: the domain's own sentence, or one plain line."""
+    if isinstance(error, DomainError):
+        return str(error)
+    fault = database_fault(error)
+    if fault is not None:
+        return fault
+    return _("Something went wrong: {error}").format(error=error.__class__.__name__ + (f": {error}" if str(error) else ""))
+
+
+def notify_worker_error(node, event: Worker.StateChanged) -> None:
+    if event.state == WorkerState.ERROR and event.worker.error is not None:
+        node.app.notify(error_message(event.worker.error), severity="error", timeout=6)
+
+
+class WorkerErrors:
+    """Mixed into every screen: the one error path. A worker that fails becomes one clear notification."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        notify_worker_error(self, event)
+
+
+class DeviceRead(Message):
+    """A card swiped or a barcode scanned on a serial device (posted from the reader thread to the app)."""
+
+    def __init__(self, read: Read) -> None:
+        super().__init__()
+        self.read = read
+
+
+class DeviceStatus(Message):
+    def __init__(self, status: ReaderStatus) -> None:
+        super().__init__()
+        self.status = status
+
+
+class Swiped(Message):
+    """A read — from a serial reader or scanner, or a keyboard-wedge reader's burst of keys (``read.kind`` is
+    "wedge": a card or a barcode, nobody can tell which) — offered to the screen on top. A screen that takes it
+    (a dialog asking for a card number, the checkout adding a product) handles it and stops it; otherwise it
+    bubbles up to the app, which opens the member whose card it is."""
+
+    def __init__(self, read: Read) -> None:
+        super().__init__()
+        self.read = read

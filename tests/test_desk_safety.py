@@ -1,0 +1,196 @@
+"""Desk safety in the services (#14): one intent, one posting; a repeat check-in asks; PINs throttled and locked
+per account across processes; every role check in the service, whatever the entry point."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import pytest
+
+from mms_tui import clock
+from mms_tui.db import write_transaction
+from mms_tui.models import Staff, Transaction, Visit
+from mms_tui.services.checkin import check_in
+from mms_tui.services.common import set_config
+from mms_tui.services.errors import AccountLocked, PermissionDenied, PinWait, RepeatCheckIn, WrongPin
+from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.staff import authenticate, may, unlock_staff
+from mms_tui.services.topup import top_up
+from tests.conftest import CASHIER_PIN, MANAGER_PIN
+
+T0 = dt.datetime.combine(clock.today(), dt.time(10, 0))  # 10:00 on the product's today
+
+
+def member(desk) -> int:
+    return register_member("张三", "13800138000", desk.cashier, "r1").member_id
+
+
+# --- check-in: a repeat within the window asks first --------------------------------------------------------------
+
+
+def test_a_second_check_in_of_a_package_within_ten_minutes_is_refused_naming_the_first(desk):
+    card = issue_card(member(desk), "V10", desk.cashier, "i1").card_id
+    with clock.pinned(T0):
+        first = check_in(card, desk.cashier, "c1")
+    with clock.pinned(T0 + dt.timedelta(minutes=4)):
+        assert check_in(card, desk.cashier, "c1") == first  # the same intent: the first answer, nothing more
+        with pytest.raises(RepeatCheckIn, match="10:00") as refused:
+            check_in(card, desk.cashier, "c2")
+        assert refused.value.last_at == str(T0) and "4 min ago" in str(refused.value)
+        assert Visit.select().count() == 1 and Transaction.get_or_none(Transaction.txid == "c2") is None
+        again = check_in(card, desk.cashier, "c2", again=True)  # asked for on purpose
+    assert (first.visits_left, again.visits_left) == (9, 8)
+    with clock.pinned(T0 + dt.timedelta(minutes=30)):
+        assert check_in(card, desk.cashier, "c3").visits_left == 7  # outside the window: no question
+
+
+def test_a_pass_asks_for_the_rest_of_the_day_and_not_the_next(desk):
+    card = issue_card(member(desk), "M1", desk.cashier, "i1").card_id
+    with clock.pinned(T0):
+        check_in(card, desk.cashier, "c1")
+    with clock.pinned(T0 + dt.timedelta(hours=9)), pytest.raises(RepeatCheckIn):
+        check_in(card, desk.cashier, "c2")
+    with clock.pinned(T0 + dt.timedelta(hours=15)):  # 01:00 the next day
+        check_in(card, desk.cashier, "c3")
+    assert Visit.select().count() == 2
+
+
+def test_the_window_is_a_setting_and_a_reversed_check_in_does_not_count(desk):
+    from mms_tui.services.refund import refund
+
+    card = issue_card(member(desk), "V10", desk.cashier, "i1").card_id
+    with write_transaction():
+        set_config("repeat_check_in", {"visits": 60, "period": 0})
+    with clock.pinned(T0):
+        check_in(card, desk.cashier, "c1")
+    with clock.pinned(T0 + dt.timedelta(minutes=30)):
+        with pytest.raises(RepeatCheckIn):
+            check_in(card, desk.cashier, "c2")
+        refund("c1", desk.manager, "wrong member", "rf1")
+        assert check_in(card, desk.cashier, "c2").visits_left == 9
+
+
+# --- PINs: throttled and locked per account, in the database --------------------------------------------------------
+
+
+def test_wrong_pins_slow_down_then_lock_the_account_and_the_right_pin_waits_too(desk):
+    with clock.pinned(T0), pytest.raises(WrongPin):
+        authenticate("c01", "9999")  # 1st: no wait
+    with clock.pinned(T0):
+        with pytest.raises(WrongPin):
+            authenticate("c01", "9998")  # 2nd: the next try waits 1 s
+        with pytest.raises(PinWait) as wait:
+            authenticate("c01", CASHIER_PIN)  # even the right PIN is not looked at during the wait
+        assert wait.value.seconds == 1
+    with clock.pinned(T0 + dt.timedelta(seconds=1)), pytest.raises(WrongPin):
+        authenticate("c01", "9997")  # 3rd: 2 s
+    with clock.pinned(T0 + dt.timedelta(seconds=3)), pytest.raises(WrongPin):
+        authenticate("c01", "9996")  # 4th: 4 s
+    with clock.pinned(T0 + dt.timedelta(seconds=7)):
+        with pytest.raises(AccountLocked) as locked:
+            authenticate("c01", "9995")  # 5th: locked 5 minutes
+        assert locked.value.seconds == 300
+    with clock.pinned(T0 + dt.timedelta(minutes=4)), pytest.raises(AccountLocked, match="10:05:07"):
+        authenticate("c01", CASHIER_PIN)  # locked at 10:00:07 for 5 minutes
+    with clock.pinned(T0 + dt.timedelta(minutes=6)):
+        assert authenticate("c01", CASHIER_PIN).code == "c01"
+    staff = Staff.get(Staff.code == "c01")
+    assert (staff.failed_logins, staff.locked_until, staff.last_login_at) == (0, None, T0 + dt.timedelta(minutes=6))
+
+
+def test_a_manager_unlocks_a_locked_cashier_and_a_cashier_may_not(desk):
+    with write_transaction():
+        set_config("pin_throttle", {"waits": [0], "lock_after": 2, "lock_minutes": 30})
+    with clock.pinned(T0):
+        with pytest.raises(WrongPin):
+            authenticate("c01", "1111")
+        with pytest.raises(AccountLocked):  # the second wrong PIN locks
+            authenticate("c01", "2222")
+        with pytest.raises(AccountLocked):
+            authenticate("c01", CASHIER_PIN)
+        with pytest.raises(PermissionDenied):
+            unlock_staff("c01", desk.cashier)
+        unlock_staff("c01", desk.manager)
+        assert authenticate("c01", CASHIER_PIN).code == "c01"
+
+
+def test_the_lockout_holds_in_another_process(desk, tmp_path):
+    """The count lives in the database: a second desk (another process) is refused as well."""
+    with write_transaction():
+        set_config("pin_throttle", {"waits": [0], "lock_after": 3, "lock_minutes": 5})
+    for pin in ("1111", "2222", "3333"):
+        with pytest.raises((WrongPin, AccountLocked)):
+            authenticate("m01", pin)
+    code = (
+        "from mms_tui.services.setup import connect\n"
+        "from mms_tui.services.staff import authenticate\n"
+        "from mms_tui.services.errors import AccountLocked\n"
+        f"connect({desk.target!r})\n"
+        "try:\n"
+        f"    authenticate('m01', {MANAGER_PIN!r})\n"
+        "    print('in')\n"
+        "except AccountLocked as exc:\n"
+        "    print('locked', exc.seconds)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split()[0] == "locked", out.stderr
+    assert 0 < int(out.stdout.split()[1]) <= 300
+
+
+def test_an_unknown_code_is_refused_like_a_wrong_pin(desk):
+    with pytest.raises(WrongPin, match="Wrong staff code or PIN"):
+        authenticate("nobody", CASHIER_PIN)
+
+
+# --- role checks in the services ----------------------------------------------------------------------------------
+
+
+def test_a_cashier_cannot_give_a_bonus_other_than_the_rules_through_the_service(desk):
+    card = issue_card(member(desk), "SV", desk.cashier, "i1").card_id
+    with pytest.raises(PermissionDenied, match="manager"):
+        top_up(card, 100_000, 50_000, "cash", desk.cashier, "t1")  # the rule gives ¥200, not ¥500
+    assert Transaction.get_or_none(Transaction.txid == "t1") is None
+    assert top_up(card, 100_000, 20_000, "cash", desk.cashier, "t1").bonus_fen == 20_000  # the rule's own
+    assert top_up(card, 100_000, 50_000, "cash", desk.manager, "t2").bonus_fen == 50_000
+
+
+def test_permissions_are_named_and_ranked(desk):
+    assert not may(desk.cashier, "refund") and may(desk.manager, "refund") and may(desk.admin, "refund")
+    assert not may(None, "refund")
+
+
+# --- refunds: a reason, a manager, and where the money goes -------------------------------------------------------
+
+
+def test_a_cashier_refunds_with_a_managers_approval_and_the_money_goes_back_as_chosen(desk):
+    from mms_tui.models import AuditEvent, Entry
+    from mms_tui.services.checkout import checkout
+    from mms_tui.services.refund import refund, refund_preview
+
+    m = member(desk)
+    checkout(m, ["HAIR"], [("wechat", 8_800)], desk.cashier, "s1")
+    preview = refund_preview("s1")
+    assert (preview.paid_with, preview.refundable) == ({"wechat": 8_800}, True)
+    with pytest.raises(PermissionDenied):
+        refund("s1", desk.cashier, "unhappy", "rf1")  # a cashier alone may not
+    with pytest.raises(PermissionDenied):
+        refund("s1", desk.cashier, "unhappy", "rf1", approver=desk.cashier)
+    result = refund("s1", desk.cashier, "unhappy", "rf1", approver=desk.manager, to_tender="cash")
+    assert (result.money_returned_fen, result.paid_out) == (8_800, {"cash": 8_800})
+    tx = Transaction.get(Transaction.txid == "rf1")
+    assert (tx.staff.code, tx.note) == ("c01", "unhappy")  # the cashier's drawer pays it; the reason is kept
+    assert {e.account: e.amount for e in Entry.select().where(Entry.transaction == tx)}["tender.cash"] == 8_800
+    event = AuditEvent.get(AuditEvent.txid == "rf1")
+    assert '"approved_by": "m01"' in event.payload and '"reason": "unhappy"' in event.payload
+    assert refund_preview("s1").refundable is False
+
+
+def test_a_refund_by_default_goes_back_through_each_original_tender(desk):
+    from mms_tui.services.checkout import checkout
+    from mms_tui.services.refund import refund
+
+    m = member(desk)
+    checkout(m, ["SPA"], [("cash", 40_000), ("alipay", 9_800)], desk.cashier, "s1")
+    assert refund("s1", desk.manager, "double sale", "rf1").paid_out == {"cash": 40_000, "alipay": 9_800}
