@@ -387,8 +387,8 @@ class MmsApp(App[None]):
         desk's language; then Textual's own commands, translated."""
         seen: set[str] = set()
         for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or binding.action in seen or not active.enabled:
+            binding = active.binding  # the desk's own keys have an id; a list's arrows and Home/End are not actions
+            if not binding.description or binding.id is None or binding.action in seen or not active.enabled:
                 continue
             seen.add(binding.action)
             key = binding.key_display or self.get_key_display(binding)

@@ -322,3 +322,20 @@ async def test_today_nets_refunded_top_ups_and_shows_card_sales_refunds_and_each
         shifts = app.screen.query_one("#today-shifts", DataTable)
         assert shifts.row_count >= 1 and "c01" in shifts.get_row_at(0)[0]
 
+
+
+# --- 6. names fit, never cut mid-word -----------------------------------------------------------------------------
+
+
+async def test_a_long_item_name_is_cut_with_an_ellipsis_not_mid_word(regular):
+    from mms_tui.models import Product
+    from mms_tui.services.checkout import checkout
+
+    Product.create(code="S500", name="洗发水 500ml", category="零售", price_fen=6_800)
+    zhang = Card.get(Card.card_no == "00012345").member_id
+    checkout(zhang, ["HAIR", "S500"], [("cash", 15_600)], regular.cashier, "s-500")
+    async with at_desk(regular, lang="zh") as (_app, pilot):
+        screen = await open_member(pilot, "00012345")
+        sales = text(screen.query_one("#recent-sales", Static))
+        assert "500m" not in sales.replace("500ml", "") and "…" in sales  # was "精剪, 洗发水 500m"
+    set_language("en")

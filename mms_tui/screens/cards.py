@@ -13,7 +13,7 @@ from textual.widgets.option_list import Option
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import Swiped, in_connection
-from mms_tui.screens.dialog import OperationDialog
+from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.ledger import money_tender_choices
 from mms_tui.services.lookup import CardSummary
@@ -47,9 +47,11 @@ class IssueCardScreen(OperationDialog):
         return _("Issue a card")
 
     def fields(self):
-        yield Select([], id="issue-type", prompt=_("Card type"))
-        yield Input(id="issue-no", placeholder=_("Card number: swipe, or empty for a new number"), value=self.card_no)
-        yield Select(money_tender_choices(), id="issue-tender", value="cash", allow_blank=False)
+        yield field_row(_("Card type"), Select([], id="issue-type", prompt="-"))
+        yield field_row(_("Card number"), Input(id="issue-no", value=self.card_no,
+                                                placeholder=_("swipe, or empty for a new number")))
+        yield field_row(_("Tender"), Select(money_tender_choices(), id="issue-tender", value="cash",
+                                            allow_blank=False))
 
     def on_swiped(self, event: Swiped) -> None:
         event.stop()
@@ -119,7 +121,7 @@ class ReplaceCardScreen(OperationDialog):
     def fields(self):
         yield Label(_("It is blocked at once: nobody can use it from now on."), classes="wrap")
         yield Label(_("Moves to the new card: {value}.").format(value=value_words(self.card)), classes="wrap")
-        yield Input(id="replace-no", placeholder=_("New card number: swipe, or empty for a new number"))
+        yield field_row(_("New card"), Input(id="replace-no", placeholder=_("swipe, or empty for a new number")))
 
     def on_swiped(self, event: Swiped) -> None:
         event.stop()
@@ -152,7 +154,8 @@ class RenewPassScreen(OperationDialog):
 
     def fields(self):
         yield Label("", id="renew-terms", classes="wrap")
-        yield Select(money_tender_choices(), id="renew-tender", value="cash", allow_blank=False)
+        yield field_row(_("Tender"), Select(money_tender_choices(), id="renew-tender", value="cash",
+                                            allow_blank=False))
 
     def on_mount(self) -> None:
         self.query_one("#renew-tender", Select).focus()
@@ -202,8 +205,8 @@ class TransferVisitsScreen(OperationDialog):
         return _("Transfer visits of {card} ({n} left)").format(card=self.card_no, n=self.visits_left)
 
     def fields(self):
-        yield Select([], id="transfer-to", prompt=_("To family member"))
-        yield Input(id="transfer-visits", value="1", placeholder=_("Visits"), type="integer")
+        yield field_row(_("To family member"), Select([], id="transfer-to", prompt="-"))
+        yield field_row(_("Visits"), Input(id="transfer-visits", value="1", type="integer"))
 
     def on_mount(self) -> None:
         self.query_one("#transfer-to", Select).focus()

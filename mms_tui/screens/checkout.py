@@ -365,6 +365,11 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         total = self.priced.total_fen if self.priced else 0
         return total - sum(t.amount_fen for t in self.tenders)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Once paid, only Esc (close the receipt) and help remain."""
+        paid_only = ("confirm", "tender", "clear_tenders", "coupon", "fees", "qty", "remove_line")
+        return self.result is None or action not in paid_only
+
     def action_tender(self, tender: str) -> None:
         if self.result is not None:
             self.message(_("Paid. Esc closes the receipt."))
@@ -496,9 +501,9 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         receipt = self.query_one("#receipt", Static)
         receipt.update("\n".join(receipt_lines(result, staff_name=self.app.staff.name, member_name=self.member_name)))
         receipt.display = True
-        self.query_one("#lines", DataTable).display = False
-        self.query_one("#discounts", Static).display = False
-        self.query_one("#coupon", Input).display = False
+        for hidden in ("#lines", "#discounts", "#coupon", "#code", "#pay-row", "#pay-keys", "#tenders"):
+            self.query_one(hidden).display = False
+        self.refresh_bindings()
         self.app.print_receipt(result.txid)
         self.message(_("✓ Paid. Esc closes the receipt."))
         self.query_one("#code", Input).disabled = True

@@ -22,8 +22,8 @@ class DeskScreen(WorkerErrors, Screen[None]):
         Binding("f2", "focus_search", N_("Search"), id="desk.search", show=False),
         Binding("f3", "register", N_("New member"), id="desk.register"),
         Binding("f8", "today", N_("Today"), id="desk.today"),
-        Binding("f9", "walk_in", N_("Walk-in sale"), id="desk.walk_in"),
-        Binding("f10", "rules", N_("Loyalty rules"), id="desk.rules"),
+        Binding("f9", "walk_in", N_("Walk-in"), id="desk.walk_in"),
+        Binding("f10", "rules", N_("Rules"), id="desk.rules"),
     ]
 
     def __init__(self) -> None:

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
@@ -27,6 +28,12 @@ from mms_tui.screens.help import key_label
 from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import new_txid
 from mms_tui.widgets.footer import Footer
+
+
+def field_row(label: str, widget: Widget) -> Horizontal:
+    """A labelled field on one line (the widget compact), so a whole form fits 24 rows."""
+    widget.compact = True
+    return Horizontal(Label(label, classes="field-label"), widget, classes="field-row")
 
 
 class OperationDialog(WorkerErrors, ModalScreen[str | None]):
@@ -47,7 +54,9 @@ class OperationDialog(WorkerErrors, ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):  # scrolls when a long form meets a short terminal
             yield Label(self.heading(), classes="dialog-title")
-            yield Label("", id="dialog-error", classes="error")  # on top: never below the fold
+            error = Label("", id="dialog-error", classes="error")  # on top: never below the fold
+            error.display = False
+            yield error
             yield from self.fields()
             yield Label(_(self.HINT), classes="hint")
         yield Footer()
@@ -90,7 +99,9 @@ class OperationDialog(WorkerErrors, ModalScreen[str | None]):
         self.dismiss(self.succeeded(result))
 
     def show_error(self, message: str) -> None:
-        self.query_one("#dialog-error", Label).update(message)
+        label = self.query_one("#dialog-error", Label)
+        label.update(message)
+        label.display = bool(message)
 
     def failed(self, message: str) -> None:
         self.busy = False

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
 from mms_tui.screens.common import WorkerErrors, error_message, in_connection
-from mms_tui.screens.dialog import OperationDialog
+from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.desk import HistoryRow, member_history
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.ledger import MONEY_TENDERS, tender_label
@@ -72,10 +72,10 @@ class RefundScreen(OperationDialog):
         if self.row.detail:
             yield Label(fit(self.row.detail, 70), classes="wrap")
         yield Static("", id="refund-terms")
-        yield Label(_("Money goes back as"))
-        yield Select([(_("the way it was paid"), ORIGINAL)] + [(tender_label(t), t) for t in MONEY_TENDERS],
-                     id="refund-tender", value=ORIGINAL, allow_blank=False)
-        yield Input(id="refund-reason", placeholder=_("Reason (required)"))
+        yield field_row(_("Money back as"), Select(
+            [(_("the way it was paid"), ORIGINAL)] + [(tender_label(t), t) for t in MONEY_TENDERS],
+            id="refund-tender", value=ORIGINAL, allow_blank=False))
+        yield field_row(_("Reason"), Input(id="refund-reason", placeholder=_("required")))
 
     def on_mount(self) -> None:
         self.query_one("#refund-reason", Input).focus()

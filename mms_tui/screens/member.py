@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 from mms_tui import clock
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import Swiped, WorkerErrors, in_connection
-from mms_tui.screens.dialog import OperationDialog
+from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.checkin import check_in
 from mms_tui.services.desk import MemberView, member_view, reveal_phone
 from mms_tui.services.errors import DomainError, InvalidInput, RepeatCheckIn
@@ -143,6 +143,7 @@ class MemberScreen(WorkerErrors, Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#outcome", Static).display = False
         self.query_one("#cards", DataTable).add_columns(_("Card"), _("Type"), _("State"), _("Balance"),
                                                         _("Valid until"), _("Points"))
         self.fill()
@@ -161,6 +162,7 @@ class MemberScreen(WorkerErrors, Screen[None]):
         box = self.query_one("#outcome", Static)
         box.set_classes("")
         box.update("")
+        box.display = False
         self.query_one("#cards", DataTable).move_cursor(row=0)
         self.fill()
 
@@ -238,6 +240,7 @@ class MemberScreen(WorkerErrors, Screen[None]):
         box = self.query_one("#outcome", Static)
         box.set_classes("outcome-ok" if ok else "outcome-refused")
         box.update(escape(text))
+        box.display = True
 
     # --- typing is a new search -------------------------------------------------------------------------------
 
@@ -513,7 +516,7 @@ class FamilyScreen(OperationDialog):
 
     def fields(self):
         yield Label("", id="family-members")
-        yield Input(id="family-of", placeholder=_("Join the family of: phone or card number"))
+        yield field_row(_("Join family of"), Input(id="family-of", placeholder=_("phone or card number")))
 
     def on_swiped(self, event: Swiped) -> None:
         event.stop()

@@ -7,7 +7,7 @@ from textual.widgets import Input, Label, Select
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import Swiped, in_connection
-from mms_tui.screens.dialog import OperationDialog
+from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.ledger import money_tender_choices, new_txid
 from mms_tui.services.members import (
     CardTypeInfo,
@@ -48,17 +48,17 @@ class MemberFormScreen(OperationDialog):
         return _("Edit member") if self.member_id else _("New member")
 
     def fields(self):
-        yield Input(id="name", placeholder=_("Name"))
-        yield Input(id="phone", placeholder=_("Mobile phone (11 digits)"), value=self.phone)
-        yield Select([(_("Female"), "F"), (_("Male"), "M")], id="gender", prompt=_("Gender"))
-        yield Input(id="birthday", placeholder=_("Birthday YYYY-MM-DD (optional)"))
-        yield Input(id="notes", placeholder=_("Notes (optional)"))
+        yield field_row(_("Name"), Input(id="name"))
+        yield field_row(_("Phone"), Input(id="phone", placeholder=_("Mobile phone (11 digits)"), value=self.phone))
+        yield field_row(_("Gender"), Select([(_("Female"), "F"), (_("Male"), "M")], id="gender", prompt="-"))
+        yield field_row(_("Birthday"), Input(id="birthday", placeholder=_("YYYY-MM-DD (optional)")))
+        yield field_row(_("Notes"), Input(id="notes", placeholder=_("(optional)")))
         if self.member_id is None:
-            yield Label(_("First card"))
-            yield Select([], id="card-type", prompt=_("No card now"))
-            yield Input(id="card-no", placeholder=_("Card number: swipe, or empty for a new number"),
-                        value=self.card_no)
-            yield Select(money_tender_choices(), id="card-tender", value="cash", allow_blank=False)
+            yield field_row(_("First card"), Select([], id="card-type", prompt=_("No card now")))
+            yield field_row(_("Card number"), Input(id="card-no", value=self.card_no,
+                                                    placeholder=_("swipe, or empty for a new number")))
+            yield field_row(_("Tender"), Select(money_tender_choices(), id="card-tender", value="cash",
+                                                allow_blank=False))
 
     def on_swiped(self, event: Swiped) -> None:
         """A card swiped while registering is the first card's number."""

@@ -11,7 +11,7 @@ from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 
@@ -33,6 +33,22 @@ def _today(viewer, store: str) -> tuple[DaySummary, list[ShiftSummary]]:
     return day_summary(store), shifts_of_day(viewer, store)
 
 
+def shift_state(shift: ShiftSummary | None, day: str) -> str:
+    if shift is None:
+        return _("no shift")
+    if not shift.closed:
+        return _("open since {time}").format(time=shift.since[11:16] if shift.since[:10] == day else shift.since[5:16])
+    if not shift.over_short_fen:
+        return _("closed, balanced")
+    if shift.over_short_fen > 0:
+        return _("closed, over {amount}").format(amount=format_money(shift.over_short_fen))
+    return _("closed, short {amount}").format(amount=format_money(-shift.over_short_fen))
+
+
+def minus(amount: int) -> str:
+    return "−" + format_money(amount) if amount else format_money(0)
+
+
 class TodayScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="today.back"),
@@ -44,6 +60,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.shifts: list[ShiftSummary] = []
+        self.rows: list[str] = []  # the staff code of each row of the staff list
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -57,7 +74,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         self.query_one("#today-table", DataTable).add_columns(_("What"), _("Count"), _("Amount"), _("What"),
                                                               _("Amount"))
         self.query_one("#today-shifts", DataTable).add_columns(
-            _("Shift"), _("Since"), _("Cash"), _("Others"), _("State"))
+            _("Staff"), _("Ops"), _("Cash"), _("Others"), _("Shift"))
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -71,12 +88,12 @@ class TodayScreen(WorkerErrors, Screen[None]):
     def show(self, day: DaySummary, shifts: list[ShiftSummary]) -> None:
         self.query_one("#today-title", Static).update(f"[b]{escape(day.store)}  {day.day}[/b]")
         left = [(_("Sales"), str(day.sales), format_money(day.sales_total_fen)),
-                (_("Refunded sales"), str(day.sale_refunds), "−" + format_money(day.sale_refunds_fen)),
+                (_("Refunded sales"), str(day.sale_refunds), minus(day.sale_refunds_fen)),
                 (_("Net sales"), "", format_money(day.net_fen)),
                 (_("Top-ups"), str(day.topups), format_money(day.topup_fen)),
                 (_("Bonus given"), "", format_money(day.bonus_fen)),
                 (_("Card sales"), str(day.card_sales), format_money(day.card_sales_fen)),
-                (_("All refunds paid"), str(day.refunds), "−" + format_money(day.refunds_paid_fen)),
+                (_("All refunds paid"), str(day.refunds), minus(day.refunds_paid_fen)),
                 (_("Check-ins"), str(day.checkins), "")]
         right = [(tender_label(t), format_money(a)) for t, a in sorted(day.by_tender.items())]
         table = self.query_one("#today-table", DataTable)
@@ -84,18 +101,22 @@ class TodayScreen(WorkerErrors, Screen[None]):
         for i, (what, count, amount) in enumerate(left):
             other = right[i] if i < len(right) else ("", "")
             table.add_row(what, count, amount, *other)
-        self.shifts = shifts
-        rows = self.query_one("#today-shifts", DataTable)
-        rows.clear()
-        for s in shifts:
-            net = s.net
-            others = " ".join(f"{tender_label(t)}{format_money(net[t])}" for t in MONEY_TENDERS[1:] if net[t])
-            state = (_("open") if not s.closed else
-                     _("closed, balanced") if not s.over_short_fen else
-                     _("closed, over {amount}").format(amount=format_money(s.over_short_fen)) if s.over_short_fen > 0
-                     else _("closed, short {amount}").format(amount=format_money(-s.over_short_fen)))
-            rows.add_row(fit(f"{s.staff_code} {s.staff_name}", 14), s.since[11:16] if s.since[:10] == day.day
-                         else s.since[5:16], format_money(s.expected.get("cash", 0)), fit(others, 22), state)
+        # one row per staff member who worked the store today: their money per tender from the ledger, and the
+        # state of their shift (the latest one of the day)
+        latest = {s.staff_code: s for s in shifts}
+        people = {p.code: p for p in day.staff}
+        codes = sorted(set(people) | set(latest))
+        self.shifts = [latest[c] for c in codes if c in latest]
+        self.rows = codes
+        table = self.query_one("#today-shifts", DataTable)
+        table.clear()
+        for code in codes:
+            person, shift = people.get(code), latest.get(code)
+            money = person.by_tender if person else dict.fromkeys(MONEY_TENDERS, 0)
+            others = " ".join(f"{tender_label(t)}{format_money(money[t])}" for t in MONEY_TENDERS[1:] if money[t])
+            name = person.name if person else shift.staff_name
+            table.add_row(fit(f"{code} {name}", 14), str(person.operations if person else 0),
+                          format_money(money["cash"]), fit(others, 22), shift_state(shift, day.day))
         self.show_devices()
 
     def show_devices(self) -> None:
@@ -111,12 +132,12 @@ class TodayScreen(WorkerErrors, Screen[None]):
         self.query_one("#today-devices", Static).update(escape("\n".join(lines)))
 
     def chosen_shift(self) -> ShiftSummary | None:
-        """The highlighted shift, or the staff member's own open one."""
+        """The highlighted staff member's shift when the list has the keyboard, else the desk's staff member's."""
         table = self.query_one("#today-shifts", DataTable)
-        if self.shifts and table.has_focus:
-            return self.shifts[min(table.cursor_row, len(self.shifts) - 1)]
-        own = [s for s in self.shifts if s.staff_code == self.app.staff.code and not s.closed]
-        return own[0] if own else (self.shifts[min(table.cursor_row, len(self.shifts) - 1)] if self.shifts else None)
+        by_code = {s.staff_code: s for s in self.shifts}
+        if self.rows and table.has_focus:
+            return by_code.get(self.rows[min(table.cursor_row, len(self.rows) - 1)])
+        return by_code.get(self.app.staff.code)
 
     def action_report(self) -> None:
         shift = self.chosen_shift()
@@ -161,12 +182,14 @@ class ShiftCloseScreen(OperationDialog):
         expected = self.shift.expected
         yield Label(_("Since {since}; the float was {float}.").format(
             since=self.shift.since[:16], float=format_money(self.shift.float_fen)))
+        yield Label(_("Counted in the drawer (a tender left empty is taken as expected):"), classes="hint")
         for tender in MONEY_TENDERS:
-            yield Label(_("{tender}: expected {amount}").format(tender=tender_label(tender),
-                                                                 amount=format_money(expected.get(tender, 0))))
-            yield Input(id=f"count-{tender}", placeholder=_("counted (¥)") if tender == "cash"
-                        else plain_amount(expected.get(tender, 0)))
-        yield Input(id="shift-note", placeholder=_("Note (optional)"))
+            with Horizontal(classes="count-row"):
+                yield Label(_("{tender}: expected {amount}").format(tender=tender_label(tender),
+                                                                     amount=format_money(expected.get(tender, 0))))
+                yield Input(id=f"count-{tender}", compact=True, placeholder=_("counted (¥)") if tender == "cash"
+                            else plain_amount(expected.get(tender, 0)))
+        yield Input(id="shift-note", compact=True, placeholder=_("Note (optional)"))
 
     def on_mount(self) -> None:
         self.query_one("#count-cash", Input).focus()

@@ -10,7 +10,7 @@ from textual.widgets import Input, Label, Select
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import in_connection
-from mms_tui.screens.dialog import OperationDialog
+from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import money_tender_choices
 from mms_tui.services.staff import may
@@ -29,13 +29,10 @@ class TopUpScreen(OperationDialog):
         return _("Top up card {card}").format(card=self.card_no)
 
     def fields(self):
-        yield Label(_("Amount (¥)"))
-        yield Input(id="amount", placeholder="1000")
-        yield Label(_("Bonus (¥) — from the rule; a manager may change it"))
-        yield Input(id="bonus", value="0")
-        yield Label("", id="bonus-rule", classes="hint")
-        yield Label(_("Tender"))
-        yield Select(money_tender_choices(), id="tender", value="cash", allow_blank=False)
+        yield field_row(_("Amount (¥)"), Input(id="amount", placeholder="1000"))
+        yield field_row(_("Bonus (¥)"), Input(id="bonus", value="0"))
+        yield Label(_("The bonus comes from the rules; a manager may change it."), id="bonus-rule", classes="hint")
+        yield field_row(_("Tender"), Select(money_tender_choices(), id="tender", value="cash", allow_blank=False))
 
     def on_mount(self) -> None:
         # the service decides (a cashier's bonus other than the rules' is refused); the box only says so early
@@ -57,7 +54,7 @@ class TopUpScreen(OperationDialog):
 
     def _set_offer(self, offer: TopUpOffer) -> None:
         self.query_one("#bonus", Input).value = plain_amount(offer.bonus_fen)
-        self.query_one("#bonus-rule", Label).update(offer.text)
+        self.query_one("#bonus-rule", Label).update(offer.text or _("No top-up bonus for this amount."))
 
     @on(Input.Submitted, "#amount")
     def amount_entered(self) -> None:

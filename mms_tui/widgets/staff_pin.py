@@ -51,6 +51,8 @@ class StaffPinForm(Vertical):
         yield Label("", id="pin-wait")
 
     def on_mount(self) -> None:
+        self.say("")
+        self.show_wait()
         self.focus_first()
 
     def focus_first(self) -> None:
@@ -83,7 +85,9 @@ class StaffPinForm(Vertical):
             self.query_one("#staff-pin", Input).focus()
 
     def say(self, message: str) -> None:
-        self.query_one("#pin-message", Label).update(message)
+        label = self.query_one("#pin-message", Label)
+        label.update(message)
+        label.display = bool(message)
 
     def set_enabled(self, enabled: bool) -> None:
         for box in self.query(Input):
@@ -106,7 +110,9 @@ class StaffPinForm(Vertical):
         pin.focus()
 
     def show_wait(self) -> None:
-        self.query_one("#pin-wait", Label).update(_("Next try in {n} s").format(n=self.left) if self.left else "")
+        label = self.query_one("#pin-wait", Label)
+        label.update(_("Next try in {n} s").format(n=self.left) if self.left else "")
+        label.display = bool(self.left)
 
     def tick(self) -> None:
         self.left = max(0, self.left - 1)

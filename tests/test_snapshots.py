@@ -1,0 +1,368 @@
+"""Every screen and dialog at 80×24, in Chinese and in English, as an SVG snapshot (pytest-textual-snapshot).
+
+The shop is realistic on purpose: long Chinese names, notes, amounts in thousands, a frozen pass, a lost card, a
+day of sales, top-ups, refunds and check-ins. The product's clock is pinned and txids are counted, so a snapshot
+changes only when the screen does. A changed snapshot is reviewed as an SVG (``pytest --snapshot-report``), and
+accepted on purpose with ``pytest tests/test_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Awaitable, Callable
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from mms_tui import clock
+from mms_tui.app import create_app
+from mms_tui.db import close_database, write_transaction
+from mms_tui.i18n import set_language
+from mms_tui.models import Card, Product
+from mms_tui.services.checkin import check_in
+from mms_tui.services.checkout import checkout
+from mms_tui.services.common import set_config
+from mms_tui.services.members import freeze_card, issue_card, register_member, report_lost, set_family
+from mms_tui.services.refund import refund
+from mms_tui.services.shifts import open_shift
+from mms_tui.services.topup import top_up
+from mms_tui.settings import Settings
+from tests.conftest import setup_desk
+
+MOMENT = dt.datetime(2026, 11, 18, 15, 42, 7)  # a Wednesday afternoon
+LONG_NAME = "欧阳娜娜·阿不都热依木"
+
+
+@pytest.fixture
+def shop(tmp_path, monkeypatch):
+    """A branch with history, built at fixed moments; txids are counted from here on."""
+    counter = itertools.count(1)
+    monkeypatch.setattr("mms_tui.services.ledger.new_txid", lambda: f"snap{next(counter):012d}")
+    for module in ("dialog", "checkout", "member", "register"):
+        monkeypatch.setattr(f"mms_tui.screens.{module}.new_txid", lambda: f"snap{next(counter):012d}",
+                            raising=False)
+    with clock.pinned(MOMENT - dt.timedelta(days=40)):
+        desk = setup_desk(str(tmp_path / "shop.sqlite3"))
+        Product.create(code="BOTTLE", barcode="6901234567893", name="洗发水 500ml 家庭装 加大容量", category="零售",
+                       price_fen=12_800)
+        c, m = desk.cashier, desk.manager
+        ouyang = register_member(LONG_NAME, "13800138000", c, "r1", gender="F", birthday="1990-11-20",
+                                 notes="对花粉过敏；喜欢安静的房间，预约请提前一天确认").member_id
+        sv = issue_card(ouyang, "SV", c, "i1", card_no="8800123456").card_id
+        top_up(sv, 1_234_560, 200_000, "wechat", m, "t1")
+        issue_card(ouyang, "V10", c, "i2", card_no="8800777777", tender="alipay")
+        li = register_member("李四", "13912345678", c, "r2").member_id
+        for n, (name, phone) in enumerate((("欧阳修", "13700137000"), ("欧阳锋", "13600136001"))):
+            issue_card(register_member(name, phone, c, f"r-oy{n}").member_id, "SV", c, f"i-oy{n}",
+                       card_no=f"88009900{n}")
+        set_family(li, "13800138000", c, "f1")
+        lost = issue_card(li, "SV", c, "i4", card_no="8800555555").card_id
+        report_lost(lost, c, "l1")
+        with write_transaction():
+            set_config("demo_login", {"code": "admin", "pin": "1234"})
+    with clock.pinned(MOMENT - dt.timedelta(days=10)):
+        issue_card(ouyang, "M1", c, "i3", card_no="8800666666")
+    with clock.pinned(MOMENT - dt.timedelta(days=3)):
+        freeze_card("8800666666", c, "fz1")
+    with clock.pinned(MOMENT - dt.timedelta(hours=6)):
+        open_shift(c, "HQ")  # the cashier's shift this morning
+    with clock.pinned(MOMENT - dt.timedelta(hours=5)):
+        check_in("8800777777", c, "v1")
+        checkout(ouyang, ["HAIR", ("BOTTLE", 2)], [("stored_value", 34_400, sv)], c, "s1")
+        checkout(None, [("WATER", 3)], [("cash", 1_000)], c, "s2")
+        top_up(sv, 100_000, None, "cash", c, "t2")
+        refund("t2", c, "充错卡", "rf1", approver=m)
+    Card.update(points=1_234).where(Card.id == sv).execute()
+    yield desk
+    close_database()
+    set_language("en")
+
+
+async def settle(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def logged_in(pilot, code: str = "c01", pin: str = "0000") -> None:
+    await settle(pilot)
+    await pilot.press(*code, "enter", *pin, "enter")
+    await settle(pilot)
+
+
+async def member(pilot, query: str = "8800123456") -> None:
+    await logged_in(pilot)
+    await pilot.press(*query, "enter")
+    await settle(pilot)
+
+
+def steady(pilot) -> None:
+    """No blinking cursor in a picture."""
+    for box in pilot.app.screen.query(Input):
+        box.cursor_blink = False
+
+
+async def login(pilot) -> None:
+    await settle(pilot)
+
+
+async def login_wrong_pin(pilot) -> None:
+    await settle(pilot)
+    await pilot.press(*"c01", "enter", *"9999", "enter")
+    await settle(pilot)
+
+
+async def desk_results(pilot) -> None:
+    await logged_in(pilot)
+    await pilot.press(*"oy", "enter")
+    await settle(pilot)
+
+
+async def desk_nothing(pilot) -> None:
+    await logged_in(pilot)
+    await pilot.press(*"13600136000", "enter")
+    await settle(pilot)
+
+
+async def member_screen(pilot) -> None:
+    await member(pilot)
+
+
+async def member_checked_in(pilot) -> None:
+    await member(pilot, "8800777777")
+    await pilot.press("f2")
+    await settle(pilot)
+
+
+async def repeat_check_in(pilot) -> None:
+    await member_checked_in(pilot)
+    await pilot.press("escape")
+    await settle(pilot)
+    await pilot.press(*"8800777777", "enter")
+    await settle(pilot)
+    await pilot.press("f2")
+    await settle(pilot)
+
+
+async def more_menu(pilot) -> None:
+    await member(pilot)
+    await pilot.press("f9")
+    await settle(pilot)
+
+
+async def help_overlay(pilot) -> None:
+    await member(pilot)
+    await pilot.press("f1")
+    await settle(pilot)
+
+
+async def checkout_screen(pilot) -> None:
+    await member(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    await pilot.press(*"HAIR", "enter")
+    await settle(pilot)
+    await pilot.press(*"2*BOTTLE", "enter")
+    await settle(pilot)
+    await pilot.press("enter", *"100", "f2")
+    await settle(pilot)
+
+
+async def checkout_paid(pilot) -> None:
+    await checkout_screen(pilot)
+    await pilot.press("f4", "f10")
+    await settle(pilot)
+
+
+async def checkout_leave(pilot) -> None:
+    await checkout_screen(pilot)
+    await pilot.press("escape")
+    await settle(pilot)
+
+
+async def history(pilot) -> None:
+    await member(pilot)
+    await pilot.press("f5")
+    await settle(pilot)
+
+
+async def refund_dialog(pilot) -> None:
+    await history(pilot)
+    rows = pilot.app.screen.rows
+    pilot.app.screen.query_one("#history", DataTable).move_cursor(row=next(i for i, r in enumerate(rows)
+                                                                          if r.kind == "checkout"))
+    await pilot.press("f8")
+    await settle(pilot)
+
+
+async def manager_pin(pilot) -> None:
+    await refund_dialog(pilot)
+    await pilot.press(*"不满意", "f10")
+    await settle(pilot)
+
+
+async def today(pilot) -> None:
+    await logged_in(pilot)
+    await pilot.press("f8")
+    await settle(pilot)
+
+
+async def shift_close(pilot) -> None:
+    await today(pilot)
+    await pilot.press("f9")
+    await settle(pilot)
+
+
+async def shift_report(pilot) -> None:
+    await shift_close(pilot)
+    await pilot.press(*"1000", "f10")
+    await settle(pilot)
+
+
+async def top_up_dialog(pilot) -> None:
+    await member(pilot)
+    await pilot.press("f4")
+    await settle(pilot)
+    await pilot.press(*"2000")
+    await settle(pilot)
+
+
+async def register_form(pilot) -> None:
+    await desk_nothing(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    await pilot.press(*"王小明")
+    pilot.app.screen.query_one("#birthday", Input).value = "1990-13-01"  # no such month
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def issue_card_dialog(pilot) -> None:
+    await member(pilot)
+    await pilot.press("f6")
+    await settle(pilot)
+
+
+async def lost_card_dialog(pilot) -> None:
+    await member(pilot)
+    await pilot.press("ctrl+l")
+    await settle(pilot)
+
+
+async def freeze_confirm(pilot) -> None:
+    await member(pilot)
+    await pilot.press("f8")
+    await settle(pilot)
+
+
+async def renew_dialog(pilot) -> None:
+    await member(pilot, "8800666666")
+    await pilot.press("ctrl+r")
+    await settle(pilot)
+
+
+async def transfer_dialog(pilot) -> None:
+    await member(pilot, "8800777777")
+    await pilot.press("ctrl+t")
+    await settle(pilot)
+
+
+async def family_dialog(pilot) -> None:
+    await member(pilot)
+    await pilot.press("ctrl+f")
+    await settle(pilot)
+
+
+async def gift_dialog(pilot) -> None:
+    await member(pilot)
+    await pilot.press("ctrl+g")
+    await settle(pilot)
+
+
+async def lost_card_swiped(pilot) -> None:
+    await logged_in(pilot)
+    await pilot.press(*"8800555555", "enter")
+    await settle(pilot)
+
+
+async def unknown_card(pilot) -> None:
+    from mms_tui.devices.protocols import Read
+
+    await member(pilot)
+    pilot.app.offer_read(Read("card", "0099887766", "rdm6300"))
+    await settle(pilot)
+
+
+async def lock_screen(pilot) -> None:
+    await logged_in(pilot)
+    pilot.app.lock_desk()
+    await settle(pilot)
+
+
+async def rules_editor(pilot) -> None:
+    await logged_in(pilot, "m01", "2345")
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def command_palette(pilot) -> None:
+    await member(pilot)
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+
+
+SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
+    "login": login,
+    "login_wrong_pin": login_wrong_pin,
+    "desk_results": desk_results,
+    "desk_nothing_found": desk_nothing,
+    "member": member_screen,
+    "member_checked_in": member_checked_in,
+    "repeat_check_in": repeat_check_in,
+    "more_menu": more_menu,
+    "help": help_overlay,
+    "checkout": checkout_screen,
+    "checkout_paid": checkout_paid,
+    "checkout_leave": checkout_leave,
+    "history": history,
+    "refund": refund_dialog,
+    "manager_pin": manager_pin,
+    "today": today,
+    "shift_close": shift_close,
+    "shift_report": shift_report,
+    "top_up": top_up_dialog,
+    "register_error": register_form,
+    "issue_card": issue_card_dialog,
+    "lost_card": lost_card_dialog,
+    "freeze": freeze_confirm,
+    "renew": renew_dialog,
+    "transfer": transfer_dialog,
+    "family": family_dialog,
+    "gift": gift_dialog,
+    "lost_card_swiped": lost_card_swiped,
+    "unknown_card": unknown_card,
+    "lock": lock_screen,
+    "rules": rules_editor,
+    "command_palette": command_palette,
+}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("name", list(SCREENS))
+def test_screen_at_80x24(snap_compare, shop, name, lang):
+    navigate = SCREENS[name]
+    clipped: list[str] = []
+
+    async def run_before(pilot) -> None:
+        await navigate(pilot)
+        steady(pilot)
+        # every key the footer shows is whole within 80 columns
+        clipped.extend(str(key.render()) for key in pilot.app.screen.query("FooterKey")
+                       if key.display and key.region.right > 80)
+
+    with clock.pinned(MOMENT):
+        app = create_app(Settings(db=shop.target, lang=lang, wedge_gap_ms=0, lock_minutes=0))
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    assert clipped == []
