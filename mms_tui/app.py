@@ -41,6 +41,7 @@ from mms_tui.screens.common import (
     error_message,
     in_connection,
     notify_worker_error,
+    typed_character,
 )
 from mms_tui.services.receipt import sale_receipt
 from mms_tui.settings import Settings
@@ -288,13 +289,12 @@ class MmsApp(App[None]):
         ends a held burst long enough to be a card, the burst is a read (offered like a serial swipe) and no box
         ever shows it; otherwise — a person's keystroke, a slower burst over a jittery SSH link, any other key —
         the held keys go on, in order, to whatever has the keyboard. True when ``event`` was taken here."""
-        printable = (event.character is not None and len(event.character) == 1 and event.character.isprintable()
-                     and event.key != "enter")
+        char = typed_character(event)
         now = time.monotonic()
-        if printable:
+        if char is not None:
             if self.held_keys and now - self.wedge.last > self.wedge.max_gap:
                 await self.release_keys()
-            self.wedge.char(event.character, now)
+            self.wedge.char(char, now)
             self.held_keys.append(event)
             if self.held_timer is not None:
                 self.held_timer.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from textual import events
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
@@ -88,3 +89,23 @@ class Swiped(Message):
     def __init__(self, read: Read) -> None:
         super().__init__()
         self.read = read
+
+
+def typed_character(event: events.Key) -> str | None:
+    """The character a key press types (a digit, a letter, a CJK character…), or None for Enter, F-keys, Ctrl-keys."""
+    char = event.character
+    if char is None or len(char) != 1 or not char.isprintable() or event.key == "enter":
+        return None
+    return char
+
+
+class TypingSearches:
+    """Mixed into a screen about one member (the member, their history): what is typed there — a phone, a name,
+    pinyin, a card number — goes back to the desk's search; it never acts on the member showing."""
+
+    def on_key(self, event: events.Key) -> None:
+        char = typed_character(event)
+        if char is not None and char not in " ?":
+            event.stop()
+            event.prevent_default()
+            self.app.search_at_desk(char)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui.i18n import N_, _
-from mms_tui.screens.common import WorkerErrors, in_connection
+from mms_tui.screens.common import WorkerErrors, in_connection, typed_character
 from mms_tui.services.desk import day_summary
 from mms_tui.services.lookup import LookupHit, lookup
 from mms_tui.services.text import fit, format_money
@@ -56,11 +56,12 @@ class DeskScreen(WorkerErrors, Screen[None]):
     def on_key(self, event: events.Key) -> None:
         """Typing always goes to the search, wherever the focus was (the results list, say)."""
         search = self.query_one("#search", Input)
-        if search.has_focus or not (event.character and len(event.character) == 1 and event.character.isprintable()):
+        char = typed_character(event)
+        if search.has_focus or char is None:
             return
         event.stop()
         event.prevent_default()
-        self.type_into_search(event.character)
+        self.type_into_search(char)
 
     def type_into_search(self, text: str, *, submit: bool = False) -> None:
         """Text into the search box (what was typed elsewhere, or a wedge burst that matched no card)."""

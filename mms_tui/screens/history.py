@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import partial
 
 from rich.markup import escape
-from textual import events, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Header, Input, Label, Select, Static
 
 from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
-from mms_tui.screens.common import WorkerErrors, error_message, in_connection
+from mms_tui.screens.common import TypingSearches, WorkerErrors, error_message, in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.desk import HistoryRow, member_history
 from mms_tui.services.errors import InvalidInput
@@ -131,7 +131,7 @@ class RefundScreen(OperationDialog):
         return _("✓ Refunded; pay back {paid}").format(paid=paid) if paid else _("✓ Refunded.")
 
 
-class HistoryScreen(WorkerErrors, Screen[None]):
+class HistoryScreen(TypingSearches, WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="history.back"),
         Binding("f8", "refund", N_("Refund"), id="history.refund"),
@@ -154,13 +154,6 @@ class HistoryScreen(WorkerErrors, Screen[None]):
             _("When"), _("What"), _("Stored value"), _("Points"), _("Visits"), _("Detail"), _("Staff"))
         self.load()
 
-    def on_key(self, event: events.Key) -> None:
-        """Typing starts a new search at the desk, as on the member screen."""
-        if event.character and len(event.character) == 1 and event.character.isprintable() \
-                and event.character not in " ?":
-            event.stop()
-            event.prevent_default()
-            self.app.search_at_desk(event.character)
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="history")
     def load(self) -> None:

@@ -13,13 +13,12 @@ from textual.widgets import Label
 
 from mms_tui.i18n import _
 from mms_tui.models import Staff
-from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection
-from mms_tui.screens.login import log_in
-from mms_tui.services.staff import staff_code_for_card
+from mms_tui.screens.common import WorkerErrors, error_message, in_connection
+from mms_tui.screens.login import StaffCardFillsTheCode, log_in
 from mms_tui.widgets.staff_pin import StaffPinForm
 
 
-class LockScreen(WorkerErrors, ModalScreen[Staff]):
+class LockScreen(StaffCardFillsTheCode, WorkerErrors, ModalScreen[Staff]):
     """Returns the staff member who unlocked (the same one, or another taking over the desk)."""
 
     def __init__(self, staff_code: str) -> None:
@@ -30,17 +29,6 @@ class LockScreen(WorkerErrors, ModalScreen[Staff]):
         with Vertical(classes="dialog"):
             yield Label(_("Desk locked"), classes="dialog-title")
             yield StaffPinForm(self.staff_code, id="lock-form")
-
-    def on_swiped(self, event: Swiped) -> None:
-        """A staff card fills in the code; any other swipe waits until the desk is unlocked."""
-        event.stop()
-        self.staff_card(event.read.value)
-
-    @work(exclusive=True, group="staff-card", exit_on_error=False)
-    async def staff_card(self, card_no: str) -> None:
-        code = await asyncio.to_thread(in_connection, staff_code_for_card, card_no)
-        if code is not None:
-            self.query_one(StaffPinForm).fill_code(code)
 
     @on(StaffPinForm.Submitted)
     def submitted(self, event: StaffPinForm.Submitted) -> None:

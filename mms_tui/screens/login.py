@@ -27,7 +27,25 @@ def log_in(code: str, pin: str, store: str):
     return staff
 
 
-class LoginScreen(WorkerErrors, Screen[None]):
+class StaffCardFillsTheCode:
+    """Mixed into a screen with a :class:`StaffPinForm`: a staff card swiped there fills in the staff code (the PIN
+    is still asked); any other card is named as not a staff card."""
+
+    def on_swiped(self, event: Swiped) -> None:
+        event.stop()
+        self.staff_card(event.read.value)
+
+    @work(exclusive=True, group="staff-card", exit_on_error=False)
+    async def staff_card(self, card_no: str) -> None:
+        code = await asyncio.to_thread(in_connection, staff_code_for_card, card_no)
+        form = self.query_one(StaffPinForm)  # type: ignore[attr-defined]
+        if code is None:
+            form.say(_("This card does not belong to a staff member."))
+        else:
+            form.fill_code(code)
+
+
+class LoginScreen(StaffCardFillsTheCode, WorkerErrors, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="login-box"):
@@ -45,20 +63,6 @@ class LoginScreen(WorkerErrors, Screen[None]):
         if login:
             text = _("Demo database — staff {code}, PIN {pin}").format(code=login["code"], pin=login["pin"])
             self.app.call_from_thread(self.query_one("#demo-hint", Label).update, text)
-
-    def on_swiped(self, event: Swiped) -> None:
-        """A staff card swiped at the login screen fills in the staff code; the PIN is still asked."""
-        event.stop()
-        self.staff_card(event.read.value)
-
-    @work(exclusive=True, group="staff-card", exit_on_error=False)
-    async def staff_card(self, card_no: str) -> None:
-        code = await asyncio.to_thread(in_connection, staff_code_for_card, card_no)
-        form = self.query_one(StaffPinForm)
-        if code is None:
-            form.say(_("This card does not belong to a staff member."))
-        else:
-            form.fill_code(code)
 
     @on(StaffPinForm.Submitted)
     def submitted(self, event: StaffPinForm.Submitted) -> None:

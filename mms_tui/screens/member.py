@@ -7,7 +7,7 @@ import asyncio
 from functools import partial
 
 from rich.markup import escape
-from textual import events, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui import clock
 from mms_tui.i18n import N_, _
-from mms_tui.screens.common import Swiped, WorkerErrors, in_connection
+from mms_tui.screens.common import Swiped, TypingSearches, WorkerErrors, in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.checkin import check_in
 from mms_tui.services.desk import MemberView, member_view, reveal_phone
@@ -93,7 +93,7 @@ MORE_ACTIONS = [
 ]
 
 
-class MemberScreen(WorkerErrors, Screen[None]):
+class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
     """One member at the counter. Every action is on a key that typing never produces (F-keys, Ctrl+letters):
     typing — digits, letters, a wedge reader's card number — starts a new search at the desk instead, so nothing
     typed ever acts on the member showing. A check-in belongs to what the cashier means: pressing F2 again while
@@ -242,15 +242,6 @@ class MemberScreen(WorkerErrors, Screen[None]):
         box.update(escape(text))
         box.display = True
 
-    # --- typing is a new search -------------------------------------------------------------------------------
-
-    def on_key(self, event: events.Key) -> None:
-        """Digits, letters, pinyin, a card number: a new search at the desk, never an action on this member."""
-        if event.character and len(event.character) == 1 and event.character.isprintable() \
-                and event.character not in " ?":
-            event.stop()
-            event.prevent_default()
-            self.app.search_at_desk(event.character)
 
     def action_back(self) -> None:
         self.dismiss(None)
