@@ -582,3 +582,45 @@ async def test_checkout_screen_points_tender_shows_points_and_due_fees_are_added
         assert screen.result is not None and screen.result.points_redeemed == 300
     assert Member.get_by_id(m).fees_paid_until > clock.today()
     assert check_ledger() == []
+
+
+def _split_worker(target: str, desk_name: str, cards: list[tuple[int, int]], barrier, queue) -> None:
+    from mms_tui.models import Staff
+    from mms_tui.services.checkout import checkout as sell
+    from mms_tui.services.errors import DomainError
+    from mms_tui.services.setup import connect
+
+    connect(target)
+    cashier = Staff.get(Staff.code == "c01")
+    for member_id, card_id in cards:
+        barrier.wait()
+        try:
+            sell(member_id, ["HAIR"], [("stored_value", 8_800, card_id)], cashier, f"{desk_name}-{card_id}")
+            queue.put((card_id, "ok"))
+        except DomainError as exc:
+            queue.put((card_id, str(exc)))
+        except Exception:
+            queue.put((card_id, traceback.format_exc(limit=4)))
+
+
+@pytest.mark.slow
+def test_two_sales_that_together_fit_the_balance_both_go_through_at_the_same_instant(desk):
+    """¥88 principal + ¥88 bonus on each card; two desks each sell a ¥88 haircut from it at the same instant. The
+    principal/bonus split is decided after the card is locked, so the second sale takes the bonus — on PostgreSQL
+    the split used to come from a read taken before the lock, and the second sale was refused ("has ¥0.00")."""
+    cards = []
+    for i in range(6):
+        m = member(desk, phone=f"1380000{i:04d}", name=f"会员{i}")
+        cards.append((m, sv_card(desk, m, principal=8_800, bonus=8_800, card_no=f"SPLIT{i}")))
+    barrier = SPAWN.Barrier(2)
+    queue = SPAWN.Queue()
+    procs = [SPAWN.Process(target=_split_worker, args=(desk.target, f"desk{d}", cards, barrier, queue))
+             for d in range(2)]
+    for p in procs:
+        p.start()
+    outcomes = [queue.get(timeout=120) for _ in range(2 * len(cards))]
+    for p in procs:
+        p.join(timeout=60)
+    assert all(outcome == "ok" for _card, outcome in outcomes), outcomes
+    assert all((c.principal_fen, c.bonus_fen) == (0, 0) for c in Card.select().where(Card.card_no.startswith("SPLIT")))
+    assert check_ledger() == []

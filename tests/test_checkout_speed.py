@@ -74,7 +74,9 @@ def test_a_quote_and_its_checkout_run_few_statements(desk, statements):
     sold = len(statements)
 
     assert quoted <= QUOTE_MAX, statements
-    assert sold <= CHECKOUT_MAX, statements
+    from mms_tui.db import is_sqlite
+
+    assert sold <= CHECKOUT_MAX + (0 if is_sqlite() else 1), statements  # PostgreSQL: the member's row locked first
     # and it did the whole job: both lines, both tenders, points earned
     assert result.total_fen == total and result.points_redeemed == 100 and result.points_earned > 0
     assert [p.tender for p in Payment.select().where(Payment.sale == result.sale_id).order_by(Payment.id)] == [

@@ -393,13 +393,20 @@ def _cards_exempting_joining_fee(member_id: int) -> int:
     return 0 if joining > 0 else count
 
 
+def _lock_member(member_id: int) -> None:
+    """Two desks serving one member at once: on PostgreSQL the second waits here until the first has committed,
+    then reads the balances, the promotion uses and the coupons as the first left them (so the principal/bonus
+    split and the per-member limits are decided on what is really there). SQLite's write lock does this already."""
+    if not is_sqlite():
+        database.execute_sql('SELECT "id" FROM "member" WHERE "id" = %s FOR UPDATE', (member_id,))
+
+
 def _promotion_uses(member_id: int, rules: Rules) -> dict[str, int]:
     """Promotion code → how many of the member's paid sales applied it (only promotions with a per-member limit)."""
     limited = {p.code for p in rules.promotions if p.per_member_limit}
     if not limited:
         return {}
-    if not is_sqlite():  # two desks serving one member at once: the second counts after the first has committed
-        database.execute_sql('SELECT "id" FROM "member" WHERE "id" = %s FOR UPDATE', (member_id,))
+    _lock_member(member_id)  # (a quote reads without waiting; a checkout has locked the member already)
     uses: dict[str, int] = {}
     query = (Transaction.select(Transaction.result_json).join(Sale, on=(Sale.transaction == Transaction.id))
              .where((Sale.member == member_id) & (Sale.status == "paid")).tuples())
@@ -804,6 +811,8 @@ def checkout(
     def body(tx: Transaction) -> CheckoutResult:
         rules = load_rules()
         when = tx.created_at
+        if member_obj is not None:
+            _lock_member(member_obj.id)
         bill = _bill(member_obj, line_reqs, coupon_codes, member_coupons, fee_kinds, store_obj, when, rules)
         holder = bill.holder  # read inside this transaction: the balances spent from below
         priced = bill.priced
