@@ -230,18 +230,41 @@ def _hit_rows(hits, machine: bool) -> Iterator[dict]:
 
 
 @cli.command()
+@click.option("--anchor", "anchor", is_flag=True,
+              help="Print the head of every hash chain as JSON, to keep somewhere else (after the checks pass).")
+@click.option("--against", "against", type=click.File("r", encoding="utf-8"), default=None,
+              help="Also prove heads kept earlier (the JSON --anchor printed) still stand: nothing rewritten or cut "
+                   "off since.")
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Prove the books: every transaction sums to zero, every card cache equals its entries. Exit 1 if not."""
-    from mms_tui.services.check import check_ledger
+def check(ctx: click.Context, anchor: bool, against) -> None:
+    """Prove the books: every transaction sums to zero, every card cache equals its entries, every hash chain
+    verifies, audited accounts and rules are as recorded. Exit 1 if not."""
+    import json as _json
 
+    from mms_tui.services.chain import heads
+    from mms_tui.services.check import check_anchors, check_ledger
+
+    kept = None
+    if against is not None:
+        try:
+            kept = _json.load(against)
+            if not isinstance(kept, dict):
+                raise ValueError
+        except ValueError:
+            raise click.ClickException(_("{file} is not the JSON 'mms check --anchor' prints.").format(
+                file=against.name)) from None
     _open(_settings(ctx))
     problems = check_ledger()
+    if kept is not None:
+        problems += check_anchors(kept)
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(str(problem), err=anchor)
     if problems:
         raise click.ClickException(_("{n} problem(s) found.").format(n=len(problems)))
-    click.echo(_("OK: the ledger balances and every card matches its entries."))
+    if anchor:
+        click.echo(_json.dumps(heads(), indent=2, sort_keys=True))
+        return
+    click.echo(_("OK: the ledger balances, every card matches its entries and every hash chain holds."))
 
 
 @cli.command("import")

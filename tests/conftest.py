@@ -164,3 +164,13 @@ def run(tmp_path):
         return result
 
     return invoke
+
+
+def rechain_history() -> None:
+    """A test that rewrote history on purpose (back-dated operations to build a past) chains it again as it now
+    reads; on a shop's database such a rewrite is exactly what ``mms check`` reports (services/chain.py)."""
+    from mms_tui.db import write_transaction
+    from mms_tui.services.chain import rechain
+
+    with write_transaction():
+        rechain()

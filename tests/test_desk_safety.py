@@ -194,3 +194,30 @@ def test_a_refund_by_default_goes_back_through_each_original_tender(desk):
     m = member(desk)
     checkout(m, ["SPA"], [("cash", 40_000), ("alipay", 9_800)], desk.cashier, "s1")
     assert refund("s1", desk.manager, "double sale", "rf1").paid_out == {"cash": 40_000, "alipay": 9_800}
+
+
+# --- limits: no amount, balance or sum outgrows 64-bit integers ---------------------------------------------------
+
+
+def test_amounts_above_the_limits_are_refused_with_one_message_and_nothing_moves(desk, run):
+    from mms_tui.models import Card
+    from mms_tui.services.check import check_ledger
+    from mms_tui.services.checkout import checkout
+    from mms_tui.services.errors import InvalidInput
+
+    card = issue_card(member(desk), "SV", desk.cashier, "i1", card_no="SV1").card_id
+    with pytest.raises(InvalidInput, match="at most"):
+        top_up(card, 10**15, None, "cash", desk.manager, "huge")  # ¥10¹⁵: was accepted, a hundred times
+    with pytest.raises(InvalidInput, match="at most"):
+        top_up(card, 100_000, 10**15, "cash", desk.manager, "huge-bonus")
+    with pytest.raises(InvalidInput, match="at most"):
+        checkout(None, ["HAIR"], [("cash", 10**15)], desk.cashier, "huge-cash")
+    with write_transaction():  # a card may hold ¥1,500 in all: the next top-up would pass it
+        set_config("limits", {"balance_fen": 150_000})
+    top_up(card, 100_000, 0, "cash", desk.manager, "t1")
+    with pytest.raises(InvalidInput, match="would hold more than"):
+        top_up(card, 60_000, 0, "cash", desk.manager, "t2")
+    assert Card.get_by_id(card).principal_fen == 100_000 and check_ledger() == []
+    assert Transaction.get_or_none(Transaction.txid == "t2") is None
+    result = run("--db", desk.target, "report", "liability")
+    assert result.exit_code == 0 and "¥1,000.00" in result.output

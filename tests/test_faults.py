@@ -67,7 +67,7 @@ def test_a_full_disk_saves_nothing_says_so_and_the_retry_posts_once(small_disk):
     desk, card = _store_with_a_card(str(small_disk / "mms.sqlite3"))
     before = _state(card)
     filler = small_disk / "filler"
-    with filler.open("wb") as fh:
+    with filler.open("wb", buffering=0) as fh:
         try:
             while True:
                 fh.write(b"\0" * 65536)

@@ -18,6 +18,7 @@ from mms_tui.services.pricing import points_expire_on
 from mms_tui.services.refund import refund
 from mms_tui.services.rules import load_rules, save_rules
 from mms_tui.services.setup import connect
+from tests.conftest import rechain_history
 
 
 def on(day: str) -> dt.date:
@@ -27,6 +28,7 @@ def on(day: str) -> dt.date:
 def backdate(txid: str, day: str) -> None:
     """Pretend the operation happened on ``day`` (its transaction dates its points)."""
     Transaction.update(created_at=dt.datetime.combine(on(day), dt.time(12))).where(Transaction.txid == txid).execute()
+    rechain_history()
 
 
 @pytest.fixture

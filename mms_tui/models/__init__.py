@@ -2,7 +2,7 @@
 
 from mms_tui.models.base import BaseModel, now
 from mms_tui.models.catalog import Product, ServiceItem, TierPrice
-from mms_tui.models.ledger import AuditEvent, Entry, Transaction
+from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
 from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Shift, Staff, Store
 from mms_tui.models.sales import TENDERS, Coupon, Payment, Sale, SaleLine, Visit
@@ -29,6 +29,8 @@ ALL_MODELS = [
     Visit,
     Coupon,
     Shift,
+    ChainHead,
+    ChainLink,
 ]
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "BaseModel",
     "Card",
     "CardType",
+    "ChainHead",
+    "ChainLink",
     "Config",
     "Coupon",
     "Entry",

@@ -64,3 +64,24 @@ class AuditEvent(BaseModel):
     subject = peewee.CharField(max_length=64, index=True)  # "member:12", "card:34", "staff:2"
     txid = peewee.CharField(max_length=64, null=True, index=True)
     payload = peewee.TextField(default="{}")
+
+
+class ChainHead(BaseModel):
+    """The last link of one store's hash chain (chain 0: what belongs to no store). See services/chain.py."""
+
+    chain = peewee.IntegerField(primary_key=True)
+    seq = peewee.BigIntegerField(default=0)
+    digest = peewee.CharField(max_length=64)
+
+
+class ChainLink(BaseModel):
+    """One link: the digest over the previous link and the canonical content of the row it covers."""
+
+    chain = peewee.IntegerField()
+    seq = peewee.BigIntegerField()
+    kind = peewee.CharField(max_length=8)  # tx | audit
+    ref = peewee.BigIntegerField()  # the row's id
+    digest = peewee.CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("chain", "seq"), True), (("kind", "ref"), True))

@@ -87,6 +87,16 @@ def _desk_safety(db: peewee.Database, migrator: object) -> None:
     db.create_tables([Shift])
 
 
+def _chains(db: peewee.Database, migrator: object) -> None:
+    """Issue #15: hash chains over the ledger and the audit, built over the history already there."""
+    from mms_tui.models import ChainHead, ChainLink
+    from mms_tui.services.chain import rebuild, record_staff_states
+
+    db.create_tables([ChainHead, ChainLink])
+    record_staff_states()
+    rebuild()
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -94,6 +104,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (3, "drop indexes that composite ones cover", _drop_prefix_indexes),
     (4, "loyalty: coupons, families, fees, passes", _loyalty),
     (5, "desk safety: PIN lockout, shifts", _desk_safety),
+    (6, "tamper evidence: hash chains", _chains),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -8,7 +8,10 @@ Invariants:
 * every sale's total equals the sum of its lines, and its payments cover exactly its total;
 * every transaction that changed something has its audit event;
 * a reversal undoes exactly the entries of what it reverses (a top-up's refund: all but the part of its bonus that
-  was spent before, which stays spent).
+  was spent before, which stays spent);
+* every hash chain verifies from its first link to its head, and covers every transaction and audit event (a
+  rewritten, deleted or inserted row names the first link it breaks; services/chain.py);
+* staff accounts and the loyalty rules hold the state their last audited event records.
 """
 
 from __future__ import annotations
@@ -151,6 +154,23 @@ def _top_up_refund(kind: str, negated: list[tuple], reversal: list[tuple]) -> bo
     return given[card_key] <= removed <= 0 and expense == -removed
 
 
+def _chains() -> list[Problem]:
+    from mms_tui.services.chain import audited_state, verify
+
+    problems = [Problem("chain", f"chain {b.chain}" + (f" link {b.seq}" if b.seq is not None else ""), b.detail)
+                if b.chain >= 0 else Problem("chain", "rows", b.detail) for b in verify()]
+    return problems + [Problem("state", text.split(":", 1)[0], text.split(":", 1)[1].strip())
+                       for text in audited_state()]
+
+
 def check_ledger() -> list[Problem]:
     """Every invariant, in order; an empty list means the books hold."""
-    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals()]
+    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_chains()]
+
+
+def check_anchors(kept: dict) -> list[Problem]:
+    """Kept chain heads (``mms check --anchor``, saved elsewhere) still stand in their chains."""
+    from mms_tui.services.chain import check_anchors as anchors
+
+    return [Problem("anchor", f"chain {b.chain}" + (f" link {b.seq}" if b.seq is not None else ""), b.detail)
+            for b in anchors(kept)]

@@ -84,6 +84,8 @@ from mms_tui.services.common import (
     fetch_rows,
     insert_model,
     insert_rows,
+    limits,
+    require_within_limit,
     resolve_card,
     resolve_member,
     resolve_store,
@@ -809,6 +811,9 @@ def checkout(
         request["fees"] = fee_kinds
 
     def body(tx: Transaction) -> CheckoutResult:
+        ceiling = limits()["operation_fen"]  # (here, after the txid: a retry answers without reading settings)
+        for t in tender_reqs:
+            require_within_limit(t.amount_fen, _("A payment"), ceiling)
         rules = load_rules()
         when = tx.created_at
         if member_obj is not None:

@@ -53,7 +53,14 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "repeat_check_in": {"visits": 10, "period": "day"},
     # 备用金: the cash a drawer starts each shift with
     "shift_float_fen": 0,
+    # the most one operation may move (fen), and the most a card may hold in each of its balances: far above any
+    # shop's real figures, low enough that no sum of the ledger can leave 64-bit integers
+    "limits": {"operation_fen": 100_000_000, "balance_fen": 1_000_000_000, "points": 1_000_000_000,
+               "visits": 100_000},
 }
+
+#: what ``limits`` falls back to for a key a saved setting leaves out
+LIMIT_DEFAULTS = CONFIG_DEFAULTS["limits"]
 
 
 # ------------------------------------------------------------------------------------------------ written-out SQL
@@ -268,9 +275,28 @@ def ensure_usable(card: Card, on: dt.date | None = None) -> None:
         raise CardExpired(_("Card {card} is valid only from {date}.").format(card=card.card_no, date=card.valid_from))
 
 
+def limits() -> dict[str, int]:
+    """The ceilings of one operation and of a card's balances (setting ``limits``)."""
+    saved = get_config("limits") or {}
+    return {key: int(saved.get(key, default)) for key, default in LIMIT_DEFAULTS.items()}
+
+
 def require_positive(amount: int, what: str) -> int:
+    """A money amount of one operation: a whole number of fen, more than zero, at most the operation limit."""
     if not isinstance(amount, int) or isinstance(amount, bool):
         raise InvalidInput(_("{what} must be a whole number of fen.").format(what=what))
     if amount <= 0:
         raise InvalidInput(_("{what} must be more than zero.").format(what=what))
+    return require_within_limit(amount, what)
+
+
+def require_within_limit(amount: int, what: str, ceiling: int | None = None) -> int:
+    """Refuse an amount above what one operation may move (setting ``limits.operation_fen``; ``ceiling``: that
+    setting as already read)."""
+    from mms_tui.services.text import format_money
+
+    ceiling = limits()["operation_fen"] if ceiling is None else ceiling
+    if amount > ceiling:
+        raise InvalidInput(_("{what} may be at most {limit} in one operation (setting limits.operation_fen).").format(
+            what=what, limit=format_money(ceiling)))
     return amount

@@ -25,6 +25,7 @@ from mms_tui.models import (
     Transaction,
     Visit,
 )
+from mms_tui.services.chain import rechain
 from mms_tui.services.checkin import check_in
 from mms_tui.services.checkout import checkout, quote
 from mms_tui.services.common import get_config, set_config
@@ -195,6 +196,8 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
                 except DomainError:
                     continue
     set_config_demo()
+    with write_transaction():  # the history above was back-dated as it was made up: chain it as it now reads
+        rechain()
     if is_sqlite():
         database.execute_sql("PRAGMA synchronous=FULL")
     return DemoResult(Member.select().count(), Card.select().count(), sales, visits, DEMO_ADMIN[0], DEMO_ADMIN[2])

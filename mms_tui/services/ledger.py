@@ -29,6 +29,7 @@ import peewee
 from mms_tui.db import retrying, write_transaction
 from mms_tui.i18n import N_, _
 from mms_tui.models import AuditEvent, Card, Entry, Member, Staff, Store, Transaction
+from mms_tui.services import chain
 from mms_tui.services.common import fetch_model, insert_model, insert_rows, run_sql
 from mms_tui.services.errors import DomainError, InsufficientBalance, InvalidInput, TxidConflict
 from mms_tui.services.text import format_money
@@ -129,18 +130,24 @@ def run_operation(
     digest = fingerprint(kind, request)
 
     def attempt() -> R:
-        with write_transaction():
-            existing = _find_txid(txid)
-            if existing is not None:
-                return _replay(existing, kind, digest, result_type)
-            tx = insert_model(
-                Transaction, txid=txid, kind=kind, staff=staff, store=store, member=member, request_hash=digest,
-                note=note,
-            )
-            result = body(tx)
-            payload = result_json(result)
-            run_sql('UPDATE "ledger_transaction" SET "result_json" = ? WHERE "id" = ?', (payload, tx.id))
-            return result
+        frame = chain.begin()
+        try:
+            with write_transaction():
+                existing = _find_txid(txid)
+                if existing is not None:
+                    return _replay(existing, kind, digest, result_type)
+                tx = insert_model(
+                    Transaction, txid=txid, kind=kind, staff=staff, store=store, member=member, request_hash=digest,
+                    note=note,
+                )
+                result = body(tx)
+                payload = result_json(result)
+                run_sql('UPDATE "ledger_transaction" SET "result_json" = ? WHERE "id" = ?', (payload, tx.id))
+                chain.link("tx", tx.id, store.id)  # the transaction, its entries, its sale or visit: on the chain
+                chain.flush(frame)
+                return result
+        finally:
+            chain.end(frame)
 
     try:
         return retrying(attempt)
@@ -154,11 +161,16 @@ def run_operation(
         ) from None
 
 
-#: cache column → its conditional move: the balance changes only if it stays at or above zero
+#: cache column → its conditional move: the balance changes only if it stays at or above zero and at or below the
+#: card's limit (so no balance, and no sum of them, can outgrow 64-bit integers)
 _CARD_UPDATES = {
-    column: f'UPDATE "card" SET "{column}" = "{column}" + ? WHERE "id" = ? AND "{column}" + ? >= 0'
+    column: f'UPDATE "card" SET "{column}" = "{column}" + ? WHERE "id" = ? AND "{column}" + ? >= 0 '
+            f'AND "{column}" + ? <= ?'
     for column, _unit in CARD_ACCOUNTS.values()
 }
+#: cache column → the key of its ceiling in the ``limits`` setting
+_CEILINGS = {"principal_fen": "balance_fen", "bonus_fen": "balance_fen", "points": "points",
+             "visits_left": "visits"}
 
 
 def post(tx: Transaction, postings: Iterable[Posting]) -> None:
@@ -171,18 +183,32 @@ def post(tx: Transaction, postings: Iterable[Posting]) -> None:
     if unbalanced:
         raise AssertionError(f"unbalanced transaction {tx.txid}: {unbalanced}")
     # Spend before credit, so a floor failure is found before anything else moves.
+    ceilings = None
     for p in sorted(postings, key=lambda p: p.amount):
         if p.card_id is None:
             continue
+        if ceilings is None:
+            from mms_tui.services.common import limits
+
+            ceilings = limits()
         column_name, _unit = CARD_ACCOUNTS[p.account]
-        changed = run_sql(_CARD_UPDATES[column_name], (p.amount, p.card_id, p.amount)).rowcount
+        ceiling = ceilings[_CEILINGS[column_name]]
+        changed = run_sql(_CARD_UPDATES[column_name], (p.amount, p.card_id, p.amount, p.amount, ceiling)).rowcount
         if changed != 1:
-            raise _insufficient(p, column_name)
+            raise _over_limit(p, column_name, ceiling) if p.amount > 0 else _insufficient(p, column_name)
     if postings:
         insert_rows(Entry, [
             {"transaction": tx.id, "account": p.account, "card": p.card_id, "unit": p.unit, "amount": p.amount}
             for p in postings
         ])
+
+
+def _over_limit(p: Posting, column_name: str, ceiling: int) -> DomainError:
+    card = Card.get_or_none(Card.id == p.card_id)
+    number = card.card_no if card is not None else p.card_id
+    limit = format_money(ceiling) if p.unit == "fen" else str(ceiling)
+    return InvalidInput(_("Card {card} would hold more than {limit} (setting limits); nothing was changed.").format(
+        card=number, limit=limit))
 
 
 def _insufficient(p: Posting, column_name: str) -> DomainError:
@@ -218,16 +244,13 @@ def audit(
     txid: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    """Who did what to whom, in the same database transaction as the change itself."""
-    insert_model(
-        AuditEvent,
-        action=action,
-        subject=subject,
-        staff=staff,
-        store=store,
-        txid=txid,
-        payload=json.dumps(payload or {}, default=str, ensure_ascii=False, sort_keys=True),
-    )
+    """Who did what to whom, in the same database transaction as the change itself (and on its store's chain)."""
+    text = json.dumps(payload or {}, default=str, ensure_ascii=False, sort_keys=True)
+    event = insert_model(AuditEvent, action=action, subject=subject, staff=staff, store=store, txid=txid, payload=text)
+    store_id = store.id if store is not None else None
+    staff_id = staff.id if staff is not None else None
+    chain.link("audit", event.id, store_id,
+               chain.audit_content(event.created_at, staff_id, store_id, action, subject, txid, text))
 
 
 def record_audit(action: str, subject: str, **kwargs: Any) -> None:

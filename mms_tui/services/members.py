@@ -56,6 +56,7 @@ from mms_tui.models import (
 from mms_tui.services.common import (
     ensure_usable,
     find_card,
+    require_within_limit,
     resolve_card,
     resolve_member,
     resolve_store,
@@ -356,8 +357,9 @@ def issue_card(
     reader_uid = _clean_card_key(reader_uid, _("Reader UID"))
     barcode = _clean_card_key(barcode, _("Barcode"))
     price = ctype.price_fen if price_fen is None else price_fen
-    if not isinstance(price, int) or price < 0:
+    if not isinstance(price, int) or isinstance(price, bool) or price < 0:
         raise InvalidInput(_("A card price cannot be negative."))
+    require_within_limit(price, _("A card price"))
     tender = _money_tender(tender)
     start = on or today()
     request = {"member": member.id, "type": ctype.code, "card_no": card_no_clean, "uid": reader_uid,
@@ -644,6 +646,8 @@ def renew_pass(
     day = on or today()
     if price_fen is not None and (not isinstance(price_fen, int) or isinstance(price_fen, bool) or price_fen < 0):
         raise InvalidInput(_("A card price cannot be negative."))
+    if price_fen is not None:
+        require_within_limit(price_fen, _("A renewal price"))
     request = {"card": card.id, "tender": tender, "price": price_fen, "on": day}
 
     def body(tx) -> CardResult:

@@ -69,6 +69,13 @@ def _info(staff: Staff) -> StaffInfo:
     return StaffInfo(staff.id, staff.code, staff.name, staff.role, staff.store_id)
 
 
+def state_of(staff: Staff) -> dict[str, object]:
+    """What an audited change of a staff account records of it (``mms check`` holds the account to it)."""
+    from mms_tui.services.chain import staff_state
+
+    return staff_state(staff.code, staff.role, staff.active, staff.store_id, staff.pin_hash)
+
+
 def hash_pin(pin: str) -> str:
     if not isinstance(pin, str) or not _PIN.match(pin):
         raise InvalidInput(_("A PIN is 4 to 8 digits."))
@@ -88,7 +95,8 @@ def create_staff(
         if Staff.get_or_none(Staff.code == code) is not None:
             raise InvalidInput(_("Staff code {code} is already taken.").format(code=code))
         staff = Staff.create(code=code, name=name.strip(), role=role, pin_hash=pin_hash, store=store, card_no=card_no)
-        audit("staff.create", f"staff:{staff.id}", staff=None, store=store, payload={"code": code, "role": role})
+        audit("staff.create", f"staff:{staff.id}", staff=None, store=store,
+              payload={"code": code, "role": role, "state": state_of(staff)})
     return _info(staff)
 
 
@@ -220,4 +228,5 @@ def change_pin(staff: Staff, old_pin: str, new_pin: str) -> None:
     new_hash = hash_pin(new_pin)
     with write_transaction():
         Staff.update(pin_hash=new_hash).where(Staff.id == staff.id).execute()
-        audit("staff.change_pin", f"staff:{staff.id}", staff=staff, store=None)
+        audit("staff.change_pin", f"staff:{staff.id}", staff=staff, store=None,
+              payload={"state": state_of(Staff.get_by_id(staff.id))})

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from mms_tui.i18n import _
 from mms_tui.models import Card, Member, Staff, Store, Tier
-from mms_tui.services.common import ensure_usable, require_positive, resolve_card, resolve_store, today
+from mms_tui.services.common import (
+    ensure_usable,
+    require_positive,
+    require_within_limit,
+    resolve_card,
+    resolve_store,
+    today,
+)
 from mms_tui.services.errors import InvalidInput, WrongCardKind
 from mms_tui.services.ledger import MONEY_TENDERS, Posting, audit, card_posting, post, run_operation
 from mms_tui.services.pricing import topup_bonus, topup_tier
@@ -88,6 +95,8 @@ def top_up(
     require_positive(amount_fen, _("The top-up amount"))
     if bonus_fen is not None and (not isinstance(bonus_fen, int) or isinstance(bonus_fen, bool) or bonus_fen < 0):
         raise InvalidInput(_("The bonus cannot be negative."))
+    if bonus_fen:
+        require_within_limit(bonus_fen, _("The bonus"))
     if tender not in MONEY_TENDERS:
         raise InvalidInput(
             _("Tender must be one of {tenders}, not {value!r}.").format(tenders=", ".join(MONEY_TENDERS), value=tender)
