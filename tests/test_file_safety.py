@@ -23,6 +23,7 @@ import pytest
 from mms_tui.db import close_database
 from mms_tui.services.members import issue_card, register_member
 from mms_tui.services.topup import top_up
+from tests.conftest import setup_desk
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -257,6 +258,18 @@ def open_umask():
 
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_a_new_database_its_wal_shm_and_folder_are_private(open_umask, tmp_path):
+    target = tmp_path / "data" / "mms.sqlite3"
+    desk = setup_desk(str(target))
+    register_member("张三", "13800138000", desk.cashier, "r1")  # the connection is still open: -wal and -shm exist
+    try:
+        assert mode(target.parent) == 0o700
+        for suffix in ("", "-wal", "-shm"):
+            assert mode(Path(f"{target}{suffix}")) == 0o600, suffix
+    finally:
+        close_database()
 
 
 def test_backups_exports_rules_and_card_files_are_private(open_umask, run, shop, tmp_path):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import peewee
 
-from mms_tui.db import SQLITE_PRAGMAS, database, is_sqlite
+from mms_tui.db import SQLITE_PRAGMAS, database, database_fault, is_sqlite
 from mms_tui.i18n import _
 from mms_tui.models import ALL_MODELS, SchemaVersion
 from mms_tui.models.migrations import current_version
@@ -129,7 +129,10 @@ def restore(source_file: str | os.PathLike[str]) -> BackupResult:
     version = verify(source_file)
     src = sqlite3.connect(f"file:{source_file}?mode=ro", uri=True)
     try:
-        src.backup(live)
+        src.backup(live)  # one write transaction on the live file: it fails whole, leaving the database as it was
+    except sqlite3.Error as exc:  # a read-only or full disk: said plainly
+        raise BackupError(database_fault(exc) or _("Cannot restore {path}: {error}").format(
+            path=source_file, error=exc)) from None
     finally:
         src.close()
     for pragma, value in SQLITE_PRAGMAS.items():
