@@ -20,6 +20,7 @@ from mms_tui.db import close_database, database, database_fault, init_database
 from mms_tui.models import Card, Transaction
 from mms_tui.services.check import check_ledger
 from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.reports import REPORTS
 from mms_tui.services.topup import top_up
 from tests.conftest import setup_desk
 
@@ -305,3 +306,38 @@ def test_a_postgresql_server_that_does_not_answer_is_one_line(run):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Cannot open the database" in lines[0], lines
 
+
+EDGE_DAYS = ("0001-01-01", "9999-12-31")
+
+
+def _dated_commands(day: str) -> list[tuple[str, ...]]:
+    return [
+        *(("report", name, "--from", day, "--to", day) for name in REPORTS),
+        ("report", "turnover", "--to", day),
+        ("report", "turnover", "--from", day),
+        ("export", "ledger", "-", "--from", day),
+        ("export", "sales", "-", "--to", day),
+        ("points", "expire", "--as-of", day, "--dry-run"),
+        ("tiers", "review", "--as-of", day, "--dry-run"),
+        ("coupons", "issue", "--winback", "90", "--promotion", "BACK", "--as-of", day, "--dry-run"),
+        ("coupons", "issue", "--member", "13800138000", "--promotion", "BACK", "--as-of", day),
+        ("cards", "print", "{tmp}/cards", "--issued-since", day),
+        ("cards", "print", "{tmp}/cards", "--issued-until", day),
+    ]
+
+
+@pytest.mark.parametrize("day", EDGE_DAYS)
+def test_the_first_and_last_days_of_the_calendar_are_one_line_or_an_answer(run, tmp_path, day):
+    """0001-01-01 and 9999-12-31 in --from/--to/--as-of: never a traceback (OverflowError on date + timedelta)."""
+    desk, _card = _store_with_a_card(str(tmp_path / "mms.sqlite3"))
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[points]\nexpire_months = 24\n[[promotions]]\ncode = "BACK"\nkind = "amount"\n'
+                     'amount = "10"\nauto = false\n', encoding="utf-8")
+    close_database()
+    assert run("--db", desk.target, "rules", "import", str(rules)).exit_code == 0
+    for command in _dated_commands(day):
+        command = tuple(part.format(tmp=tmp_path) for part in command)
+        result = run("--db", desk.target, *command)  # the fixture fails the test on any traceback
+        if result.exit_code:
+            lines = result.stderr.strip().splitlines()
+            assert result.exit_code == 1 and len(lines) == 1, (command, result.output)

@@ -38,7 +38,7 @@ from barcode.writer import PATH as _BARCODE_PATH
 
 from mms_tui.i18n import _, ngettext
 from mms_tui.models import Card, CardType, Member, Product
-from mms_tui.services.common import resolve_member
+from mms_tui.services.common import checked_day, resolve_member
 from mms_tui.services.errors import DomainError, InvalidInput, NotFound, UnknownCard, UnknownItem
 from mms_tui.services.files import atomic_file, make_private_folder
 from mms_tui.services.text import format_money, has_cjk, mask_phone, normalise_card_no, normalise_phone
@@ -270,6 +270,8 @@ def select_cards(
     if not (phones or card_nos or issued_since or issued_until or type_codes or all_cards):
         raise InvalidInput(_("Say which cards to print: by member, card number, issue date or card type, "
                              "or ask for all cards."))
+    checked_day(issued_since)
+    checked_day(issued_until)
     if issued_since and issued_until and issued_since > issued_until:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(
             start=issued_since, end=issued_until))

@@ -52,7 +52,7 @@ from mms_tui.models import (
     Visit,
     now,
 )
-from mms_tui.services.common import resolve_store
+from mms_tui.services.common import checked_day, resolve_store
 from mms_tui.services.errors import DomainError, InvalidInput, UnknownMember
 from mms_tui.services.fields import MEMBER_COLUMNS
 from mms_tui.services.files import atomic_file, atomic_path
@@ -164,6 +164,8 @@ class _Period:
 
 
 def _period(start: dt.date | None, end: dt.date | None, store: str | None) -> _Period:
+    checked_day(start)
+    checked_day(end)
     if start and end and start > end:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))
     return _Period(
