@@ -297,3 +297,21 @@ def test_backups_exports_rules_and_card_files_are_private(open_umask, run, shop,
     assert len(written) == 8
     assert {p.name: mode(p) for p in written} == {p.name: 0o600 for p in written}
 
+
+# --- names SQLite would read as a URI -----------------------------------------------------------------------------
+
+
+def test_a_backup_named_with_a_hash_restores_that_backup_not_an_empty_file(run, shop, tmp_path):
+    """'#' and '?' end a path in a SQLite URI: the copy was checked, and restored, from a new empty file named by
+    the part before them — and restoring that emptied the live database."""
+    out = tmp_path / "backups"
+    out.mkdir()
+    target = out / "shop#1?.sqlite3"
+    made = run("--db", shop.target, "backup", str(target))
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in out.iterdir()) == ["shop#1?.sqlite3"]  # no stray empty database beside it
+    restored = run("--db", shop.target, "restore", str(target), "--yes")
+    assert restored.exit_code == 0, restored.output
+    assert sorted(p.name for p in out.iterdir()) == ["shop#1?.sqlite3"]
+    found = run("--db", shop.target, "lookup", "13800138000")
+    assert found.exit_code == 0 and "张三" in found.stdout, found.output

@@ -15,6 +15,7 @@ import errno
 import os
 import shutil
 import sqlite3
+import urllib.parse
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +59,16 @@ def _bound_to(path: Path):
         copy.close()
 
 
+def _read_only_uri(path: Path) -> str:
+    """A SQLite URI that opens exactly ``path``, read-only: in a URI '#' and '?' end the path, so a file named
+    'shop#1.sqlite3' was read as a new, empty 'shop' — and restoring from it emptied the live database."""
+    return "file:" + urllib.parse.quote(str(Path(path).absolute())) + "?mode=ro"
+
+
 def verify(path: Path) -> int:
     """Raise BackupError unless ``path`` is a sound mms database; return its schema version."""
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only_uri(path), uri=True)
         try:
             result = conn.execute("PRAGMA integrity_check").fetchone()[0]
         finally:
@@ -127,7 +134,7 @@ def restore(source_file: str | os.PathLike[str]) -> BackupResult:
     if not source_file.is_file():
         raise BackupError(_("There is no backup at {path}.").format(path=source_file))
     version = verify(source_file)
-    src = sqlite3.connect(f"file:{source_file}?mode=ro", uri=True)
+    src = sqlite3.connect(_read_only_uri(source_file), uri=True)
     try:
         src.backup(live)  # one write transaction on the live file: it fails whole, leaving the database as it was
     except sqlite3.Error as exc:  # a read-only or full disk: said plainly
