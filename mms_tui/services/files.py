@@ -43,6 +43,10 @@ TEMPORARY_MARK = ".mms-partial"
 #: what SQLite may leave beside a database it was writing (a backup's temporary file)
 SQLITE_SIDECARS = ("-journal", "-wal", "-shm")
 
+#: folders this process has swept already: once is enough (a sheet of 10,000 card files must not list the folder
+#: 10,000 times), and a process's own writers clean up after themselves
+_swept: set[str] = set()
+
 
 class NotAPlainFile(InvalidInput):
     """The target exists and is not a regular file (or is a symbolic link): nothing is written to it."""
@@ -230,7 +234,10 @@ def atomic_path(target: str | os.PathLike[str], *, replace: bool = True) -> Iter
     failure it is removed. NotAPlainFile when ``target`` is a link, folder, device, pipe or socket; OSError when
     the folder cannot be written."""
     path = check_target(target)
-    sweep(path.parent)
+    folder = os.path.abspath(path.parent)
+    if folder not in _swept:
+        sweep(folder)
+        _swept.add(folder)
     fd, temporary = _new_temporary(path)
     try:
         try:
