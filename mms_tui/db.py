@@ -8,7 +8,9 @@ statements lock the rows they spend from.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import sqlite3
 import time
 import urllib.parse
@@ -44,31 +46,135 @@ def is_url(target: str) -> bool:
 
 def open_database(target: str) -> peewee.Database:
     """Build (not connect) a database for a SQLite path or a URL such as ``postgresql://user@host/db``."""
+    from mms_tui.i18n import _
+
     if not target:
-        raise DatabaseError("no database configured")
+        raise DatabaseError(_("No database configured."))
     if is_url(target):
         scheme = target.split("://", 1)[0].lower()
         if scheme.startswith("sqlite"):
             path = target.split("://", 1)[1]
             return open_database(path[1:] if path.startswith("/") and not path.startswith("//") else path)
+        if not scheme.startswith("postgres"):  # peewee knows MySQL and others; mms is built and tested on these two
+            raise DatabaseError(_("mms keeps its data in a SQLite file or in PostgreSQL (postgresql://…); a "
+                                  "{scheme}:// database is not supported.").format(scheme=scheme))
         try:
             return connect_url(target)
-        except Exception as exc:  # unknown scheme, malformed URL
-            raise DatabaseError(f"cannot use database URL {target!r}: {exc}") from None
-    path = Path(target).expanduser()
+        except Exception as exc:  # malformed URL
+            raise DatabaseError(_("Cannot use the database URL {url}: {error}").format(url=target, error=exc)) from None
+    path = Path(os.path.abspath(Path(target).expanduser()))
     if path.is_file():
         # an existing database is never created again: if the file goes missing under a running desk, each new
         # connection fails with a clear error instead of making an empty database in its place
-        uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=rw"
-        db = peewee.SqliteDatabase(uri, uri=True, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
-    else:
+        return MmsSqliteDatabase(path, create=False)
+    try:
+        from mms_tui.services.files import make_private_folder
+
+        make_private_folder(path.parent)  # 0700 when made here: it holds the members' data
+    except OSError as exc:
+        raise DatabaseError(_("Cannot create the folder for the database {path}: {error}").format(
+            path=path, error=exc.strerror or exc)) from None
+    return MmsSqliteDatabase(path, create=True)
+
+
+class _Connection(sqlite3.Connection):
+    """A SQLite connection that remembers which file it opened: (device, inode), None when unknown."""
+
+    opened: tuple[int, int] | None = None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _on_read_only_disk(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+class MmsSqliteDatabase(peewee.SqliteDatabase):
+    """A SQLite file as mms opens it.
+
+    * **Private**: a new database file is created 0600 before SQLite opens it; SQLite gives its -wal and -shm the
+      database file's mode, so they are private too, whatever the umask.
+    * **Read-only disks still read**: SQLite cannot open a WAL database on a read-only file system when it would
+      have to create the -shm file. With nothing in the -wal file, nobody can change the file while the disk is
+      read-only, so it is opened ``immutable``; reads, reports and backups work, and a write fails as read-only.
+    * **Which file**: each connection records the file it opened, so that :func:`write_transaction` can refuse to
+      save into a file that has since been deleted or replaced at the database's path.
+    """
+
+    def __init__(self, path: Path, *, create: bool) -> None:
+        self.mms_path = path
+        self._create = create
+        super().__init__(str(path), pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False, factory=_Connection)
+
+    def _uri(self) -> str:
+        path = self.mms_path
+        uri = "file:" + urllib.parse.quote(str(path))
+        if self._create:
+            from mms_tui.services.files import create_private_file
+
+            with contextlib.suppress(OSError):  # when it cannot be made, SQLite says why
+                create_private_file(path)
+            return uri + "?mode=rwc"
+        if _on_read_only_disk(path):
+            try:
+                pending = os.stat(f"{path}-wal").st_size > 0
+            except OSError:
+                pending = False
+            return uri + ("?mode=ro" if pending else "?mode=ro&immutable=1")
+        return uri + "?mode=rw"
+
+    def _connect(self) -> sqlite3.Connection:
+        for attempt in range(3):
+            before = _identity(self.mms_path)
+            conn = sqlite3.connect(self._uri(), timeout=self._timeout, isolation_level=None, uri=True,
+                                   **self.connect_params)
+            conn.opened = _identity(self.mms_path)  # type: ignore[attr-defined]
+            if conn.opened == before or attempt == 2:  # not replaced while it was being opened
+                break
+            conn.close()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DatabaseError(f"cannot create the folder for database {path}: {exc.strerror}") from None
-        db = peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
-    db.mms_path = path  # type: ignore[attr-defined]
-    return db
+            self._add_conn_hooks(conn)
+        except Exception:
+            conn.close()
+            raise
+        return conn
+
+    def rollback(self) -> None:
+        conn = self._state.conn
+        if conn is not None and not conn.in_transaction:
+            # SQLite has undone the transaction itself (a COMMIT that found the disk full): a ROLLBACK now would
+            # fail with "cannot rollback - no transaction is active" and hide the error that says what happened
+            return
+        super().rollback()
+
+    def check_same_file(self) -> None:
+        """Raise DatabaseFileChanged when this thread's connection writes into a file no longer at the path."""
+        conn = self._state.conn
+        opened = getattr(conn, "opened", None)
+        if opened is None:
+            return
+        now = _identity(self.mms_path)
+        if now != opened:
+            raise DatabaseFileChanged(self.mms_path, replaced=now is not None)
+
+
+class DatabaseFileChanged(peewee.OperationalError):
+    """The file a connection writes into was deleted, moved away or replaced at the database's path: anything it
+    saved now would be lost with that file."""
+
+    def __init__(self, path: Path, *, replaced: bool) -> None:
+        super().__init__(f"the database file {path} was {'replaced' if replaced else 'deleted'} while it was open")
+        self.path = path
+        self.replaced = replaced
 
 
 def init_database(target: str) -> peewee.Database:
@@ -103,10 +209,18 @@ def describe() -> str:
 
 @contextmanager
 def write_transaction() -> Iterator[None]:
-    """A short write unit of work. Screens never call this; services do."""
+    """A short write unit of work. Screens never call this; services do.
+
+    On SQLite it also makes sure the file it writes into is still the database at its path, once the write lock is
+    held and again just before the commit: a long-lived connection to a file deleted or replaced under it would
+    otherwise keep acknowledging operations that are lost with that file."""
     if is_sqlite():
+        db = database.obj
+        same_file = getattr(db, "check_same_file", None) or (lambda: None)
         with database.atomic("IMMEDIATE"):
+            same_file()
             yield
+            same_file()
     else:
         with database.atomic():
             yield
@@ -118,6 +232,12 @@ def database_fault(exc: BaseException) -> str | None:
     rolled back: nothing was saved, and the same operation can simply be tried again once the fault clears."""
     from mms_tui.i18n import _
 
+    if isinstance(exc, DatabaseFileChanged):
+        if exc.replaced:
+            return _("The database file was replaced while mms had it open: nothing was saved. Start mms again to "
+                     "work on the file now in its place.")
+        return _("The database file is missing: it was deleted or moved while mms had it open, and nothing was "
+                 "saved. Put it back (or restore a backup), then try again.")
     if not isinstance(exc, (peewee.DatabaseError, sqlite3.DatabaseError)):
         return None
     text = str(exc).lower()
@@ -126,6 +246,9 @@ def database_fault(exc: BaseException) -> str | None:
     if "readonly" in text or "read-only" in text:
         return _("The database cannot be written (a read-only file or disk): nothing was saved. "
                  "Make it writable, then try again.")
+    if ("unable to open database file" in text or "no such table" in text) and _read_only_file():
+        return _("The database is on a read-only disk or in a read-only file: it can be read, but nothing can be "
+                 "saved. Make it writable, then try again.")
     if "unable to open database file" in text or "no such table" in text:
         return _("The database file is missing or cannot be opened: nothing was saved. Put it back "
                  "(or restore a backup), then try again.")
@@ -134,6 +257,14 @@ def database_fault(exc: BaseException) -> str | None:
     if is_transient(exc):
         return _("The database is busy with another desk: nothing was saved. Try again.")
     return None
+
+
+def _read_only_file() -> bool:
+    """The database file is there but cannot be written (a read-only disk or file)."""
+    path = getattr(database.obj, "mms_path", None)
+    if path is None or not Path(path).exists():
+        return False
+    return _on_read_only_disk(Path(path)) or not os.access(path, os.W_OK)
 
 
 def _disk_full() -> bool:

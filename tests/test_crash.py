@@ -45,3 +45,17 @@ def test_two_desks_spend_the_last_balance_fifty_times_exactly_one_wins_each_time
     card = contention.prepare(db_target)
     tally = contention.race(db_target, card, 50)
     assert sum(tally.values()) == 50 and all(pair.count("ok") == 1 for pair in tally)
+
+
+@pytest.mark.postgres
+def test_desks_killed_mid_operation_on_postgresql_lose_nothing_and_double_nothing(postgres_target, tmp_path):
+    """The same kills against a PostgreSQL store: the server keeps running, the desks (its clients) die."""
+    crashtest.prepare(postgres_target)
+    rng = random.Random(11)
+    totals = {"ok": 0, "refused": 0, "unanswered": 0}
+    for round_no in range(2):
+        counts = crashtest.run_round(postgres_target, tmp_path, 3, rng.uniform(0.5, 1.2), round_no + 1)
+        for key, value in counts.items():
+            totals[key] += value
+    assert totals["ok"] > 10
+    assert totals["unanswered"] >= 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,6 +20,7 @@ from mms_tui.db import close_database, database, database_fault, init_database
 from mms_tui.models import Card, Transaction
 from mms_tui.services.check import check_ledger
 from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.reports import REPORTS
 from mms_tui.services.topup import top_up
 from tests.conftest import setup_desk
 
@@ -142,3 +144,200 @@ async def test_the_desk_says_what_is_wrong_and_goes_on_when_the_file_is_back(tmp
         assert "9" in text(app.screen.query_one("#outcome", Static))
     with database.connection_context():
         assert Card.get(Card.card_no == "00077777").visits_left == 9
+
+
+# --- issue #15: faults give the true message ----------------------------------------------------------------------
+
+
+def _fill(folder: Path, leave: int = 0) -> Path:
+    """Fill ``folder``'s filesystem until ``leave`` bytes are free (0: completely)."""
+    filler = folder / "filler"
+    free = shutil.disk_usage(folder).free
+    with filler.open("wb", buffering=0) as fh:
+        try:
+            fh.write(b"\0" * max(0, free - leave))
+            while leave == 0:
+                fh.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_commit_that_finds_the_disk_full_says_so_loses_nothing_and_recovers(small_disk):
+    """SQLite undoes a COMMIT that cannot be written; peewee's rollback after it used to fail ("cannot rollback -
+    no transaction is active") and hide why. The desk must say the disk is full."""
+    desk, card = _store_with_a_card(str(small_disk / "mms.sqlite3"))
+    before = _state(card)
+    filler = _fill(small_disk, leave=48 * 1024)  # room for the write lock and a page or two, not a whole commit
+    acknowledged, error = [], None
+    for n in range(50):
+        error = _attempt(desk, card, f"t-almost-{n}")
+        if error is not None:
+            break
+        acknowledged.append(f"t-almost-{n}")
+    assert error is not None, "the disk never filled up"
+    assert "cannot rollback" not in str(error)
+    assert "disk is full" in (database_fault(error) or ""), error
+    filler.unlink()
+    principal, transactions, problems = _state(card)
+    assert (principal, transactions, problems) == (before[0] + 5_000 * len(acknowledged),
+                                                  before[1] + len(acknowledged), [])
+    assert _attempt(desk, card, f"t-almost-{n}") is None  # the refused operation, again: now it is saved, once
+    assert _attempt(desk, card, f"t-almost-{n}") is None
+    assert _state(card) == (principal + 5_000, transactions + 1, [])
+
+
+def test_a_backup_to_a_full_disk_is_one_line_and_leaves_no_file(run, tmp_path, small_disk):
+    desk, _card = _store_with_a_card(str(tmp_path / "mms.sqlite3"))
+    close_database()
+    _fill(small_disk)
+    result = run("--db", desk.target, "backup", str(small_disk / "backup.sqlite3"))
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "disk is full" in lines[0], lines
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler"]
+
+
+def _reads_work_and_writes_say_read_only(run, desk, card: int, backup_to: Path) -> None:
+    """What a shop still needs from a database it cannot write: the desk's search, reports, a backup; and a write
+    refused as read-only (not as a missing file), with nothing saved."""
+    from mms_tui.services.lookup import lookup
+
+    with database.connection_context():
+        assert [hit.name for hit in lookup("13800138000")] == ["张三"]
+    error = _attempt(desk, card, "t-ro")
+    assert error is not None and "read-only" in (database_fault(error) or ""), error
+    close_database()
+    found = run("--db", desk.target, "lookup", "13800138000")
+    assert found.exit_code == 0 and "张三" in found.stdout, found.output
+    report = run("--db", desk.target, "report", "liability", "--format", "csv")
+    assert report.exit_code == 0 and "10000" in report.stdout, report.output
+    backup = run("--db", desk.target, "backup", str(backup_to))
+    assert backup.exit_code == 0 and "checks passed" in backup.stdout, backup.output
+    write = run("--db", desk.target, "family", "leave", "13800138000")
+    assert write.exit_code == 1 and "read-only" in write.stderr and "missing" not in write.stderr, write.output
+    restore = run("--db", desk.target, "restore", str(backup_to), "--yes")
+    assert restore.exit_code == 1 and "read-only" in restore.stderr, restore.output
+
+
+def test_on_a_read_only_disk_reads_reports_and_backups_work_and_writes_say_read_only(run, small_disk, tmp_path):
+    desk, card = _store_with_a_card(str(small_disk / "mms.sqlite3"))
+    before = _state(card)
+    close_database()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        _reads_work_and_writes_say_read_only(run, desk, card, tmp_path / "backup.sqlite3")
+    finally:
+        close_database()
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert _state(card) == before
+    assert _attempt(desk, card, "t-ro") is None  # writable again: the same operation is saved, once
+    assert _state(card)[:2] == (before[0] + 5_000, before[1] + 1)
+
+
+def test_a_read_only_database_file_reads_and_says_read_only(run, tmp_path):
+    """A database file nobody may write (``chattr +i``: read-only even for root) in a folder that is writable."""
+    target = tmp_path / "mms.sqlite3"
+    desk, card = _store_with_a_card(str(target))
+    before = _state(card)
+    close_database()
+    made = subprocess.run(["chattr", "+i", str(target)], capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a file immutable here ({made.stderr.strip()})")
+    try:
+        _reads_work_and_writes_say_read_only(run, desk, card, tmp_path / "backup.sqlite3")
+    finally:
+        close_database()
+        subprocess.run(["chattr", "-i", str(target)], check=True)
+    assert _state(card) == before
+
+
+@pytest.mark.parametrize("replace", [False, True], ids=["deleted", "replaced"])
+def test_a_live_connection_refuses_to_save_into_a_deleted_or_replaced_file(tmp_path, replace):
+    """An open connection writes into the file it opened: once that file is no longer the one at the path, every
+    write it acknowledged would be lost. It refuses instead, and nothing is acknowledged."""
+    target = tmp_path / "mms.sqlite3"
+    desk, card = _store_with_a_card(str(target))
+    database.connect(reuse_if_open=True)  # one long-lived connection, as a script or a long command holds it
+    assert _attempt_here(desk, card, "t-before") is None
+    copy = tmp_path / "copy.sqlite3"
+    with sqlite3.connect(copy) as dest:
+        database.connection().backup(dest)
+    dest.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    if replace:
+        os.rename(copy, target)
+    refused = [_attempt_here(desk, card, f"t-after-{n}") for n in range(3)]
+    assert all(error is not None for error in refused)
+    message = database_fault(refused[0]) or ""
+    assert ("was replaced" if replace else "is missing") in message and "nothing was saved" in message, message
+    database.close()
+    if replace:
+        init_database(str(target))
+        with database.connection_context():
+            assert Transaction.select().where(Transaction.txid.startswith("t-after")).count() == 0
+            assert Transaction.select().where(Transaction.txid == "t-before").count() == 1
+    else:
+        assert not target.exists()
+
+
+def _attempt_here(desk, card: int, txid: str):
+    """A top-up of ¥50 on the connection that is already open; the error, or None when it worked."""
+    try:
+        top_up(card, 5_000, 0, "cash", desk.cashier, txid)
+    except Exception as exc:
+        return exc
+    return None
+
+
+@pytest.mark.parametrize("url", ["mysql://shop@localhost/mms", "mysql+pool://shop@localhost/mms",
+                                 "cockroachdb://root@localhost/mms", "oracle://x/y"])
+def test_an_unsupported_database_url_is_one_line(run, url):
+    result = run("--db", url, "info")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "PostgreSQL" in lines[0], lines
+
+
+def test_a_postgresql_server_that_does_not_answer_is_one_line(run):
+    result = run("--db", "postgresql://postgres@127.0.0.1:1/mms", "info")
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Cannot open the database" in lines[0], lines
+
+
+EDGE_DAYS = ("0001-01-01", "9999-12-31")
+
+
+def _dated_commands(day: str) -> list[tuple[str, ...]]:
+    return [
+        *(("report", name, "--from", day, "--to", day) for name in REPORTS),
+        ("report", "turnover", "--to", day),
+        ("report", "turnover", "--from", day),
+        ("export", "ledger", "-", "--from", day),
+        ("export", "sales", "-", "--to", day),
+        ("points", "expire", "--as-of", day, "--dry-run"),
+        ("tiers", "review", "--as-of", day, "--dry-run"),
+        ("coupons", "issue", "--winback", "90", "--promotion", "BACK", "--as-of", day, "--dry-run"),
+        ("coupons", "issue", "--member", "13800138000", "--promotion", "BACK", "--as-of", day),
+        ("cards", "print", "{tmp}/cards", "--issued-since", day),
+        ("cards", "print", "{tmp}/cards", "--issued-until", day),
+    ]
+
+
+@pytest.mark.parametrize("day", EDGE_DAYS)
+def test_the_first_and_last_days_of_the_calendar_are_one_line_or_an_answer(run, tmp_path, day):
+    """0001-01-01 and 9999-12-31 in --from/--to/--as-of: never a traceback (OverflowError on date + timedelta)."""
+    desk, _card = _store_with_a_card(str(tmp_path / "mms.sqlite3"))
+    rules = tmp_path / "rules.toml"
+    rules.write_text('[points]\nexpire_months = 24\n[[promotions]]\ncode = "BACK"\nkind = "amount"\n'
+                     'amount = "10"\nauto = false\n', encoding="utf-8")
+    close_database()
+    assert run("--db", desk.target, "rules", "import", str(rules)).exit_code == 0
+    for command in _dated_commands(day):
+        command = tuple(part.format(tmp=tmp_path) for part in command)
+        result = run("--db", desk.target, *command)  # the fixture fails the test on any traceback
+        if result.exit_code:
+            lines = result.stderr.strip().splitlines()
+            assert result.exit_code == 1 and len(lines) == 1, (command, result.output)

@@ -38,8 +38,9 @@ from barcode.writer import PATH as _BARCODE_PATH
 
 from mms_tui.i18n import _, ngettext
 from mms_tui.models import Card, CardType, Member, Product
-from mms_tui.services.common import resolve_member
+from mms_tui.services.common import checked_day, resolve_member
 from mms_tui.services.errors import DomainError, InvalidInput, NotFound, UnknownCard, UnknownItem
+from mms_tui.services.files import atomic_file, make_private_folder
 from mms_tui.services.text import format_money, has_cjk, mask_phone, normalise_card_no, normalise_phone
 
 #: printer dots per inch: the unit of every length below
@@ -269,6 +270,8 @@ def select_cards(
     if not (phones or card_nos or issued_since or issued_until or type_codes or all_cards):
         raise InvalidInput(_("Say which cards to print: by member, card number, issue date or card type, "
                              "or ask for all cards."))
+    checked_day(issued_since)
+    checked_day(issued_until)
     if issued_since and issued_until and issued_since > issued_until:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(
             start=issued_since, end=issued_until))
@@ -708,7 +711,7 @@ class PrintResult:
 
 def _prepare_dir(outdir: Path) -> None:
     try:
-        outdir.mkdir(parents=True, exist_ok=True)
+        make_private_folder(outdir)  # 0700 when made here: card numbers and names are personal data
     except FileExistsError:
         raise CannotWrite(_("Cannot write to {path}: it is a file, not a directory.").format(path=outdir)) from None
     except OSError as exc:
@@ -718,11 +721,13 @@ def _prepare_dir(outdir: Path) -> None:
 
 
 def _save(path: Path, fmt: str, content) -> None:
+    """Whole or not at all, private, and only as a plain file (a link or a device at that name is refused)."""
     try:
-        if fmt == "svg":
-            path.write_bytes(content)
-        else:
-            content.save(path, "PNG", dpi=(DPI, DPI))
+        with atomic_file(path) as out:
+            if fmt == "svg":
+                out.write(content)
+            else:
+                content.save(out, "PNG", dpi=(DPI, DPI))
     except OSError as exc:
         raise CannotWrite(_("Cannot write {path}: {reason}.").format(path=path, reason=exc.strerror or exc)) from None
 

@@ -178,6 +178,21 @@ def today() -> dt.date:
     return clock.today()
 
 
+#: the days a period or an "as of" day may name. The arithmetic on them (a window of months back, the day after a
+#: period, a coupon's days ahead) then stays far from the ends of Python's calendar (0001-01-01 … 9999-12-31),
+#: where it fails with an OverflowError; no shop's books hold a day outside.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2999, 12, 31)
+
+
+def checked_day(day: dt.date | None) -> dt.date | None:
+    """``day`` (or None) when it lies within FIRST_DAY … LAST_DAY; InvalidInput, one line, when not."""
+    if day is not None and not FIRST_DAY <= (day.date() if isinstance(day, dt.datetime) else day) <= LAST_DAY:
+        raise InvalidInput(_("{day} is out of range: give a day from {first} to {last}.").format(
+            day=day.isoformat()[:10], first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat()))
+    return day
+
+
 def as_date(value: object) -> dt.date:
     """The day of a value read back from the database: a date, a datetime, or their text (SQLite gives text)."""
     if isinstance(value, dt.datetime):

@@ -41,7 +41,7 @@ import peewee
 from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import Coupon, Member, Sale, Staff, Store, Tier, Visit
-from mms_tui.services.common import as_date, resolve_member, today
+from mms_tui.services.common import as_date, checked_day, resolve_member, today
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.ledger import audit
 from mms_tui.services.pricing import MemberFacts, birthday_benefit
@@ -176,7 +176,7 @@ def issue_coupon(member: Member | int | str, promotion: str, staff: Staff, *, va
                  on: dt.date | None = None, store: Store | None = None, rules: Rules | None = None) -> CouponInfo:
     """By hand: one more coupon of ``promotion`` for a member (a manager's decision)."""
     require(staff, "coupons.issue")
-    on = on or today()
+    on = checked_day(on) or today()
     rules = rules or load_rules()
     promo = coupon_promotion((promotion or "").strip(), rules, on)
     start, end = _validity(promo, on, valid_days)
@@ -191,7 +191,7 @@ def issue_for_new_member(member: Member | int, staff: Staff | None, *, on: dt.da
     """The welcome coupon (promotion ``WELCOME`` in the rules) for a member who just registered; None when the
     rules have no such promotion. One per member: a second call returns the first coupon. Safe inside the
     registration's own write transaction."""
-    on = on or today()
+    on = checked_day(on) or today()
     rules = rules or load_rules()
     promo = rules.promotion(NEW_MEMBER_PROMOTION)
     if promo is None or promo.auto or (promo.valid_until is not None and promo.valid_until < on):
@@ -218,7 +218,7 @@ def issue_birthday_coupon(member: Member | int | str, staff: Staff | None, *, on
                           store: Store | None = None, rules: Rules | None = None) -> CouponInfo | None:
     """The birthday coupon of a member in their birthday window on ``on`` (None: not in it, or the rules give no
     birthday promotion). One per member and birthday: a second call returns the first coupon."""
-    on = on or today()
+    on = checked_day(on) or today()
     rules = rules or load_rules()
     m = resolve_member(member)
     tier_code = Tier.select(Tier.code).where(Tier.id == m.tier_id).scalar()
@@ -306,7 +306,7 @@ def issue_for_segment(segment: str, promotion: str, staff: Staff, *, valid_days:
     """``--segment at_risk``: one coupon of ``promotion`` for every active member in the segment on ``on``, except
     members who already hold a bulk coupon of it (the promotion is the campaign)."""
     require(staff, "coupons.issue")
-    on = on or today()
+    on = checked_day(on) or today()
     rules = rules or load_rules()
     promo = coupon_promotion((promotion or "").strip(), rules, on)
     _validity(promo, on, valid_days)
@@ -323,7 +323,7 @@ def issue_winback(days: int, staff: Staff, *, promotion: str | None = None, vali
     require(staff, "coupons.issue")
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
         raise InvalidInput(_("Days away must be a whole number from 1 to 3650."))
-    on = on or today()
+    on = checked_day(on) or today()
     rules = rules or load_rules()
     promo = coupon_promotion((promotion or WINBACK_PROMOTION).strip(), rules, on)
     start, coupon_end = _validity(promo, on, valid_days)
@@ -369,7 +369,7 @@ def issue_birthday_coupons(staff: Staff | None, *, on: dt.date | None = None, st
                            dry_run: bool = False, rules: Rules | None = None) -> IssueRun:
     """``--birthday``: the birthday coupon for every active member in their birthday window on ``on``; members who
     hold this birthday's coupon already are passed over."""
-    on = on or today()
+    on = checked_day(on) or today()
     rules = rules or load_rules()
     code = rules.birthday.promotion
     if code is None:
@@ -406,7 +406,7 @@ def list_coupons(member: Member | int | str | None = None, *, unused: bool = Fal
                  on: dt.date | None = None) -> Iterable[CouponInfo]:
     """Coupons, newest first: one member's (by phone or id) or everyone's; ``unused``: not yet used (expired ones
     included: their status says so)."""
-    on = on or today()
+    on = checked_day(on) or today()
     query = (Coupon.select(Coupon, Member).join(Member, peewee.JOIN.LEFT_OUTER, on=(Coupon.member == Member.id))
              .order_by(Coupon.issued_at.desc(), Coupon.id.desc()))
     if member is not None:

@@ -6,8 +6,10 @@ Three promises shape this module:
 * **It streams.** Rows come from keyset-paged queries (``WHERE id > last ORDER BY id LIMIT n``), so a million
   members never sit in memory — not in Python, and not in the PostgreSQL client either, which would otherwise
   fetch a whole result set before the first row. Every ``*_rows`` function is a generator.
-* **A file is whole or absent.** Output goes to a temporary file beside the target and is renamed into place only
-  after the last row is written and synced; a bad option, a full disk or Ctrl+C leaves no half-written file.
+* **A file is whole or absent, plain and private.** Output goes to a temporary file beside the target and is
+  renamed into place only after the last row is written and synced; a bad option, a full disk or Ctrl+C leaves no
+  half-written file. A target that is a symbolic link, a device, a pipe or a folder is refused; the file is 0600
+  (:mod:`mms_tui.services.files`). ``-`` streams to standard output, which may be redirected into a pipe.
 * **Spreadsheets cannot be turned against their reader.** In CSV and XLSX a text cell that starts with ``=``,
   ``+``, ``-``, ``@``, a tab or a CR gets a leading ``'`` so Excel shows it instead of running it as a formula
   (OWASP "CSV injection"). JSON is data for programs and is written as stored.
@@ -24,8 +26,6 @@ import csv
 import datetime as dt
 import io
 import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -52,9 +52,10 @@ from mms_tui.models import (
     Visit,
     now,
 )
-from mms_tui.services.common import resolve_store
+from mms_tui.services.common import checked_day, resolve_store
 from mms_tui.services.errors import DomainError, InvalidInput, UnknownMember
 from mms_tui.services.fields import MEMBER_COLUMNS
+from mms_tui.services.files import atomic_file, atomic_path
 from mms_tui.services.text import normalise_phone
 
 Row = dict[str, Any]
@@ -163,6 +164,8 @@ class _Period:
 
 
 def _period(start: dt.date | None, end: dt.date | None, store: str | None) -> _Period:
+    checked_day(start)
+    checked_day(end)
     if start and end and start > end:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))
     return _Period(
@@ -484,30 +487,6 @@ def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], path
 # --- files -------------------------------------------------------------------------------------------------------
 
 
-def _new_file_mode() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-@contextlib.contextmanager
-def _replacing(target: Path) -> Iterator[Path]:
-    """A temporary file beside ``target`` that becomes ``target`` only if the block finishes."""
-    mode = target.stat().st_mode & 0o777 if target.is_file() else _new_file_mode()
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        yield temporary
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())  # a full disk shows here, before the old file is replaced
-        os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def _cannot_write(target: str, exc: OSError) -> DomainError:
     where = _("standard output") if target == "-" else target
     return DomainError(_("Cannot write {target}: {error}.").format(target=where, error=exc.strerror or exc))
@@ -521,7 +500,7 @@ def _write(target: str, stdout: IO[bytes] | None, write: Callable[[IO[bytes]], i
             count = write(stdout)
             stdout.flush()
             return count
-        with _replacing(Path(target)) as temporary, open(temporary, "wb") as out:
+        with atomic_file(target) as out:
             return write(out)
     except OSError as exc:
         if target == "-" and isinstance(exc, BrokenPipeError):
@@ -555,7 +534,7 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
     rows = table_rows(name, start=start, end=end, store=store, page_size=page_size)
     if fmt == "xlsx":
         try:
-            with _replacing(Path(target)) as temporary:
+            with atomic_path(target) as temporary:
                 count = write_xlsx(rows, columns, temporary, name)
         except OSError as exc:
             raise _cannot_write(target, exc) from None

@@ -33,7 +33,7 @@ from itertools import groupby
 
 from mms_tui.i18n import _
 from mms_tui.models import Card, Entry, Staff, Store, Transaction
-from mms_tui.services.common import resolve_card, resolve_store, today
+from mms_tui.services.common import checked_day, resolve_card, resolve_store, today
 from mms_tui.services.errors import DomainError, InvalidInput
 from mms_tui.services.ledger import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.pricing import points_expire_on
@@ -362,7 +362,7 @@ def expire_points(as_of: dt.date | None = None, *, staff: Staff, store: Store | 
     """``mms points expire``: expire every card's due points as of ``as_of`` (today), a transaction per card.
 
     Idempotent: a second run for the same day (or an earlier one) finds nothing due and writes nothing."""
-    as_of = as_of or today()
+    as_of = checked_day(as_of) or today()
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
         raise InvalidInput(_("The as-of day must be a date."))
     rules = rules or load_rules()

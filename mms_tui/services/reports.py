@@ -43,7 +43,7 @@ from mms_tui.models import (
     Transaction,
     Visit,
 )
-from mms_tui.services.common import as_date, resolve_store, today
+from mms_tui.services.common import as_date, checked_day, resolve_store, today
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.text import mask_phone
 
@@ -85,7 +85,8 @@ class Period:
 
 
 def period(start: dt.date | None, end: dt.date | None, store: str | None) -> Period:
-    end = end or today()
+    checked_day(start)
+    end = checked_day(end) or today()
     start = start or end - dt.timedelta(days=30)
     if start > end:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))

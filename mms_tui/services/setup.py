@@ -7,7 +7,7 @@ from pathlib import Path
 
 import peewee
 
-from mms_tui.db import DatabaseError, describe, init_database, write_transaction
+from mms_tui.db import DatabaseError, database_fault, describe, init_database, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import Card, CardType, Member, Staff, Store, Tier, Transaction
 from mms_tui.models.migrations import LATEST, current_version, migrate
@@ -60,8 +60,9 @@ def connect(target: str) -> None:
     db = init_database(target)
     try:
         db.connect(reuse_if_open=True)
-    except (peewee.OperationalError, peewee.DatabaseError) as exc:
-        raise DatabaseError(_("Cannot open the database {target}: {error}").format(target=target, error=exc)) from None
+    except (peewee.DatabaseError, peewee.ImproperlyConfigured) as exc:  # a driver not installed is one line too
+        error = database_fault(exc) or " ".join(str(exc).split())  # the server's hints come on lines of their own
+        raise DatabaseError(_("Cannot open the database {target}: {error}").format(target=target, error=error)) from None
 
 
 def open_store(target: str) -> None:

@@ -39,7 +39,7 @@ import peewee
 from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Entry, Member, Payment, Sale, Staff, Store, Tier, Transaction, Visit
-from mms_tui.services.common import fetch_rows, resolve_member, run_sql, today
+from mms_tui.services.common import checked_day, fetch_rows, resolve_member, run_sql, today
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.ledger import MONEY_TENDERS, audit
 from mms_tui.services.pricing import add_months
@@ -334,7 +334,7 @@ def review_tiers(as_of: dt.date | None = None, *, staff: Staff | None = None, st
                  dry_run: bool = False, rules: Rules | None = None) -> TierReview:
     """``mms tiers review``: move up whoever qualifies, start, end or run out graces, move down whoever's grace is
     over (see the module's rules). Each change is its own short write with its audit event."""
-    as_of = as_of or today()
+    as_of = checked_day(as_of) or today()
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
         raise InvalidInput(_("The as-of day must be a date."))
     rules = rules or load_rules()
