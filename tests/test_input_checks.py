@@ -4,11 +4,15 @@ and rules that take quadratic time to check."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from mms_tui.models import Transaction
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.importing import import_file
+from mms_tui.services.rules import load_rules, parse_rules
+from mms_tui.services.setup import connect
 from mms_tui.services.text import format_money, parse_money
 
 # --- money: thousands separators in groups of three ---------------------------------------------------------------
@@ -41,3 +45,105 @@ def test_an_import_lists_a_balance_of_1_2_3_as_a_bad_row(sqlite_desk, tmp_path):
         import_file("members", path)
     assert [(e.line, e.column, e.value) for e in caught.value.errors] == [(2, "余额", "1,2,3")]
     assert not Transaction.select().where(Transaction.kind == "import").exists()
+
+
+# --- rules: an empty file is not "reset everything" ---------------------------------------------------------------
+
+SOME_RULES = 'version = 1\n[points]\nper_yuan = 2\n[topup]\nbonuses = [{threshold = "100", bonus = "10"}]\n'
+
+
+@pytest.mark.parametrize("name, content", [("empty.toml", ""), ("blank.toml", "  \n\t\n"),
+                                           ("comments.toml", "# nothing here yet\n"), ("empty.json", "{}"),
+                                           ("bom.toml", "\ufeff\n")])
+def test_an_empty_rules_file_is_refused_and_the_rules_stay(run, sqlite_desk, tmp_path, name, content):
+    source = tmp_path / "mine.toml"
+    source.write_text(SOME_RULES, encoding="utf-8")
+    assert run("--db", sqlite_desk.target, "rules", "import", str(source)).exit_code == 0
+    empty = tmp_path / name
+    empty.write_text(content, encoding="utf-8")
+    result = run("--db", sqlite_desk.target, "rules", "import", str(empty))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "no rules" in result.stderr
+    piped = run("--db", sqlite_desk.target, "rules", "import", "-", input=content)
+    assert piped.exit_code == 1 and piped.stderr.count("\n") == 1
+    connect(sqlite_desk.target)
+    rules = load_rules()
+    assert rules.points.per_yuan_x100 == 200 and [(b.threshold_fen, b.bonus_fen) for b in rules.topup.bonuses] == [
+        (10_000, 1_000)]
+
+
+def test_a_document_that_says_only_its_version_still_restores_the_defaults(run, sqlite_desk, tmp_path):
+    source = tmp_path / "mine.toml"
+    source.write_text(SOME_RULES, encoding="utf-8")
+    assert run("--db", sqlite_desk.target, "rules", "import", str(source)).exit_code == 0
+    defaults = tmp_path / "defaults.toml"
+    defaults.write_text("version = 1\n", encoding="utf-8")
+    assert run("--db", sqlite_desk.target, "rules", "import", str(defaults)).exit_code == 0
+    connect(sqlite_desk.target)
+    assert load_rules() == parse_rules({})
+
+
+# --- rules: nested without end, and many promotions ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, content", [
+    pytest.param("deep.json", "[" * 100_000 + "]" * 100_000, id="json-lists"),
+    pytest.param("deep-object.json", '{"a":' * 100_000 + "1" + "}" * 100_000, id="json-objects"),
+    pytest.param("deep.toml", "points = " + "[" * 100_000 + "]" * 100_000 + "\n", id="toml-arrays"),
+    pytest.param("deep-inline.toml", "points = " + "{a = " * 100_000 + "1" + "}" * 100_000 + "\n", id="toml-tables"),
+])
+def test_rules_nested_without_end_are_one_clear_line(run, sqlite_desk, tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    for args, given in (((str(path),), None), (("-", "--format", name.rsplit(".", 1)[1]), content)):
+        result = run("--db", sqlite_desk.target, "rules", "import", *args, input=given)
+        assert result.exit_code == 1
+        assert result.stderr.count("\n") == 1 and len(result.stderr) < 300, result.stderr[:300]
+        assert "Traceback" not in result.output and "Recursion" not in result.stderr
+
+
+def test_a_long_value_in_a_rules_file_is_not_echoed_whole():
+    with pytest.raises(InvalidInput) as caught:
+        parse_rules({"points": {"rounding": "x" * 1_000_000, "category_multipliers": {"零售" * 500_000: "x"}},
+                     "topup": {"spend_order": [0] * 100_000}, "y" * 1_000_000: 1})
+    assert len(str(caught.value)) < 400
+    assert len(caught.value.errors) == 4 and all(len(problem) < 300 for problem in caught.value.errors)
+
+
+def _promotions(n: int, items: int = 0) -> dict:
+    promotions = [{"code": f"P{i}", "kind": "amount", "auto": False, "amount": "5"} for i in range(n)]
+    if items:
+        promotions[0]["items"] = [f"ITEM{i}" for i in range(items)]
+    return {"promotions": promotions,
+            "points": {"gifts": [{"code": f"G{i}", "name": "礼品", "points": 10} for i in range(n)]},
+            "tiers": {"levels": [{"tier": f"T{i}"} for i in range(n)]}}
+
+
+def test_checking_32000_promotions_gifts_and_tier_benefits_takes_linear_time():
+    parse_rules(_promotions(2_000, items=2_000))  # warm
+    started = time.perf_counter()
+    small = parse_rules(_promotions(4_000, items=4_000))
+    small_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    big = parse_rules(_promotions(32_000, items=32_000))
+    big_seconds = time.perf_counter() - started
+    assert len(big.promotions) == 32_000 and len(big.promotions[0].items) == 32_000 and len(small.promotions) == 4_000
+    # eight times the document: linear is about eight times the time, quadratic sixty-four
+    assert big_seconds < max(20 * small_seconds, 1.0), (small_seconds, big_seconds)
+    assert big_seconds < 15
+
+
+def test_a_promotion_listed_twice_among_thousands_is_still_named():
+    document = _promotions(5_000)
+    document["promotions"].append({"code": "P17", "kind": "amount", "auto": False, "amount": "5"})
+    document["points"]["gifts"].append({"code": "G3", "name": "礼品", "points": 10})
+    document["tiers"]["levels"].append({"tier": "T9"})
+    document["promotions"][1]["items"] = ["A", "B", "A"]
+    with pytest.raises(InvalidInput) as caught:
+        parse_rules(document)
+    assert sorted(caught.value.errors) == sorted([
+        "promotions[5001].code: promotion P17 is listed twice",
+        "points.gifts[5001].code: gift G3 is listed twice",
+        "tiers.levels[5001].tier: tier T9 is listed twice",
+        "promotions[2].items[3]: 'A' is listed twice",
+    ])
