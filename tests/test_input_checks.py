@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mms_tui.models import Transaction
+from mms_tui.models import AuditEvent, Transaction
 from mms_tui.services.errors import InvalidInput
 from mms_tui.services.importing import import_file
 from mms_tui.services.rules import load_rules, parse_rules
@@ -147,3 +147,36 @@ def test_a_promotion_listed_twice_among_thousands_is_still_named():
         "tiers.levels[5001].tier: tier T9 is listed twice",
         "promotions[2].items[3]: 'A' is listed twice",
     ])
+
+
+# --- imports: a file with a header and no rows -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", ["姓名,手机\n", "姓名,手机\n\n\n,\n", "\ufeff姓名,手机"])
+def test_a_header_only_file_writes_nothing_and_says_there_were_no_rows(desk, tmp_path, content):
+    path = tmp_path / "members.csv"
+    path.write_text(content, encoding="utf-8")
+    before = (Transaction.select().count(), AuditEvent.select().count())
+    with pytest.raises(InvalidInput, match="no rows"):
+        import_file("members", path)
+    with pytest.raises(InvalidInput, match="no rows"):
+        import_file("members", path, dry_run=True)
+    assert (Transaction.select().count(), AuditEvent.select().count()) == before
+
+
+def test_a_header_only_file_is_one_line_at_the_command_line(run, sqlite_desk, tmp_path):
+    import openpyxl
+
+    csv_path = tmp_path / "products.csv"
+    csv_path.write_text("编码,名称,售价\n", encoding="utf-8")
+    book = openpyxl.Workbook()
+    book.active.append(["姓名", "手机"])
+    book.active.append([None, None])
+    xlsx_path = tmp_path / "members.xlsx"
+    book.save(xlsx_path)
+    for what, path in (("products", csv_path), ("members", xlsx_path)):
+        result = run("--db", sqlite_desk.target, "import", what, str(path))
+        assert result.exit_code == 1
+        assert result.stderr.count("\n") == 1 and "no rows" in result.stderr, result.stderr
+    connect(sqlite_desk.target)
+    assert not Transaction.select().where(Transaction.kind == "import").exists()

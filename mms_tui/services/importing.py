@@ -1032,8 +1032,13 @@ def import_file(
     store_obj = _import_store(store, staff_obj)
     # read the header now: a wrong file or a missing column is one clear error before anything is locked
     probe = open_sheet(path, encoding, sheet)
-    probe.close()
-    columns, ignored = map_columns(probe.headers, fields, parsed_map, required)
+    try:
+        columns, ignored = map_columns(probe.headers, fields, parsed_map, required)
+        has_rows = next(probe.rows, None) is not None  # reads up to the first row that is not blank
+    finally:
+        probe.close()
+    if not has_rows:  # an import of nothing would still write its transaction and say "Imported"
+        raise InvalidInput(_("{path} has a header but no rows; nothing was imported.").format(path=path.name))
     request = {"what": what, "sha256": file_digest(path), "encoding": encoding, "map": sorted(parsed_map.items()),
                "on_duplicate": on_duplicate, "sheet": sheet}
     txid = "import-" + hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:40]
