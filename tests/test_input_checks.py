@@ -8,11 +8,14 @@ import time
 
 import pytest
 
-from mms_tui.models import AuditEvent, Transaction
-from mms_tui.services.errors import InvalidInput
+from mms_tui.db import close_database
+from mms_tui.models import AuditEvent, Staff, Transaction
+from mms_tui.models.migrations import current_version
+from mms_tui.services.errors import InvalidInput, WrongPin
 from mms_tui.services.importing import import_file
 from mms_tui.services.rules import load_rules, parse_rules
-from mms_tui.services.setup import connect
+from mms_tui.services.setup import connect, initialise
+from mms_tui.services.staff import authenticate, create_staff, hash_pin
 from mms_tui.services.text import format_money, parse_money
 
 # --- money: thousands separators in groups of three ---------------------------------------------------------------
@@ -180,3 +183,60 @@ def test_a_header_only_file_is_one_line_at_the_command_line(run, sqlite_desk, tm
         assert result.stderr.count("\n") == 1 and "no rows" in result.stderr, result.stderr
     connect(sqlite_desk.target)
     assert not Transaction.select().where(Transaction.kind == "import").exists()
+
+
+# --- PINs ----------------------------------------------------------------------------------------------------------
+
+
+def test_a_full_width_pin_at_init_is_the_pin_the_admin_types(run, tmp_path):
+    target = str(tmp_path / "fresh.sqlite3")
+    result = run("--db", target, "init", "--admin-pin", "１２３４")
+    assert result.exit_code == 0, result.output
+    connect(target)
+    assert authenticate("admin", "1234").code == "admin"
+    assert authenticate("admin", "１２３４").code == "admin"
+
+
+def test_full_width_pins_are_normalised_wherever_a_pin_is_set_or_checked(desk):
+    create_staff("c02", "前台 小王", "cashier", "５６７８", store=desk.store)
+    assert authenticate("c02", "5678").code == "c02"
+    assert authenticate("c02", "５６７８").code == "c02"
+    with pytest.raises(WrongPin):
+        authenticate("c02", "5679")
+
+
+def test_a_pin_hashed_from_full_width_digits_before_this_fix_still_logs_in(desk):
+    from mms_tui.services.staff import _hasher
+
+    Staff.update(pin_hash=_hasher.hash("４３２１")).where(Staff.code == "c01").execute()
+    assert authenticate("c01", "４３２１").code == "c01"
+
+
+@pytest.mark.parametrize("pin", ["abc", "12", "123456789", "١٢٣٤", "1234\n", " 1234", "12 34", "", "１２３"])
+def test_what_is_not_four_to_eight_digits_is_not_a_pin(pin):
+    with pytest.raises(InvalidInput):
+        hash_pin(pin)
+
+
+@pytest.mark.parametrize("pin", ["abc", "12", "١٢٣٤"])
+def test_init_with_a_bad_pin_writes_nothing(run, tmp_path, pin):
+    target = tmp_path / "fresh.sqlite3"
+    result = run("--db", str(target), "init", "--admin-pin", pin)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "PIN" in result.stderr
+    assert not target.exists()
+    done = run("--db", str(target), "init", "--admin-pin", "1234")
+    assert done.exit_code == 0 and "Created admin admin" in done.stdout
+
+
+def test_initialise_checks_the_admin_before_it_makes_anything(db_target):
+    connect(db_target)
+    with pytest.raises(InvalidInput):
+        initialise(admin_code="admin", admin_pin="abc")
+    assert current_version() == 0
+    with pytest.raises(InvalidInput):
+        initialise(admin_code="  ", admin_pin="1234")
+    assert current_version() == 0
+    result = initialise(admin_code="admin", admin_pin="1234")
+    assert result.admin_created and authenticate("admin", "1234").role == "admin"
+    close_database()
