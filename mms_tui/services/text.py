@@ -115,6 +115,11 @@ _PLAIN_MONEY = re.compile(r"^(\d{1,15})(?:\.(\d{1,2}))?$")
 _MONEY = re.compile(r"^(-)?\s*(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.(\d{1,2}))?$")
 
 
+def clip(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with an ellipsis: a header or a name in a message."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def shown(value: object, limit: int = 40) -> str:
     """``value`` as an error message quotes it: its repr, cut to ``limit`` characters so that a megabyte typed,
     pasted or read from a file is never echoed whole."""
@@ -124,7 +129,7 @@ def shown(value: object, limit: int = 40) -> str:
         short = reprlib.Repr()
         short.maxlevel, short.maxstring, short.maxother = 3, limit, limit
         text = short.repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return clip(text, limit)
 
 
 def parse_money(text: str | int) -> int:
