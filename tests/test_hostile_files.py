@@ -188,6 +188,35 @@ def test_an_unknown_or_non_text_encoding_is_one_clear_line(run, sqlite_desk, tmp
     assert result.stderr.count("\n") == 1 and encoding in result.stderr, result.stderr
 
 
+# --- long values are never echoed whole ---------------------------------------------------------------------------
+
+
+def test_a_long_header_or_cell_is_never_echoed_whole(run, sqlite_desk, tmp_path):
+    headers = tmp_path / "headers.csv"
+    headers.write_text("x" * 500_000 + "\n1\n", encoding="utf-8")
+    result = run("--db", sqlite_desk.target, "import", "members", str(headers))
+    assert result.exit_code == 1 and len(result.stderr) < 400, result.stderr[:400]
+    cells = tmp_path / "cells.csv"
+    cells.write_text("姓名,手机,性别,生日,备注,旧系统\n" + "张三,13800138000," + "男" * 200_000 + ","
+                     + "1" * 100_000 + ",好,\n" + "李四,13912345678,,,"
+                     + "长" * 40_000 + ",x\n", encoding="utf-8")
+    result = run("--db", sqlite_desk.target, "import", "members", str(cells))
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 5 and all(len(line) < 300 for line in lines), [line[:300] for line in lines]
+
+
+def test_a_wide_header_is_refused_and_its_ignored_columns_are_not_all_listed(sqlite_desk, tmp_path):
+    wide = tmp_path / "wide.csv"
+    wide.write_text("姓名,手机," + ",".join(f"c{i}" for i in range(20_000)) + "\n张三,13800138000\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="16,384"):
+        import_file("members", wide)
+    many = tmp_path / "many.csv"
+    many.write_text("姓名,手机," + ",".join(f"旧字段{i}" for i in range(500)) + "\n张三,13800138000\n", encoding="utf-8")
+    result = import_file("members", many)
+    assert result.created == 1 and len(", ".join(result.ignored_columns)) < 400
+
+
 # --- hostile files: refused in bounded memory ---------------------------------------------------------------------
 
 
