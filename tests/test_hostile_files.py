@@ -179,6 +179,21 @@ def test_a_broken_workbook_is_one_clear_line(run, sqlite_desk, tmp_path, make):
     assert Member.select().count() == 0
 
 
+@pytest.mark.parametrize("big", [False, True], ids=["small", "big"])
+def test_a_workbook_broken_after_its_first_rows_writes_nothing(sqlite_desk, tmp_path, monkeypatch, big):
+    """The rows are read after the header was: a break there is the same one line (also from the forked reader of a
+    big first load), and nothing is written."""
+    if big:
+        monkeypatch.setattr("mms_tui.services.importing.BIG_FILE_BYTES", 1)
+    made = workbook(tmp_path / "made.xlsx", [["姓名", "手机"]])
+    people = [row(n, text_cell(f"A{n}", f"会员{n}"), text_cell(f"B{n}", f"138{n:08d}")) for n in range(2, 3000)]
+    broken = b"".join(sheet(HEADER, *people)()).replace(b'<row r="2500">', b'<row r="2500"><c r="A2500"><v>1</c>')
+    path = rewrite(made, tmp_path / "members.xlsx", {"xl/worksheets/sheet1.xml": broken})
+    with pytest.raises(InvalidInput, match=r"^members.xlsx is not a readable .xlsx workbook: mismatched tag"):
+        import_file("members", path)
+    assert Member.select().count() == 0 and not Transaction.select().where(Transaction.kind == "import").exists()
+
+
 @pytest.mark.parametrize("encoding", ["rot13", "base64", "zlib", "punycode", "undefined", "no-such-codec"])
 def test_an_unknown_or_non_text_encoding_is_one_clear_line(run, sqlite_desk, tmp_path, encoding):
     path = tmp_path / "members.csv"

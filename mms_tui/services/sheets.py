@@ -198,7 +198,8 @@ class _LineDecoder:
                     raw = raw[3:]
             text = self._decode(raw)
             self.offset += len(raw)
-            self._check_record()
+            if self.offset - self.record_start > MAX_RECORD_BYTES:
+                self._check_record()
             if self.progress is not None and self.line % 4096 == 0:
                 self.progress(self.offset, self.total)
             yield text
