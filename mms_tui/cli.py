@@ -91,8 +91,11 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
     """Create or upgrade the database schema and create the first admin."""
     from mms_tui.models.migrations import current_version
     from mms_tui.services.setup import connect, initialise, needs_admin
+    from mms_tui.services.staff import check_pin
 
     settings = _settings(ctx)
+    if admin_pin is not None:
+        check_pin(admin_pin)  # a bad PIN is refused before the database file is even made
     connect(settings.database)
     if admin_pin is None and (current_version() == 0 or needs_admin()):
         if not sys.stdin.isatty():

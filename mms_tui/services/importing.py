@@ -59,6 +59,7 @@ from mms_tui.services.members import clean_birthday, clean_gender, clean_name
 from mms_tui.services.sheets import Progress, Sheet, cell_text, file_digest, open_sheet
 from mms_tui.services.staff import staff_or_first_admin
 from mms_tui.services.text import (
+    clip,
     normalise_card_no,
     normalise_phone,
     normalise_query,
@@ -66,6 +67,7 @@ from mms_tui.services.text import (
     parse_date,
     parse_money,
     pinyin_keys,
+    shown,
 )
 
 ON_DUPLICATE = ("error", "skip", "update")
@@ -74,6 +76,10 @@ BATCH = 2_000
 BIG_FILE_BYTES = 4 << 20
 MEMBER_REQUIRED = ("name", "phone")
 PRODUCT_REQUIRED = ("code", "name", "price")
+#: the longest cell a field reads: notes as long as a spreadsheet cell holds; a phone, an amount, a date, a name or
+#: a code is never near the other limit, so a longer cell is a mistake, said without echoing it
+MAX_NOTES = 32_767
+MAX_CELL = 200
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ class RowError:
     def describe(self, line_word: str = "line") -> str:
         where = (_("row {n}") if line_word == "row" else _("line {n}")).format(n=self.line)
         if self.column:
-            return f"{where}, {self.column} {self.value!r}: {self.reason}"
+            return f"{where}, {clip(self.column)} {shown(self.value)}: {self.reason}"
         return f"{where}: {self.reason}"
 
     def __str__(self) -> str:
@@ -142,6 +148,10 @@ class _CellError(Exception):
     pass
 
 
+def _too_long(longest: int) -> str:
+    return _("longer than {n:,} characters").format(n=longest)
+
+
 def _unescape(text: str) -> str:
     """A cell exported as ``'=…`` (escaped against formula injection) imports as ``=…``."""
     if len(text) > 1 and text[0] == "'" and text[1] in "=+-@\t\r":
@@ -181,14 +191,30 @@ def map_columns(headers: list[str], fields: dict[str, tuple[str, ...]], mapping:
                 ignored.append(header)
             continue
         if target in columns:
-            raise InvalidInput(_("Columns {a!r} and {b!r} both give {field}; drop one or --map it elsewhere.").format(
-                a=headers[columns[target]], b=header, field=target))
+            raise InvalidInput(_("Columns {a} and {b} both give {field}; drop one or --map it elsewhere.").format(
+                a=shown(headers[columns[target]]), b=shown(header), field=target))
         columns[target] = i
     missing = [f for f in required if f not in columns]
     if missing:
         raise InvalidInput(_("No column for {fields} (the file has: {headers}); name it with --map 'Header=field'.")
-                           .format(fields=", ".join(missing), headers=", ".join(h for h in headers if h) or "-"))
-    return columns, ignored
+                           .format(fields=", ".join(missing), headers=_some([h for h in headers if h]) or "-"))
+    return columns, _listed(ignored)
+
+
+def _some(headers: list[str], most: int = 10) -> str:
+    """Headers for a message: each cut short, and not all of them when there are many."""
+    shown_headers = [clip(h) for h in headers[:most]]
+    if len(headers) > most:
+        shown_headers.append(_("… and {n} more").format(n=len(headers) - most))
+    return ", ".join(shown_headers)
+
+
+def _listed(ignored: list[str], most: int = 20) -> list[str]:
+    """The ignored columns as they are reported: a file of 500 unknown columns names 20 of them."""
+    if len(ignored) <= most and all(len(h) <= 40 for h in ignored):
+        return ignored
+    return [clip(h) for h in ignored[:most]] + (
+        [_("… and {n} more").format(n=len(ignored) - most)] if len(ignored) > most else [])
 
 
 # --- cleaning one cell -------------------------------------------------------------------------------------------
@@ -373,8 +399,9 @@ class _MemberImport:
             "valid_from": clean_date_cell,
             "valid_until": clean_date_cell,
         }
-        #: per column: (field, index, cleaner, is a member column)
-        self.plan = [(f, i, self.cleaners[f], f in MEMBER_COLUMNS or f == "phone") for f, i in columns.items()]
+        #: per column: (field, index, cleaner, is a member column, longest cell)
+        self.plan = [(f, i, self.cleaners[f], f in MEMBER_COLUMNS or f == "phone", MAX_NOTES if f == "notes"
+                      else MAX_CELL) for f, i in columns.items()]
         # what the file has added so far: phone → (member id, line, member fields); card key → (card id, member id, line)
         self.phones: dict[str, tuple[int, int, tuple]] = {}
         self.card_keys: dict[str, tuple[int, int, int]] = {}
@@ -404,7 +431,7 @@ class _MemberImport:
         raw: dict[str, str] = {}
         ok = True
         width = len(cells)
-        for field_name, i, cleaner, is_member in self.plan:
+        for field_name, i, cleaner, is_member, longest in self.plan:
             if i >= width:
                 continue
             text = cells[i]
@@ -414,6 +441,10 @@ class _MemberImport:
             if text[0] == "'":
                 text = _unescape(text)
             raw[field_name] = text
+            if len(text) > longest:
+                self.error(line, field_name, text, _too_long(longest))
+                ok = False
+                continue
             try:
                 (member if is_member else card)[field_name] = cleaner(text)
             except _CellError as exc:
@@ -933,10 +964,16 @@ def _import_products(sheet: Sheet, columns: dict[str, int], policy: str, counts:
     for line, cells in sheet.rows:
         counts.rows += 1
         values: dict[str, object] = {}
+        given: set[str] = set()  # fields with a cell, good or bad: a bad one is not also "required"
         bad = False
         for field_name, i in columns.items():
             text = _unescape(cell_text(cells[i])) if i < len(cells) else ""
             if not text:
+                continue
+            given.add(field_name)
+            if len(text) > MAX_CELL:
+                error(line, field_name, text, _too_long(MAX_CELL))
+                bad = True
                 continue
             try:
                 values[field_name] = PRODUCT_CLEANERS[field_name](text)
@@ -944,8 +981,7 @@ def _import_products(sheet: Sheet, columns: dict[str, int], policy: str, counts:
                 error(line, field_name, text, str(exc))
                 bad = True
         for required in PRODUCT_REQUIRED:
-            if required not in values and not any(e.line == line and e.column == sheet.headers[columns[required]]
-                                                  for e in errors):
+            if required not in given:  # was a search through every error so far: quadratic in bad rows
                 error(line, required, "", _("required"))
                 bad = True
         if bad:
@@ -1032,8 +1068,13 @@ def import_file(
     store_obj = _import_store(store, staff_obj)
     # read the header now: a wrong file or a missing column is one clear error before anything is locked
     probe = open_sheet(path, encoding, sheet)
-    probe.close()
-    columns, ignored = map_columns(probe.headers, fields, parsed_map, required)
+    try:
+        columns, ignored = map_columns(probe.headers, fields, parsed_map, required)
+        has_rows = next(probe.rows, None) is not None  # reads up to the first row that is not blank
+    finally:
+        probe.close()
+    if not has_rows:  # an import of nothing would still write its transaction and say "Imported"
+        raise InvalidInput(_("{path} has a header but no rows; nothing was imported.").format(path=path.name))
     request = {"what": what, "sha256": file_digest(path), "encoding": encoding, "map": sorted(parsed_map.items()),
                "on_duplicate": on_duplicate, "sheet": sheet}
     txid = "import-" + hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:40]

@@ -11,8 +11,8 @@ from mms_tui.db import DatabaseError, database_fault, describe, init_database, w
 from mms_tui.i18n import _
 from mms_tui.models import Card, CardType, Member, Staff, Store, Tier, Transaction
 from mms_tui.models.migrations import LATEST, current_version, migrate
-from mms_tui.services.errors import SchemaMissing
-from mms_tui.services.staff import create_staff
+from mms_tui.services.errors import InvalidInput, SchemaMissing
+from mms_tui.services.staff import check_pin, create_staff
 
 #: (code, name, rank, discount_bp, points_pct, upgrade_spend_fen)
 DEFAULT_TIERS = [
@@ -93,7 +93,14 @@ def initialise(
     admin_name: str = "",
     admin_pin: str | None = None,
 ) -> InitResult:
-    """Create or upgrade the schema; add the first store, tiers, card types and (when given) the first admin."""
+    """Create or upgrade the schema; add the first store, tiers, card types and (when given) the first admin.
+
+    The admin's code and PIN are checked before anything is made: a PIN such as ``abc`` must not leave a database
+    set up with no admin to log in."""
+    if admin_pin is not None:
+        check_pin(admin_pin)
+        if not (admin_code or "").strip():
+            raise InvalidInput(_("Staff code and name are required."))
     applied = migrate()
     with write_transaction():
         store = Store.get_or_none(Store.code == store_code)

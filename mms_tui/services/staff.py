@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -28,7 +29,7 @@ from mms_tui.services.ledger import audit
 
 # Desk logins happen all day; these costs keep a verify well under 100 ms on a counter PC.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
-_PIN = re.compile(r"^\d{4,8}$")
+_PIN = re.compile(r"[0-9]{4,8}")  # ASCII digits only: \d would take ١٢٣٤ too
 ROLE_RANK = {"cashier": 0, "manager": 1, "admin": 2}
 ROLE_NAMES = {"cashier": N_("cashier"), "manager": N_("manager"), "admin": N_("admin")}
 
@@ -76,10 +77,23 @@ def state_of(staff: Staff) -> dict[str, object]:
     return staff_state(staff.code, staff.role, staff.active, staff.store_id, staff.pin_hash)
 
 
-def hash_pin(pin: str) -> str:
-    if not isinstance(pin, str) or not _PIN.match(pin):
+def normalise_pin(pin: str) -> str:
+    """The PIN as it is hashed and checked: full-width digits (１２３４, what a Chinese input method types) are
+    the ASCII digits they show. Setting a PIN and checking one both go through here, so the same keys always
+    give the same PIN."""
+    return unicodedata.normalize("NFKC", pin) if isinstance(pin, str) and not pin.isascii() else pin
+
+
+def check_pin(pin: str) -> str:
+    """The normalised PIN, or InvalidInput unless it is 4 to 8 digits (before anything is written with it)."""
+    pin = normalise_pin(pin)
+    if not isinstance(pin, str) or not _PIN.fullmatch(pin):
         raise InvalidInput(_("A PIN is 4 to 8 digits."))
-    return _hasher.hash(pin)
+    return pin
+
+
+def hash_pin(pin: str) -> str:
+    return _hasher.hash(check_pin(pin))
 
 
 def create_staff(
@@ -139,10 +153,17 @@ def _refuse_while_waiting(staff: Staff, now: dt.datetime, policy: PinPolicy) -> 
 
 
 def _verify(pin_hash: str, pin: str) -> bool:
-    try:
-        return _hasher.verify(pin_hash, pin or "")
-    except (VerificationError, InvalidHashError):
-        return False
+    def matches(candidate: str) -> bool:
+        try:
+            return _hasher.verify(pin_hash, candidate)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    pin = pin or ""
+    if matches(normalise_pin(pin)):
+        return True
+    # a PIN set in full-width digits before they were normalised was hashed as typed: it still opens with them
+    return normalise_pin(pin) != pin and matches(pin)
 
 
 def authenticate(code: str, pin: str) -> Staff:

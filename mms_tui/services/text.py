@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import reprlib
 import unicodedata
 from functools import cache, lru_cache
 
@@ -109,24 +110,44 @@ def has_cjk(text: str) -> bool:
 
 
 _PLAIN_MONEY = re.compile(r"^(\d{1,15})(?:\.(\d{1,2}))?$")
-_MONEY = re.compile(r"^(-)?(\d+)(?:\.(\d{1,2}))?$")
+#: thousands separators, where there are any, stand between groups of three digits: '1,234.50' or '1 234.50', never
+#: '1,2,3' (that is three numbers, not ¥123)
+_MONEY = re.compile(r"^(-)?\s*(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.(\d{1,2}))?$")
+
+
+def clip(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with an ellipsis: a header or a name in a message."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``value`` as an error message quotes it: its repr, cut to ``limit`` characters so that a megabyte typed,
+    pasted or read from a file is never echoed whole."""
+    if isinstance(value, str):
+        text = repr(value[:limit + 1])
+    else:  # a list or table from a rules document: no deeper than a few levels, never all of it
+        short = reprlib.Repr()
+        short.maxlevel, short.maxstring, short.maxother = 3, limit, limit
+        text = short.repr(value)
+    return clip(text, limit)
 
 
 def parse_money(text: str | int) -> int:
-    """'¥1,234.50' → 123450 fen. Exact: no float on the way; more than 2 decimals is refused, not rounded."""
+    """'¥1,234.50' → 123450 fen. Exact: no float on the way; more than 2 decimals is refused, not rounded; thousands
+    separators only between groups of three digits."""
     if isinstance(text, int):
         return text
     plain = _PLAIN_MONEY.fullmatch(text)
     if plain:  # '1234.5', the common case, fast
         whole, frac = plain.groups()
         return int(whole) * 100 + int((frac or "").ljust(2, "0"))
-    cleaned = normalise_query(str(text)).replace(",", "").replace("¥", "").replace("￥", "").replace(" ", "")
-    cleaned = cleaned.removeprefix("RMB").removesuffix("元")
+    cleaned = " ".join(normalise_query(str(text)).replace("¥", " ").replace("￥", " ").split())
+    cleaned = cleaned.removeprefix("RMB").removesuffix("元").strip()
     match = _MONEY.match(cleaned)
     if not match:
-        raise InvalidInput(_("Not an amount of money: {value!r}.").format(value=text))
+        raise InvalidInput(_("Not an amount of money: {value}.").format(value=shown(text)))
     sign, whole, frac = match.groups()
-    fen = int(whole) * 100 + int((frac or "").ljust(2, "0"))
+    fen = int(whole.replace(",", "").replace(" ", "")) * 100 + int((frac or "").ljust(2, "0"))
     return -fen if sign else fen
 
 
