@@ -561,16 +561,14 @@ def rules() -> None:
 @click.pass_context
 def rules_export(ctx: click.Context, file: str, fmt: str | None) -> None:
     """Write the rules in force to FILE (whole or not at all), or to standard output."""
-    from mms_tui.services.files import write_file
-    from mms_tui.services.rules import format_for, load_rules, rules_to_text
+    from mms_tui.services.rules import format_for, load_rules, rules_to_text, write_rules_file
 
     _open(_settings(ctx))
     current = load_rules()
     if file == "-":
         click.echo(rules_to_text(current, format_for("-", fmt)), nl=False)
         return
-    used = format_for(file, fmt)
-    write_file(file, rules_to_text(current, used).encode("utf-8"))  # plain, whole and private, as every file
+    used = write_rules_file(current, file, fmt)
     click.echo(_("Wrote the rules to {file} ({fmt}).").format(file=file, fmt=used), err=True)
 
 

@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -922,17 +920,12 @@ def read_rules_file(path: str | Path, fmt: str | None = None) -> dict[str, Any]:
 
 
 def write_rules_file(rules: Rules, path: str | Path, fmt: str | None = None) -> str:
-    """Write the document to ``path`` whole or not at all (a temporary file renamed); returns the format used."""
-    path = Path(path)
+    """Write the document to ``path`` whole or not at all, private, as every file mms writes
+    (:func:`mms_tui.services.files.write_file`); returns the format used."""
+    from mms_tui.services.files import write_file
+
     fmt = format_for(str(path), fmt)
-    text = rules_to_text(rules, fmt)
-    try:
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except OSError as exc:
-        raise InvalidInput(_("Cannot write {file}: {error}").format(file=path, error=exc.strerror or exc)) from None
+    write_file(path, rules_to_text(rules, fmt).encode("utf-8"))
     return fmt
 
 
