@@ -386,8 +386,10 @@ def audited_state() -> list[str]:
             continue
         if state is not None:
             last[subject] = state
+    present = set()
     for staff_id, code, role, active, store_id, pin_hash in fetch_rows(
             'SELECT "id", "code", "role", "active", "store_id", "pin_hash" FROM "staff" ORDER BY "id"'):
+        present.add(f"staff:{staff_id}")
         recorded = last.get(f"staff:{staff_id}")
         now = staff_state(code, role, active, store_id, pin_hash)
         if recorded is None:
@@ -395,6 +397,8 @@ def audited_state() -> list[str]:
         elif recorded != now:
             changed = sorted(k for k in now if recorded.get(k) != now[k])
             problems.append(f"staff {code}: {', '.join(changed)} changed without an audited event")
+    for subject in sorted(set(last) - present):
+        problems.append(f"staff {last[subject].get('code', subject)}: the account is gone without an audited event")
     saved = fetch_rows('SELECT "payload" FROM "audit_event" WHERE "action" = ? ORDER BY "id" DESC LIMIT 1',
                        ("rules.save",))
     rules = fetch_rows('SELECT "value" FROM "config" WHERE "key" = ?', ("loyalty_rules",))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from mms_tui.models import AuditEvent, Card, Entry, Payment, Sale, SaleLine, Transaction
+from mms_tui.models import AuditEvent, Card, Entry, Payment, Sale, SaleLine, Transaction, Visit
 from mms_tui.services.ledger import CARD_ACCOUNTS
 
 
@@ -154,6 +154,22 @@ def _top_up_refund(kind: str, negated: list[tuple], reversal: list[tuple]) -> bo
     return given[card_key] <= removed <= 0 and expense == -removed
 
 
+def _statuses() -> list[Problem]:
+    """What the chain leaves out because a refund changes it is held to the refunds the chain has: a sale is
+    refunded, and a visit reversed, exactly when a refund reverses its transaction."""
+    Refund = Transaction.alias()
+    problems = []
+    for model, done, word in ((Sale, "refunded", "sale"), (Visit, "reversed", "visit")):
+        refunded = (Refund.select(Refund.reverses).where(Refund.reverses.is_null(False)))
+        query = (model.select(model.id, model.status, model.transaction.in_(refunded).alias("undone"))
+                 .tuples().iterator())
+        for row_id, status, undone in query:
+            if (status == done) != bool(undone):
+                problems.append(Problem("status", f"{word} {row_id}", f"is {status} but was "
+                                        f"{'' if undone else 'not '}refunded"))
+    return problems
+
+
 def _chains() -> list[Problem]:
     from mms_tui.services.chain import audited_state, verify
 
@@ -165,7 +181,7 @@ def _chains() -> list[Problem]:
 
 def check_ledger() -> list[Problem]:
     """Every invariant, in order; an empty list means the books hold."""
-    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_chains()]
+    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_chains()]
 
 
 def check_anchors(kept: dict) -> list[Problem]:
