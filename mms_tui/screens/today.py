@@ -71,10 +71,13 @@ class TodayScreen(WorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#today-table", DataTable).add_columns(_("What"), _("Count"), _("Amount"), _("What"),
-                                                              _("Amount"))
-        self.query_one("#today-shifts", DataTable).add_columns(
-            _("Staff"), _("Ops"), _("Cash"), _("Others"), _("Shift"))
+        # fixed widths: the figures line up the same whatever the day holds (and a picture of it is repeatable)
+        day = self.query_one("#today-table", DataTable)
+        for label, width in ((_("What"), 16), (_("Count"), 6), (_("Amount"), 14), (_("What"), 14), (_("Amount"), 14)):
+            day.add_column(label, width=width)
+        staff = self.query_one("#today-shifts", DataTable)
+        for label, width in ((_("Staff"), 14), (_("Ops"), 4), (_("Cash"), 12), (_("Others"), 22), (_("Shift"), 18)):
+            staff.add_column(label, width=width)
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -87,7 +90,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
 
     def show(self, day: DaySummary, shifts: list[ShiftSummary]) -> None:
         self.query_one("#today-title", Static).update(f"[b]{escape(day.store)}  {day.day}[/b]")
-        left = [(_("Sales"), str(day.sales), format_money(day.sales_total_fen)),
+        left = [(_("Sales"), str(day.sales), format_money(day.sales_total_fen)),  # each label fits 16 columns
                 (_("Refunded sales"), str(day.sale_refunds), minus(day.sale_refunds_fen)),
                 (_("Net sales"), "", format_money(day.net_fen)),
                 (_("Top-ups"), str(day.topups), format_money(day.topup_fen)),
