@@ -72,6 +72,18 @@ def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None,
         _run_tui(settings)
 
 
+def staff_options(recorded: str):
+    """``--staff CODE`` (checked with that staff member's PIN, asked on the terminal or read from standard input
+    with ``--pin-stdin``) and ``--pin-stdin``, for every command that changes money, rules or staff."""
+    def decorate(fn):
+        fn = click.option("--pin-stdin", "pin_stdin", is_flag=True,
+                          help="Read the --staff member's PIN from the first line of standard input.")(fn)
+        return click.option("--staff", "staff_code", metavar="CODE",
+                            help=recorded + " Their PIN is asked (or --pin-stdin); without --staff: the trusted "
+                                            "account, recorded as the first admin.")(fn)
+    return decorate
+
+
 def _run_tui(settings: Settings) -> None:
     from mms_tui.app import create_app
 
@@ -281,10 +293,10 @@ def check(ctx: click.Context, anchor: bool, against) -> None:
               help="A phone or card number already known: list it as an error, skip the row, or update.")
 @click.option("--dry-run", is_flag=True, help="Check every row and report, but write nothing.")
 @click.option("--sheet", metavar="NAME", help="Worksheet of an .xlsx file (default: the first).")
-@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the import (default: the first admin).")
+@staff_options("Staff (a manager) recorded on the import.")
 @click.pass_context
 def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tuple[str, ...], on_duplicate: str,
-            dry_run: bool, sheet: str | None, staff_code: str | None) -> None:
+            dry_run: bool, sheet: str | None, staff_code: str | None, pin_stdin: bool) -> None:
     """Import members (with cards and opening balances) or products from CSV or XLSX, all or nothing.
 
     Headers in Chinese or English (姓名/name, 手机/phone, 卡号/card_no, 余额/balance, 赠送余额/bonus,
@@ -294,9 +306,10 @@ def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tu
 
     settings = _settings(ctx)
     _open(settings)
+    staff = _command_staff(staff_code, pin_stdin)
     try:
         result = _with_progress(lambda progress: import_file(
-            what, file, staff=staff_code, store=settings.store, encoding=encoding, mapping=mapping,
+            what, file, staff=staff, store=settings.store, encoding=encoding, mapping=mapping,
             on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, progress=progress))
     except ImportRejected as exc:
         _say_ignored(exc.ignored_columns)
@@ -577,18 +590,19 @@ def rules_export(ctx: click.Context, file: str, fmt: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["toml", "json"]),
               help="File format (default: from FILE's suffix, else json when it starts with '{', else toml).")
 @click.option("--dry-run", is_flag=True, help="Check everything and report, but save nothing.")
-@click.option("--staff", "staff_code", metavar="CODE",
-              help="Manager or admin recorded on the change (default: the first admin).")
+@staff_options("Manager or admin recorded on the change.")
 @click.pass_context
-def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, staff_code: str | None) -> None:
+def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, staff_code: str | None,
+                 pin_stdin: bool) -> None:
     """Replace the rules in force with FILE, all or nothing: every problem is listed (with its place, such as
     promotions[2].percent) and nothing is saved unless there are none. Needs a manager."""
     from mms_tui.services.errors import RulesInvalid
     from mms_tui.services.rules import document_from_text, read_rules_file, save_rules
-    from mms_tui.services.staff import staff_or_first_admin
 
+    if file == "-" and pin_stdin:
+        raise click.ClickException(_("Standard input cannot hold both the rules and the PIN: give the rules a file."))
     _open(_settings(ctx))
-    staff = staff_or_first_admin(staff_code)
+    staff = _command_staff(staff_code, pin_stdin)
     try:
         if file == "-":
             where = _("standard input")
@@ -610,10 +624,18 @@ def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, 
         gifts=len(saved.points.gifts), levels=len(saved.tiers.levels)))
 
 
-def _command_staff(staff_code: str | None):
-    from mms_tui.services.staff import staff_or_first_admin
+def _command_staff(staff_code: str | None, pin_stdin: bool = False):
+    """The staff member a command acts as (services.staff.command_staff decides; this only gets the PIN)."""
+    from mms_tui.services.staff import command_staff
 
-    return staff_or_first_admin(staff_code)
+    pin = None
+    if staff_code:
+        if pin_stdin:
+            pin = sys.stdin.readline().strip()
+        elif sys.stdin.isatty():
+            pin = click.prompt(_("PIN of {code}").format(code=staff_code), hide_input=True, default="",
+                               show_default=False)
+    return command_staff(staff_code, pin)
 
 
 def _as_of_day(as_of) -> object:
@@ -634,10 +656,11 @@ def points_group() -> None:
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Expire what is due on this day (default: today).")
 @click.option("--dry-run", is_flag=True, help="List what would expire; write nothing.")
-@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the expiry (default: the first admin).")
+@staff_options("Staff recorded on the expiry.")
 @format_option()
 @click.pass_context
-def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | None, fmt: str) -> None:
+def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | None, pin_stdin: bool,
+                  fmt: str) -> None:
     """Expire the points whose day has come, first in first out: one ledger transaction of kind expire per card.
     Running it again for the same day changes nothing. Standard output: the cards and points; the summary goes
     to standard error."""
@@ -651,7 +674,7 @@ def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | No
         click.echo(_("Points never expire under the rules in force (points.expire_months = 0); nothing to do."),
                    err=True)
         return
-    staff = _command_staff(staff_code)
+    staff = _command_staff(staff_code, pin_stdin)
     run = expire_points(_as_of_day(as_of), staff=staff, store=settings.store, dry_run=dry_run, rules=rules)
     write_rows(({"card_no": c.card_no, "member_id": c.member_id, "points": c.points, "txid": c.txid or ""}
                 for c in run.cards), fmt)
@@ -671,10 +694,11 @@ def tiers_group() -> None:
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Review as of this day (default: today).")
 @click.option("--dry-run", is_flag=True, help="List the changes; write nothing.")
-@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the changes (default: the first admin).")
+@staff_options("Staff recorded on the changes.")
 @format_option()
 @click.pass_context
-def tiers_review(ctx: click.Context, as_of, dry_run: bool, staff_code: str | None, fmt: str) -> None:
+def tiers_review(ctx: click.Context, as_of, dry_run: bool, staff_code: str | None, pin_stdin: bool,
+                 fmt: str) -> None:
     """Review every member's tier on the rules' basis (spend, points or visits in the rolling window): move up
     whoever qualifies; with tiers.downgrade, a member below their tier's keep level keeps it for grace_months
     (the grace is recorded), then moves down. Running it again for the same day changes nothing."""
@@ -682,7 +706,7 @@ def tiers_review(ctx: click.Context, as_of, dry_run: bool, staff_code: str | Non
     from mms_tui.services.tiers import describe, review_tiers
 
     _open(_settings(ctx))
-    staff = _command_staff(staff_code)
+    staff = _command_staff(staff_code, pin_stdin)
     review = review_tiers(_as_of_day(as_of), staff=staff, dry_run=dry_run)
     machine = fmt in MACHINE_FORMATS
     write_rows(({"member_id": c.member_id, "name": c.name, "phone": c.phone, "action": c.action,
@@ -734,13 +758,12 @@ def _coupon_rows(coupons, with_status: bool = False):
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="Issue as of this day (default: today).")
 @click.option("--dry-run", is_flag=True, help="List who would get a coupon; write nothing.")
-@click.option("--staff", "staff_code", metavar="CODE",
-              help="Manager or admin recorded as the issuer (default: the first admin).")
+@staff_options("Manager or admin recorded as the issuer.")
 @format_option()
 @click.pass_context
 def coupons_issue(ctx: click.Context, phone: str | None, segment: str | None, winback_days: int | None,
                   birthday: bool, promotion: str | None, valid_days: int | None, as_of, dry_run: bool,
-                  staff_code: str | None, fmt: str) -> None:
+                  staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
     """Issue coupons: to one member (--member), a segment (--segment), members away (--winback) or in their
     birthday window (--birthday). Bulk ways are safe to run again: nobody gets a second coupon of the same
     campaign. Standard output: the coupons; the summary goes to standard error."""
@@ -759,7 +782,7 @@ def coupons_issue(ctx: click.Context, phone: str | None, segment: str | None, wi
     if phone and dry_run:
         raise click.ClickException(_("--dry-run applies to --segment, --winback and --birthday."))
     _open(_settings(ctx))
-    staff = _command_staff(staff_code)
+    staff = _command_staff(staff_code, pin_stdin)
     day = _as_of_day(as_of)
     if phone:
         issued = service.issue_coupon(normalise_phone(phone), str(promotion), staff, valid_days=valid_days, on=day)
@@ -835,30 +858,31 @@ def family_show(ctx: click.Context, member: str, fmt: str) -> None:
 @family_group.command("join")
 @click.argument("member", metavar="PHONE|CARD")
 @click.argument("family_of", metavar="PHONE|CARD")
-@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the change (default: the first admin).")
+@staff_options("Staff recorded on the change.")
 @format_option()
 @click.pass_context
-def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str | None, fmt: str) -> None:
+def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str | None, pin_stdin: bool,
+                fmt: str) -> None:
     """Put MEMBER in the family of FAMILY_OF (who starts one when in none), leaving any family MEMBER was in."""
     from mms_tui.services.ledger import new_txid
     from mms_tui.services.members import find_member, set_family
 
     _open(_settings(ctx))
-    result = set_family(member, family_of, _command_staff(staff_code), new_txid())
+    result = set_family(member, family_of, _command_staff(staff_code, pin_stdin), new_txid())
     write_rows(_family_rows(find_member(result.member_id).phone), fmt)
 
 
 @family_group.command("leave")
 @click.argument("member", metavar="PHONE|CARD")
-@click.option("--staff", "staff_code", metavar="CODE", help="Staff recorded on the change (default: the first admin).")
+@staff_options("Staff recorded on the change.")
 @click.pass_context
-def family_leave(ctx: click.Context, member: str, staff_code: str | None) -> None:
+def family_leave(ctx: click.Context, member: str, staff_code: str | None, pin_stdin: bool) -> None:
     """Take MEMBER out of their family (a family left with one member is no family)."""
     from mms_tui.services.ledger import new_txid
     from mms_tui.services.members import find_member, set_family
 
     _open(_settings(ctx))
-    set_family(member, None, _command_staff(staff_code), new_txid())
+    set_family(member, None, _command_staff(staff_code, pin_stdin), new_txid())
     click.echo(_("{name} has left the family.").format(name=find_member(member).name))
 
 

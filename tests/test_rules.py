@@ -31,6 +31,7 @@ from mms_tui.services.rules import (
     save_rules,
 )
 from mms_tui.services.setup import connect
+from tests.conftest import CASHIER_PIN, MANAGER_PIN
 
 #: the example a manager starts from (README): every section, money written the ways people write it
 EXAMPLE_TOML = """
@@ -467,10 +468,12 @@ def test_cli_import_of_a_bad_file_lists_every_problem_and_changes_nothing(run, s
 def test_cli_import_needs_a_manager(run, sqlite_desk, tmp_path):
     source = tmp_path / "rules.toml"
     source.write_text(EXAMPLE_TOML, encoding="utf-8")
-    refused = run("--db", sqlite_desk.target, "rules", "import", str(source), "--staff", "c01")
+    refused = run("--db", sqlite_desk.target, "rules", "import", str(source), "--staff", "c01", "--pin-stdin",
+                  input=CASHIER_PIN + "\n")
     assert refused.exit_code == 1
     assert refused.stderr.strip() == "Error: 前台 小陈 (cashier) may not do this; a manager must."
-    assert run("--db", sqlite_desk.target, "rules", "import", str(source), "--staff", "m01").exit_code == 0
+    assert run("--db", sqlite_desk.target, "rules", "import", str(source), "--staff", "m01", "--pin-stdin",
+               input=MANAGER_PIN + "\n").exit_code == 0
     connect(sqlite_desk.target)
     assert AuditEvent.get(AuditEvent.action == "rules.save").staff_id == sqlite_desk.manager.id
 

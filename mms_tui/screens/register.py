@@ -73,7 +73,7 @@ class MemberFormScreen(OperationDialog):
     @work(thread=True, exit_on_error=False)
     def load(self) -> None:
         if self.member_id is not None:
-            details = in_connection(member_details, self.member_id)
+            details = in_connection(member_details, self.member_id, self.app.staff)  # (this look is recorded)
             self.app.call_from_thread(self.fill, details)
         else:
             types = in_connection(card_types)

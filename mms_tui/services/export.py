@@ -532,6 +532,8 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
         raise InvalidInput(_("XLSX needs a FILE, not '-': a workbook cannot be streamed to standard output."))
     columns = TABLES[name][0] if name in TABLES else ()
     rows = table_rows(name, start=start, end=end, store=store, page_size=page_size)
+    if name in PERSONAL_TABLES:
+        record_export(f"export.{name}", "members", {"target": target, "format": fmt, "store": store})
     if fmt == "xlsx":
         try:
             with atomic_path(target) as temporary:
@@ -542,6 +544,33 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
     writer = {"csv": write_csv, "jsonl": write_jsonl, "json": write_json}[fmt]
     count = _write(target, stdout, lambda out: writer(rows, columns, out, text_encoding))
     return ExportResult(count, target, fmt)
+
+
+#: exports that hold a person's data (names, phones, birthdays): each is recorded in the audit before it is written
+PERSONAL_TABLES = ("members", "cards")
+
+
+def record_export(action: str, subject: str, details: dict[str, Any]) -> None:
+    """Who took personal data out, and where to: an audit event written before the data (PIPL). The command line
+    is the trusted account; the operating-system user who ran it is recorded. A database that cannot record it
+    (read-only) refuses the export, rather than let it leave unrecorded."""
+    import getpass
+
+    from mms_tui.db import database_fault
+    from mms_tui.services.ledger import record_audit
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    try:
+        record_audit(action, subject, staff=None, store=None, payload={**details, "os_user": user})
+    except Exception as exc:
+        fault = database_fault(exc)
+        if fault is None:
+            raise
+        raise DomainError(_("Personal data is exported only when the export can be recorded: {fault}").format(
+            fault=fault)) from None
 
 
 # --- one member --------------------------------------------------------------------------------------------------
@@ -661,6 +690,8 @@ def export_member(phone: str, target: str = "-", *, fmt: str | None = None, enco
         raise InvalidInput(_("One member's data is exported as JSON only."))
     text_encoding = _encoding_for("json", encoding)
     document = member_document(phone)
+    member = Member.get(Member.phone == normalise_phone(phone))
+    record_export("export.member", f"member:{member.id}", {"target": target})
     body = json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n"
 
     def write(out: IO[bytes]) -> int:

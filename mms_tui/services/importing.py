@@ -57,7 +57,7 @@ from mms_tui.services.fields import MEMBER_FIELDS, PRODUCT_FIELDS, STATUS_WORDS,
 from mms_tui.services.ledger import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.members import clean_birthday, clean_gender, clean_name
 from mms_tui.services.sheets import Progress, Sheet, cell_text, file_digest, open_sheet
-from mms_tui.services.staff import staff_or_first_admin
+from mms_tui.services.staff import require, staff_or_first_admin
 from mms_tui.services.text import (
     clip,
     normalise_card_no,
@@ -1065,6 +1065,8 @@ def import_file(
     parsed_map = parse_mapping(list(mapping), fields)
     path = Path(path)
     staff_obj = staff_or_first_admin(staff)
+    if not dry_run:  # members with opening balances, products with prices: a manager's decision
+        require(staff_obj, "import")
     store_obj = _import_store(store, staff_obj)
     # read the header now: a wrong file or a missing column is one clear error before anything is locked
     probe = open_sheet(path, encoding, sheet)

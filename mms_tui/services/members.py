@@ -80,6 +80,7 @@ from mms_tui.services.ledger import (
     audit,
     card_posting,
     post,
+    record_audit,
     run_operation,
 )
 from mms_tui.services.pricing import MemberFacts, birthday_benefit, birthday_window, promotion_label
@@ -1062,7 +1063,10 @@ class MemberDetails:
     notes: str
 
 
-def member_details(member: Member | int | str) -> MemberDetails:
-    """The editable fields of a member, for the edit form."""
+def member_details(member: Member | int | str, viewer: Staff | None = None) -> MemberDetails:
+    """The editable fields of a member, for the edit form. The form shows the full phone and birthday, so a
+    ``viewer`` looking is recorded (as the reveal of the phone on the member screen is)."""
     m = resolve_member(member)
+    if viewer is not None:
+        record_audit("member.view_details", f"member:{m.id}", staff=viewer, store=resolve_store(None, viewer))
     return MemberDetails(m.id, m.name, m.phone, m.gender, m.birthday.isoformat() if m.birthday else "", m.notes)

@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, str] = {
     "coupons.issue": "manager",  # hand out coupons, one or in bulk
     "shift.others": "manager",  # see and close other staff members' shifts
     "staff.unlock": "manager",  # lift a PIN lockout
+    "import": "manager",  # import members with opening balances, or products with prices
 }
 
 
@@ -229,11 +230,24 @@ def first_admin() -> Staff:
 
 
 def staff_or_first_admin(staff: Staff | str | None) -> Staff:
-    """Who a command line or batch change is recorded under: the staff named (``--staff CODE``), else the first
-    active admin."""
+    """Who a batch change made by the program itself is recorded under: the staff given, else the first active
+    admin. A command line naming a staff member goes through :func:`command_staff`, which checks their PIN."""
     from mms_tui.services.common import resolve_staff
 
     return resolve_staff(staff) if staff else first_admin()
+
+
+def command_staff(code: str | None, pin: str | None) -> Staff:
+    """Who a command-line change is made by. ``--staff CODE`` is believed only with that staff member's PIN,
+    checked (throttled and locked) like a login at a desk; without ``--staff`` the change is the trusted
+    account's — whoever runs mms at a shell with the database file's permissions (scheduled jobs) — recorded
+    under the first admin."""
+    if not code:
+        return first_admin()
+    if pin is None:
+        raise InvalidInput(_("--staff {code} needs that staff member's PIN: type it when asked, or pass it on "
+                             "standard input with --pin-stdin.").format(code=code))
+    return authenticate(code, pin)
 
 
 def require_role(staff: Staff, role: str) -> None:
