@@ -886,6 +886,37 @@ def family_leave(ctx: click.Context, member: str, staff_code: str | None, pin_st
     click.echo(_("{name} has left the family.").format(name=find_member(member).name))
 
 
+@cli.group("members")
+def members_group() -> None:
+    """Members: erase one member's personal data (a PIPL request)."""
+
+
+@members_group.command("erase")
+@click.argument("phone", metavar="PHONE")
+@click.option("--reason", required=True, help="The request this answers (kept in the audit).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@staff_options("Manager or admin recorded on the erasure.")
+@click.pass_context
+def members_erase(ctx: click.Context, phone: str, reason: str, yes: bool, staff_code: str | None,
+                  pin_stdin: bool) -> None:
+    """Erase the personal data of the member with PHONE (name, phone, birthday, gender, notes, and their copies in
+    the audit and stored results), keeping the shop's books: sales, visits, cards and the ledger stay, so mms check
+    and every report's totals are unchanged. The audit records that it happened, by whom and why."""
+    from mms_tui.services.ledger import new_txid
+    from mms_tui.services.privacy import erase_member
+
+    _open(_settings(ctx))
+    staff = _command_staff(staff_code, pin_stdin)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.ClickException(_("Erasure cannot be undone: confirm with --yes."))
+        click.confirm(_("Erase the personal data of {phone}? This cannot be undone.").format(phone=phone),
+                      abort=True)
+    result = erase_member(phone, staff, reason, new_txid())
+    click.echo(_("Erased member {id}: {events} audit events and {results} stored results cleaned.").format(
+        id=result.member_id, events=result.events_scrubbed, results=result.results_scrubbed))
+
+
 @cli.group()
 def devices() -> None:
     """Card readers, scanners and printers: tools for setting them up."""

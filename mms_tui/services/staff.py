@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, str] = {
     "shift.others": "manager",  # see and close other staff members' shifts
     "staff.unlock": "manager",  # lift a PIN lockout
     "import": "manager",  # import members with opening balances, or products with prices
+    "erase": "manager",  # erase a member's personal data (PIPL)
 }
 
 
