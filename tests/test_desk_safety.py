@@ -273,3 +273,37 @@ def test_the_edit_forms_full_phone_and_every_export_of_personal_data_are_audited
     from mms_tui.services.check import check_ledger
 
     assert check_ledger() == []  # recorded on the chain like every event
+
+
+# --- locks: a dry run takes none, a bad file is refused before one ---------------------------------------------------
+
+
+def test_a_dry_run_and_a_bad_file_never_wait_for_the_write_lock(sqlite_desk, tmp_path):
+    """Another desk holds the write lock: a dry run still answers at once, and a file with a bad row is refused at
+    once (it used to take the lock first, then read the file)."""
+    import sqlite3
+    import time
+
+    from mms_tui.services.importing import ImportRejected, import_file
+
+    good = tmp_path / "good.csv"
+    good.write_text("姓名,手机,卡号,卡类型,余额\n张三,13800138000,SV1,SV,100\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("姓名,手机\n李四,12345\n", encoding="utf-8")
+    other = sqlite3.connect(sqlite_desk.target, timeout=0.1)
+    other.execute("BEGIN IMMEDIATE")  # another desk is writing
+    try:
+        started = time.monotonic()
+        result = import_file("members", good, dry_run=True)
+        assert (result.dry_run, result.created, result.principal_fen) == (True, 1, 10_000)
+        with pytest.raises(ImportRejected):
+            import_file("members", bad)
+        assert time.monotonic() - started < 2  # neither waited for the lock (the busy timeout is 10 s)
+    finally:
+        other.rollback()
+        other.close()
+    from mms_tui.models import Member
+
+    assert Member.select().count() == 0
+    with pytest.raises(ImportRejected):
+        import_file("members", bad, dry_run=True)

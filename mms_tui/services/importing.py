@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 
-from mms_tui.db import bulk_insert, first_free_id, indexes_rebuilt_after, sync_id_sequence
+from mms_tui.db import bulk_insert, database, first_free_id, indexes_rebuilt_after, sync_id_sequence
 from mms_tui.i18n import _, ngettext
 from mms_tui.models import (
     Card,
@@ -137,11 +137,6 @@ class ImportFailed(DomainError):
     """The import's reading process stopped (a bug, or the machine killed it): nothing was imported."""
 
     code = "import_failed"
-
-
-class _DryRunDone(Exception):
-    def __init__(self, result: ImportResult) -> None:
-        self.result = result
 
 
 class _CellError(Exception):
@@ -344,7 +339,9 @@ class _MemberImport:
     """One run over a member file inside the import's write transaction."""
 
     def __init__(self, sheet: Sheet, columns: dict[str, int], on_duplicate: str, staff: Staff, store: Store,
-                 tx: Transaction, progress: Progress | None = None, relay: _ProgressRelay | None = None) -> None:
+                 tx: Transaction | None, progress: Progress | None = None, relay: _ProgressRelay | None = None
+                 ) -> None:
+        """``tx`` None: a checking run, with no write lock — every row read, cleaned and placed, nothing written."""
         self.sheet = sheet
         self.progress = progress  # the caller's; the sheet reports through ``relay``, which points to it
         self.relay = relay
@@ -407,8 +404,12 @@ class _MemberImport:
         self.card_keys: dict[str, tuple[int, int, int]] = {}
         self.check_members = Member.select().exists()
         self.check_cards = Card.select().exists()
-        self.next_member = first_free_id(Member)
-        self.next_card = first_free_id(Card)
+        if tx is None:  # a checking run: nothing is written, so no ids are taken (nor tables locked for them)
+            self.emit = lambda op: None
+            self.next_member = self.next_card = 1
+        else:
+            self.next_member = first_free_id(Member)
+            self.next_card = first_free_id(Card)
         self.pending_members: list[tuple] = []
         self.pending_cards: list[tuple] = []
         self.pending_entries: list[tuple] = []
@@ -416,7 +417,7 @@ class _MemberImport:
         self.day = today()
         self.moment = now()
         # plain ids, read once: a million rows should not go through peewee's field descriptors
-        self.tx_id, self.store_id, self.default_tier_id = tx.id, store.id, self.default_tier.id
+        self.tx_id, self.store_id, self.default_tier_id = tx.id if tx else None, store.id, self.default_tier.id
 
     # -- reading --
 
@@ -954,8 +955,10 @@ PRODUCT_CLEANERS: dict[str, Callable[[str], object]] = {
 
 
 def _import_products(sheet: Sheet, columns: dict[str, int], policy: str, counts: _Counts,
-                     errors: list[RowError]) -> None:
+                     errors: list[RowError], *, write: bool = True) -> None:
+    """Check every row; ``write``: and create or update the catalogue items (else only count what would be)."""
     seen_codes: dict[str, int] = {}
+    created_here: set[str] = set()
     seen_barcodes: dict[str, int] = {}
 
     def error(line: int, field: str, value: str, reason: str) -> None:
@@ -1029,17 +1032,42 @@ def _import_products(sheet: Sheet, columns: dict[str, int], policy: str, counts:
             data["duration_minutes"] = values.get("duration_minutes")
         data = {k: v for k, v in data.items() if v is not None}
         current = model.get_or_none(model.code == code)
-        if current is None:
-            model.create(code=code, **data)
+        if current is None and code not in created_here:
+            if write:
+                model.create(code=code, **data)
+            created_here.add(code)
             counts.created += 1
         else:
-            model.update(**data).where(model.id == current.id).execute()
+            if write and current is not None:
+                model.update(**data).where(model.id == current.id).execute()
             counts.updated += 1
     if errors:
         raise ImportRejected(errors, sheet.line_word)
 
 
 # --- the operation -----------------------------------------------------------------------------------------------
+
+
+def _check_rows(what: str, path: Path, encoding: str, sheet: str | None, columns: dict[str, int], on_duplicate: str,
+                staff: Staff, store: Store, progress: Progress | None) -> tuple[_Counts, str]:
+    """Read, clean and place every row the way the import will, writing nothing and holding no write lock: what
+    the import would do (its counts), or ImportRejected with every bad row."""
+    relay = _ProgressRelay(progress) if progress is not None else None
+    data = open_sheet(path, encoding, sheet, relay)
+    try:
+        with database.atomic():  # one consistent read of what is already there (SQLite: a shared lock only)
+            if what == "members":
+                run = _MemberImport(data, columns, on_duplicate, staff, store, None, progress, relay)
+                run.plan_rows()
+                if run.errors:
+                    raise ImportRejected(run.errors, data.line_word)
+                counts = run.counts
+            else:
+                counts = _Counts()
+                _import_products(data, columns, on_duplicate, counts, [], write=False)
+        return counts, data.settled_encoding()
+    finally:
+        data.close()
 
 
 def import_file(
@@ -1085,6 +1113,24 @@ def import_file(
         result = ImportResult(**json.loads(previous.result_json))
         return dataclasses.replace(result, already_imported=True, dry_run=dry_run)
 
+    big_first_load = (what == "members" and path.stat().st_size >= BIG_FILE_BYTES and not Member.select().exists()
+                      and not Card.select().exists() and not Entry.select().exists())
+    if dry_run or not big_first_load:
+        # check every row first, in a plain read transaction: a bad file is refused, and a dry run answers,
+        # with no write lock ever taken (the big first load checks in its forked reader, beside the writer)
+        try:
+            counts, settled = _check_rows(what, path, encoding, sheet, columns, on_duplicate, staff_obj, store_obj,
+                                          progress if dry_run else None)
+        except ImportRejected as rejected:
+            rejected.ignored_columns = ignored
+            raise
+        if dry_run:
+            return ImportResult(
+                txid=txid, what=what, encoding=settled, rows=counts.rows, created=counts.created,
+                updated=counts.updated, skipped=counts.skipped, cards_created=counts.cards_created,
+                cards_updated=counts.cards_updated, principal_fen=counts.principal, bonus_fen=counts.bonus,
+                points=counts.points, visits=counts.visits, ignored_columns=ignored, dry_run=True)
+
     def body(tx: Transaction) -> ImportResult:
         relay = _ProgressRelay(progress) if progress is not None else None
         data = open_sheet(path, encoding, sheet, relay)
@@ -1106,15 +1152,11 @@ def import_file(
         )
         audit(f"import.{what}", f"file:{path.name}"[:64], staff=staff_obj, store=store_obj, txid=tx.txid,
               payload={"file": str(path), **{k: v for k, v in dataclasses.asdict(result).items() if k != "txid"}})
-        if dry_run:
-            raise _DryRunDone(result)
         return result
 
     try:
         return run_operation(txid=txid, kind="import", request=request, staff=staff_obj, store=store_obj,
                              member=None, body=body, result_type=ImportResult, note=path.name[:200])
-    except _DryRunDone as done:
-        return done.result
     except ImportRejected as rejected:
         rejected.ignored_columns = ignored
         raise
