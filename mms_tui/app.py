@@ -26,7 +26,7 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import Worker
 
-from mms_tui.db import init_database
+from mms_tui.db import init_database, set_waits
 from mms_tui.devices.printer import PrinterError, receipt_bytes, send
 from mms_tui.devices.protocols import Read
 from mms_tui.devices.reader import ReaderStatus, SerialReader, parse_serial
@@ -377,7 +377,7 @@ class MmsApp(App[None]):
         if not self.frozen and self.staff is not None:
             from mms_tui.screens.desk import DeskScreen
 
-            if isinstance(self.screen, DeskScreen):
+            if self.screen_stack and isinstance(self.screen, DeskScreen):  # (none while the app closes)
                 gc.freeze()
                 self.frozen = True
         self.last_tidy = time.monotonic()
@@ -419,5 +419,6 @@ class MmsApp(App[None]):
 def create_app(settings: Settings) -> MmsApp:
     """Build the app from settings: used by ``mms``, ``mms demo`` and the tests alike."""
     set_language(settings.lang)
+    set_waits(settings.lock_wait_seconds, settings.statement_timeout_seconds)
     init_database(settings.database)
     return MmsApp(settings)

@@ -66,6 +66,9 @@ def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None,
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     set_language(settings.lang)
+    from mms_tui.db import set_waits
+
+    set_waits(settings.lock_wait_seconds, settings.statement_timeout_seconds)
     ctx.obj = settings
     if ctx.invoked_subcommand is None:
         _open(settings)

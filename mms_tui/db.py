@@ -29,9 +29,14 @@ SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "synchronous": "full",  # money: a committed sale survives a power cut
     "foreign_keys": 1,
-    "busy_timeout": 10_000,  # ms; writers queue instead of failing
+    "busy_timeout": 10_000,  # ms; writers queue instead of failing (set from lock_wait_seconds at open)
     "cache_size": -32_000,  # 32 MB page cache
 }
+
+#: the longest a write waits for another writer before it gives up with a clear message (setting
+#: ``lock_wait_seconds``), and the longest one PostgreSQL statement may run (``statement_timeout_seconds``)
+LOCK_WAIT_SECONDS = 15.0
+STATEMENT_TIMEOUT_SECONDS = 300.0
 
 T = TypeVar("T")
 
@@ -58,8 +63,9 @@ def open_database(target: str) -> peewee.Database:
         if not scheme.startswith("postgres"):  # peewee knows MySQL and others; mms is built and tested on these two
             raise DatabaseError(_("mms keeps its data in a SQLite file or in PostgreSQL (postgresql://…); a "
                                   "{scheme}:// database is not supported.").format(scheme=scheme))
-        try:
-            return connect_url(target)
+        try:  # a write waiting for a row lock, or a statement running away, is stopped with a clear message
+            return connect_url(target, options=f"-c lock_timeout={int(LOCK_WAIT_SECONDS * 1000)} "
+                                               f"-c statement_timeout={int(STATEMENT_TIMEOUT_SECONDS * 1000)}")
         except Exception as exc:  # malformed URL
             raise DatabaseError(_("Cannot use the database URL {url}: {error}").format(url=target, error=exc)) from None
     path = Path(os.path.abspath(Path(target).expanduser()))
@@ -113,7 +119,9 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
     def __init__(self, path: Path, *, create: bool) -> None:
         self.mms_path = path
         self._create = create
-        super().__init__(str(path), pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False, factory=_Connection)
+        pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(LOCK_WAIT_SECONDS * 1000)}
+        super().__init__(str(path), pragmas=pragmas, timeout=LOCK_WAIT_SECONDS, check_same_thread=False,
+                         factory=_Connection)
 
     def _uri(self) -> str:
         path = self.mms_path
@@ -175,6 +183,13 @@ class DatabaseFileChanged(peewee.OperationalError):
         super().__init__(f"the database file {path} was {'replaced' if replaced else 'deleted'} while it was open")
         self.path = path
         self.replaced = replaced
+
+
+def set_waits(lock_wait_seconds: float, statement_timeout_seconds: float) -> None:
+    """The waits from the settings, before a database is opened (the CLI and the app factory call this)."""
+    global LOCK_WAIT_SECONDS, STATEMENT_TIMEOUT_SECONDS
+    LOCK_WAIT_SECONDS = max(0.1, float(lock_wait_seconds))
+    STATEMENT_TIMEOUT_SECONDS = max(1.0, float(statement_timeout_seconds))
 
 
 def init_database(target: str) -> peewee.Database:
@@ -285,21 +300,24 @@ def is_transient(exc: BaseException) -> bool:
     text = str(exc).lower()
     return any(
         marker in text
-        for marker in ("database is locked", "database is busy", "could not serialize", "deadlock detected")
+        for marker in ("database is locked", "database is busy", "could not serialize", "deadlock detected",
+                       "lock timeout")
     )
 
 
 def retrying(fn: Callable[[], T], attempts: int = 8, first_delay: float = 0.02) -> T:
-    """Run ``fn`` again when it fails for a transient reason; it must be idempotent (ours are, by txid)."""
+    """Run ``fn`` again when it fails for a transient reason; it must be idempotent (ours are, by txid). Never
+    longer, all tries together, than ``LOCK_WAIT_SECONDS``: then the last error stands (one clear message)."""
     delay = first_delay
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
     for attempt in range(attempts):
         try:
             return fn()
         except peewee.OperationalError as exc:
-            if not is_transient(exc) or attempt == attempts - 1:
+            if not is_transient(exc) or attempt == attempts - 1 or time.monotonic() >= deadline:
                 raise
         except peewee.DatabaseError as exc:  # psycopg2 SerializationFailure arrives wrapped like this
-            if not is_transient(exc) or attempt == attempts - 1:
+            if not is_transient(exc) or attempt == attempts - 1 or time.monotonic() >= deadline:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.5)

@@ -31,6 +31,8 @@ ENV_VARS = {
     "printer_serial": "MMS_PRINTER_SERIAL",
     "wedge_gap_ms": "MMS_WEDGE_GAP_MS",
     "wedge_min_chars": "MMS_WEDGE_MIN_CHARS",
+    "lock_wait_seconds": "MMS_LOCK_WAIT_SECONDS",
+    "statement_timeout_seconds": "MMS_STATEMENT_TIMEOUT_SECONDS",
 }
 
 
@@ -73,6 +75,10 @@ class Settings:
     #: (0 ms: no wedge readers; every key is typing)
     wedge_gap_ms: int = 30
     wedge_min_chars: int = 6
+    #: the longest a save waits while another desk (or an import) writes, before it says so and gives up; the
+    #: longest one PostgreSQL statement may run
+    lock_wait_seconds: int = 15
+    statement_timeout_seconds: int = 300
     config_path: str = ""
 
     @property

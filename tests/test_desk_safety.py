@@ -307,3 +307,76 @@ def test_a_dry_run_and_a_bad_file_never_wait_for_the_write_lock(sqlite_desk, tmp
     assert Member.select().count() == 0
     with pytest.raises(ImportRejected):
         import_file("members", bad, dry_run=True)
+
+
+# --- a save waiting for another writer: bounded, and the desk says so -----------------------------------------------
+
+
+def test_a_write_gives_up_at_the_limit_and_says_another_desk_or_the_import_is_writing(sqlite_desk):
+    import sqlite3
+    import time
+
+    from mms_tui.db import database_fault, set_waits
+    from mms_tui.screens.common import error_message
+    from mms_tui.services.common import announced_writer, current_writer
+
+    card = issue_card(member(sqlite_desk), "SV", sqlite_desk.cashier, "i1").card_id
+    set_waits(1, 300)
+    other = sqlite3.connect(sqlite_desk.target, timeout=0.1)
+    try:
+        from mms_tui.db import close_database, init_database
+
+        close_database()
+        init_database(sqlite_desk.target)  # as a desk opens it with lock_wait_seconds = 1
+        other.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        with pytest.raises(Exception) as waited:
+            top_up(card, 10_000, None, "cash", sqlite_desk.cashier, "t-busy")
+        assert 0.9 < time.monotonic() - started < 5
+        assert "busy" in database_fault(waited.value)
+        other.rollback()
+        with announced_writer("an import of members.csv", sqlite_desk.manager):
+            assert current_writer()["what"] == "an import of members.csv"
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(Exception) as waited:
+                top_up(card, 10_000, None, "cash", sqlite_desk.cashier, "t-busy")
+            assert "an import of members.csv" in error_message(waited.value)
+            other.rollback()
+        assert current_writer() is None
+        assert top_up(card, 10_000, None, "cash", sqlite_desk.cashier, "t-busy").amount_fen == 10_000
+    finally:
+        other.close()
+        set_waits(15, 300)
+
+
+def test_postgresql_connections_wait_for_locks_and_run_statements_only_so_long(postgres_target):
+    from mms_tui.db import database, set_waits
+    from mms_tui.services.setup import connect
+
+    set_waits(7, 120)
+    try:
+        connect(postgres_target)
+        assert database.execute_sql("SHOW lock_timeout").fetchone()[0] == "7s"
+        assert database.execute_sql("SHOW statement_timeout").fetchone()[0] == "2min"
+    finally:
+        set_waits(15, 300)
+
+
+async def test_the_desk_says_saving_while_another_desk_holds_the_write_lock(regular):
+    import sqlite3
+
+    from tests.test_tui import at_desk, open_member, settle
+
+    async with at_desk(regular) as (app, pilot):
+        await open_member(pilot, "00077777")
+        other = sqlite3.connect(regular.target, timeout=0.1)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            await pilot.press("f2")
+            await pilot.pause(1.0)
+            assert any("another desk is writing" in str(n.message) for n in app._notifications)
+        finally:
+            other.rollback()
+            other.close()
+        await settle(pilot)
+        assert Visit.select().count() == 1

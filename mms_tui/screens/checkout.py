@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from mms_tui.i18n import N_, _
-from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection
+from mms_tui.screens.common import SavingNotice, Swiped, WorkerErrors, error_message, in_connection
 from mms_tui.services.checkout import (
     CheckoutResult,
     FeeLine,
@@ -86,6 +86,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.fees_due: list[FeeLine] = []
         self.priced: Quote | None = None
         self.result: CheckoutResult | None = None
+        self.notice: SavingNotice | None = None
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -478,6 +479,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
                 amount=format_money(self.due())), error=True)
             return
         self.busy = True
+        self.notice = SavingNotice(self)
         self.submit(list(self.lines), list(self.tenders), list(self.coupons), list(self.fees))
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="checkout")
@@ -493,10 +495,14 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
 
     def failed(self, message: str) -> None:
         self.busy = False
+        if self.notice is not None:
+            self.notice.done()
         self.message("✗ " + message, error=True)
 
     def done(self, result: CheckoutResult) -> None:
         self.busy = False
+        if self.notice is not None:
+            self.notice.done()
         self.result = result
         receipt = self.query_one("#receipt", Static)
         receipt.update("\n".join(receipt_lines(result, staff_name=self.app.staff.name, member_name=self.member_name)))

@@ -13,7 +13,7 @@ from textual import events
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from mms_tui.db import database, database_fault
+from mms_tui.db import database, database_fault, is_transient
 from mms_tui.devices.protocols import Read
 from mms_tui.devices.reader import ReaderStatus
 from mms_tui.i18n import _
@@ -45,13 +45,53 @@ def card_and_view(value: str) -> tuple[list, object]:
 
 
 def error_message(error: BaseException) -> str:
-    """What a cashier reads when something fails: the domain's own sentence, or one plain line."""
+    """What a cashier reads when something fails: the domain's own sentence, or one plain line (a save that gave
+    up waiting for the write lock says for whom, when an import holds it)."""
     if isinstance(error, DomainError):
         return str(error)
     fault = database_fault(error)
     if fault is not None:
+        if is_transient(error):
+            writer = _writer()
+            if writer is not None:
+                return _("{what} (since {since}) is writing: nothing was saved. Try again when it is done.").format(
+                    what=writer.get("what", "?"), since=writer.get("since", "?"))
         return fault
     return _("Something went wrong: {error}").format(error=error.__class__.__name__ + (f": {error}" if str(error) else ""))
+
+
+def _writer() -> dict | None:
+    from mms_tui.services.common import current_writer
+
+    try:
+        return in_connection(current_writer)
+    except Exception:  # the note is a courtesy: the message without it still says what happened
+        return None
+
+
+class SavingNotice:
+    """A save that has not answered after half a second is waiting for another writer: say so, and for whom."""
+
+    def __init__(self, node) -> None:
+        self.node = node
+        self.timer = node.set_timer(0.5, self.show)
+
+    def show(self) -> None:
+        self.node.run_worker(self.tell, group="saving-notice", exit_on_error=False)
+
+    async def tell(self) -> None:
+        import asyncio
+
+        writer = await asyncio.to_thread(_writer)
+        if writer is not None:
+            text = _("Saving… ({what}, since {since}, is writing)").format(what=writer.get("what", "?"),
+                                                                         since=writer.get("since", "?"))
+        else:
+            text = _("Saving… (another desk is writing)")
+        self.node.notify(text, timeout=4)
+
+    def done(self) -> None:
+        self.timer.stop()
 
 
 def notify_worker_error(node, event: Worker.StateChanged) -> None:

@@ -23,7 +23,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from mms_tui.i18n import N_, _
-from mms_tui.screens.common import WorkerErrors, error_message, in_connection
+from mms_tui.screens.common import SavingNotice, WorkerErrors, error_message, in_connection
 from mms_tui.screens.help import key_label
 from mms_tui.services.errors import DomainError
 from mms_tui.services.ledger import new_txid
@@ -91,11 +91,14 @@ class OperationDialog(WorkerErrors, ModalScreen[str | None]):
 
     @work(exclusive=True, group="operation", exit_on_error=False)
     async def run_operation(self, call: Callable[[], object]) -> None:
+        notice = SavingNotice(self)
         try:
             result = await asyncio.to_thread(in_connection, call)
         except Exception as exc:
             self.failed(error_message(exc))
             return
+        finally:
+            notice.done()
         self.dismiss(self.succeeded(result))
 
     def show_error(self, message: str) -> None:

@@ -16,7 +16,13 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui import clock
 from mms_tui.i18n import N_, _
-from mms_tui.screens.common import Swiped, TypingSearches, WorkerErrors, in_connection
+from mms_tui.screens.common import (
+    SavingNotice,
+    Swiped,
+    TypingSearches,
+    WorkerErrors,
+    in_connection,
+)
 from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.checkin import check_in
 from mms_tui.services.desk import MemberView, member_view, reveal_phone
@@ -275,6 +281,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
     @work(exit_on_error=False, group="desk-op")
     async def run_check_in(self, card_no: str, txid: str, again: bool = False) -> None:
         intent = (("check_in", card_no), txid)
+        notice = SavingNotice(self)
         try:
             result = await asyncio.to_thread(in_connection, check_in, card_no, self.app.staff, txid,
                                              store=self.app.settings.store, again=again)
@@ -293,6 +300,8 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         except DomainError as exc:
             self.outcome("✗ " + str(exc), False, intent=intent)
             return
+        finally:
+            notice.done()
         if result.kind == "visits":
             text = _("✓ Checked in — {n} visits left").format(n=result.visits_left)
         elif result.started:

@@ -400,7 +400,7 @@ def _lock_member(member_id: int) -> None:
     then reads the balances, the promotion uses and the coupons as the first left them (so the principal/bonus
     split and the per-member limits are decided on what is really there). SQLite's write lock does this already."""
     if not is_sqlite():
-        database.execute_sql('SELECT "id" FROM "member" WHERE "id" = %s FOR UPDATE', (member_id,))
+        database.execute_sql('SELECT "id" FROM "member" WHERE "id" = %s FOR NO KEY UPDATE', (member_id,))
 
 
 def _promotion_uses(member_id: int, rules: Rules) -> dict[str, int]:

@@ -10,9 +10,13 @@ costs about 0.2 ms of Python per statement, twenty times the database's own work
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import socket
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import peewee
@@ -57,6 +61,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # shop's real figures, low enough that no sum of the ledger can leave 64-bit integers
     "limits": {"operation_fen": 100_000_000, "balance_fen": 1_000_000_000, "points": 1_000_000_000,
                "visits": 100_000},
+    # a long write (an import) in progress, so that a desk waiting for the write lock can say what it waits for
+    "writer": None,
 }
 
 #: what ``limits`` falls back to for a key a saved setting leaves out
@@ -171,6 +177,36 @@ def set_config(key: str, value: Any) -> None:
     Config.insert(key=key, value=json.dumps(value)).on_conflict(
         conflict_target=[Config.key], update={Config.value: json.dumps(value)}
     ).execute()
+
+
+@contextmanager
+def announced_writer(what: str, staff: Staff | None = None) -> Iterator[None]:
+    """A long write (an import) says so before it takes the write lock and clears it after: a desk whose save
+    waits can tell the cashier who it waits for (:func:`current_writer`), instead of a silent wait."""
+    from mms_tui.db import write_transaction
+
+    note = {"what": what, "by": staff.code if staff is not None else None, "since": clock.now().strftime("%H:%M"),
+            "pid": os.getpid(), "host": socket.gethostname()}
+    with write_transaction():
+        set_config("writer", note)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception), write_transaction():  # (a stale note: see current_writer)
+            set_config("writer", None)
+
+
+def current_writer() -> dict | None:
+    """The long write going on now, as :func:`announced_writer` noted it (None: none, or its process is gone)."""
+    note = get_config("writer")
+    if not isinstance(note, dict):
+        return None
+    if note.get("host") == socket.gethostname():
+        try:
+            os.kill(int(note.get("pid", 0)), 0)
+        except (OSError, ValueError):
+            return None
+    return note
 
 
 def today() -> dt.date:

@@ -51,7 +51,7 @@ from mms_tui.models import (
     Transaction,
     now,
 )
-from mms_tui.services.common import resolve_store, today
+from mms_tui.services.common import announced_writer, resolve_store, today
 from mms_tui.services.errors import DomainError, InvalidInput, NotFound
 from mms_tui.services.fields import MEMBER_FIELDS, PRODUCT_FIELDS, STATUS_WORDS, header_index, header_key
 from mms_tui.services.ledger import Posting, audit, card_posting, post, run_operation
@@ -1155,8 +1155,9 @@ def import_file(
         return result
 
     try:
-        return run_operation(txid=txid, kind="import", request=request, staff=staff_obj, store=store_obj,
-                             member=None, body=body, result_type=ImportResult, note=path.name[:200])
+        with announced_writer(_("an import of {file}").format(file=path.name), staff_obj):
+            return run_operation(txid=txid, kind="import", request=request, staff=staff_obj, store=store_obj,
+                                 member=None, body=body, result_type=ImportResult, note=path.name[:200])
     except ImportRejected as rejected:
         rejected.ignored_columns = ignored
         raise
