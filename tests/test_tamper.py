@@ -222,3 +222,20 @@ def test_a_thousand_random_edits_and_deletions_are_each_caught(sqlite_target):
             database.execute_sql("ROLLBACK")
     assert missed == [], missed[:20]
     assert check_ledger() == []
+
+
+def test_a_card_type_tier_or_catalogue_price_changed_behind_the_services_is_caught(books, tmp_path):
+    from mms_tui.models import CardType, Product, Tier
+    from mms_tui.services.importing import import_file
+
+    catalogue = tmp_path / "products.csv"
+    catalogue.write_text("编码,名称,类型,售价\nTEA,绿茶,商品,6\n", encoding="utf-8")
+    import_file("products", catalogue)
+    assert check_ledger() == []
+    CardType.update(price_fen=1).where(CardType.code == "V10").execute()
+    Tier.update(discount_bp=5000).where(Tier.code == "GOLD").execute()
+    Product.update(price_fen=1).where(Product.code == "TEA").execute()
+    found = problems()
+    for expected in ("card_type", "tier", "product"):
+        assert any(p.startswith(f"state: {expected}") and "changed without an audited event" in p for p in found), (
+            expected, found)

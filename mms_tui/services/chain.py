@@ -363,6 +363,37 @@ def staff_state(code: str, role: str, active: bool, store_id: int | None, pin_ha
             "pin": hashlib.sha256(pin_hash.encode()).hexdigest()[:32]}
 
 
+#: rows whose changes are audited with the state they leave (besides staff): table -> the columns recorded. A row is
+#: held to its last recorded state; one the services never recorded (made before, or by hand in a test) is not.
+STATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "card_type": ("code", "kind", "price_fen", "validity_days", "visits", "discount_bp", "period_days", "active",
+                  "transferable", "start_on_first_use", "max_freeze_days"),
+    "tier": ("code", "rank", "discount_bp", "points_pct", "upgrade_spend_fen"),
+    "product": ("code", "barcode", "price_fen", "active"),
+    "service_item": ("code", "barcode", "price_fen", "active"),
+    "tier_price": ("tier_id", "product_id", "service_id", "price_fen"),
+}
+
+
+def row_states(table: str, ids: Iterable[int] | None = None) -> dict[int, dict[str, object]]:
+    """The recorded columns of rows of ``table`` (all, or ``ids``), as their state events keep them."""
+    cols = STATE_COLUMNS[table]
+    select = ", ".join(f'"{c}"' for c in cols)
+    wanted = list(ids) if ids is not None else None
+    where = f' WHERE "id" IN ({_marks(wanted)})' if wanted else ""
+    return {row_id: dict(zip(cols, _ints(values), strict=True))
+            for row_id, *values in fetch_rows(f'SELECT "id", {select} FROM "{table}"{where}', wanted or ())}
+
+
+def record_states(table: str, ids: Iterable[int] | None = None, *, staff=None, store=None) -> None:
+    """Record the state of rows of ``table`` (all, or ``ids``) in the audit, inside the caller's write
+    transaction: what the services made or changed a row to, which ``mms check`` holds it to."""
+    from mms_tui.services.ledger import audit
+
+    for row_id, state in row_states(table, ids).items():
+        audit(f"{table}.state", f"{table}:{row_id}", staff=staff, store=store, payload={"state": state})
+
+
 def record_staff_states() -> None:
     """A baseline for accounts made before staff events recorded their state (an upgraded database)."""
     from mms_tui.services.ledger import audit
@@ -399,6 +430,25 @@ def audited_state() -> list[str]:
             problems.append(f"staff {code}: {', '.join(changed)} changed without an audited event")
     for subject in sorted(set(last) - present):
         problems.append(f"staff {last[subject].get('code', subject)}: the account is gone without an audited event")
+    for table in STATE_COLUMNS:
+        recorded_rows: dict[int, dict] = {}
+        for subject, payload in fetch_rows('SELECT "subject", "payload" FROM "audit_event" WHERE "subject" LIKE ? '
+                                           'ORDER BY "id"', (f"{table}:%",)):
+            try:
+                state = json.loads(payload).get("state")
+                row_id = int(subject.split(":", 1)[1])
+            except (TypeError, ValueError, AttributeError, IndexError):
+                continue
+            if state is not None:
+                recorded_rows[row_id] = state
+        current = row_states(table, list(recorded_rows)) if recorded_rows else {}
+        for row_id, state in sorted(recorded_rows.items()):
+            now = current.get(row_id)
+            if now is None:
+                problems.append(f"{table} {row_id}: gone without an audited event")
+            elif now != state:
+                changed = sorted(k for k in now if state.get(k) != now[k])
+                problems.append(f"{table} {row_id}: {', '.join(changed)} changed without an audited event")
     saved = fetch_rows('SELECT "payload" FROM "audit_event" WHERE "action" = ? ORDER BY "id" DESC LIMIT 1',
                        ("rules.save",))
     rules = fetch_rows('SELECT "value" FROM "config" WHERE "key" = ?', ("loyalty_rules",))

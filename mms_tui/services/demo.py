@@ -25,7 +25,7 @@ from mms_tui.models import (
     Transaction,
     Visit,
 )
-from mms_tui.services.chain import rechain
+from mms_tui.services.chain import STATE_COLUMNS, rechain, record_states, row_states
 from mms_tui.services.checkin import check_in
 from mms_tui.services.checkout import checkout, quote
 from mms_tui.services.common import get_config, set_config
@@ -85,6 +85,12 @@ def _phone(rng: random.Random, used: set[str]) -> str:
         if phone not in used:
             used.add(phone)
             return phone
+
+
+def _recorded(table: str) -> set[int]:
+    """Rows of ``table`` whose state is already in the audit (the defaults `mms init` made)."""
+    return {int(s.split(":", 1)[1]) for (s,) in AuditEvent.select(AuditEvent.subject).where(
+        AuditEvent.subject.startswith(f"{table}:")).tuples()}
 
 
 def _backdate(txid: str, when: dt.datetime) -> None:
@@ -197,6 +203,8 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
                     continue
     set_config_demo()
     with write_transaction():  # the history above was back-dated as it was made up: chain it as it now reads
+        for table in STATE_COLUMNS:  # the demo's catalogue, made directly above, recorded as it stands
+            record_states(table, [i for i in row_states(table) if i not in _recorded(table)])
         rechain()
     if is_sqlite():
         database.execute_sql("PRAGMA synchronous=FULL")

@@ -51,6 +51,7 @@ from mms_tui.models import (
     Transaction,
     now,
 )
+from mms_tui.services.chain import record_states
 from mms_tui.services.common import announced_writer, resolve_store, today
 from mms_tui.services.errors import DomainError, InvalidInput, NotFound
 from mms_tui.services.fields import MEMBER_FIELDS, PRODUCT_FIELDS, STATUS_WORDS, header_index, header_key
@@ -1034,12 +1035,14 @@ def _import_products(sheet: Sheet, columns: dict[str, int], policy: str, counts:
         current = model.get_or_none(model.code == code)
         if current is None and code not in created_here:
             if write:
-                model.create(code=code, **data)
+                made = model.create(code=code, **data)
+                record_states(model._meta.table_name, [made.id])  # the price it was made with, on the chain
             created_here.add(code)
             counts.created += 1
         else:
             if write and current is not None:
                 model.update(**data).where(model.id == current.id).execute()
+                record_states(model._meta.table_name, [current.id])
             counts.updated += 1
     if errors:
         raise ImportRejected(errors, sheet.line_word)

@@ -11,6 +11,7 @@ from mms_tui.db import DatabaseError, database_fault, describe, init_database, w
 from mms_tui.i18n import _
 from mms_tui.models import Card, CardType, Member, Staff, Store, Tier, Transaction
 from mms_tui.models.migrations import LATEST, current_version, migrate
+from mms_tui.services.chain import record_states
 from mms_tui.services.errors import InvalidInput, SchemaMissing
 from mms_tui.services.staff import check_pin, create_staff
 
@@ -111,11 +112,13 @@ def initialise(
                 [dict(code=c, name=n, rank=r, discount_bp=d, points_pct=p, upgrade_spend_fen=u)
                  for c, n, r, d, p, u in DEFAULT_TIERS]
             ).execute()
+            record_states("tier")
         if not CardType.select().exists():
             CardType.insert_many(
                 [dict(code=c, name=n, kind=k, price_fen=pr, validity_days=v, visits=vi, discount_bp=d, period_days=pd)
                  for c, n, k, pr, v, vi, d, pd in DEFAULT_CARD_TYPES]
             ).execute()
+            record_states("card_type")
     created = False
     if admin_code and admin_pin is not None and needs_admin():
         create_staff(admin_code, admin_name or admin_code, "admin", admin_pin,
