@@ -599,6 +599,11 @@ def build(path: str | Path, members: int = 1_000_000, *, days: int = 730, seed: 
                         f"{sim.counts['entries']:,} entries ({time.perf_counter() - started:.0f} s)")
             log("building indexes")
         sim.finish()
+        # the history was written here directly, not through the services: chain it as mms check expects
+        from mms_tui.services.chain import rechain
+
+        log("chaining the history (hash chains, #15)")
+        rechain()
     database.execute_sql("PRAGMA journal_mode=WAL")
     if check:
         from mms_tui.services.check import check_ledger

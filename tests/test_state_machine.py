@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from mms_tui.db import close_database, write_transaction
 from mms_tui.models import Card, Entry, Tier
+from mms_tui.services.chain import record_states
 from mms_tui.services.check import check_ledger
 from mms_tui.services.checkin import check_in
 from mms_tui.services.checkout import checkout
@@ -38,6 +39,7 @@ class DeskMachine(RuleBasedStateMachine):
         self.desk = setup_desk(str(Path(self.dir) / "sm.sqlite3"))
         with write_transaction():  # keep the member in one tier: prices and points stay the model's
             Tier.update(upgrade_spend_fen=10**12).where(Tier.rank > 0).execute()
+            record_states("tier")  # as the back office records a change it makes
         staff = self.desk.cashier
         self.member = register_member("张三", "13800138000", staff, "reg").member_id
         self.sv = issue_card(self.member, "SV", staff, "i-sv", card_no="SV0").card_id
