@@ -43,7 +43,7 @@ from mms_tui.screens.common import (
     notify_worker_error,
     typed_character,
 )
-from mms_tui.services.receipt import sale_receipt
+from mms_tui.services.money.receipt import sale_receipt
 from mms_tui.settings import Settings
 
 __all__ = ["MmsApp", "create_app", "error_message", "in_connection"]

@@ -14,8 +14,8 @@ from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
 from mms_tui.i18n import _, ngettext, set_language
 from mms_tui.output import format_option, write_rows
-from mms_tui.services.errors import DomainError
-from mms_tui.services.text import format_money
+from mms_tui.services.base.errors import DomainError
+from mms_tui.services.base.text import format_money
 from mms_tui.settings import Settings, SettingsError, demo_database_path, load_settings
 
 
@@ -38,7 +38,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _open(settings: Settings) -> None:
-    from mms_tui.services.setup import open_store
+    from mms_tui.services.ops.setup import open_store
 
     open_store(settings.database)
 
@@ -105,8 +105,8 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
          store_name: str) -> None:
     """Create or upgrade the database schema and create the first admin."""
     from mms_tui.models.migrations import current_version
-    from mms_tui.services.setup import connect, initialise, needs_admin
-    from mms_tui.services.staff import check_pin
+    from mms_tui.services.ops.setup import connect, initialise, needs_admin
+    from mms_tui.services.staff.accounts import check_pin
 
     settings = _settings(ctx)
     if admin_pin is not None:
@@ -137,8 +137,8 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
 def demo(ctx: click.Context, members: int, no_tui: bool, fresh: bool) -> None:
     """Build a demo database (its own file) with members and months of history, and open the desk on it."""
     from mms_tui.models.migrations import current_version
-    from mms_tui.services.demo import is_seeded, seed_demo
-    from mms_tui.services.setup import connect
+    from mms_tui.services.ops.demo import is_seeded, seed_demo
+    from mms_tui.services.ops.setup import connect
 
     settings = _settings(ctx)
     target = settings.db or str(demo_database_path())
@@ -193,8 +193,8 @@ def _seed_with_progress(seed, members: int):
 @click.pass_context
 def info(ctx: click.Context, fmt: str) -> None:
     """Version, database location, schema version and counts."""
-    from mms_tui.services.setup import connect
-    from mms_tui.services.setup import info as database_info
+    from mms_tui.services.ops.setup import connect
+    from mms_tui.services.ops.setup import info as database_info
 
     settings = _settings(ctx)
     connect(settings.database)
@@ -221,7 +221,7 @@ def info(ctx: click.Context, fmt: str) -> None:
 @click.pass_context
 def lookup(ctx: click.Context, query: str, limit: int, fmt: str) -> None:
     """Find members as the desk search does: card no, phone or its last 4, name, pinyin initials."""
-    from mms_tui.services.lookup import lookup as find
+    from mms_tui.services.members.lookup import lookup as find
 
     _open(_settings(ctx))
     hits = find(query, limit)
@@ -259,8 +259,8 @@ def check(ctx: click.Context, anchor: bool, against) -> None:
     verifies, audited accounts and rules are as recorded. Exit 1 if not."""
     import json as _json
 
-    from mms_tui.services.chain import heads
-    from mms_tui.services.check import check_anchors, check_ledger
+    from mms_tui.services.ledger.chain import heads
+    from mms_tui.services.ledger.check import check_anchors, check_ledger
 
     kept = None
     if against is not None:
@@ -305,7 +305,7 @@ def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tu
     Headers in Chinese or English (姓名/name, 手机/phone, 卡号/card_no, 余额/balance, 赠送余额/bonus,
     积分/points, 剩余次数/visits, 有效期/valid_until, 生日/birthday, 性别/gender, 等级/tier, 卡类型/card_type,
     备注/notes …). Every bad row is listed on stderr and nothing is written."""
-    from mms_tui.services.importing import ImportRejected, import_file, iter_errors
+    from mms_tui.services.exchange.importing import ImportRejected, import_file, iter_errors
 
     settings = _settings(ctx)
     _open(settings)
@@ -371,7 +371,7 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
     """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
     csv/json, yuan in tables."""
     from mms_tui.output import for_people
-    from mms_tui.services.reports import REPORTS, run_report
+    from mms_tui.services.reports.catalogue import REPORTS, run_report
 
     if show_list or not name:
         write_rows(({"report": key, "what": _(text)} for key, (text, _fn) in REPORTS.items()), fmt)
@@ -403,8 +403,8 @@ def export(ctx: click.Context, what: str, target: str, member_file: str | None, 
     import contextlib
     import os
 
-    from mms_tui.services.export import export_member, export_table
-    from mms_tui.services.text import normalise_phone
+    from mms_tui.services.base.text import normalise_phone
+    from mms_tui.services.exchange.export import export_member, export_table
 
     if what == "member" and (store_code or start or end):
         raise click.ClickException(_("--store, --from and --to do not apply to one member's data."))
@@ -439,7 +439,7 @@ def export(ctx: click.Context, what: str, target: str, member_file: str | None, 
 @click.pass_context
 def backup(ctx: click.Context, file: str, force: bool) -> None:
     """A consistent copy of the database while desks keep working, verified before it is kept."""
-    from mms_tui.services.backup import backup as make_backup
+    from mms_tui.services.ops.backup import backup as make_backup
 
     _open(_settings(ctx))
     result = make_backup(file, overwrite=force)
@@ -453,7 +453,7 @@ def backup(ctx: click.Context, file: str, force: bool) -> None:
 @click.pass_context
 def restore(ctx: click.Context, file: str, yes: bool) -> None:
     """Replace the database with a verified backup (asks first)."""
-    from mms_tui.services.backup import restore as restore_backup
+    from mms_tui.services.ops.backup import restore as restore_backup
 
     settings = _settings(ctx)
     _open(settings)
@@ -516,7 +516,7 @@ def print_cards(ctx: click.Context, outdir: Path, phones: tuple[str, ...], card_
     mms cards print card-files/ --member 13800138000 --card 000123
     mms cards print shelf/ --products --sheet
     """
-    from mms_tui.services.barcodes import (
+    from mms_tui.services.exchange.barcodes import (
         parse_grid,
         select_cards,
         select_products,
@@ -577,7 +577,7 @@ def rules() -> None:
 @click.pass_context
 def rules_export(ctx: click.Context, file: str, fmt: str | None) -> None:
     """Write the rules in force to FILE (whole or not at all), or to standard output."""
-    from mms_tui.services.rules import format_for, load_rules, rules_to_text, write_rules_file
+    from mms_tui.services.loyalty.rules import format_for, load_rules, rules_to_text, write_rules_file
 
     _open(_settings(ctx))
     current = load_rules()
@@ -599,8 +599,8 @@ def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, 
                  pin_stdin: bool) -> None:
     """Replace the rules in force with FILE, all or nothing: every problem is listed (with its place, such as
     promotions[2].percent) and nothing is saved unless there are none. Needs a manager."""
-    from mms_tui.services.errors import RulesInvalid
-    from mms_tui.services.rules import document_from_text, read_rules_file, save_rules
+    from mms_tui.services.base.errors import RulesInvalid
+    from mms_tui.services.loyalty.rules import document_from_text, read_rules_file, save_rules
 
     if file == "-" and pin_stdin:
         raise click.ClickException(_("Standard input cannot hold both the rules and the PIN: give the rules a file."))
@@ -629,7 +629,7 @@ def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, 
 
 def _command_staff(staff_code: str | None, pin_stdin: bool = False):
     """The staff member a command acts as (services.staff.command_staff decides; this only gets the PIN)."""
-    from mms_tui.services.staff import command_staff
+    from mms_tui.services.staff.accounts import command_staff
 
     pin = None
     if staff_code:
@@ -667,8 +667,8 @@ def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | No
     """Expire the points whose day has come, first in first out: one ledger transaction of kind expire per card.
     Running it again for the same day changes nothing. Standard output: the cards and points; the summary goes
     to standard error."""
-    from mms_tui.services.points import expire_points
-    from mms_tui.services.rules import load_rules
+    from mms_tui.services.loyalty.points import expire_points
+    from mms_tui.services.loyalty.rules import load_rules
 
     settings = _settings(ctx)
     _open(settings)
@@ -706,7 +706,7 @@ def tiers_review(ctx: click.Context, as_of, dry_run: bool, staff_code: str | Non
     whoever qualifies; with tiers.downgrade, a member below their tier's keep level keeps it for grace_months
     (the grace is recorded), then moves down. Running it again for the same day changes nothing."""
     from mms_tui.output import MACHINE_FORMATS
-    from mms_tui.services.tiers import describe, review_tiers
+    from mms_tui.services.loyalty.tiers import describe, review_tiers
 
     _open(_settings(ctx))
     staff = _command_staff(staff_code, pin_stdin)
@@ -770,8 +770,8 @@ def coupons_issue(ctx: click.Context, phone: str | None, segment: str | None, wi
     """Issue coupons: to one member (--member), a segment (--segment), members away (--winback) or in their
     birthday window (--birthday). Bulk ways are safe to run again: nobody gets a second coupon of the same
     campaign. Standard output: the coupons; the summary goes to standard error."""
-    from mms_tui.services import coupons as service
-    from mms_tui.services.text import normalise_phone
+    from mms_tui.services.base.text import normalise_phone
+    from mms_tui.services.loyalty import coupons as service
 
     modes = [name for name, given in (("--member", phone), ("--segment", segment), ("--winback", winback_days),
                                       ("--birthday", birthday)) if given]
@@ -815,8 +815,8 @@ def coupons_issue(ctx: click.Context, phone: str | None, segment: str | None, wi
 @click.pass_context
 def coupons_list(ctx: click.Context, phone: str | None, unused: bool, promotion: str | None, fmt: str) -> None:
     """Coupons, newest first, with their status (unused, used, expired, not yet valid)."""
-    from mms_tui.services.coupons import list_coupons
-    from mms_tui.services.text import normalise_phone
+    from mms_tui.services.base.text import normalise_phone
+    from mms_tui.services.loyalty.coupons import list_coupons
 
     _open(_settings(ctx))
     found = list_coupons(normalise_phone(phone) if phone else None, unused=unused, promotion=promotion)
@@ -838,7 +838,7 @@ def family_group() -> None:
 
 
 def _family_rows(member: str):
-    from mms_tui.services.members import family_members
+    from mms_tui.services.members.records import family_members
 
     for f in family_members(member):
         yield {"name": f.name, "phone": f.phone_masked, "first": _("yes") if f.head else ""}
@@ -850,7 +850,7 @@ def _family_rows(member: str):
 @click.pass_context
 def family_show(ctx: click.Context, member: str, fmt: str) -> None:
     """The family of the member with this phone or card number, its first member marked."""
-    from mms_tui.services.members import find_member
+    from mms_tui.services.members.records import find_member
 
     _open(_settings(ctx))
     found = find_member(member)
@@ -867,8 +867,8 @@ def family_show(ctx: click.Context, member: str, fmt: str) -> None:
 def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str | None, pin_stdin: bool,
                 fmt: str) -> None:
     """Put MEMBER in the family of FAMILY_OF (who starts one when in none), leaving any family MEMBER was in."""
-    from mms_tui.services.ledger import new_txid
-    from mms_tui.services.members import find_member, set_family
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.members.records import find_member, set_family
 
     _open(_settings(ctx))
     result = set_family(member, family_of, _command_staff(staff_code, pin_stdin), new_txid())
@@ -881,8 +881,8 @@ def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str
 @click.pass_context
 def family_leave(ctx: click.Context, member: str, staff_code: str | None, pin_stdin: bool) -> None:
     """Take MEMBER out of their family (a family left with one member is no family)."""
-    from mms_tui.services.ledger import new_txid
-    from mms_tui.services.members import find_member, set_family
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.members.records import find_member, set_family
 
     _open(_settings(ctx))
     set_family(member, None, _command_staff(staff_code, pin_stdin), new_txid())
@@ -905,8 +905,8 @@ def members_erase(ctx: click.Context, phone: str, reason: str, yes: bool, staff_
     """Erase the personal data of the member with PHONE (name, phone, birthday, gender, notes, and their copies in
     the audit and stored results), keeping the shop's books: sales, visits, cards and the ledger stay, so mms check
     and every report's totals are unchanged. The audit records that it happened, by whom and why."""
-    from mms_tui.services.ledger import new_txid
-    from mms_tui.services.privacy import erase_member
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.members.privacy import erase_member
 
     _open(_settings(ctx))
     staff = _command_staff(staff_code, pin_stdin)

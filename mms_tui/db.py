@@ -74,7 +74,7 @@ def open_database(target: str) -> peewee.Database:
         # connection fails with a clear error instead of making an empty database in its place
         return MmsSqliteDatabase(path, create=False)
     try:
-        from mms_tui.services.files import make_private_folder
+        from mms_tui.services.base.files import make_private_folder
 
         make_private_folder(path.parent)  # 0700 when made here: it holds the members' data
     except OSError as exc:
@@ -127,7 +127,7 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
         path = self.mms_path
         uri = "file:" + urllib.parse.quote(str(path))
         if self._create:
-            from mms_tui.services.files import create_private_file
+            from mms_tui.services.base.files import create_private_file
 
             with contextlib.suppress(OSError):  # when it cannot be made, SQLite says why
                 create_private_file(path)

@@ -32,7 +32,7 @@ MACHINE_FORMATS = ("csv", "json", "jsonl")
 
 def for_people(rows: Iterable[Mapping[str, Any]], fmt: str) -> Iterator[dict[str, Any]]:
     """Money columns (``*_fen``) as ¥ amounts in tables; machine formats keep exact integers of fen."""
-    from mms_tui.services.text import format_money
+    from mms_tui.services.base.text import format_money
 
     for row in rows:
         if fmt in MACHINE_FORMATS:

@@ -165,9 +165,9 @@ def _swipe_on_new(members: int) -> tuple[str, Path, list[tuple[bytes, int, str]]
     from mms_tui.db import close_database
     from mms_tui.devices.protocols import em4100_decimal, rdm6300_frame
     from mms_tui.models import Staff
-    from mms_tui.services.members import issue_card, register_member
-    from mms_tui.services.setup import connect, initialise
-    from mms_tui.services.staff import create_staff
+    from mms_tui.services.members.records import issue_card, register_member
+    from mms_tui.services.ops.setup import connect, initialise
+    from mms_tui.services.staff.accounts import create_staff
 
     folder = Path(tempfile.mkdtemp(prefix="mms-bench-"))
     target = str(folder / "bench.sqlite3")
@@ -192,8 +192,8 @@ def _swipe_on_existing(path: str, members: int, seed: int = 11) -> tuple[str, Pa
     from mms_tui.db import close_database
     from mms_tui.devices.protocols import rdm6300_frame
     from mms_tui.models import Staff
-    from mms_tui.services.setup import connect
-    from mms_tui.services.staff import create_staff
+    from mms_tui.services.ops.setup import connect
+    from mms_tui.services.staff.accounts import create_staff
 
     ensure_reader_uids(path)
     connect(path)
@@ -218,7 +218,7 @@ def write_member_csv(path: Path, members: int, seed: int = 5) -> None:
     import csv
     import random
 
-    from mms_tui.services.demo import GIVEN, SURNAMES
+    from mms_tui.services.ops.demo import GIVEN, SURNAMES
 
     rng = random.Random(seed)
     phones = rng.sample(range(10**9), members)
@@ -298,8 +298,8 @@ def bench_import(members: int) -> dict:
     import resource
 
     from mms_tui.db import close_database
-    from mms_tui.services.importing import import_file
-    from mms_tui.services.setup import connect, initialise
+    from mms_tui.services.exchange.importing import import_file
+    from mms_tui.services.ops.setup import connect, initialise
 
     folder = Path(tempfile.mkdtemp(prefix="mms-bench-"))
     csv_path = folder / "members.csv"
@@ -471,8 +471,8 @@ def bench_reports(members: int, reuse: str | None, runs: int) -> dict:
 
     from mms_tui.db import close_database, database
     from mms_tui.models.migrations import LATEST, current_version, migrate
-    from mms_tui.services.reports import REPORTS, run_report
-    from mms_tui.services.setup import connect
+    from mms_tui.services.ops.setup import connect
+    from mms_tui.services.reports.catalogue import REPORTS, run_report
 
     path = reuse or str(Path(tempfile.mkdtemp(prefix="mms-bench-")) / "reports.sqlite3")
     built = None
@@ -590,8 +590,8 @@ def bench_lookups(path: str, rounds: int) -> list[dict]:
     import sqlite3
 
     from mms_tui.db import close_database
-    from mms_tui.services.lookup import lookup
-    from mms_tui.services.setup import connect
+    from mms_tui.services.members.lookup import lookup
+    from mms_tui.services.ops.setup import connect
 
     keys = _lookup_keys(path, rounds, seed=11)
     connect(path)
@@ -637,7 +637,7 @@ def _checkout_cards(path: str, count: int, seed: int) -> list[tuple[int, int]]:
 
 def _checkout_one(member: int, card: int, staff, txid: str) -> None:
     """A haircut and a bottle of water, 100 points (¥1) and the rest from stored value, as the desk sends it."""
-    from mms_tui.services.checkout import checkout, quote
+    from mms_tui.services.money.checkout import checkout, quote
 
     lines = ["HAIR", "WATER"]
     total = quote(member, lines).total_fen
@@ -650,8 +650,8 @@ def _checkout_process(path: str, cards: list[tuple[int, int]], tag: str, queue, 
     import traceback
 
     from mms_tui.models import Staff
-    from mms_tui.services.errors import DomainError
-    from mms_tui.services.setup import connect
+    from mms_tui.services.base.errors import DomainError
+    from mms_tui.services.ops.setup import connect
 
     connect(path)
     staff = Staff.select().where(Staff.role == "cashier").order_by(Staff.id).first()
@@ -786,7 +786,7 @@ def bench_checkout(path: str, rounds: int, processes: int = 4) -> dict:
     Beside: the same writes by hand through sqlite3. The sales stay in the database (marked ``bench-``)."""
     from mms_tui.db import close_database
     from mms_tui.models import Staff
-    from mms_tui.services.setup import connect
+    from mms_tui.services.ops.setup import connect
 
     tag = time.strftime("%H%M%S")
     cards = _checkout_cards(path, rounds + processes * rounds, seed=int(tag))

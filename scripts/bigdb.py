@@ -54,8 +54,8 @@ from mms_tui.models import (
     Transaction,
     Visit,
 )
-from mms_tui.services.demo import CATALOG, GIVEN, SURNAMES
-from mms_tui.services.text import discount_label
+from mms_tui.services.base.text import discount_label
+from mms_tui.services.ops.demo import CATALOG, GIVEN, SURNAMES
 
 #: (code, name, share of members living there)
 STORES = [("HQ", "总店", 0.5), ("BJ01", "朝阳店", 0.3), ("SH01", "静安店", 0.2)]
@@ -546,9 +546,9 @@ def build(path: str | Path, members: int = 1_000_000, *, days: int = 730, seed: 
           log: Callable[[str], None] = print) -> BuildStats:
     """Make the database at ``path`` (replacing one already there) and return what it holds."""
     from mms_tui.db import close_database
-    from mms_tui.services.importing import import_file
-    from mms_tui.services.setup import connect, initialise
-    from mms_tui.services.staff import create_staff
+    from mms_tui.services.exchange.importing import import_file
+    from mms_tui.services.ops.setup import connect, initialise
+    from mms_tui.services.staff.accounts import create_staff
 
     started = time.perf_counter()
     path = Path(path)
@@ -600,13 +600,13 @@ def build(path: str | Path, members: int = 1_000_000, *, days: int = 730, seed: 
             log("building indexes")
         sim.finish()
         # the history was written here directly, not through the services: chain it as mms check expects
-        from mms_tui.services.chain import rechain
+        from mms_tui.services.ledger.chain import rechain
 
         log("chaining the history (hash chains, #15)")
         rechain()
     database.execute_sql("PRAGMA journal_mode=WAL")
     if check:
-        from mms_tui.services.check import check_ledger
+        from mms_tui.services.ledger.check import check_ledger
 
         log("mms check")
         problems = check_ledger()

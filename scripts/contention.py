@@ -33,10 +33,10 @@ def prepare(target: str) -> int:
     from mms_tui.db import close_database
     from mms_tui.models import Product, Staff
     from mms_tui.models.migrations import current_version
-    from mms_tui.services.members import issue_card, register_member
-    from mms_tui.services.setup import connect, initialise
-    from mms_tui.services.staff import create_staff
-    from mms_tui.services.topup import top_up
+    from mms_tui.services.members.records import issue_card, register_member
+    from mms_tui.services.money.topup import top_up
+    from mms_tui.services.ops.setup import connect, initialise
+    from mms_tui.services.staff.accounts import create_staff
 
     connect(target)
     if current_version() != 0:
@@ -55,9 +55,9 @@ def prepare(target: str) -> int:
 
 def _desk(target: str, name: str, card_id: int, races: int, barrier, results) -> None:
     from mms_tui.models import Card, Staff
-    from mms_tui.services.checkout import checkout, quote
-    from mms_tui.services.errors import DomainError, InsufficientBalance
-    from mms_tui.services.setup import connect
+    from mms_tui.services.base.errors import DomainError, InsufficientBalance
+    from mms_tui.services.money.checkout import checkout, quote
+    from mms_tui.services.ops.setup import connect
 
     connect(target)
     cashier = Staff.get(Staff.code == "c01")
@@ -81,10 +81,10 @@ def race(target: str, card_id: int, races: int) -> Counter:
     """Run the races; a Counter of the sorted outcome pairs. Raises AssertionError on the first bad race."""
     from mms_tui.db import close_database
     from mms_tui.models import Card, Staff
-    from mms_tui.services.check import check_ledger
-    from mms_tui.services.checkout import quote
-    from mms_tui.services.setup import connect
-    from mms_tui.services.topup import top_up
+    from mms_tui.services.ledger.check import check_ledger
+    from mms_tui.services.money.checkout import quote
+    from mms_tui.services.money.topup import top_up
+    from mms_tui.services.ops.setup import connect
 
     barrier = SPAWN.Barrier(3)
     results = SPAWN.Queue()

@@ -44,10 +44,10 @@ def prepare(path: str) -> None:
     """A store with a cashier and a pool of members holding stored-value cards."""
     from mms_tui.db import close_database
     from mms_tui.models import Product, ServiceItem, Staff
-    from mms_tui.services.members import issue_card, register_member
-    from mms_tui.services.setup import connect, initialise
-    from mms_tui.services.staff import create_staff
-    from mms_tui.services.topup import top_up
+    from mms_tui.services.members.records import issue_card, register_member
+    from mms_tui.services.money.topup import top_up
+    from mms_tui.services.ops.setup import connect, initialise
+    from mms_tui.services.staff.accounts import create_staff
 
     connect(path)
     initialise(admin_code="admin", admin_pin="1234")
@@ -66,9 +66,9 @@ def prepare(path: str) -> None:
 def perform(request: dict) -> str:
     """Run one logged request; 'ok' or 'refused' (the desk's own answer, as a cashier would see it)."""
     from mms_tui.models import Staff
-    from mms_tui.services.checkout import checkout
-    from mms_tui.services.errors import DomainError
-    from mms_tui.services.topup import top_up
+    from mms_tui.services.base.errors import DomainError
+    from mms_tui.services.money.checkout import checkout
+    from mms_tui.services.money.topup import top_up
 
     cashier = Staff.get(Staff.code == "c01")
     try:
@@ -85,8 +85,8 @@ def perform(request: dict) -> str:
 def desk(path: str, name: str, log_path: str, seed: int) -> None:
     """One desk process: operations until it is killed."""
     from mms_tui.models import Card
-    from mms_tui.services.checkout import quote
-    from mms_tui.services.setup import connect
+    from mms_tui.services.money.checkout import quote
+    from mms_tui.services.ops.setup import connect
 
     connect(path)
     cards = [(c.id, c.member_id) for c in Card.select().where(Card.card_no.startswith("POOL"))]
@@ -132,8 +132,8 @@ def verify(path: str, logs: list[Path]) -> dict:
     """The checks after a round of kills; raises AssertionError with what is wrong."""
     from mms_tui.db import close_database
     from mms_tui.models import Entry, Transaction
-    from mms_tui.services.check import check_ledger
-    from mms_tui.services.setup import connect
+    from mms_tui.services.ledger.check import check_ledger
+    from mms_tui.services.ops.setup import connect
 
     check_integrity(path)
     connect(path)

@@ -33,9 +33,9 @@ def desk(path: str, name: str, seed: int, pause: float) -> None:
     from crashtest import perform
 
     from mms_tui.models import Card, Member
-    from mms_tui.services.checkout import quote
-    from mms_tui.services.lookup import lookup
-    from mms_tui.services.setup import connect
+    from mms_tui.services.members.lookup import lookup
+    from mms_tui.services.money.checkout import quote
+    from mms_tui.services.ops.setup import connect
 
     connect(path)
     cards = [(c.id, c.member_id) for c in Card.select().where(Card.card_no.startswith("POOL"))]
@@ -117,8 +117,8 @@ def main() -> int:
                 p.kill()
     from mms_tui.db import close_database
     from mms_tui.models import Sale, Transaction
-    from mms_tui.services.check import check_ledger
-    from mms_tui.services.setup import connect
+    from mms_tui.services.ledger.check import check_ledger
+    from mms_tui.services.ops.setup import connect
 
     connect(path)
     problems = check_ledger()

@@ -17,8 +17,8 @@ import pytest
 from mms_tui import clock
 from mms_tui.db import close_database
 from mms_tui.models import Product, ServiceItem, Staff, Store
-from mms_tui.services.setup import connect, initialise
-from mms_tui.services.staff import create_staff
+from mms_tui.services.ops.setup import connect, initialise
+from mms_tui.services.staff.accounts import create_staff
 
 
 @pytest.fixture
@@ -138,8 +138,8 @@ def sqlite_desk(sqlite_target) -> Desk:
 @pytest.fixture
 def regular(sqlite_desk) -> Desk:
     """The SQLite desk with 张三: a stored-value card 00012345 (¥100) and a 10-visit package 00077777."""
-    from mms_tui.services.members import issue_card, register_member
-    from mms_tui.services.topup import top_up
+    from mms_tui.services.members.records import issue_card, register_member
+    from mms_tui.services.money.topup import top_up
 
     zhang = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id
     sv = issue_card(zhang, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
@@ -170,7 +170,7 @@ def rechain_history() -> None:
     """A test that rewrote history on purpose (back-dated operations to build a past) chains it again as it now
     reads; on a shop's database such a rewrite is exactly what ``mms check`` reports (services/chain.py)."""
     from mms_tui.db import write_transaction
-    from mms_tui.services.chain import rechain
+    from mms_tui.services.ledger.chain import rechain
 
     with write_transaction():
         rechain()

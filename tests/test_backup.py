@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from mms_tui.cli import cli
 from mms_tui.models import Card, Member
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.setup import connect
-from mms_tui.services.topup import top_up
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.ops.setup import connect
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -33,8 +33,8 @@ def shop(sqlite_desk):
 
 def _top_ups(target: str, n: int) -> None:
     from mms_tui.models import Staff
-    from mms_tui.services.setup import connect as open_db
-    from mms_tui.services.topup import top_up as add
+    from mms_tui.services.money.topup import top_up as add
+    from mms_tui.services.ops.setup import connect as open_db
 
     open_db(target)
     cashier = Staff.get(Staff.code == "c01")

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mms_tui.models import Card, Product
-from mms_tui.services import barcodes
-from mms_tui.services.barcodes import (
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.exchange import barcodes
+from mms_tui.services.exchange.barcodes import (
     decode_code128,
     ean_check_digit,
     encode,
@@ -29,8 +30,7 @@ from mms_tui.services.barcodes import (
     select_cards,
     validate_ean,
 )
-from mms_tui.services.errors import InvalidInput
-from mms_tui.services.members import issue_card, register_member, report_lost
+from mms_tui.services.members.records import issue_card, register_member, report_lost
 
 SVG = "{http://www.w3.org/2000/svg}"
 OLD, NEW = dt.datetime(2024, 1, 10, 9, 30), dt.datetime(2024, 6, 2, 18, 5)

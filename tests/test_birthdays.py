@@ -13,20 +13,20 @@ from textual.widgets import Static
 from mms_tui import clock
 from mms_tui.cli import cli
 from mms_tui.models import Coupon, Entry, Member, Sale, Store, Transaction, Visit
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkin import check_in
-from mms_tui.services.desk import member_history, member_view
-from mms_tui.services.errors import InvalidInput
-from mms_tui.services.members import (
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.text import mask_phone
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import (
     AlreadyGiven,
     birthday_offer,
     give_birthday_benefit,
     issue_card,
     register_member,
 )
-from mms_tui.services.reports import Period, period, run_report
-from mms_tui.services.rules import save_rules
-from mms_tui.services.text import mask_phone
+from mms_tui.services.members.view import member_history, member_view
+from mms_tui.services.reports.catalogue import Period, period, run_report
 
 WEDNESDAY = dt.date(2026, 5, 20)  # the week of Monday 18 to Sunday 24 May 2026
 TOWEL_RULES = {

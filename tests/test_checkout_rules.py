@@ -13,15 +13,15 @@ from textual.widgets import Input, Label, Static
 from mms_tui import clock
 from mms_tui.i18n import set_language
 from mms_tui.models import Card, Coupon, Entry, Member, Payment, Product, Sale, SaleLine, Store, Transaction
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkout import TenderRequest, checkout, checkout_offers, member_facts, quote
-from mms_tui.services.errors import InsufficientBalance, InvalidInput, NotRefundable
-from mms_tui.services.members import issue_card, register_member, update_member
-from mms_tui.services.pricing import birthday_benefit, due_fees
-from mms_tui.services.receipt import sale_receipt
-from mms_tui.services.refund import refund
-from mms_tui.services.rules import load_rules, save_rules
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.errors import InsufficientBalance, InvalidInput, NotRefundable
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.loyalty.pricing import birthday_benefit, due_fees
+from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.money.checkout import TenderRequest, checkout, checkout_offers, member_facts, quote
+from mms_tui.services.money.receipt import sale_receipt
+from mms_tui.services.money.refund import refund
+from mms_tui.services.money.topup import top_up
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -177,9 +177,9 @@ def test_bearer_coupon_under_its_threshold_stays_unused_with_the_reason(desk):
 
 def _coupon_worker(target: str, txid: str, barrier, queue) -> None:
     from mms_tui.models import Staff
-    from mms_tui.services.checkout import checkout as sell
-    from mms_tui.services.errors import DomainError
-    from mms_tui.services.setup import connect
+    from mms_tui.services.base.errors import DomainError
+    from mms_tui.services.money.checkout import checkout as sell
+    from mms_tui.services.ops.setup import connect
 
     connect(target)
     cashier = Staff.get(Staff.code == "c01")
@@ -225,8 +225,8 @@ def test_per_member_limit_once_counts_earlier_sales_and_a_refund_frees_it(desk):
 
 def _limit_worker(target: str, desk_name: str, members: list[int], barrier, queue) -> None:
     from mms_tui.models import Staff
-    from mms_tui.services.checkout import checkout as sell
-    from mms_tui.services.setup import connect
+    from mms_tui.services.money.checkout import checkout as sell
+    from mms_tui.services.ops.setup import connect
 
     connect(target)
     cashier = Staff.get(Staff.code == "c01")
@@ -586,9 +586,9 @@ async def test_checkout_screen_points_tender_shows_points_and_due_fees_are_added
 
 def _split_worker(target: str, desk_name: str, cards: list[tuple[int, int]], barrier, queue) -> None:
     from mms_tui.models import Staff
-    from mms_tui.services.checkout import checkout as sell
-    from mms_tui.services.errors import DomainError
-    from mms_tui.services.setup import connect
+    from mms_tui.services.base.errors import DomainError
+    from mms_tui.services.money.checkout import checkout as sell
+    from mms_tui.services.ops.setup import connect
 
     connect(target)
     cashier = Staff.get(Staff.code == "c01")

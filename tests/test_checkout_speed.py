@@ -22,13 +22,13 @@ from mms_tui.models import (
     Store,
     Transaction,
 )
-from mms_tui.services import rules as rules_module
-from mms_tui.services.checkout import checkout, quote
-from mms_tui.services.common import columns, fetch_rows, insert_model, row_model
-from mms_tui.services.errors import InvalidInput, UnknownItem
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.rules import load_rules, save_rules
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.errors import InvalidInput, UnknownItem
+from mms_tui.services.base.sql import columns, fetch_rows, insert_model, row_model
+from mms_tui.services.loyalty import rules as rules_module
+from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.checkout import checkout, quote
+from mms_tui.services.money.topup import top_up
 
 #: ceilings for a two-line quote, then its checkout paid with points and stored value (as the desk sends it).
 #: Before the written-out SQL: 14 and 36 statements. Then 5 and 21, six of them tiers.apply_spend's; the checkout
@@ -114,7 +114,7 @@ def test_a_tender_takes_its_card_by_id_or_number_and_never_another_members(desk)
 
 
 def test_a_cart_is_read_in_one_statement_and_refused_at_its_first_wrong_line(desk, statements):
-    from mms_tui.services.checkout import cart_lines
+    from mms_tui.services.money.checkout import cart_lines
 
     statements.clear()
     cart = cart_lines(["HAIR", ("WATER", 2), "6901234567892", "SPA"])

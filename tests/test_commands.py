@@ -11,8 +11,8 @@ import pytest
 from mms_tui.cli import cli
 from mms_tui.models import Card, Config, Member, SchemaVersion, Staff
 from mms_tui.models.migrations import LATEST
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.setup import connect
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.ops.setup import connect
 
 
 def test_init_creates_schema_and_admin_then_is_idempotent(run, tmp_path):
@@ -136,7 +136,7 @@ def test_demo_builds_a_consistent_database_and_reuses_it(run, tmp_path):
     connect(db)
     assert Member.select().count() == 5
     assert Config.get_or_none(Config.key == "demo_login") is not None
-    from mms_tui.services.rules import load_rules
+    from mms_tui.services.loyalty.rules import load_rules
 
     rules = load_rules()  # a new user sees the loyalty features at work: 满300减50, gifts for points, a birthday cake
     assert [p.code for p in rules.promotions] == ["MJ300", "SPRING"]

@@ -11,8 +11,8 @@ import pytest
 
 from mms_tui import clock
 from mms_tui.models import AuditEvent, Coupon, Member, Sale, Transaction
-from mms_tui.services.checkout import checkout
-from mms_tui.services.coupons import (
+from mms_tui.services.base.errors import InvalidInput, PermissionDenied
+from mms_tui.services.loyalty.coupons import (
     CODE_ALPHABET,
     coupon_code,
     issue_birthday_coupon,
@@ -24,12 +24,12 @@ from mms_tui.services.coupons import (
     list_coupons,
     members_in_segment,
 )
-from mms_tui.services.errors import InvalidInput, PermissionDenied
-from mms_tui.services.members import register_member
-from mms_tui.services.pricing import MemberFacts, birthday_benefit
-from mms_tui.services.reports import run_report
-from mms_tui.services.rules import load_rules, save_rules
-from mms_tui.services.setup import connect
+from mms_tui.services.loyalty.pricing import MemberFacts, birthday_benefit
+from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.members.records import register_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.ops.setup import connect
+from mms_tui.services.reports.catalogue import run_report
 
 TODAY = clock.today()
 RULES = {

@@ -14,8 +14,8 @@ from mms_tui.screens.dialog import ConfirmScreen
 from mms_tui.screens.login import LoginScreen
 from mms_tui.screens.member import MemberScreen
 from mms_tui.screens.pin import ManagerPinScreen
-from mms_tui.services.common import set_config
-from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.base.config import set_config
+from mms_tui.services.members.records import issue_card, register_member
 from mms_tui.settings import Settings
 from tests.test_tui import at_desk, login, open_member, settle, text
 
@@ -155,7 +155,7 @@ async def test_freeze_and_lost_ask_first_and_esc_changes_nothing(regular):
 
 
 async def test_a_lost_cards_swipe_warns_before_anything_else(regular):
-    from mms_tui.services.members import report_lost
+    from mms_tui.services.members.records import report_lost
 
     report_lost("00077777", regular.cashier, "lost-1")
     async with at_desk(regular) as (app, pilot):
@@ -308,7 +308,7 @@ async def test_footer_labels_follow_the_language_chosen_after_import(regular):
 
 async def test_today_nets_refunded_top_ups_and_shows_card_sales_refunds_and_each_staff(regular):
     from mms_tui.screens.today import TodayScreen
-    from mms_tui.services.refund import refund
+    from mms_tui.services.money.refund import refund
 
     refund("t1", regular.manager, "wrong card", "rf-t1")  # the fixture's ¥100 top-up, refunded
     async with at_desk(regular) as (app, pilot):
@@ -329,7 +329,7 @@ async def test_today_nets_refunded_top_ups_and_shows_card_sales_refunds_and_each
 
 async def test_a_long_item_name_is_cut_with_an_ellipsis_not_mid_word(regular):
     from mms_tui.models import Product
-    from mms_tui.services.checkout import checkout
+    from mms_tui.services.money.checkout import checkout
 
     Product.create(code="S500", name="洗发水 500ml", category="零售", price_fen=6_800)
     zhang = Card.get(Card.card_no == "00012345").member_id

@@ -12,12 +12,13 @@ import pytest
 from mms_tui import clock
 from mms_tui.db import write_transaction
 from mms_tui.models import Staff, Transaction, Visit
-from mms_tui.services.checkin import check_in
-from mms_tui.services.common import set_config
-from mms_tui.services.errors import AccountLocked, PermissionDenied, PinWait, RepeatCheckIn, WrongPin
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.staff import authenticate, may, unlock_staff
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.config import set_config
+from mms_tui.services.base.errors import AccountLocked, PermissionDenied, PinWait, RepeatCheckIn, WrongPin
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.staff.accounts import authenticate, unlock_staff
+from mms_tui.services.staff.permissions import may
 from tests.conftest import CASHIER_PIN, MANAGER_PIN
 
 T0 = dt.datetime.combine(clock.today(), dt.time(10, 0))  # 10:00 on the product's today
@@ -58,7 +59,7 @@ def test_a_pass_asks_for_the_rest_of_the_day_and_not_the_next(desk):
 
 
 def test_the_window_is_a_setting_and_a_reversed_check_in_does_not_count(desk):
-    from mms_tui.services.refund import refund
+    from mms_tui.services.money.refund import refund
 
     card = issue_card(member(desk), "V10", desk.cashier, "i1").card_id
     with write_transaction():
@@ -124,9 +125,9 @@ def test_the_lockout_holds_in_another_process(desk, tmp_path):
         with pytest.raises((WrongPin, AccountLocked)):
             authenticate("m01", pin)
     code = (
-        "from mms_tui.services.setup import connect\n"
-        "from mms_tui.services.staff import authenticate\n"
-        "from mms_tui.services.errors import AccountLocked\n"
+        "from mms_tui.services.ops.setup import connect\n"
+        "from mms_tui.services.staff.accounts import authenticate\n"
+        "from mms_tui.services.base.errors import AccountLocked\n"
         f"connect({desk.target!r})\n"
         "try:\n"
         f"    authenticate('m01', {MANAGER_PIN!r})\n"
@@ -166,8 +167,8 @@ def test_permissions_are_named_and_ranked(desk):
 
 def test_a_cashier_refunds_with_a_managers_approval_and_the_money_goes_back_as_chosen(desk):
     from mms_tui.models import AuditEvent, Entry
-    from mms_tui.services.checkout import checkout
-    from mms_tui.services.refund import refund, refund_preview
+    from mms_tui.services.money.checkout import checkout
+    from mms_tui.services.money.refund import refund, refund_preview
 
     m = member(desk)
     checkout(m, ["HAIR"], [("wechat", 8_800)], desk.cashier, "s1")
@@ -188,8 +189,8 @@ def test_a_cashier_refunds_with_a_managers_approval_and_the_money_goes_back_as_c
 
 
 def test_a_refund_by_default_goes_back_through_each_original_tender(desk):
-    from mms_tui.services.checkout import checkout
-    from mms_tui.services.refund import refund
+    from mms_tui.services.money.checkout import checkout
+    from mms_tui.services.money.refund import refund
 
     m = member(desk)
     checkout(m, ["SPA"], [("cash", 40_000), ("alipay", 9_800)], desk.cashier, "s1")
@@ -201,9 +202,9 @@ def test_a_refund_by_default_goes_back_through_each_original_tender(desk):
 
 def test_amounts_above_the_limits_are_refused_with_one_message_and_nothing_moves(desk, run):
     from mms_tui.models import Card
-    from mms_tui.services.check import check_ledger
-    from mms_tui.services.checkout import checkout
-    from mms_tui.services.errors import InvalidInput
+    from mms_tui.services.base.errors import InvalidInput
+    from mms_tui.services.ledger.check import check_ledger
+    from mms_tui.services.money.checkout import checkout
 
     card = issue_card(member(desk), "SV", desk.cashier, "i1", card_no="SV1").card_id
     with pytest.raises(InvalidInput, match="at most"):
@@ -240,7 +241,7 @@ def test_a_cashier_code_on_the_command_line_needs_its_pin_and_a_manager_to_credi
     assert wrong.exit_code == 1 and "Wrong staff code or PIN" in wrong.stderr
     cashier = run(*args, "--staff", "c01", "--pin-stdin", input=CASHIER_PIN + "\n")
     assert cashier.exit_code == 1 and "a manager must" in cashier.stderr
-    from mms_tui.services.setup import connect
+    from mms_tui.services.ops.setup import connect
 
     connect(sqlite_desk.target)
     assert Card.get_or_none(Card.card_no == "SV1") is None
@@ -256,7 +257,7 @@ def test_a_cashier_code_on_the_command_line_needs_its_pin_and_a_manager_to_credi
 
 def test_the_edit_forms_full_phone_and_every_export_of_personal_data_are_audited(desk, run, tmp_path):
     from mms_tui.models import AuditEvent
-    from mms_tui.services.members import member_details
+    from mms_tui.services.members.records import member_details
 
     m = member(desk)
     assert member_details(m, desk.cashier).phone == "13800138000"
@@ -270,7 +271,7 @@ def test_the_edit_forms_full_phone_and_every_export_of_personal_data_are_audited
     assert actions == ["export.members", "export.member"]
     event = AuditEvent.get(AuditEvent.action == "export.member")
     assert event.subject == f"member:{m}" and "one.json" in event.payload and "os_user" in event.payload
-    from mms_tui.services.check import check_ledger
+    from mms_tui.services.ledger.check import check_ledger
 
     assert check_ledger() == []  # recorded on the chain like every event
 
@@ -284,7 +285,7 @@ def test_a_dry_run_and_a_bad_file_never_wait_for_the_write_lock(sqlite_desk, tmp
     import sqlite3
     import time
 
-    from mms_tui.services.importing import ImportRejected, import_file
+    from mms_tui.services.exchange.importing import ImportRejected, import_file
 
     good = tmp_path / "good.csv"
     good.write_text("姓名,手机,卡号,卡类型,余额\n张三,13800138000,SV1,SV,100\n", encoding="utf-8")
@@ -318,7 +319,7 @@ def test_a_write_gives_up_at_the_limit_and_says_another_desk_or_the_import_is_wr
 
     from mms_tui.db import database_fault, set_waits
     from mms_tui.screens.common import error_message
-    from mms_tui.services.common import announced_writer, current_writer
+    from mms_tui.services.base.config import announced_writer, current_writer
 
     card = issue_card(member(sqlite_desk), "SV", sqlite_desk.cashier, "i1").card_id
     set_waits(1, 300)
@@ -351,7 +352,7 @@ def test_a_write_gives_up_at_the_limit_and_says_another_desk_or_the_import_is_wr
 
 def test_postgresql_connections_wait_for_locks_and_run_statements_only_so_long(postgres_target):
     from mms_tui.db import database, set_waits
-    from mms_tui.services.setup import connect
+    from mms_tui.services.ops.setup import connect
 
     set_waits(7, 120)
     try:

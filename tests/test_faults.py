@@ -18,10 +18,10 @@ import pytest
 
 from mms_tui.db import close_database, database, database_fault, init_database
 from mms_tui.models import Card, Transaction
-from mms_tui.services.check import check_ledger
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.reports import REPORTS
-from mms_tui.services.topup import top_up
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.reports.catalogue import REPORTS
 from tests.conftest import setup_desk
 
 
@@ -201,7 +201,7 @@ def test_a_backup_to_a_full_disk_is_one_line_and_leaves_no_file(run, tmp_path, s
 def _reads_work_and_writes_say_read_only(run, desk, card: int, backup_to: Path) -> None:
     """What a shop still needs from a database it cannot write: the desk's search, reports, a backup; and a write
     refused as read-only (not as a missing file), with nothing saved."""
-    from mms_tui.services.lookup import lookup
+    from mms_tui.services.members.lookup import lookup
 
     with database.connection_context():
         assert [hit.name for hit in lookup("13800138000")] == ["张三"]

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from mms_tui.db import close_database
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.topup import top_up
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.topup import top_up
 from tests.conftest import setup_desk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -222,7 +222,7 @@ def test_a_temporary_file_still_being_written_is_not_swept(run, shop, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     code = ("import sys, time\n"
-            "from mms_tui.services.files import atomic_file\n"
+            "from mms_tui.services.base.files import atomic_file\n"
             "with atomic_file(sys.argv[1]) as out:\n"
             "    out.write(b'half')\n"
             "    out.flush()\n"

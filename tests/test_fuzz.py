@@ -11,11 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mms_tui.models import Card, Entry, Member
-from mms_tui.services.errors import DomainError, InvalidInput
-from mms_tui.services.importing import ImportRejected, import_file
-from mms_tui.services.lookup import lookup
-from mms_tui.services.sheets import open_sheet
-from mms_tui.services.text import (
+from mms_tui.services.base.errors import DomainError, InvalidInput
+from mms_tui.services.base.text import (
     normalise_card_no,
     normalise_phone,
     normalise_query,
@@ -25,6 +22,9 @@ from mms_tui.services.text import (
     pinyin_keys,
     plain_amount,
 )
+from mms_tui.services.exchange.importing import ImportRejected, import_file
+from mms_tui.services.exchange.sheets import open_sheet
+from mms_tui.services.members.lookup import lookup
 
 #: what arrives from keyboards, scanners and spreadsheets: digits and separators, CJK, full-width forms, controls
 TYPED = st.text(alphabet=st.sampled_from([*"0123456789.,-+ ¥￥元eE/年月日:T\t'", "１", "２", "．", "\u3000", "张", "三",

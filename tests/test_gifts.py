@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from mms_tui.models import Card, Entry, Transaction
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkout import checkout
-from mms_tui.services.desk import member_history
-from mms_tui.services.errors import InsufficientBalance, InvalidInput
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.points import card_lots, gift_catalogue, redeem_gift
-from mms_tui.services.refund import refund
-from mms_tui.services.rules import save_rules
+from mms_tui.services.base.errors import InsufficientBalance, InvalidInput
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.loyalty.points import card_lots, gift_catalogue, redeem_gift
+from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.view import member_history
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.refund import refund
 
 GIFTS = [{"code": "TOWEL", "name": "毛巾", "points": 9_000}, {"code": "CAKE", "name": "生日蛋糕", "points": 2_000}]
 

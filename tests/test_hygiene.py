@@ -10,10 +10,13 @@ import mms_tui.devices
 import mms_tui.services
 
 CORE = ["mms_tui.models", "mms_tui.services", "mms_tui.devices", "mms_tui.db", "mms_tui.settings", "mms_tui.cli"] + [
-    f"{package.__name__}.{m.name}"
+    m.name
     for package in (mms_tui.services, mms_tui.devices)
-    for m in pkgutil.iter_modules(package.__path__)
+    for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
 ]
+
+#: the services' packages in order: each may import only those before it (services/__init__.py, ARCHITECTURE.md)
+LAYERS = ["base", "ledger", "staff", "loyalty", "money", "members", "reports", "exchange", "ops"]
 
 
 def test_core_modules_import_without_textual_or_a_connection():
@@ -54,8 +57,30 @@ def test_a_pinned_clock_is_what_the_product_sees():
 
     from mms_tui import clock
     from mms_tui.models import now
-    from mms_tui.services.common import today
+    from mms_tui.services.base.resolve import today
 
     with clock.pinned(dt.datetime(2028, 2, 29, 9, 30, 15, 500)):
         assert (now(), today()) == (dt.datetime(2028, 2, 29, 9, 30, 15), dt.date(2028, 2, 29))
     assert today() == dt.date.fromtimestamp(__import__("time").time())
+
+
+def test_the_services_packages_import_only_the_packages_below_them():
+    """The arrows of services/__init__.py: no package imports one at or above it (function-level imports count)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(mms_tui.services.__file__).parent
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).parts
+        if len(parts) == 1:
+            continue
+        package = parts[0]
+        assert package in LAYERS, f"{package} is not in the layers: add it to LAYERS and services/__init__.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mms_tui.services."):
+                target = node.module.split(".")[2]
+                if target != package and LAYERS.index(target) > LAYERS.index(package):
+                    wrong.append(f"{path.relative_to(root)} imports {node.module}")
+    assert wrong == []
+    assert len(CORE) > 40  # every module of every package is imported by the no-Textual test above

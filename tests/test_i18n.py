@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from mms_tui.i18n import LOCALE_DIR, _, current_language, normalise_language, set_language
-from mms_tui.services.errors import WrongPin
-from mms_tui.services.staff import authenticate
-from mms_tui.services.text import discount_label
+from mms_tui.services.base.errors import WrongPin
+from mms_tui.services.base.text import discount_label
+from mms_tui.services.staff.accounts import authenticate
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from mms_tui.cli import cli
 from mms_tui.db import database, is_sqlite
 from mms_tui.models import Card, ChainHead, ChainLink, Entry, Member, Product, ServiceItem, Transaction
-from mms_tui.services.check import check_ledger
-from mms_tui.services.errors import InvalidInput
-from mms_tui.services.importing import ImportRejected, import_file
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.reports import run_report
-from mms_tui.services.sheets import open_sheet
-from mms_tui.services.text import parse_date
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.text import parse_date
+from mms_tui.services.exchange.importing import ImportRejected, import_file
+from mms_tui.services.exchange.sheets import open_sheet
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.reports.catalogue import run_report
 
 HEADER = "姓名,手机,卡号,余额,赠送余额,积分,剩余次数,有效期,生日,性别,等级,卡类型,备注"
 ROWS = [
@@ -88,7 +88,7 @@ def load_path(request, monkeypatch):
     """Both ways a member file is loaded: row by row into the indexes, and the big-file way (indexes dropped and
     built again at the end, the rows read, cleaned and placed by a forked child while this process writes)."""
     if request.param == "big":
-        monkeypatch.setattr("mms_tui.services.importing.BIG_FILE_BYTES", 1)
+        monkeypatch.setattr("mms_tui.services.exchange.importing.BIG_FILE_BYTES", 1)
     return request.param
 
 
@@ -370,11 +370,11 @@ def _people_and_cards() -> tuple[list[tuple], list[tuple]]:
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_export_then_import_reproduces_members_cards_and_balances(desk, tmp_path, fmt):
-    from mms_tui.services.checkin import check_in
-    from mms_tui.services.checkout import checkout
-    from mms_tui.services.members import freeze_card
-    from mms_tui.services.setup import connect
-    from mms_tui.services.topup import top_up
+    from mms_tui.services.members.checkin import check_in
+    from mms_tui.services.members.records import freeze_card
+    from mms_tui.services.money.checkout import checkout
+    from mms_tui.services.money.topup import top_up
+    from mms_tui.services.ops.setup import connect
     from tests.conftest import setup_desk
 
     c = desk.cashier
@@ -405,7 +405,7 @@ def test_export_then_import_reproduces_members_cards_and_balances(desk, tmp_path
 
 
 def test_a_members_history_shows_their_own_opening_balance(desk, tmp_path):
-    from mms_tui.services.desk import member_history
+    from mms_tui.services.members.view import member_history
 
     import_file("members", write(tmp_path, MEMBERS_CSV, name="old-system.csv"))
     zhang = member_history(Member.get(Member.phone == "13800138000").id)
@@ -460,7 +460,7 @@ def test_a_big_load_reports_progress_to_the_end(sqlite_desk, tmp_path, load_path
 
 
 def test_a_crash_while_reading_writes_nothing_and_says_so(sqlite_desk, tmp_path, load_path, monkeypatch):
-    from mms_tui.services import importing
+    from mms_tui.services.exchange import importing
 
     def broken(self, line, cells):
         if line == 4_000:
@@ -471,7 +471,7 @@ def test_a_crash_while_reading_writes_nothing_and_says_so(sqlite_desk, tmp_path,
     monkeypatch.setattr(importing._MemberImport, "clean", broken)
     lines = [HEADER] + [f"会员{i},138{i:08d},M{i:06d},1,,,,,,,,," for i in range(5_000)]
     before = dump()
-    from mms_tui.services.importing import ImportFailed
+    from mms_tui.services.exchange.importing import ImportFailed
 
     with pytest.raises((ZeroDivisionError, ImportFailed), match="a bug") as caught:
         import_file("members", write(tmp_path, "\n".join(lines) + "\n"))

@@ -11,12 +11,12 @@ import pytest
 from mms_tui.db import close_database
 from mms_tui.models import AuditEvent, Staff, Transaction
 from mms_tui.models.migrations import current_version
-from mms_tui.services.errors import InvalidInput, WrongPin
-from mms_tui.services.importing import import_file
-from mms_tui.services.rules import load_rules, parse_rules
-from mms_tui.services.setup import connect, initialise
-from mms_tui.services.staff import authenticate, create_staff, hash_pin
-from mms_tui.services.text import format_money, parse_money
+from mms_tui.services.base.errors import InvalidInput, WrongPin
+from mms_tui.services.base.text import format_money, parse_money
+from mms_tui.services.exchange.importing import import_file
+from mms_tui.services.loyalty.rules import load_rules, parse_rules
+from mms_tui.services.ops.setup import connect, initialise
+from mms_tui.services.staff.accounts import authenticate, create_staff, hash_pin
 
 # --- money: thousands separators in groups of three ---------------------------------------------------------------
 
@@ -40,7 +40,7 @@ def test_every_formatted_amount_still_parses_back():
 
 
 def test_an_import_lists_a_balance_of_1_2_3_as_a_bad_row(sqlite_desk, tmp_path):
-    from mms_tui.services.importing import ImportRejected
+    from mms_tui.services.exchange.importing import ImportRejected
 
     path = tmp_path / "members.csv"
     path.write_text('姓名,手机,余额\n张三,13800138000,"1,2,3"\n', encoding="utf-8")
@@ -206,7 +206,7 @@ def test_full_width_pins_are_normalised_wherever_a_pin_is_set_or_checked(desk):
 
 
 def test_a_pin_hashed_from_full_width_digits_before_this_fix_still_logs_in(desk):
-    from mms_tui.services.staff import _hasher
+    from mms_tui.services.staff.accounts import _hasher
 
     Staff.update(pin_hash=_hasher.hash("４３２１")).where(Staff.code == "c01").execute()
     assert authenticate("c01", "４３２１").code == "c01"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mms_tui.services.lookup import lookup
-from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.members.lookup import lookup
+from mms_tui.services.members.records import issue_card, register_member
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_limit(people):
 def test_lookup_paths_use_indexes(sqlite_desk):
     """No full scan of the member or card table on any lookup path (SQLite query plans of the very statements)."""
     from mms_tui.db import database
-    from mms_tui.services.lookup import CARD_SQL, CARDS_SQL, EXACT_SQL, MEMBERS_SQL, PREFIX_SQL
+    from mms_tui.services.members.lookup import CARD_SQL, CARDS_SQL, EXACT_SQL, MEMBERS_SQL, PREFIX_SQL
 
     statements = [(CARD_SQL, ("0001", "0001", "0001")), (MEMBERS_SQL.format(ids="?, ?"), (1, 2)),
                   (CARDS_SQL.format(ids="?, ?"), (1, 2))]

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from mms_tui.cli import cli
 from mms_tui.models import Card, Sale
-from mms_tui.services.check import check_ledger
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.topup import top_up
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.topup import top_up
 
 pytestmark = pytest.mark.slow
 
@@ -24,9 +24,9 @@ def _checkout_worker(target: str, worker: int, card_ids: list[int], rounds: int,
     """One desk process: ``rounds`` checkouts of one 精剪 (¥88) on random cards of the pool."""
     from mms_tui.models import Card as CardModel
     from mms_tui.models import Staff
-    from mms_tui.services.checkout import checkout
-    from mms_tui.services.errors import DomainError
-    from mms_tui.services.setup import connect
+    from mms_tui.services.base.errors import DomainError
+    from mms_tui.services.money.checkout import checkout
+    from mms_tui.services.ops.setup import connect
 
     connect(target)
     cashier = Staff.get(Staff.code == "c01")
@@ -50,9 +50,9 @@ def _checkout_worker(target: str, worker: int, card_ids: list[int], rounds: int,
 def _spend_worker(target: str, card_id: int, txid: str, barrier, queue) -> None:
     from mms_tui.models import Card as CardModel
     from mms_tui.models import Staff
-    from mms_tui.services.checkout import checkout
-    from mms_tui.services.errors import DomainError, InsufficientBalance
-    from mms_tui.services.setup import connect
+    from mms_tui.services.base.errors import DomainError, InsufficientBalance
+    from mms_tui.services.money.checkout import checkout
+    from mms_tui.services.ops.setup import connect
 
     connect(target)
     cashier = Staff.get(Staff.code == "c01")

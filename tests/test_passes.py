@@ -10,11 +10,16 @@ from click.testing import CliRunner
 
 from mms_tui.cli import cli
 from mms_tui.models import AuditEvent, Card, CardType, Entry, Member, Transaction, Visit
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkin import check_in
-from mms_tui.services.desk import member_history
-from mms_tui.services.errors import CardExpired, CardFrozen, InsufficientBalance, InvalidInput, WrongCardKind
-from mms_tui.services.members import (
+from mms_tui.services.base.errors import (
+    CardExpired,
+    CardFrozen,
+    InsufficientBalance,
+    InvalidInput,
+    WrongCardKind,
+)
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import (
     family_members,
     freeze_card,
     issue_card,
@@ -24,6 +29,7 @@ from mms_tui.services.members import (
     transfer_visits,
     unfreeze_card,
 )
+from mms_tui.services.members.view import member_history
 
 DAY = dt.date(2026, 3, 2)  # a Monday
 ONE = dt.timedelta(days=1)

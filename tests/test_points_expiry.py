@@ -9,15 +9,15 @@ import json
 import pytest
 
 from mms_tui.models import AuditEvent, Card, Entry, Transaction
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkout import checkout
-from mms_tui.services.importing import import_file
-from mms_tui.services.members import issue_card, register_member, replace_card
-from mms_tui.services.points import card_lots, expire_points, next_points_expiry
-from mms_tui.services.pricing import points_expire_on
-from mms_tui.services.refund import refund
-from mms_tui.services.rules import load_rules, save_rules
-from mms_tui.services.setup import connect
+from mms_tui.services.exchange.importing import import_file
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.loyalty.points import card_lots, expire_points, next_points_expiry
+from mms_tui.services.loyalty.pricing import points_expire_on
+from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.members.records import issue_card, register_member, replace_card
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.refund import refund
+from mms_tui.services.ops.setup import connect
 from tests.conftest import rechain_history
 
 
@@ -80,7 +80,7 @@ def test_88_points_earned_2024_03_10_with_12_months_go_on_2025_03_10_not_the_day
 
 
 def test_the_members_history_shows_the_expiry_in_words(shop):
-    from mms_tui.services.desk import member_history
+    from mms_tui.services.members.view import member_history
 
     earn(shop, "s1", "2024-03-10")
     expire(shop, "2025-03-10")

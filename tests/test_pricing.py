@@ -13,11 +13,8 @@ from hypothesis import strategies as st
 
 from mms_tui.i18n import set_language
 from mms_tui.models import Card, CardType, Member, Product, ServiceItem, Tier, TierPrice
-from mms_tui.services.checkout import LineRequest, TenderRequest, checkout, find_item, quote
-from mms_tui.services.desk import topup_bonus as desk_topup_bonus
-from mms_tui.services.errors import InsufficientBalance, InvalidInput
-from mms_tui.services.members import issue_card, register_member, update_member
-from mms_tui.services.pricing import (
+from mms_tui.services.base.errors import InsufficientBalance, InvalidInput
+from mms_tui.services.loyalty.pricing import (
     TENDER_NAMES,
     CartLine,
     CouponFacts,
@@ -33,8 +30,10 @@ from mms_tui.services.pricing import (
     topup_bonus,
     topup_tier,
 )
-from mms_tui.services.rules import Rules, default_rules, parse_rules
-from mms_tui.services.topup import top_up
+from mms_tui.services.loyalty.rules import Rules, default_rules, parse_rules
+from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.money.checkout import LineRequest, TenderRequest, checkout, find_item, quote
+from mms_tui.services.money.topup import top_up, topup_offer
 
 WED = dt.datetime(2024, 6, 5, 10, 0)  # a Wednesday morning
 HAIR = CartLine("service", "HAIR", "精剪", "美发", 8_800)
@@ -784,4 +783,4 @@ def test_default_rules_earn_the_points_checkout_earns(desk, shop, key, cart, ten
 
 def test_default_top_up_bonus_is_the_desks(desk):
     for amount in [1, 49_999, 50_000, 50_001, 99_999, 100_000, 199_999, 200_000, 300_000, 10_000_000]:
-        assert topup_bonus(amount, WED, default_rules())[0] == desk_topup_bonus(amount)
+        assert topup_bonus(amount, WED, default_rules())[0] == topup_offer(amount).bonus_fen

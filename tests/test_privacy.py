@@ -12,14 +12,14 @@ import pytest
 import mms_tui.models as models
 from mms_tui.db import database
 from mms_tui.models import AuditEvent, Member
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkout import checkout
-from mms_tui.services.errors import InvalidInput, PermissionDenied, UnknownMember
-from mms_tui.services.lookup import lookup
-from mms_tui.services.members import issue_card, register_member, update_member
-from mms_tui.services.privacy import PERSONAL_DATA, erase_member
-from mms_tui.services.reports import run_report
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.errors import InvalidInput, PermissionDenied, UnknownMember
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.lookup import lookup
+from mms_tui.services.members.privacy import PERSONAL_DATA, erase_member
+from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.reports.catalogue import run_report
 
 NAME, PHONE, NOTES = "欧阳娜娜", "13812345678", "对花粉过敏，住在梧桐路 8 号"
 
@@ -62,7 +62,7 @@ def test_erasure_anonymises_the_person_and_keeps_the_books(client):
 
 def test_nothing_of_the_person_is_left_in_the_file_its_log_or_a_later_backup(client, tmp_path):
     from mms_tui.db import is_sqlite
-    from mms_tui.services.backup import backup
+    from mms_tui.services.ops.backup import backup
 
     if not is_sqlite():
         pytest.skip("bytes in files: SQLite's own (PostgreSQL's old row versions go with VACUUM; see privacy.py)")

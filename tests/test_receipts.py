@@ -10,11 +10,11 @@ import pytest
 
 from mms_tui.devices.printer import FS_CHINESE_MODE, PrinterError, receipt_bytes, send
 from mms_tui.models import Transaction
-from mms_tui.services.checkout import checkout
-from mms_tui.services.errors import NotFound
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.receipt import sale_receipt
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.errors import NotFound
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.receipt import sale_receipt
+from mms_tui.services.money.topup import top_up
 
 GOLDEN = Path(__file__).parent / "golden" / "receipt_gb18030.bin"
 DRAWER_KICK = b"\x1bp\x00"

@@ -29,13 +29,14 @@ from mms_tui.models import (
     Transaction,
     Visit,
 )
-from mms_tui.services.checkin import check_in
-from mms_tui.services.checkout import checkout
-from mms_tui.services.common import as_date
-from mms_tui.services.errors import InvalidInput
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.refund import refund
-from mms_tui.services.reports import (
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.resolve import as_date
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.refund import refund
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.reports.catalogue import (
     REPORTS,
     SEGMENT_RULES,
     TENDER_COLUMNS,
@@ -46,7 +47,6 @@ from mms_tui.services.reports import (
     run_report,
     segment_of,
 )
-from mms_tui.services.topup import top_up
 from tests.test_birthdays import ref_birthdays
 
 D1, D2 = dt.datetime(2026, 11, 2, 10, 15), dt.datetime(2026, 11, 3, 18, 40)  # a Monday and a Tuesday
@@ -191,7 +191,7 @@ ON = dt.date(2026, 11, 30)
     (ON - dt.timedelta(days=400), ON - dt.timedelta(days=90), 1, 10_000, "idle"),
 ])
 def test_segment_rules(joined, last_seen, sales, spend, segment):
-    from mms_tui.services.reports import segment_of
+    from mms_tui.services.reports.catalogue import segment_of
 
     assert segment_of(joined, last_seen, sales, spend, ON) == segment
 
@@ -465,10 +465,10 @@ assert set(REPORTS) - set(REFERENCE) == {"shifts"}
 @pytest.fixture
 def history(db_target):
     from mms_tui.models import AuditEvent, Product, Staff
-    from mms_tui.services.demo import seed_demo
-    from mms_tui.services.errors import DomainError
-    from mms_tui.services.ledger import new_txid
-    from mms_tui.services.setup import connect
+    from mms_tui.services.base.errors import DomainError
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.ops.demo import seed_demo
+    from mms_tui.services.ops.setup import connect
 
     connect(db_target)
     seed_demo(members=16, days=150, seed=4)
@@ -530,7 +530,7 @@ def test_the_edges_of_days_and_windows_agree_with_the_reference(desk):
     """Members and cards exactly on the edges the SQL draws: joined 30 or 31 days before the end, last seen 30, 60
     or 180 days before (by a sale or a check-in) and a day more, a sixth sale exactly a year back and one a day
     older, cards ending on the last day or 30 days on (and a day either side), issued on the first and last day."""
-    from mms_tui.services.checkout import quote
+    from mms_tui.services.money.checkout import quote
 
     c = desk.cashier
     end = dt.date(2026, 11, 30)

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mms_tui.models import AuditEvent, Config
-from mms_tui.services.common import CONFIG_DEFAULTS
-from mms_tui.services.errors import InvalidInput, PermissionDenied, RulesInvalid
-from mms_tui.services.rules import (
+from mms_tui.services.base.config import CONFIG_DEFAULTS
+from mms_tui.services.base.errors import InvalidInput, PermissionDenied, RulesInvalid
+from mms_tui.services.loyalty.rules import (
     CONFIG_KEY,
     Gift,
     PointsDay,
@@ -30,7 +30,7 @@ from mms_tui.services.rules import (
     rules_to_text,
     save_rules,
 )
-from mms_tui.services.setup import connect
+from mms_tui.services.ops.setup import connect
 from tests.conftest import CASHIER_PIN, MANAGER_PIN
 
 #: the example a manager starts from (README): every section, money written the ways people write it

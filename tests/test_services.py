@@ -8,10 +8,7 @@ import pytest
 
 from mms_tui import clock
 from mms_tui.models import AuditEvent, Card, Entry, Member, Sale, Transaction, Visit
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkin import check_in
-from mms_tui.services.checkout import TenderRequest, checkout, quote
-from mms_tui.services.errors import (
+from mms_tui.services.base.errors import (
     AlreadyReversed,
     CardExpired,
     CardFrozen,
@@ -28,7 +25,9 @@ from mms_tui.services.errors import (
     WrongCardKind,
     WrongPin,
 )
-from mms_tui.services.members import (
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import (
     freeze_card,
     issue_card,
     register_member,
@@ -37,9 +36,10 @@ from mms_tui.services.members import (
     unfreeze_card,
     update_member,
 )
-from mms_tui.services.refund import refund
-from mms_tui.services.staff import authenticate
-from mms_tui.services.topup import top_up
+from mms_tui.services.money.checkout import TenderRequest, checkout, quote
+from mms_tui.services.money.refund import refund
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.staff.accounts import authenticate
 
 
 def member(desk, phone="13800138000", name="张三"):
@@ -411,7 +411,7 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
     from mms_tui.db import database, is_sqlite
     from mms_tui.models import SchemaVersion
     from mms_tui.models.migrations import LATEST, REPORT_INDEXES, current_version
-    from mms_tui.services.setup import initialise
+    from mms_tui.services.ops.setup import initialise
 
     new = index_definitions()
     assert "ledger_entry_card_id_account_amount" in new and "ledger_entry_card_id_account" not in new

@@ -9,13 +9,19 @@ import pytest
 from mms_tui import clock
 from mms_tui.db import write_transaction
 from mms_tui.models import AuditEvent
-from mms_tui.services.checkout import checkout
-from mms_tui.services.common import set_config
-from mms_tui.services.errors import InvalidInput, NotFound, PermissionDenied, TxidConflict
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.refund import refund
-from mms_tui.services.shifts import close_shift, current_shift, open_shift, shift_report_lines, shifts_of_day
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.config import set_config
+from mms_tui.services.base.errors import InvalidInput, NotFound, PermissionDenied, TxidConflict
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.refund import refund
+from mms_tui.services.money.shifts import (
+    close_shift,
+    current_shift,
+    open_shift,
+    shift_report_lines,
+    shifts_of_day,
+)
+from mms_tui.services.money.topup import top_up
 
 DAY = dt.datetime.combine(clock.today(), dt.time(9, 0))
 
@@ -121,7 +127,7 @@ def test_the_day_at_the_desk_equals_the_turnover_and_topups_reports(day_of_work,
     """F8's sales are turnover's and its top-ups the topups report's for the same day (through the CLI)."""
     import json
 
-    from mms_tui.services.desk import day_summary
+    from mms_tui.services.reports.day import day_summary
 
     desk = day_of_work
     when = DAY.date().isoformat()

@@ -20,13 +20,13 @@ from mms_tui.app import create_app
 from mms_tui.db import close_database, write_transaction
 from mms_tui.i18n import set_language
 from mms_tui.models import Card, Product
-from mms_tui.services.checkin import check_in
-from mms_tui.services.checkout import checkout
-from mms_tui.services.common import set_config
-from mms_tui.services.members import freeze_card, issue_card, register_member, report_lost, set_family
-from mms_tui.services.refund import refund
-from mms_tui.services.shifts import open_shift
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.config import set_config
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import freeze_card, issue_card, register_member, report_lost, set_family
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.refund import refund
+from mms_tui.services.money.shifts import open_shift
+from mms_tui.services.money.topup import top_up
 from mms_tui.settings import Settings
 from tests.conftest import setup_desk
 
@@ -38,7 +38,7 @@ LONG_NAME = "欧阳娜娜·阿不都热依木"
 def shop(tmp_path, monkeypatch):
     """A branch with history, built at fixed moments; txids are counted from here on."""
     counter = itertools.count(1)
-    monkeypatch.setattr("mms_tui.services.ledger.new_txid", lambda: f"snap{next(counter):012d}")
+    monkeypatch.setattr("mms_tui.services.ledger.operations.new_txid", lambda: f"snap{next(counter):012d}")
     for module in ("dialog", "checkout", "member", "register"):
         monkeypatch.setattr(f"mms_tui.screens.{module}.new_txid", lambda: f"snap{next(counter):012d}",
                             raising=False)

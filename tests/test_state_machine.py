@@ -18,14 +18,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from mms_tui.db import close_database, write_transaction
 from mms_tui.models import Card, Entry, Tier
-from mms_tui.services.chain import record_states
-from mms_tui.services.check import check_ledger
-from mms_tui.services.checkin import check_in
-from mms_tui.services.checkout import checkout
-from mms_tui.services.errors import AlreadyReversed, InsufficientBalance, InvalidInput
-from mms_tui.services.members import issue_card, register_member, replace_card, report_lost
-from mms_tui.services.refund import refund
-from mms_tui.services.topup import top_up
+from mms_tui.services.base.errors import AlreadyReversed, InsufficientBalance, InvalidInput
+from mms_tui.services.ledger.chain import record_states
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import issue_card, register_member, replace_card, report_lost
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.refund import refund
+from mms_tui.services.money.topup import top_up
 from tests.conftest import setup_desk
 
 PRICES = {"HAIR": 8_800, "WATER": 300, "SHAMPOO": 6_800}

@@ -13,11 +13,11 @@ import pytest
 
 from mms_tui.db import database, write_transaction
 from mms_tui.models import AuditEvent, Card, ChainHead, ChainLink, Entry, Payment, Sale, Staff, Transaction
-from mms_tui.services.chain import heads
-from mms_tui.services.check import check_anchors, check_ledger
-from mms_tui.services.checkout import checkout
-from mms_tui.services.members import issue_card, register_member
-from mms_tui.services.topup import top_up
+from mms_tui.services.ledger.chain import heads
+from mms_tui.services.ledger.check import check_anchors, check_ledger
+from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.money.topup import top_up
 
 
 @pytest.fixture
@@ -172,8 +172,8 @@ def _changed(value, rng: random.Random, column: str, ids: dict[str, list[int]]):
 
 @pytest.mark.slow
 def test_a_thousand_random_edits_and_deletions_are_each_caught(sqlite_target):
-    from mms_tui.services.demo import seed_demo
-    from mms_tui.services.setup import connect, initialise
+    from mms_tui.services.ops.demo import seed_demo
+    from mms_tui.services.ops.setup import connect, initialise
 
     connect(sqlite_target)
     initialise(admin_code="admin", admin_pin="1234")
@@ -226,7 +226,7 @@ def test_a_thousand_random_edits_and_deletions_are_each_caught(sqlite_target):
 
 def test_a_card_type_tier_or_catalogue_price_changed_behind_the_services_is_caught(books, tmp_path):
     from mms_tui.models import CardType, Product, Tier
-    from mms_tui.services.importing import import_file
+    from mms_tui.services.exchange.importing import import_file
 
     catalogue = tmp_path / "products.csv"
     catalogue.write_text("编码,名称,类型,售价\nTEA,绿茶,商品,6\n", encoding="utf-8")

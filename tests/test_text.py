@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mms_tui.services.errors import InvalidInput
-from mms_tui.services.text import (
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.text import (
     format_money,
     mask_phone,
     normalise_card_no,
@@ -57,7 +57,7 @@ def test_phone_mask_card_numbers_and_pinyin():
 def test_pinyin_fast_path_gives_what_pypinyin_gives(name):
     from pypinyin import Style, lazy_pinyin
 
-    from mms_tui.services.text import _pinyin_by_char
+    from mms_tui.services.base.text import _pinyin_by_char
 
     fast = _pinyin_by_char(name)
     if fast is not None:
@@ -71,7 +71,7 @@ def test_pinyin_keys_of_names_and_phrases(name, keys):
 
 
 def test_fit_cuts_with_an_ellipsis_at_a_word_and_counts_wide_characters():
-    from mms_tui.services.text import display_width, fit
+    from mms_tui.services.base.text import display_width, fit
 
     assert fit("洗发水 500ml", 20) == "洗发水 500ml"
     assert fit("Shampoo bottle large", 12) == "Shampoo…"

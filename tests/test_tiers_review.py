@@ -13,12 +13,12 @@ from mms_tui import clock
 from mms_tui.cli import cli
 from mms_tui.db import write_transaction
 from mms_tui.models import AuditEvent, Member, Sale, ServiceItem, Tier, Transaction
-from mms_tui.services.checkin import check_in
-from mms_tui.services.checkout import checkout
-from mms_tui.services.members import issue_card, register_member, update_member
-from mms_tui.services.rules import save_rules
-from mms_tui.services.setup import connect
-from mms_tui.services.tiers import progress, review_tiers, upgrade_if_qualified
+from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.loyalty.tiers import progress, review_tiers, upgrade_if_qualified
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.money.checkout import checkout
+from mms_tui.services.ops.setup import connect
 
 
 def on(day: str) -> dt.date:

@@ -11,14 +11,18 @@ import pytest
 from mms_tui import clock
 from mms_tui.i18n import set_language
 from mms_tui.models import AuditEvent, Card, Member, Tier
-from mms_tui.services.check import check_ledger
-from mms_tui.services.common import set_config
-from mms_tui.services.desk import topup_bonus
-from mms_tui.services.members import issue_card, register_member, update_member
-from mms_tui.services.rules import save_rules
-from mms_tui.services.topup import top_up, topup_offer
+from mms_tui.services.base.config import set_config
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.money.topup import top_up, topup_offer
 
 TODAY = clock.today()
+
+
+def topup_bonus(amount_fen: int) -> int:
+    """The bonus the desk offers for a top-up of ``amount_fen`` today."""
+    return topup_offer(amount_fen).bonus_fen
 
 
 @pytest.fixture

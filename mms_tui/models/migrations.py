@@ -90,7 +90,7 @@ def _desk_safety(db: peewee.Database, migrator: object) -> None:
 def _chains(db: peewee.Database, migrator: object) -> None:
     """Issue #15: hash chains over the ledger and the audit, built over the history already there."""
     from mms_tui.models import ChainHead, ChainLink
-    from mms_tui.services.chain import STATE_COLUMNS, rebuild, record_staff_states, record_states
+    from mms_tui.services.ledger.chain import STATE_COLUMNS, rebuild, record_staff_states, record_states
 
     db.create_tables([ChainHead, ChainLink])
     record_staff_states()

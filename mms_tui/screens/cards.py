@@ -14,10 +14,11 @@ from textual.widgets.option_list import Option
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import Swiped, in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
-from mms_tui.services.errors import InvalidInput
-from mms_tui.services.ledger import money_tender_choices
-from mms_tui.services.lookup import CardSummary
-from mms_tui.services.members import (
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.text import format_money, parse_count
+from mms_tui.services.ledger.tenders import money_tender_choices
+from mms_tui.services.members.lookup import CardSummary
+from mms_tui.services.members.records import (
     CardTypeInfo,
     FamilyMember,
     RenewalQuote,
@@ -30,7 +31,6 @@ from mms_tui.services.members import (
     report_lost,
     transfer_visits,
 )
-from mms_tui.services.text import format_money, parse_count
 
 
 class IssueCardScreen(OperationDialog):
@@ -261,7 +261,7 @@ class GiftScreen(OperationDialog):
 
     @work(thread=True, exit_on_error=False)
     def load(self) -> None:
-        from mms_tui.services.points import gift_catalogue
+        from mms_tui.services.loyalty.points import gift_catalogue
 
         gifts = in_connection(gift_catalogue)
         self.app.call_from_thread(self.show_gifts, gifts)
@@ -286,7 +286,7 @@ class GiftScreen(OperationDialog):
         self.action_confirm()
 
     def operation(self):
-        from mms_tui.services.points import redeem_gift
+        from mms_tui.services.loyalty.points import redeem_gift
 
         options = self.query_one("#gift-list", OptionList)
         if options.highlighted is None:

@@ -24,7 +24,12 @@ from textual.widgets.option_list import Option
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import SavingNotice, Swiped, WorkerErrors, error_message, in_connection
-from mms_tui.services.checkout import (
+from mms_tui.services.base.errors import DomainError
+from mms_tui.services.base.text import fit, format_money, normalise_card_no, parse_money
+from mms_tui.services.ledger.operations import new_txid
+from mms_tui.services.ledger.tenders import TENDER_LABELS, tender_label
+from mms_tui.services.members.lookup import lookup
+from mms_tui.services.money.checkout import (
     CheckoutResult,
     FeeLine,
     ItemHit,
@@ -38,11 +43,7 @@ from mms_tui.services.checkout import (
     quote,
     search_items,
 )
-from mms_tui.services.errors import DomainError
-from mms_tui.services.ledger import TENDER_LABELS, new_txid, tender_label
-from mms_tui.services.lookup import lookup
-from mms_tui.services.receipt import receipt_lines
-from mms_tui.services.text import fit, format_money, normalise_card_no, parse_money
+from mms_tui.services.money.receipt import receipt_lines
 from mms_tui.widgets.footer import Footer
 
 TENDER_KEYS = [

@@ -17,8 +17,8 @@ from mms_tui.db import database, database_fault, is_transient
 from mms_tui.devices.protocols import Read
 from mms_tui.devices.reader import ReaderStatus
 from mms_tui.i18n import _
-from mms_tui.services.errors import DomainError
-from mms_tui.services.lookup import lookup
+from mms_tui.services.base.errors import DomainError
+from mms_tui.services.members.lookup import lookup
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ def in_connection(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
 def card_and_view(value: str) -> tuple[list, object]:
     """A swipe's lookup, and the member's panel read with it in the same connection when the card is known
     (the member screen then shows it as it opens); a panel that fails to read is read again by the screen."""
-    from mms_tui.services.desk import member_view
+    from mms_tui.services.members.view import member_view
 
     hits = lookup(value, 2)
     card_hits = [h for h in hits if h.match == "card"]
@@ -61,7 +61,7 @@ def error_message(error: BaseException) -> str:
 
 
 def _writer() -> dict | None:
-    from mms_tui.services.common import current_writer
+    from mms_tui.services.base.config import current_writer
 
     try:
         return in_connection(current_writer)

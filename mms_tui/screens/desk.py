@@ -10,9 +10,9 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors, in_connection, typed_character
-from mms_tui.services.desk import day_summary
-from mms_tui.services.lookup import LookupHit, lookup
-from mms_tui.services.text import fit, format_money
+from mms_tui.services.base.text import fit, format_money
+from mms_tui.services.members.lookup import LookupHit, lookup
+from mms_tui.services.reports.day import day_summary
 from mms_tui.widgets.footer import Footer
 
 
@@ -106,7 +106,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         """A manager edits the loyalty rules; a cashier's desk asks for a manager's code and PIN first."""
         from mms_tui.screens.pin import ManagerPinScreen
         from mms_tui.screens.settings import RulesScreen
-        from mms_tui.services.staff import may
+        from mms_tui.services.staff.permissions import may
 
         def open_rules(manager) -> None:
             if manager is None:

@@ -25,8 +25,8 @@ from textual.widgets.option_list import Option
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import SavingNotice, WorkerErrors, error_message, in_connection
 from mms_tui.screens.help import key_label
-from mms_tui.services.errors import DomainError
-from mms_tui.services.ledger import new_txid
+from mms_tui.services.base.errors import DomainError
+from mms_tui.services.ledger.operations import new_txid
 from mms_tui.widgets.footer import Footer
 
 

@@ -11,7 +11,7 @@ from textual.widgets import Label, Static
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors
-from mms_tui.services.text import display_width, fit
+from mms_tui.services.base.text import display_width, fit
 from mms_tui.widgets.footer import Footer
 
 

@@ -17,13 +17,13 @@ from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
 from mms_tui.screens.common import TypingSearches, WorkerErrors, error_message, in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
-from mms_tui.services.desk import HistoryRow, member_history
-from mms_tui.services.errors import InvalidInput
-from mms_tui.services.ledger import MONEY_TENDERS, tender_label
-from mms_tui.services.receipt import sale_receipt
-from mms_tui.services.refund import RefundPreview, refund, refund_preview
-from mms_tui.services.staff import may
-from mms_tui.services.text import fit, format_money
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.text import fit, format_money
+from mms_tui.services.ledger.tenders import MONEY_TENDERS, tender_label
+from mms_tui.services.members.view import HistoryRow, member_history
+from mms_tui.services.money.receipt import sale_receipt
+from mms_tui.services.money.refund import RefundPreview, refund, refund_preview
+from mms_tui.services.staff.permissions import may
 from mms_tui.widgets.footer import Footer
 
 

@@ -13,9 +13,9 @@ from textual.widgets import Header, Label
 
 from mms_tui.i18n import _
 from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection
-from mms_tui.services.common import get_config
-from mms_tui.services.shifts import open_shift
-from mms_tui.services.staff import authenticate, staff_code_for_card
+from mms_tui.services.base.config import get_config
+from mms_tui.services.money.shifts import open_shift
+from mms_tui.services.staff.accounts import authenticate, staff_code_for_card
 from mms_tui.widgets.footer import Footer
 from mms_tui.widgets.staff_pin import StaffPinForm
 

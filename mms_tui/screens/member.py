@@ -24,12 +24,12 @@ from mms_tui.screens.common import (
     in_connection,
 )
 from mms_tui.screens.dialog import OperationDialog, field_row
-from mms_tui.services.checkin import check_in
-from mms_tui.services.desk import MemberView, member_view, reveal_phone
-from mms_tui.services.errors import DomainError, InvalidInput, RepeatCheckIn
-from mms_tui.services.ledger import new_txid
-from mms_tui.services.lookup import CardSummary
-from mms_tui.services.members import (
+from mms_tui.services.base.errors import DomainError, InvalidInput, RepeatCheckIn
+from mms_tui.services.base.text import fit, format_money
+from mms_tui.services.ledger.operations import new_txid
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.lookup import CardSummary
+from mms_tui.services.members.records import (
     BirthdayGiftResult,
     FamilyMember,
     family_members,
@@ -38,7 +38,7 @@ from mms_tui.services.members import (
     set_family,
     unfreeze_card,
 )
-from mms_tui.services.text import fit, format_money
+from mms_tui.services.members.view import MemberView, member_view, reveal_phone
 from mms_tui.widgets.footer import Footer
 
 STATUS_NAMES = {

@@ -15,7 +15,8 @@ from textual.widgets import Label
 from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
 from mms_tui.screens.common import WorkerErrors, error_message, in_connection
-from mms_tui.services.staff import authenticate, require
+from mms_tui.services.staff.accounts import authenticate
+from mms_tui.services.staff.permissions import require
 from mms_tui.widgets.footer import Footer
 from mms_tui.widgets.staff_pin import StaffPinForm
 

@@ -8,8 +8,10 @@ from textual.widgets import Input, Label, Select
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import Swiped, in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
-from mms_tui.services.ledger import money_tender_choices, new_txid
-from mms_tui.services.members import (
+from mms_tui.services.base.text import format_money
+from mms_tui.services.ledger.operations import new_txid
+from mms_tui.services.ledger.tenders import money_tender_choices
+from mms_tui.services.members.records import (
     CardTypeInfo,
     MemberDetails,
     card_types,
@@ -18,7 +20,6 @@ from mms_tui.services.members import (
     register_member,
     update_member,
 )
-from mms_tui.services.text import format_money
 
 
 def _register_with_card(values: dict, card: dict, staff, store: str, register_txid: str, issue_txid: str) -> int:

@@ -18,11 +18,11 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors, in_connection
 from mms_tui.screens.dialog import OperationDialog
-from mms_tui.services.desk import DaySummary, day_summary
-from mms_tui.services.ledger import MONEY_TENDERS, tender_label
-from mms_tui.services.shifts import ShiftSummary, close_shift, shift_report_lines, shifts_of_day
-from mms_tui.services.staff import may
-from mms_tui.services.text import fit, format_money, parse_money, plain_amount
+from mms_tui.services.base.text import fit, format_money, parse_money, plain_amount
+from mms_tui.services.ledger.tenders import MONEY_TENDERS, tender_label
+from mms_tui.services.money.shifts import ShiftSummary, close_shift, shift_report_lines, shifts_of_day
+from mms_tui.services.reports.day import DaySummary, day_summary
+from mms_tui.services.staff.permissions import may
 from mms_tui.widgets.footer import Footer
 
 # the reader states, for the catalog

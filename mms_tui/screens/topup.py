@@ -11,11 +11,11 @@ from textual.widgets import Input, Label, Select
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
-from mms_tui.services.errors import DomainError
-from mms_tui.services.ledger import money_tender_choices
-from mms_tui.services.staff import may
-from mms_tui.services.text import format_money, parse_money, plain_amount
-from mms_tui.services.topup import TopUpOffer, top_up, topup_offer
+from mms_tui.services.base.errors import DomainError
+from mms_tui.services.base.text import format_money, parse_money, plain_amount
+from mms_tui.services.ledger.tenders import money_tender_choices
+from mms_tui.services.money.topup import TopUpOffer, top_up, topup_offer
+from mms_tui.services.staff.permissions import may
 
 
 class TopUpScreen(OperationDialog):

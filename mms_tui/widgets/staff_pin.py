@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Label
 
 from mms_tui.i18n import _
-from mms_tui.services.errors import PinWait, WrongPin
+from mms_tui.services.base.errors import PinWait, WrongPin
 
 
 class StaffPinForm(Vertical):

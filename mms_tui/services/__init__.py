@@ -1,0 +1,26 @@
+"""Every business rule of mms, grouped by domain. Plain Python in, dataclasses out, domain errors raised; no
+Textual (tests/test_hygiene.py proves it) and no knowledge of screens or commands.
+
+Packages, and what each may import besides ``mms_tui.models``, ``mms_tui.db``, ``mms_tui.i18n`` and
+``mms_tui.clock`` (tests/test_hygiene.py holds the arrows; see ARCHITECTURE.md):
+
+=========  ==========================================================  =========================================
+package    what lives there                                            may import
+=========  ==========================================================  =========================================
+base       errors, written-out SQL, settings kept in the database,     nothing of services
+           resolving what an operation names, text and money
+           formats, the one atomic file writer
+ledger     the one write path (run_operation, post, audit), tenders,   base
+           the hash chains and mms check
+staff      accounts, PINs and their throttle, permissions              base, ledger
+loyalty    the rules document, pricing, points, tiers, coupons,        base, ledger, staff
+           segments
+money      checkout, top-up, refund, receipts, shifts (交班)            base, ledger, staff, loyalty
+members    register and edit, cards, passes, family, birthdays,        base, ledger, staff, loyalty, money
+           lookup, check-in, the member's view, erasure
+reports    the reports, and the day at a store                         base, ledger, staff, loyalty, money,
+                                                                       members
+exchange   import, export, spreadsheets, barcodes and card sheets      everything above
+ops        set-up, backup, the demo                                    everything
+=========  ==========================================================  =========================================
+"""

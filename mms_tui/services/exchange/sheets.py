@@ -1,0 +1,541 @@
+"""Reading spreadsheets as people send them: CSV in whatever encoding Excel chose, or XLSX.
+
+A file becomes a header row and a stream of ``(line, cells)`` pairs, read as it goes so a million-row file never
+sits in memory. CSV is decoded line by line, so a byte that does not decode is named by its line and its offset
+in the file:
+
+* a UTF-8 byte-order mark means UTF-8; a UTF-16 one means UTF-16 (Excel's "Unicode text", tab-separated);
+* otherwise ``auto`` decides at the first line that is not plain ASCII: UTF-8 if it decodes, else GB18030 (what
+  Excel writes on Chinese Windows; a superset of GBK and GB2312), and holds every later line to that choice;
+* the delimiter is whichever of comma, tab and semicolon the header line uses most.
+
+XLSX cells arrive as Python values (numbers, dates); :func:`cell_text` turns them into the text a person saw. Every
+row that is in a worksheet is read, whatever size its ``<dimension>`` declares (openpyxl's read-only mode believes
+it, and dropped the rows beyond it).
+
+Files come from outside: a small file must not take the machine. A CSV line, and a stretch of a workbook's XML
+without markup, are at most :data:`MAX_LINE_BYTES`; a workbook part that inflates more than a hundredfold, an XML
+entity (the "billion laughs"), a comment or CDATA section, more XML elements in one row than a full row has, a
+row numbered beyond a spreadsheet's last or out of order — each refuses the file with one short message, before
+openpyxl parses anything (:func:`check_workbook`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import hashlib
+import os
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from mms_tui.i18n import _
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.text import clip, shown
+
+Cells = list[object]
+Progress = Callable[[int, int], None]  # (done, total) in bytes for CSV, rows for XLSX
+
+#: a spreadsheet's own limits (Excel's): a file beyond them is not a table of members or products
+MAX_ROWS = 1_048_576
+MAX_COLUMNS = 16_384
+#: the longest CSV line, and the longest stretch of a workbook's XML without markup (a cell's text, whitespace,
+#: one tag): a cell holds at most 32,767 characters, a few hundred kilobytes at the most
+MAX_LINE_BYTES = 1 << 20
+#: one CSV row running over several lines (cells with line breaks in them), all its lines together
+MAX_RECORD_BYTES = 4 << 20
+#: XML elements in one worksheet row (or one shared string, or a part that has neither): a full row of 16,384
+#: cells has about a hundred thousand; each element costs openpyxl a few hundred bytes
+MAX_ELEMENTS_PER_ROW = 250_000
+#: a workbook part bigger than this may inflate at most MAX_INFLATE times (Apache POI's zip-bomb rule): deflate
+#: makes a gigabyte of one character about a megabyte
+INFLATE_GRACE_BYTES = 8 << 20
+MAX_INFLATE = 100
+
+csv.field_size_limit(MAX_LINE_BYTES)
+
+
+@dataclass
+class Sheet:
+    """One table read from a file. ``encoding`` is settled once the rows have been read (``auto`` decides late)."""
+
+    path: Path
+    headers: list[str]
+    rows: Iterator[tuple[int, Cells]]
+    encoding: str
+    close: Callable[[], None]  # releases the file; reading every row closes it too
+    line_word: str = "line"  # what a person calls a row number in this kind of file
+    _decoder: _LineDecoder | None = field(default=None, repr=False)
+
+    def settled_encoding(self) -> str:
+        if self._decoder is None:
+            return self.encoding
+        return self._decoder.encoding or "ascii"
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of the file: the same file imported twice is the same operation."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_encoding(encoding: str) -> str:
+    if encoding == "auto":
+        return encoding
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise InvalidInput(_("Unknown encoding {encoding!r}.").format(encoding=encoding)) from None
+    try:
+        b"a".decode(name)  # not b"": Python decodes nothing without asking the codec
+    except UnicodeError:  # a text codec that does not take this byte alone (utf-16): fine
+        pass
+    except LookupError:  # rot13, base64, zlib: codecs, but not of text
+        raise InvalidInput(_("{encoding!r} is not a text encoding; name one such as utf-8, gbk or utf-16.").format(
+            encoding=encoding)) from None
+    return name
+
+
+def open_sheet(path: str | Path, encoding: str = "auto", sheet: str | None = None,
+               progress: Progress | None = None) -> Sheet:
+    """Open a CSV/TSV or XLSX file; raises InvalidInput for a missing, empty or unreadable file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInput(_("No file {path}.").format(path=path))
+    suffix = path.suffix.lower()
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(8)
+    except OSError as exc:
+        raise InvalidInput(_("Cannot read {path}: {error}.").format(path=path, error=exc.strerror or exc)) from None
+    if suffix == ".xls" or magic.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InvalidInput(_("{path} is an old Excel .xls workbook; save it as .xlsx or CSV first.").format(path=path))
+    if suffix in (".xlsx", ".xlsm") or magic.startswith(b"PK\x03\x04"):
+        return _open_xlsx(path, sheet, progress)
+    return _open_csv(path, check_encoding(encoding), progress)
+
+
+# --- CSV ---------------------------------------------------------------------------------------------------------
+
+
+class _LineDecoder:
+    """Bytes → text one line at a time, tracking the line number and the byte offset for error messages."""
+
+    def __init__(self, path: Path, encoding: str, progress: Progress | None) -> None:
+        self.path = path
+        self.encoding: str | None = None if encoding == "auto" else encoding
+        self.line = 0
+        self.offset = 0
+        self.progress = progress
+        self.total = path.stat().st_size
+
+        self.record_start = 0  # offset where the CSV row being read began (rows may run over several lines)
+
+    def _fail(self, raw: bytes, exc: UnicodeError, encoding: str) -> InvalidInput:
+        if not isinstance(exc, UnicodeDecodeError):  # punycode, undefined: codecs that fail without a place
+            return InvalidInput(_("Line {line} of {path} does not decode as {encoding}; nothing was imported. Save "
+                                  "the file as UTF-8, or name its encoding with --encoding.").format(
+                line=self.line, path=self.path.name, encoding=encoding))
+        bad = raw[exc.start:exc.start + 4].hex(" ")
+        return InvalidInput(
+            _("Line {line} of {path} does not decode as {encoding} at byte {offset} ({bytes}); nothing was "
+              "imported. Save the file as UTF-8, or name its encoding with --encoding.").format(
+                line=self.line, path=self.path.name, encoding=encoding, offset=self.offset + exc.start, bytes=bad)
+        )
+
+    def _too_long(self) -> InvalidInput:
+        return InvalidInput(_("Line {line} of {path} is longer than {size}: not a row of a table; nothing was "
+                              "imported.").format(line=self.line, path=self.path.name, size=_size(MAX_LINE_BYTES)))
+
+    def _check_record(self) -> None:
+        if self.offset - self.record_start > MAX_RECORD_BYTES:
+            raise InvalidInput(_("The row that starts before line {line} of {path} runs over more than {size}: not "
+                                 "a row of a table; nothing was imported.").format(
+                line=self.line, path=self.path.name, size=_size(MAX_RECORD_BYTES)))
+
+    def _decode(self, raw: bytes) -> str:
+        if self.encoding is not None:
+            try:
+                return raw.decode(self.encoding)
+            except UnicodeError as exc:
+                raise self._fail(raw, exc, self.encoding) from None
+        if raw.isascii():
+            return raw.decode("ascii")
+        try:
+            text = raw.decode("utf-8")
+            self.encoding = "utf-8"
+            return text
+        except UnicodeDecodeError as utf8_error:
+            try:
+                text = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                raise self._fail(raw, utf8_error, "UTF-8 (or GB18030)") from None
+            self.encoding = "gb18030"
+            return text
+
+    def lines(self, fh: BinaryIO) -> Iterator[str]:
+        first = True
+        # split at b"\n": never inside a UTF-8 or GB18030 character; a line is read only up to its limit, so a
+        # 50 MB line is refused after one megabyte, not held
+        for raw in iter(lambda: fh.readline(MAX_LINE_BYTES + 1), b""):
+            self.line += 1
+            if len(raw) > MAX_LINE_BYTES:
+                raise self._too_long()
+            if first:
+                first = False
+                if raw.startswith(codecs.BOM_UTF8) and self.encoding in (None, "utf-8", "utf-8-sig"):
+                    self.encoding = "utf-8"
+                    self.offset += 3
+                    raw = raw[3:]
+            text = self._decode(raw)
+            self.offset += len(raw)
+            if self.offset - self.record_start > MAX_RECORD_BYTES:
+                self._check_record()
+            if self.progress is not None and self.line % 4096 == 0:
+                self.progress(self.offset, self.total)
+            yield text
+        if self.progress is not None:
+            self.progress(self.total, self.total)
+
+    def utf16_lines(self, fh: BinaryIO) -> Iterator[str]:
+        """Excel's "Unicode text", decoded a megabyte at a time (it was read whole: a 1 GB file took 3 GB)."""
+        self.encoding = "utf-16"
+        decoder = codecs.getincrementaldecoder("utf-16")()
+        pending = ""  # decoded text after the last line break
+        while True:
+            raw = fh.read(MAX_LINE_BYTES)
+            try:
+                text = decoder.decode(raw, final=not raw)
+            except UnicodeDecodeError as exc:
+                self.line += raw[:exc.start].decode("utf-16", errors="replace").count("\n") + 1
+                raise self._fail(raw, exc, "UTF-16") from None
+            self.offset += len(raw)
+            pending += text
+            lines = pending.split("\n")
+            pending = lines.pop()
+            for line in lines:
+                self.line += 1
+                self._check_record()
+                yield line + "\n"
+            if len(pending) * 2 > MAX_LINE_BYTES:
+                self.line += 1
+                raise self._too_long()
+            if not raw:
+                break
+        if pending:
+            self.line += 1
+            yield pending
+
+
+def _size(n: int) -> str:
+    return f"{n >> 20} MB"
+
+
+def _too_wide(path: Path, line: int, columns: int, line_word: str) -> InvalidInput:
+    where = (_("Row {n} of {path}") if line_word == "row" else _("Line {n} of {path}")).format(n=line, path=path.name)
+    return InvalidInput(_("{where} has {n} columns; a spreadsheet has at most {most:,}. Nothing was imported.").format(
+        where=where, n=columns, most=MAX_COLUMNS))
+
+
+def _delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _open_csv(path: Path, encoding: str, progress: Progress | None) -> Sheet:
+    decoder = _LineDecoder(path, encoding, progress)
+    fh = path.open("rb")
+    head = fh.read(2)
+    fh.seek(0)
+    utf16 = head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) and encoding in ("auto", "utf-16")
+    lines = decoder.utf16_lines(fh) if utf16 else decoder.lines(fh)
+    try:
+        first = next(lines, None)
+        while first is not None and not first.strip():
+            first = next(lines, None)
+    except InvalidInput:
+        fh.close()
+        raise
+    if first is None:
+        fh.close()
+        raise InvalidInput(_("{path} is empty.").format(path=path.name))
+    header_line = decoder.line
+    delimiter = _delimiter(first)
+    try:
+        headers = [h.strip().lstrip("\ufeff") for h in next(csv.reader([first], delimiter=delimiter))]
+    except csv.Error as exc:  # a stray carriage return or NUL byte in the header line
+        fh.close()
+        raise InvalidInput(_("Line {line} of {path} is not valid CSV: {error}.").format(
+            line=header_line, path=path.name, error=exc)) from None
+    if len(headers) > MAX_COLUMNS:
+        fh.close()
+        raise _too_wide(path, header_line, len(headers), "line")
+
+    def rows() -> Iterator[tuple[int, Cells]]:
+        try:
+            reader = csv.reader(lines, delimiter=delimiter)
+            start = header_line
+            while True:
+                decoder.record_start = decoder.offset
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise InvalidInput(_("Line {line} of {path} is not valid CSV: {error}.").format(
+                        line=decoder.line, path=path.name, error=exc)) from None
+                line = start + 1
+                start = header_line + reader.line_num
+                if len(record) > MAX_COLUMNS:
+                    raise _too_wide(path, line, len(record), "line")
+                if any(cell.strip() for cell in record):
+                    yield line, record  # type: ignore[misc]
+        finally:
+            fh.close()
+
+    sheet = Sheet(path, headers, rows(), encoding, fh.close)
+    sheet._decoder = decoder
+    return sheet
+
+
+# --- XLSX --------------------------------------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """A workbook part that is not what spreadsheets are made of; says what it has, in a few words."""
+
+
+#: the start of a worksheet row or a shared string, with the namespace prefix some writers use (``<x:row``)
+_UNIT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|si)(?=[\s/>])")
+_ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["']\s*([^"']*?)\s*["']""")
+#: a DTD declaration (<!DOCTYPE, <!ENTITY …), where entity bombs live; OPC forbids them in a package's XML
+_DTD = re.compile(rb"<!(?!--|\[CDATA\[)")
+
+
+def _more_text_than_allowed() -> _Refused:
+    return _Refused(_("has more than {size} of text without markup").format(size=_size(MAX_LINE_BYTES)))
+
+
+class _PartScan:
+    """One XML part of a workbook, fed in chunks and never held whole: refuses what would make openpyxl (or the
+    XML parser under it) take unbounded memory or time, and rows it would drop without a word.
+
+    Fast where the file is ordinary: the bytes are searched in C (``find``, ``count``, a regular expression for
+    row starts); only a stretch longer than :data:`MAX_LINE_BYTES` is split to find its longest run."""
+
+    def __init__(self) -> None:
+        self.carry = b""  # from the last '<' fed: a tag (and its text) that may go on in the next chunk
+        self.elements = 0  # since the current row (or shared string) began
+        self.row = 0  # the last row number seen
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.carry + chunk if self.carry else chunk
+        cut = data.rfind(b"<")
+        if cut <= 0:
+            if len(data) > MAX_LINE_BYTES:
+                raise _more_text_than_allowed()
+            self.carry = data
+            return
+        self.carry = data[cut:]
+        self._scan(data[:cut])
+
+    def close(self) -> None:
+        if self.carry:
+            self._scan(self.carry)
+            self.carry = b""
+
+    def _scan(self, data: bytes) -> None:
+        """``data`` ends just before a '<' (or where the part ends): every tag in it is whole."""
+        if _DTD.search(data):
+            raise _Refused(_("has an XML document type (DTD), which spreadsheets never have"))
+        start = 0
+        for unit in _UNIT.finditer(data):
+            self._span(data, start, unit.start())
+            self.elements = 0
+            if unit.group(1) == b"row":
+                self._row_number(data, unit.end())
+            start = unit.start()
+        self._span(data, start, len(data))
+
+    def _span(self, data: bytes, start: int, end: int) -> None:
+        if end <= start:
+            return
+        self.elements += data.count(b"<", start, end)
+        if self.elements > MAX_ELEMENTS_PER_ROW:
+            raise _Refused(_("has more than {n:,} XML elements in one row").format(n=MAX_ELEMENTS_PER_ROW))
+        if end - start > MAX_LINE_BYTES and max(map(len, data[start:end].split(b"<"))) > MAX_LINE_BYTES:
+            raise _more_text_than_allowed()
+
+    def _row_number(self, data: bytes, at: int) -> None:
+        end = data.find(b">", at)
+        number = _ROW_NUMBER.search(data, at, end if end >= 0 else len(data))
+        if number is None:
+            row = self.row + 1  # a row without a number follows the one before
+        else:
+            try:
+                row = int(float(number.group(1)))
+            except (ValueError, OverflowError):
+                raise _Refused(_("has a row numbered {n}").format(n=shown(number.group(1).decode("latin-1")))) from None
+        if row > MAX_ROWS:
+            raise _Refused(_("has a row numbered {n:,}, beyond a spreadsheet's last ({most:,})").format(
+                n=row, most=MAX_ROWS))
+        if row <= self.row:  # openpyxl drops such a row without a word
+            raise _Refused(_("has row {n} after row {before}: rows out of order").format(n=row, before=self.row))
+        self.row = row
+
+
+def _xml_encoding(head: bytes) -> str | None:
+    """How a part that starts so is encoded when it is XML (what openpyxl may parse), None for a picture or other
+    binary part. OPC allows UTF-8 and UTF-16."""
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if head[:2] == b"<\x00":
+        return "utf-16-le"
+    if head[:2] == b"\x00<":
+        return "utf-16-be"
+    if head.removeprefix(codecs.BOM_UTF8)[:1] in (b"<", b" ", b"\t", b"\r", b"\n"):
+        return "utf-8"
+    return None
+
+
+def _scan_part(stream: BinaryIO) -> None:
+    head = stream.read(4)
+    encoding = _xml_encoding(head)
+    if encoding is None:
+        return
+    scan = _PartScan()
+    decoder = codecs.getincrementaldecoder(encoding)() if encoding != "utf-8" else None
+    chunk = head
+    while chunk:
+        if decoder is not None:  # UTF-16 is scanned as the UTF-8 it would be: the limits are about text
+            chunk = decoder.decode(chunk).encode("utf-8")
+        scan.feed(chunk)
+        chunk = stream.read(MAX_LINE_BYTES)
+    scan.close()
+
+
+#: workbooks already checked, by what identifies their file: an import reads the header, then the rows
+_checked: dict[tuple, None] = {}
+
+
+def check_workbook(path: Path) -> None:
+    """Refuse an .xlsx whose parts would take openpyxl unbounded memory or time, or lose rows (see
+    :class:`_PartScan`), before anything parses it. Each XML part is inflated once, a megabyte at a time."""
+    stat = path.stat()
+    key = (os.path.realpath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if key in _checked:
+        return
+    part = ""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                part = info.filename
+                if info.is_dir():
+                    continue
+                if info.file_size > INFLATE_GRACE_BYTES and info.file_size > MAX_INFLATE * max(info.compress_size, 1):
+                    raise _Refused(_("unpacks from {packed} to {size} bytes, more than {most} times: a zip bomb").format(
+                        packed=f"{info.compress_size:,}", size=f"{info.file_size:,}", most=MAX_INFLATE))
+                with archive.open(info) as stream:
+                    _scan_part(stream)
+    except _Refused as why:
+        raise InvalidInput(_("{path} is refused: its part {part} {why}. Nothing was imported; open it in Excel or "
+                             "WPS and save it again, or save it as CSV.").format(
+            path=path.name, part=clip(part, 60), why=why)) from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as exc:
+        raise _unreadable(path, exc) from None
+    if len(_checked) > 16:
+        _checked.clear()
+    _checked[key] = None
+
+
+def _unreadable(path: Path, exc: BaseException) -> InvalidInput:
+    error = clip(str(exc).strip("'\""), 120) or type(exc).__name__
+    return InvalidInput(_("{path} is not a readable .xlsx workbook: {error}").format(path=path.name, error=error))
+
+
+def _open_xlsx(path: Path, sheet_name: str | None, progress: Progress | None) -> Sheet:
+    import openpyxl
+
+    check_workbook(path)
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # a broken workbook makes openpyxl raise nearly anything
+        raise _unreadable(path, exc) from None
+    if sheet_name is not None and sheet_name not in book.sheetnames:
+        book.close()
+        raise InvalidInput(_("{path} has no sheet {sheet!r} (it has: {sheets}).").format(
+            path=path.name, sheet=sheet_name, sheets=", ".join(book.sheetnames)))
+    ws = book[sheet_name] if sheet_name else (book.worksheets or [None])[0]
+    if not hasattr(ws, "reset_dimensions"):  # no worksheet at all, or a chart sheet
+        book.close()
+        raise InvalidInput(_("{path} has no table to read (no worksheet).").format(path=path.name))
+    total = ws.max_row or 0  # as declared: only for the progress bar
+    ws.reset_dimensions()  # read every row that is there, not only as many as <dimension> says
+
+    def read() -> Iterator[tuple]:
+        try:
+            yield from ws.iter_rows(values_only=True)
+        except Exception as exc:  # broken XML, a bad checksum, an entity: one line, no traceback
+            raise _unreadable(path, exc) from None
+
+    values = read()
+    number = 0
+    headers: list[str] | None = None
+    try:
+        for row in values:
+            number += 1
+            if any(cell_text(c) for c in row):
+                headers = [cell_text(c) for c in row]
+                break
+    except InvalidInput:
+        book.close()
+        raise
+    if headers is None:
+        book.close()
+        raise InvalidInput(_("{path} is empty.").format(path=path.name))
+    if len(headers) > MAX_COLUMNS:
+        book.close()
+        raise _too_wide(path, number, len(headers), "row")
+
+    def rows() -> Iterator[tuple[int, Cells]]:
+        line = number
+        try:
+            for row in values:
+                line += 1
+                if progress is not None and line % 4096 == 0:
+                    progress(line, max(total, line))
+                if any(c is not None and cell_text(c) for c in row):
+                    yield line, list(row)
+        finally:
+            book.close()
+
+    return Sheet(path, headers, rows(), "xlsx", book.close, line_word="row")
+
+
+def cell_text(value: object) -> str:
+    """What a person saw in the cell: 13800138000.0 → '13800138000', a date → '2024-01-02', None → ''."""
+    if type(value) is str:
+        return value.strip()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()

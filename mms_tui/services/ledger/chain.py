@@ -1,0 +1,465 @@
+"""Tamper evidence: every transaction (with its entries, and the sale or visit it made) and every audit event is a
+link of a hash chain, each link's digest taken over the previous one's.
+
+* **One chain per store** (chain 0 for what belongs to no store: logins, staff accounts, rules), each with one head
+  row, so desks of different stores never wait on one another; a link is appended in the same database
+  transaction as the row it covers (:func:`link`), under the head row's lock.
+* **Canonical form**: the link's content is the row's fields as plain JSON (sorted keys, no spaces, times to the
+  second as ``YYYY-MM-DD HH:MM:SS``), byte-identical on SQLite and PostgreSQL. It leaves out what may legitimately
+  change later: a transaction's stored replay result (which may be compacted), a sale's or a visit's status (a
+  refund changes it: the refund is a link of its own), and personal fields of audit payloads (erasure anonymises
+  them: the keys in :data:`PERSONAL_KEYS`).
+* :func:`verify` recomputes every chain from the rows and names the first broken link of each; rows no link covers
+  are named too. :func:`heads` are what ``mms check --anchor`` prints to keep elsewhere; :func:`check_anchors`
+  proves a kept head is still in its chain (nothing rewritten or cut off the end since it was taken).
+* **Audited state**: rows whose changes are audited (staff accounts and their roles and PINs, the loyalty rules)
+  must hold the state their last chained event records (:func:`audited_state`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from mms_tui.db import is_sqlite
+from mms_tui.services.base.sql import fetch_rows, run_sql
+
+GENESIS = "0" * 64
+#: audit payload keys that hold a person's data: left out of the digest, so erasure may anonymise them
+PERSONAL_KEYS = frozenset({"name", "phone", "birthday", "notes", "gender", "email", "address", "before", "after"})
+#: how many rows a verification reads at once
+BATCH = 2_000
+#: the kinds of transaction that make a sale or a visit (a sale or visit on any other is a problem of its own)
+SALE_KINDS = ("checkout",)
+VISIT_KINDS = ("checkin",)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return int(value)
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _time(value: object) -> object:
+    """A stored timestamp in canonical text: SQLite hands back text, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return _plain(value)
+
+
+def canonical(content: object) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+
+
+def digest_of(prev: str, kind: str, content: object) -> str:
+    return hashlib.sha256(prev.encode() + b"\n" + kind.encode() + b"\n" + canonical(content)).hexdigest()
+
+
+def _ints(values: Iterable[object]) -> list:
+    return [int(v) if isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool) else _plain(v) for v in values]
+
+
+def _marks(ids: list[int]) -> str:
+    return ", ".join("?" for _ in ids)
+
+
+# ------------------------------------------------------------------------------------------------ content of rows
+
+
+def tx_contents(ids: list[int]) -> dict[int, dict]:
+    """The canonical content of these transactions: their fields, entries, and the sale or visit each made."""
+    if not ids:
+        return {}
+    marks = _marks(ids)
+    out: dict[int, dict] = {}
+    for (tx_id, txid, kind, staff, store, member, created, reverses, request_hash, note) in fetch_rows(
+        'SELECT t."id", t."txid", t."kind", t."staff_id", t."store_id", t."member_id", t."created_at", '
+        'r."txid", t."request_hash", t."note" FROM "ledger_transaction" t '
+        f'LEFT JOIN "ledger_transaction" r ON r."id" = t."reverses_id" WHERE t."id" IN ({marks})', ids):
+        out[tx_id] = {"txid": txid, "kind": kind, "staff": staff, "store": store, "member": member,
+                      "at": _time(created), "reverses": reverses, "request": request_hash, "note": note,
+                      "entries": [], "sale": None, "visit": None}
+    entries: dict[int, list] = defaultdict(list)
+    for tx_id, *entry in fetch_rows('SELECT "transaction_id", "account", "card_id", "unit", "amount" FROM '
+                                    f'"ledger_entry" WHERE "transaction_id" IN ({marks})', ids):
+        entries[tx_id].append(_ints(entry))
+    for tx_id, rows in entries.items():
+        if tx_id in out:
+            out[tx_id]["entries"] = sorted(rows, key=lambda e: json.dumps(e))
+    selling = [i for i, c in out.items() if c["kind"] in SALE_KINDS]
+    visiting = [i for i, c in out.items() if c["kind"] in VISIT_KINDS]
+    sales: dict[int, int] = {}
+    for (sale_id, tx_id, member, store, staff, created, subtotal, discount, total, change, points) in fetch_rows(
+            'SELECT "id", "transaction_id", "member_id", "store_id", "staff_id", "created_at", "subtotal_fen", '
+            '"discount_fen", "total_fen", "change_fen", "points_earned" FROM "sale" '
+            f'WHERE "transaction_id" IN ({_marks(selling)})', selling) if selling else ():
+        sales[sale_id] = tx_id
+        out[tx_id]["sale"] = {"id": sale_id, "member": member, "store": store, "staff": staff, "at": _time(created),
+                              "amounts": _ints([subtotal, discount, total, change, points]), "lines": [],
+                              "payments": []}
+    if sales:
+        sale_marks = _marks(list(sales))
+        for sale_id, *line in fetch_rows(
+                'SELECT "sale_id", "product_id", "service_id", "code", "name", "category", "qty", "list_price_fen", '
+                f'"unit_price_fen", "line_total_fen", "discount_reason" FROM "sale_line" WHERE "sale_id" IN '
+                f'({sale_marks})', list(sales)):
+            out[sales[sale_id]]["sale"]["lines"].append(_ints(line))
+        for sale_id, *payment in fetch_rows(
+                'SELECT "sale_id", "tender", "amount_fen", "card_id", "principal_fen", "bonus_fen", "points" FROM '
+                f'"payment" WHERE "sale_id" IN ({sale_marks})', list(sales)):
+            out[sales[sale_id]]["sale"]["payments"].append(_ints(payment))
+        for tx_id in sales.values():
+            sale = out[tx_id]["sale"]
+            sale["lines"].sort(key=lambda e: json.dumps(e, ensure_ascii=False))
+            sale["payments"].sort(key=lambda e: json.dumps(e))
+    for (tx_id, visit_id, member, card, store, staff, created) in fetch_rows(
+            'SELECT "transaction_id", "id", "member_id", "card_id", "store_id", "staff_id", "created_at" FROM "visit" '
+            f'WHERE "transaction_id" IN ({_marks(visiting)})', visiting) if visiting else ():
+        out[tx_id]["visit"] = {"id": visit_id, "member": member, "card": card, "store": store, "staff": staff,
+                               "at": _time(created)}
+    return out
+
+
+def _impersonal(payload: object) -> object:
+    """An audit payload without the personal fields erasure may anonymise."""
+    if isinstance(payload, dict):
+        return {k: _impersonal(v) for k, v in payload.items() if k not in PERSONAL_KEYS}
+    if isinstance(payload, list):
+        return [_impersonal(v) for v in payload]
+    return payload
+
+
+def audit_contents(ids: list[int]) -> dict[int, dict]:
+    if not ids:
+        return {}
+    return {event_id: audit_content(*fields) for event_id, *fields in fetch_rows(
+        'SELECT "id", "created_at", "staff_id", "store_id", "action", "subject", "txid", "payload" FROM '
+        f'"audit_event" WHERE "id" IN ({_marks(ids)})', ids)}
+
+
+CONTENTS = {"tx": tx_contents, "audit": audit_contents}
+
+
+# ------------------------------------------------------------------------------------------------ appending
+
+_HEAD_INSERT = 'INSERT INTO "chain_head" ("chain", "seq", "digest") VALUES (?, 0, ?) ON CONFLICT ("chain") DO NOTHING'
+_local = threading.local()
+
+
+def begin() -> list:
+    """An operation starts (one attempt of ``run_operation``): its links wait and are appended together (an
+    operation run inside another one keeps its own list). The list is the token :func:`flush` and :func:`end`
+    take."""
+    frame: list = []
+    _stack().append(frame)
+    return frame
+
+
+def _stack() -> list[list]:
+    stack = getattr(_local, "stack", None)
+    if stack is None:
+        stack = _local.stack = []
+    return stack
+
+
+def link(kind: str, ref: int, store_id: int | None, content: dict | None = None) -> None:
+    """Chain the row ``ref`` of ``kind`` ("tx" or "audit") on its store's chain, inside the caller's write
+    transaction. Within an operation the links wait for :func:`flush` (one head read, one insert, one head update
+    for all of them); outside one they are appended at once. ``content``: the row as :data:`CONTENTS` would read
+    it back, when the caller has it."""
+    item = (kind, ref, store_id or 0, content)
+    stack = _stack()
+    if stack:
+        stack[-1].append(item)
+    else:
+        _append([item])
+
+
+def flush(frame: list) -> None:
+    """Append the operation's waiting links (its audit events, then the transaction itself)."""
+    end(frame)
+    if frame:
+        _append(frame)
+
+
+def end(frame: list) -> None:
+    """The operation's attempt is over (committed, refused or failed): nothing of it waits any more."""
+    stack = _stack()
+    if any(f is frame for f in stack):
+        while stack and stack.pop() is not frame:
+            pass
+
+
+def _append(items: list[tuple[str, int, int, dict | None]]) -> None:
+    by_chain: dict[int, list] = defaultdict(list)
+    for item in items:
+        by_chain[item[2]].append(item)
+    lock = "" if is_sqlite() else " FOR UPDATE"
+    for chain, chained in sorted(by_chain.items()):
+        rows = fetch_rows(f'SELECT "seq", "digest" FROM "chain_head" WHERE "chain" = ?{lock}', (chain,))
+        if not rows:
+            run_sql(_HEAD_INSERT, (chain, GENESIS))
+            rows = fetch_rows(f'SELECT "seq", "digest" FROM "chain_head" WHERE "chain" = ?{lock}', (chain,))
+        seq, prev = rows[0]
+        values: list[object] = []
+        for kind, ref, _chain, content in chained:
+            if content is None:
+                content = CONTENTS[kind]([ref])[ref]
+            seq += 1
+            prev = digest_of(prev, kind, content)
+            values += [chain, seq, kind, ref, prev]
+        marks = ", ".join("(?, ?, ?, ?, ?)" for _ in chained)
+        run_sql(f'INSERT INTO "chain_link" ("chain", "seq", "kind", "ref", "digest") VALUES {marks}', values)
+        run_sql('UPDATE "chain_head" SET "seq" = ?, "digest" = ? WHERE "chain" = ?', (seq, prev, chain))
+
+
+def audit_content(created: object, staff: int | None, store: int | None, action: str, subject: str,
+                  txid: str | None, payload: str) -> dict:
+    """An audit event's canonical content from its fields (as :func:`audit_contents` reads it back)."""
+    try:
+        body: object = _impersonal(json.loads(payload))
+    except (TypeError, ValueError):
+        body = {"unreadable": payload}
+    return {"at": _time(created), "staff": staff, "store": store, "action": action, "subject": subject,
+            "txid": txid, "payload": body}
+
+
+def rebuild() -> int:
+    """Chain every transaction and audit event no link covers yet, oldest first (a database made before chains,
+    or written in bulk by a generator): the number of links made. Inside the caller's write transaction."""
+    made = 0
+    for kind, table, store_column in (("tx", "ledger_transaction", "store_id"), ("audit", "audit_event", "store_id")):
+        rows = fetch_rows(f'SELECT t."id", t."{store_column}" FROM "{table}" t WHERE NOT EXISTS (SELECT 1 FROM '
+                          f'"chain_link" l WHERE l."kind" = ? AND l."ref" = t."id") ORDER BY t."id"', (kind,))
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start:start + BATCH]
+            contents = CONTENTS[kind]([ref for ref, _store in batch])
+            _append([(kind, ref, store_id or 0, contents[ref]) for ref, store_id in batch])
+            made += len(batch)
+    return made
+
+
+def rechain() -> int:
+    """Throw the chains away and chain everything again, oldest first: only for a generator that writes history
+    back-dated (the demo, the benchmark databases, test fixtures) — on a shop's database this is exactly what the
+    chains exist to make visible. Inside the caller's write transaction."""
+    run_sql('DELETE FROM "chain_link"')
+    run_sql('DELETE FROM "chain_head"')
+    return rebuild()
+
+
+# ------------------------------------------------------------------------------------------------ checking
+
+
+@dataclass(frozen=True)
+class Broken:
+    chain: int
+    seq: int | None
+    detail: str
+
+
+def _links(chain: int) -> Iterator[list[tuple[int, str, int, str]]]:
+    last = 0
+    while True:
+        rows = fetch_rows('SELECT "seq", "kind", "ref", "digest" FROM "chain_link" WHERE "chain" = ? AND "seq" > ? '
+                          'ORDER BY "seq" LIMIT ?', (chain, last, BATCH))
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
+
+
+def verify() -> list[Broken]:
+    """Recompute every chain from the rows: the first broken link of each chain, and rows no link covers."""
+    problems: list[Broken] = []
+    heads = {chain: (seq, digest) for chain, seq, digest in fetch_rows(
+        'SELECT "chain", "seq", "digest" FROM "chain_head"')}
+    chains = {c for (c,) in fetch_rows('SELECT DISTINCT "chain" FROM "chain_link"')} | set(heads)
+    for chain in sorted(chains):
+        prev, expected_seq, broken = GENESIS, 1, None
+        for batch in _links(chain):
+            contents = {kind: CONTENTS[kind]([ref for _s, k, ref, _d in batch if k == kind]) for kind in CONTENTS}
+            for seq, kind, ref, digest in batch:
+                if seq != expected_seq:
+                    broken = Broken(chain, expected_seq, f"link {expected_seq} is missing (the next is {seq})")
+                    break
+                content = contents.get(kind, {}).get(ref)
+                if content is None:
+                    broken = Broken(chain, seq, f"the {kind} row {ref} it covers is gone")
+                    break
+                if digest_of(prev, kind, content) != digest:
+                    broken = Broken(chain, seq, f"the {kind} row {ref} is not what was chained (edited, or a link "
+                                                f"before it was)")
+                    break
+                prev, expected_seq = digest, seq + 1
+            if broken is not None:
+                break
+        if broken is not None:
+            problems.append(broken)
+            continue
+        head = heads.get(chain)
+        if head is None or head != (expected_seq - 1, prev):
+            problems.append(Broken(chain, expected_seq - 1, "the head does not match the last link"))
+    for table, kinds in (("sale", SALE_KINDS), ("visit", VISIT_KINDS)):
+        for (ref, kind) in fetch_rows(f'SELECT r."id", t."kind" FROM "{table}" r JOIN "ledger_transaction" t ON '
+                                      f't."id" = r."transaction_id" WHERE t."kind" NOT IN ({_marks(list(kinds))}) '
+                                      'LIMIT 20', list(kinds)):
+            problems.append(Broken(-1, None, f"the {table} row {ref} hangs on a {kind} transaction"))
+    for kind, table in (("tx", "ledger_transaction"), ("audit", "audit_event")):
+        for (ref,) in fetch_rows(f'SELECT t."id" FROM "{table}" t WHERE NOT EXISTS (SELECT 1 FROM "chain_link" l '
+                                 f'WHERE l."kind" = ? AND l."ref" = t."id") ORDER BY t."id" LIMIT 20', (kind,)):
+            problems.append(Broken(-1, None, f"the {kind} row {ref} is in no chain"))
+    return problems
+
+
+def heads() -> dict[str, dict[str, object]]:
+    """The head of every chain, to keep somewhere else (``mms check --anchor``)."""
+    return {str(chain): {"seq": int(seq), "digest": digest}
+            for chain, seq, digest in fetch_rows('SELECT "chain", "seq", "digest" FROM "chain_head" ORDER BY "chain"')}
+
+
+def check_anchors(kept: dict[str, dict[str, object]]) -> list[Broken]:
+    """Each kept head must still be the link at its place in its chain: nothing before it rewritten, nothing
+    after it cut off and the chain started again."""
+    problems = []
+    for chain, head in sorted(kept.items()):
+        try:
+            chain_id, seq, digest = int(chain), int(head["seq"]), str(head["digest"])
+        except (KeyError, TypeError, ValueError):
+            problems.append(Broken(-1, None, f"anchor {chain!r} cannot be read"))
+            continue
+        if seq == 0:
+            continue
+        rows = fetch_rows('SELECT "digest" FROM "chain_link" WHERE "chain" = ? AND "seq" = ?', (chain_id, seq))
+        if not rows:
+            problems.append(Broken(chain_id, seq, "the anchored link is gone (the chain was cut back)"))
+        elif rows[0][0] != digest:
+            problems.append(Broken(chain_id, seq, "the anchored link differs (the chain was rewritten)"))
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------ audited state
+
+
+def staff_state(code: str, role: str, active: bool, store_id: int | None, pin_hash: str) -> dict[str, object]:
+    """What a staff account's audited events record of it: enough to notice a role, a PIN or a store changed
+    behind the back of the services (the PIN only as a digest of its hash)."""
+    return {"code": code, "role": role, "active": bool(active), "store": store_id,
+            "pin": hashlib.sha256(pin_hash.encode()).hexdigest()[:32]}
+
+
+#: rows whose changes are audited with the state they leave (besides staff): table -> the columns recorded. A row is
+#: held to its last recorded state; one the services never recorded (made before, or by hand in a test) is not.
+STATE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "card_type": ("code", "kind", "price_fen", "validity_days", "visits", "discount_bp", "period_days", "active",
+                  "transferable", "start_on_first_use", "max_freeze_days"),
+    "tier": ("code", "rank", "discount_bp", "points_pct", "upgrade_spend_fen"),
+    "product": ("code", "barcode", "price_fen", "active"),
+    "service_item": ("code", "barcode", "price_fen", "active"),
+    "tier_price": ("tier_id", "product_id", "service_id", "price_fen"),
+}
+
+
+def row_states(table: str, ids: Iterable[int] | None = None) -> dict[int, dict[str, object]]:
+    """The recorded columns of rows of ``table`` (all, or ``ids``), as their state events keep them."""
+    cols = STATE_COLUMNS[table]
+    select = ", ".join(f'"{c}"' for c in cols)
+    wanted = list(ids) if ids is not None else None
+    where = f' WHERE "id" IN ({_marks(wanted)})' if wanted else ""
+    return {row_id: dict(zip(cols, _ints(values), strict=True))
+            for row_id, *values in fetch_rows(f'SELECT "id", {select} FROM "{table}"{where}', wanted or ())}
+
+
+def record_states(table: str, ids: Iterable[int] | None = None, *, staff=None, store=None) -> None:
+    """Record the state of rows of ``table`` (all, or ``ids``) in the audit, inside the caller's write
+    transaction: what the services made or changed a row to, which ``mms check`` holds it to."""
+    from mms_tui.services.ledger.operations import audit
+
+    for row_id, state in row_states(table, ids).items():
+        audit(f"{table}.state", f"{table}:{row_id}", staff=staff, store=store, payload={"state": state})
+
+
+def record_staff_states() -> None:
+    """A baseline for accounts made before staff events recorded their state (an upgraded database)."""
+    from mms_tui.services.ledger.operations import audit
+
+    for staff_id, code, role, active, store_id, pin_hash in fetch_rows(
+            'SELECT "id", "code", "role", "active", "store_id", "pin_hash" FROM "staff" ORDER BY "id"'):
+        audit("staff.state", f"staff:{staff_id}", staff=None, store=None,
+              payload={"state": staff_state(code, role, active, store_id, pin_hash)})
+
+
+def audited_state() -> list[str]:
+    """Rows whose changes are audited must hold the state their last chained event records: staff accounts
+    (events with a ``state`` payload), and the loyalty rules (the last ``rules.save``)."""
+    problems = []
+    last: dict[str, dict] = {}
+    for subject, payload in fetch_rows('SELECT "subject", "payload" FROM "audit_event" WHERE "subject" LIKE ? '
+                                       'ORDER BY "id"', ("staff:%",)):
+        try:
+            state = json.loads(payload).get("state")
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if state is not None:
+            last[subject] = state
+    present = set()
+    for staff_id, code, role, active, store_id, pin_hash in fetch_rows(
+            'SELECT "id", "code", "role", "active", "store_id", "pin_hash" FROM "staff" ORDER BY "id"'):
+        present.add(f"staff:{staff_id}")
+        recorded = last.get(f"staff:{staff_id}")
+        now = staff_state(code, role, active, store_id, pin_hash)
+        if recorded is None:
+            problems.append(f"staff {code}: no audited event records this account")
+        elif recorded != now:
+            changed = sorted(k for k in now if recorded.get(k) != now[k])
+            problems.append(f"staff {code}: {', '.join(changed)} changed without an audited event")
+    for subject in sorted(set(last) - present):
+        problems.append(f"staff {last[subject].get('code', subject)}: the account is gone without an audited event")
+    for table in STATE_COLUMNS:
+        recorded_rows: dict[int, dict] = {}
+        for subject, payload in fetch_rows('SELECT "subject", "payload" FROM "audit_event" WHERE "subject" LIKE ? '
+                                           'ORDER BY "id"', (f"{table}:%",)):
+            try:
+                state = json.loads(payload).get("state")
+                row_id = int(subject.split(":", 1)[1])
+            except (TypeError, ValueError, AttributeError, IndexError):
+                continue
+            if state is not None:
+                recorded_rows[row_id] = state
+        current = row_states(table, list(recorded_rows)) if recorded_rows else {}
+        for row_id, state in sorted(recorded_rows.items()):
+            now = current.get(row_id)
+            if now is None:
+                problems.append(f"{table} {row_id}: gone without an audited event")
+            elif now != state:
+                changed = sorted(k for k in now if state.get(k) != now[k])
+                problems.append(f"{table} {row_id}: {', '.join(changed)} changed without an audited event")
+    saved = fetch_rows('SELECT "payload" FROM "audit_event" WHERE "action" = ? ORDER BY "id" DESC LIMIT 1',
+                       ("rules.save",))
+    rules = fetch_rows('SELECT "value" FROM "config" WHERE "key" = ?', ("loyalty_rules",))
+    if rules and not saved:
+        problems.append("loyalty rules: saved with no audited event")
+    elif saved:
+        try:
+            document = json.loads(saved[0][0]).get("rules")
+            current = json.loads(rules[0][0]) if rules else None
+        except (TypeError, ValueError, AttributeError):
+            document, current = None, "unreadable"
+        if canonical(document) != canonical(current):
+            problems.append("loyalty rules: differ from the last audited save")
+    return problems

@@ -1,0 +1,192 @@
+"""``mms check``: prove the ledger and the caches agree. Read-only; returns what is wrong, empty when all holds.
+
+Invariants:
+
+* every transaction's entries sum to zero per unit (fen, points, visits);
+* every card's cached balances equal the sum of its entries per account (cards start at zero);
+* no cached balance is negative;
+* every sale's total equals the sum of its lines, and its payments cover exactly its total;
+* every transaction that changed something has its audit event;
+* a reversal undoes exactly the entries of what it reverses (a top-up's refund: all but the part of its bonus that
+  was spent before, which stays spent);
+* every hash chain verifies from its first link to its head, and covers every transaction and audit event (a
+  rewritten, deleted or inserted row names the first link it breaks; services/chain.py);
+* staff accounts and the loyalty rules hold the state their last audited event records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import peewee
+
+from mms_tui.models import AuditEvent, Card, Entry, Payment, Sale, SaleLine, Transaction, Visit
+from mms_tui.services.ledger.operations import CARD_ACCOUNTS
+
+
+@dataclass(frozen=True)
+class Problem:
+    rule: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.subject}: {self.detail}"
+
+
+def _unbalanced() -> list[Problem]:
+    total = peewee.fn.SUM(Entry.amount)
+    query = (
+        Entry.select(Transaction.txid, Entry.unit, total.alias("total"))
+        .join(Transaction)
+        .group_by(Transaction.txid, Entry.unit)
+        .having(total != 0)
+        .tuples()
+    )
+    return [Problem("unbalanced", f"tx {txid}", f"{unit} entries sum to {s}") for txid, unit, s in query]
+
+
+def _card_caches() -> list[Problem]:
+    sums: dict[int, dict[str, int]] = {}
+    query = (
+        Entry.select(Entry.card, Entry.account, peewee.fn.SUM(Entry.amount))
+        .where(Entry.card.is_null(False))
+        .group_by(Entry.card, Entry.account)
+        .tuples()
+    )
+    for card_id, account, total in query:
+        sums.setdefault(card_id, {})[account] = int(total)
+    problems = []
+    columns = [Card.id, Card.card_no] + [getattr(Card, col) for col, _unit in CARD_ACCOUNTS.values()]
+    for row in Card.select(*columns).tuples().iterator():
+        card_id, card_no, *cached = row
+        entries = sums.get(card_id, {})
+        for (account, (column, _unit)), value in zip(CARD_ACCOUNTS.items(), cached, strict=True):
+            expected = entries.get(account, 0)
+            if value != expected:
+                problems.append(
+                    Problem("cache", f"card {card_no}", f"{column} is {value} but its entries sum to {expected}")
+                )
+            if value < 0:
+                problems.append(Problem("negative", f"card {card_no}", f"{column} is {value}"))
+        for account in set(entries) - set(CARD_ACCOUNTS):
+            problems.append(Problem("account", f"card {card_no}", f"entries on unknown card account {account}"))
+    return problems
+
+
+def _sales() -> list[Problem]:
+    problems = []
+    lines = {
+        sale_id: (int(total), int(listed))
+        for sale_id, total, listed in SaleLine.select(
+            SaleLine.sale, peewee.fn.SUM(SaleLine.line_total_fen), peewee.fn.SUM(SaleLine.list_price_fen * SaleLine.qty)
+        ).group_by(SaleLine.sale).tuples()
+    }
+    paid = {
+        sale_id: int(total)
+        for sale_id, total in Payment.select(Payment.sale, peewee.fn.SUM(Payment.amount_fen))
+        .group_by(Payment.sale)
+        .tuples()
+    }
+    for sale_id, subtotal, discount, total in Sale.select(
+        Sale.id, Sale.subtotal_fen, Sale.discount_fen, Sale.total_fen
+    ).tuples().iterator():
+        line_total, listed = lines.get(sale_id, (0, 0))
+        if line_total != total or listed != subtotal or subtotal - discount != total:
+            problems.append(Problem("sale", f"sale {sale_id}",
+                                    f"total {total}, subtotal {subtotal}, discount {discount} but lines give "
+                                    f"{line_total} of {listed}"))
+        if paid.get(sale_id, 0) != total:
+            problems.append(Problem("sale", f"sale {sale_id}", f"payments {paid.get(sale_id, 0)} ≠ total {total}"))
+    return problems
+
+
+def _audited() -> list[Problem]:
+    missing = (
+        Transaction.select(Transaction.txid)
+        .join(AuditEvent, peewee.JOIN.LEFT_OUTER, on=(AuditEvent.txid == Transaction.txid))
+        .where(AuditEvent.id.is_null())
+        .tuples()
+    )
+    return [Problem("audit", f"tx {txid}", "no audit event") for (txid,) in missing]
+
+
+def _reversals() -> list[Problem]:
+    problems = []
+    Original = Transaction.alias()
+    for rev_id, rev_txid, orig_id, orig_kind in (
+        Transaction.select(Transaction.id, Transaction.txid, Original.id, Original.kind)
+        .join(Original, on=(Transaction.reverses == Original.id))
+        .tuples()
+    ):
+        def entries(tx_id: int) -> list[tuple]:
+            return sorted(
+                Entry.select(Entry.account, Entry.card, Entry.unit, Entry.amount)
+                .where(Entry.transaction == tx_id)
+                .tuples()
+            )
+
+        negated = sorted((a, c, u, -x) for a, c, u, x in entries(orig_id))
+        if entries(rev_id) != negated and not _top_up_refund(orig_kind, negated, entries(rev_id)):
+            problems.append(Problem("reversal", f"tx {rev_txid}", "does not exactly undo what it reverses"))
+    return problems
+
+
+_BONUS_ACCOUNTS = ("card.bonus", "expense.bonus")
+
+
+def _top_up_refund(kind: str, negated: list[tuple], reversal: list[tuple]) -> bool:
+    """A top-up's refund undoes everything exactly except its bonus, which it takes back only as far as it was
+    still on the card (services/refund.py): between none and all of it, card and expense alike."""
+    if kind != "topup":
+        return False
+    if [e for e in reversal if e[0] not in _BONUS_ACCOUNTS] != [e for e in negated if e[0] not in _BONUS_ACCOUNTS]:
+        return False
+    given = {(a, c): x for a, c, _u, x in negated if a in _BONUS_ACCOUNTS}  # card.bonus −B, expense.bonus +B
+    taken = {(a, c): x for a, c, _u, x in reversal if a in _BONUS_ACCOUNTS}
+    if set(taken) - set(given):
+        return False
+    card_key = next((k for k in given if k[0] == "card.bonus"), None)
+    if card_key is None:
+        return not taken
+    removed = taken.get(card_key, 0)
+    expense = sum(x for (a, _c), x in taken.items() if a == "expense.bonus")
+    return given[card_key] <= removed <= 0 and expense == -removed
+
+
+def _statuses() -> list[Problem]:
+    """What the chain leaves out because a refund changes it is held to the refunds the chain has: a sale is
+    refunded, and a visit reversed, exactly when a refund reverses its transaction."""
+    Refund = Transaction.alias()
+    problems = []
+    for model, done, word in ((Sale, "refunded", "sale"), (Visit, "reversed", "visit")):
+        refunded = (Refund.select(Refund.reverses).where(Refund.reverses.is_null(False)))
+        query = (model.select(model.id, model.status, model.transaction.in_(refunded).alias("undone"))
+                 .tuples().iterator())
+        for row_id, status, undone in query:
+            if (status == done) != bool(undone):
+                problems.append(Problem("status", f"{word} {row_id}", f"is {status} but was "
+                                        f"{'' if undone else 'not '}refunded"))
+    return problems
+
+
+def _chains() -> list[Problem]:
+    from mms_tui.services.ledger.chain import audited_state, verify
+
+    problems = [Problem("chain", f"chain {b.chain}" + (f" link {b.seq}" if b.seq is not None else ""), b.detail)
+                if b.chain >= 0 else Problem("chain", "rows", b.detail) for b in verify()]
+    return problems + [Problem("state", text.split(":", 1)[0], text.split(":", 1)[1].strip())
+                       for text in audited_state()]
+
+
+def check_ledger() -> list[Problem]:
+    """Every invariant, in order; an empty list means the books hold."""
+    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_chains()]
+
+
+def check_anchors(kept: dict) -> list[Problem]:
+    """Kept chain heads (``mms check --anchor``, saved elsewhere) still stand in their chains."""
+    from mms_tui.services.ledger.chain import check_anchors as anchors
+
+    return [Problem("anchor", f"chain {b.chain}" + (f" link {b.seq}" if b.seq is not None else ""), b.detail)
+            for b in anchors(kept)]

@@ -1,0 +1,244 @@
+"""A realistic demo database: a salon-and-fitness studio with members, cards and months of history.
+
+Everything is made through the same services the desk uses (so ``mms check`` holds), then each operation's
+timestamps are moved back to the moment it is supposed to have happened. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from mms_tui import clock
+from mms_tui.db import database, is_sqlite, write_transaction
+from mms_tui.models import (
+    AuditEvent,
+    Card,
+    Member,
+    Product,
+    Sale,
+    ServiceItem,
+    Staff,
+    Store,
+    Transaction,
+    Visit,
+)
+from mms_tui.services.base.config import get_config, set_config
+from mms_tui.services.base.errors import DomainError
+from mms_tui.services.ledger.chain import STATE_COLUMNS, rechain, record_states, row_states
+from mms_tui.services.ledger.operations import new_txid
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.records import freeze_card, issue_card, register_member, report_lost
+from mms_tui.services.money.checkout import checkout, quote
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.ops.setup import initialise
+from mms_tui.services.staff.accounts import create_staff
+
+DEMO_ADMIN = ("admin", "店长 王芳", "1234")
+DEMO_STAFF = [("m01", "经理 李强", "manager", "2345"), ("c01", "前台 小陈", "cashier", "0000")]
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国建华志强文博子涵欣怡梓萱浩然一诺宇轩雨桐思远佳怡俊杰晓东晓燕海燕红梅春花秋菊冬梅玉兰"
+
+#: (code, barcode, name, category, price_fen, kind)
+CATALOG = [
+    ("HAIR", None, "精剪", "美发", 8_800, "service"),
+    ("WASH", None, "洗护造型", "美发", 3_800, "service"),
+    ("DYE", None, "染发", "美发", 38_800, "service"),
+    ("MASSAGE", None, "肩颈按摩", "理疗", 19_800, "service"),
+    ("SPA", None, "全身SPA", "理疗", 49_800, "service"),
+    ("PT", None, "私教课", "健身", 30_000, "service"),
+    ("YOGA", None, "瑜伽团课", "健身", 12_000, "service"),
+    ("SHAMPOO", "6901234567892", "洗发水 500ml", "零售", 6_800, "product"),
+    ("PROTEIN", "6923456789012", "乳清蛋白粉", "零售", 29_900, "product"),
+    ("WATER", "6920000000012", "矿泉水", "零售", 300, "product"),
+    ("TOWEL", "6930000000014", "运动毛巾", "零售", 3_500, "product"),
+]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    members: int
+    cards: int
+    sales: int
+    visits: int
+    admin_code: str
+    admin_pin: str
+
+
+def is_seeded() -> bool:
+    return get_config("demo_login") is not None
+
+
+def _name(rng: random.Random) -> str:
+    given = rng.choice(GIVEN)
+    if rng.random() < 0.6:
+        given += rng.choice(GIVEN)
+    return rng.choice(SURNAMES) + given[: rng.choice((1, 2))]
+
+
+def _phone(rng: random.Random, used: set[str]) -> str:
+    while True:
+        phone = rng.choice(("13", "15", "17", "18", "19")) + "".join(rng.choice("0123456789") for _ in range(9))
+        if phone not in used:
+            used.add(phone)
+            return phone
+
+
+def _recorded(table: str) -> set[int]:
+    """Rows of ``table`` whose state is already in the audit (the defaults `mms init` made)."""
+    return {int(s.split(":", 1)[1]) for (s,) in AuditEvent.select(AuditEvent.subject).where(
+        AuditEvent.subject.startswith(f"{table}:")).tuples()}
+
+
+def _backdate(txid: str, when: dt.datetime) -> None:
+    """Move one operation's rows to the moment it happened in the story."""
+    tx = Transaction.get(Transaction.txid == txid)
+    Transaction.update(created_at=when).where(Transaction.id == tx.id).execute()
+    AuditEvent.update(created_at=when).where(AuditEvent.txid == txid).execute()
+    Sale.update(created_at=when).where(Sale.transaction == tx.id).execute()
+    Visit.update(created_at=when).where(Visit.transaction == tx.id).execute()
+
+
+def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: Callable[[int], None] | None = None) -> DemoResult:
+    """Fill an empty database with ``members`` members and ``days`` of history ending today."""
+    initialise(admin_code=DEMO_ADMIN[0], admin_name=DEMO_ADMIN[1], admin_pin=DEMO_ADMIN[2])
+    if is_sqlite():
+        database.execute_sql("PRAGMA synchronous=OFF")  # seeding only; the desk's connections keep FULL
+    rng = random.Random(seed)
+    store = Store.select().order_by(Store.id).first()
+    with write_transaction():
+        for code, barcode, name, category, price, kind in CATALOG:
+            model = ServiceItem if kind == "service" else Product
+            model.create(code=code, barcode=barcode, name=name, category=category, price_fen=price)
+        branch = Store.create(code="BR1", name="城西店", parent=store)
+    for code, name, role, pin in DEMO_STAFF:
+        create_staff(code, name, role, pin, store=store)
+    staff = list(Staff.select().where(Staff.role.in_(("cashier", "manager"))))
+    today = clock.today()
+    start = dt.datetime.combine(today - dt.timedelta(days=days), dt.time(9, 0))
+    used: set[str] = set()
+    services = [c for c in CATALOG if c[5] == "service"]
+    products = [c for c in CATALOG if c[5] == "product"]
+    sales = visits = 0
+
+    seeded_at = clock.now()
+
+    def moment(day_offset: int) -> dt.datetime:
+        """A time of day during opening hours, never later than now (today's history has happened already)."""
+        day = start + dt.timedelta(days=min(day_offset, days))
+        when = day.replace(hour=rng.randint(9, 20), minute=rng.randint(0, 59), second=rng.randint(0, 59))
+        return min(when, seeded_at - dt.timedelta(minutes=rng.randint(1, 90)))
+
+    for i in range(members):
+        clerk = rng.choice(staff)
+        where = store if rng.random() < 0.8 else branch
+        joined = rng.randint(0, days - 5)
+        birthday = None
+        if rng.random() < 0.8:
+            birthday = dt.date(rng.randint(1965, 2005), rng.randint(1, 12), rng.randint(1, 28))
+        if i < 3:  # someone always has a birthday this week
+            birthday = dt.date(1990 + i, today.month, min(today.day, 28))
+        reg = register_member(_name(rng), _phone(rng, used), clerk, new_txid(), gender=rng.choice("FFM"),
+                              birthday=birthday, store=where)
+        when = moment(joined)
+        _backdate(reg.txid, when)
+        Member.update(created_at=when).where(Member.id == reg.member_id).execute()
+        member_id = reg.member_id
+        # every member has a stored-value card; many also hold a package or a pass
+        sv = issue_card(member_id, "SV", clerk, new_txid(), price_fen=0, store=where, on=when.date())
+        _backdate(sv.txid, when)
+        amount = rng.choice((50_000, 100_000, 100_000, 200_000, 300_000))
+        tu = top_up(sv.card_id, amount, None, rng.choice(("cash", "wechat", "alipay", "bank_card")), clerk,
+                    new_txid(), store=where)
+        _backdate(tu.txid, when)
+        extra = None
+        roll = rng.random()
+        if roll < 0.3:
+            extra = issue_card(member_id, "V10", clerk, new_txid(), tender="wechat", store=where, on=when.date())
+        elif roll < 0.5:
+            month_start = when.date() if rng.random() < 0.5 else today - dt.timedelta(days=rng.randint(20, 29))
+            extra = issue_card(member_id, "M1", clerk, new_txid(), tender="alipay", store=where, on=month_start)
+        elif roll < 0.6:
+            extra = issue_card(member_id, "Y1", clerk, new_txid(), tender="bank_card", store=where, on=when.date())
+        if extra is not None:
+            _backdate(extra.txid, when)
+        # history: visits and sales from joining until today
+        day = joined
+        while True:
+            day += rng.randint(6, 40)
+            if day > days:
+                break
+            when = moment(day)
+            if extra is not None and rng.random() < 0.6:
+                try:
+                    ci = check_in(extra.card_id, clerk, new_txid(), store=where, on=when.date())
+                    _backdate(ci.txid, when)
+                    visits += 1
+                except DomainError:
+                    pass  # package used up or pass lapsed: the story goes on without it
+            lines = [(rng.choice(services)[0], 1)]
+            if rng.random() < 0.3:
+                lines.append((rng.choice(products)[0], rng.randint(1, 2)))
+            try:
+                sale = _demo_sale(member_id, sv.card_id, lines, clerk, where, rng)
+            except DomainError:
+                continue
+            _backdate(sale, when)
+            sales += 1
+        if progress is not None:
+            progress(i + 1)
+    # a few cards in every state the desk must show
+    cards = list(Card.select().where(Card.status == "active").order_by(Card.id))
+    if len(cards) > 10:
+        report_lost(cards[5].id, staff[0], new_txid())
+        for card in cards:
+            if card.card_type.kind == "period":
+                try:
+                    freeze_card(card.id, staff[0], new_txid())
+                    break
+                except DomainError:
+                    continue
+    set_config_demo()
+    with write_transaction():  # the history above was back-dated as it was made up: chain it as it now reads
+        for table in STATE_COLUMNS:  # the demo's catalogue, made directly above, recorded as it stands
+            record_states(table, [i for i in row_states(table) if i not in _recorded(table)])
+        rechain()
+    if is_sqlite():
+        database.execute_sql("PRAGMA synchronous=FULL")
+    return DemoResult(Member.select().count(), Card.select().count(), sales, visits, DEMO_ADMIN[0], DEMO_ADMIN[2])
+
+
+def _demo_sale(member_id: int, card_id: int, lines: list, clerk: Staff, store: Store, rng: random.Random) -> str:
+    total = quote(member_id, lines).total_fen
+    balance = Card.get_by_id(card_id)
+    if balance.principal_fen + balance.bonus_fen >= total and rng.random() < 0.75:
+        tenders = [("stored_value", total, card_id)]
+    else:
+        tenders = [(rng.choice(("cash", "wechat", "alipay", "bank_card")), total)]
+    return checkout(member_id, lines, tenders, clerk, new_txid(), store=store).txid
+
+
+#: the loyalty rules a demo desk runs on from today (its history was made under the defaults): a points gift
+#: catalogue, member day on Wednesdays, 满300减50 for everyone, a spring coupon to hand out, a birthday gift
+DEMO_RULES = {
+    "points": {"days": [{"name": "会员日", "weekdays": [3], "multiplier": 2}],
+               "gifts": [{"code": "TOWEL", "name": "运动毛巾", "points": 800},
+                         {"code": "CAKE", "name": "生日蛋糕", "points": 2000}]},
+    "promotions": [
+        {"code": "MJ300", "name": "满300减50", "kind": "threshold", "threshold": "300", "amount": "50", "auto": True,
+         "stacking": "stackable"},
+        {"code": "SPRING", "name": "春季护理券", "kind": "amount", "amount": "30", "auto": False},
+    ],
+    "birthday": {"window": "week", "gift": "CAKE"},
+}
+
+
+def set_config_demo() -> None:
+    from mms_tui.services.loyalty.rules import save_rules
+
+    with write_transaction():
+        set_config("demo_login", {"code": DEMO_ADMIN[0], "pin": DEMO_ADMIN[2]})
+    save_rules(DEMO_RULES, Staff.get(Staff.code == DEMO_ADMIN[0]))

@@ -1,0 +1,138 @@
+"""Opening a database and setting it up: schema, the first store, default tiers and card types, the first admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee
+
+from mms_tui.db import DatabaseError, database_fault, describe, init_database, write_transaction
+from mms_tui.i18n import _
+from mms_tui.models import Card, CardType, Member, Staff, Store, Tier, Transaction
+from mms_tui.models.migrations import LATEST, current_version, migrate
+from mms_tui.services.base.errors import InvalidInput, SchemaMissing
+from mms_tui.services.ledger.chain import record_states
+from mms_tui.services.staff.accounts import check_pin, create_staff
+
+#: (code, name, rank, discount_bp, points_pct, upgrade_spend_fen)
+DEFAULT_TIERS = [
+    ("NORMAL", "普通会员", 0, 10000, 100, 0),
+    ("SILVER", "银卡会员", 1, 9500, 120, 100_000),
+    ("GOLD", "金卡会员", 2, 9000, 150, 500_000),
+    ("DIAMOND", "钻石会员", 3, 8500, 200, 2_000_000),
+]
+
+#: (code, name, kind, price_fen, validity_days, visits, discount_bp, period_days)
+DEFAULT_CARD_TYPES = [
+    ("SV", "储值卡", "stored_value", 0, None, 0, 10000, None),
+    ("PT", "积分卡", "points", 0, None, 0, 10000, None),
+    ("DC88", "88折卡", "discount", 19_900, 365, 0, 8800, None),
+    ("V10", "10次卡", "visits", 50_000, 180, 10, 10000, None),
+    ("V30", "30次卡", "visits", 120_000, 365, 30, 10000, None),
+    ("M1", "月卡", "period", 30_000, None, 0, 10000, 30),
+    ("Q1", "季卡", "period", 80_000, None, 0, 10000, 90),
+    ("Y1", "年卡", "period", 280_000, None, 0, 10000, 365),
+]
+
+
+@dataclass(frozen=True)
+class InitResult:
+    applied: list[int]
+    version: int
+    store_code: str
+    admin_created: bool
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    location: str
+    schema_version: int
+    latest_version: int
+    stores: int
+    staff: int
+    members: int
+    cards: int
+    transactions: int
+
+
+def connect(target: str) -> None:
+    """Point the models at ``target`` and make sure it can be reached (a clear error, not a driver traceback)."""
+    db = init_database(target)
+    try:
+        db.connect(reuse_if_open=True)
+    except (peewee.DatabaseError, peewee.ImproperlyConfigured) as exc:  # a driver not installed is one line too
+        error = database_fault(exc) or " ".join(str(exc).split())  # the server's hints come on lines of their own
+        raise DatabaseError(_("Cannot open the database {target}: {error}").format(target=target, error=error)) from None
+
+
+def open_store(target: str) -> None:
+    """Connect and insist on a current schema: the desk never runs on a half-made database."""
+    if "://" not in target and not Path(target).expanduser().exists():
+        raise SchemaMissing(_("There is no database at {target}; run 'mms init' (or 'mms demo').").format(target=target))
+    connect(target)
+    version = current_version()
+    if version == 0:
+        raise SchemaMissing(_("The database {target} is not set up; run 'mms init' (or 'mms demo').").format(target=target))
+    if version < LATEST:
+        raise SchemaMissing(
+            _("The database is at schema {have}; this program needs {need}. Run 'mms init' to upgrade.").format(
+                have=version, need=LATEST
+            )
+        )
+
+
+def needs_admin() -> bool:
+    return not Staff.select().where(Staff.role == "admin").exists()
+
+
+def initialise(
+    *,
+    store_code: str = "HQ",
+    store_name: str = "总店",
+    admin_code: str | None = None,
+    admin_name: str = "",
+    admin_pin: str | None = None,
+) -> InitResult:
+    """Create or upgrade the schema; add the first store, tiers, card types and (when given) the first admin.
+
+    The admin's code and PIN are checked before anything is made: a PIN such as ``abc`` must not leave a database
+    set up with no admin to log in."""
+    if admin_pin is not None:
+        check_pin(admin_pin)
+        if not (admin_code or "").strip():
+            raise InvalidInput(_("Staff code and name are required."))
+    applied = migrate()
+    with write_transaction():
+        store = Store.get_or_none(Store.code == store_code)
+        if store is None and not Store.select().exists():
+            store = Store.create(code=store_code, name=store_name)
+        if not Tier.select().exists():
+            Tier.insert_many(
+                [dict(code=c, name=n, rank=r, discount_bp=d, points_pct=p, upgrade_spend_fen=u)
+                 for c, n, r, d, p, u in DEFAULT_TIERS]
+            ).execute()
+            record_states("tier")
+        if not CardType.select().exists():
+            CardType.insert_many(
+                [dict(code=c, name=n, kind=k, price_fen=pr, validity_days=v, visits=vi, discount_bp=d, period_days=pd)
+                 for c, n, k, pr, v, vi, d, pd in DEFAULT_CARD_TYPES]
+            ).execute()
+            record_states("card_type")
+    created = False
+    if admin_code and admin_pin is not None and needs_admin():
+        create_staff(admin_code, admin_name or admin_code, "admin", admin_pin,
+                     store=Store.select().order_by(Store.id).first())
+        created = True
+    first = Store.select().order_by(Store.id).first()
+    return InitResult(applied, current_version(), first.code if first else store_code, created)
+
+
+def info() -> DatabaseInfo:
+    version = current_version()
+
+    def count(model: type[peewee.Model]) -> int:
+        return model.select().count() if version else 0
+
+    return DatabaseInfo(describe(), version, LATEST, count(Store), count(Staff), count(Member), count(Card),
+                        count(Transaction))

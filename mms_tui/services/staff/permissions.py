@@ -1,0 +1,54 @@
+"""Staff accounts, PINs (argon2 hashes, never the PIN itself) and the one place every role check is decided.
+
+PINs are throttled per staff account in the database, so every desk, the lock screen, each manager approval and
+every process see the same count: after a wrong PIN the next try waits a moment (refused unchecked until then),
+and after ``lock_after`` wrong PINs in a row the account takes no PIN for ``lock_minutes`` or until a manager
+unlocks it (setting ``pin_throttle``). An unknown code costs the same hash check as a known one.
+
+Permissions are named (:data:`PERMISSIONS`); a screen or a command asks :func:`may` to decide what to offer and the
+service itself calls :func:`require`, so no entry point can skip a check.
+"""
+
+from __future__ import annotations
+
+from mms_tui.i18n import N_, _
+from mms_tui.models import Staff
+from mms_tui.services.base.errors import (
+    PermissionDenied,
+)
+
+ROLE_RANK = {"cashier": 0, "manager": 1, "admin": 2}
+ROLE_NAMES = {"cashier": N_("cashier"), "manager": N_("manager"), "admin": N_("admin")}
+
+#: every permission the product checks, and the least role that has it
+PERMISSIONS: dict[str, str] = {
+    "refund": "manager",  # undo a sale, a top-up, a check-in, a card issue, a gift
+    "topup.bonus": "manager",  # give a top-up bonus other than the loyalty rules'
+    "rules.edit": "manager",  # change the loyalty rules
+    "coupons.issue": "manager",  # hand out coupons, one or in bulk
+    "shift.others": "manager",  # see and close other staff members' shifts
+    "staff.unlock": "manager",  # lift a PIN lockout
+    "import": "manager",  # import members with opening balances, or products with prices
+    "erase": "manager",  # erase a member's personal data (PIPL)
+}
+
+
+def may(staff: Staff | None, permission: str) -> bool:
+    """Whether ``staff`` has ``permission`` (a name of :data:`PERMISSIONS`): what a screen asks before offering a
+    key, and what :func:`require` enforces in the service."""
+    needed = PERMISSIONS[permission]
+    return staff is not None and ROLE_RANK.get(staff.role, -1) >= ROLE_RANK[needed]
+
+
+def require(staff: Staff, permission: str) -> None:
+    """Refuse, saying who may, unless ``staff`` has ``permission``."""
+    if not may(staff, permission):
+        require_role(staff, PERMISSIONS[permission])
+
+
+def require_role(staff: Staff, role: str) -> None:
+    if ROLE_RANK.get(staff.role, -1) < ROLE_RANK[role]:
+        raise PermissionDenied(
+            _("{name} ({role}) may not do this; a {needed} must.").format(
+                name=staff.name, role=_(ROLE_NAMES.get(staff.role, staff.role)), needed=_(ROLE_NAMES[role]))
+        )
