@@ -838,7 +838,7 @@ def family_group() -> None:
 
 
 def _family_rows(member: str):
-    from mms_tui.services.members.records import family_members
+    from mms_tui.services.members.family import family_members
 
     for f in family_members(member):
         yield {"name": f.name, "phone": f.phone_masked, "first": _("yes") if f.head else ""}
@@ -850,7 +850,7 @@ def _family_rows(member: str):
 @click.pass_context
 def family_show(ctx: click.Context, member: str, fmt: str) -> None:
     """The family of the member with this phone or card number, its first member marked."""
-    from mms_tui.services.members.records import find_member
+    from mms_tui.services.members.profile import find_member
 
     _open(_settings(ctx))
     found = find_member(member)
@@ -868,7 +868,8 @@ def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str
                 fmt: str) -> None:
     """Put MEMBER in the family of FAMILY_OF (who starts one when in none), leaving any family MEMBER was in."""
     from mms_tui.services.ledger.operations import new_txid
-    from mms_tui.services.members.records import find_member, set_family
+    from mms_tui.services.members.family import set_family
+    from mms_tui.services.members.profile import find_member
 
     _open(_settings(ctx))
     result = set_family(member, family_of, _command_staff(staff_code, pin_stdin), new_txid())
@@ -882,7 +883,8 @@ def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str
 def family_leave(ctx: click.Context, member: str, staff_code: str | None, pin_stdin: bool) -> None:
     """Take MEMBER out of their family (a family left with one member is no family)."""
     from mms_tui.services.ledger.operations import new_txid
-    from mms_tui.services.members.records import find_member, set_family
+    from mms_tui.services.members.family import set_family
+    from mms_tui.services.members.profile import find_member
 
     _open(_settings(ctx))
     set_family(member, None, _command_staff(staff_code, pin_stdin), new_txid())

@@ -165,7 +165,8 @@ def _swipe_on_new(members: int) -> tuple[str, Path, list[tuple[bytes, int, str]]
     from mms_tui.db import close_database
     from mms_tui.devices.protocols import em4100_decimal, rdm6300_frame
     from mms_tui.models import Staff
-    from mms_tui.services.members.records import issue_card, register_member
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
     from mms_tui.services.ops.setup import connect, initialise
     from mms_tui.services.staff.accounts import create_staff
 

@@ -33,7 +33,8 @@ def prepare(target: str) -> int:
     from mms_tui.db import close_database
     from mms_tui.models import Product, Staff
     from mms_tui.models.migrations import current_version
-    from mms_tui.services.members.records import issue_card, register_member
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
     from mms_tui.services.money.topup import top_up
     from mms_tui.services.ops.setup import connect, initialise
     from mms_tui.services.staff.accounts import create_staff

@@ -138,7 +138,8 @@ def sqlite_desk(sqlite_target) -> Desk:
 @pytest.fixture
 def regular(sqlite_desk) -> Desk:
     """The SQLite desk with 张三: a stored-value card 00012345 (¥100) and a 10-visit package 00077777."""
-    from mms_tui.services.members.records import issue_card, register_member
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
     from mms_tui.services.money.topup import top_up
 
     zhang = register_member("张三", "13800138000", sqlite_desk.cashier, "r1").member_id

@@ -30,7 +30,8 @@ from mms_tui.services.exchange.barcodes import (
     select_cards,
     validate_ean,
 )
-from mms_tui.services.members.records import issue_card, register_member, report_lost
+from mms_tui.services.members.cards import issue_card, report_lost
+from mms_tui.services.members.profile import register_member
 
 SVG = "{http://www.w3.org/2000/svg}"
 OLD, NEW = dt.datetime(2024, 1, 10, 9, 30), dt.datetime(2024, 6, 2, 18, 5)

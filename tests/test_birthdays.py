@@ -17,14 +17,10 @@ from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import mask_phone
 from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.members.birthdays import AlreadyGiven, birthday_offer, give_birthday_benefit
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import (
-    AlreadyGiven,
-    birthday_offer,
-    give_birthday_benefit,
-    issue_card,
-    register_member,
-)
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.members.view import member_history, member_view
 from mms_tui.services.reports.catalogue import Period, period, run_report
 

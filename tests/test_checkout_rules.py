@@ -17,7 +17,8 @@ from mms_tui.services.base.errors import InsufficientBalance, InvalidInput, NotR
 from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.loyalty.pricing import birthday_benefit, due_fees
 from mms_tui.services.loyalty.rules import load_rules, save_rules
-from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import TenderRequest, checkout, checkout_offers, member_facts, quote
 from mms_tui.services.money.receipt import sale_receipt
 from mms_tui.services.money.refund import refund

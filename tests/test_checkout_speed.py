@@ -26,7 +26,8 @@ from mms_tui.services.base.errors import InvalidInput, UnknownItem
 from mms_tui.services.base.sql import columns, fetch_rows, insert_model, row_model
 from mms_tui.services.loyalty import rules as rules_module
 from mms_tui.services.loyalty.rules import load_rules, save_rules
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout, quote
 from mms_tui.services.money.topup import top_up
 

@@ -11,7 +11,8 @@ import pytest
 from mms_tui.cli import cli
 from mms_tui.models import Card, Config, Member, SchemaVersion, Staff
 from mms_tui.models.migrations import LATEST
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.ops.setup import connect
 
 

@@ -26,7 +26,7 @@ from mms_tui.services.loyalty.coupons import (
 )
 from mms_tui.services.loyalty.pricing import MemberFacts, birthday_benefit
 from mms_tui.services.loyalty.rules import load_rules, save_rules
-from mms_tui.services.members.records import register_member
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.ops.setup import connect
 from mms_tui.services.reports.catalogue import run_report

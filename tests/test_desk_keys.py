@@ -15,7 +15,8 @@ from mms_tui.screens.login import LoginScreen
 from mms_tui.screens.member import MemberScreen
 from mms_tui.screens.pin import ManagerPinScreen
 from mms_tui.services.base.config import set_config
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.settings import Settings
 from tests.test_tui import at_desk, login, open_member, settle, text
 
@@ -155,7 +156,7 @@ async def test_freeze_and_lost_ask_first_and_esc_changes_nothing(regular):
 
 
 async def test_a_lost_cards_swipe_warns_before_anything_else(regular):
-    from mms_tui.services.members.records import report_lost
+    from mms_tui.services.members.cards import report_lost
 
     report_lost("00077777", regular.cashier, "lost-1")
     async with at_desk(regular) as (app, pilot):

@@ -14,8 +14,9 @@ from mms_tui.db import write_transaction
 from mms_tui.models import Staff, Transaction, Visit
 from mms_tui.services.base.config import set_config
 from mms_tui.services.base.errors import AccountLocked, PermissionDenied, PinWait, RepeatCheckIn, WrongPin
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.staff.accounts import authenticate, unlock_staff
 from mms_tui.services.staff.permissions import may
@@ -257,7 +258,7 @@ def test_a_cashier_code_on_the_command_line_needs_its_pin_and_a_manager_to_credi
 
 def test_the_edit_forms_full_phone_and_every_export_of_personal_data_are_audited(desk, run, tmp_path):
     from mms_tui.models import AuditEvent
-    from mms_tui.services.members.records import member_details
+    from mms_tui.services.members.profile import member_details
 
     m = member(desk)
     assert member_details(m, desk.cashier).phone == "13800138000"

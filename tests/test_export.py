@@ -29,8 +29,9 @@ from mms_tui.services.exchange.export import (
     yuan,
 )
 from mms_tui.services.exchange.fields import MEMBER_COLUMNS
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.topup import top_up
 

@@ -19,7 +19,8 @@ import pytest
 from mms_tui.db import close_database, database, database_fault, init_database
 from mms_tui.models import Card, Transaction
 from mms_tui.services.ledger.check import check_ledger
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.reports.catalogue import REPORTS
 from tests.conftest import setup_desk

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from mms_tui.db import close_database
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.topup import top_up
 from tests.conftest import setup_desk
 

@@ -17,7 +17,8 @@ from mms_tui.services.base.text import parse_date
 from mms_tui.services.exchange.importing import ImportRejected, import_file
 from mms_tui.services.exchange.sheets import open_sheet
 from mms_tui.services.ledger.check import check_ledger
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.reports.catalogue import run_report
 
 HEADER = "姓名,手机,卡号,余额,赠送余额,积分,剩余次数,有效期,生日,性别,等级,卡类型,备注"
@@ -371,7 +372,7 @@ def _people_and_cards() -> tuple[list[tuple], list[tuple]]:
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_export_then_import_reproduces_members_cards_and_balances(desk, tmp_path, fmt):
     from mms_tui.services.members.checkin import check_in
-    from mms_tui.services.members.records import freeze_card
+    from mms_tui.services.members.passes import freeze_card
     from mms_tui.services.money.checkout import checkout
     from mms_tui.services.money.topup import top_up
     from mms_tui.services.ops.setup import connect

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.lookup import lookup
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.profile import register_member
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from mms_tui.cli import cli
 from mms_tui.models import Card, Sale
 from mms_tui.services.ledger.check import check_ledger
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.topup import top_up
 
 pytestmark = pytest.mark.slow

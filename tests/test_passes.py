@@ -18,17 +18,11 @@ from mms_tui.services.base.errors import (
     WrongCardKind,
 )
 from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import (
-    family_members,
-    freeze_card,
-    issue_card,
-    register_member,
-    renew_pass,
-    set_family,
-    transfer_visits,
-    unfreeze_card,
-)
+from mms_tui.services.members.family import family_members, set_family, transfer_visits
+from mms_tui.services.members.passes import freeze_card, renew_pass, unfreeze_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.members.view import member_history
 
 DAY = dt.date(2026, 3, 2)  # a Monday

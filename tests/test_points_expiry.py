@@ -14,7 +14,8 @@ from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.loyalty.points import card_lots, expire_points, next_points_expiry
 from mms_tui.services.loyalty.pricing import points_expire_on
 from mms_tui.services.loyalty.rules import load_rules, save_rules
-from mms_tui.services.members.records import issue_card, register_member, replace_card
+from mms_tui.services.members.cards import issue_card, replace_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.ops.setup import connect

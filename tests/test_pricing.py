@@ -31,7 +31,8 @@ from mms_tui.services.loyalty.pricing import (
     topup_tier,
 )
 from mms_tui.services.loyalty.rules import Rules, default_rules, parse_rules
-from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import LineRequest, TenderRequest, checkout, find_item, quote
 from mms_tui.services.money.topup import top_up, topup_offer
 

@@ -14,9 +14,10 @@ from mms_tui.db import database
 from mms_tui.models import AuditEvent, Member
 from mms_tui.services.base.errors import InvalidInput, PermissionDenied, UnknownMember
 from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.lookup import lookup
 from mms_tui.services.members.privacy import PERSONAL_DATA, erase_member
-from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.reports.catalogue import run_report

@@ -11,7 +11,8 @@ import pytest
 from mms_tui.devices.printer import FS_CHINESE_MODE, PrinterError, receipt_bytes, send
 from mms_tui.models import Transaction
 from mms_tui.services.base.errors import NotFound
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.receipt import sale_receipt
 from mms_tui.services.money.topup import top_up

@@ -31,8 +31,9 @@ from mms_tui.models import (
 )
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import as_date
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up

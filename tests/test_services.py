@@ -26,16 +26,10 @@ from mms_tui.services.base.errors import (
     WrongPin,
 )
 from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import (
-    freeze_card,
-    issue_card,
-    register_member,
-    replace_card,
-    report_lost,
-    unfreeze_card,
-    update_member,
-)
+from mms_tui.services.members.passes import freeze_card, unfreeze_card
+from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import TenderRequest, checkout, quote
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up

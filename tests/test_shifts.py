@@ -11,7 +11,8 @@ from mms_tui.db import write_transaction
 from mms_tui.models import AuditEvent
 from mms_tui.services.base.config import set_config
 from mms_tui.services.base.errors import InvalidInput, NotFound, PermissionDenied, TxidConflict
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.shifts import (

@@ -21,8 +21,11 @@ from mms_tui.db import close_database, write_transaction
 from mms_tui.i18n import set_language
 from mms_tui.models import Card, Product
 from mms_tui.services.base.config import set_config
+from mms_tui.services.members.cards import issue_card, report_lost
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import freeze_card, issue_card, register_member, report_lost, set_family
+from mms_tui.services.members.family import set_family
+from mms_tui.services.members.passes import freeze_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.shifts import open_shift

@@ -21,8 +21,9 @@ from mms_tui.models import Card, Entry, Tier
 from mms_tui.services.base.errors import AlreadyReversed, InsufficientBalance, InvalidInput
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import issue_card, register_member, replace_card, report_lost
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up

@@ -13,7 +13,8 @@ from textual.widgets._footer import FooterKey
 
 from mms_tui.screens.checkout import CheckoutScreen
 from mms_tui.screens.desk import DeskScreen
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from tests.test_tui import at_desk, open_member, settle, text
 
 

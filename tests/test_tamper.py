@@ -15,7 +15,8 @@ from mms_tui.db import database, write_transaction
 from mms_tui.models import AuditEvent, Card, ChainHead, ChainLink, Entry, Payment, Sale, Staff, Transaction
 from mms_tui.services.ledger.chain import heads
 from mms_tui.services.ledger.check import check_anchors, check_ledger
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.topup import top_up
 

@@ -15,8 +15,9 @@ from mms_tui.db import write_transaction
 from mms_tui.models import AuditEvent, Member, Sale, ServiceItem, Tier, Transaction
 from mms_tui.services.loyalty.rules import save_rules
 from mms_tui.services.loyalty.tiers import progress, review_tiers, upgrade_if_qualified
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import issue_card, register_member, update_member
+from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.ops.setup import connect
 

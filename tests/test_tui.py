@@ -16,8 +16,9 @@ from mms_tui.screens.pin import ManagerPinScreen
 from mms_tui.screens.register import MemberFormScreen
 from mms_tui.screens.today import TodayScreen
 from mms_tui.services.base.config import set_config
+from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import issue_card, register_member
+from mms_tui.services.members.profile import register_member
 from mms_tui.settings import Settings
 
 
@@ -360,7 +361,7 @@ async def test_swipe_on_a_reader_opens_the_member_and_a_scan_adds_to_the_bill(re
     from mms_tui.devices.protocols import em4100_decimal, rdm6300_frame
     from mms_tui.screens.cards import IssueCardScreen
     from mms_tui.screens.confirm import ConfirmScreen, UnknownCardScreen
-    from mms_tui.services.members.records import issue_card as issue
+    from mms_tui.services.members.cards import issue_card as issue
     from tests.test_devices import Pty
 
     zhang = Member.get(Member.phone == "13800138000").id

@@ -17,20 +17,10 @@ from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import format_money, parse_count
 from mms_tui.services.ledger.tenders import money_tender_choices
+from mms_tui.services.members.cards import CardTypeInfo, card_types, issue_card, replace_card, report_lost
+from mms_tui.services.members.family import FamilyMember, family_members, transfer_visits
 from mms_tui.services.members.lookup import CardSummary
-from mms_tui.services.members.records import (
-    CardTypeInfo,
-    FamilyMember,
-    RenewalQuote,
-    card_types,
-    family_members,
-    issue_card,
-    renew_pass,
-    renewal_quote,
-    replace_card,
-    report_lost,
-    transfer_visits,
-)
+from mms_tui.services.members.passes import RenewalQuote, renew_pass, renewal_quote
 
 
 class IssueCardScreen(OperationDialog):

@@ -27,17 +27,11 @@ from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.base.errors import DomainError, InvalidInput, RepeatCheckIn
 from mms_tui.services.base.text import fit, format_money
 from mms_tui.services.ledger.operations import new_txid
+from mms_tui.services.members.birthdays import BirthdayGiftResult, give_birthday_benefit
 from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.family import FamilyMember, family_members, set_family
 from mms_tui.services.members.lookup import CardSummary
-from mms_tui.services.members.records import (
-    BirthdayGiftResult,
-    FamilyMember,
-    family_members,
-    freeze_card,
-    give_birthday_benefit,
-    set_family,
-    unfreeze_card,
-)
+from mms_tui.services.members.passes import freeze_card, unfreeze_card
 from mms_tui.services.members.view import MemberView, member_view, reveal_phone
 from mms_tui.widgets.footer import Footer
 

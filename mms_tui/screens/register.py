@@ -11,15 +11,8 @@ from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.base.text import format_money
 from mms_tui.services.ledger.operations import new_txid
 from mms_tui.services.ledger.tenders import money_tender_choices
-from mms_tui.services.members.records import (
-    CardTypeInfo,
-    MemberDetails,
-    card_types,
-    issue_card,
-    member_details,
-    register_member,
-    update_member,
-)
+from mms_tui.services.members.cards import CardTypeInfo, card_types, issue_card
+from mms_tui.services.members.profile import MemberDetails, member_details, register_member, update_member
 
 
 def _register_with_card(values: dict, card: dict, staff, store: str, register_txid: str, issue_txid: str) -> int:

@@ -75,7 +75,7 @@ from mms_tui.services.exchange.fields import (
 from mms_tui.services.exchange.sheets import Progress, Sheet, cell_text, file_digest, open_sheet
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
-from mms_tui.services.members.records import clean_birthday, clean_gender, clean_name
+from mms_tui.services.members.profile import clean_birthday, clean_gender, clean_name
 from mms_tui.services.staff.accounts import staff_or_first_admin
 from mms_tui.services.staff.permissions import require
 

@@ -6,7 +6,7 @@ asked for on purpose (``again=True``): a cashier's second key press, or a second
 by accident. The same txid is the same check-in: a retry returns the first result, window or not.
 
 A pass whose card type starts on first use gets its dates from its first check-in, in that check-in's
-transaction; a freeze that ran out its yearly days has ended by itself (see :mod:`mms_tui.services.members.records`) and
+transaction; a freeze that ran out its yearly days has ended by itself (see :mod:`mms_tui.services.members.passes`) and
 is recorded so before the card is checked.
 """
 
@@ -24,7 +24,7 @@ from mms_tui.services.base.resolve import ensure_usable, resolve_card, resolve_s
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.loyalty.rules import load_rules
 from mms_tui.services.loyalty.tiers import upgrade_if_qualified
-from mms_tui.services.members.records import settle_freeze
+from mms_tui.services.members.passes import settle_freeze
 
 
 @dataclass(frozen=True)

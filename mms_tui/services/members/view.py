@@ -22,15 +22,11 @@ from mms_tui.services.ledger.operations import audit
 from mms_tui.services.loyalty.pricing import MemberFacts, birthday_window, due_fees
 from mms_tui.services.loyalty.rules import Rules, load_rules
 from mms_tui.services.loyalty.tiers import TierProgress, progress
+from mms_tui.services.members.birthdays import BirthdayOffer, birthday_offer
+from mms_tui.services.members.cards import member_cards
+from mms_tui.services.members.family import FamilyMember, family_members
 from mms_tui.services.members.lookup import CardSummary, card_summary
-from mms_tui.services.members.records import (
-    BirthdayOffer,
-    FamilyMember,
-    birthday_offer,
-    family_members,
-    freeze_ends_on,
-    member_cards,
-)
+from mms_tui.services.members.passes import freeze_ends_on
 from mms_tui.services.money.refund import REFUNDABLE_KINDS
 
 #: alerts: a pass this close to its end, a stored value this low, a member this long away

@@ -29,8 +29,10 @@ from mms_tui.services.base.config import get_config, set_config
 from mms_tui.services.base.errors import DomainError
 from mms_tui.services.ledger.chain import STATE_COLUMNS, rechain, record_states, row_states
 from mms_tui.services.ledger.operations import new_txid
+from mms_tui.services.members.cards import issue_card, report_lost
 from mms_tui.services.members.checkin import check_in
-from mms_tui.services.members.records import freeze_card, issue_card, register_member, report_lost
+from mms_tui.services.members.passes import freeze_card
+from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout, quote
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.ops.setup import initialise
