@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 import peewee
@@ -202,13 +202,16 @@ def test_segments_report_counts_every_member_once(month):
     assert all(r["rule"] for r in rows)
 
 
-# --- every report against the row-by-row code it replaced (issue #5) ---------------------------------------------
+# --- every report against a reference written apart from it (issues #5, #16) -------------------------------------
 #
-# The reports now add up in SQL along their indexes; the code below is how they were first written — a loop over
-# every row in Python, easy to read and checked by hand against the fixture above. On a varied history (two stores,
-# packages and passes, stored value and points, tier upgrades, lost and frozen cards, refunds of sales, top-ups and
-# check-ins days later, a free gift, an uncategorised item, a category renamed since) both must give the same rows,
-# for recent periods, old ones, whole ranges by day, week and month, and one store.
+# The reports add up in SQL along their indexes; the references below say the same thing the plain way — loops over
+# the models' rows in Python (liability and segments: plain grouped queries), easy to read and checked by hand
+# against the fixtures above, sharing with the reports only the period (its bounds, its weeks and months) and the
+# segment rule. The staff and products references find refunded sales from the ledger (a refund reversing the
+# checkout), not from the sale's status. On a varied history (two stores, packages and passes, stored value and
+# points, tier upgrades, lost and frozen cards, refunds of sales, top-ups and check-ins days later, a free gift, an
+# uncategorised item, a category renamed since, two items of equal revenue) both must give the same rows, for recent
+# periods, old ones, whole ranges by day, week and month, and one store.
 
 
 def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
@@ -347,41 +350,54 @@ def ref_visits(p: Period, by: str = "day") -> Iterator[Row]:
         yield {"store": store, "weekday": weekday, "hour": f"{hour:02d}:00", "check_ins": counts[(store, weekday, hour)]}
 
 
+def in_period(tx: Transaction, p: Period) -> bool:
+    """Made on a day of the period (at its store, when it names one)."""
+    return p.start <= tx.created_at.date() <= p.end and p.store_id in (None, tx.store_id)
+
+
+def lines_kept(p: Period) -> Iterator[tuple[Sale, SaleLine]]:
+    """Every line of every sale made in the period and not refunded since. A sale counts as refunded when a refund
+    transaction reverses its checkout — read from the ledger, not from the sale's status column."""
+    transactions = {tx.id: tx for tx in Transaction.select()}
+    reversed_ids = {tx.reverses_id for tx in transactions.values() if tx.kind == "refund"}
+    sales = {sale.id: sale for sale in Sale.select()
+             if in_period(transactions[sale.transaction_id], p) and sale.transaction_id not in reversed_ids}
+    for line in SaleLine.select().order_by(SaleLine.id):
+        if line.sale_id in sales:
+            yield sales[line.sale_id], line
+
+
 def ref_staff(p: Period, by: str = "day") -> Iterator[Row]:
-    """Sales and services per staff member (refunded sales left out)."""
-    query = (
-        SaleLine.select(Staff.code, Staff.name, SaleLine.service.is_null(False), peewee.fn.SUM(SaleLine.qty),
-                        peewee.fn.SUM(SaleLine.line_total_fen), peewee.fn.COUNT(peewee.fn.DISTINCT(Sale.id)))
-        .join(Sale).join(Transaction).switch(Sale).join(Staff)
-        .where(p.tx_filter() & (Sale.status == "paid"))
-        .group_by(Staff.code, Staff.name, SaleLine.service.is_null(False))
-        .tuples()
-    )
-    rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for code, name, is_service, qty, total, sales in query:
-        r = rows[(code, name)]
-        r["sales"] = max(r["sales"], int(sales))
-        r["services" if is_service else "products"] += int(qty)
-        r["revenue_fen"] += int(total)
-    for (code, name), r in sorted(rows.items(), key=lambda kv: -kv[1]["revenue_fen"]):
-        yield {"staff": code, "name": name, "services": r["services"], "products": r["products"],
-               "revenue_fen": r["revenue_fen"]}
+    """Sales and services per staff member (refunded sales left out): each kept line adds its quantity to the
+    services or products of the staff member who made the sale, and its total to their revenue; the best
+    revenue first (then by code)."""
+    staff = {s.id: s for s in Staff.select()}
+    per_staff: dict[int, dict[str, int]] = {}
+    for sale, line in lines_kept(p):
+        r = per_staff.setdefault(sale.staff_id, {"services": 0, "products": 0, "revenue_fen": 0})
+        if line.service_id is not None:
+            r["services"] += line.qty
+        else:
+            r["products"] += line.qty
+        r["revenue_fen"] += line.line_total_fen
+    rows = [{"staff": staff[i].code, "name": staff[i].name, **r} for i, r in per_staff.items()]
+    return iter(sorted(rows, key=lambda row: (-row["revenue_fen"], row["staff"], row["name"])))
 
 
 def ref_products(p: Period, by: str = "day") -> Iterator[Row]:
-    """Best sellers and services by revenue (refunded sales left out)."""
-    query = (
-        SaleLine.select(SaleLine.code, SaleLine.name, SaleLine.category, SaleLine.service.is_null(False),
-                        peewee.fn.SUM(SaleLine.qty), peewee.fn.SUM(SaleLine.line_total_fen))
-        .join(Sale).join(Transaction)
-        .where(p.tx_filter() & (Sale.status == "paid"))
-        .group_by(SaleLine.code, SaleLine.name, SaleLine.category, SaleLine.service.is_null(False))
-        .order_by(peewee.fn.SUM(SaleLine.line_total_fen).desc())
-        .tuples()
-    )
-    for code, name, category, is_service, qty, total in query:
-        yield {"code": code, "name": name, "category": category, "kind": "service" if is_service else "product",
-               "qty": int(qty), "revenue_fen": int(total)}
+    """Best sellers and services by revenue (refunded sales left out): kept lines added up per item as the line
+    names it (code, name, category, product or service); the best revenue first, then by code, name, category and
+    products before services."""
+    per_item: dict[tuple[str, str, str, str], dict[str, int]] = {}
+    for _sale, line in lines_kept(p):
+        item = (line.code, line.name, line.category, "service" if line.service_id is not None else "product")
+        r = per_item.setdefault(item, {"qty": 0, "revenue_fen": 0})
+        r["qty"] += line.qty
+        r["revenue_fen"] += line.line_total_fen
+    rows = [{"code": code, "name": name, "category": category, "kind": kind, **r}
+            for (code, name, category, kind), r in per_item.items()]
+    return iter(sorted(rows, key=lambda row: (-row["revenue_fen"], row["code"], row["name"], row["category"],
+                                              row["kind"] == "service")))
 
 
 def ref_cards(p: Period, by: str = "day") -> Iterator[Row]:
@@ -408,22 +424,18 @@ def ref_cards(p: Period, by: str = "day") -> Iterator[Row]:
 
 
 def ref_tiers(p: Period, by: str = "day") -> Iterator[Row]:
-    """Members per tier now, and upgrades into each tier during the period."""
-    counts = dict(
-        Member.select(Member.tier, peewee.fn.COUNT(Member.id)).group_by(Member.tier).tuples()
-    )
-    upgrades: dict[str, int] = defaultdict(int)
-    events = AuditEvent.select(AuditEvent.payload).where(
-        (AuditEvent.action == "member.tier_up") & (AuditEvent.created_at >= p.start_dt)
-        & (AuditEvent.created_at < p.end_dt)
-    )
-    if p.store_id is not None:
-        events = events.where(AuditEvent.store == p.store_id)
-    for (payload,) in events.tuples().iterator():
-        upgrades[json.loads(payload)["to"]] += 1
-    for tier in Tier.select().order_by(Tier.rank):
-        yield {"tier": tier.name, "code": tier.code, "members": counts.get(tier.id, 0),
-               "upgrades": upgrades.get(tier.code, 0), "threshold_fen": tier.upgrade_spend_fen}
+    """Members per tier now (of every store), and upgrades into each tier during the period: one
+    ``member.tier_up`` audit event each, naming the tier it went ``to`` (at the period's store, when it names
+    one); every tier listed, lowest first, with its upgrade threshold."""
+    members = Counter(member.tier_id for member in Member.select())
+    upgrades: Counter[str] = Counter()
+    for event in AuditEvent.select():
+        if (event.action == "member.tier_up" and p.start <= event.created_at.date() <= p.end
+                and p.store_id in (None, event.store_id)):
+            upgrades[json.loads(event.payload)["to"]] += 1
+    for tier in sorted(Tier.select(), key=lambda t: t.rank):
+        yield {"tier": tier.name, "code": tier.code, "members": members[tier.id], "upgrades": upgrades[tier.code],
+               "threshold_fen": tier.upgrade_spend_fen}
 
 
 def ref_segments(p: Period, by: str = "day") -> Iterator[Row]:
@@ -492,6 +504,8 @@ def history(db_target):
     checkout(None, [("MASK", 2), "GIFT"], [("cash", 10_000)], cashier, "mask-1")
     Product.update(category="美容").where(Product.code == "MASK").execute()  # the line keeps 护肤
     checkout(None, ["MASK"], [("wechat", 5_000)], cashier, "mask-2")
+    Product.create(code="BAG", name="购物袋", category="零售", price_fen=5_000)
+    checkout(None, ["BAG"], [("cash", 5_000)], cashier, "bag-1")  # as much as the mask: ties are ordered by code
     refund("mask-1", manager, "test", "mask-1-back")
     card = Card.select().join(CardType).where((CardType.kind == "stored_value") & (Card.status == "active")).first()
     top_up(card.id, 30_000, 5_000, "alipay", manager, "late-topup")
@@ -500,6 +514,7 @@ def history(db_target):
     later("late-topup-back", now - dt.timedelta(days=4))
     at("mask-1", now - dt.timedelta(days=3))
     at("mask-2", now - dt.timedelta(days=2))
+    at("bag-1", now - dt.timedelta(days=2))
     return db_target
 
 
@@ -524,6 +539,11 @@ def test_every_report_gives_what_the_row_by_row_reference_gives(history):
     assert sum(r["refund_count"] for r in whole) >= 3
     assert {"护肤_fen", _("uncategorised") + "_fen"} <= set(whole[0])
     assert any(r["topup_count"] < 0 for r in run_report("topups", today - dt.timedelta(days=160), today))
+    # and what the tiers, staff and products references tell apart: upgrades, two staff, products and services
+    since = today - dt.timedelta(days=160)
+    assert sum(r["upgrades"] for r in run_report("tiers", since, today)) >= 2
+    assert len(list(run_report("staff", since, today))) >= 2
+    assert {r["kind"] for r in run_report("products", since, today)} == {"product", "service"}
 
 
 def test_the_edges_of_days_and_windows_agree_with_the_reference(desk):
