@@ -33,7 +33,7 @@ from mms_tui.services.checkin import check_in
 from mms_tui.services.checkout import checkout
 from mms_tui.services.common import as_date
 from mms_tui.services.errors import InvalidInput
-from mms_tui.services.members import issue_card, register_member
+from mms_tui.services.members import freeze_card, issue_card, register_member, replace_card, report_lost
 from mms_tui.services.refund import refund
 from mms_tui.services.reports import (
     REPORTS,
@@ -137,9 +137,76 @@ def test_staff_and_products_leave_refunded_sales_out(month):
     ]
 
 
-def test_cards_per_type(month):
-    rows = {r["card_type"]: r for r in run_report("cards", dt.date(2026, 11, 1), clock.today())}
-    assert rows["储值卡"]["active"] == 1 and rows["10次卡"]["active"] == 1
+@pytest.fixture
+def cards_of_every_state(desk):
+    """Cards of three types issued at known moments around November 2026, each left in a known state. Each line
+    is one card: its number, type, when it was issued, its end date (a 10次卡 runs 180 days, a 月卡 30) and what
+    became of it; the last column is how the cards report for November counts it."""
+    c, m = desk.cashier, desk.manager
+    Store.create(code="BR1", name="分店", parent=desk.store)
+    holder = register_member("张三", "13800138000", c, "r1").member_id
+
+    def issue(card_no: str, card_type: str, when: dt.datetime, **kw) -> None:
+        with clock.pinned(when):
+            issue_card(holder, card_type, c, f"i-{card_no}", card_no=card_no, **kw)
+
+    def on(when: dt.datetime, operation, *args, **kw) -> None:
+        with clock.pinned(when):
+            operation(*args, **kw)
+
+    #     card        type   issued                               ends        then                 counted as
+    issue("V-1", "V10", dt.datetime(2026, 6, 3, 10))             # 11-29                           expired
+    issue("V-2", "V10", dt.datetime(2026, 6, 4, 10))             # 11-30, the last day             active, ending
+    issue("V-3", "V10", dt.datetime(2026, 7, 4, 10))             # 12-30, 30 days on               active, ending
+    issue("V-4", "V10", dt.datetime(2026, 7, 5, 10))             # 12-31                           active
+    issue("M-1", "M1", dt.datetime(2026, 10, 1, 10))             # 10-30                           expired
+    issue("M-2", "M1", dt.datetime(2026, 10, 20, 10))            # 11-18     frozen on 10-25       frozen
+    on(dt.datetime(2026, 10, 25, 10), freeze_card, "M-2", c, "fz-M-2")
+    issue("S-1", "SV", dt.datetime(2026, 10, 31, 23, 59, 59))    # -                               active
+    issue("V-5", "V10", dt.datetime(2026, 11, 1, 0, 0))          # 2027-04-29                      issued, active
+    issue("S-2", "SV", dt.datetime(2026, 11, 2, 10))             # -                               issued, active
+    issue("S-3", "SV", dt.datetime(2026, 11, 3, 10))             # -         lost on 11-03         issued, lost
+    on(dt.datetime(2026, 11, 3, 11), report_lost, "S-3", c, "l-S-3")
+    on(dt.datetime(2026, 11, 4, 10), replace_card, "S-3", "S-4", c, "rp-S-3")  # S-4: issued, active
+    issue("S-5", "SV", dt.datetime(2026, 11, 5, 10), price_fen=10_000)  # -  the issue refunded  issued, cancelled
+    on(dt.datetime(2026, 11, 5, 11), refund, "i-S-5", m, "wrong card", "rf-S-5")
+    issue("M-3", "M1", dt.datetime(2026, 11, 10, 10))            # 12-09     imported as expired   issued, expired
+    Card.update(status="expired").where(Card.card_no == "M-3").execute()  # a status an import may bring
+    issue("V-6", "V10", dt.datetime(2026, 11, 10, 12), store="BR1")  # 2027-05-08 at the branch   issued, active
+    issue("M-4", "M1", dt.datetime(2026, 11, 15, 10))            # 12-14                           issued, active, ending
+    issue("S-6", "SV", dt.datetime(2026, 11, 30, 0, 0))          # -                               issued, active
+    issue("V-7", "V10", dt.datetime(2026, 11, 30, 23, 59, 59))   # 2027-05-28  lost on 11-30       issued, lost
+    on(dt.datetime(2026, 11, 30, 23, 59, 59), report_lost, "V-7", c, "l-V-7")
+    ends = {card.card_no: card.valid_until for card in Card.select()}
+    assert ends == {"V-1": dt.date(2026, 11, 29), "V-2": dt.date(2026, 11, 30), "V-3": dt.date(2026, 12, 30),
+                    "V-4": dt.date(2026, 12, 31), "V-5": dt.date(2027, 4, 29), "V-6": dt.date(2027, 5, 8),
+                    "V-7": dt.date(2027, 5, 28), "M-1": dt.date(2026, 10, 30), "M-2": dt.date(2026, 11, 18),
+                    "M-3": dt.date(2026, 12, 9), "M-4": dt.date(2026, 12, 14),
+                    **{f"S-{n}": None for n in range(1, 7)}}
+    return desk
+
+
+def test_cards_per_type(cards_of_every_state):
+    november = list(run_report("cards", dt.date(2026, 11, 1), dt.date(2026, 11, 30)))
+    assert november == [
+        # issued in November: V-5, V-6, V-7; active: V-2, V-3, V-4, V-5, V-6; ending by 12-30: V-2, V-3
+        {"card_type": "10次卡", "issued": 3, "active": 5, "frozen": 0, "lost": 1, "expired": 1, "cancelled": 0,
+         "ending_30d": 2},
+        # issued: S-2, S-3, S-4, S-5, S-6; active: S-1, S-2, S-4, S-6
+        {"card_type": "储值卡", "issued": 5, "active": 4, "frozen": 0, "lost": 1, "expired": 0, "cancelled": 1,
+         "ending_30d": 0},
+        # issued: M-3, M-4; expired: M-1, M-3 (M-2 ended too, but a frozen card waits)
+        {"card_type": "月卡", "issued": 2, "active": 1, "frozen": 1, "lost": 0, "expired": 2, "cancelled": 0,
+         "ending_30d": 1},
+    ]
+    assert list(run_report("cards", dt.date(2026, 11, 1), dt.date(2026, 11, 30), "BR1")) == [
+        {"card_type": "10次卡", "issued": 1, "active": 1, "frozen": 0, "lost": 0, "expired": 0, "cancelled": 0,
+         "ending_30d": 0}]
+    # to 11-29: V-1 ends on the period's last day (active, ending), V-2 the day after (ending), V-3's 12-30 is
+    # 31 days on; V-7 and S-6 were issued on the 30th (S-6 at its first moment)
+    earlier = {r["card_type"]: r for r in run_report("cards", dt.date(2026, 11, 1), dt.date(2026, 11, 29))}
+    assert [earlier["10次卡"][k] for k in ("issued", "active", "expired", "ending_30d")] == [2, 6, 0, 2]
+    assert earlier["储值卡"]["issued"] == 4
 
 
 def test_bad_arguments_are_one_clear_error(month):
