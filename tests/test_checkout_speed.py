@@ -1,10 +1,9 @@
-"""The checkout's hot path stays short: how many SQL statements a quote and a checkout run, the written-out SQL
-giving back what the ORM would, and the rules read once per change. Counts, not timings (timings are the
-benchmark's: ``scripts/bench.py``). Real SQLite file and PostgreSQL."""
+"""The checkout's hot path stays short: how many SQL statements a quote and a checkout run, the written-out inserts
+storing what the ORM would (the written-out reads: tests/test_library_guards.py), and the rules read once per
+change. Counts, not timings (timings are the benchmark's: ``scripts/bench.py``). Real SQLite file and PostgreSQL."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import pytest
@@ -14,16 +13,12 @@ from mms_tui.models import (
     AuditEvent,
     Card,
     Config,
-    Coupon,
-    Member,
     Payment,
     Sale,
     ServiceItem,
-    Store,
-    Transaction,
 )
 from mms_tui.services.base.errors import InvalidInput, UnknownItem
-from mms_tui.services.base.sql import columns, fetch_rows, insert_model, row_model
+from mms_tui.services.base.sql import insert_model
 from mms_tui.services.loyalty import rules as rules_module
 from mms_tui.services.loyalty.rules import load_rules, save_rules
 from mms_tui.services.members.cards import issue_card
@@ -130,24 +125,6 @@ def test_a_cart_is_read_in_one_statement_and_refused_at_its_first_wrong_line(des
     ServiceItem.update(active=False).where(ServiceItem.code == "HAIR").execute()
     with pytest.raises(UnknownItem):
         cart_lines(["HAIR"])
-
-
-def test_written_out_reads_give_the_instances_the_orm_gives(desk):
-    member, card = _member_with_points(desk)
-    Member.update(birthday=dt.date(1990, 2, 28), fees_paid_until=dt.date(2030, 1, 1)).where(
-        Member.id == member).execute()
-    Card.update(valid_until=dt.date(2031, 5, 6), frozen_since=None).where(Card.id == card).execute()
-    Coupon.create(code="C1", promotion="C20", member=member, valid_from=dt.date(2024, 1, 1),
-                  used_at=dt.datetime(2024, 3, 4, 5, 6, 7))
-    cases = [(Member, member), (Card, card), (Store, desk.store.id), (ServiceItem, 1),
-             (Coupon, Coupon.get(Coupon.code == "C1").id),
-             (Transaction, Transaction.get(Transaction.txid == "earn-1").id)]
-    for model, key in cases:
-        row = fetch_rows(f'SELECT {columns(model, "x")} FROM "{model._meta.table_name}" AS "x" WHERE "x"."id" = ?',
-                         (key,))[0]
-        fast = row_model(model, row)
-        assert fast.__data__ == model.get_by_id(key).__data__, model
-        assert not fast.is_dirty()
 
 
 def test_written_out_inserts_store_what_create_stores(desk):

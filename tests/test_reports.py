@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 import peewee
@@ -31,22 +31,22 @@ from mms_tui.models import (
 )
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import as_date
-from mms_tui.services.members.cards import issue_card
+from mms_tui.services.loyalty.segments import SEGMENT_RULES, segment_of
+from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.passes import freeze_card
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.reports.catalogue import (
     REPORTS,
-    SEGMENT_RULES,
     TENDER_COLUMNS,
     Period,
     Row,
     _bucket,
     period,
     run_report,
-    segment_of,
 )
 from tests.test_birthdays import ref_birthdays
 
@@ -138,9 +138,76 @@ def test_staff_and_products_leave_refunded_sales_out(month):
     ]
 
 
-def test_cards_per_type(month):
-    rows = {r["card_type"]: r for r in run_report("cards", dt.date(2026, 11, 1), clock.today())}
-    assert rows["储值卡"]["active"] == 1 and rows["10次卡"]["active"] == 1
+@pytest.fixture
+def cards_of_every_state(desk):
+    """Cards of three types issued at known moments around November 2026, each left in a known state. Each line
+    is one card: its number, type, when it was issued, its end date (a 10次卡 runs 180 days, a 月卡 30) and what
+    became of it; the last column is how the cards report for November counts it."""
+    c, m = desk.cashier, desk.manager
+    Store.create(code="BR1", name="分店", parent=desk.store)
+    holder = register_member("张三", "13800138000", c, "r1").member_id
+
+    def issue(card_no: str, card_type: str, when: dt.datetime, **kw) -> None:
+        with clock.pinned(when):
+            issue_card(holder, card_type, c, f"i-{card_no}", card_no=card_no, **kw)
+
+    def on(when: dt.datetime, operation, *args, **kw) -> None:
+        with clock.pinned(when):
+            operation(*args, **kw)
+
+    #     card        type   issued                               ends        then                 counted as
+    issue("V-1", "V10", dt.datetime(2026, 6, 3, 10))             # 11-29                           expired
+    issue("V-2", "V10", dt.datetime(2026, 6, 4, 10))             # 11-30, the last day             active, ending
+    issue("V-3", "V10", dt.datetime(2026, 7, 4, 10))             # 12-30, 30 days on               active, ending
+    issue("V-4", "V10", dt.datetime(2026, 7, 5, 10))             # 12-31                           active
+    issue("M-1", "M1", dt.datetime(2026, 10, 1, 10))             # 10-30                           expired
+    issue("M-2", "M1", dt.datetime(2026, 10, 20, 10))            # 11-18     frozen on 10-25       frozen
+    on(dt.datetime(2026, 10, 25, 10), freeze_card, "M-2", c, "fz-M-2")
+    issue("S-1", "SV", dt.datetime(2026, 10, 31, 23, 59, 59))    # -                               active
+    issue("V-5", "V10", dt.datetime(2026, 11, 1, 0, 0))          # 2027-04-29                      issued, active
+    issue("S-2", "SV", dt.datetime(2026, 11, 2, 10))             # -                               issued, active
+    issue("S-3", "SV", dt.datetime(2026, 11, 3, 10))             # -         lost on 11-03         issued, lost
+    on(dt.datetime(2026, 11, 3, 11), report_lost, "S-3", c, "l-S-3")
+    on(dt.datetime(2026, 11, 4, 10), replace_card, "S-3", "S-4", c, "rp-S-3")  # S-4: issued, active
+    issue("S-5", "SV", dt.datetime(2026, 11, 5, 10), price_fen=10_000)  # -  the issue refunded  issued, cancelled
+    on(dt.datetime(2026, 11, 5, 11), refund, "i-S-5", m, "wrong card", "rf-S-5")
+    issue("M-3", "M1", dt.datetime(2026, 11, 10, 10))            # 12-09     imported as expired   issued, expired
+    Card.update(status="expired").where(Card.card_no == "M-3").execute()  # a status an import may bring
+    issue("V-6", "V10", dt.datetime(2026, 11, 10, 12), store="BR1")  # 2027-05-08 at the branch   issued, active
+    issue("M-4", "M1", dt.datetime(2026, 11, 15, 10))            # 12-14                           issued, active, ending
+    issue("S-6", "SV", dt.datetime(2026, 11, 30, 0, 0))          # -                               issued, active
+    issue("V-7", "V10", dt.datetime(2026, 11, 30, 23, 59, 59))   # 2027-05-28  lost on 11-30       issued, lost
+    on(dt.datetime(2026, 11, 30, 23, 59, 59), report_lost, "V-7", c, "l-V-7")
+    ends = {card.card_no: card.valid_until for card in Card.select()}
+    assert ends == {"V-1": dt.date(2026, 11, 29), "V-2": dt.date(2026, 11, 30), "V-3": dt.date(2026, 12, 30),
+                    "V-4": dt.date(2026, 12, 31), "V-5": dt.date(2027, 4, 29), "V-6": dt.date(2027, 5, 8),
+                    "V-7": dt.date(2027, 5, 28), "M-1": dt.date(2026, 10, 30), "M-2": dt.date(2026, 11, 18),
+                    "M-3": dt.date(2026, 12, 9), "M-4": dt.date(2026, 12, 14),
+                    **{f"S-{n}": None for n in range(1, 7)}}
+    return desk
+
+
+def test_cards_per_type(cards_of_every_state):
+    november = list(run_report("cards", dt.date(2026, 11, 1), dt.date(2026, 11, 30)))
+    assert november == [
+        # issued in November: V-5, V-6, V-7; active: V-2, V-3, V-4, V-5, V-6; ending by 12-30: V-2, V-3
+        {"card_type": "10次卡", "issued": 3, "active": 5, "frozen": 0, "lost": 1, "expired": 1, "cancelled": 0,
+         "ending_30d": 2},
+        # issued: S-2, S-3, S-4, S-5, S-6; active: S-1, S-2, S-4, S-6
+        {"card_type": "储值卡", "issued": 5, "active": 4, "frozen": 0, "lost": 1, "expired": 0, "cancelled": 1,
+         "ending_30d": 0},
+        # issued: M-3, M-4; expired: M-1, M-3 (M-2 ended too, but a frozen card waits)
+        {"card_type": "月卡", "issued": 2, "active": 1, "frozen": 1, "lost": 0, "expired": 2, "cancelled": 0,
+         "ending_30d": 1},
+    ]
+    assert list(run_report("cards", dt.date(2026, 11, 1), dt.date(2026, 11, 30), "BR1")) == [
+        {"card_type": "10次卡", "issued": 1, "active": 1, "frozen": 0, "lost": 0, "expired": 0, "cancelled": 0,
+         "ending_30d": 0}]
+    # to 11-29: V-1 ends on the period's last day (active, ending), V-2 the day after (ending), V-3's 12-30 is
+    # 31 days on; V-7 and S-6 were issued on the 30th (S-6 at its first moment)
+    earlier = {r["card_type"]: r for r in run_report("cards", dt.date(2026, 11, 1), dt.date(2026, 11, 29))}
+    assert [earlier["10次卡"][k] for k in ("issued", "active", "expired", "ending_30d")] == [2, 6, 0, 2]
+    assert earlier["储值卡"]["issued"] == 4
 
 
 def test_bad_arguments_are_one_clear_error(month):
@@ -192,7 +259,7 @@ ON = dt.date(2026, 11, 30)
     (ON - dt.timedelta(days=400), ON - dt.timedelta(days=90), 1, 10_000, "idle"),
 ])
 def test_segment_rules(joined, last_seen, sales, spend, segment):
-    from mms_tui.services.reports.catalogue import segment_of
+    from mms_tui.services.loyalty.segments import segment_of
 
     assert segment_of(joined, last_seen, sales, spend, ON) == segment
 
@@ -203,13 +270,16 @@ def test_segments_report_counts_every_member_once(month):
     assert all(r["rule"] for r in rows)
 
 
-# --- every report against the row-by-row code it replaced (issue #5) ---------------------------------------------
+# --- every report against a reference written apart from it (issues #5, #16) -------------------------------------
 #
-# The reports now add up in SQL along their indexes; the code below is how they were first written — a loop over
-# every row in Python, easy to read and checked by hand against the fixture above. On a varied history (two stores,
-# packages and passes, stored value and points, tier upgrades, lost and frozen cards, refunds of sales, top-ups and
-# check-ins days later, a free gift, an uncategorised item, a category renamed since) both must give the same rows,
-# for recent periods, old ones, whole ranges by day, week and month, and one store.
+# The reports add up in SQL along their indexes; the references below say the same thing the plain way — loops over
+# the models' rows in Python (liability and segments: plain grouped queries), easy to read and checked by hand
+# against the fixtures above, sharing with the reports only the period (its bounds, its weeks and months) and the
+# segment rule. The staff and products references find refunded sales from the ledger (a refund reversing the
+# checkout), not from the sale's status. On a varied history (two stores, packages and passes, stored value and
+# points, tier upgrades, lost and frozen cards, refunds of sales, top-ups and check-ins days later, a free gift, an
+# uncategorised item, a category renamed since, two items of equal revenue) both must give the same rows, for recent
+# periods, old ones, whole ranges by day, week and month, and one store.
 
 
 def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
@@ -348,41 +418,54 @@ def ref_visits(p: Period, by: str = "day") -> Iterator[Row]:
         yield {"store": store, "weekday": weekday, "hour": f"{hour:02d}:00", "check_ins": counts[(store, weekday, hour)]}
 
 
+def in_period(tx: Transaction, p: Period) -> bool:
+    """Made on a day of the period (at its store, when it names one)."""
+    return p.start <= tx.created_at.date() <= p.end and p.store_id in (None, tx.store_id)
+
+
+def lines_kept(p: Period) -> Iterator[tuple[Sale, SaleLine]]:
+    """Every line of every sale made in the period and not refunded since. A sale counts as refunded when a refund
+    transaction reverses its checkout — read from the ledger, not from the sale's status column."""
+    transactions = {tx.id: tx for tx in Transaction.select()}
+    reversed_ids = {tx.reverses_id for tx in transactions.values() if tx.kind == "refund"}
+    sales = {sale.id: sale for sale in Sale.select()
+             if in_period(transactions[sale.transaction_id], p) and sale.transaction_id not in reversed_ids}
+    for line in SaleLine.select().order_by(SaleLine.id):
+        if line.sale_id in sales:
+            yield sales[line.sale_id], line
+
+
 def ref_staff(p: Period, by: str = "day") -> Iterator[Row]:
-    """Sales and services per staff member (refunded sales left out)."""
-    query = (
-        SaleLine.select(Staff.code, Staff.name, SaleLine.service.is_null(False), peewee.fn.SUM(SaleLine.qty),
-                        peewee.fn.SUM(SaleLine.line_total_fen), peewee.fn.COUNT(peewee.fn.DISTINCT(Sale.id)))
-        .join(Sale).join(Transaction).switch(Sale).join(Staff)
-        .where(p.tx_filter() & (Sale.status == "paid"))
-        .group_by(Staff.code, Staff.name, SaleLine.service.is_null(False))
-        .tuples()
-    )
-    rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for code, name, is_service, qty, total, sales in query:
-        r = rows[(code, name)]
-        r["sales"] = max(r["sales"], int(sales))
-        r["services" if is_service else "products"] += int(qty)
-        r["revenue_fen"] += int(total)
-    for (code, name), r in sorted(rows.items(), key=lambda kv: -kv[1]["revenue_fen"]):
-        yield {"staff": code, "name": name, "services": r["services"], "products": r["products"],
-               "revenue_fen": r["revenue_fen"]}
+    """Sales and services per staff member (refunded sales left out): each kept line adds its quantity to the
+    services or products of the staff member who made the sale, and its total to their revenue; the best
+    revenue first (then by code)."""
+    staff = {s.id: s for s in Staff.select()}
+    per_staff: dict[int, dict[str, int]] = {}
+    for sale, line in lines_kept(p):
+        r = per_staff.setdefault(sale.staff_id, {"services": 0, "products": 0, "revenue_fen": 0})
+        if line.service_id is not None:
+            r["services"] += line.qty
+        else:
+            r["products"] += line.qty
+        r["revenue_fen"] += line.line_total_fen
+    rows = [{"staff": staff[i].code, "name": staff[i].name, **r} for i, r in per_staff.items()]
+    return iter(sorted(rows, key=lambda row: (-row["revenue_fen"], row["staff"], row["name"])))
 
 
 def ref_products(p: Period, by: str = "day") -> Iterator[Row]:
-    """Best sellers and services by revenue (refunded sales left out)."""
-    query = (
-        SaleLine.select(SaleLine.code, SaleLine.name, SaleLine.category, SaleLine.service.is_null(False),
-                        peewee.fn.SUM(SaleLine.qty), peewee.fn.SUM(SaleLine.line_total_fen))
-        .join(Sale).join(Transaction)
-        .where(p.tx_filter() & (Sale.status == "paid"))
-        .group_by(SaleLine.code, SaleLine.name, SaleLine.category, SaleLine.service.is_null(False))
-        .order_by(peewee.fn.SUM(SaleLine.line_total_fen).desc())
-        .tuples()
-    )
-    for code, name, category, is_service, qty, total in query:
-        yield {"code": code, "name": name, "category": category, "kind": "service" if is_service else "product",
-               "qty": int(qty), "revenue_fen": int(total)}
+    """Best sellers and services by revenue (refunded sales left out): kept lines added up per item as the line
+    names it (code, name, category, product or service); the best revenue first, then by code, name, category and
+    products before services."""
+    per_item: dict[tuple[str, str, str, str], dict[str, int]] = {}
+    for _sale, line in lines_kept(p):
+        item = (line.code, line.name, line.category, "service" if line.service_id is not None else "product")
+        r = per_item.setdefault(item, {"qty": 0, "revenue_fen": 0})
+        r["qty"] += line.qty
+        r["revenue_fen"] += line.line_total_fen
+    rows = [{"code": code, "name": name, "category": category, "kind": kind, **r}
+            for (code, name, category, kind), r in per_item.items()]
+    return iter(sorted(rows, key=lambda row: (-row["revenue_fen"], row["code"], row["name"], row["category"],
+                                              row["kind"] == "service")))
 
 
 def ref_cards(p: Period, by: str = "day") -> Iterator[Row]:
@@ -409,22 +492,18 @@ def ref_cards(p: Period, by: str = "day") -> Iterator[Row]:
 
 
 def ref_tiers(p: Period, by: str = "day") -> Iterator[Row]:
-    """Members per tier now, and upgrades into each tier during the period."""
-    counts = dict(
-        Member.select(Member.tier, peewee.fn.COUNT(Member.id)).group_by(Member.tier).tuples()
-    )
-    upgrades: dict[str, int] = defaultdict(int)
-    events = AuditEvent.select(AuditEvent.payload).where(
-        (AuditEvent.action == "member.tier_up") & (AuditEvent.created_at >= p.start_dt)
-        & (AuditEvent.created_at < p.end_dt)
-    )
-    if p.store_id is not None:
-        events = events.where(AuditEvent.store == p.store_id)
-    for (payload,) in events.tuples().iterator():
-        upgrades[json.loads(payload)["to"]] += 1
-    for tier in Tier.select().order_by(Tier.rank):
-        yield {"tier": tier.name, "code": tier.code, "members": counts.get(tier.id, 0),
-               "upgrades": upgrades.get(tier.code, 0), "threshold_fen": tier.upgrade_spend_fen}
+    """Members per tier now (of every store), and upgrades into each tier during the period: one
+    ``member.tier_up`` audit event each, naming the tier it went ``to`` (at the period's store, when it names
+    one); every tier listed, lowest first, with its upgrade threshold."""
+    members = Counter(member.tier_id for member in Member.select())
+    upgrades: Counter[str] = Counter()
+    for event in AuditEvent.select():
+        if (event.action == "member.tier_up" and p.start <= event.created_at.date() <= p.end
+                and p.store_id in (None, event.store_id)):
+            upgrades[json.loads(event.payload)["to"]] += 1
+    for tier in sorted(Tier.select(), key=lambda t: t.rank):
+        yield {"tier": tier.name, "code": tier.code, "members": members[tier.id], "upgrades": upgrades[tier.code],
+               "threshold_fen": tier.upgrade_spend_fen}
 
 
 def ref_segments(p: Period, by: str = "day") -> Iterator[Row]:
@@ -493,6 +572,8 @@ def history(db_target):
     checkout(None, [("MASK", 2), "GIFT"], [("cash", 10_000)], cashier, "mask-1")
     Product.update(category="美容").where(Product.code == "MASK").execute()  # the line keeps 护肤
     checkout(None, ["MASK"], [("wechat", 5_000)], cashier, "mask-2")
+    Product.create(code="BAG", name="购物袋", category="零售", price_fen=5_000)
+    checkout(None, ["BAG"], [("cash", 5_000)], cashier, "bag-1")  # as much as the mask: ties are ordered by code
     refund("mask-1", manager, "test", "mask-1-back")
     card = Card.select().join(CardType).where((CardType.kind == "stored_value") & (Card.status == "active")).first()
     top_up(card.id, 30_000, 5_000, "alipay", manager, "late-topup")
@@ -501,6 +582,7 @@ def history(db_target):
     later("late-topup-back", now - dt.timedelta(days=4))
     at("mask-1", now - dt.timedelta(days=3))
     at("mask-2", now - dt.timedelta(days=2))
+    at("bag-1", now - dt.timedelta(days=2))
     return db_target
 
 
@@ -525,6 +607,11 @@ def test_every_report_gives_what_the_row_by_row_reference_gives(history):
     assert sum(r["refund_count"] for r in whole) >= 3
     assert {"护肤_fen", _("uncategorised") + "_fen"} <= set(whole[0])
     assert any(r["topup_count"] < 0 for r in run_report("topups", today - dt.timedelta(days=160), today))
+    # and what the tiers, staff and products references tell apart: upgrades, two staff, products and services
+    since = today - dt.timedelta(days=160)
+    assert sum(r["upgrades"] for r in run_report("tiers", since, today)) >= 2
+    assert len(list(run_report("staff", since, today))) >= 2
+    assert {r["kind"] for r in run_report("products", since, today)} == {"product", "service"}
 
 
 def test_the_edges_of_days_and_windows_agree_with_the_reference(desk):
