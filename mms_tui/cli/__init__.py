@@ -58,10 +58,8 @@ class MmsGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None, config_path: str | None,
         card_reader: str | None, reader_protocol: str | None, scanner: str | None, printer: str | None) -> None:
-    """mms — the front desk for membership businesses (会员管理系统).
-
-    Without a command, opens the front-desk screen on the configured database.
-    """
+    """mms — the front desk for membership businesses (会员管理系统); without a command it opens the front-desk
+    screen on the configured database."""
     try:
         settings = load_settings(config_path=config_path, db=db, store=store, lang=lang, card_reader=card_reader,
                                  reader_protocol=reader_protocol, scanner=scanner, printer=printer)

@@ -87,7 +87,8 @@ def family_show(ctx: click.Context, member: str, fmt: str) -> None:
 @click.pass_context
 def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str | None, pin_stdin: bool,
                 fmt: str) -> None:
-    """Put MEMBER in the family of FAMILY_OF (who starts one when in none), leaving any family MEMBER was in."""
+    """Put the first member (phone or card number) in the family of the second (who starts one when in none),
+    leaving any family the first was in."""
     from mms_tui.services.ledger import new_txid
     from mms_tui.services.members import find_member, set_family
 
@@ -101,7 +102,8 @@ def family_join(ctx: click.Context, member: str, family_of: str, staff_code: str
 @staff_options("Staff recorded on the change.")
 @click.pass_context
 def family_leave(ctx: click.Context, member: str, staff_code: str | None, pin_stdin: bool) -> None:
-    """Take MEMBER out of their family (a family left with one member is no family)."""
+    """Take the member with this phone or card number out of their family (a family left with one member is no
+    family)."""
     from mms_tui.services.ledger import new_txid
     from mms_tui.services.members import find_member, set_family
 
