@@ -15,6 +15,8 @@ from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.ops.setup import connect
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_init_creates_schema_and_admin_then_is_idempotent(run, tmp_path):
     db = str(tmp_path / "shop.sqlite3")
@@ -161,10 +163,50 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
             yield from _commands(command, (*prefix, name))
 
 
-@pytest.mark.parametrize("path", [p for p, _c in _commands(cli)], ids=" ".join)
-def test_every_command_has_help(run, path):
+@pytest.mark.parametrize("path", [(), *(p for p, _c in _commands(cli))], ids=lambda p: " ".join(p) or "mms")
+def test_every_command_and_option_has_help(run, path):
     result = run(*path, "--help")
     assert result.exit_code == 0
     assert "Usage:" in result.output
-    command = dict(_commands(cli))[path]
+    command = dict(_commands(cli)).get(path, cli)
     assert command.help and command.help.strip()
+    assert [p.name for p in command.params if isinstance(p, click.Option) and not (p.help or "").strip()] == []
+
+
+def _cli_doc():
+    """scripts/cli_doc.py, which makes the README's command list from the commands."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cli_doc", ROOT / "scripts" / "cli_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_lists_every_command_as_its_help_says():
+    """README.md's command list is made from the commands' own help (as sqlite-utils checks its docs): a command,
+    option or help sentence changed without refreshing it fails here."""
+    cli_doc = _cli_doc()
+    listed = cli_doc.current((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert listed == cli_doc.render(cli), "README.md's command list is stale: python scripts/cli_doc.py --write"
+    for path, command in _commands(cli):
+        if not isinstance(command, click.Group):
+            assert f"\nmms {' '.join(path)} " in listed
+
+
+def test_the_command_list_follows_a_changed_option_or_help():
+    from mms_tui.cli.options import DAY
+
+    cli_doc = _cli_doc()
+
+    def listed(*options: click.Option, help: str) -> str:
+        root = click.Group(help="The root.")
+        root.add_command(click.Command("expire", params=list(options), help=help))
+        return cli_doc.render(root)
+
+    as_of = click.Option(["--as-of"], type=DAY, metavar="YYYY-MM-DD", help="The day.")
+    dry_run = click.Option(["--dry-run"], is_flag=True, help="Write nothing.")
+    before = listed(dry_run, help="Expire points (e.g. daily). Running it again changes nothing.")
+    assert before.endswith("\nmms expire [--dry-run]       Expire points (e.g. daily).\n")
+    after = listed(as_of, dry_run, help="Expire the points that are due.")
+    assert after.endswith("\nmms expire [--as-of YYYY-MM-DD] [--dry-run]\n" + " " * 29 + "Expire the points that are due.\n")

@@ -1,7 +1,8 @@
 """Rows out of the CLI: any tabulate format, CSV or JSON, written as the rows come (a generator is never listed).
 
-Shared by every command that prints data (``--format`` is one decorator), so scripts can rely on the same
-formats everywhere: ``json`` is a list of objects, ``jsonl`` one object per line, ``csv`` has a header row.
+Shared by every command that prints data (``--format`` is one decorator, :func:`mms_tui.cli.options.format_option`),
+so scripts can rely on the same formats everywhere: ``json`` is a list of objects, ``jsonl`` one object per line,
+``csv`` has a header row.
 """
 
 from __future__ import annotations
@@ -10,23 +11,15 @@ import csv
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
-import click
 from tabulate import tabulate, tabulate_formats
 
 #: the formats --format accepts
 FORMATS = ("csv", "json", "jsonl", *tabulate_formats)
 
-
-def format_option(default: str = "simple") -> Callable:
-    return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
-        help="Output format: csv, json, jsonl or any tabulate table format.",
-    )
-
-
+#: the formats for programs: exact values (money in fen), no table layout
 MACHINE_FORMATS = ("csv", "json", "jsonl")
 
 

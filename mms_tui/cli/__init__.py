@@ -1,0 +1,91 @@
+"""``mms``: the Click commands. Thin: parse options, call services, print rows. Errors are one line, exit 1.
+
+This module is the root group (the global options, the settings they load, the desk when no command is given)
+and ``main``; each command group lives in its own module:
+
+    setup      init, demo, info
+    members    lookup, family, members erase
+    exchange   import, export, cards print
+    reports    report
+    loyalty    rules, points expire, tiers review, coupons
+    ops        check, backup, restore
+    devices    devices watch
+
+``options`` holds the options several commands share (one decorator each), ``common`` what they share besides
+(the settings, the staff member a command acts as, confirmations, progress), ``output`` the rows they print.
+The README's command list is made from these commands' help by ``scripts/cli_doc.py``.
+"""
+
+from __future__ import annotations
+
+import click
+import peewee
+
+from mms_tui import __version__
+from mms_tui.cli import devices, exchange, loyalty, members, ops, reports, setup
+from mms_tui.cli.common import open_database, run_tui
+from mms_tui.db import DatabaseError, close_database, database_fault
+from mms_tui.devices.protocols import PROTOCOLS
+from mms_tui.i18n import _, set_language
+from mms_tui.services.base.errors import DomainError
+from mms_tui.settings import SettingsError, load_settings
+
+
+class MmsGroup(click.Group):
+    """Turns every expected failure into one clear line on stderr and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except (DomainError, DatabaseError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except peewee.DatabaseError as exc:  # a full disk, a read-only or missing file: said plainly
+            raise click.ClickException(database_fault(exc) or _("Database error: {error}").format(error=exc)) from None
+        finally:
+            close_database()
+
+
+@click.group(cls=MmsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", metavar="PATH|URL", help="SQLite file or postgresql:// URL. [env MMS_DB]")
+@click.option("--store", metavar="CODE", help="Store this desk belongs to. [env MMS_STORE]")
+@click.option("--lang", type=click.Choice(["zh", "zh_CN", "en"]), help="Language of the screens. [env MMS_LANG]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Configuration file (TOML).")
+@click.option("--card-reader", metavar="URL", help="Card reader: a pyserial URL. [env MMS_CARD_READER]")
+@click.option("--reader-protocol", type=click.Choice(sorted(PROTOCOLS)), help="Card reader protocol.")
+@click.option("--scanner", metavar="URL", help="Barcode scanner in serial mode: a pyserial URL. [env MMS_SCANNER]")
+@click.option("--printer", metavar="URL", help="ESC/POS receipt printer: a pyserial URL. [env MMS_PRINTER]")
+@click.version_option(__version__, prog_name="mms")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None, config_path: str | None,
+        card_reader: str | None, reader_protocol: str | None, scanner: str | None, printer: str | None) -> None:
+    """mms — the front desk for membership businesses (会员管理系统); without a command it opens the front-desk
+    screen on the configured database."""
+    try:
+        settings = load_settings(config_path=config_path, db=db, store=store, lang=lang, card_reader=card_reader,
+                                 reader_protocol=reader_protocol, scanner=scanner, printer=printer)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    set_language(settings.lang)
+    from mms_tui.db import set_waits
+
+    set_waits(settings.lock_wait_seconds, settings.statement_timeout_seconds)
+    ctx.obj = settings
+    if ctx.invoked_subcommand is None:
+        open_database(settings)
+        run_tui(settings)
+
+
+for _command in (
+    setup.init, setup.demo, setup.info,
+    members.lookup, members.family_group, members.members_group,
+    exchange.import_, exchange.export, exchange.cards_group,
+    reports.report,
+    loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
+    ops.check, ops.backup, ops.restore,
+    devices.devices_group,
+):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="mms")

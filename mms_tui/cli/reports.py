@@ -1,0 +1,34 @@
+"""``mms report``: the reports for the owner and the accountant, one command with the report's name."""
+
+from __future__ import annotations
+
+import click
+
+from mms_tui.cli.common import open_database, settings_of
+from mms_tui.cli.options import format_option, period_options, store_option
+from mms_tui.cli.output import for_people, write_rows
+from mms_tui.i18n import _
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")
+@period_options("First day (default: 30 days before --to).", "Last day (default: today).")
+@store_option("Only this store.")
+@click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
+              help="Period of a row, where the report has one.")
+@format_option()
+@click.pass_context
+def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None, by: str,
+           fmt: str) -> None:
+    """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
+    csv/json, yuan in tables."""
+    from mms_tui.services.reports.catalogue import REPORTS, run_report
+
+    if show_list or not name:
+        write_rows(({"report": key, "what": _(text)} for key, (text, _fn) in REPORTS.items()), fmt)
+        return
+    open_database(settings_of(ctx))
+    rows = run_report(name, start, end, store_code, by)
+    if not write_rows(for_people(rows, fmt), fmt):
+        click.echo(_("Nothing in this period."), err=True)
