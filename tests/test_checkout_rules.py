@@ -19,7 +19,9 @@ from mms_tui.services.loyalty.pricing import birthday_benefit, due_fees
 from mms_tui.services.loyalty.rules import load_rules, save_rules
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member, update_member
-from mms_tui.services.money.checkout import TenderRequest, checkout, checkout_offers, member_facts, quote
+from mms_tui.services.money.checkout import checkout, checkout_offers, quote
+from mms_tui.services.money.holder import member_facts
+from mms_tui.services.money.payment import TenderRequest
 from mms_tui.services.money.receipt import sale_receipt
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up

@@ -110,7 +110,7 @@ def test_a_tender_takes_its_card_by_id_or_number_and_never_another_members(desk)
 
 
 def test_a_cart_is_read_in_one_statement_and_refused_at_its_first_wrong_line(desk, statements):
-    from mms_tui.services.money.checkout import cart_lines
+    from mms_tui.services.money.items import cart_lines
 
     statements.clear()
     cart = cart_lines(["HAIR", ("WATER", 2), "6901234567892", "SPA"])

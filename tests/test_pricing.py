@@ -33,7 +33,9 @@ from mms_tui.services.loyalty.pricing import (
 from mms_tui.services.loyalty.rules import Rules, default_rules, parse_rules
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member, update_member
-from mms_tui.services.money.checkout import LineRequest, TenderRequest, checkout, find_item, quote
+from mms_tui.services.money.checkout import checkout, quote
+from mms_tui.services.money.items import LineRequest, find_item
+from mms_tui.services.money.payment import TenderRequest
 from mms_tui.services.money.topup import top_up, topup_offer
 
 WED = dt.datetime(2024, 6, 5, 10, 0)  # a Wednesday morning

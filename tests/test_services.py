@@ -30,7 +30,8 @@ from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.passes import freeze_card, unfreeze_card
 from mms_tui.services.members.profile import register_member, update_member
-from mms_tui.services.money.checkout import TenderRequest, checkout, quote
+from mms_tui.services.money.checkout import checkout, quote
+from mms_tui.services.money.payment import TenderRequest
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.staff.accounts import authenticate

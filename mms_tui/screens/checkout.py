@@ -28,21 +28,12 @@ from mms_tui.services.base.errors import DomainError
 from mms_tui.services.base.text import fit, format_money, normalise_card_no, parse_money
 from mms_tui.services.ledger.operations import new_txid
 from mms_tui.services.ledger.tenders import TENDER_LABELS, tender_label
+from mms_tui.services.loyalty.redeem import is_coupon_code
 from mms_tui.services.members.lookup import lookup
-from mms_tui.services.money.checkout import (
-    CheckoutResult,
-    FeeLine,
-    ItemHit,
-    LineRequest,
-    Offers,
-    Quote,
-    TenderRequest,
-    checkout,
-    checkout_offers,
-    is_coupon_code,
-    quote,
-    search_items,
-)
+from mms_tui.services.money.checkout import CheckoutResult, Offers, Quote, checkout, checkout_offers, quote
+from mms_tui.services.money.fees import FeeLine
+from mms_tui.services.money.items import ItemHit, LineRequest, search_items
+from mms_tui.services.money.payment import TenderRequest
 from mms_tui.services.money.receipt import receipt_lines
 from mms_tui.widgets.footer import Footer
 

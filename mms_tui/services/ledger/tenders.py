@@ -1,33 +1,61 @@
-"""The one way value changes: an idempotent operation that posts balanced entries and moves card caches.
+"""Tenders: the ways a bill, a top-up or a card is paid, named once (:class:`Tender`), with their labels.
 
-Every desk operation runs through :func:`run_operation`:
-
-* one short write transaction (``BEGIN IMMEDIATE`` on SQLite), retried on lock time-outs and serialization
-  failures with the same txid;
-* the ``txid`` (made by the terminal before it submits) is unique: the same txid with the same request returns the
-  first result, the same txid with a different request raises :class:`TxidConflict`;
-* :func:`post` writes the entries, checks that each unit sums to zero, and moves the card caches with conditional
-  updates (``… WHERE balance + delta >= 0``) so two terminals can never both spend the last ¥50.
-
-Every operation passes through here, so its statements are written out (:func:`~mms_tui.services.base.sql.run_sql`):
-the same SQL the ORM would build, without building it each time.
+Money tenders (:data:`MONEY_TENDERS`) bring money in at the till and are what a shift counts; stored value and
+points pay from a member's card. Stored rows, ledger accounts (``tender.cash``) and files use the values.
 """
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from mms_tui.i18n import N_, _
 
-MONEY_TENDERS = ("cash", "bank_card", "wechat", "alipay")
 
-#: how the desk, receipts and reports name each tender (translated where shown: :func:`tender_label`)
-TENDER_LABELS = {"stored_value": N_("Stored value"), "points": N_("Points"), "cash": N_("Cash"),
-                 "bank_card": N_("Bank card"), "wechat": N_("WeChat"), "alipay": N_("Alipay")}
+class Tender(StrEnum):
+    """A way to pay. The order is the order tenders are shown in: reports' columns, the shift's count."""
+
+    CASH = "cash"
+    BANK_CARD = "bank_card"
+    WECHAT = "wechat"
+    ALIPAY = "alipay"
+    STORED_VALUE = "stored_value"
+    POINTS = "points"
+
+    @property
+    def is_money(self) -> bool:
+        """Money at the till (cash, bank card, WeChat, Alipay), not value held on a member's card."""
+        return self not in (Tender.STORED_VALUE, Tender.POINTS)
+
+    @property
+    def label(self) -> str:
+        """The tender's name in the desk's language."""
+        return _(TENDER_LABELS[self])
+
+
+#: the money tenders, in order
+MONEY_TENDERS: tuple[Tender, ...] = tuple(t for t in Tender if t.is_money)
+
+#: how the desk, receipts and reports name each tender (marked for translation; shown through :func:`tender_label`)
+TENDER_LABELS = {Tender.CASH: N_("Cash"), Tender.BANK_CARD: N_("Bank card"), Tender.WECHAT: N_("WeChat"),
+                 Tender.ALIPAY: N_("Alipay"), Tender.STORED_VALUE: N_("Stored value"), Tender.POINTS: N_("Points")}
+
+
+def is_tender(value: object) -> bool:
+    """Whether ``value`` names a tender (as requests and files name them: ``"cash"``)."""
+    return isinstance(value, str) and value in _VALUES
+
+
+_VALUES = frozenset(t.value for t in Tender)
 
 
 def tender_label(tender: str) -> str:
-    return _(TENDER_LABELS[tender]) if tender in TENDER_LABELS else tender
+    """The label of a tender named as stored (a value that is no tender is shown as it is)."""
+    try:
+        return Tender(tender).label
+    except ValueError:
+        return tender
 
 
 def money_tender_choices() -> list[tuple[str, str]]:
     """(label, tender) of every money tender, for a choice on screen."""
-    return [(tender_label(t), t) for t in MONEY_TENDERS]
+    return [(t.label, t.value) for t in MONEY_TENDERS]

@@ -17,31 +17,11 @@ from dataclasses import dataclass
 
 from mms_tui.db import is_sqlite
 from mms_tui.i18n import _
-from mms_tui.models import (
-    Coupon,
-    Member,
-    Product,
-    ServiceItem,
-    Staff,
-    Store,
-    Transaction,
-)
-from mms_tui.services.base.errors import (
-    DomainError,
-    InvalidInput,
-)
-from mms_tui.services.base.resolve import (
-    resolve_member,
-    resolve_store,
-    today,
-)
-from mms_tui.services.base.text import (
-    format_money,
-)
-from mms_tui.services.ledger.operations import (
-    audit,
-    run_operation,
-)
+from mms_tui.models import Coupon, Member, Product, ServiceItem, Staff, Store, Transaction
+from mms_tui.services.base.errors import DomainError, InvalidInput
+from mms_tui.services.base.resolve import resolve_member, resolve_store, today
+from mms_tui.services.base.text import format_money
+from mms_tui.services.ledger.operations import audit, run_operation
 from mms_tui.services.loyalty.pricing import MemberFacts, birthday_benefit, birthday_window, promotion_label
 from mms_tui.services.loyalty.rules import Rules, load_rules
 
@@ -135,7 +115,7 @@ def birthday_offer(member: Member | int | str, day: dt.date | None = None, rules
                    facts: MemberFacts | None = None) -> BirthdayOffer | None:
     """The birthday benefit of the loyalty rules for a member in their birthday window on ``day`` (None: not in
     it, or the rules give none), with what of it was given already. ``facts``: the member's, when at hand."""
-    from mms_tui.services.money.checkout import member_facts
+    from mms_tui.services.money.holder import member_facts
 
     m = resolve_member(member)
     day = day or today()

@@ -16,29 +16,11 @@ from dataclasses import dataclass
 import peewee
 
 from mms_tui.i18n import _
-from mms_tui.models import (
-    Card,
-    CardType,
-    Member,
-    Staff,
-    Store,
-)
+from mms_tui.models import Card, CardType, Member, Staff, Store
 from mms_tui.services.base.config import require_within_limit
-from mms_tui.services.base.errors import (
-    CardLost,
-    DomainError,
-    DuplicateCardNo,
-    InvalidInput,
-)
-from mms_tui.services.base.resolve import (
-    resolve_card,
-    resolve_member,
-    resolve_store,
-    today,
-)
-from mms_tui.services.base.text import (
-    normalise_card_no,
-)
+from mms_tui.services.base.errors import CardLost, DomainError, DuplicateCardNo, InvalidInput
+from mms_tui.services.base.resolve import resolve_card, resolve_member, resolve_store, today
+from mms_tui.services.base.text import normalise_card_no
 from mms_tui.services.ledger.operations import (
     CARD_ACCOUNTS,
     Posting,

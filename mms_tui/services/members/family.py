@@ -18,32 +18,11 @@ from dataclasses import dataclass
 import peewee
 
 from mms_tui.i18n import _
-from mms_tui.models import (
-    Card,
-    Member,
-    Staff,
-    Store,
-)
-from mms_tui.services.base.errors import (
-    InvalidInput,
-    WrongCardKind,
-)
-from mms_tui.services.base.resolve import (
-    ensure_usable,
-    resolve_card,
-    resolve_member,
-    resolve_store,
-    today,
-)
-from mms_tui.services.base.text import (
-    mask_phone,
-)
-from mms_tui.services.ledger.operations import (
-    audit,
-    card_posting,
-    post,
-    run_operation,
-)
+from mms_tui.models import Card, Member, Staff, Store
+from mms_tui.services.base.errors import InvalidInput, WrongCardKind
+from mms_tui.services.base.resolve import ensure_usable, resolve_card, resolve_member, resolve_store, today
+from mms_tui.services.base.text import mask_phone
+from mms_tui.services.ledger.operations import audit, card_posting, post, run_operation
 from mms_tui.services.members.cards import generate_card_no
 from mms_tui.services.members.passes import settle_freeze
 from mms_tui.services.members.profile import find_member

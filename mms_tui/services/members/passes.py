@@ -22,30 +22,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from mms_tui.i18n import _
-from mms_tui.models import (
-    Card,
-    Staff,
-    Store,
-)
+from mms_tui.models import Card, Staff, Store
 from mms_tui.services.base.config import require_within_limit
-from mms_tui.services.base.errors import (
-    CardCancelled,
-    CardLost,
-    InvalidInput,
-    WrongCardKind,
-)
-from mms_tui.services.base.resolve import (
-    ensure_usable,
-    resolve_card,
-    resolve_store,
-    today,
-)
-from mms_tui.services.ledger.operations import (
-    Posting,
-    audit,
-    post,
-    run_operation,
-)
+from mms_tui.services.base.errors import CardCancelled, CardLost, InvalidInput, WrongCardKind
+from mms_tui.services.base.resolve import ensure_usable, resolve_card, resolve_store, today
+from mms_tui.services.ledger.operations import Posting, audit, post, run_operation
 from mms_tui.services.members.cards import CardResult, _money_tender, card_result
 
 

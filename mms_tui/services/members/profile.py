@@ -12,35 +12,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from mms_tui.i18n import _
-from mms_tui.models import (
-    Member,
-    Staff,
-    Store,
-    Tier,
-)
-from mms_tui.services.base.errors import (
-    DuplicatePhone,
-    InvalidInput,
-    NotFound,
-    UnknownMember,
-)
-from mms_tui.services.base.resolve import (
-    find_card,
-    resolve_member,
-    resolve_store,
-    today,
-)
-from mms_tui.services.base.text import (
-    normalise_phone,
-    normalise_query,
-    parse_date,
-    pinyin_keys,
-)
-from mms_tui.services.ledger.operations import (
-    audit,
-    record_audit,
-    run_operation,
-)
+from mms_tui.models import Member, Staff, Store, Tier
+from mms_tui.services.base.errors import DuplicatePhone, InvalidInput, NotFound, UnknownMember
+from mms_tui.services.base.resolve import find_card, resolve_member, resolve_store, today
+from mms_tui.services.base.text import normalise_phone, normalise_query, parse_date, pinyin_keys
+from mms_tui.services.ledger.operations import audit, record_audit, run_operation
 
 _GENDERS = {"": "", "f": "F", "female": "F", "女": "F", "m": "M", "male": "M", "男": "M"}
 

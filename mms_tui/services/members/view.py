@@ -101,7 +101,7 @@ def _card_as_seen(card: Card, day: dt.date) -> CardSummary:
 
 def member_view(member: Member | int | str, *, on: dt.date | None = None) -> MemberView:
     """Everything the member screen shows, with alerts worked out for ``on`` (today)."""
-    from mms_tui.services.money.checkout import member_facts
+    from mms_tui.services.money.holder import member_facts
 
     day = on or today()
     rules = load_rules()

@@ -117,7 +117,7 @@ def shift_summary(shift: Shift, until: dt.datetime | None = None) -> ShiftSummar
             Transaction.kind).tuples():
         if kind in KIND_GROUPS:
             counts[KIND_GROUPS[kind]] += int(n)
-    from mms_tui.services.money.checkout import FEE_CATEGORY
+    from mms_tui.services.money.fees import FEE_CATEGORY
 
     fees = (SaleLine.select(peewee.fn.SUM(SaleLine.line_total_fen)).join(Sale).join(Transaction)
             .where(span & (SaleLine.category == FEE_CATEGORY)).scalar())
