@@ -20,7 +20,6 @@ import pkgutil
 from collections import defaultdict
 
 import peewee
-import pytest
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -414,16 +413,12 @@ async def test_keys_disabled_hidden_and_shown_again_change_in_place_as_textual_s
     assert [kept for *_rest, kept in seen] == [True] * (len(changes) - 1) + [False]
 
 
-@pytest.mark.xfail(strict=True, reason="widgets/footer.py: a key first shown after others goes last, not in the "
-                                       "screen's order (compose adds it to `remembered` before `merged` places it)")
 async def test_a_key_first_shown_later_takes_its_place_in_the_screens_order():
     bindings = [Binding("f2", "one", "One"), Binding("f3", "two", "Two"), Binding("f4", "three", "Three")]
     for change, ours, textuals, _kept in await footer_through(bindings, [{"two": False}, {"two": True}]):
         assert [k[0] for k in ours] == [k[0] for k in textuals], change
 
 
-@pytest.mark.xfail(strict=True, reason="widgets/footer.py keeps a key per (key, action): two shown keys of one "
-                                       "action both show, where Textual's Footer shows the first")
 async def test_two_keys_of_one_action_show_once():
     bindings = [Binding("f2", "one", "One"), Binding("f5", "one", "One again")]
     for change, ours, textuals, _kept in await footer_through(bindings, [{}]):

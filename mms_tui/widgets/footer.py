@@ -25,9 +25,15 @@ Slot = tuple[str, str]  # (key, action): one key widget
 
 
 def shown_bindings(screen: Screen) -> dict[Slot, tuple[Binding, bool, str]]:
-    """The keys a footer shows for ``screen`` now, in order: binding, enabled, tooltip."""
-    return {(binding.key, binding.action): (binding, enabled, tooltip)
-            for (_node, binding, enabled, tooltip) in screen.active_bindings.values() if binding.show}
+    """The keys a footer shows for ``screen`` now, in order: binding, enabled, tooltip. Of two keys bound to one
+    action only the first shows, as in Textual's footer."""
+    shown: dict[Slot, tuple[Binding, bool, str]] = {}
+    actions: set[str] = set()
+    for _node, binding, enabled, tooltip in screen.active_bindings.values():
+        if binding.show and binding.action not in actions:
+            actions.add(binding.action)
+            shown[(binding.key, binding.action)] = (binding, enabled, tooltip)
+    return shown
 
 
 def merged(known: list[Slot], shown: list[Slot]) -> list[Slot]:
@@ -51,9 +57,10 @@ class Footer(TextualFooter):
         if not self._bindings_ready:
             return
         shown = shown_bindings(self.screen)
+        order = merged(list(self.remembered), list(shown))  # before remembering: a new key goes where it shows
         self.remembered.update(shown)
         self.slots = {}
-        for slot in merged(list(self.remembered), list(shown)):
+        for slot in order:
             binding, enabled, tooltip = self.remembered[slot]
             key = FooterKey(binding.key, self.app.get_key_display(binding), _(binding.description), binding.action,
                             disabled=not enabled, tooltip=tooltip).data_bind(compact=TextualFooter.compact)
