@@ -22,6 +22,8 @@ from typing import TypeVar
 import peewee
 from playhouse.db_url import connect as connect_url
 
+from mms_tui import clock
+
 #: The one database object every model is bound to. ``init_database`` points it at a real database.
 database = peewee.DatabaseProxy()
 
@@ -196,6 +198,7 @@ def init_database(target: str) -> peewee.Database:
     """Point the shared proxy at ``target`` and return the real database object."""
     db = open_database(target)
     database.initialize(db)
+    clock.forget()  # its zones are this database's
     return db
 
 
@@ -344,6 +347,14 @@ def bulk_insert(model: type[peewee.Model], fields: Sequence[str], rows: Sequence
     if not rows:
         return
     if is_sqlite():
+        # handed to sqlite3 as they are, but for timestamps: those are stored in UTC (models.base.Moment)
+        moments = [(i, f) for i, name in enumerate(fields)
+                   if isinstance(f := model._meta.fields[name], peewee.DateTimeField)]
+        if moments:
+            rows = [list(row) for row in rows]
+            for row in rows:
+                for i, f in moments:
+                    row[i] = f.db_value(row[i])
         database.cursor().executemany(_sqlite_insert(model, fields), rows)
         return
     model_fields = [model._meta.fields[name] for name in fields]

@@ -440,7 +440,7 @@ def _median_seconds(fn: Callable[[], object], runs: int) -> tuple[float, float, 
 def raw_report_seconds(path: str, name: str, by: str, start: dt.date, end: dt.date, runs: int) -> float:
     import sqlite3
 
-    bucket = "strftime('%Y-%m', t.created_at)" if by == "month" else "date(t.created_at)"
+    bucket = "strftime('%Y-%m', t.created_at)" if by == "month" else "t.local_day"
     params = _raw_params(start, end)
 
     def run() -> None:
@@ -719,8 +719,8 @@ def raw_checkout_ms(scratch: Path, cards: list[tuple[int, int]], ready=None, go=
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         tx = con.execute("INSERT INTO ledger_transaction (txid, kind, staff_id, store_id, member_id, created_at, "
-                         "request_hash, result_json, note) VALUES (?, 'checkout', ?, ?, ?, datetime('now'), '', "
-                         "'{}', '')", (f"raw-{os.getpid()}-{time.time_ns()}-{n}", staff, store, member)).lastrowid
+                         "local_day, request_hash, result_json, note) VALUES (?, 'checkout', ?, ?, ?, datetime('now'), "
+                         "date('now', 'localtime'), '', '{}', '')", (f"raw-{os.getpid()}-{time.time_ns()}-{n}", staff, store, member)).lastrowid
         for account, unit, amount in (("card.principal", "fen", -8_999), ("card.points", "pt", -100),
                                       ("revenue.sales", "fen", 9_099), ("card.points", "pt", 89),
                                       ("expense.points", "pt", -89), ("discount.points", "fen", 0)):

@@ -72,7 +72,7 @@ TOPUP_REFUND_RATE = 0.005
 CHECKIN_REVERSAL_RATE = 0.003
 FLUSH_DAYS = 20
 
-TX_FIELDS = ("id", "txid", "kind", "staff", "store", "member", "created_at", "reverses", "request_hash",
+TX_FIELDS = ("id", "txid", "kind", "staff", "store", "member", "created_at", "local_day", "reverses", "request_hash",
              "result_json", "note")
 ENTRY_FIELDS = ("transaction", "account", "card", "unit", "amount")
 AUDIT_FIELDS = ("created_at", "staff", "store", "action", "subject", "txid", "payload")
@@ -247,7 +247,7 @@ class _Simulation:
         tx_id = self.next_tx
         self.next_tx += 1
         txid = f"{self.rng.getrandbits(128):032x}"
-        self.rows["tx"].append([tx_id, txid, kind, staff, store, member, when, reverses,
+        self.rows["tx"].append([tx_id, txid, kind, staff, store, member, when, when.date(), reverses,
                                 hashlib.sha256(txid.encode()).hexdigest(), "{}", note])
         for account, card, unit, amount in postings:
             if amount == 0:

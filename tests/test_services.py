@@ -399,13 +399,13 @@ def index_definitions() -> dict[str, tuple[str, str]]:
 
 
 def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
-    """Migrations 2–5 (the reports' indexes, prefix indexes dropped, the loyalty tables and columns, the PIN
-    lockout's columns and shifts) on a database
+    """Migrations 2–7 (the reports' indexes, prefix indexes dropped, the loyalty tables and columns, the PIN
+    lockout's columns and shifts, chains, transactions' local days) on a database
     made before them: `mms init` leaves it with exactly the tables, columns and indexes of a database created
     today, and a second run changes nothing."""
     from mms_tui.db import database, is_sqlite
     from mms_tui.models import SchemaVersion
-    from mms_tui.models.migrations import LATEST, REPORT_INDEXES, current_version
+    from mms_tui.models.migrations import LATEST, LOCAL_DAY_INDEX, REPORT_INDEXES, current_version
     from mms_tui.services.ops.setup import initialise
 
     new = index_definitions()
@@ -426,7 +426,9 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
                 continue
         database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
     for name, _table, _columns in REPORT_INDEXES:
-        database.execute_sql(f'DROP INDEX "{name}"')
+        database.execute_sql(f'DROP INDEX IF EXISTS "{name}"')  # (the day index: migration 7's replaced it)
+    database.execute_sql(f'DROP INDEX "{LOCAL_DAY_INDEX}"')  # and migration 7's own
+    database.execute_sql('ALTER TABLE "ledger_transaction" DROP COLUMN "local_day"')
     database.execute_sql('CREATE INDEX "ledger_entry_card_id_account" ON "ledger_entry" ("card_id", "account")')
     database.execute_sql('CREATE INDEX "ledger_entry_card_id" ON "ledger_entry" ("card_id")')  # dropped by 3
     database.execute_sql('CREATE INDEX "card_card_type_id" ON "card" ("card_type_id")')

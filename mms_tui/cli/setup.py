@@ -22,17 +22,21 @@ from mms_tui.settings import demo_database_path
 @click.option("--admin-pin", help="PIN of the first admin (4–8 digits); asked for when not given.")
 @click.option("--store-code", default="HQ", show_default=True, help="Code of the first store.")
 @click.option("--store-name", default="总店", show_default=True, help="Name of the first store.")
+@click.option("--time-zone", help="The store's time zone, e.g. Asia/Shanghai (default: the system's, recorded when "
+                                  "the database is made).")
 @click.pass_context
 def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | None, store_code: str,
-         store_name: str) -> None:
+         store_name: str, time_zone: str | None) -> None:
     """Create or upgrade the database schema and create the first admin."""
     from mms_tui.models.migrations import current_version
-    from mms_tui.services.ops.setup import connect, initialise, needs_admin
+    from mms_tui.services.ops.setup import checked_time_zone, connect, initialise, needs_admin
     from mms_tui.services.staff.accounts import check_pin
 
     settings = settings_of(ctx)
     if admin_pin is not None:
         check_pin(admin_pin)  # a bad PIN is refused before the database file is even made
+    if time_zone is not None:
+        checked_time_zone(time_zone)  # and so is an unknown zone
     connect(settings.database)
     if admin_pin is None and (current_version() == 0 or needs_admin()):
         if not sys.stdin.isatty():
@@ -40,7 +44,7 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
         admin_pin = click.prompt(_("PIN for admin {code}").format(code=admin_code), hide_input=True,
                                  confirmation_prompt=True)
     result = initialise(store_code=store_code, store_name=store_name, admin_code=admin_code,
-                        admin_name=admin_name, admin_pin=admin_pin)
+                        admin_name=admin_name, admin_pin=admin_pin, time_zone=time_zone)
     if result.applied:
         click.echo(_("Schema at version {v} (applied {n}).").format(v=result.version, n=", ".join(map(str, result.applied))))
     else:
@@ -127,6 +131,7 @@ def info(ctx: click.Context, fmt: str) -> None:
         ("schema", f"{facts.schema_version} / {facts.latest_version}"),
         ("config", settings.config_path),
         ("store", settings.store),
+        ("time zone", facts.time_zone),
         ("stores", facts.stores),
         ("staff", facts.staff),
         ("members", facts.members),

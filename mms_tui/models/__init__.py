@@ -1,6 +1,6 @@
 """Peewee tables only: fields, indexes, tiny query helpers. Business rules live in ``mms_tui.services``."""
 
-from mms_tui.models.base import BaseModel, now
+from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Product, ServiceItem, TierPrice
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
@@ -49,6 +49,7 @@ __all__ = [
     "Coupon",
     "Entry",
     "Member",
+    "Moment",
     "Payment",
     "Product",
     "Sale",

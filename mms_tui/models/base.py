@@ -1,16 +1,68 @@
-"""The model base: every table binds to the one database proxy in :mod:`mms_tui.db`."""
+"""The model base: every table binds to the one database proxy in :mod:`mms_tui.db`; every timestamp is a
+:class:`Moment`."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 import peewee
 
-from mms_tui.clock import now
+from mms_tui import clock
+from mms_tui.clock import now, today
 from mms_tui.db import database
 
-__all__ = ["BaseModel", "database", "now"]
+__all__ = ["BaseModel", "Moment", "database", "now", "today"]
 
 
 class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+def _time_settings() -> tuple[str | None, str | None] | None:
+    """The zones the open database records (``config``: ``time_zone``, ``history_time_zone``); None before it
+    has the table."""
+    if database.obj is None or not database.table_exists("config"):
+        return None
+    found = dict(database.execute_sql(
+        f'SELECT "key", "value" FROM "config" WHERE "key" IN ({database.param}, {database.param})',
+        ("time_zone", "history_time_zone")).fetchall())
+    return tuple(json.loads(found[key]) if key in found else None  # type: ignore[return-value]
+                 for key in ("time_zone", "history_time_zone"))
+
+
+clock.read_settings_with(_time_settings)
+
+
+class Moment(peewee.DateTimeField):
+    """A timestamp stored as naive UTC and read as the store's naive wall time (:mod:`mms_tui.clock`).
+
+    Everything that reaches the database through the field converts: values saved, values a query compares it
+    with (a date there stands for its first moment), and results of ``MAX``/``MIN`` over it. Written-out SQL that
+    reads the column raw gets UTC and converts with :func:`Moment.from_db`."""
+
+    def db_value(self, value):
+        value = super().db_value(value)  # text parsed as peewee parses it
+        if isinstance(value, dt.datetime):
+            return clock.to_utc(value)
+        if isinstance(value, dt.date):
+            return clock.to_utc(dt.datetime.combine(value, dt.time()))
+        return value
+
+    def python_value(self, value):
+        return self.from_db(super().python_value(value))
+
+    @staticmethod
+    def from_db(value):
+        """A raw value of a Moment column (SQLite's text, PostgreSQL's datetime) as store wall time."""
+        if isinstance(value, str):
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError:
+                return value
+        if isinstance(value, dt.datetime):
+            return clock.from_utc(value.replace(tzinfo=None) if value.tzinfo is None else
+                                  value.astimezone(dt.UTC).replace(tzinfo=None))
+        return value

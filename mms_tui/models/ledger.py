@@ -8,9 +8,11 @@ to zero.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee
 
-from mms_tui.models.base import BaseModel, now
+from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.members import Card, Member
 from mms_tui.models.org import Staff, Store
 
@@ -23,7 +25,10 @@ class Transaction(BaseModel):
     staff = peewee.ForeignKeyField(Staff, backref="transactions", on_delete="RESTRICT")
     store = peewee.ForeignKeyField(Store, backref="transactions", on_delete="RESTRICT")
     member = peewee.ForeignKeyField(Member, null=True, backref="transactions", on_delete="RESTRICT")
-    created_at = peewee.DateTimeField(default=now, index=True)
+    created_at = Moment(default=now, index=True)
+    #: the store's calendar day of ``created_at``, kept with it (see ``__init__`` and ``update``): the reports group
+    #: by it, which SQLite could not do from a UTC moment
+    local_day = peewee.DateField()
     #: a reversal points at what it undoes; unique, so nothing is reversed twice
     reverses = peewee.ForeignKeyField("self", null=True, unique=True, backref="reversed_by", on_delete="RESTRICT")
     #: fingerprint of the request, to tell a retry (same) from a txid clash (different)
@@ -33,12 +38,23 @@ class Transaction(BaseModel):
 
     class Meta:
         table_name = "ledger_transaction"
+        #: the reports read a period's transactions of one kind in day order from this index alone (SQLite groups by
+        #: day without sorting; migration 7)
+        indexes = ((("kind", "local_day", "created_at"), False),)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        created = self.__data__.get("created_at")
+        if self.__data__.get("local_day") is None and isinstance(created, dt.datetime):
+            self.__data__["local_day"] = created.date()
 
-#: the reports read a period's transactions of one kind in calendar-day order from this index alone (SQLite groups
-#: by day without sorting); its expression is the reports' ``date(created_at)`` (migration 2)
-Transaction.add_index(Transaction.index(Transaction.kind, peewee.fn.date(Transaction.created_at), Transaction.created_at,
-                                        name="ledger_transaction_kind_day"))
+    @classmethod
+    def update(cls, __data=None, **update):
+        """As peewee's, with ``local_day`` following a new ``created_at``."""
+        moved = (__data or {}).get(cls.created_at, (__data or {}).get("created_at", update.get("created_at")))
+        if isinstance(moved, dt.datetime) and "local_day" not in update:
+            update["local_day"] = moved.date()
+        return super().update(__data, **update)
 
 
 class Entry(BaseModel):
@@ -57,7 +73,7 @@ class Entry(BaseModel):
 
 
 class AuditEvent(BaseModel):
-    created_at = peewee.DateTimeField(default=now, index=True)
+    created_at = Moment(default=now, index=True)
     staff = peewee.ForeignKeyField(Staff, null=True, backref="audit_events", on_delete="RESTRICT")
     store = peewee.ForeignKeyField(Store, null=True, backref="audit_events", on_delete="RESTRICT")
     action = peewee.CharField(max_length=40, index=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from mms_tui.models.base import BaseModel, now
+from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.org import Store
 
 CARD_KINDS = ("stored_value", "points", "discount", "visits", "period")
@@ -37,7 +37,7 @@ class Member(BaseModel):
     status = peewee.CharField(max_length=10, default="active")
     home_store = peewee.ForeignKeyField(Store, null=True, backref="members", on_delete="RESTRICT")
     total_spend_fen = peewee.BigIntegerField(default=0)
-    created_at = peewee.DateTimeField(default=now)
+    created_at = Moment(default=now)
     #: the family this member belongs to, named by its first member (null: none); a visit package of a
     #: transferable card type moves between members of one family (migration 4)
     family = peewee.ForeignKeyField("self", null=True, backref="family_members", on_delete="RESTRICT")
@@ -99,7 +99,7 @@ class Card(BaseModel):
     freeze_days_year = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])  # bulk loads omit it
     store = peewee.ForeignKeyField(Store, null=True, backref="cards", on_delete="RESTRICT")
     replaced_by = peewee.ForeignKeyField("self", null=True, backref="replaces", on_delete="RESTRICT")
-    issued_at = peewee.DateTimeField(default=now)
+    issued_at = Moment(default=now)
 
     class Meta:
         #: the cards report counts every card from this index alone, in its order (migration 2)

@@ -7,13 +7,17 @@ existing one runs, in order, each migration it has not recorded. A migration is 
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Callable
 
 import peewee
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
-from mms_tui.db import database, write_transaction
-from mms_tui.models import ALL_MODELS, SchemaVersion
+from mms_tui import clock
+from mms_tui.db import database, is_sqlite, write_transaction
+from mms_tui.models import ALL_MODELS, Config, SchemaVersion, Transaction
+from mms_tui.models.base import Moment
 
 Migration = Callable[[peewee.Database, object], None]
 
@@ -99,6 +103,75 @@ def _chains(db: peewee.Database, migrator: object) -> None:
     rebuild()
 
 
+def _utc_moments(db: peewee.Database, migrator: object) -> None:
+    """Issue #16: time decided once. Every timestamp was the desk's naive local time; now it is stored as UTC
+    (``Moment`` fields), ledger transactions carry their local day, and the database records its zone.
+
+    The zone the old times were written in is the ``time_zone`` setting if there is one, else the system's. The
+    hash chains were computed over those local times, so ``history_time_zone`` records the same zone: the chains
+    write each moment in it and still verify (a new database's chains write UTC). An old time in the hour that
+    happens twice when summer time ends is taken as the first of the two; one in the hour skipped when it starts
+    as the same wall time before the change."""
+    zone_name = _setting(db, TIME_ZONE_KEY) or clock.system_zone_name()
+    zone = clock.parse_zone(zone_name)
+    have = {c.name for c in db.get_columns("ledger_transaction")}
+    if "local_day" not in have:
+        # NOT NULL needs a default to be added to rows already there (SQLite could only drop it by rebuilding the
+        # table the whole ledger hangs on); every insert writes the day, so the default never applies
+        db.execute_sql('ALTER TABLE "ledger_transaction" ADD COLUMN "local_day" DATE NOT NULL DEFAULT \'1970-01-01\'')
+    for model in ALL_MODELS:
+        for field in model._meta.sorted_fields:
+            if isinstance(field, Moment):
+                _moments_to_utc(db, model, field, zone)
+    if not is_sqlite():
+        db.execute_sql('ALTER TABLE "ledger_transaction" ALTER COLUMN "local_day" DROP DEFAULT')
+    db.execute_sql('DROP INDEX IF EXISTS "ledger_transaction_kind_day"')
+    db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{LOCAL_DAY_INDEX}" ON "ledger_transaction" '
+                   '("kind", "local_day", "created_at")')
+    _record_zones(zone_name, zone_name)
+
+
+#: made by migration 7 in place of migration 2's index on date(created_at)
+LOCAL_DAY_INDEX = "ledger_transaction_kind_local_day_created_at"
+TIME_ZONE_KEY, HISTORY_TIME_ZONE_KEY = "time_zone", "history_time_zone"
+#: rows converted per statement batch
+BATCH = 5_000
+
+
+def _setting(db: peewee.Database, key: str) -> str | None:
+    row = db.execute_sql(f'SELECT "value" FROM "config" WHERE "key" = {db.param}', (key,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def _record_zones(zone: str, history: str) -> None:
+    for key, value in ((TIME_ZONE_KEY, zone), (HISTORY_TIME_ZONE_KEY, history)):
+        Config.insert(key=key, value=json.dumps(value)).on_conflict(
+            conflict_target=[Config.key], update={Config.value: json.dumps(value)}).execute()
+
+
+def _moments_to_utc(db: peewee.Database, model: type[peewee.Model], field: peewee.Field, zone: object) -> None:
+    """One column of naive local times to naive UTC, in batches by primary key (a transaction's local day too)."""
+    table, column = model._meta.table_name, field.column_name
+    key = model._meta.primary_key.column_name
+    mark = db.param
+    day = f', "local_day" = {mark}' if model is Transaction else ""
+    update = f'UPDATE "{table}" SET "{column}" = {mark}{day} WHERE "{key}" = {mark}'
+    after: object = None
+    while True:
+        where = f'WHERE "{column}" IS NOT NULL' + (f' AND "{key}" > {mark}' if after is not None else "")
+        rows = db.execute_sql(f'SELECT "{key}", "{column}" FROM "{table}" {where} ORDER BY "{key}" LIMIT {BATCH}',
+                              () if after is None else (after,)).fetchall()
+        if not rows:
+            return
+        changes = []
+        for row_key, stored in rows:
+            local = stored if isinstance(stored, dt.datetime) else dt.datetime.fromisoformat(str(stored))
+            utc = local.replace(tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
+            changes.append((utc, local.date(), row_key) if day else (utc, row_key))
+        db.cursor().executemany(update, changes)
+        after = rows[-1][0]
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -107,6 +180,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "loyalty: coupons, families, fees, passes", _loyalty),
     (5, "desk safety: PIN lockout, shifts", _desk_safety),
     (6, "tamper evidence: hash chains", _chains),
+    (7, "time: moments in UTC, transactions' local days", _utc_moments),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -133,6 +207,7 @@ def migrate() -> list[int]:
     with write_transaction():
         if version == 0:
             db.create_tables(ALL_MODELS)
+            _record_zones(clock.zone_name(), "UTC")  # the store's zone as the machine has it; chains in UTC
             for number, name, _fn in MIGRATIONS:
                 SchemaVersion.create(version=number, name=name)
                 applied.append(number)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from mms_tui.models.base import BaseModel, now
+from mms_tui.models.base import BaseModel, Moment, now
 
 STAFF_ROLES = ("cashier", "manager", "admin")
 
@@ -12,14 +12,14 @@ STAFF_ROLES = ("cashier", "manager", "admin")
 class SchemaVersion(BaseModel):
     version = peewee.IntegerField(primary_key=True)
     name = peewee.CharField(max_length=100)
-    applied_at = peewee.DateTimeField(default=now)
+    applied_at = Moment(default=now)
 
 
 class Store(BaseModel):
     code = peewee.CharField(max_length=20, unique=True)
     name = peewee.CharField(max_length=100)
     parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
-    created_at = peewee.DateTimeField(default=now)
+    created_at = Moment(default=now)
 
 
 class Staff(BaseModel):
@@ -31,11 +31,11 @@ class Staff(BaseModel):
     card_no = peewee.CharField(max_length=64, null=True, unique=True)
     active = peewee.BooleanField(default=True)
     failed_logins = peewee.IntegerField(default=0)
-    created_at = peewee.DateTimeField(default=now)
+    created_at = Moment(default=now)
     #: the PIN throttle and lockout, kept here so every desk and every process sees them (migration 5)
-    last_failed_at = peewee.DateTimeField(null=True)
-    locked_until = peewee.DateTimeField(null=True)
-    last_login_at = peewee.DateTimeField(null=True)
+    last_failed_at = Moment(null=True)
+    locked_until = Moment(null=True)
+    last_login_at = Moment(null=True)
 
 
 class Shift(BaseModel):
@@ -46,8 +46,8 @@ class Shift(BaseModel):
     staff = peewee.ForeignKeyField(Staff, backref="shifts", on_delete="RESTRICT")
     store = peewee.ForeignKeyField(Store, backref="shifts", on_delete="RESTRICT")
     #: the shift covers operations made after this moment (the previous shift's close) up to ``closed_at``
-    opened_at = peewee.DateTimeField(default=now, index=True)
-    closed_at = peewee.DateTimeField(null=True)
+    opened_at = Moment(default=now, index=True)
+    closed_at = Moment(null=True)
     float_fen = peewee.BigIntegerField(default=0)  # 备用金: cash in the drawer when the shift opened
     closed_by = peewee.ForeignKeyField(Staff, null=True, backref="shifts_closed", on_delete="RESTRICT")
     close_txid = peewee.CharField(max_length=64, null=True, unique=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from mms_tui.models.base import BaseModel, now
+from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Product, ServiceItem
 from mms_tui.models.ledger import Transaction
 from mms_tui.models.members import Card, Member
@@ -18,7 +18,7 @@ class Sale(BaseModel):
     member = peewee.ForeignKeyField(Member, null=True, backref="sales", on_delete="RESTRICT")
     store = peewee.ForeignKeyField(Store, backref="sales", on_delete="RESTRICT")
     staff = peewee.ForeignKeyField(Staff, backref="sales", on_delete="RESTRICT")
-    created_at = peewee.DateTimeField(default=now, index=True)
+    created_at = Moment(default=now, index=True)
     subtotal_fen = peewee.BigIntegerField()  # at list prices
     discount_fen = peewee.BigIntegerField()
     total_fen = peewee.BigIntegerField()
@@ -65,7 +65,7 @@ class Visit(BaseModel):
     card = peewee.ForeignKeyField(Card, backref="visits", on_delete="RESTRICT")
     store = peewee.ForeignKeyField(Store, backref="visits", on_delete="RESTRICT")
     staff = peewee.ForeignKeyField(Staff, backref="visits", on_delete="RESTRICT")
-    created_at = peewee.DateTimeField(default=now, index=True)
+    created_at = Moment(default=now, index=True)
     status = peewee.CharField(max_length=10, default="ok")  # ok | reversed
 
     class Meta:
@@ -81,12 +81,12 @@ class Coupon(BaseModel):
     promotion = peewee.CharField(max_length=32)  # the promotion's code in the rules document
     member = peewee.ForeignKeyField(Member, null=True, backref="coupons", on_delete="RESTRICT")
     reason = peewee.CharField(max_length=20, default="manual")  # manual | new_member | birthday | winback | bulk
-    issued_at = peewee.DateTimeField(default=now)
+    issued_at = Moment(default=now)
     issued_by = peewee.ForeignKeyField(Staff, null=True, backref="coupons_issued", on_delete="RESTRICT")
     valid_from = peewee.DateField(null=True)
     valid_until = peewee.DateField(null=True)
     store = peewee.ForeignKeyField(Store, null=True, backref="coupons", on_delete="RESTRICT")
-    used_at = peewee.DateTimeField(null=True)
+    used_at = Moment(null=True)
     transaction = peewee.ForeignKeyField(Transaction, null=True, backref="coupons", on_delete="RESTRICT")
 
     class Meta:

@@ -1,12 +1,5 @@
-"""Resolving the things an operation names (staff, store, member, card), the card usability rule, and the
-written-out SQL the hot paths run.
-
-The desk's hottest operations (a swipe, a quote, a checkout) run their statements written out once, through
-peewee's own connection (:func:`run_sql`, ``?`` placeholders): building the same query through the ORM each time
-costs about 0.2 ms of Python per statement, twenty times the database's own work for a keyed read
-(BENCHMARKS.md). :func:`row_model` turns such a row back into the model instance the ORM would have made, and
-:func:`insert_model` writes one as ``Model.create`` would.
-"""
+"""Business settings kept in the database (``Config``: JSON values with defaults here), the long-write notice,
+and the limits every amount is held to."""
 
 from __future__ import annotations
 
@@ -48,6 +41,12 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # shop's real figures, low enough that no sum of the ledger can leave 64-bit integers
     "limits": {"operation_fen": 100_000_000, "balance_fen": 1_000_000_000, "points": 1_000_000_000,
                "visits": 100_000},
+    # the store's IANA time zone ("Asia/Shanghai"): its "today", the days reports group by, the times shown; a new
+    # database records the system's (``mms init --time-zone`` sets it). Moments are stored in UTC (clock.py)
+    "time_zone": None,
+    # the zone the hash chains write moments in: UTC, or for a database made before moments were stored in UTC
+    # the zone its times were kept in (migration 7); never changed after
+    "history_time_zone": None,
     # a long write (an import) in progress, so that a desk waiting for the write lock can say what it waits for
     "writer": None,
 }
@@ -67,6 +66,8 @@ def set_config(key: str, value: Any) -> None:
     Config.insert(key=key, value=json.dumps(value)).on_conflict(
         conflict_target=[Config.key], update={Config.value: json.dumps(value)}
     ).execute()
+    if key in ("time_zone", "history_time_zone"):
+        clock.forget()
 
 
 @contextmanager

@@ -5,10 +5,10 @@ link of a hash chain, each link's digest taken over the previous one's.
   row, so desks of different stores never wait on one another; a link is appended in the same database
   transaction as the row it covers (:func:`link`), under the head row's lock.
 * **Canonical form**: the link's content is the row's fields as plain JSON (sorted keys, no spaces, times to the
-  second as ``YYYY-MM-DD HH:MM:SS``), byte-identical on SQLite and PostgreSQL. It leaves out what may legitimately
-  change later: a transaction's stored replay result (which may be compacted), a sale's or a visit's status (a
-  refund changes it: the refund is a link of its own), and personal fields of audit payloads (erasure anonymises
-  them: the keys in :data:`PERSONAL_KEYS`).
+  second as ``YYYY-MM-DD HH:MM:SS`` in the database's ``history_time_zone``), byte-identical on SQLite and
+  PostgreSQL. It leaves out what may legitimately change later: a transaction's stored replay result (which may
+  be compacted), a sale's or a visit's status (a refund changes it: the refund is a link of its own), and personal
+  fields of audit payloads (erasure anonymises them: the keys in :data:`PERSONAL_KEYS`).
 * :func:`verify` recomputes every chain from the rows and names the first broken link of each; rows no link covers
   are named too. :func:`heads` are what ``mms check --anchor`` prints to keep elsewhere; :func:`check_anchors`
   proves a kept head is still in its chain (nothing rewritten or cut off the end since it was taken).
@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from mms_tui import clock
 from mms_tui.db import is_sqlite
 from mms_tui.services.base.sql import fetch_rows, run_sql
 
@@ -53,12 +54,16 @@ def _plain(value: object) -> object:
 
 
 def _time(value: object) -> object:
-    """A stored timestamp in canonical text: SQLite hands back text, PostgreSQL a datetime."""
+    """A stored (UTC) timestamp in canonical text: SQLite hands back text, PostgreSQL a datetime; written in the
+    database's ``history_time_zone`` (UTC, or the zone its times were kept in before they were stored in UTC, so
+    the links made then still verify)."""
     if isinstance(value, str):
         try:
             value = dt.datetime.fromisoformat(value)
         except ValueError:
             return value
+    if isinstance(value, dt.datetime):
+        return clock.canonical_text(value.replace(microsecond=0))
     return _plain(value)
 
 

@@ -235,7 +235,8 @@ def audit(
     store_id = store.id if store is not None else None
     staff_id = staff.id if staff is not None else None
     chain.link("audit", event.id, store_id,
-               chain.audit_content(event.created_at, staff_id, store_id, action, subject, txid, text))
+               chain.audit_content(AuditEvent.created_at.db_value(event.created_at),  # as stored: UTC
+                                   staff_id, store_id, action, subject, txid, text))
 
 
 def record_audit(action: str, subject: str, **kwargs: Any) -> None:

@@ -128,13 +128,15 @@ def qualifications(on: dt.date, rules: Rules, member_ids: Iterable[int] | None =
     elif basis == "points":
         original = Transaction.alias()
         dated = peewee.fn.COALESCE(original.created_at, Transaction.created_at)
+        stored = Transaction.created_at.db_value  # a function's operand is not converted as a field's is (UTC)
         query = (Entry.select(Transaction.member, 0 - peewee.fn.SUM(Entry.amount))  # points.issued is −earned
                  .join(Transaction, on=(Entry.transaction == Transaction.id))
                  .join(original, peewee.JOIN.LEFT_OUTER, on=(Transaction.reverses == original.id))
-                 .where((Entry.account == "points.issued") & Transaction.member.is_null(False) & (dated < end))
+                 .where((Entry.account == "points.issued") & Transaction.member.is_null(False)
+                        & (dated < stored(end)))
                  .group_by(Transaction.member))
         if start is not None:
-            query = query.where(dated >= start)
+            query = query.where(dated >= stored(start))
         if ids is not None:
             query = query.where(Transaction.member.in_(ids))
     elif basis == "visits":

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.db import DatabaseError, database_fault, describe, init_database, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import Card, CardType, Member, Staff, Store, Tier, Transaction
 from mms_tui.models.migrations import LATEST, current_version, migrate
+from mms_tui.services.base.config import set_config
 from mms_tui.services.base.errors import InvalidInput, SchemaMissing
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.staff.accounts import check_pin, create_staff
@@ -54,6 +56,7 @@ class DatabaseInfo:
     members: int
     cards: int
     transactions: int
+    time_zone: str
 
 
 def connect(target: str) -> None:
@@ -93,6 +96,7 @@ def initialise(
     admin_code: str | None = None,
     admin_name: str = "",
     admin_pin: str | None = None,
+    time_zone: str | None = None,
 ) -> InitResult:
     """Create or upgrade the schema; add the first store, tiers, card types and (when given) the first admin.
 
@@ -102,8 +106,12 @@ def initialise(
         check_pin(admin_pin)
         if not (admin_code or "").strip():
             raise InvalidInput(_("Staff code and name are required."))
+    if time_zone is not None:
+        zone = checked_time_zone(time_zone)
     applied = migrate()
     with write_transaction():
+        if time_zone is not None:
+            set_config("time_zone", zone)
         store = Store.get_or_none(Store.code == store_code)
         if store is None and not Store.select().exists():
             store = Store.create(code=store_code, name=store_name)
@@ -128,6 +136,15 @@ def initialise(
     return InitResult(applied, current_version(), first.code if first else store_code, created)
 
 
+def checked_time_zone(name: str) -> str:
+    """An IANA time zone name (``Asia/Shanghai``), or one clear message."""
+    try:
+        return clock.parse_zone(name).key
+    except ValueError:
+        raise InvalidInput(_("Unknown time zone {zone!r}: give a name such as Asia/Shanghai.").format(
+            zone=name)) from None
+
+
 def info() -> DatabaseInfo:
     version = current_version()
 
@@ -135,4 +152,4 @@ def info() -> DatabaseInfo:
         return model.select().count() if version else 0
 
     return DatabaseInfo(describe(), version, LATEST, count(Store), count(Staff), count(Member), count(Card),
-                        count(Transaction))
+                        count(Transaction), clock.zone_name())

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.db import database, is_sqlite
 from mms_tui.i18n import N_, _
 from mms_tui.models import (
@@ -32,6 +33,7 @@ from mms_tui.models import (
     CardType,
     Entry,
     Member,
+    Moment,
     Payment,
     Product,
     Sale,
@@ -74,11 +76,11 @@ class Period:
         return where
 
     def kind_filter(self, *kinds: str) -> peewee.Expression:
-        """Transactions of these kinds made in the period (at its store). Said by calendar day, because the
-        index (kind, day, created_at) hands them over in day order: a GROUP BY day then reads it without sorting.
-        The same transactions as ``tx_filter``: date(created_at) is in [start, end] exactly when created_at is
-        in [start_dt, end_dt)."""
-        day = _day_of(Transaction.created_at)
+        """Transactions of these kinds made in the period (at its store). Said by the store's calendar day,
+        because the index (kind, local_day, created_at) hands them over in day order: a GROUP BY day then reads it
+        without sorting. The same transactions as ``tx_filter``: local_day is in [start, end] exactly when
+        created_at is in [start_dt, end_dt)."""
+        day = Transaction.local_day
         where = Transaction.kind.in_(kinds) & (day >= self.start) & (day <= self.end)
         if self.store_id is not None:
             where &= Transaction.store == self.store_id
@@ -94,13 +96,6 @@ def period(start: dt.date | None, end: dt.date | None, store: str | None) -> Per
     return Period(start, end, resolve_store(store).id if store else None)
 
 
-def _day_of(column: peewee.Node) -> peewee.Node:
-    """The calendar day of a timestamp, worked out by the database so it can group by it: ``date(x)`` is SQLite's
-    function on its ISO text and PostgreSQL's cast of a timestamp (a string and a ``date`` come back; see _day).
-    The same expression is indexed on ``ledger_transaction`` (migration 2)."""
-    return peewee.fn.date(column).coerce(False)
-
-
 def _sum_if(condition: peewee.Expression, amount: peewee.Node) -> peewee.Node:
     """SUM of ``amount`` over the rows where ``condition`` holds, NULL when there are none: one column per
     tender or category, so one pass grouped by day replaces a pass grouped by (day, tender) that must sort."""
@@ -111,11 +106,15 @@ def _count_if(condition: peewee.Expression) -> peewee.Node:
     return peewee.fn.SUM(peewee.Case(None, [(condition, 1)], 0))
 
 
-def _hour_of(column: peewee.Node) -> peewee.Node:
-    """The timestamp cut to its hour, for grouping: SQLite's strftime on its text, PostgreSQL's date_trunc."""
+def _quarter_hour_of(column: peewee.Node) -> peewee.Node:
+    """The stored (UTC) moment cut to its quarter hour, for grouping: the store's hour of each quarter is worked
+    out afterwards, exactly even in zones half or three quarters of an hour off UTC. SQLite cuts its text,
+    PostgreSQL its timestamp."""
     if is_sqlite():
-        return peewee.fn.strftime("%Y-%m-%d %H:00:00", column)
-    return peewee.fn.date_trunc("hour", column)
+        minute = peewee.fn.printf("%02d", peewee.fn.substr(column, 15, 2).cast("INTEGER") / 15 * 15)
+        return peewee.fn.substr(column, 1, 14).concat(minute)
+    return peewee.fn.date_trunc("hour", column) + peewee.fn.floor(
+        peewee.fn.date_part("minute", column) / 15) * peewee.SQL("interval '15 minutes'")
 
 
 def _moment(value: object) -> dt.datetime:
@@ -151,7 +150,7 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
     """
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     categories: set[str] = set()
-    day = _day_of(Transaction.created_at)
+    day = Transaction.local_day
     sold = p.kind_filter("checkout")
 
     def add_category(r: dict[str, int], category: str, amount: object, sign: int = 1) -> None:
@@ -232,7 +231,7 @@ def topups(p: Period, by: str = "day") -> Iterator[Row]:
     rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     Original = Transaction.alias()
     Tender = Entry.alias()  # a top-up's one tender entry says how it was paid
-    day = _day_of(Transaction.created_at)
+    day = Transaction.local_day
     query = (
         Transaction.select(day, Transaction.kind, Tender.account, peewee.fn.COUNT(peewee.fn.DISTINCT(Transaction.id)),
                            _sum_if(Entry.account == "card.principal", Entry.amount),
@@ -313,16 +312,16 @@ def liability(p: Period, by: str = "day") -> Iterator[Row]:
 def visits(p: Period, by: str = "day") -> Iterator[Row]:
     """Check-ins per hour of day and weekday (the busy hours), per store; reversed check-ins left out."""
     counts: dict[tuple[str, int, int], int] = defaultdict(int)
-    hour = _hour_of(Transaction.created_at)
+    quarter = _quarter_hour_of(Transaction.created_at)
     query = (
-        Visit.select(Store.name, hour, peewee.fn.COUNT(Visit.id))
+        Visit.select(Store.name, quarter, peewee.fn.COUNT(Visit.id))
         .join(Transaction).switch(Visit).join(Store)
         .where(p.kind_filter("checkin") & (Visit.status == "ok"))  # a visit is always its check-in's transaction
-        .group_by(Store.name, hour)
+        .group_by(Store.name, quarter)
         .tuples()
     )
-    for store, started, n in query:  # one row per store and hour of the period
-        moment = _moment(started)
+    for store, started, n in query:  # one row per store and quarter hour of the period
+        moment = clock.from_utc(_moment(started))
         counts[(store, moment.isoweekday(), moment.hour)] += int(n)
     for (store, weekday, hour_of_day) in sorted(counts):
         yield {"store": store, "weekday": weekday, "hour": f"{hour_of_day:02d}:00",
@@ -444,8 +443,8 @@ def segments(p: Period, by: str = "day") -> Iterator[Row]:
     last_visit = Visit.select(peewee.fn.MAX(Visit.created_at)).where(
         (Visit.member == Member.id) & came & (Visit.created_at >= recent))
     lately = (
-        members.select(_day_of(Member.created_at), _day_of(peewee.fn.MAX(Sale.created_at)), peewee.fn.COUNT(Sale.id),
-                       peewee.fn.SUM(Sale.total_fen), _day_of(last_visit))
+        members.select(Member.created_at, peewee.fn.MAX(Sale.created_at).coerce(False), peewee.fn.COUNT(Sale.id),
+                       peewee.fn.SUM(Sale.total_fen), last_visit)
         .join(Sale, peewee.JOIN.LEFT_OUTER,
               on=((Sale.member == Member.id) & paid & (Sale.created_at >= since(365))))
         .where(Member.id.in_(seen_lately))
@@ -453,15 +452,12 @@ def segments(p: Period, by: str = "day") -> Iterator[Row]:
     )
     counts: dict[str, int] = defaultdict(int)
     looked_at = new_looked_at = 0
-    days: dict[object, dt.date] = {}  # a few hundred distinct days among 100,000s of rows: convert each once
+    # the store's days of the stored UTC moments: what joined before the year looked at is only "not new"
+    day_of = clock.LocalDays(p.end - dt.timedelta(days=366), p.end)
     for joined, last_sale, sales, spend, visited in database.execute(lately).fetchall():  # plain rows, fast
-        # days as ISO strings (SQLite) or dates (PostgreSQL): either way they order as days do
+        # moments as ISO strings (SQLite) or datetimes (PostgreSQL): either way they order as moments do
         last = last_sale if visited is None or (last_sale is not None and last_sale > visited) else visited
-        if joined not in days:
-            days[joined] = as_date(joined)
-        if last not in days:
-            days[last] = as_date(last)
-        segment = segment_of(days[joined], days[last], int(sales), int(spend or 0), p.end)
+        segment = segment_of(day_of(joined), day_of(last), int(sales), int(spend or 0), p.end)
         counts[segment] += 1
         looked_at += 1
         new_looked_at += segment == "new"
@@ -518,7 +514,7 @@ def birthdays(p: Period, by: str = "day") -> Iterator[Row]:
             continue
         rows.append((on, name, member_id, {"date": on.isoformat(), "name": name, "phone": mask_phone(phone),
                                            "tier": tier, "age": on.year - born.year,
-                                           "last_visit": str(visited)[:16] if visited else ""}))
+                                           "last_visit": str(Moment.from_db(visited))[:16] if visited else ""}))
     for *_key, row in sorted(rows, key=lambda r: r[:3]):
         yield row
 
