@@ -14,7 +14,8 @@ from mms_tui.models.migrations import current_version
 from mms_tui.services.base.errors import InvalidInput, WrongPin
 from mms_tui.services.base.text import format_money, parse_money
 from mms_tui.services.exchange.importing import import_file
-from mms_tui.services.loyalty.rules import load_rules, parse_rules
+from mms_tui.services.loyalty.rules_reader import parse_rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.ops.setup import connect, initialise
 from mms_tui.services.staff.accounts import authenticate, create_staff, hash_pin
 

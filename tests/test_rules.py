@@ -15,7 +15,6 @@ from mms_tui.models import AuditEvent, Config
 from mms_tui.services.base.config import CONFIG_DEFAULTS
 from mms_tui.services.base.errors import InvalidInput, PermissionDenied, RulesInvalid
 from mms_tui.services.loyalty.rules import (
-    CONFIG_KEY,
     Gift,
     PointsDay,
     Promotion,
@@ -23,13 +22,10 @@ from mms_tui.services.loyalty.rules import (
     TierBenefit,
     TopupBonusRule,
     default_rules,
-    load_rules,
-    parse_rules,
-    rules_from_text,
-    rules_to_dict,
-    rules_to_text,
-    save_rules,
 )
+from mms_tui.services.loyalty.rules_files import rules_from_text, rules_to_dict, rules_to_text
+from mms_tui.services.loyalty.rules_reader import parse_rules
+from mms_tui.services.loyalty.rules_store import CONFIG_KEY, load_rules, save_rules
 from mms_tui.services.ops.setup import connect
 from tests.conftest import CASHIER_PIN, MANAGER_PIN
 
