@@ -72,7 +72,7 @@ def test_an_empty_rules_file_is_refused_and_the_rules_stay(run, sqlite_desk, tmp
     assert piped.exit_code == 1 and piped.stderr.count("\n") == 1
     connect(sqlite_desk.target)
     rules = load_rules()
-    assert rules.points.per_yuan_x100 == 200 and [(b.threshold_fen, b.bonus_fen) for b in rules.topup.bonuses] == [
+    assert rules.points.earn_per_yuan_x100 == 200 and [(b.threshold_fen, b.bonus_fen) for b in rules.topup.bonuses] == [
         (10_000, 1_000)]
 
 

@@ -132,7 +132,7 @@ late_fee = "20"
 
 def test_defaults_are_todays_rules():
     rules = default_rules()
-    assert rules.points.per_yuan_x100 == CONFIG_DEFAULTS["points_per_yuan"] * 100
+    assert rules.points.earn_per_yuan_x100 == CONFIG_DEFAULTS["points_per_yuan"] * 100
     assert rules.points.redeem_per_yuan == 100  # point_value_fen 1: 100 points = ¥1
     assert [(b.threshold_fen, b.bonus_fen) for b in rules.topup.bonuses] == [
         tuple(x) for x in CONFIG_DEFAULTS["topup_bonus_rules"]]

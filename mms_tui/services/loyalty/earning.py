@@ -65,12 +65,12 @@ def points_earned(priced: PricedCart, tenders: Sequence[tuple[str, int]], member
     base += sums["points"] if p.points_earn else 0
     base = max(0, min(base, priced.total_fen))
     weight_total = sum(line.net_fen for line in priced.lines)
-    if base == 0 or weight_total == 0 or p.per_yuan_x100 == 0:
+    if base == 0 or weight_total == 0 or p.earn_per_yuan_x100 == 0:
         return PointsEarned(0, base, ())
     category_pct = Fraction(sum(line.net_fen * p.category_pct(line.category) for line in priced.lines), weight_total)
     day = best_points_day(when, rules)
     day_pct = day[0] if day else 100
-    exact = Fraction(base * p.per_yuan_x100 * member.tier_points_pct * day_pct) * category_pct / 100 ** 5
+    exact = Fraction(base * p.earn_per_yuan_x100 * member.tier_points_pct * day_pct) * category_pct / 100 ** 5
     points = _round(exact, p.rounding)
     explanations: list[str] = []
     if member.tier_points_pct != 100:

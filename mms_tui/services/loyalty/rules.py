@@ -54,8 +54,9 @@ class Gift:
 
 @dataclass(frozen=True)
 class PointsRules:
-    #: points per yuan paid with money, in hundredths (100 = 1 point per yuan, 50 = 1 point per ¥2)
-    per_yuan_x100: int = CONFIG_DEFAULTS["points_per_yuan"] * 100
+    #: the earn rate: points per yuan paid with money, in hundredths (100 = 1 point per yuan, 50 = 1 point per
+    #: ¥2); the document's ``per_yuan``. What points pay is ``redeem_per_yuan``
+    earn_per_yuan_x100: int = CONFIG_DEFAULTS["points_per_yuan"] * 100
     #: whether the part paid from stored-value principal counts as money (it was money at the top-up)
     principal_earns: bool = True
     #: bonus value and points are the business's gifts: they earn only when a manager says so

@@ -29,7 +29,7 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
     Money is a string of yuan; absent optional values are left out (TOML has no null)."""
     p = rules.points
     points: dict[str, Any] = {
-        "per_yuan": _number(p.per_yuan_x100),
+        "per_yuan": _number(p.earn_per_yuan_x100),
         "principal_earns": p.principal_earns,
         "bonus_earns": p.bonus_earns,
         "points_earn": p.points_earn,

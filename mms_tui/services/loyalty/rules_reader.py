@@ -307,8 +307,8 @@ def _parse_points(r: _Reader, value: Any) -> PointsRules:
             gift_codes.add(gift.code)
         gifts.append(gift)
     return PointsRules(
-        per_yuan_x100=_set(r, t, "per_yuan", path, lambda v, p: r.hundredths(v, p, 0, 100_000, _("a number")),
-                           d.per_yuan_x100),
+        earn_per_yuan_x100=_set(r, t, "per_yuan", path,
+                                lambda v, p: r.hundredths(v, p, 0, 100_000, _("a number")), d.earn_per_yuan_x100),
         principal_earns=_set(r, t, "principal_earns", path, r.flag, d.principal_earns),
         bonus_earns=_set(r, t, "bonus_earns", path, r.flag, d.bonus_earns),
         points_earn=_set(r, t, "points_earn", path, r.flag, d.points_earn),
