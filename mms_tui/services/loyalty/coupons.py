@@ -1,7 +1,7 @@
 """优惠券发放: coupons of the rules' promotions, given to members by hand, by rule and in bulk.
 
 A coupon stands for one promotion of the loyalty rules in force (``auto = false``: it applies only with a coupon)
-and is used at most once (the checkout that redeems it sets ``used_at``; see :mod:`mms_tui.services.loyalty.pricing`).
+and is used at most once (the checkout that redeems it sets ``used_at``; see :mod:`mms_tui.services.loyalty.redeem`).
 Issuing moves no value, so it is not a ledger transaction; each coupon leaves a ``coupon.issue`` audit event.
 
 How coupons are issued, and what makes each way safe to run again:
