@@ -90,7 +90,8 @@ class Payment:
         return sum(self.goods_money_fen.values()) + self.goods_principal_fen
 
     def earning(self) -> list[tuple[str, int]]:
-        """(tender, amount) of what paid the goods, as :func:`earning.points_earned` weighs it."""
+        """(tender, amount) of what paid the goods, as
+        :func:`~mms_tui.services.loyalty.earning.points_earned` weighs it."""
         earning = [(tender, amount) for tender, amount in self.goods_money_fen.items() if amount > 0]
         earning += [(name, amount) for name, amount in (("stored_value_principal", self.goods_principal_fen),
                                                         ("stored_value_bonus", self.goods_bonus_fen),
