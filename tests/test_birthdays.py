@@ -16,7 +16,7 @@ from mms_tui.models import Coupon, Entry, Member, Sale, Store, Transaction, Visi
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import mask_phone
 from mms_tui.services.ledger.check import check_ledger
-from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.loyalty.rules_store import save_rules
 from mms_tui.services.members.birthdays import AlreadyGiven, birthday_offer, give_birthday_benefit
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in

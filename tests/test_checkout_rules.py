@@ -15,8 +15,9 @@ from mms_tui.i18n import set_language
 from mms_tui.models import Card, Coupon, Entry, Member, Payment, Product, Sale, SaleLine, Store, Transaction
 from mms_tui.services.base.errors import InsufficientBalance, InvalidInput, NotRefundable
 from mms_tui.services.ledger.check import check_ledger
-from mms_tui.services.loyalty.pricing import birthday_benefit, due_fees
-from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.loyalty.birthday_benefit import birthday_benefit
+from mms_tui.services.loyalty.fees_due import due_fees
+from mms_tui.services.loyalty.rules_store import load_rules, save_rules
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import checkout, checkout_offers, quote

@@ -19,8 +19,8 @@ from mms_tui.models import (
 )
 from mms_tui.services.base.errors import InvalidInput, UnknownItem
 from mms_tui.services.base.sql import insert_model
-from mms_tui.services.loyalty import rules as rules_module
-from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.loyalty.rules import default_rules
+from mms_tui.services.loyalty.rules_store import CONFIG_KEY, load_rules, save_rules
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout, quote
@@ -150,11 +150,11 @@ def test_rules_are_parsed_once_and_a_change_saved_anywhere_is_in_force_at_the_ne
     assert load_rules() is first  # the same text: not parsed again
 
     # another desk (process) saves new rules: the next read here sees them
-    row = Config.get(Config.key == rules_module.CONFIG_KEY)
+    row = Config.get(Config.key == CONFIG_KEY)
     document = json.loads(row.value)
     document["points"]["redeem_per_yuan"] = 300
-    Config.update(value=json.dumps(document)).where(Config.key == rules_module.CONFIG_KEY).execute()
+    Config.update(value=json.dumps(document)).where(Config.key == CONFIG_KEY).execute()
     assert load_rules().points.redeem_per_yuan == 300
 
-    Config.delete().where(Config.key == rules_module.CONFIG_KEY).execute()
-    assert load_rules() == rules_module.default_rules()
+    Config.delete().where(Config.key == CONFIG_KEY).execute()
+    assert load_rules() == default_rules()

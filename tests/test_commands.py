@@ -139,7 +139,7 @@ def test_demo_builds_a_consistent_database_and_reuses_it(run, tmp_path):
     connect(db)
     assert Member.select().count() == 5
     assert Config.get_or_none(Config.key == "demo_login") is not None
-    from mms_tui.services.loyalty.rules import load_rules
+    from mms_tui.services.loyalty.rules_store import load_rules
 
     rules = load_rules()  # a new user sees the loyalty features at work: 满300减50, gifts for points, a birthday cake
     assert [p.code for p in rules.promotions] == ["MJ300", "SPRING"]

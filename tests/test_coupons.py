@@ -12,6 +12,7 @@ import pytest
 from mms_tui import clock
 from mms_tui.models import AuditEvent, Coupon, Member, Sale, Transaction
 from mms_tui.services.base.errors import InvalidInput, PermissionDenied
+from mms_tui.services.loyalty.birthday_benefit import birthday_benefit
 from mms_tui.services.loyalty.coupons import (
     CODE_ALPHABET,
     coupon_code,
@@ -24,8 +25,8 @@ from mms_tui.services.loyalty.coupons import (
     list_coupons,
     members_in_segment,
 )
-from mms_tui.services.loyalty.pricing import MemberFacts, birthday_benefit
-from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.loyalty.pricing import MemberFacts
+from mms_tui.services.loyalty.rules_store import load_rules, save_rules
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.ops.setup import connect

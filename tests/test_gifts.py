@@ -9,7 +9,7 @@ from mms_tui.models import Card, Entry, Transaction
 from mms_tui.services.base.errors import InsufficientBalance, InvalidInput
 from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.loyalty.points import card_lots, gift_catalogue, redeem_gift
-from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.loyalty.rules_store import save_rules
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.members.view import member_history

@@ -14,7 +14,8 @@ from mms_tui.models.migrations import current_version
 from mms_tui.services.base.errors import InvalidInput, WrongPin
 from mms_tui.services.base.text import format_money, parse_money
 from mms_tui.services.exchange.importing import import_file
-from mms_tui.services.loyalty.rules import load_rules, parse_rules
+from mms_tui.services.loyalty.rules_reader import parse_rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.ops.setup import connect, initialise
 from mms_tui.services.staff.accounts import authenticate, create_staff, hash_pin
 
@@ -71,7 +72,7 @@ def test_an_empty_rules_file_is_refused_and_the_rules_stay(run, sqlite_desk, tmp
     assert piped.exit_code == 1 and piped.stderr.count("\n") == 1
     connect(sqlite_desk.target)
     rules = load_rules()
-    assert rules.points.per_yuan_x100 == 200 and [(b.threshold_fen, b.bonus_fen) for b in rules.topup.bonuses] == [
+    assert rules.points.earn_per_yuan_x100 == 200 and [(b.threshold_fen, b.bonus_fen) for b in rules.topup.bonuses] == [
         (10_000, 1_000)]
 
 

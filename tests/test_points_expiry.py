@@ -11,9 +11,9 @@ import pytest
 from mms_tui.models import AuditEvent, Card, Entry, Transaction
 from mms_tui.services.exchange.importing import import_file
 from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.loyalty.earning import points_expire_on
 from mms_tui.services.loyalty.points import card_lots, expire_points, next_points_expiry
-from mms_tui.services.loyalty.pricing import points_expire_on
-from mms_tui.services.loyalty.rules import load_rules, save_rules
+from mms_tui.services.loyalty.rules_store import load_rules, save_rules
 from mms_tui.services.members.cards import issue_card, replace_card
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout

@@ -14,23 +14,14 @@ from hypothesis import strategies as st
 from mms_tui.i18n import set_language
 from mms_tui.models import Card, CardType, Member, Product, ServiceItem, Tier, TierPrice
 from mms_tui.services.base.errors import InsufficientBalance, InvalidInput
-from mms_tui.services.loyalty.pricing import (
-    TENDER_NAMES,
-    CartLine,
-    CouponFacts,
-    MemberFacts,
-    birthday_benefit,
-    birthday_window,
-    due_fees,
-    max_points_payment,
-    points_earned,
-    points_expire_on,
-    points_for_payment,
-    price_cart,
-    topup_bonus,
-    topup_tier,
-)
-from mms_tui.services.loyalty.rules import Rules, default_rules, parse_rules
+from mms_tui.services.loyalty.birthday_benefit import birthday_benefit, birthday_window
+from mms_tui.services.loyalty.earning import EARNING_TENDERS, points_earned, points_expire_on
+from mms_tui.services.loyalty.fees_due import due_fees
+from mms_tui.services.loyalty.pricing import CartLine, CouponFacts, MemberFacts, price_cart
+from mms_tui.services.loyalty.rules import Rules, default_rules
+from mms_tui.services.loyalty.rules_reader import parse_rules
+from mms_tui.services.loyalty.spending import max_points_payment, points_for_payment
+from mms_tui.services.loyalty.topup_bonus import topup_bonus, topup_tier
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import checkout, quote
@@ -664,7 +655,7 @@ def test_pricing_is_deterministic_whatever_the_order_coupons_are_shown_in(situat
     assert price_cart(member, cart, when, rules, store, shuffled) == first
 
 
-tenders = st.lists(st.tuples(st.sampled_from([t for t in TENDER_NAMES if t != "stored_value"]),
+tenders = st.lists(st.tuples(st.sampled_from([t for t in EARNING_TENDERS if t != "stored_value"]),
                              st.integers(1, 100_000)), min_size=1, max_size=5)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -14,8 +16,8 @@ from hypothesis import strategies as st
 from mms_tui.models import AuditEvent, Config
 from mms_tui.services.base.config import CONFIG_DEFAULTS
 from mms_tui.services.base.errors import InvalidInput, PermissionDenied, RulesInvalid
+from mms_tui.services.base.files import CannotWrite
 from mms_tui.services.loyalty.rules import (
-    CONFIG_KEY,
     Gift,
     PointsDay,
     Promotion,
@@ -23,13 +25,15 @@ from mms_tui.services.loyalty.rules import (
     TierBenefit,
     TopupBonusRule,
     default_rules,
-    load_rules,
-    parse_rules,
+)
+from mms_tui.services.loyalty.rules_files import (
     rules_from_text,
     rules_to_dict,
     rules_to_text,
-    save_rules,
+    write_rules_file,
 )
+from mms_tui.services.loyalty.rules_reader import parse_rules
+from mms_tui.services.loyalty.rules_store import CONFIG_KEY, load_rules, save_rules
 from mms_tui.services.ops.setup import connect
 from tests.conftest import CASHIER_PIN, MANAGER_PIN
 
@@ -136,7 +140,7 @@ late_fee = "20"
 
 def test_defaults_are_todays_rules():
     rules = default_rules()
-    assert rules.points.per_yuan_x100 == CONFIG_DEFAULTS["points_per_yuan"] * 100
+    assert rules.points.earn_per_yuan_x100 == CONFIG_DEFAULTS["points_per_yuan"] * 100
     assert rules.points.redeem_per_yuan == 100  # point_value_fen 1: 100 points = ¥1
     assert [(b.threshold_fen, b.bonus_fen) for b in rules.topup.bonuses] == [
         tuple(x) for x in CONFIG_DEFAULTS["topup_bonus_rules"]]
@@ -502,3 +506,24 @@ def test_cli_import_of_an_unreadable_file_is_one_line(run, sqlite_desk, tmp_path
     result = run("--db", sqlite_desk.target, "rules", "import", str(source))
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk full", "Ctrl+C"])
+def test_a_rules_file_write_that_fails_midway_keeps_the_old_file_and_leaves_nothing(monkeypatch, tmp_path, failure):
+    """The document is written, then the write fails before the file is in place: the file there stays as it
+    was and nothing else is left in the folder."""
+    target = tmp_path / "rules.toml"
+    target.write_text("# yesterday's rules\n", encoding="utf-8")
+    written: list[int] = []
+
+    def fail(fd: int) -> None:
+        written.append(os.fstat(fd).st_size)
+        raise failure
+
+    monkeypatch.setattr(os, "fsync", fail)
+    with pytest.raises(CannotWrite if isinstance(failure, OSError) else KeyboardInterrupt):
+        write_rules_file(default_rules(), target)
+    assert written and written[0] > 0  # it failed midway: the new document was in the temporary file
+    assert target.read_text(encoding="utf-8") == "# yesterday's rules\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.toml"]

@@ -9,7 +9,7 @@ from mms_tui.models import AuditEvent
 from mms_tui.screens.desk import DeskScreen
 from mms_tui.screens.pin import ManagerPinScreen
 from mms_tui.screens.settings import RulesScreen
-from mms_tui.services.loyalty.rules import load_rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from tests.test_tui import at_desk, settle, text
 
 BAD = """

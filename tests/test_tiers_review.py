@@ -13,7 +13,7 @@ from mms_tui import clock
 from mms_tui.cli import cli
 from mms_tui.db import write_transaction
 from mms_tui.models import AuditEvent, Member, Sale, ServiceItem, Tier, Transaction
-from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.loyalty.rules_store import save_rules
 from mms_tui.services.loyalty.tiers import progress, review_tiers, upgrade_if_qualified
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in

@@ -13,7 +13,7 @@ from mms_tui.i18n import set_language
 from mms_tui.models import AuditEvent, Card, Member, Tier
 from mms_tui.services.base.config import set_config
 from mms_tui.services.ledger.check import check_ledger
-from mms_tui.services.loyalty.rules import save_rules
+from mms_tui.services.loyalty.rules_store import save_rules
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.topup import top_up, topup_offer

@@ -36,7 +36,8 @@ def rules_group() -> None:
 @click.pass_context
 def rules_export(ctx: click.Context, file: str, fmt: str | None) -> None:
     """Write the rules in force to FILE (whole or not at all), or to standard output."""
-    from mms_tui.services.loyalty.rules import format_for, load_rules, rules_to_text, write_rules_file
+    from mms_tui.services.loyalty.rules_files import format_for, rules_to_text, write_rules_file
+    from mms_tui.services.loyalty.rules_store import load_rules
 
     open_database(settings_of(ctx))
     current = load_rules()
@@ -59,7 +60,8 @@ def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, 
     """Replace the rules in force with FILE, all or nothing: every problem is listed (with its place, such as
     promotions[2].percent) and nothing is saved unless there are none. Needs a manager."""
     from mms_tui.services.base.errors import RulesInvalid
-    from mms_tui.services.loyalty.rules import document_from_text, read_rules_file, save_rules
+    from mms_tui.services.loyalty.rules_files import document_from_text, read_rules_file
+    from mms_tui.services.loyalty.rules_store import save_rules
 
     if file == "-" and pin_stdin:
         raise click.ClickException(_("Standard input cannot hold both the rules and the PIN: give the rules a file."))
@@ -108,7 +110,7 @@ def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | No
     Running it again for the same day changes nothing. Standard output: the cards and points; the summary goes
     to standard error."""
     from mms_tui.services.loyalty.points import expire_points
-    from mms_tui.services.loyalty.rules import load_rules
+    from mms_tui.services.loyalty.rules_store import load_rules
 
     settings = settings_of(ctx)
     open_database(settings)

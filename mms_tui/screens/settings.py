@@ -17,7 +17,9 @@ from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
 from mms_tui.screens.common import WorkerErrors, error_message, in_connection
 from mms_tui.services.base.errors import RulesInvalid
-from mms_tui.services.loyalty.rules import Rules, document_from_text, load_rules, rules_to_text, save_rules
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_files import document_from_text, rules_to_text
+from mms_tui.services.loyalty.rules_store import load_rules, save_rules
 from mms_tui.widgets.footer import Footer
 
 

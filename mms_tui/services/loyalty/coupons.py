@@ -1,7 +1,7 @@
 """优惠券发放: coupons of the rules' promotions, given to members by hand, by rule and in bulk.
 
 A coupon stands for one promotion of the loyalty rules in force (``auto = false``: it applies only with a coupon)
-and is used at most once (the checkout that redeems it sets ``used_at``; see :mod:`mms_tui.services.loyalty.pricing`).
+and is used at most once (the checkout that redeems it sets ``used_at``; see :mod:`mms_tui.services.loyalty.redeem`).
 Issuing moves no value, so it is not a ledger transaction; each coupon leaves a ``coupon.issue`` audit event.
 
 How coupons are issued, and what makes each way safe to run again:
@@ -12,7 +12,7 @@ How coupons are issued, and what makes each way safe to run again:
   ``WELCOME`` when the rules have one; one per member, ever.
 * **Birthday** (:func:`issue_birthday_coupon`, ``--birthday``): the rules' ``birthday.promotion``, valid through
   the member's birthday window, numbered ``BDAY-<member id>-<window start>`` exactly as
-  :func:`pricing.birthday_benefit` names it, so the desk's one-key birthday benefit and the issued coupon are the
+  :func:`birthday_benefit` names it, so the desk's one-key birthday benefit and the issued coupon are the
   same coupon: one per member and birthday.
 * **Win-back** (:func:`issue_winback`, ``--winback DAYS``): members not seen (no paid sale, no check-in; never:
   since joining) for at least DAYS days get the ``WINBACK`` promotion (or the one named); one per absence: none
@@ -45,8 +45,10 @@ from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import as_date, checked_day, resolve_member, today
 from mms_tui.services.base.text import mask_phone
 from mms_tui.services.ledger.operations import audit
-from mms_tui.services.loyalty.pricing import MemberFacts, birthday_benefit
-from mms_tui.services.loyalty.rules import Promotion, Rules, load_rules
+from mms_tui.services.loyalty.birthday_benefit import birthday_benefit
+from mms_tui.services.loyalty.pricing import MemberFacts
+from mms_tui.services.loyalty.rules import Promotion, Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.segments import SEGMENT_RULES, segment_of
 from mms_tui.services.staff.permissions import require
 

@@ -14,7 +14,7 @@ the same answer):
 * Points moved between two cards of the same member in one transaction with no other points account (补卡, the
   replacement of a lost card) keep their dates on the new card.
 
-A lot earned on day D is gone on ``pricing.points_expire_on(D, rules)`` (12 months: the same day a year later);
+A lot earned on day D is gone on ``earning.points_expire_on(D, rules)`` (12 months: the same day a year later);
 :func:`expire_points` (``mms points expire``, daily from cron) turns what is left of every lot whose day has come
 into one ledger transaction per card, kind ``expire``: ``card.points −N`` against ``points.expired +N`` (the
 points-unit breakage account, beside ``points.issued`` and ``points.redeemed``). Its txid is
@@ -36,8 +36,9 @@ from mms_tui.models import Card, Entry, Staff, Store, Transaction
 from mms_tui.services.base.errors import DomainError, InvalidInput
 from mms_tui.services.base.resolve import checked_day, resolve_card, resolve_store, today
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
-from mms_tui.services.loyalty.pricing import points_expire_on
-from mms_tui.services.loyalty.rules import Rules, load_rules
+from mms_tui.services.loyalty.earning import points_expire_on
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 
 #: the transaction kind of an expiry, and the points account expired points go to
 EXPIRE_KIND = "expire"

@@ -1,4 +1,5 @@
-"""Rule evaluation (issue #6): a pure function of (member, cart, time, rules) → a priced cart that explains itself.
+"""Pricing a cart (issue #6): a pure function of (member, cart, time, rules) → a priced cart that explains
+itself.
 
 Nothing here reads the database or the clock: the caller builds :class:`MemberFacts`, :class:`CartLine` and
 :class:`CouponFacts` and passes the time, so every answer is repeatable and testable on its own. The rules the
@@ -15,30 +16,25 @@ counter explains:
   gets whichever of these choices costs least (ties: the stackable set, then the exclusive listed first). A
   promotion applies at most once per bill, whatever number of coupons of its code is shown; a coupon at most once.
 * No discount takes a line or the bill below zero; ``total = Σ line totals − cart discounts``.
-* **Points** are earned on what was paid with money (stored-value principal counts unless configured otherwise;
-  bonus value and points only when configured), net of change, at most the bill; times the rate, the tier's
-  multiplier, the day's (the best promotion day) and the lines' categories (weighted by what each line cost),
-  rounded once for the sale by the configured rule. The order of the tenders never matters.
+
+The other rules are evaluated beside it, as pure functions of the same facts: points earned
+(:mod:`~mms_tui.services.loyalty.earning`), what stored value and points pay
+(:mod:`~mms_tui.services.loyalty.spending`), the top-up bonus (:mod:`~mms_tui.services.loyalty.topup_bonus`),
+the birthday benefit (:mod:`~mms_tui.services.loyalty.birthday_benefit`) and the fees due
+(:mod:`~mms_tui.services.loyalty.fees_due`).
 """
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from mms_tui.i18n import _
-from mms_tui.services.base.errors import InsufficientBalance, InvalidInput
+from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import discount_label, format_money, plain_amount
-from mms_tui.services.ledger.tenders import MONEY_TENDERS
-from mms_tui.services.loyalty.rules import Gift, Promotion, Rules, TopupBonusRule
+from mms_tui.services.loyalty.rules import Promotion, Rules
 
-#: tender names :func:`points_earned` understands: money, stored value (split by the rules' spending order, or
-#: already split by the caller) and points
-TENDER_NAMES = (*MONEY_TENDERS, "stored_value", "stored_value_principal", "stored_value_bonus", "points")
 KINDS = ("product", "service")
 
 
@@ -158,34 +154,6 @@ class PricedCart:
             seen.update(dict.fromkeys(line.explanations))
         seen.update(dict.fromkeys(d.explanation for d in self.cart_discounts))
         return tuple(seen)
-
-
-@dataclass(frozen=True)
-class PointsEarned:
-    points: int
-    base_fen: int  # what the points were earned on
-    explanations: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class BirthdayBenefit:
-    window_start: dt.date
-    window_end: dt.date
-    promotion: str | None
-    gift: Gift | None
-    #: the coupon the desk presents to price_cart when staff apply the benefit (one per member and birthday)
-    coupon: CouponFacts | None
-    explanation: str
-
-
-@dataclass(frozen=True)
-class DueFee:
-    kind: str  # joining | annual | late
-    amount_fen: int
-    due_on: dt.date | None
-    explanation: str
-    #: annual: paying it covers the time before this day
-    covers_until: dt.date | None = None
 
 
 # ------------------------------------------------------------------------------------------------ pricing
@@ -452,258 +420,3 @@ def _share_out(lines: list[_Line], amount: int) -> int:
     for line, share in zip(lines, shares, strict=True):
         line.cart_share += share
     return amount
-
-
-# ------------------------------------------------------------------------------------------------ points
-
-
-def split_stored_value(amount_fen: int, principal_fen: int, bonus_fen: int, rules: Rules) -> tuple[int, int]:
-    """(principal, bonus) a stored-value payment takes, in the rules' spending order."""
-    if amount_fen > principal_fen + bonus_fen:
-        raise InsufficientBalance(_("Not enough stored value: has {have}, needs {need}.").format(
-            have=format_money(principal_fen + bonus_fen), need=format_money(amount_fen)))
-    if rules.topup.spend_order == "bonus_first":
-        bonus = min(bonus_fen, amount_fen)
-        return amount_fen - bonus, bonus
-    principal = min(principal_fen, amount_fen)
-    return principal, amount_fen - principal
-
-
-def points_earned(priced: PricedCart, tenders: Sequence[tuple[str, int]], member: MemberFacts | None,
-                  when: dt.datetime, rules: Rules) -> PointsEarned:
-    """The points a sale earns when paid with ``tenders`` [(tender, fen), …]; the same in any order."""
-    sums: dict[str, int] = defaultdict(int)
-    for tender, amount in tenders:
-        if tender not in TENDER_NAMES:
-            raise InvalidInput(_("Unknown tender {tender!r}.").format(tender=tender))
-        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-            raise InvalidInput(_("Each payment must be more than zero."))
-        sums[tender] += amount
-    if member is None:
-        return PointsEarned(0, 0, ())
-    p = rules.points
-    principal, bonus = sums["stored_value_principal"], sums["stored_value_bonus"]
-    if sums["stored_value"]:
-        more_principal, more_bonus = split_stored_value(sums["stored_value"], member.principal_fen, member.bonus_fen,
-                                                        rules)
-        principal, bonus = principal + more_principal, bonus + more_bonus
-    money = sum(sums[t] for t in MONEY_TENDERS)
-    paid = money + principal + bonus + sums["points"]
-    change = min(max(0, paid - priced.total_fen), sums["cash"])  # change comes out of the cash
-    base = money - change
-    base += principal if p.principal_earns else 0
-    base += bonus if p.bonus_earns else 0
-    base += sums["points"] if p.points_earn else 0
-    base = max(0, min(base, priced.total_fen))
-    weight_total = sum(line.net_fen for line in priced.lines)
-    if base == 0 or weight_total == 0 or p.per_yuan_x100 == 0:
-        return PointsEarned(0, base, ())
-    category_pct = Fraction(sum(line.net_fen * p.category_pct(line.category) for line in priced.lines), weight_total)
-    day = best_points_day(when, rules)
-    day_pct = day[0] if day else 100
-    exact = Fraction(base * p.per_yuan_x100 * member.tier_points_pct * day_pct) * category_pct / 100 ** 5
-    points = _round(exact, p.rounding)
-    explanations: list[str] = []
-    if member.tier_points_pct != 100:
-        explanations.append(_("{tier} points ×{multiplier}").format(
-            tier=member.tier_name, multiplier=plain_amount(member.tier_points_pct)))
-    if day is not None and day[0] != 100:
-        explanations.append(_("Points ×{multiplier} {day}").format(multiplier=plain_amount(day[0]), day=day[1]))
-    for category in dict.fromkeys(line.category for line in priced.lines if line.net_fen):
-        if p.category_pct(category) != 100:
-            explanations.append(_("{category} points ×{multiplier}").format(
-                category=category, multiplier=plain_amount(p.category_pct(category))))
-    return PointsEarned(points, base, tuple(explanations))
-
-
-def best_points_day(when: dt.datetime | dt.date, rules: Rules) -> tuple[int, str] | None:
-    """The promotion day in force (the highest multiplier; the first listed on a tie): (percent, name)."""
-    day = _day(when)
-    best: tuple[int, str] | None = None
-    for d in rules.points.days:
-        if d.applies(day) and (best is None or d.multiplier_pct > best[0]):
-            best = (d.multiplier_pct, d.name)
-    return best
-
-
-def _round(value: Fraction, rule: str) -> int:
-    n, d = value.numerator, value.denominator
-    if rule == "ceil":
-        return -(-n // d)
-    if rule == "round":
-        return (2 * n + d) // (2 * d)
-    return n // d
-
-
-def points_for_payment(amount_fen: int, bill_total_fen: int, rules: Rules) -> int:
-    """How many points pay ``amount_fen`` of a bill of ``bill_total_fen``; refuses what the rules forbid."""
-    p = rules.points
-    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool) or amount_fen <= 0:
-        raise InvalidInput(_("Each payment must be more than zero."))
-    if amount_fen * p.redeem_per_yuan % 100:
-        raise InvalidInput(_("Points pay in steps of {step}.").format(step=format_money(points_step_fen(rules))))
-    most = bill_total_fen * p.redeem_max_share_pct // 100
-    if amount_fen > most:
-        raise InvalidInput(_("Points may pay at most {share} of this bill ({amount}).").format(
-            share=f"{p.redeem_max_share_pct}%", amount=format_money(most)))
-    points = amount_fen * p.redeem_per_yuan // 100
-    if points < p.redeem_min_points:
-        raise InvalidInput(_("Points pay from {n} points at a time.").format(n=p.redeem_min_points))
-    return points
-
-
-def points_step_fen(rules: Rules) -> int:
-    """The smallest amount a whole number of points pays (1 fen at 100 points per yuan, 10 fen at 10)."""
-    import math
-
-    return 100 // math.gcd(100, rules.points.redeem_per_yuan)
-
-
-def max_points_payment(bill_total_fen: int, points_held: int, rules: Rules) -> int:
-    """The most of a bill the member's points may pay now (0 when below the minimum): the desk's 'all points'."""
-    p = rules.points
-    step = points_step_fen(rules)
-    most = min(bill_total_fen * p.redeem_max_share_pct // 100, points_held * 100 // p.redeem_per_yuan)
-    most -= most % step
-    if most <= 0 or most * p.redeem_per_yuan // 100 < p.redeem_min_points:
-        return 0
-    return most
-
-
-def points_expire_on(earned_on: dt.date, rules: Rules) -> dt.date | None:
-    """The day points earned on ``earned_on`` are no longer there (None: they never expire)."""
-    months = rules.points.expire_months
-    return add_months(earned_on, months) if months else None
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """31 January + 1 month → 28 (29) February: the last day when the month is shorter."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-# ------------------------------------------------------------------------------------------------ top-ups
-
-
-def _day(when: dt.datetime | dt.date) -> dt.date:
-    return when.date() if isinstance(when, dt.datetime) else when
-
-
-def topup_rule(amount_fen: int, when: dt.datetime | dt.date, rules: Rules) -> TopupBonusRule | None:
-    """The bonus rule a top-up reaches: the highest threshold among the rules valid that day (the larger bonus on
-    a tie)."""
-    day = _day(when)
-    reached = [r for r in rules.topup.bonuses if r.valid_on(day) and amount_fen >= r.threshold_fen]
-    return max(reached, key=lambda r: (r.threshold_fen, r.bonus_fen), default=None)
-
-
-def topup_bonus(amount_fen: int, when: dt.datetime | dt.date, rules: Rules) -> tuple[int, str]:
-    """(bonus in fen, '充1000送200') for a top-up of ``amount_fen``; (0, '') when no rule is reached."""
-    rule = topup_rule(amount_fen, when, rules)
-    if rule is None or rule.bonus_fen == 0:
-        return 0, ""
-    return rule.bonus_fen, _("Top up ¥{amount}, get ¥{bonus} free").format(
-        amount=plain_amount(rule.threshold_fen), bonus=plain_amount(rule.bonus_fen))
-
-
-def topup_tier(amount_fen: int, when: dt.datetime | dt.date, rules: Rules) -> str | None:
-    """The tier a top-up of ``amount_fen`` gives (the rule with the highest threshold reached that gives one);
-    the caller upgrades only when it is above the member's tier."""
-    day = _day(when)
-    reached = [r for r in rules.topup.bonuses if r.tier and r.valid_on(day) and amount_fen >= r.threshold_fen]
-    best = max(reached, key=lambda r: r.threshold_fen, default=None)
-    return best.tier if best is not None else None
-
-
-# ------------------------------------------------------------------------------------------------ birthdays
-
-
-def _birthday_in(birthday: dt.date, year: int) -> dt.date:
-    if birthday.month == 2 and birthday.day == 29 and not calendar.isleap(year):
-        return dt.date(year, 2, 28)
-    return birthday.replace(year=year)
-
-
-def birthday_window(birthday: dt.date | None, on: dt.date, rules: Rules) -> tuple[dt.date, dt.date] | None:
-    """The birthday window (first and last day) that ``on`` falls in, or None. A week is Monday to Sunday."""
-    if birthday is None:
-        return None
-    for year in (on.year - 1, on.year, on.year + 1):
-        day = _birthday_in(birthday, year)
-        if rules.birthday.window == "day":
-            start = end = day
-        elif rules.birthday.window == "week":
-            start = day - dt.timedelta(days=day.isoweekday() - 1)
-            end = start + dt.timedelta(days=6)
-        else:
-            start = day.replace(day=1)
-            end = day.replace(day=calendar.monthrange(day.year, day.month)[1])
-        if start <= on <= end:
-            return start, end
-    return None
-
-
-def birthday_benefit(member: MemberFacts | None, when: dt.datetime | dt.date, rules: Rules) -> BirthdayBenefit | None:
-    """What a member in their birthday window gets (shown on swipe, applied with one key), or None."""
-    if member is None:
-        return None
-    window = birthday_window(member.birthday, _day(when), rules)
-    if window is None:
-        return None
-    benefit = rules.tiers.benefit(member.tier_code)
-    gift = rules.gift(benefit.birthday_gift if benefit is not None and benefit.birthday_gift else rules.birthday.gift)
-    promo = rules.promotion(rules.birthday.promotion) if rules.birthday.promotion else None
-    if gift is None and promo is None:
-        return None
-    start, end = window
-    coupon = None
-    parts: list[str] = []
-    if promo is not None:
-        # one birthday coupon per member and birthday: its number names both, so a second use is the same coupon
-        coupon = CouponFacts(f"BDAY-{member.member_id}-{start.isoformat()}", promo.code, start, end)
-        parts.append(promotion_label(promo))
-    if gift is not None:
-        parts.append(_("gift: {name}").format(name=gift.name))
-    explanation = _("Birthday: {benefit}").format(benefit=", ".join(parts))
-    return BirthdayBenefit(start, end, promo.code if promo else None, gift, coupon, explanation)
-
-
-# ------------------------------------------------------------------------------------------------ fees
-
-
-def due_fees(member: MemberFacts, when: dt.datetime | dt.date, rules: Rules) -> tuple[DueFee, ...]:
-    """Fees the member owes on ``when``: the joining fee before their first card, the annual fee once due, and
-    the late fee once it is more than the grace days late. Paying the annual fee covers the year from its due
-    day; a member who stayed away longer pays one year, up to the next due day after today."""
-    f = rules.fees
-    today = _day(when)
-    due: list[DueFee] = []
-    if f.joining_fen and not member.joining_fee_paid and member.cards_issued == 0:
-        due.append(DueFee("joining", f.joining_fen, today, _("Joining fee")))
-    if f.annual_fen:
-        due_on = member.annual_paid_until or member.joined_on or today
-        if today >= due_on:
-            covers = _next_due(due_on, today, member, f)
-            due.append(DueFee("annual", f.annual_fen, due_on,
-                              _("Annual fee (due {date})").format(date=due_on.isoformat()), covers))
-            late_from = due_on + dt.timedelta(days=f.grace_days)
-            if f.late_fen and today > late_from:
-                due.append(DueFee("late", f.late_fen, late_from,
-                                  _("Late fee ({days} days after the due date)").format(days=f.grace_days)))
-    return tuple(due)
-
-
-def _next_due(due_on: dt.date, today: dt.date, member: MemberFacts, f) -> dt.date:
-    """The first due day after ``today``: an anniversary of joining, or the fixed date."""
-    if f.annual_due == "fixed" and f.annual_due_date is not None:
-        month, day = f.annual_due_date
-        candidate = dt.date(today.year, month, day)
-        return candidate if candidate > today else dt.date(today.year + 1, month, day)
-    anchor = member.joined_on or due_on
-    years = max(1, today.year - anchor.year)
-    candidate = add_months(anchor, 12 * years)
-    while candidate <= today:
-        years += 1
-        candidate = add_months(anchor, 12 * years)
-    return candidate

@@ -7,7 +7,7 @@ this bill ("¥12.00 more to get 满300减50") stays unused, with the reason. A c
 marks it used in its own write transaction with ``… WHERE used_at IS NULL``, so of two desks redeeming one coupon
 exactly one succeeds, and a retry of the same txid returns the first result. A refund reopens the coupons its sale
 used: they can be used again while their dates allow. A birthday benefit's coupon (``BDAY-<member>-<first day of
-the window>``, see ``pricing.birthday_benefit``) becomes a ``Coupon`` row the first time it is used, so it too is
+the window>``, see ``birthday_benefit``) becomes a ``Coupon`` row the first time it is used, so it too is
 used once per birthday. Issuing coupons: :mod:`mms_tui.services.loyalty.coupons`.
 """
 
@@ -23,6 +23,7 @@ from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.sql import columns, fetch_rows, row_model
 from mms_tui.services.base.text import normalise_card_no
 from mms_tui.services.loyalty import pricing
+from mms_tui.services.loyalty.birthday_benefit import birthday_benefit
 from mms_tui.services.loyalty.pricing import CouponFacts, MemberFacts, PricedCart
 from mms_tui.services.loyalty.rules import Rules
 
@@ -107,7 +108,7 @@ def shown_coupons(codes: Iterable[str], member: Member | None, facts: MemberFact
                   when: dt.datetime, rules: Rules, include_own: bool) -> ShownCoupons:
     shown = ShownCoupons([], {}, set())
     day = when.date()
-    birthday = pricing.birthday_benefit(facts, when, rules) if facts is not None else None
+    birthday = birthday_benefit(facts, when, rules) if facts is not None else None
     for raw in codes:
         code = normalise_card_no(str(raw or ""))
         if not code:

@@ -45,8 +45,9 @@ from mms_tui.services.base.sql import fetch_rows, run_sql
 from mms_tui.services.base.text import format_money, mask_phone
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
-from mms_tui.services.loyalty.pricing import add_months
-from mms_tui.services.loyalty.rules import Rules, load_rules
+from mms_tui.services.loyalty.dates import add_months
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 
 #: the audit events that start or end a grace (their latest one per member says whether a grace is running)
 TIER_EVENTS = ("member.tier_up", "member.tier_down", "member.tier_grace", "member.tier_grace_end")

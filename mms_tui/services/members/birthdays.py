@@ -22,8 +22,10 @@ from mms_tui.services.base.errors import DomainError, InvalidInput
 from mms_tui.services.base.resolve import resolve_member, resolve_store, today
 from mms_tui.services.base.text import format_money
 from mms_tui.services.ledger.operations import audit, run_operation
-from mms_tui.services.loyalty.pricing import MemberFacts, birthday_benefit, birthday_window, promotion_label
-from mms_tui.services.loyalty.rules import Rules, load_rules
+from mms_tui.services.loyalty.birthday_benefit import birthday_benefit, birthday_window
+from mms_tui.services.loyalty.pricing import MemberFacts, promotion_label
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 
 # --- birthdays -------------------------------------------------------------------------------------------------
 

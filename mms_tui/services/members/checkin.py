@@ -22,7 +22,7 @@ from mms_tui.services.base.config import get_config
 from mms_tui.services.base.errors import CardExpired, RepeatCheckIn, WrongCardKind
 from mms_tui.services.base.resolve import ensure_usable, resolve_card, resolve_store, today
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
-from mms_tui.services.loyalty.rules import load_rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import upgrade_if_qualified
 from mms_tui.services.members.passes import settle_freeze
 

@@ -19,8 +19,11 @@ from mms_tui.models import Card, Entry, Member, Sale, Staff, Store, Tier, Transa
 from mms_tui.services.base.resolve import resolve_member, resolve_store, today
 from mms_tui.services.base.text import format_money, mask_phone
 from mms_tui.services.ledger.operations import audit
-from mms_tui.services.loyalty.pricing import MemberFacts, birthday_window, due_fees
-from mms_tui.services.loyalty.rules import Rules, load_rules
+from mms_tui.services.loyalty.birthday_benefit import birthday_window
+from mms_tui.services.loyalty.fees_due import due_fees
+from mms_tui.services.loyalty.pricing import MemberFacts
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import TierProgress, progress
 from mms_tui.services.members.birthdays import BirthdayOffer, birthday_offer
 from mms_tui.services.members.cards import member_cards
@@ -85,7 +88,7 @@ _WINDOW_ALERTS = {"day": N_("Birthday today ({date})"), "week": N_("Birthday thi
 
 
 def _fees_due(facts: MemberFacts, day: dt.date, rules: Rules) -> list[FeeDue]:
-    """The fees :func:`pricing.due_fees` finds, on the facts the checkout collects them by."""
+    """The fees :func:`due_fees` finds, on the facts the checkout collects them by."""
     return [FeeDue(f.kind, f.amount_fen, f.explanation) for f in due_fees(facts, day, rules)]
 
 

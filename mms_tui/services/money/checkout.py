@@ -1,7 +1,7 @@
 """结账: price a cart by the loyalty rules, take split tenders, earn points, all in one transaction.
 
 There is one way to price: :func:`mms_tui.services.loyalty.pricing.price_cart` on the rules in force
-(:func:`~mms_tui.services.loyalty.rules.load_rules`). The checkout gathers what it needs from the database — the
+(:func:`~mms_tui.services.loyalty.rules_store.load_rules`). The checkout gathers what it needs from the database — the
 member (:mod:`~mms_tui.services.money.holder`), the cart (:mod:`~mms_tui.services.money.items`), the coupons shown
 (:mod:`~mms_tui.services.loyalty.redeem`), the fees due (:mod:`~mms_tui.services.money.fees`) — has the tenders
 allocated (:func:`~mms_tui.services.money.payment.allocate_tenders`) and records what it decided.
@@ -21,7 +21,7 @@ The rules the desk explains to members (coupons, fees and tenders: see the modul
   themselves, with their explanations, are in the sale's result (receipt and history print them).
 * **Per-member limits** count the promotions applied by the member's earlier paid (not refunded) sales, as each
   sale's result records them.
-* **Points earned** are :func:`~mms_tui.services.loyalty.pricing.points_earned` on what paid the goods (money net of
+* **Points earned** are :func:`~mms_tui.services.loyalty.earning.points_earned` on what paid the goods (money net of
   change, stored-value principal; bonus value and points only when the rules say so). They go to the member's
   points card, else the stored-value card used, else any active card.
 * **Tier upgrade** is immediate: the money part of the goods (money tenders net of change, stored-value principal)
@@ -44,7 +44,7 @@ from mms_tui.services.base.sql import insert_model, insert_rows
 from mms_tui.services.base.text import normalise_card_no
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.ledger.tenders import Tender, is_tender
-from mms_tui.services.loyalty import pricing
+from mms_tui.services.loyalty import earning, pricing, spending
 from mms_tui.services.loyalty.pricing import MemberFacts, PricedCart, PricedLine
 from mms_tui.services.loyalty.redeem import (
     CouponStatus,
@@ -54,7 +54,8 @@ from mms_tui.services.loyalty.redeem import (
     shown_coupons,
     use_coupons,
 )
-from mms_tui.services.loyalty.rules import Rules, load_rules
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import apply_spend
 from mms_tui.services.money.fees import FeeLine, collect_fees, fee_line_dict, fees_on_bill
 from mms_tui.services.money.holder import (
@@ -195,8 +196,8 @@ def quote(
         coupons=bill.coupons, subtotal_fen=priced.subtotal_fen + bill.fees_fen, discount_fen=priced.discount_fen,
         total_fen=bill.total_fen, goods_total_fen=priced.total_fen,
         points_card_no=card.card_no if card is not None else None, points_held=held,
-        points_max_fen=pricing.max_points_payment(priced.total_fen, held, rules) if held else 0,
-        points_redeem_per_yuan=rules.points.redeem_per_yuan, points_step_fen=pricing.points_step_fen(rules),
+        points_max_fen=spending.max_points_payment(priced.total_fen, held, rules) if held else 0,
+        points_redeem_per_yuan=rules.points.redeem_per_yuan, points_step_fen=spending.points_step_fen(rules),
     )
 
 
@@ -311,7 +312,7 @@ def checkout(
         explanations: tuple[str, ...] = ()
         tier_code = None
         if member_obj is not None:
-            outcome = pricing.points_earned(priced, payment.earning(), bill.facts, when, rules)
+            outcome = earning.points_earned(priced, payment.earning(), bill.facts, when, rules)
             earned, explanations = outcome.points, outcome.explanations
             used = next((c for c in holder.cards if c.id == payment.stored_value_card), None)
             target = points_target(holder.cards, used) if earned else None

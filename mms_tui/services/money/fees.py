@@ -1,6 +1,6 @@
 """Fees (会费) on a bill: the joining fee, the annual fee and its late fee.
 
-The rules' ``fees`` (:func:`~mms_tui.services.loyalty.pricing.due_fees`) say which are due; the desk puts them on
+The rules' ``fees`` (:func:`~mms_tui.services.loyalty.fees_due.due_fees`) say which are due; the desk puts them on
 the bill by kind. Each is a sale line of a fee code in category 会费, at the amount due, never discounted:
 
 - ``FEE-JOIN``: the joining fee (who owes it: :mod:`mms_tui.services.money.holder`).
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from mms_tui.i18n import _
 from mms_tui.models import Member
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.loyalty import pricing
+from mms_tui.services.loyalty.fees_due import due_fees
 from mms_tui.services.loyalty.pricing import MemberFacts
 from mms_tui.services.loyalty.rules import Rules
 
@@ -54,7 +54,7 @@ def fees_on_bill(facts: MemberFacts | None, when: dt.datetime, rules: Rules, kin
                  ) -> tuple[list[FeeLine], list[FeeLine]]:
     """(fees on the bill, fees due) for the fee kinds asked for."""
     due = [FeeLine(f.kind, FEE_CODES[f.kind], f.explanation, f.amount_fen, f.due_on, f.covers_until)
-           for f in pricing.due_fees(facts, when, rules)] if facts is not None else []
+           for f in due_fees(facts, when, rules)] if facts is not None else []
     wanted = list(dict.fromkeys(kinds))
     if not wanted:
         return [], due

@@ -30,7 +30,8 @@ from mms_tui.services.base.sql import columns, fetch_rows, row_model
 from mms_tui.services.base.text import normalise_card_no, parse_money
 from mms_tui.services.ledger.tenders import Tender
 from mms_tui.services.loyalty.pricing import MemberFacts
-from mms_tui.services.loyalty.rules import Rules, load_rules
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.money.fees import FEE_CODES
 from mms_tui.services.money.payment import TenderCard, TenderRequest
 

@@ -15,7 +15,7 @@ from mms_tui.services.base.errors import InsufficientBalance, InvalidInput
 from mms_tui.services.base.text import format_money
 from mms_tui.services.ledger.operations import Posting, card_posting
 from mms_tui.services.ledger.tenders import MONEY_TENDERS, Tender
-from mms_tui.services.loyalty import pricing
+from mms_tui.services.loyalty import spending
 from mms_tui.services.loyalty.rules import Rules
 
 
@@ -90,7 +90,8 @@ class Payment:
         return sum(self.goods_money_fen.values()) + self.goods_principal_fen
 
     def earning(self) -> list[tuple[str, int]]:
-        """(tender, amount) of what paid the goods, as :func:`pricing.points_earned` weighs it."""
+        """(tender, amount) of what paid the goods, as
+        :func:`~mms_tui.services.loyalty.earning.points_earned` weighs it."""
         earning = [(tender, amount) for tender, amount in self.goods_money_fen.items() if amount > 0]
         earning += [(name, amount) for name, amount in (("stored_value_principal", self.goods_principal_fen),
                                                         ("stored_value_bonus", self.goods_bonus_fen),
@@ -155,7 +156,7 @@ def allocate_tenders(tenders: Sequence[TenderRequest], card_for: Callable[[Tende
                 raise InsufficientBalance(
                     _("Not enough stored value on card {card}: has {have}, needs {need}.").format(
                         card=card.card_no, have=format_money(left[0] + left[1]), need=format_money(t.amount_fen)))
-            principal, bonus = pricing.split_stored_value(t.amount_fen, left[0], left[1], rules)
+            principal, bonus = spending.split_stored_value(t.amount_fen, left[0], left[1], rules)
             left[0] -= principal
             left[1] -= bonus
             principal_paid += principal
@@ -163,7 +164,7 @@ def allocate_tenders(tenders: Sequence[TenderRequest], card_for: Callable[[Tende
             stored_value_card = card.id
             lines.append(PaymentLine(t.tender, t.amount_fen, card.id, principal_fen=principal, bonus_fen=bonus))
         else:  # points
-            n = pricing.points_for_payment(t.amount_fen, goods_fen, rules)
+            n = spending.points_for_payment(t.amount_fen, goods_fen, rules)
             card = card_for(t)
             points_redeemed += n
             lines.append(PaymentLine(t.tender, t.amount_fen, card.id, points=n))
@@ -193,4 +194,4 @@ def _check_points_share(points_fen: int, goods_fen: int, fees_fen: int, rules: R
     if fees_fen and points_fen > goods_fen:
         raise InvalidInput(_("Points pay for goods and services, not fees: at most {amount} of this bill.").format(
             amount=format_money(goods_fen)))
-    pricing.points_for_payment(points_fen, goods_fen, rules)  # the share of the bill, for all points tenders
+    spending.points_for_payment(points_fen, goods_fen, rules)  # the share of the bill, for all points tenders

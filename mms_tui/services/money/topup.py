@@ -1,7 +1,7 @@
 """充值: money in onto a stored-value card, with bonus value kept apart from the principal.
 
 The bonus and any tier a top-up gives come from the loyalty rules in force (``topup.bonuses``; evaluated by
-:func:`mms_tui.services.loyalty.pricing.topup_bonus`): among the rules valid on the day, the highest threshold the amount
+:func:`mms_tui.services.loyalty.topup_bonus.topup_bonus`): among the rules valid on the day, the highest threshold the amount
 reaches gives its bonus ("充1000送200"), and the highest threshold reached that names a tier moves the member up
 to it at once (never down). The desk shows :func:`topup_offer` while the amount is typed; a manager may give a
 different bonus, which :func:`top_up` records as given.
@@ -19,9 +19,10 @@ from mms_tui.services.base.errors import InvalidInput, WrongCardKind
 from mms_tui.services.base.resolve import ensure_usable, resolve_card, resolve_store, today
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
-from mms_tui.services.loyalty.pricing import topup_bonus, topup_tier
-from mms_tui.services.loyalty.rules import Rules, load_rules
+from mms_tui.services.loyalty.rules import Rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import raise_tier
+from mms_tui.services.loyalty.topup_bonus import topup_bonus, topup_tier
 from mms_tui.services.staff.permissions import require
 
 

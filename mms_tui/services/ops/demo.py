@@ -239,7 +239,7 @@ DEMO_RULES = {
 
 
 def set_config_demo() -> None:
-    from mms_tui.services.loyalty.rules import save_rules
+    from mms_tui.services.loyalty.rules_store import save_rules
 
     with write_transaction():
         set_config("demo_login", {"code": DEMO_ADMIN[0], "pin": DEMO_ADMIN[2]})
