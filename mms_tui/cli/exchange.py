@@ -42,7 +42,8 @@ def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tu
     Headers in Chinese or English (姓名/name, 手机/phone, 卡号/card_no, 余额/balance, 赠送余额/bonus,
     积分/points, 剩余次数/visits, 有效期/valid_until, 生日/birthday, 性别/gender, 等级/tier, 卡类型/card_type,
     备注/notes …). Every bad row is listed on stderr and nothing is written."""
-    from mms_tui.services.exchange.importing import ImportRejected, import_file, iter_errors
+    from mms_tui.services.exchange.import_report import ImportRejected, iter_errors
+    from mms_tui.services.exchange.importing import import_file
 
     settings = settings_of(ctx)
     open_database(settings)
