@@ -179,14 +179,8 @@ def print_cards(ctx: click.Context, outdir: Path, phones: tuple[str, ...], card_
     mms cards print card-files/ --member 13800138000 --card 000123
     mms cards print shelf/ --products --sheet
     """
-    from mms_tui.services.exchange.barcodes import (
-        parse_grid,
-        select_cards,
-        select_products,
-        summary,
-        write_label_files,
-        write_sheets,
-    )
+    from mms_tui.services.exchange.barcode_labels import select_cards, select_products
+    from mms_tui.services.exchange.barcode_render import parse_grid, summary, write_label_files, write_sheets
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT

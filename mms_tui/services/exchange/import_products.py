@@ -46,7 +46,7 @@ def _yes_no(text: str) -> bool:
 
 
 def _product_barcode(text: str) -> str:
-    from mms_tui.services.exchange.barcodes import validate_ean
+    from mms_tui.services.exchange.barcode_symbols import validate_ean
 
     code = clean_card_key(text)
     if code.isdigit() and len(code) in (8, 13):
