@@ -102,7 +102,8 @@ def export(ctx: click.Context, what: str, target: str, member_file: str | None, 
     import os
 
     from mms_tui.services.base.text import normalise_phone
-    from mms_tui.services.exchange.export import export_member, export_table
+    from mms_tui.services.exchange.export import export_table
+    from mms_tui.services.exchange.member_document import export_member
 
     if what == "member" and (store_code or start or end):
         raise click.ClickException(_("--store, --from and --to do not apply to one member's data."))
