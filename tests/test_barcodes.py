@@ -20,14 +20,15 @@ from PIL import Image
 
 from mms_tui.models import Card, Product
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.exchange import barcodes
-from mms_tui.services.exchange.barcodes import (
+from mms_tui.services.exchange import barcode_render
+from mms_tui.services.exchange.barcode_labels import select_cards
+from mms_tui.services.exchange.barcode_render import safe_file_stem
+from mms_tui.services.exchange.barcode_symbols import (
+    Label,
     decode_code128,
     ean_check_digit,
     encode,
     product_symbol,
-    safe_file_stem,
-    select_cards,
     validate_ean,
 )
 from mms_tui.services.members.cards import issue_card, report_lost
@@ -165,8 +166,8 @@ def test_card_numbers_become_safe_unique_file_names():
     assert safe_file_stem("A-77/B") == "A-77_B"
     assert safe_file_stem("../etc") == "_etc"
     assert safe_file_stem("会员") == "_"
-    labels = [barcodes.Label.make("code128", code, "", code) for code in ("a/1", "A_1", "000123")]
-    assert barcodes._unique_stems(labels) == ["a_1", "A_1-2", "000123"]
+    labels = [Label.make("code128", code, "", code) for code in ("a/1", "A_1", "000123")]
+    assert barcode_render._unique_stems(labels) == ["a_1", "A_1-2", "000123"]
 
 
 def test_a_sanitised_file_name_still_encodes_the_real_card_number(run, shop, tmp_path):
@@ -275,7 +276,7 @@ def test_a_sheet_of_25_cards_is_two_pages_with_names_and_bars_that_scan(run, sql
 
 
 def test_png_sheets_are_a4_at_300_dpi_and_the_first_label_scans(run, sqlite_desk, tmp_path, monkeypatch):
-    monkeypatch.setattr(barcodes, "find_cjk_font", lambda: None)
+    monkeypatch.setattr(barcode_render, "find_cjk_font", lambda: None)
     numbers = many_cards(sqlite_desk, 25)
     result = run("--db", sqlite_desk.target, "cards", "print", tmp_path, "--all-cards", "--sheet", "--format", "png")
     assert result.exit_code == 0, result.output
@@ -290,7 +291,7 @@ def test_png_sheets_are_a4_at_300_dpi_and_the_first_label_scans(run, sqlite_desk
 
 
 def test_png_sheet_draws_chinese_names_with_a_chinese_font(run, shop, tmp_path):
-    font = barcodes.find_cjk_font()
+    font = barcode_render.find_cjk_font()
     if font is None:
         pytest.skip("no Chinese font installed (fonts-noto-cjk, fonts-wqy-microhei, …)")
     result = run("--db", shop.target, "cards", "print", tmp_path, "--card", "000123", "--sheet", "--format", "png",

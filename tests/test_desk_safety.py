@@ -286,7 +286,8 @@ def test_a_dry_run_and_a_bad_file_never_wait_for_the_write_lock(sqlite_desk, tmp
     import sqlite3
     import time
 
-    from mms_tui.services.exchange.importing import ImportRejected, import_file
+    from mms_tui.services.exchange.import_report import ImportRejected
+    from mms_tui.services.exchange.importing import import_file
 
     good = tmp_path / "good.csv"
     good.write_text("姓名,手机,卡号,卡类型,余额\n张三,13800138000,SV1,SV,100\n", encoding="utf-8")

@@ -18,17 +18,12 @@ from mms_tui import clock
 from mms_tui.models import TENDERS, Card, Entry, Store, Transaction
 from mms_tui.services.base.errors import DomainError, InvalidInput, UnknownMember
 from mms_tui.services.exchange import export as export_service
-from mms_tui.services.exchange.export import (
-    LEDGER_COLUMNS,
-    SALE_COLUMNS,
-    escape_formula,
-    export_member,
-    export_table,
-    format_for,
-    table_rows,
-    yuan,
-)
+from mms_tui.services.exchange import export_formats
+from mms_tui.services.exchange.export import export_table
+from mms_tui.services.exchange.export_formats import escape_formula, format_for
+from mms_tui.services.exchange.export_rows import LEDGER_COLUMNS, SALE_COLUMNS, table_rows, yuan
 from mms_tui.services.exchange.fields import MEMBER_COLUMNS
+from mms_tui.services.exchange.member_document import export_member
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.profile import register_member
@@ -258,7 +253,7 @@ def test_a_failure_midway_leaves_the_old_file_and_no_partial_one(shop, tmp_path,
 
 
 def test_xlsx_longer_than_a_sheet_continues_on_a_second_sheet(shop, tmp_path, monkeypatch):
-    monkeypatch.setattr(export_service, "XLSX_MAX_ROWS", 3)  # header + 2 rows per sheet
+    monkeypatch.setattr(export_formats, "XLSX_MAX_ROWS", 3)  # header + 2 rows per sheet
     assert export_table("members", str(tmp_path / "m.xlsx")).rows == 5
     book = openpyxl.load_workbook(tmp_path / "m.xlsx")
     assert book.sheetnames == ["members", "members (2)", "members (3)"]

@@ -22,7 +22,8 @@ from mms_tui.services.base.text import (
     pinyin_keys,
     plain_amount,
 )
-from mms_tui.services.exchange.importing import ImportRejected, import_file
+from mms_tui.services.exchange.import_report import ImportRejected
+from mms_tui.services.exchange.importing import import_file
 from mms_tui.services.exchange.sheets import open_sheet
 from mms_tui.services.members.lookup import lookup
 

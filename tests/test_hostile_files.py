@@ -18,7 +18,8 @@ import pytest
 
 from mms_tui.models import Member, Transaction
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.exchange.importing import ImportRejected, import_file
+from mms_tui.services.exchange.import_report import ImportRejected
+from mms_tui.services.exchange.importing import import_file
 from mms_tui.services.ops.setup import connect
 
 MAIN = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
@@ -184,7 +185,7 @@ def test_a_workbook_broken_after_its_first_rows_writes_nothing(sqlite_desk, tmp_
     """The rows are read after the header was: a break there is the same one line (also from the forked reader of a
     big first load), and nothing is written."""
     if big:
-        monkeypatch.setattr("mms_tui.services.exchange.importing.BIG_FILE_BYTES", 1)
+        monkeypatch.setattr("mms_tui.services.exchange.import_pipeline.BIG_FILE_BYTES", 1)
     made = workbook(tmp_path / "made.xlsx", [["姓名", "手机"]])
     people = [row(n, text_cell(f"A{n}", f"会员{n}"), text_cell(f"B{n}", f"138{n:08d}")) for n in range(2, 3000)]
     broken = b"".join(sheet(HEADER, *people)()).replace(b'<row r="2500">', b'<row r="2500"><c r="A2500"><v>1</c>')

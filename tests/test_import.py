@@ -14,7 +14,8 @@ from mms_tui.db import database, is_sqlite
 from mms_tui.models import Card, ChainHead, ChainLink, Entry, Member, Product, ServiceItem, Transaction
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import parse_date
-from mms_tui.services.exchange.importing import ImportRejected, import_file
+from mms_tui.services.exchange.import_report import ImportRejected
+from mms_tui.services.exchange.importing import import_file
 from mms_tui.services.exchange.sheets import open_sheet
 from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.members.cards import issue_card
@@ -89,7 +90,7 @@ def load_path(request, monkeypatch):
     """Both ways a member file is loaded: row by row into the indexes, and the big-file way (indexes dropped and
     built again at the end, the rows read, cleaned and placed by a forked child while this process writes)."""
     if request.param == "big":
-        monkeypatch.setattr("mms_tui.services.exchange.importing.BIG_FILE_BYTES", 1)
+        monkeypatch.setattr("mms_tui.services.exchange.import_pipeline.BIG_FILE_BYTES", 1)
     return request.param
 
 
@@ -461,18 +462,18 @@ def test_a_big_load_reports_progress_to_the_end(sqlite_desk, tmp_path, load_path
 
 
 def test_a_crash_while_reading_writes_nothing_and_says_so(sqlite_desk, tmp_path, load_path, monkeypatch):
-    from mms_tui.services.exchange import importing
+    from mms_tui.services.exchange import import_members
 
     def broken(self, line, cells):
         if line == 4_000:
             raise ZeroDivisionError("a bug")
         return clean(self, line, cells)
 
-    clean = importing._MemberImport.clean
-    monkeypatch.setattr(importing._MemberImport, "clean", broken)
+    clean = import_members.MemberImport.clean
+    monkeypatch.setattr(import_members.MemberImport, "clean", broken)
     lines = [HEADER] + [f"会员{i},138{i:08d},M{i:06d},1,,,,,,,,," for i in range(5_000)]
     before = dump()
-    from mms_tui.services.exchange.importing import ImportFailed
+    from mms_tui.services.exchange.import_pipeline import ImportFailed
 
     with pytest.raises((ZeroDivisionError, ImportFailed), match="a bug") as caught:
         import_file("members", write(tmp_path, "\n".join(lines) + "\n"))

@@ -41,7 +41,7 @@ def test_every_formatted_amount_still_parses_back():
 
 
 def test_an_import_lists_a_balance_of_1_2_3_as_a_bad_row(sqlite_desk, tmp_path):
-    from mms_tui.services.exchange.importing import ImportRejected
+    from mms_tui.services.exchange.import_report import ImportRejected
 
     path = tmp_path / "members.csv"
     path.write_text('姓名,手机,余额\n张三,13800138000,"1,2,3"\n', encoding="utf-8")

@@ -42,7 +42,8 @@ def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tu
     Headers in Chinese or English (姓名/name, 手机/phone, 卡号/card_no, 余额/balance, 赠送余额/bonus,
     积分/points, 剩余次数/visits, 有效期/valid_until, 生日/birthday, 性别/gender, 等级/tier, 卡类型/card_type,
     备注/notes …). Every bad row is listed on stderr and nothing is written."""
-    from mms_tui.services.exchange.importing import ImportRejected, import_file, iter_errors
+    from mms_tui.services.exchange.import_report import ImportRejected, iter_errors
+    from mms_tui.services.exchange.importing import import_file
 
     settings = settings_of(ctx)
     open_database(settings)
@@ -101,7 +102,8 @@ def export(ctx: click.Context, what: str, target: str, member_file: str | None, 
     import os
 
     from mms_tui.services.base.text import normalise_phone
-    from mms_tui.services.exchange.export import export_member, export_table
+    from mms_tui.services.exchange.export import export_table
+    from mms_tui.services.exchange.member_document import export_member
 
     if what == "member" and (store_code or start or end):
         raise click.ClickException(_("--store, --from and --to do not apply to one member's data."))
@@ -178,14 +180,8 @@ def print_cards(ctx: click.Context, outdir: Path, phones: tuple[str, ...], card_
     mms cards print card-files/ --member 13800138000 --card 000123
     mms cards print shelf/ --products --sheet
     """
-    from mms_tui.services.exchange.barcodes import (
-        parse_grid,
-        select_cards,
-        select_products,
-        summary,
-        write_label_files,
-        write_sheets,
-    )
+    from mms_tui.services.exchange.barcode_labels import select_cards, select_products
+    from mms_tui.services.exchange.barcode_render import parse_grid, summary, write_label_files, write_sheets
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT

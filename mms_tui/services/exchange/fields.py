@@ -3,11 +3,14 @@
 One table of canonical field names with the headers people use for them (Chinese and English), so that a file
 exported by mms imports again unchanged, and a spreadsheet from an old system maps without ``--map`` in the
 common cases. Money columns hold yuan as people write them (``1234.50``); the import parses them exactly to fen.
+:func:`map_columns` finds the column of each field in a file's header row, with the operator's ``--map``.
 """
 
 from __future__ import annotations
 
-from mms_tui.services.base.text import normalise_query
+from mms_tui.i18n import _
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.text import clip, normalise_query, shown
 
 #: member file: field → header aliases (the canonical name is always accepted too). One row is a member and
 #: at most one of their cards; rows with the same phone are the same member holding several cards.
@@ -49,6 +52,9 @@ PRODUCT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 PRODUCT_COLUMNS: tuple[str, ...] = tuple(PRODUCT_FIELDS)
+#: the columns an import cannot do without
+MEMBER_REQUIRED = ("name", "phone")
+PRODUCT_REQUIRED = ("code", "name", "price")
 
 #: card status as written in files ↔ as stored
 STATUS_WORDS: dict[str, str] = {
@@ -72,3 +78,58 @@ def header_index(fields: dict[str, tuple[str, ...]]) -> dict[str, str]:
         for name in (field, *aliases):
             index[header_key(name)] = field
     return index
+
+
+def parse_mapping(pairs: list[str] | tuple[str, ...], fields: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """``['Old Header=phone', …]`` → {header_key: field}."""
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        header, sep, target = pair.rpartition("=")
+        target = target.strip()
+        if not sep or not header.strip():
+            raise InvalidInput(_("--map takes 'Header=field', not {value!r}.").format(value=pair))
+        if target not in fields:
+            raise InvalidInput(_("--map: unknown field {field!r}; the fields are {fields}.").format(
+                field=target, fields=", ".join(fields)))
+        mapping[header_key(header)] = target
+    return mapping
+
+
+def map_columns(headers: list[str], fields: dict[str, tuple[str, ...]], mapping: dict[str, str],
+                required: tuple[str, ...]) -> tuple[dict[str, int], list[str]]:
+    """Which column holds each field; headers nobody recognises are returned to be reported as ignored."""
+    index = header_index(fields)
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    for i, header in enumerate(headers):
+        key = header_key(header)
+        target = mapping.get(key) or index.get(key) or index.get(key.removeprefix("会员"))  # 会员生日 → 生日
+        if target is None:
+            if header:
+                ignored.append(header)
+            continue
+        if target in columns:
+            raise InvalidInput(_("Columns {a} and {b} both give {field}; drop one or --map it elsewhere.").format(
+                a=shown(headers[columns[target]]), b=shown(header), field=target))
+        columns[target] = i
+    missing = [f for f in required if f not in columns]
+    if missing:
+        raise InvalidInput(_("No column for {fields} (the file has: {headers}); name it with --map 'Header=field'.")
+                           .format(fields=", ".join(missing), headers=_some([h for h in headers if h]) or "-"))
+    return columns, _listed(ignored)
+
+
+def _some(headers: list[str], most: int = 10) -> str:
+    """Headers for a message: each cut short, and not all of them when there are many."""
+    shown_headers = [clip(h) for h in headers[:most]]
+    if len(headers) > most:
+        shown_headers.append(_("… and {n} more").format(n=len(headers) - most))
+    return ", ".join(shown_headers)
+
+
+def _listed(ignored: list[str], most: int = 20) -> list[str]:
+    """The ignored columns as they are reported: a file of 500 unknown columns names 20 of them."""
+    if len(ignored) <= most and all(len(h) <= 40 for h in ignored):
+        return ignored
+    return [clip(h) for h in ignored[:most]] + (
+        [_("… and {n} more").format(n=len(ignored) - most)] if len(ignored) > most else [])

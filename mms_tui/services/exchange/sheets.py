@@ -13,11 +13,8 @@ XLSX cells arrive as Python values (numbers, dates); :func:`cell_text` turns the
 row that is in a worksheet is read, whatever size its ``<dimension>`` declares (openpyxl's read-only mode believes
 it, and dropped the rows beyond it).
 
-Files come from outside: a small file must not take the machine. A CSV line, and a stretch of a workbook's XML
-without markup, are at most :data:`MAX_LINE_BYTES`; a workbook part that inflates more than a hundredfold, an XML
-entity (the "billion laughs"), a comment or CDATA section, more XML elements in one row than a full row has, a
-row numbered beyond a spreadsheet's last or out of order — each refuses the file with one short message, before
-openpyxl parses anything (:func:`check_workbook`).
+Files come from outside: how much one may hold, and the check of a workbook before openpyxl parses anything, are in
+:mod:`.sheet_limits`.
 """
 
 from __future__ import annotations
@@ -26,10 +23,6 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
-import os
-import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,26 +30,17 @@ from typing import BinaryIO
 
 from mms_tui.i18n import _
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.text import clip, shown
+from mms_tui.services.exchange.sheet_limits import (
+    MAX_COLUMNS,
+    MAX_LINE_BYTES,
+    MAX_RECORD_BYTES,
+    check_workbook,
+    megabytes,
+    unreadable_workbook,
+)
 
 Cells = list[object]
 Progress = Callable[[int, int], None]  # (done, total) in bytes for CSV, rows for XLSX
-
-#: a spreadsheet's own limits (Excel's): a file beyond them is not a table of members or products
-MAX_ROWS = 1_048_576
-MAX_COLUMNS = 16_384
-#: the longest CSV line, and the longest stretch of a workbook's XML without markup (a cell's text, whitespace,
-#: one tag): a cell holds at most 32,767 characters, a few hundred kilobytes at the most
-MAX_LINE_BYTES = 1 << 20
-#: one CSV row running over several lines (cells with line breaks in them), all its lines together
-MAX_RECORD_BYTES = 4 << 20
-#: XML elements in one worksheet row (or one shared string, or a part that has neither): a full row of 16,384
-#: cells has about a hundred thousand; each element costs openpyxl a few hundred bytes
-MAX_ELEMENTS_PER_ROW = 250_000
-#: a workbook part bigger than this may inflate at most MAX_INFLATE times (Apache POI's zip-bomb rule): deflate
-#: makes a gigabyte of one character about a megabyte
-INFLATE_GRACE_BYTES = 8 << 20
-MAX_INFLATE = 100
 
 csv.field_size_limit(MAX_LINE_BYTES)
 
@@ -77,6 +61,12 @@ class Sheet:
         if self._decoder is None:
             return self.encoding
         return self._decoder.encoding or "ascii"
+
+    def read_elsewhere(self, encoding: str) -> None:
+        """Another process (a forked reader) read the rows and settled ``encoding``: this copy's decoder read
+        nothing, so its guess must not be reported."""
+        self.encoding = encoding
+        self._decoder = None
 
 
 def file_digest(path: Path) -> str:
@@ -154,13 +144,13 @@ class _LineDecoder:
 
     def _too_long(self) -> InvalidInput:
         return InvalidInput(_("Line {line} of {path} is longer than {size}: not a row of a table; nothing was "
-                              "imported.").format(line=self.line, path=self.path.name, size=_size(MAX_LINE_BYTES)))
+                              "imported.").format(line=self.line, path=self.path.name, size=megabytes(MAX_LINE_BYTES)))
 
     def _check_record(self) -> None:
         if self.offset - self.record_start > MAX_RECORD_BYTES:
             raise InvalidInput(_("The row that starts before line {line} of {path} runs over more than {size}: not "
                                  "a row of a table; nothing was imported.").format(
-                line=self.line, path=self.path.name, size=_size(MAX_RECORD_BYTES)))
+                line=self.line, path=self.path.name, size=megabytes(MAX_RECORD_BYTES)))
 
     def _decode(self, raw: bytes) -> str:
         if self.encoding is not None:
@@ -236,10 +226,6 @@ class _LineDecoder:
             yield pending
 
 
-def _size(n: int) -> str:
-    return f"{n >> 20} MB"
-
-
 def _too_wide(path: Path, line: int, columns: int, line_word: str) -> InvalidInput:
     where = (_("Row {n} of {path}") if line_word == "row" else _("Line {n} of {path}")).format(n=line, path=path.name)
     return InvalidInput(_("{where} has {n} columns; a spreadsheet has at most {most:,}. Nothing was imported.").format(
@@ -311,158 +297,6 @@ def _open_csv(path: Path, encoding: str, progress: Progress | None) -> Sheet:
 # --- XLSX --------------------------------------------------------------------------------------------------------
 
 
-class _Refused(Exception):
-    """A workbook part that is not what spreadsheets are made of; says what it has, in a few words."""
-
-
-#: the start of a worksheet row or a shared string, with the namespace prefix some writers use (``<x:row``)
-_UNIT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(row|si)(?=[\s/>])")
-_ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["']\s*([^"']*?)\s*["']""")
-#: a DTD declaration (<!DOCTYPE, <!ENTITY …), where entity bombs live; OPC forbids them in a package's XML
-_DTD = re.compile(rb"<!(?!--|\[CDATA\[)")
-
-
-def _more_text_than_allowed() -> _Refused:
-    return _Refused(_("has more than {size} of text without markup").format(size=_size(MAX_LINE_BYTES)))
-
-
-class _PartScan:
-    """One XML part of a workbook, fed in chunks and never held whole: refuses what would make openpyxl (or the
-    XML parser under it) take unbounded memory or time, and rows it would drop without a word.
-
-    Fast where the file is ordinary: the bytes are searched in C (``find``, ``count``, a regular expression for
-    row starts); only a stretch longer than :data:`MAX_LINE_BYTES` is split to find its longest run."""
-
-    def __init__(self) -> None:
-        self.carry = b""  # from the last '<' fed: a tag (and its text) that may go on in the next chunk
-        self.elements = 0  # since the current row (or shared string) began
-        self.row = 0  # the last row number seen
-
-    def feed(self, chunk: bytes) -> None:
-        data = self.carry + chunk if self.carry else chunk
-        cut = data.rfind(b"<")
-        if cut <= 0:
-            if len(data) > MAX_LINE_BYTES:
-                raise _more_text_than_allowed()
-            self.carry = data
-            return
-        self.carry = data[cut:]
-        self._scan(data[:cut])
-
-    def close(self) -> None:
-        if self.carry:
-            self._scan(self.carry)
-            self.carry = b""
-
-    def _scan(self, data: bytes) -> None:
-        """``data`` ends just before a '<' (or where the part ends): every tag in it is whole."""
-        if _DTD.search(data):
-            raise _Refused(_("has an XML document type (DTD), which spreadsheets never have"))
-        start = 0
-        for unit in _UNIT.finditer(data):
-            self._span(data, start, unit.start())
-            self.elements = 0
-            if unit.group(1) == b"row":
-                self._row_number(data, unit.end())
-            start = unit.start()
-        self._span(data, start, len(data))
-
-    def _span(self, data: bytes, start: int, end: int) -> None:
-        if end <= start:
-            return
-        self.elements += data.count(b"<", start, end)
-        if self.elements > MAX_ELEMENTS_PER_ROW:
-            raise _Refused(_("has more than {n:,} XML elements in one row").format(n=MAX_ELEMENTS_PER_ROW))
-        if end - start > MAX_LINE_BYTES and max(map(len, data[start:end].split(b"<"))) > MAX_LINE_BYTES:
-            raise _more_text_than_allowed()
-
-    def _row_number(self, data: bytes, at: int) -> None:
-        end = data.find(b">", at)
-        number = _ROW_NUMBER.search(data, at, end if end >= 0 else len(data))
-        if number is None:
-            row = self.row + 1  # a row without a number follows the one before
-        else:
-            try:
-                row = int(float(number.group(1)))
-            except (ValueError, OverflowError):
-                raise _Refused(_("has a row numbered {n}").format(n=shown(number.group(1).decode("latin-1")))) from None
-        if row > MAX_ROWS:
-            raise _Refused(_("has a row numbered {n:,}, beyond a spreadsheet's last ({most:,})").format(
-                n=row, most=MAX_ROWS))
-        if row <= self.row:  # openpyxl drops such a row without a word
-            raise _Refused(_("has row {n} after row {before}: rows out of order").format(n=row, before=self.row))
-        self.row = row
-
-
-def _xml_encoding(head: bytes) -> str | None:
-    """How a part that starts so is encoded when it is XML (what openpyxl may parse), None for a picture or other
-    binary part. OPC allows UTF-8 and UTF-16."""
-    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return "utf-16"
-    if head[:2] == b"<\x00":
-        return "utf-16-le"
-    if head[:2] == b"\x00<":
-        return "utf-16-be"
-    if head.removeprefix(codecs.BOM_UTF8)[:1] in (b"<", b" ", b"\t", b"\r", b"\n"):
-        return "utf-8"
-    return None
-
-
-def _scan_part(stream: BinaryIO) -> None:
-    head = stream.read(4)
-    encoding = _xml_encoding(head)
-    if encoding is None:
-        return
-    scan = _PartScan()
-    decoder = codecs.getincrementaldecoder(encoding)() if encoding != "utf-8" else None
-    chunk = head
-    while chunk:
-        if decoder is not None:  # UTF-16 is scanned as the UTF-8 it would be: the limits are about text
-            chunk = decoder.decode(chunk).encode("utf-8")
-        scan.feed(chunk)
-        chunk = stream.read(MAX_LINE_BYTES)
-    scan.close()
-
-
-#: workbooks already checked, by what identifies their file: an import reads the header, then the rows
-_checked: dict[tuple, None] = {}
-
-
-def check_workbook(path: Path) -> None:
-    """Refuse an .xlsx whose parts would take openpyxl unbounded memory or time, or lose rows (see
-    :class:`_PartScan`), before anything parses it. Each XML part is inflated once, a megabyte at a time."""
-    stat = path.stat()
-    key = (os.path.realpath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if key in _checked:
-        return
-    part = ""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                part = info.filename
-                if info.is_dir():
-                    continue
-                if info.file_size > INFLATE_GRACE_BYTES and info.file_size > MAX_INFLATE * max(info.compress_size, 1):
-                    raise _Refused(_("unpacks from {packed} to {size} bytes, more than {most} times: a zip bomb").format(
-                        packed=f"{info.compress_size:,}", size=f"{info.file_size:,}", most=MAX_INFLATE))
-                with archive.open(info) as stream:
-                    _scan_part(stream)
-    except _Refused as why:
-        raise InvalidInput(_("{path} is refused: its part {part} {why}. Nothing was imported; open it in Excel or "
-                             "WPS and save it again, or save it as CSV.").format(
-            path=path.name, part=clip(part, 60), why=why)) from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as exc:
-        raise _unreadable(path, exc) from None
-    if len(_checked) > 16:
-        _checked.clear()
-    _checked[key] = None
-
-
-def _unreadable(path: Path, exc: BaseException) -> InvalidInput:
-    error = clip(str(exc).strip("'\""), 120) or type(exc).__name__
-    return InvalidInput(_("{path} is not a readable .xlsx workbook: {error}").format(path=path.name, error=error))
-
-
 def _open_xlsx(path: Path, sheet_name: str | None, progress: Progress | None) -> Sheet:
     import openpyxl
 
@@ -470,7 +304,7 @@ def _open_xlsx(path: Path, sheet_name: str | None, progress: Progress | None) ->
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # a broken workbook makes openpyxl raise nearly anything
-        raise _unreadable(path, exc) from None
+        raise unreadable_workbook(path, exc) from None
     if sheet_name is not None and sheet_name not in book.sheetnames:
         book.close()
         raise InvalidInput(_("{path} has no sheet {sheet!r} (it has: {sheets}).").format(
@@ -486,7 +320,7 @@ def _open_xlsx(path: Path, sheet_name: str | None, progress: Progress | None) ->
         try:
             yield from ws.iter_rows(values_only=True)
         except Exception as exc:  # broken XML, a bad checksum, an entity: one line, no traceback
-            raise _unreadable(path, exc) from None
+            raise unreadable_workbook(path, exc) from None
 
     values = read()
     number = 0

@@ -1,7 +1,7 @@
 """A person's data: the one map of where it is kept, and erasure (PIPL Art. 47).
 
 :data:`PERSONAL_DATA` names every table and column that holds a member's personal data. ``mms export member``
-(services/export.py, :func:`~mms_tui.services.exchange.export.member_document`) writes all of it, and :func:`erase_member`
+(:func:`~mms_tui.services.exchange.member_document.member_document`) writes all of it, and :func:`erase_member`
 anonymises all of it; a table added with a person's data is added here in the same change (a test holds every
 model's personal-looking fields to this map).
 

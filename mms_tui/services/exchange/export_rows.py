@@ -1,0 +1,335 @@
+"""What each export yields: members, cards, the ledger and sales as rows (dicts keyed by their columns).
+
+* **It streams.** Rows come from keyset-paged queries (``WHERE id > last ORDER BY id LIMIT n``), so a million
+  members never sit in memory — not in Python, and not in the PostgreSQL client either, which would otherwise
+  fetch a whole result set before the first row. Every ``*_rows`` function is a generator.
+
+The member file uses exactly the columns of :data:`mms_tui.services.exchange.fields.MEMBER_COLUMNS`, with money as exact
+yuan strings, so an export imports again with ``mms import members``. The accounting exports (ledger, sales) keep
+money as integer fen, like the machine formats of ``mms report``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+
+from mms_tui.i18n import _
+from mms_tui.models import (
+    TENDERS,
+    Card,
+    CardType,
+    Entry,
+    Member,
+    Payment,
+    Sale,
+    SaleLine,
+    Staff,
+    Store,
+    Tier,
+    Transaction,
+)
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.resolve import checked_day, resolve_store
+from mms_tui.services.exchange.fields import MEMBER_COLUMNS
+
+Row = dict[str, Any]
+
+#: rows fetched per query; bounds memory whatever the table size
+PAGE_SIZE = 2000
+
+CARD_COLUMNS = (
+    "card_no", "reader_uid", "barcode", "card_type", "kind", "status", "member_phone", "member_name",
+    "principal_fen", "bonus_fen", "points", "visits_left", "valid_from", "valid_until", "store", "issued_at",
+)
+LEDGER_COLUMNS = (
+    "txid", "kind", "created_at", "store", "staff", "member_phone", "account", "card_no", "unit", "amount",
+    "reverses",
+)
+SALE_COLUMNS = (
+    "txid", "created_at", "store", "staff", "member_phone", "subtotal_fen", "discount_fen", "total_fen",
+    "change_fen", "points_earned", "status", *(f"{tender}_fen" for tender in TENDERS), "lines",
+)
+
+
+# --- values ------------------------------------------------------------------------------------------------------
+
+
+def yuan(fen: int) -> str:
+    """123450 → '1234.50': exact, from integers, in the form the member import parses back to the same fen."""
+    sign = "-" if fen < 0 else ""
+    fen = abs(int(fen))
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+def iso_date(value: Any) -> str | None:
+    """A date as exports write it ('2024-01-02'); a moment gives its day."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def iso_moment(value: Any) -> str | None:
+    """A moment as exports write it, to the second ('2024-01-02 09:30:00')."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0).isoformat(sep=" ")
+    return str(value)[:19]
+
+
+# --- paging ------------------------------------------------------------------------------------------------------
+
+
+def _pages(make_query: Callable[[int], peewee.Query], page_size: int) -> Iterator[list[tuple]]:
+    """Keyset pages of tuples whose first column is the increasing id ``make_query(last_id)`` continues after.
+    No read transaction stays open between pages, so desks keep writing while a big export runs."""
+    last = 0
+    while True:
+        page = list(make_query(last).limit(page_size).tuples())
+        if not page:
+            return
+        yield page
+        if len(page) < page_size:
+            return
+        last = page[-1][0]
+
+
+@dataclass(frozen=True)
+class _Period:
+    start: dt.datetime | None
+    end: dt.datetime | None  # exclusive: the day after the last day
+    store_id: int | None
+
+
+def _period(start: dt.date | None, end: dt.date | None, store: str | None) -> _Period:
+    checked_day(start)
+    checked_day(end)
+    if start and end and start > end:
+        raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))
+    return _Period(
+        dt.datetime.combine(start, dt.time()) if start else None,
+        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) if end else None,
+        resolve_store(store).id if store else None,
+    )
+
+
+def _in_period(query: peewee.Query, moment: peewee.Field, store: peewee.Field, p: _Period) -> peewee.Query:
+    """``query`` narrowed to the period's days (inclusive) and store; successive ``where`` calls are ANDed."""
+    if p.start is not None:
+        query = query.where(moment >= p.start)
+    if p.end is not None:
+        query = query.where(moment < p.end)
+    if p.store_id is not None:
+        query = query.where(store == p.store_id)
+    return query
+
+
+# --- members -----------------------------------------------------------------------------------------------------
+
+
+def member_rows(store: str | None = None, *, page_size: int = PAGE_SIZE) -> Iterator[Row]:
+    """One row per card (a member without a card: one row, card columns empty), keys = MEMBER_COLUMNS."""
+    store_id = resolve_store(store).id if store else None
+    return _member_rows(store_id, page_size)
+
+
+def _member_rows(store_id: int | None, page_size: int) -> Iterator[Row]:
+    def members(last: int) -> peewee.Query:
+        query = (
+            Member.select(Member.id, Member.name, Member.phone, Member.gender, Member.birthday, Tier.code,
+                          Member.notes, Member.created_at, Store.code)
+            .join(Tier, on=(Member.tier == Tier.id))
+            .switch(Member).join(Store, peewee.JOIN.LEFT_OUTER, on=(Member.home_store == Store.id))
+            .where(Member.id > last)
+            .order_by(Member.id)
+        )
+        return query.where(Member.home_store == store_id) if store_id is not None else query
+
+    no_card = dict.fromkeys(MEMBER_COLUMNS[MEMBER_COLUMNS.index("card_no"):])
+    for page in _pages(members, page_size):
+        cards: dict[int, list[tuple]] = defaultdict(list)
+        query = (
+            Card.select(Card.member, Card.card_no, CardType.code, Card.status, Card.principal_fen, Card.bonus_fen,
+                        Card.points, Card.visits_left, Card.valid_from, Card.valid_until, Card.reader_uid,
+                        Card.barcode)
+            .join(CardType)
+            .where(Card.member.in_([m[0] for m in page]))
+            .order_by(Card.member, Card.id)
+            .tuples()
+        )
+        for card in query:
+            cards[card[0]].append(card)
+        for member_id, name, phone, gender, birthday, tier, notes, created, home in page:
+            person = {"name": name, "phone": phone, "gender": gender or "", "birthday": iso_date(birthday),
+                      "tier": tier, "notes": notes or "", "joined": iso_date(created), "store": home or ""}
+            if not cards[member_id]:
+                yield {**person, **no_card}
+            for (_m, card_no, ctype, status, principal, bonus, points, visits, valid_from, valid_until, uid,
+                 barcode) in cards.pop(member_id, ()):
+                yield {**person, "card_no": card_no, "card_type": ctype, "status": status,
+                       "balance": yuan(principal), "bonus": yuan(bonus), "points": int(points),
+                       "visits": int(visits), "valid_from": iso_date(valid_from), "valid_until": iso_date(valid_until),
+                       "reader_uid": uid, "barcode": barcode}
+
+
+# --- cards -------------------------------------------------------------------------------------------------------
+
+
+def card_rows(store: str | None = None, *, page_size: int = PAGE_SIZE) -> Iterator[Row]:
+    """One row per card with its member and cached balances (money in fen). ``store``: cards bound to it."""
+    store_id = resolve_store(store).id if store else None
+    return _card_rows(store_id, page_size)
+
+
+def _card_rows(store_id: int | None, page_size: int) -> Iterator[Row]:
+    def cards(last: int) -> peewee.Query:
+        query = (
+            Card.select(Card.id, Card.card_no, Card.reader_uid, Card.barcode, CardType.code, CardType.kind,
+                        Card.status, Member.phone, Member.name, Card.principal_fen, Card.bonus_fen, Card.points,
+                        Card.visits_left, Card.valid_from, Card.valid_until, Store.code, Card.issued_at)
+            .join(CardType)
+            .switch(Card).join(Member)
+            .switch(Card).join(Store, peewee.JOIN.LEFT_OUTER, on=(Card.store == Store.id))
+            .where(Card.id > last)
+            .order_by(Card.id)
+        )
+        return query.where(Card.store == store_id) if store_id is not None else query
+
+    for page in _pages(cards, page_size):
+        for (_id, card_no, uid, barcode, ctype, kind, status, phone, name, principal, bonus, points, visits,
+             valid_from, valid_until, store, issued) in page:
+            yield {"card_no": card_no, "reader_uid": uid, "barcode": barcode, "card_type": ctype, "kind": kind,
+                   "status": status, "member_phone": phone, "member_name": name, "principal_fen": int(principal),
+                   "bonus_fen": int(bonus), "points": int(points), "visits_left": int(visits),
+                   "valid_from": iso_date(valid_from), "valid_until": iso_date(valid_until), "store": store,
+                   "issued_at": iso_moment(issued)}
+
+
+# --- ledger ------------------------------------------------------------------------------------------------------
+
+
+def ledger_rows(start: dt.date | None = None, end: dt.date | None = None, store: str | None = None, *,
+                page_size: int = PAGE_SIZE) -> Iterator[Row]:
+    """One row per entry, signed, in integer units (fen, pt, visit). Paged by transaction, so every transaction
+    arrives whole and its entries of each unit sum to zero in the file as in the books."""
+    return _ledger_rows(_period(start, end, store), page_size)
+
+
+def _ledger_rows(p: _Period, page_size: int) -> Iterator[Row]:
+    Original = Transaction.alias()
+
+    def transactions(last: int) -> peewee.Query:
+        query = (
+            Transaction.select(Transaction.id, Transaction.txid, Transaction.kind, Transaction.created_at,
+                               Store.code, Staff.code, Member.phone, Original.txid)
+            .join(Store, on=(Transaction.store == Store.id))
+            .switch(Transaction).join(Staff, on=(Transaction.staff == Staff.id))
+            .switch(Transaction).join(Member, peewee.JOIN.LEFT_OUTER, on=(Transaction.member == Member.id))
+            .switch(Transaction).join(Original, peewee.JOIN.LEFT_OUTER, on=(Transaction.reverses == Original.id))
+            .where(Transaction.id > last)
+            .order_by(Transaction.id)
+        )
+        return _in_period(query, Transaction.created_at, Transaction.store, p)
+
+    for page in _pages(transactions, page_size):
+        entries: dict[int, list[tuple]] = defaultdict(list)
+        query = (
+            Entry.select(Entry.transaction, Entry.account, Card.card_no, Entry.unit, Entry.amount)
+            .join(Card, peewee.JOIN.LEFT_OUTER, on=(Entry.card == Card.id))
+            .where(Entry.transaction.in_([t[0] for t in page]))
+            .order_by(Entry.transaction, Entry.id)
+            .tuples()
+        )
+        for entry in query:
+            entries[entry[0]].append(entry)
+        for tx_id, txid, kind, created, store, staff, phone, reverses in page:
+            for _tx, account, card_no, unit, amount in entries.pop(tx_id, ()):
+                yield {"txid": txid, "kind": kind, "created_at": iso_moment(created), "store": store, "staff": staff,
+                       "member_phone": phone, "account": account, "card_no": card_no, "unit": unit,
+                       "amount": int(amount), "reverses": reverses}
+
+
+# --- sales -------------------------------------------------------------------------------------------------------
+
+
+def sale_rows(start: dt.date | None = None, end: dt.date | None = None, store: str | None = None, *,
+              page_size: int = PAGE_SIZE) -> Iterator[Row]:
+    """One row per sale: totals in fen, what each tender paid, and the lines as text ('精剪×1; 矿泉水×2')."""
+    return _sale_rows(_period(start, end, store), page_size)
+
+
+def _sale_rows(p: _Period, page_size: int) -> Iterator[Row]:
+    def sales(last: int) -> peewee.Query:
+        query = (
+            Sale.select(Sale.id, Transaction.txid, Transaction.created_at, Store.code, Staff.code, Member.phone,
+                        Sale.subtotal_fen, Sale.discount_fen, Sale.total_fen, Sale.change_fen, Sale.points_earned,
+                        Sale.status)
+            .join(Transaction, on=(Sale.transaction == Transaction.id))
+            .switch(Sale).join(Store, on=(Sale.store == Store.id))
+            .switch(Sale).join(Staff, on=(Sale.staff == Staff.id))
+            .switch(Sale).join(Member, peewee.JOIN.LEFT_OUTER, on=(Sale.member == Member.id))
+            .where(Sale.id > last)
+            .order_by(Sale.id)
+        )
+        return _in_period(query, Transaction.created_at, Sale.store, p)
+
+    for page in _pages(sales, page_size):
+        ids = [s[0] for s in page]
+        lines: dict[int, list[str]] = defaultdict(list)
+        for sale_id, name, qty in (
+            SaleLine.select(SaleLine.sale, SaleLine.name, SaleLine.qty)
+            .where(SaleLine.sale.in_(ids)).order_by(SaleLine.sale, SaleLine.id).tuples()
+        ):
+            lines[sale_id].append(f"{name}×{qty}")
+        paid: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TENDERS, 0))
+        for sale_id, tender, amount in (
+            Payment.select(Payment.sale, Payment.tender, Payment.amount_fen).where(Payment.sale.in_(ids)).tuples()
+        ):
+            paid[sale_id][tender] = paid[sale_id].get(tender, 0) + int(amount)
+        for (sale_id, txid, created, store, staff, phone, subtotal, discount, total, change, points,
+             status) in page:
+            tenders = paid[sale_id]
+            yield {"txid": txid, "created_at": iso_moment(created), "store": store, "staff": staff,
+                   "member_phone": phone, "subtotal_fen": int(subtotal), "discount_fen": int(discount),
+                   "total_fen": int(total), "change_fen": int(change), "points_earned": int(points),
+                   "status": status, **{f"{t}_fen": tenders.get(t, 0) for t in TENDERS},
+                   "lines": "; ".join(lines.pop(sale_id, ()))}
+            paid.pop(sale_id, None)
+
+
+#: export name → (columns, whether --from/--to apply)
+TABLES: dict[str, tuple[tuple[str, ...], bool]] = {
+    "members": (MEMBER_COLUMNS, False),
+    "cards": (CARD_COLUMNS, False),
+    "ledger": (LEDGER_COLUMNS, True),
+    "sales": (SALE_COLUMNS, True),
+}
+
+
+def table_rows(name: str, *, start: dt.date | None = None, end: dt.date | None = None, store: str | None = None,
+               page_size: int = PAGE_SIZE) -> Iterator[Row]:
+    """The rows of one export, as a generator. Arguments are checked now, before any file is opened."""
+    if name not in TABLES:
+        raise InvalidInput(_("Cannot export {name!r}; choose one of {names}.").format(
+            name=name, names=", ".join([*TABLES, "member"])))
+    if (start or end) and not TABLES[name][1]:
+        raise InvalidInput(_("--from and --to apply to the ledger and sales exports only."))
+    if name == "members":
+        return member_rows(store, page_size=page_size)
+    if name == "cards":
+        return card_rows(store, page_size=page_size)
+    if name == "ledger":
+        return ledger_rows(start, end, store, page_size=page_size)
+    return sale_rows(start, end, store, page_size=page_size)
+
+
