@@ -139,6 +139,19 @@ def from_utc(stored: dt.datetime) -> dt.datetime:
     return stored.replace(tzinfo=UTC).astimezone(zone()).replace(tzinfo=None)
 
 
+def parse_stored(value: object) -> object:
+    """A moment as the database hands it back raw (SQLite's text, PostgreSQL's datetime) as a naive UTC datetime;
+    anything else (None, text that is no moment) as it is."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def canonical_text(stored: dt.datetime) -> str:
     """A stored (naive UTC) moment as the hash chains write it: in ``history_time_zone``, which stays what it
     was when the chain began, whatever the store's zone becomes."""

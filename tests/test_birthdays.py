@@ -22,7 +22,8 @@ from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.members.view import member_history, member_view
-from mms_tui.services.reports.catalogue import Period, period, run_report
+from mms_tui.services.reports.catalogue import run_report
+from mms_tui.services.reports.period import Period, period
 
 WEDNESDAY = dt.date(2026, 5, 20)  # the week of Monday 18 to Sunday 24 May 2026
 TOWEL_RULES = {

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from mms_tui import clock
-from mms_tui.models import TENDERS, Card, Entry, Store, Transaction
+from mms_tui.models import Card, Entry, Store, Transaction
 from mms_tui.services.base.errors import DomainError, InvalidInput, UnknownMember
 from mms_tui.services.exchange import export as export_service
 from mms_tui.services.exchange import export_formats
@@ -24,6 +24,7 @@ from mms_tui.services.exchange.export_formats import escape_formula, format_for
 from mms_tui.services.exchange.export_rows import LEDGER_COLUMNS, SALE_COLUMNS, table_rows, yuan
 from mms_tui.services.exchange.fields import MEMBER_COLUMNS
 from mms_tui.services.exchange.member_document import export_member
+from mms_tui.services.ledger.tenders import Tender
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.profile import register_member
@@ -210,7 +211,7 @@ def test_from_to_select_transaction_days_inclusive(shop):
 def test_sales_one_row_per_sale_with_tenders_and_lines(shop):
     rows = {r["txid"]: r for r in table_rows("sales")}
     assert list(rows["s1"]) == list(SALE_COLUMNS)
-    assert {f"{t}_fen" for t in TENDERS} <= set(SALE_COLUMNS)
+    assert {f"{t}_fen" for t in Tender} <= set(SALE_COLUMNS)
     water = rows["s2"]
     assert (water["lines"], water["total_fen"], water["cash_fen"], water["member_phone"]) == ("矿泉水×2", 600, 600,
                                                                                               None)

@@ -18,7 +18,7 @@ from mms_tui.services.base.text import (
     normalise_query,
     parse_count,
     parse_date,
-    parse_money,
+    parse_yuan,
     pinyin_keys,
     plain_amount,
 )
@@ -37,11 +37,11 @@ DB_SLOW = settings(max_examples=40, deadline=None, suppress_health_check=[Health
 @given(TYPED)
 def test_money_is_exact_fen_or_invalid_input(text):
     try:
-        fen = parse_money(text)
+        fen = parse_yuan(text)
     except InvalidInput:
         return
     assert isinstance(fen, int)
-    assert parse_money(plain_amount(fen)) == fen  # exact both ways: no float on the way
+    assert parse_yuan(plain_amount(fen)) == fen  # exact both ways: no float on the way
 
 
 @given(TYPED)

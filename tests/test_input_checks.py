@@ -12,7 +12,7 @@ from mms_tui.db import close_database
 from mms_tui.models import AuditEvent, Staff, Transaction
 from mms_tui.models.migrations import current_version
 from mms_tui.services.base.errors import InvalidInput, WrongPin
-from mms_tui.services.base.text import format_money, parse_money
+from mms_tui.services.base.text import format_money, parse_yuan
 from mms_tui.services.exchange.importing import import_file
 from mms_tui.services.loyalty.rules_reader import parse_rules
 from mms_tui.services.loyalty.rules_store import load_rules
@@ -25,19 +25,19 @@ from mms_tui.services.staff.accounts import authenticate, create_staff, hash_pin
 @pytest.mark.parametrize("text, fen", [("1,234.50", 123_450), ("¥12,345,678", 1_234_567_800), ("-¥1,000", -100_000),
                                        ("1 234.5", 123_450), ("１，２３４", 123_400), ("999", 99_900)])
 def test_thousands_separators_in_groups_of_three_are_money(text, fen):
-    assert parse_money(text) == fen
+    assert parse_yuan(text) == fen
 
 
 @pytest.mark.parametrize("text", ["1,2,3", "1,23", "12,3456", ",123", "123,", "1,234,5", "1 2 3", "1,234 567",
                                   "1.2,3", "1,,234"])
 def test_separators_that_are_not_thousands_are_refused(text):
     with pytest.raises(InvalidInput):
-        parse_money(text)
+        parse_yuan(text)
 
 
 def test_every_formatted_amount_still_parses_back():
     for fen in (0, 5, 99_999, 100_000, 123_456_789, 10**15, -1_234_567):
-        assert parse_money(format_money(fen)) == fen
+        assert parse_yuan(format_money(fen)) == fen
 
 
 def test_an_import_lists_a_balance_of_1_2_3_as_a_bad_row(sqlite_desk, tmp_path):

@@ -39,15 +39,8 @@ from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up
-from mms_tui.services.reports.catalogue import (
-    REPORTS,
-    TENDER_COLUMNS,
-    Period,
-    Row,
-    _bucket,
-    period,
-    run_report,
-)
+from mms_tui.services.reports.catalogue import REPORTS, run_report
+from mms_tui.services.reports.period import TENDER_COLUMNS, Period, Row, bucket, period
 from tests.test_birthdays import ref_birthdays
 
 D1, D2 = dt.datetime(2026, 11, 2, 10, 15), dt.datetime(2026, 11, 3, 18, 40)  # a Monday and a Tuesday
@@ -293,7 +286,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .tuples()
     )
     for _sale_id, total, created in sales:
-        r = rows[_bucket(as_date(created), by)]
+        r = rows[bucket(as_date(created), by)]
         r["sales"] += 1
         r["sales_fen"] += total
     pays = (
@@ -303,7 +296,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .tuples()
     )
     for tender, amount, created in pays:
-        rows[_bucket(as_date(created), by)][f"{tender}_fen"] += amount
+        rows[bucket(as_date(created), by)][f"{tender}_fen"] += amount
     categories: set[str] = set()
     lines = (
         SaleLine.select(SaleLine.category, SaleLine.line_total_fen, Transaction.created_at)
@@ -314,7 +307,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
     for category, amount, created in lines:
         category = category or _("uncategorised")
         categories.add(category)
-        rows[_bucket(as_date(created), by)][f"category:{category}"] += amount
+        rows[bucket(as_date(created), by)][f"category:{category}"] += amount
     Original = Transaction.alias()
     refunds = (
         Transaction.select(Transaction.created_at, Sale.id, Sale.total_fen)
@@ -324,7 +317,7 @@ def ref_turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .tuples()
     )
     for created, sale_id, total in refunds:
-        r = rows[_bucket(as_date(created), by)]
+        r = rows[bucket(as_date(created), by)]
         r["refunds"] += 1
         r["refunds_fen"] += total
         for tender, amount in Payment.select(Payment.tender, Payment.amount_fen).where(Payment.sale == sale_id).tuples():
@@ -365,7 +358,7 @@ def ref_topups(p: Period, by: str = "day") -> Iterator[Row]:
     for (_tx_id, created, kind), entries in by_tx.items():
         accounts = dict(entries)
         tender = next(a for a in accounts if a.startswith("tender.")).removeprefix("tender.")
-        r = rows[(_bucket(as_date(created), by), tender)]
+        r = rows[(bucket(as_date(created), by), tender)]
         r["topups"] += 1 if kind == "topup" else -1
         r["principal_fen"] += accounts.get("card.principal", 0)
         r["bonus_fen"] += accounts.get("card.bonus", 0)

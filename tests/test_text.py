@@ -12,7 +12,7 @@ from mms_tui.services.base.text import (
     mask_phone,
     normalise_card_no,
     normalise_phone,
-    parse_money,
+    parse_yuan,
     pinyin_keys,
     plain_amount,
 )
@@ -21,25 +21,25 @@ from mms_tui.services.base.text import (
 @pytest.mark.parametrize("fen, text", [(20_000, "200"), (123_450, "1234.5"), (5, "0.05"), (-150, "-1.5"), (0, "0")])
 def test_plain_amounts_round_trip_exactly(fen, text):
     assert plain_amount(fen) == text
-    assert parse_money(text) == fen
+    assert parse_yuan(text) == fen
 
 
 @pytest.mark.parametrize("text, fen", [("¥1,234.50", 123_450), ("1234.5", 123_450), ("１２３", 12_300),
                                        ("￥0.01", 1), ("88元", 8_800)])
 def test_parse_money(text, fen):
-    assert parse_money(text) == fen
+    assert parse_yuan(text) == fen
 
 
 @pytest.mark.parametrize("text", ["1.234", "abc", "1.2.3", "", "1e5"])
 def test_parse_money_refuses_what_is_not_money(text):
     with pytest.raises(InvalidInput):
-        parse_money(text)
+        parse_yuan(text)
 
 
 @given(st.integers(-10**12, 10**12))
 def test_every_amount_formats_and_parses_back(fen):
-    assert parse_money(format_money(fen)) == fen
-    assert parse_money(plain_amount(fen)) == fen
+    assert parse_yuan(format_money(fen)) == fen
+    assert parse_yuan(plain_amount(fen)) == fen
 
 
 @pytest.mark.parametrize("text", ["+86 138-0013-8000", "0086 13800138000", "(138)00138000", "１３８００１３８０００"])

@@ -5,7 +5,7 @@ from mms_tui.models.catalog import Product, ServiceItem, TierPrice
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
 from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Shift, Staff, Store
-from mms_tui.models.sales import TENDERS, Coupon, Payment, Sale, SaleLine, Visit
+from mms_tui.models.sales import Coupon, Payment, Sale, SaleLine, Visit
 
 #: every table, in creation order (parents first)
 ALL_MODELS = [
@@ -38,7 +38,6 @@ __all__ = [
     "CARD_KINDS",
     "CARD_STATUSES",
     "STAFF_ROLES",
-    "TENDERS",
     "AuditEvent",
     "BaseModel",
     "Card",

@@ -57,12 +57,5 @@ class Moment(peewee.DateTimeField):
     @staticmethod
     def from_db(value):
         """A raw value of a Moment column (SQLite's text, PostgreSQL's datetime) as store wall time."""
-        if isinstance(value, str):
-            try:
-                value = dt.datetime.fromisoformat(value)
-            except ValueError:
-                return value
-        if isinstance(value, dt.datetime):
-            return clock.from_utc(value.replace(tzinfo=None) if value.tzinfo is None else
-                                  value.astimezone(dt.UTC).replace(tzinfo=None))
-        return value
+        value = clock.parse_stored(value)
+        return clock.from_utc(value) if isinstance(value, dt.datetime) else value

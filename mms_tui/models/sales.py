@@ -10,8 +10,6 @@ from mms_tui.models.ledger import Transaction
 from mms_tui.models.members import Card, Member
 from mms_tui.models.org import Staff, Store
 
-TENDERS = ("stored_value", "points", "cash", "bank_card", "wechat", "alipay")
-
 
 class Sale(BaseModel):
     transaction = peewee.ForeignKeyField(Transaction, unique=True, backref="sale", on_delete="RESTRICT")
@@ -51,7 +49,7 @@ class SaleLine(BaseModel):
 
 class Payment(BaseModel):
     sale = peewee.ForeignKeyField(Sale, backref="payments", on_delete="RESTRICT")
-    tender = peewee.CharField(max_length=12)
+    tender = peewee.CharField(max_length=12)  # a Tender value (services/ledger/tenders.py)
     amount_fen = peewee.BigIntegerField()  # value applied to the bill (cash: net of change)
     card = peewee.ForeignKeyField(Card, null=True, on_delete="RESTRICT")
     principal_fen = peewee.BigIntegerField(default=0)

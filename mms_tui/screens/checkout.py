@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import SavingNotice, Swiped, WorkerErrors, error_message, in_connection
 from mms_tui.services.base.errors import DomainError
-from mms_tui.services.base.text import fit, format_money, normalise_card_no, parse_money
+from mms_tui.services.base.text import fit, format_money, normalise_card_no, parse_yuan
 from mms_tui.services.ledger.operations import new_txid
 from mms_tui.services.ledger.tenders import TENDER_LABELS, tender_label
 from mms_tui.services.loyalty.redeem import is_coupon_code
@@ -374,7 +374,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             return
         box = self.query_one("#amount", Input)
         try:
-            amount = parse_money(box.value) if box.value.strip() else self.due()
+            amount = parse_yuan(box.value) if box.value.strip() else self.due()
         except DomainError as exc:
             self.message(str(exc), error=True)
             return

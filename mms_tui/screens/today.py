@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Header, Input, Label, Static
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors, in_connection
 from mms_tui.screens.dialog import OperationDialog
-from mms_tui.services.base.text import fit, format_money, parse_money, plain_amount
+from mms_tui.services.base.text import fit, format_money, parse_yuan, plain_amount
 from mms_tui.services.ledger.tenders import MONEY_TENDERS, tender_label
 from mms_tui.services.money.shifts import ShiftSummary, close_shift, shift_report_lines, shifts_of_day
 from mms_tui.services.reports.day import DaySummary, day_summary
@@ -202,7 +202,7 @@ class ShiftCloseScreen(OperationDialog):
         for tender in MONEY_TENDERS:
             text = self.query_one(f"#count-{tender}", Input).value.strip()
             if text:
-                counted[tender] = parse_money(text)
+                counted[tender] = parse_yuan(text)
         return partial(close_shift, self.shift.staff_code, counted, self.txid, by=self.app.staff,
                        store=self.app.settings.store, note=self.query_one("#shift-note", Input).value.strip())
 

@@ -12,7 +12,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.screens.common import in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.base.errors import DomainError
-from mms_tui.services.base.text import format_money, parse_money, plain_amount
+from mms_tui.services.base.text import format_money, parse_yuan, plain_amount
 from mms_tui.services.ledger.tenders import money_tender_choices
 from mms_tui.services.money.topup import TopUpOffer, top_up, topup_offer
 from mms_tui.services.staff.permissions import may
@@ -42,7 +42,7 @@ class TopUpScreen(OperationDialog):
     @on(Input.Changed, "#amount")
     def amount_changed(self, event: Input.Changed) -> None:
         try:
-            amount = parse_money(event.value or "0")
+            amount = parse_yuan(event.value or "0")
         except DomainError:
             return
         self.bonus_for(amount)
@@ -61,10 +61,10 @@ class TopUpScreen(OperationDialog):
         self.query_one("#tender", Select).focus()
 
     def operation(self):
-        amount = parse_money(self.query_one("#amount", Input).value or "0")
+        amount = parse_yuan(self.query_one("#amount", Input).value or "0")
         bonus_box = self.query_one("#bonus", Input)
         # a cashier gives the rule's bonus as it stands when the top-up is posted
-        bonus = None if bonus_box.disabled else parse_money(bonus_box.value or "0")
+        bonus = None if bonus_box.disabled else parse_yuan(bonus_box.value or "0")
         return partial(top_up, self.card_no, amount, bonus, str(self.query_one("#tender", Select).value),
                        self.app.staff, self.txid, store=self.app.settings.store)
 

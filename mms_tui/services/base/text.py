@@ -132,11 +132,9 @@ def shown(value: object, limit: int = 40) -> str:
     return clip(text, limit)
 
 
-def parse_money(text: str | int) -> int:
-    """'¥1,234.50' → 123450 fen. Exact: no float on the way; more than 2 decimals is refused, not rounded; thousands
-    separators only between groups of three digits."""
-    if isinstance(text, int):
-        return text
+def parse_yuan(text: str) -> int:
+    """An amount typed or read in yuan, in fen: '¥1,234.50' → 123450. Exact: no float on the way; more than 2
+    decimals is refused, not rounded; thousands separators only between groups of three digits."""
     plain = _PLAIN_MONEY.fullmatch(text)
     if plain:  # '1234.5', the common case, fast
         whole, frac = plain.groups()

@@ -21,7 +21,6 @@ import peewee
 
 from mms_tui.i18n import _
 from mms_tui.models import (
-    TENDERS,
     Card,
     CardType,
     Entry,
@@ -37,6 +36,10 @@ from mms_tui.models import (
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import checked_day, resolve_store
 from mms_tui.services.exchange.fields import MEMBER_COLUMNS
+from mms_tui.services.ledger.tenders import MONEY_TENDERS, Tender
+
+#: the tender columns of the sales export, in the order its files have always had them: value from cards first
+SALE_TENDERS: tuple[str, ...] = tuple(t.value for t in (Tender.STORED_VALUE, Tender.POINTS, *MONEY_TENDERS))
 
 Row = dict[str, Any]
 
@@ -53,7 +56,7 @@ LEDGER_COLUMNS = (
 )
 SALE_COLUMNS = (
     "txid", "created_at", "store", "staff", "member_phone", "subtotal_fen", "discount_fen", "total_fen",
-    "change_fen", "points_earned", "status", *(f"{tender}_fen" for tender in TENDERS), "lines",
+    "change_fen", "points_earned", "status", *(f"{tender}_fen" for tender in SALE_TENDERS), "lines",
 )
 
 
@@ -291,7 +294,7 @@ def _sale_rows(p: _Period, page_size: int) -> Iterator[Row]:
             .where(SaleLine.sale.in_(ids)).order_by(SaleLine.sale, SaleLine.id).tuples()
         ):
             lines[sale_id].append(f"{name}×{qty}")
-        paid: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TENDERS, 0))
+        paid: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SALE_TENDERS, 0))
         for sale_id, tender, amount in (
             Payment.select(Payment.sale, Payment.tender, Payment.amount_fen).where(Payment.sale.in_(ids)).tuples()
         ):
@@ -302,7 +305,7 @@ def _sale_rows(p: _Period, page_size: int) -> Iterator[Row]:
             yield {"txid": txid, "created_at": iso_moment(created), "store": store, "staff": staff,
                    "member_phone": phone, "subtotal_fen": int(subtotal), "discount_fen": int(discount),
                    "total_fen": int(total), "change_fen": int(change), "points_earned": int(points),
-                   "status": status, **{f"{t}_fen": tenders.get(t, 0) for t in TENDERS},
+                   "status": status, **{f"{t}_fen": tenders.get(t, 0) for t in SALE_TENDERS},
                    "lines": "; ".join(lines.pop(sale_id, ()))}
             paid.pop(sale_id, None)
 

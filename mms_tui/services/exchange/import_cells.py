@@ -16,7 +16,7 @@ from mms_tui.services.base.text import (
     normalise_phone,
     parse_count,
     parse_date,
-    parse_money,
+    parse_yuan,
 )
 from mms_tui.services.exchange.fields import STATUS_WORDS, header_key
 from mms_tui.services.members.profile import clean_birthday, clean_gender, clean_name
@@ -79,7 +79,7 @@ def clean_card_key(text: str) -> str:
 
 def clean_money_cell(text: str) -> int:
     try:
-        fen = parse_money(text)
+        fen = parse_yuan(text)
     except InvalidInput:
         raise CellError(_("not an amount of money (at most 2 decimals)")) from None
     if fen < 0:

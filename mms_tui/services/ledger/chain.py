@@ -57,14 +57,10 @@ def _time(value: object) -> object:
     """A stored (UTC) timestamp in canonical text: SQLite hands back text, PostgreSQL a datetime; written in the
     database's ``history_time_zone`` (UTC, or the zone its times were kept in before they were stored in UTC, so
     the links made then still verify)."""
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
+    value = clock.parse_stored(value)
     if isinstance(value, dt.datetime):
         return clock.canonical_text(value.replace(microsecond=0))
-    return _plain(value)
+    return value if isinstance(value, str) else _plain(value)
 
 
 def canonical(content: object) -> bytes:

@@ -4,7 +4,7 @@
 How a manager writes values, and what they become inside:
 
 * **money** is yuan, as a string or a number: ``"300"``, ``"0.5"``, ``"¥1,000"`` → integer fen, parsed exactly by
-  :func:`~mms_tui.services.base.text.parse_money` (a float a TOML file gives, ``0.5``, is read from its shortest
+  :func:`~mms_tui.services.base.text.parse_yuan` (a float a TOML file gives, ``0.5``, is read from its shortest
   decimal form, never through float arithmetic); written back as a string of yuan;
 * **multipliers** (``2``, ``"1.5"``) → percent (200, 150), as ``Tier.points_pct`` counts them;
 * **percent off** (``20``, ``"12.5"``) → basis points; a tier's per-category discount is kept as the price paid in
@@ -30,7 +30,7 @@ from typing import Any
 
 from mms_tui.i18n import _
 from mms_tui.services.base.errors import InvalidInput, RulesInvalid
-from mms_tui.services.base.text import parse_date, parse_money, plain_amount, shown
+from mms_tui.services.base.text import parse_date, parse_yuan, plain_amount, shown
 from mms_tui.services.loyalty.rules import (
     ANNUAL_DUE,
     BIRTHDAY_WINDOWS,
@@ -97,7 +97,7 @@ class _Reader:
             return 0
         text = repr(value) if isinstance(value, float) else str(value)
         try:
-            fen = parse_money(text)
+            fen = parse_yuan(text)
         except InvalidInput:
             self.problem(path, _("{value} is not an amount in yuan (at most 2 decimals)").format(value=shown(value)))
             return 0

@@ -19,6 +19,7 @@ from mms_tui.models import Card, Entry, Member, Sale, Staff, Store, Tier, Transa
 from mms_tui.services.base.resolve import resolve_member, resolve_store, today
 from mms_tui.services.base.text import format_money, mask_phone
 from mms_tui.services.ledger.operations import audit
+from mms_tui.services.ledger.tenders import MONEY_TENDERS
 from mms_tui.services.loyalty.birthday_benefit import birthday_window
 from mms_tui.services.loyalty.fees_due import due_fees
 from mms_tui.services.loyalty.pricing import MemberFacts
@@ -255,8 +256,7 @@ def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
                 n=result.get("visits", 0), source=result.get("from_card_no", ""),
                 target=result.get("to_card_no", ""), name=result.get("to_member_name", ""))
         elif t.kind == "topup":
-            detail = format_money(-s.get("tender.cash", 0) - s.get("tender.wechat", 0) - s.get("tender.alipay", 0)
-                                  - s.get("tender.bank_card", 0))
+            detail = format_money(-sum(s.get(f"tender.{t}", 0) for t in MONEY_TENDERS))
         rows.append(HistoryRow(
             t.txid, str(t.created_at)[:16], t.kind, _(KIND_LABELS.get(t.kind, t.kind)), t.staff.name, money,
             s["card.points"], s["card.visits"], detail,

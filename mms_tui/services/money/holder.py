@@ -27,7 +27,7 @@ from mms_tui.services.base.errors import (
 )
 from mms_tui.services.base.resolve import ensure_usable, resolve_card
 from mms_tui.services.base.sql import columns, fetch_rows, row_model
-from mms_tui.services.base.text import normalise_card_no, parse_money
+from mms_tui.services.base.text import normalise_card_no, parse_yuan
 from mms_tui.services.ledger.tenders import Tender
 from mms_tui.services.loyalty.pricing import MemberFacts
 from mms_tui.services.loyalty.rules import Rules
@@ -133,7 +133,7 @@ def _cards_exempting_joining_fee(member_id: int) -> int:
     if saved is None:
         return count  # the defaults were in force: no joining fee
     try:
-        joining = parse_money(json.loads(saved.payload)["rules"].get("fees", {}).get("joining", "0"))
+        joining = parse_yuan(str(json.loads(saved.payload)["rules"].get("fees", {}).get("joining", "0")))
     except (ValueError, KeyError, TypeError, AttributeError, DomainError):
         return count
     return 0 if joining > 0 else count

@@ -29,6 +29,7 @@ from mms_tui.services.base.config import get_config, set_config
 from mms_tui.services.base.errors import DomainError
 from mms_tui.services.ledger.chain import STATE_COLUMNS, rechain, record_states, row_states
 from mms_tui.services.ledger.operations import new_txid
+from mms_tui.services.ledger.tenders import Tender
 from mms_tui.services.members.cards import issue_card, report_lost
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.passes import freeze_card
@@ -37,6 +38,9 @@ from mms_tui.services.money.checkout import checkout, quote
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.ops.setup import initialise
 from mms_tui.services.staff.accounts import create_staff
+
+#: how demo members pay, drawn at random (in this order, so a seed keeps making the same history)
+DEMO_TENDERS = (Tender.CASH, Tender.WECHAT, Tender.ALIPAY, Tender.BANK_CARD)
 
 DEMO_ADMIN = ("admin", "店长 王芳", "1234")
 DEMO_STAFF = [("m01", "经理 李强", "manager", "2345"), ("c01", "前台 小陈", "cashier", "0000")]
@@ -153,18 +157,18 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
         sv = issue_card(member_id, "SV", clerk, new_txid(), price_fen=0, store=where, on=when.date())
         _backdate(sv.txid, when)
         amount = rng.choice((50_000, 100_000, 100_000, 200_000, 300_000))
-        tu = top_up(sv.card_id, amount, None, rng.choice(("cash", "wechat", "alipay", "bank_card")), clerk,
+        tu = top_up(sv.card_id, amount, None, rng.choice(DEMO_TENDERS), clerk,
                     new_txid(), store=where)
         _backdate(tu.txid, when)
         extra = None
         roll = rng.random()
         if roll < 0.3:
-            extra = issue_card(member_id, "V10", clerk, new_txid(), tender="wechat", store=where, on=when.date())
+            extra = issue_card(member_id, "V10", clerk, new_txid(), tender=Tender.WECHAT, store=where, on=when.date())
         elif roll < 0.5:
             month_start = when.date() if rng.random() < 0.5 else today - dt.timedelta(days=rng.randint(20, 29))
             extra = issue_card(member_id, "M1", clerk, new_txid(), tender="alipay", store=where, on=month_start)
         elif roll < 0.6:
-            extra = issue_card(member_id, "Y1", clerk, new_txid(), tender="bank_card", store=where, on=when.date())
+            extra = issue_card(member_id, "Y1", clerk, new_txid(), tender=Tender.BANK_CARD, store=where, on=when.date())
         if extra is not None:
             _backdate(extra.txid, when)
         # history: visits and sales from joining until today
@@ -219,7 +223,7 @@ def _demo_sale(member_id: int, card_id: int, lines: list, clerk: Staff, store: S
     if balance.principal_fen + balance.bonus_fen >= total and rng.random() < 0.75:
         tenders = [("stored_value", total, card_id)]
     else:
-        tenders = [(rng.choice(("cash", "wechat", "alipay", "bank_card")), total)]
+        tenders = [(rng.choice(DEMO_TENDERS), total)]
     return checkout(member_id, lines, tenders, clerk, new_txid(), store=store).txid
 
 

@@ -58,7 +58,8 @@ class DaySummary:
 def day_summary(store: Store | str | None = None, day: dt.date | None = None) -> DaySummary:
     """The day's sales, top-ups, card sales, refunds and check-ins at one store, and each staff member's money."""
     from mms_tui.services.ledger.tenders import MONEY_TENDERS
-    from mms_tui.services.reports.catalogue import TENDER_COLUMNS, Period, topups, turnover
+    from mms_tui.services.reports.period import TENDER_COLUMNS, Period
+    from mms_tui.services.reports.sales import topups, turnover
 
     store_obj = resolve_store(store)
     day = day or today()

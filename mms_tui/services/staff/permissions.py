@@ -1,12 +1,8 @@
-"""Staff accounts, PINs (argon2 hashes, never the PIN itself) and the one place every role check is decided.
+"""The one place every role check is decided.
 
-PINs are throttled per staff account in the database, so every desk, the lock screen, each manager approval and
-every process see the same count: after a wrong PIN the next try waits a moment (refused unchecked until then),
-and after ``lock_after`` wrong PINs in a row the account takes no PIN for ``lock_minutes`` or until a manager
-unlocks it (setting ``pin_throttle``). An unknown code costs the same hash check as a known one.
-
-Permissions are named (:data:`PERMISSIONS`); a screen or a command asks :func:`may` to decide what to offer and the
-service itself calls :func:`require`, so no entry point can skip a check.
+Roles rank cashier < manager < admin (:func:`has_role`). Permissions are named (:data:`PERMISSIONS`), each with the
+least role that has it; a screen or a command asks :func:`may` to decide what to offer and the service itself
+calls :func:`require`, so no entry point can skip a check.
 """
 
 from __future__ import annotations
@@ -33,11 +29,15 @@ PERMISSIONS: dict[str, str] = {
 }
 
 
+def has_role(staff: Staff | None, role: str) -> bool:
+    """Whether ``staff`` holds ``role`` or one above it."""
+    return staff is not None and ROLE_RANK.get(staff.role, -1) >= ROLE_RANK[role]
+
+
 def may(staff: Staff | None, permission: str) -> bool:
     """Whether ``staff`` has ``permission`` (a name of :data:`PERMISSIONS`): what a screen asks before offering a
     key, and what :func:`require` enforces in the service."""
-    needed = PERMISSIONS[permission]
-    return staff is not None and ROLE_RANK.get(staff.role, -1) >= ROLE_RANK[needed]
+    return has_role(staff, PERMISSIONS[permission])
 
 
 def require(staff: Staff, permission: str) -> None:
@@ -47,7 +47,8 @@ def require(staff: Staff, permission: str) -> None:
 
 
 def require_role(staff: Staff, role: str) -> None:
-    if ROLE_RANK.get(staff.role, -1) < ROLE_RANK[role]:
+    """Refuse, saying who may, unless ``staff`` holds ``role`` or one above it."""
+    if not has_role(staff, role):
         raise PermissionDenied(
             _("{name} ({role}) may not do this; a {needed} must.").format(
                 name=staff.name, role=_(ROLE_NAMES.get(staff.role, staff.role)), needed=_(ROLE_NAMES[role]))

@@ -1,0 +1,100 @@
+"""The period every report takes, and the pieces of SQL and bucketing the reports share: sums and counts
+under a condition, the stored moment cut to its quarter hour, days into weeks and months."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import peewee
+
+from mms_tui.db import is_sqlite
+from mms_tui.i18n import _
+from mms_tui.models import (
+    Transaction,
+)
+from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.resolve import checked_day, resolve_store, today
+from mms_tui.services.ledger.tenders import Tender
+
+Row = dict[str, object]
+
+
+#: the tenders' columns of the money reports, in the tenders' order
+TENDER_COLUMNS: tuple[str, ...] = tuple(t.value for t in Tender)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date  # inclusive
+    store_id: int | None
+
+    @property
+    def start_dt(self) -> dt.datetime:
+        return dt.datetime.combine(self.start, dt.time())
+
+    @property
+    def end_dt(self) -> dt.datetime:
+        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
+
+    def tx_filter(self) -> peewee.Expression:
+        """Transactions of any kind made in the period (at its store), by their timestamp."""
+        where = (Transaction.created_at >= self.start_dt) & (Transaction.created_at < self.end_dt)
+        if self.store_id is not None:
+            where &= Transaction.store == self.store_id
+        return where
+
+    def kind_filter(self, *kinds: str) -> peewee.Expression:
+        """Transactions of these kinds made in the period (at its store). Said by the store's calendar day,
+        because the index (kind, local_day, created_at) hands them over in day order: a GROUP BY day then reads it
+        without sorting. The same transactions as ``tx_filter``: local_day is in [start, end] exactly when
+        created_at is in [start_dt, end_dt)."""
+        day = Transaction.local_day
+        where = Transaction.kind.in_(kinds) & (day >= self.start) & (day <= self.end)
+        if self.store_id is not None:
+            where &= Transaction.store == self.store_id
+        return where
+
+
+def period(start: dt.date | None, end: dt.date | None, store: str | None) -> Period:
+    checked_day(start)
+    end = checked_day(end) or today()
+    start = start or end - dt.timedelta(days=30)
+    if start > end:
+        raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))
+    return Period(start, end, resolve_store(store).id if store else None)
+
+
+def sum_if(condition: peewee.Expression, amount: peewee.Node) -> peewee.Node:
+    """SUM of ``amount`` over the rows where ``condition`` holds, NULL when there are none: one column per
+    tender or category, so one pass grouped by day replaces a pass grouped by (day, tender) that must sort."""
+    return peewee.fn.SUM(peewee.Case(None, [(condition, amount)]))
+
+
+def count_if(condition: peewee.Expression) -> peewee.Node:
+    return peewee.fn.SUM(peewee.Case(None, [(condition, 1)], 0))
+
+
+def quarter_hour_of(column: peewee.Node) -> peewee.Node:
+    """The stored (UTC) moment cut to its quarter hour, for grouping: the store's hour of each quarter is worked
+    out afterwards, exactly even in zones half or three quarters of an hour off UTC. SQLite cuts its text,
+    PostgreSQL its timestamp."""
+    if is_sqlite():
+        minute = peewee.fn.printf("%02d", peewee.fn.substr(column, 15, 2).cast("INTEGER") / 15 * 15)
+        return peewee.fn.substr(column, 1, 14).concat(minute)
+    return peewee.fn.date_trunc("hour", column) + peewee.fn.floor(
+        peewee.fn.date_part("minute", column) / 15) * peewee.SQL("interval '15 minutes'")
+
+
+def moment_of(value: object) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+def bucket(day: dt.date, by: str) -> str:
+    if by == "week":
+        monday = day - dt.timedelta(days=day.weekday())
+        return monday.isoformat()
+    if by == "month":
+        return day.strftime("%Y-%m")
+    return day.isoformat()

@@ -1,0 +1,204 @@
+"""Reports of money taken: turnover by tender and category, top-ups, staff, products, and shifts (交班)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+import peewee
+
+from mms_tui.i18n import _
+from mms_tui.models import (
+    Entry,
+    Payment,
+    Product,
+    Sale,
+    SaleLine,
+    ServiceItem,
+    Staff,
+    Transaction,
+)
+from mms_tui.services.base.resolve import as_date
+from mms_tui.services.reports.period import TENDER_COLUMNS, Period, Row, bucket, count_if, sum_if
+
+
+def _categories() -> list[str]:
+    """The categories a sale line is likely to carry: the catalogue's, and none ("")."""
+    found = {c for (c,) in Product.select(Product.category).distinct().tuples()}
+    found |= {c for (c,) in ServiceItem.select(ServiceItem.category).distinct().tuples()}
+    return sorted(found | {""})
+
+
+def turnover(p: Period, by: str = "day") -> Iterator[Row]:
+    """Sales per day (week, month) by tender and by category (one ``<category>_fen`` column each, after the
+    tenders); a refund counts, negatively, on the day it was made.
+
+    A sale is always its checkout's transaction, so the sales are the period's checkout transactions; tenders and
+    the catalogue's categories are columns of one pass each (a line of a category the catalogue no longer has
+    takes a second, sorted pass). Refunds are few and are summed per day and tender or category directly.
+    """
+    rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    categories: set[str] = set()
+    day = Transaction.local_day
+    sold = p.kind_filter("checkout")
+
+    def add_category(r: dict[str, int], category: str, amount: object, sign: int = 1) -> None:
+        category = category or _("uncategorised")
+        categories.add(category)
+        r[f"category:{category}"] += sign * int(amount)  # type: ignore[call-overload]
+
+    for created, count, total in (
+        Sale.select(day, peewee.fn.COUNT(Sale.id), peewee.fn.SUM(Sale.total_fen))
+        .join(Transaction).where(sold).group_by(day).tuples()
+    ):
+        r = rows[bucket(as_date(created), by)]
+        r["sales"] += int(count)
+        r["sales_fen"] += int(total)
+    for created, *amounts in (
+        Payment.select(day, *[sum_if(Payment.tender == t, Payment.amount_fen) for t in TENDER_COLUMNS])
+        .join(Sale).join(Transaction).where(sold).group_by(day).tuples()
+    ):
+        r = rows[bucket(as_date(created), by)]
+        for tender, amount in zip(TENDER_COLUMNS, amounts, strict=True):
+            r[f"{tender}_fen"] += int(amount or 0)
+    known = _categories()
+    others = False
+    for created, *amounts, unknown in (
+        SaleLine.select(day, *[sum_if(SaleLine.category == c, SaleLine.line_total_fen) for c in known],
+                        count_if(SaleLine.category.not_in(known)))
+        .join(Sale).join(Transaction).where(sold).group_by(day).tuples()
+    ):
+        r = rows[bucket(as_date(created), by)]
+        for category, amount in zip(known, amounts, strict=True):
+            if amount is not None:  # NULL: no line of it that day
+                add_category(r, category, amount)
+        others = others or bool(unknown)
+    if others:
+        for created, category, amount in (
+            SaleLine.select(day, SaleLine.category, peewee.fn.SUM(SaleLine.line_total_fen))
+            .join(Sale).join(Transaction).where(sold & SaleLine.category.not_in(known))
+            .group_by(day, SaleLine.category).tuples()
+        ):
+            add_category(rows[bucket(as_date(created), by)], category, amount)
+    refunded = p.kind_filter("refund")
+    gives_back = Sale.transaction == Transaction.reverses  # the refund's original sale
+    for created, count, total in (
+        Transaction.select(day, peewee.fn.COUNT(Sale.id), peewee.fn.SUM(Sale.total_fen))
+        .join(Sale, on=gives_back).where(refunded).group_by(day).tuples()
+    ):
+        r = rows[bucket(as_date(created), by)]
+        r["refunds"] += int(count)
+        r["refunds_fen"] += int(total)
+    for created, tender, amount in (
+        Transaction.select(day, Payment.tender, peewee.fn.SUM(Payment.amount_fen))
+        .join(Sale, on=gives_back).join(Payment, on=(Payment.sale == Sale.id))
+        .where(refunded).group_by(day, Payment.tender).tuples()
+    ):
+        rows[bucket(as_date(created), by)][f"{tender}_fen"] -= int(amount)
+    for created, category, amount in (
+        Transaction.select(day, SaleLine.category, peewee.fn.SUM(SaleLine.line_total_fen))
+        .join(Sale, on=gives_back).join(SaleLine, on=(SaleLine.sale == Sale.id))
+        .where(refunded).group_by(day, SaleLine.category).tuples()
+    ):
+        add_category(rows[bucket(as_date(created), by)], category, amount, -1)
+    for key in sorted(rows):
+        r = rows[key]
+        yield {
+            "period": key,
+            "sale_count": r["sales"],
+            "sales_fen": r["sales_fen"],
+            "refund_count": r["refunds"],
+            "refunds_fen": r["refunds_fen"],
+            "net_fen": r["sales_fen"] - r["refunds_fen"],
+            **{f"{t}_fen": r[f"{t}_fen"] for t in TENDER_COLUMNS},
+            **{f"{c}_fen": r[f"category:{c}"] for c in sorted(categories)},
+        }
+
+
+def topups(p: Period, by: str = "day") -> Iterator[Row]:
+    """Top-ups and bonus value given, per day and tender (refunded top-ups count negatively on their refund day)."""
+    rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    Original = Transaction.alias()
+    Tender = Entry.alias()  # a top-up's one tender entry says how it was paid
+    day = Transaction.local_day
+    query = (
+        Transaction.select(day, Transaction.kind, Tender.account, peewee.fn.COUNT(peewee.fn.DISTINCT(Transaction.id)),
+                           sum_if(Entry.account == "card.principal", Entry.amount),
+                           sum_if(Entry.account == "card.bonus", Entry.amount))
+        .join(Tender, on=((Tender.transaction == Transaction.id) & Tender.account.startswith("tender.")))
+        .join(Entry, on=(Entry.transaction == Transaction.id))
+        .join(Original, peewee.JOIN.LEFT_OUTER, on=(Transaction.reverses == Original.id))
+        # a reversal is always a refund's
+        .where(p.kind_filter("topup", "refund") & ((Transaction.kind == "topup") | (Original.kind == "topup")))
+        .group_by(day, Transaction.kind, Tender.account)
+        .tuples()
+    )
+    for created, kind, tender, count, principal, bonus in query:
+        r = rows[(bucket(as_date(created), by), tender.removeprefix("tender."))]
+        r["topups"] += int(count) if kind == "topup" else -int(count)
+        r["principal_fen"] += int(principal or 0)
+        r["bonus_fen"] += int(bonus or 0)
+    for (key, tender) in sorted(rows):
+        r = rows[(key, tender)]
+        yield {"period": key, "tender": tender, "topup_count": r["topups"], "principal_fen": r["principal_fen"],
+               "bonus_fen": r["bonus_fen"]}
+
+
+def staff(p: Period, by: str = "day") -> Iterator[Row]:
+    """Sales and services per staff member (refunded sales left out)."""
+    query = (
+        SaleLine.select(Staff.code, Staff.name, SaleLine.service.is_null(False), peewee.fn.SUM(SaleLine.qty),
+                        peewee.fn.SUM(SaleLine.line_total_fen), peewee.fn.COUNT(peewee.fn.DISTINCT(Sale.id)))
+        .join(Sale).join(Transaction).switch(Sale).join(Staff)
+        .where(p.kind_filter("checkout") & (Sale.status == "paid"))
+        .group_by(Staff.code, Staff.name, SaleLine.service.is_null(False))
+        .tuples()
+    )
+    rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for code, name, is_service, qty, total, sales in query:
+        r = rows[(code, name)]
+        r["sales"] = max(r["sales"], int(sales))
+        r["services" if is_service else "products"] += int(qty)
+        r["revenue_fen"] += int(total)
+    for (code, name), r in sorted(rows.items(), key=lambda kv: (-kv[1]["revenue_fen"], kv[0])):
+        yield {"staff": code, "name": name, "services": r["services"], "products": r["products"],
+               "revenue_fen": r["revenue_fen"]}
+
+
+def products(p: Period, by: str = "day") -> Iterator[Row]:
+    """Best sellers and services by revenue (refunded sales left out)."""
+    is_service = SaleLine.service.is_null(False)
+    revenue = peewee.fn.SUM(SaleLine.line_total_fen)
+    query = (
+        SaleLine.select(SaleLine.code, SaleLine.name, SaleLine.category, is_service, peewee.fn.SUM(SaleLine.qty),
+                        revenue)
+        .join(Sale).join(Transaction)
+        .where(p.kind_filter("checkout") & (Sale.status == "paid"))
+        .group_by(SaleLine.code, SaleLine.name, SaleLine.category, is_service)
+        .order_by(revenue.desc(), SaleLine.code, SaleLine.name, SaleLine.category, is_service)
+        .tuples()
+    )
+    for code, name, category, service, qty, total in query:
+        yield {"code": code, "name": name, "category": category, "kind": "service" if service else "product",
+               "qty": int(qty), "revenue_fen": int(total)}
+
+
+def shifts(p: Period, by: str = "day") -> Iterator[Row]:
+    """Shifts opened in the period, oldest first: who, when, the money per tender the ledger says the drawer took,
+    and at close the cash expected (with the float), counted, and over (+) or short (−) over all tenders."""
+    from mms_tui.models import Shift
+    from mms_tui.services.ledger.tenders import MONEY_TENDERS
+    from mms_tui.services.money.shifts import shift_summary
+
+    query = Shift.select().where((Shift.opened_at >= p.start_dt) & (Shift.opened_at < p.end_dt))
+    if p.store_id is not None:
+        query = query.where(Shift.store == p.store_id)
+    for shift in query.order_by(Shift.opened_at, Shift.id):
+        summary = shift_summary(shift)
+        net = summary.net
+        yield {"store": summary.store_code, "staff": summary.staff_code, "name": summary.staff_name,
+               "opened_at": summary.opened_at, "closed_at": summary.closed_at or "",
+               **{f"{t}_fen": net[t] for t in MONEY_TENDERS}, "float_fen": summary.float_fen,
+               "cash_expected_fen": summary.expected.get("cash", 0),
+               "cash_counted_fen": summary.counted.get("cash") if summary.closed else None,
+               "over_short_fen": summary.over_short_fen if summary.closed else None}
