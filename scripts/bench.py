@@ -405,6 +405,13 @@ RAW_REPORT_SQL: dict[str, list[str]] = {
                        WHEN seen = '' OR seen < :d180 THEN 'lost'
                        ELSE 'idle' END, COUNT(*) FROM r GROUP BY 1""",
     ],
+    "shifts": [
+        "SELECT id, staff_id, store_id, opened_at, closed_at, float_fen, expected_json, counted_json, over_short_fen "
+        "FROM shift WHERE opened_at >= :start AND opened_at < :end",
+        f"SELECT t.staff_id, t.store_id, e.account, SUM(e.amount) FROM ledger_transaction t "
+        f"JOIN ledger_entry e ON e.transaction_id = t.id WHERE {_TX_RANGE} AND e.account LIKE 'tender.%' "
+        f"GROUP BY 1, 2, 3",
+    ],
     "birthdays": [
         """SELECT m.name, m.phone, t.name, m.birthday, (SELECT MAX(v.created_at) FROM visit v
                   WHERE v.member_id = m.id AND v.status = 'ok')
