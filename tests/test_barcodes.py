@@ -19,18 +19,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mms_tui.models import Card, Product
+from mms_tui.services.base.ean import ean_check_digit, validate_ean
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.exchange import barcode_render
 from mms_tui.services.exchange.barcode_labels import select_cards
 from mms_tui.services.exchange.barcode_render import safe_file_stem
-from mms_tui.services.exchange.barcode_symbols import (
-    Label,
-    decode_code128,
-    ean_check_digit,
-    encode,
-    product_symbol,
-    validate_ean,
-)
+from mms_tui.services.exchange.barcode_symbols import Label, decode_code128, encode, product_symbol
 from mms_tui.services.members.cards import issue_card, report_lost
 from mms_tui.services.members.profile import register_member
 

@@ -8,6 +8,7 @@ and ``main``; each command group lives in its own module:
     exchange   import, export, cards print
     reports    report
     loyalty    rules, points expire, tiers review, coupons
+    catalogue  products
     ops        check, backup, restore
     devices    devices watch
 
@@ -22,7 +23,7 @@ import click
 import peewee
 
 from mms_tui import __version__
-from mms_tui.cli import devices, exchange, loyalty, members, ops, reports, setup
+from mms_tui.cli import catalogue, devices, exchange, loyalty, members, ops, reports, setup
 from mms_tui.cli.common import open_database, run_tui
 from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
@@ -81,6 +82,7 @@ for _command in (
     exchange.import_, exchange.export, exchange.cards_group,
     reports.report,
     loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
+    catalogue.products_group,
     ops.check, ops.backup, ops.restore,
     devices.devices_group,
 ):

@@ -13,6 +13,7 @@ base       errors, written-out SQL, settings kept in the database,     nothing o
 ledger     the one write path (run_operation, post, audit), tenders,   base
            the hash chains and mms check
 staff      accounts, PINs and their throttle, permissions              base, ledger
+catalogue  products and services kept by a manager                     base, ledger, staff
 loyalty    the rules document, pricing, points, tiers, coupons,        base, ledger, staff
            segments
 money      checkout, top-up, refund, receipts, shifts (交班)            base, ledger, staff, loyalty

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from mms_tui.i18n import _
 from mms_tui.models import Product, ServiceItem
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.text import normalise_card_no, normalise_query
+from mms_tui.services.base.text import normalise_query
+from mms_tui.services.catalogue.items import check_duration, clean_barcode, clean_code, clean_name
 from mms_tui.services.exchange.fields import PRODUCT_REQUIRED, header_key
 from mms_tui.services.exchange.import_cells import (
     MAX_CELL,
     CellError,
-    clean_card_key,
     clean_count_cell,
     clean_money_cell,
     too_long,
@@ -45,42 +45,23 @@ def _yes_no(text: str) -> bool:
     return value
 
 
-def _product_barcode(text: str) -> str:
-    from mms_tui.services.exchange.barcode_symbols import validate_ean
-
-    code = clean_card_key(text)
-    if code.isdigit() and len(code) in (8, 13):
+def _cell(clean: Callable[[str], object]) -> Callable[[str], object]:
+    """A cleaner of the catalogue (``catalogue.items``: what a form accepts) as a cell's: its message the cell's."""
+    def read(text: str) -> object:
         try:
-            validate_ean(code)
+            return clean(text)
         except InvalidInput as exc:
             raise CellError(str(exc)) from None
-    return code
-
-
-def _code(text: str) -> str:
-    code = normalise_card_no(text).upper()
-    if len(code) > 32:
-        raise CellError(_("longer than 32 characters"))
-    return code
-
-
-def _product_name(text: str) -> str:
-    name = normalise_query(text)
-    if len(name) > 100:
-        raise CellError(_("longer than 100 characters"))
-    return name
+    return read
 
 
 def _duration(text: str) -> int:
-    minutes = clean_count_cell(text)
-    if minutes > 24 * 60:
-        raise CellError(_("longer than a day"))
-    return minutes
+    return _cell(check_duration)(clean_count_cell(text))  # type: ignore[return-value]
 
 
 PRODUCT_CLEANERS: dict[str, Callable[[str], object]] = {
-    "code": _code, "name": _product_name, "kind": _kind, "category": lambda t: normalise_query(t)[:50],
-    "price": clean_money_cell, "barcode": _product_barcode, "duration_minutes": _duration, "active": _yes_no,
+    "code": _cell(clean_code), "name": _cell(clean_name), "kind": _kind, "category": lambda t: normalise_query(t)[:50],
+    "price": clean_money_cell, "barcode": _cell(clean_barcode), "duration_minutes": _duration, "active": _yes_no,
 }
 
 

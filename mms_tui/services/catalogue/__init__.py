@@ -1,0 +1,3 @@
+"""The catalogue a manager keeps: products and services (``items``).
+
+May import ``base``, ``ledger`` and ``staff``."""
