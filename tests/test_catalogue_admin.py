@@ -141,3 +141,107 @@ def test_mms_products_refusals_are_one_line_and_change_nothing(run, sqlite_desk,
     result = run("--db", sqlite_desk.target, "products", *args, input=pin + "\n")
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output
     assert catalogue() == before
+
+
+# --- card types ----------------------------------------------------------------------------------------------------
+
+
+def test_a_manager_adds_a_visit_package_the_desk_issues_it_and_a_price_change_applies_to_new_cards(desk):
+    from mms_tui.services.catalogue.card_types import CardTypeTerms, add_card_type, edit_card_type
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
+
+    made = add_card_type(desk.manager, CardTypeTerms(" v20 ", "20次卡", "visits", price_fen=90_000, visits=20,
+                                                     validity_days=365, transferable=True))
+    assert (made.code, made.visits, made.transferable) == ("V20", 20, True)
+    member = register_member("王五", "13900001111", desk.cashier, "r-w5").member_id
+    first = issue_card(member, "V20", desk.cashier, "v20-1")
+    edited = edit_card_type(desk.manager, "V20", price_fen=88_000, visits=22)
+    assert (edited.price_fen, edited.visits) == (88_000, 22)
+    second = issue_card(member, "V20", desk.cashier, "v20-2")
+    from mms_tui.models import Card
+    assert (Card.get_by_id(first.card_id).visits_left, Card.get_by_id(second.card_id).visits_left) == (20, 22)
+    payload = json.loads(AuditEvent.select().where(AuditEvent.action == "card_type.edit").get().payload)
+    assert (payload["before"]["price_fen"], payload["after"]["price_fen"]) == (90_000, 88_000)
+    books_clean()
+
+
+def test_a_disabled_card_type_is_not_issued_but_its_cards_keep_working(desk):
+    from mms_tui.services.catalogue.card_types import list_card_types, set_card_type_active
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.checkin import check_in
+    from mms_tui.services.members.profile import register_member
+
+    member = register_member("赵六", "13900002222", desk.cashier, "r-z6").member_id
+    card = issue_card(member, "V10", desk.cashier, "v10").card_id
+    set_card_type_active(desk.manager, "V10", False)
+    assert "V10" not in [t.code for t in list_card_types()]
+    with pytest.raises(InvalidInput):
+        issue_card(member, "V10", desk.cashier, "v10-again")
+    assert check_in(card, desk.cashier, "in") is not None
+    set_card_type_active(desk.admin, "V10", True)
+    assert issue_card(member, "V10", desk.cashier, "v10-back").card_id
+    books_clean()
+
+
+@pytest.mark.parametrize("terms, message", [
+    (dict(kind="visits", visits=0), "Visits: a visit package holds"),
+    (dict(kind="period", visits=3, period_days=30), "Visits: only a visit package"),
+    (dict(kind="discount", discount_bp=10_000), "Discount: a discount card pays"),
+    (dict(kind="visits", visits=10, discount_bp=8_800), "Discount: only a discount card"),
+    (dict(kind="period"), "Period: a period pass needs"),
+    (dict(kind="stored_value", period_days=30), "Period: only a period pass"),
+    (dict(kind="visits", visits=10, start_on_first_use=True), "Start on first use"),
+    (dict(kind="period", period_days=30, transferable=True), "Transferable"),
+    (dict(kind="period", period_days=0), "Period: a number of days"),
+    (dict(kind="visits", visits=10, validity_days=99_999), "Validity: a number of days"),
+    (dict(kind="visits", visits=10, price_fen=-1), "Price: cannot be below zero"),
+    (dict(kind="voucher"), "Kind must be one of"),
+    (dict(kind="stored_value", code="SV"), "Code: SV is already a card type"),
+    (dict(kind="stored_value", name=""), "Name: required"),
+])
+def test_card_type_terms_that_do_not_fit_their_kind_are_refused_and_nothing_is_written(desk, terms, message):
+    from mms_tui.models import CardType
+    from mms_tui.services.catalogue.card_types import CardTypeTerms, add_card_type
+
+    values = {"code": "NEW", "name": "新卡", **terms}
+    before = CardType.select().count(), AuditEvent.select().count()
+    with pytest.raises(InvalidInput, match=message):
+        add_card_type(desk.manager, CardTypeTerms(**values))
+    assert (CardType.select().count(), AuditEvent.select().count()) == before
+
+
+def test_a_cashier_may_not_change_a_card_type_and_its_kind_never_changes(desk):
+    from mms_tui.services.catalogue.card_types import edit_card_type, find_card_type
+
+    with pytest.raises(PermissionDenied):
+        edit_card_type(desk.cashier, "V10", price_fen=1)
+    with pytest.raises(InvalidInput, match="Cannot change kind"):
+        edit_card_type(desk.manager, "V10", kind="period")
+    with pytest.raises(InvalidInput, match="Period: only a period pass"):
+        edit_card_type(desk.manager, "V10", period_days=30)
+    assert find_card_type("V10").price_fen == 50_000
+
+
+def test_mms_cardtypes_add_list_edit_disable_enable(run, sqlite_desk):
+    db = ("--db", sqlite_desk.target)
+    pin = MANAGER_PIN + "\n"
+    added = run(*db, "cardtypes", "add", "DC85", "85折卡", "--kind", "discount", "--price", "299", "--pays", "85",
+                "--validity-days", "365", "--staff", "m01", "--pin-stdin", "--format", "json", input=pin)
+    assert added.exit_code == 0, added.output
+    assert {k: json.loads(added.output)[0][k] for k in ("code", "discount_bp", "price_fen")} == {
+        "code": "DC85", "discount_bp": 8_500, "price_fen": 29_900}
+    edited = run(*db, "cardtypes", "edit", "DC85", "--pays", "80", "--staff", "m01", "--pin-stdin", "--format",
+                 "json", input=pin)
+    assert edited.exit_code == 0 and json.loads(edited.output)[0]["discount_bp"] == 8_000
+    assert run(*db, "cardtypes", "disable", "DC85", "--staff", "m01", "--pin-stdin", input=pin).exit_code == 0
+    assert "DC85" not in run(*db, "cardtypes", "list").output
+    assert "DC85" in run(*db, "cardtypes", "list", "--all").output
+    assert run(*db, "cardtypes", "enable", "DC85", "--staff", "m01", "--pin-stdin", input=pin).exit_code == 0
+    refused = run(*db, "cardtypes", "add", "X1", "怪卡", "--kind", "stored_value", "--visits", "3", "--staff", "m01",
+                  "--pin-stdin", input=pin)
+    assert refused.exit_code == 1 and "Visits: only a visit package" in refused.output
+    assert "X1" not in run(*db, "cardtypes", "list", "--all").output
+    cashier = run(*db, "cardtypes", "edit", "DC85", "--price", "1", "--staff", "c01", "--pin-stdin",
+                  input=CASHIER_PIN + "\n")
+    assert cashier.exit_code == 1 and "may not" in cashier.output

@@ -8,7 +8,7 @@ and ``main``; each command group lives in its own module:
     exchange   import, export, cards print
     reports    report
     loyalty    rules, points expire, tiers review, coupons
-    catalogue  products
+    catalogue  products, cardtypes
     ops        check, backup, restore
     devices    devices watch
 
@@ -82,7 +82,7 @@ for _command in (
     exchange.import_, exchange.export, exchange.cards_group,
     reports.report,
     loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
-    catalogue.products_group,
+    catalogue.products_group, catalogue.cardtypes_group,
     ops.check, ops.backup, ops.restore,
     devices.devices_group,
 ):

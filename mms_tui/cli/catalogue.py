@@ -1,4 +1,5 @@
-"""The catalogue kept from the command line: ``mms products list|add|edit|disable|enable`` (products and services)."""
+"""The catalogue kept from the command line: ``mms products`` (products and services) and ``mms cardtypes``, each
+``list|add|edit|disable|enable``."""
 
 from __future__ import annotations
 
@@ -123,3 +124,140 @@ def products_disable(ctx: click.Context, code: str, staff_code: str | None, pin_
 def products_enable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
     """Sell a disabled item again."""
     _set_active(ctx, code, True, staff_code, pin_stdin, fmt)
+
+
+# --- card types -----------------------------------------------------------------------------------------------------
+
+CARD_KIND = click.Choice(["stored_value", "points", "discount", "visits", "period"])
+
+
+def _percent_bp(text: str | None) -> int | None:
+    """What a discount card pays, typed in percent of the price ("88" or "88%": 88折; "8.5": 8.5%), in basis
+    points."""
+    from mms_tui.services.base.text import parse_yuan
+
+    if text is None:
+        return None
+    return parse_yuan(text.strip().removesuffix("%"))  # two decimals of a percent are basis points
+
+
+def card_type_options(fn):
+    """The terms of a card type, for add and edit (prices in yuan, discounts in percent paid)."""
+    for option in reversed([
+        click.option("--price", help="Price in yuan."),
+        click.option("--validity-days", type=int, help="Days a card stays valid after it is issued."),
+        click.option("--visits", type=int, help="Visits in a visit package (次卡)."),
+        click.option("--pays", help="What a discount card pays, in percent of the price (88 = 88折)."),
+        click.option("--period-days", type=int, help="Days of a period pass (月卡 30)."),
+        click.option("--transferable/--not-transferable", default=None,
+                     help="Visits may move to another member of the family (visit packages)."),
+        click.option("--start-on-first-use/--start-on-purchase", default=None,
+                     help="A period pass starts at its first check-in."),
+        click.option("--max-freeze-days", type=int, help="Days a card may stay frozen per calendar year."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _terms_given(price, validity_days, visits, pays, period_days, transferable, start_on_first_use,
+                 max_freeze_days) -> dict:
+    from mms_tui.services.base.text import parse_yuan
+
+    given = {"price_fen": parse_yuan(price) if price is not None else None, "validity_days": validity_days,
+             "visits": visits, "discount_bp": _percent_bp(pays), "period_days": period_days,
+             "transferable": transferable, "start_on_first_use": start_on_first_use,
+             "max_freeze_days": max_freeze_days}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+@click.group("cardtypes")
+def cardtypes_group() -> None:
+    """Card types: what each kind of card costs and entitles (a manager's work).
+
+    \b
+    mms cardtypes list
+    mms cardtypes add V20 20次卡 --kind visits --price 900 --visits 20 --validity-days 365 --staff m01
+    mms cardtypes add DC85 85折卡 --kind discount --price 299 --pays 85 --validity-days 365 --staff m01
+    mms cardtypes edit V20 --price 880 --staff m01
+    mms cardtypes disable V20 --staff m01
+    """
+
+
+@cardtypes_group.command("list")
+@click.option("--all", "inactive", is_flag=True, help="Disabled types too.")
+@format_option()
+@click.pass_context
+def cardtypes_list(ctx: click.Context, inactive: bool, fmt: str) -> None:
+    """Every card type with its terms, by kind and code."""
+    from mms_tui.services.catalogue.card_types import list_card_types
+
+    open_database(settings_of(ctx))
+    _print(list_card_types(inactive=inactive), fmt)
+
+
+@cardtypes_group.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--kind", type=CARD_KIND, required=True, help="What the card holds.")
+@card_type_options
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def cardtypes_add(ctx: click.Context, code: str, name: str, kind: str, staff_code: str | None, pin_stdin: bool,
+                  fmt: str, **terms) -> None:
+    """Add a card type; the terms its kind does not have must be left out."""
+    from mms_tui.services.catalogue.card_types import CardTypeTerms, add_card_type
+
+    given = _terms_given(**terms)
+    open_database(settings_of(ctx))
+    staff = acting_staff(staff_code, pin_stdin)
+    _print([add_card_type(staff, CardTypeTerms(code, name, kind, **given))], fmt)
+
+
+@cardtypes_group.command("edit")
+@click.argument("code")
+@click.option("--name", help="New name.")
+@card_type_options
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def cardtypes_edit(ctx: click.Context, code: str, name: str | None, staff_code: str | None, pin_stdin: bool,
+                   fmt: str, **terms) -> None:
+    """Change what is given, for cards issued from now on (a card's kind never changes)."""
+    from mms_tui.services.catalogue.card_types import edit_card_type
+
+    changes = _terms_given(**terms)
+    if name is not None:
+        changes["name"] = name
+    if not changes:
+        raise click.UsageError(_("Give at least one term to change."))
+    open_database(settings_of(ctx))
+    _print([edit_card_type(acting_staff(staff_code, pin_stdin), code, **changes)], fmt)
+
+
+def _card_type_active(ctx: click.Context, code: str, active: bool, staff_code: str | None, pin_stdin: bool,
+                      fmt: str) -> None:
+    from mms_tui.services.catalogue.card_types import set_card_type_active
+
+    open_database(settings_of(ctx))
+    _print([set_card_type_active(acting_staff(staff_code, pin_stdin), code, active)], fmt)
+
+
+@cardtypes_group.command("disable")
+@click.argument("code")
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def cardtypes_disable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Stop selling a card type; its cards keep working."""
+    _card_type_active(ctx, code, False, staff_code, pin_stdin, fmt)
+
+
+@cardtypes_group.command("enable")
+@click.argument("code")
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def cardtypes_enable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Sell a disabled card type again."""
+    _card_type_active(ctx, code, True, staff_code, pin_stdin, fmt)

@@ -1,3 +1,3 @@
-"""The catalogue a manager keeps: products and services (``items``).
+"""The catalogue a manager keeps: products and services (``items``), card types (``card_types``).
 
 May import ``base``, ``ledger`` and ``staff``."""
