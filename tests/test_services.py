@@ -414,6 +414,10 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
     columns = column_definitions()
     database.execute_sql('DROP TABLE "coupon"')  # back to how version 1 left it: migration 4's table and columns
     database.execute_sql('DROP TABLE "shift"')  # and migration 5's
+    for table in ("member_tag", "member_field_value", "member_field", "consent"):  # and migration 8's
+        database.execute_sql(f'DROP TABLE "{table}"')
+    for column in ("address", "email", "preferences"):
+        database.execute_sql(f'ALTER TABLE "member" DROP COLUMN "{column}"')
     for column in ("last_failed_at", "locked_until", "last_login_at"):
         database.execute_sql(f'ALTER TABLE "staff" DROP COLUMN "{column}"')
     for table, column in (("member", "family_id"), ("member", "fees_paid_until"), ("card_type", "transferable"),

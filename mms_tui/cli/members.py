@@ -140,3 +140,155 @@ def members_erase(ctx: click.Context, phone: str, reason: str, yes: bool, staff_
     result = erase_member(phone, staff, reason, new_txid())
     click.echo(_("Erased member {id}: {events} audit events and {results} stored results cleaned.").format(
         id=result.member_id, events=result.events_scrubbed, results=result.results_scrubbed))
+
+
+@members_group.command("edit")
+@click.argument("member", metavar="PHONE|CARD")
+@click.option("--email", help="Email address ('' for none).")
+@click.option("--address", help="Postal address ('' for none).")
+@click.option("--preferences", help="What the member likes or asks for ('' for none).")
+@staff_options("Staff recorded on the change.")
+@click.pass_context
+def members_edit(ctx: click.Context, member: str, email: str | None, address: str | None, preferences: str | None,
+                 staff_code: str | None, pin_stdin: bool) -> None:
+    """Change a member's contact details and preferences (what is given; the rest stays)."""
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.members.profile import find_member, update_member
+
+    changes = {k: v for k, v in (("email", email), ("address", address), ("preferences", preferences))
+               if v is not None}
+    if not changes:
+        raise click.UsageError(_("Give at least one of --email, --address, --preferences."))
+    open_database(settings_of(ctx))
+    staff = acting_staff(staff_code, pin_stdin)
+    result = update_member(find_member(member), staff, new_txid(), **changes)
+    click.echo(_("Saved {name}.").format(name=result.name))
+
+
+@members_group.command("tag")
+@click.argument("member", metavar="PHONE|CARD")
+@click.argument("tags", nargs=-1, required=True)
+@staff_options("Staff recorded on the change.")
+@click.pass_context
+def members_tag(ctx: click.Context, member: str, tags: tuple[str, ...], staff_code: str | None,
+                pin_stdin: bool) -> None:
+    """File a member under TAGS (标签), e.g. VIP 孕期; prints the member's tags after."""
+    from mms_tui.services.members.attributes import tag_member
+    from mms_tui.services.members.profile import find_member
+
+    open_database(settings_of(ctx))
+    click.echo(" ".join(tag_member(find_member(member), acting_staff(staff_code, pin_stdin), list(tags))))
+
+
+@members_group.command("untag")
+@click.argument("member", metavar="PHONE|CARD")
+@click.argument("tags", nargs=-1, required=True)
+@staff_options("Staff recorded on the change.")
+@click.pass_context
+def members_untag(ctx: click.Context, member: str, tags: tuple[str, ...], staff_code: str | None,
+                  pin_stdin: bool) -> None:
+    """Take TAGS off a member; prints the member's tags after."""
+    from mms_tui.services.members.attributes import untag_member
+    from mms_tui.services.members.profile import find_member
+
+    open_database(settings_of(ctx))
+    click.echo(" ".join(untag_member(find_member(member), acting_staff(staff_code, pin_stdin), list(tags))))
+
+
+@members_group.command("tagged")
+@click.argument("tag", required=False)
+@format_option()
+@click.pass_context
+def members_tagged(ctx: click.Context, tag: str | None, fmt: str) -> None:
+    """The members filed under TAG (phones masked); without TAG, every tag with how many members carry it."""
+    from mms_tui.services.base.text import mask_phone
+    from mms_tui.services.members.attributes import members_tagged as tagged
+    from mms_tui.services.members.attributes import tag_counts
+
+    open_database(settings_of(ctx))
+    if tag is None:
+        write_rows(({"tag": t, "members": n} for t, n in tag_counts()), fmt)
+        return
+    write_rows(({"name": m.name, "phone": mask_phone(m.phone), "tier": m.tier.name} for m in tagged(tag)), fmt)
+
+
+@members_group.command("consent")
+@click.argument("member", metavar="PHONE|CARD")
+@click.argument("channel", type=click.Choice(["sms", "email"]), required=False)
+@click.argument("answer", type=click.Choice(["yes", "no"]), required=False)
+@staff_options("Staff recorded as taking the answer.")
+@format_option()
+@click.pass_context
+def members_consent(ctx: click.Context, member: str, channel: str | None, answer: str | None,
+                    staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Record a member's yes or no to marketing on CHANNEL (sms, email), kept with when it was given; without an
+    answer, show what is in force on each channel."""
+    from mms_tui.services.members.attributes import consent_of, set_consent
+    from mms_tui.services.members.profile import find_member
+
+    open_database(settings_of(ctx))
+    m = find_member(member)
+    if (channel is None) != (answer is None):
+        raise click.UsageError(_("Give both a channel and yes or no, or neither."))
+    states = (set_consent(m, acting_staff(staff_code, pin_stdin), channel, answer == "yes") if channel
+              else consent_of(m))
+    write_rows(({"channel": s.channel, "given": {True: "yes", False: "no", None: ""}[s.given],
+                 "at": str(s.at or "")} for s in states), fmt)
+
+
+@members_group.group("fields")
+def fields_group() -> None:
+    """The shop's own member fields (自定义字段): text, number, date or one of a list of choices.
+
+    \b
+    mms members fields add GOAL 健身目标 --kind choice --choices 减脂,增肌,塑形 --staff m01
+    mms members fields set 13800138000 GOAL 增肌
+    """
+
+
+@fields_group.command("list")
+@format_option()
+@click.pass_context
+def fields_list(ctx: click.Context, fmt: str) -> None:
+    """The fields defined, with their kinds and choices."""
+    from mms_tui.services.members.attributes import field_definitions
+
+    open_database(settings_of(ctx))
+    write_rows(({"code": f.code, "name": f.name, "kind": f.kind, "choices": ",".join(f.choices)}
+                for f in field_definitions()), fmt)
+
+
+@fields_group.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["text", "number", "date", "choice"]), default="text",
+              show_default=True, help="What the field holds.")
+@click.option("--choices", default="", help="A choice field's choices, separated by commas.")
+@staff_options("Manager or admin recorded on the change.")
+@click.pass_context
+def fields_add(ctx: click.Context, code: str, name: str, kind: str, choices: str, staff_code: str | None,
+               pin_stdin: bool) -> None:
+    """Define a member field (a manager's work)."""
+    from mms_tui.services.members.attributes import define_field
+
+    open_database(settings_of(ctx))
+    made = define_field(acting_staff(staff_code, pin_stdin), code, name, kind,
+                        [c for c in choices.split(",") if c.strip()])
+    click.echo(_("Member field {code} ({name}) defined.").format(code=made.code, name=made.name))
+
+
+@fields_group.command("set")
+@click.argument("member", metavar="PHONE|CARD")
+@click.argument("code")
+@click.argument("value")
+@staff_options("Staff recorded on the change.")
+@click.pass_context
+def fields_set(ctx: click.Context, member: str, code: str, value: str, staff_code: str | None,
+               pin_stdin: bool) -> None:
+    """Set one of a member's fields to VALUE ('' clears it)."""
+    from mms_tui.services.members.attributes import set_field
+    from mms_tui.services.members.profile import find_member
+
+    open_database(settings_of(ctx))
+    values = set_field(find_member(member), acting_staff(staff_code, pin_stdin), code, value)
+    click.echo(", ".join(f"{k}={v}" for k, v in values.items()))

@@ -3,7 +3,20 @@
 from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Product, ServiceItem, TierPrice
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
-from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
+from mms_tui.models.members import (
+    CARD_KINDS,
+    CARD_STATUSES,
+    CONSENT_CHANNELS,
+    FIELD_KINDS,
+    Card,
+    CardType,
+    Consent,
+    Member,
+    MemberField,
+    MemberFieldValue,
+    MemberTag,
+    Tier,
+)
 from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Shift, Staff, Store
 from mms_tui.models.sales import Coupon, Payment, Sale, SaleLine, Visit
 
@@ -31,12 +44,18 @@ ALL_MODELS = [
     Shift,
     ChainHead,
     ChainLink,
+    MemberTag,
+    MemberField,
+    MemberFieldValue,
+    Consent,
 ]
 
 __all__ = [
     "ALL_MODELS",
     "CARD_KINDS",
     "CARD_STATUSES",
+    "CONSENT_CHANNELS",
+    "FIELD_KINDS",
     "STAFF_ROLES",
     "AuditEvent",
     "BaseModel",
@@ -45,9 +64,13 @@ __all__ = [
     "ChainHead",
     "ChainLink",
     "Config",
+    "Consent",
     "Coupon",
     "Entry",
     "Member",
+    "MemberField",
+    "MemberFieldValue",
+    "MemberTag",
     "Moment",
     "Payment",
     "Product",

@@ -5,9 +5,13 @@ from __future__ import annotations
 import peewee
 
 from mms_tui.models.base import BaseModel, Moment, now
-from mms_tui.models.org import Store
+from mms_tui.models.org import Staff, Store
 
 CARD_KINDS = ("stored_value", "points", "discount", "visits", "period")
+#: the kinds of value a shop's own member field holds (migration 8)
+FIELD_KINDS = ("text", "number", "date", "choice")
+#: the channels a member consents (or not) to marketing on (migration 8)
+CONSENT_CHANNELS = ("sms", "email")
 CARD_STATUSES = ("active", "frozen", "lost", "expired", "cancelled")
 GENDERS = ("", "F", "M")
 
@@ -43,6 +47,10 @@ class Member(BaseModel):
     family = peewee.ForeignKeyField("self", null=True, backref="family_members", on_delete="RESTRICT")
     #: the annual fee is paid up to this day (null: never paid; fees in the loyalty rules; migration 4)
     fees_paid_until = peewee.DateField(null=True)
+    #: how to reach the member, and what they like (migration 8)
+    address = peewee.TextField(default="")
+    email = peewee.CharField(max_length=254, default="")
+    preferences = peewee.TextField(default="")
 
     class Meta:
         #: members by join date (and home store): the segments report counts everyone from this index (migration 2)
@@ -104,3 +112,51 @@ class Card(BaseModel):
     class Meta:
         #: the cards report counts every card from this index alone, in its order (migration 2)
         indexes = ((("card_type", "status", "valid_until", "issued_at", "store"), False),)
+
+
+class MemberTag(BaseModel):
+    """A word a shop files a member under ("VIP", "孕期", "马拉松"): the desk and the campaigns find members by it
+    (migration 8)."""
+
+    member = peewee.ForeignKeyField(Member, backref="tags", on_delete="CASCADE", index=False)
+    tag = peewee.CharField(max_length=30, index=True)
+
+    class Meta:
+        indexes = ((("member", "tag"), True),)
+
+
+class MemberField(BaseModel):
+    """A field a shop defines for its members (shoe size, goal, referrer…), with the kind of value it holds
+    (migration 8)."""
+
+    code = peewee.CharField(max_length=20, unique=True)
+    name = peewee.CharField(max_length=50)
+    kind = peewee.CharField(max_length=10, constraints=[peewee.Check("kind IN ('text','number','date','choice')")])
+    #: a choice field's options, as a JSON list of text
+    choices = peewee.TextField(default="[]")
+    active = peewee.BooleanField(default=True)
+
+
+class MemberFieldValue(BaseModel):
+    """One member's value of one shop-defined field, as text (a number or a day in its plain form; migration 8)."""
+
+    member = peewee.ForeignKeyField(Member, backref="field_values", on_delete="CASCADE", index=False)
+    field = peewee.ForeignKeyField(MemberField, backref="values", on_delete="RESTRICT")
+    value = peewee.TextField()
+
+    class Meta:
+        indexes = ((("member", "field"), True),)
+
+
+class Consent(BaseModel):
+    """A member's yes or no to marketing on one channel, as given, never edited: the latest per channel is in
+    force, the ones before it are the record of when it was given or withdrawn (migration 8)."""
+
+    member = peewee.ForeignKeyField(Member, backref="consents", on_delete="RESTRICT", index=False)
+    channel = peewee.CharField(max_length=10, constraints=[peewee.Check("channel IN ('sms','email')")])
+    given = peewee.BooleanField()
+    at = Moment(default=now)
+    staff = peewee.ForeignKeyField(Staff, null=True, backref="consents_taken", on_delete="RESTRICT")
+
+    class Meta:
+        indexes = ((("member", "channel", "at"), False),)

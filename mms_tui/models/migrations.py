@@ -16,8 +16,7 @@ from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 
 from mms_tui import clock
 from mms_tui.db import database, is_sqlite, write_transaction
-from mms_tui.models import ALL_MODELS, Config, SchemaVersion, Transaction
-from mms_tui.models.base import Moment
+from mms_tui.models import ALL_MODELS, Config, SchemaVersion
 
 Migration = Callable[[peewee.Database, object], None]
 
@@ -119,10 +118,8 @@ def _utc_moments(db: peewee.Database, migrator: object) -> None:
         # NOT NULL needs a default to be added to rows already there (SQLite could only drop it by rebuilding the
         # table the whole ledger hangs on); every insert writes the day, so the default never applies
         db.execute_sql('ALTER TABLE "ledger_transaction" ADD COLUMN "local_day" DATE NOT NULL DEFAULT \'1970-01-01\'')
-    for model in ALL_MODELS:
-        for field in model._meta.sorted_fields:
-            if isinstance(field, Moment):
-                _moments_to_utc(db, model, field, zone)
+    for table, key, column in MOMENTS_OF_7:
+        _moments_to_utc(db, table, key, column, zone)
     if not is_sqlite():
         db.execute_sql('ALTER TABLE "ledger_transaction" ALTER COLUMN "local_day" DROP DEFAULT')
     db.execute_sql('DROP INDEX IF EXISTS "ledger_transaction_kind_day"')
@@ -131,6 +128,16 @@ def _utc_moments(db: peewee.Database, migrator: object) -> None:
     _record_zones(zone_name, zone_name)
 
 
+#: (table, primary key, column) of every timestamp a database had when migration 7 came: what it converts (the
+#: columns later migrations add are UTC from the start)
+MOMENTS_OF_7 = [
+    ("schema_version", "version", "applied_at"), ("store", "id", "created_at"), ("staff", "id", "created_at"),
+    ("staff", "id", "last_failed_at"), ("staff", "id", "locked_until"), ("staff", "id", "last_login_at"),
+    ("shift", "id", "opened_at"), ("shift", "id", "closed_at"), ("member", "id", "created_at"),
+    ("card", "id", "issued_at"), ("ledger_transaction", "id", "created_at"), ("audit_event", "id", "created_at"),
+    ("sale", "id", "created_at"), ("visit", "id", "created_at"), ("coupon", "id", "issued_at"),
+    ("coupon", "id", "used_at"),
+]
 #: made by migration 7 in place of migration 2's index on date(created_at)
 LOCAL_DAY_INDEX = "ledger_transaction_kind_local_day_created_at"
 TIME_ZONE_KEY, HISTORY_TIME_ZONE_KEY = "time_zone", "history_time_zone"
@@ -149,12 +156,10 @@ def _record_zones(zone: str, history: str) -> None:
             conflict_target=[Config.key], update={Config.value: json.dumps(value)}).execute()
 
 
-def _moments_to_utc(db: peewee.Database, model: type[peewee.Model], field: peewee.Field, zone: object) -> None:
+def _moments_to_utc(db: peewee.Database, table: str, key: str, column: str, zone: object) -> None:
     """One column of naive local times to naive UTC, in batches by primary key (a transaction's local day too)."""
-    table, column = model._meta.table_name, field.column_name
-    key = model._meta.primary_key.column_name
     mark = db.param
-    day = f', "local_day" = {mark}' if model is Transaction else ""
+    day = f', "local_day" = {mark}' if table == "ledger_transaction" else ""
     update = f'UPDATE "{table}" SET "{column}" = {mark}{day} WHERE "{key}" = {mark}'
     after: object = None
     while True:
@@ -172,6 +177,20 @@ def _moments_to_utc(db: peewee.Database, model: type[peewee.Model], field: peewe
         after = rows[-1][0]
 
 
+def _member_record(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: a member's address, email and preferences; tags; the shop's own member fields; marketing
+    consent per channel."""
+    from playhouse.migrate import migrate as run
+
+    from mms_tui.models import Consent, Member, MemberField, MemberFieldValue, MemberTag
+
+    have = {c.name for c in db.get_columns("member")}
+    run(*[migrator.add_column("member", name, field)  # type: ignore[attr-defined]
+          for name, field in (("address", Member.address), ("email", Member.email),
+                              ("preferences", Member.preferences)) if name not in have])
+    db.create_tables([MemberTag, MemberField, MemberFieldValue, Consent])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -181,6 +200,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "desk safety: PIN lockout, shifts", _desk_safety),
     (6, "tamper evidence: hash chains", _chains),
     (7, "time: moments in UTC, transactions' local days", _utc_moments),
+    (8, "members: address, email, preferences, tags, fields, consent", _member_record),
 ]
 
 LATEST = MIGRATIONS[-1][0]

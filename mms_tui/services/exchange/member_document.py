@@ -15,6 +15,7 @@ from mms_tui.models import (
     AuditEvent,
     Card,
     CardType,
+    Consent,
     Entry,
     Member,
     Payment,
@@ -31,6 +32,7 @@ from mms_tui.services.base.text import normalise_phone
 from mms_tui.services.exchange.export import ExportResult, record_export
 from mms_tui.services.exchange.export_formats import text_encoding_for, write_target
 from mms_tui.services.exchange.export_rows import Row, iso_date, iso_moment
+from mms_tui.services.members.attributes import field_values, tags_of
 
 
 def member_document(phone: str) -> dict[str, Any]:
@@ -108,6 +110,10 @@ def member_document(phone: str) -> dict[str, Any]:
             "tier": member.tier.code, "tier_name": member.tier.name, "notes": member.notes,
             "status": member.status, "home_store": stores.get(member.home_store_id),
             "total_spend_fen": member.total_spend_fen, "joined": iso_moment(member.created_at),
+            "address": member.address, "email": member.email, "preferences": member.preferences,
+            "tags": tags_of(member), "fields": field_values(member),
+            "consent": [{"channel": c.channel, "given": c.given, "at": iso_moment(c.at)}
+                        for c in Consent.select().where(Consent.member == member.id).order_by(Consent.at, Consent.id)],
         },
         "cards": [{
             "card_no": c.card_no, "reader_uid": c.reader_uid, "barcode": c.barcode, "card_type": c.card_type.code,

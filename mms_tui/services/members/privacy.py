@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from mms_tui.db import database, is_sqlite
 from mms_tui.i18n import _
-from mms_tui.models import AuditEvent, Member, Staff, Store, Transaction
+from mms_tui.models import AuditEvent, Member, MemberFieldValue, MemberTag, Staff, Store, Transaction
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import resolve_member, resolve_store
 from mms_tui.services.base.sql import fetch_rows, run_sql
@@ -33,7 +33,10 @@ from mms_tui.services.staff.permissions import require
 
 #: every place a member's personal data is kept: table → columns (a JSON column: its keys in chain.PERSONAL_KEYS)
 PERSONAL_DATA: dict[str, tuple[str, ...]] = {
-    "member": ("name", "phone", "phone_last4", "name_pinyin", "name_initials", "gender", "birthday", "notes"),
+    "member": ("name", "phone", "phone_last4", "name_pinyin", "name_initials", "gender", "birthday", "notes",
+               "address", "email", "preferences"),
+    "member_tag": ("tag",),  # deleted on erasure
+    "member_field_value": ("value",),  # deleted on erasure
     "audit_event": ("payload",),  # member.register / member.update payloads name, phone, birthday, notes
     "ledger_transaction": ("result_json",),  # a registration's or an edit's stored result repeats name and phone
 }
@@ -86,7 +89,10 @@ def erase_member(member: Member | int | str, staff: Staff, reason: str, txid: st
         if is_sqlite():
             run_sql("PRAGMA secure_delete = ON")
         Member.update(name=ERASED_NAME, phone=f"erased-{m.id}", phone_last4="", name_pinyin="", name_initials="",
-                      gender="", birthday=None, notes="", status="erased").where(Member.id == m.id).execute()
+                      gender="", birthday=None, notes="", address="", email="", preferences="",
+                      status="erased").where(Member.id == m.id).execute()
+        MemberTag.delete().where(MemberTag.member == m.id).execute()
+        MemberFieldValue.delete().where(MemberFieldValue.member == m.id).execute()
         own = [t for (t,) in fetch_rows('SELECT "txid" FROM "ledger_transaction" WHERE "member_id" = ?', (m.id,))]
         events = 0
         for event_id, payload in fetch_rows(

@@ -1,4 +1,5 @@
-"""A member's record: register, edit and find a member, and read their personal data (an audited read).
+"""A member's record: register, edit (contact details and preferences too) and find a member, and read their
+personal data (an audited read).
 
 Names, genders and birthdays are cleaned here once; a member gets the default tier unless one is named.
 
@@ -9,6 +10,7 @@ balanced ledger entries in the same database transaction.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from mms_tui.i18n import _
@@ -60,6 +62,25 @@ def clean_birthday(birthday: dt.date | str | None) -> dt.date | None:
     if not isinstance(birthday, dt.date) or birthday > today() or birthday.year < 1900:
         raise InvalidInput(_("Birthday {value} is not a plausible date of birth.").format(value=birthday))
     return birthday
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def clean_email(email: str | None) -> str:
+    """An email address as a person types it (folded, lower case), or "" for none."""
+    text = normalise_query(email or "").lower()
+    if text and (len(text) > 254 or not _EMAIL.fullmatch(text)):
+        raise InvalidInput(_("Email: {value} is not an email address.").format(value=text[:60]))
+    return text
+
+
+def clean_text(value: object, what: str, most: int) -> str:
+    """Free text of a member's record (an address, preferences): folded, at most ``most`` characters."""
+    text = normalise_query(str(value or ""))
+    if len(text) > most:
+        raise InvalidInput(_("{what}: at most {most} characters.").format(what=what, most=most))
+    return text
 
 
 def default_tier() -> Tier:
@@ -123,9 +144,10 @@ def register_member(
 
 
 def update_member(member: Member | int | str, staff: Staff, txid: str, **changes: object) -> MemberResult:
-    """Edit name, phone, gender, birthday, tier or notes; the old values go into the audit trail."""
+    """Edit name, phone, gender, birthday, tier, notes, address, email or preferences; the old values go into the
+    audit trail."""
     member = resolve_member(member)
-    allowed = {"name", "phone", "gender", "birthday", "tier", "notes"}
+    allowed = {"name", "phone", "gender", "birthday", "tier", "notes", "address", "email", "preferences"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(_("Cannot change {fields}.").format(fields=", ".join(sorted(unknown))))
@@ -142,6 +164,12 @@ def update_member(member: Member | int | str, staff: Staff, txid: str, **changes
         clean["tier"] = _resolve_tier(changes["tier"]).code  # type: ignore[arg-type]
     if "notes" in changes:
         clean["notes"] = str(changes["notes"])
+    if "address" in changes:
+        clean["address"] = clean_text(changes["address"], _("Address"), 200)
+    if "email" in changes:
+        clean["email"] = clean_email(changes["email"])  # type: ignore[arg-type]
+    if "preferences" in changes:
+        clean["preferences"] = clean_text(changes["preferences"], _("Preferences"), 500)
     store = resolve_store(None, staff)
 
     def body(tx) -> MemberResult:

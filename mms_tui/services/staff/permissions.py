@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, str] = {
     "staff.unlock": "manager",  # lift a PIN lockout
     "import": "manager",  # import members with opening balances, or products with prices
     "erase": "manager",  # erase a member's personal data (PIPL)
+    "members.fields": "manager",  # define the shop's own member fields
     "catalogue.edit": "manager",  # add, change, disable or enable products and services, and their prices
 }
 
