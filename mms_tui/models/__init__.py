@@ -1,7 +1,7 @@
 """Peewee tables only: fields, indexes, tiny query helpers. Business rules live in ``mms_tui.services``."""
 
 from mms_tui.models.base import BaseModel, Moment, now
-from mms_tui.models.catalog import Product, ServiceItem, TierPrice
+from mms_tui.models.catalog import Product, ServiceItem, StaffService, TierPrice
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
 from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Shift, Staff, Store
@@ -20,6 +20,7 @@ ALL_MODELS = [
     Product,
     ServiceItem,
     TierPrice,
+    StaffService,
     Transaction,
     Entry,
     AuditEvent,
@@ -57,6 +58,7 @@ __all__ = [
     "ServiceItem",
     "Shift",
     "Staff",
+    "StaffService",
     "Store",
     "Tier",
     "TierPrice",
