@@ -1,7 +1,8 @@
 """The audit list (``mms audit``): who changed what, where and when, and the change itself in short
 (``before → after``), newest first — the question is nearly always "what happened lately".
 
-An admin reads every event; a manager those at their own store or made by its staff.
+An admin reads every event; a manager those at their own store, and those of no store (logins, settings) made
+by its staff.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def audit_events(by: Staff, *, staff: str | None = None, subject: str | None = N
     if end is not None:
         query = query.where(AuditEvent.created_at < end + dt.timedelta(days=1))
     if not has_role(by, "admin"):
-        query = query.where((AuditEvent.store == by.store_id) | (actor.store == by.store_id))
+        query = query.where((AuditEvent.store == by.store_id)
+                            | (AuditEvent.store.is_null() & (actor.store == by.store_id)))
     codes = dict(Staff.select(Staff.id, Staff.code).tuples())
     for event in query.objects().iterator():
         try:
