@@ -41,8 +41,9 @@ def _short(value: object) -> str:
 
 
 def describe_change(payload: dict) -> str:
-    """``key: before → after`` for each field that changed; a creation lists what was made (its empty fields left out); an event without
-    before and after lists its payload (never the state digest ``mms check`` reads)."""
+    """``key: before → after`` for each field that changed; a creation lists what was made (its empty fields
+    left out); an event without before and after lists its payload (never the state digest ``mms check``
+    reads)."""
     before, after = payload.get("before"), payload.get("after")
     if isinstance(after, dict):
         old = before if isinstance(before, dict) else {}
