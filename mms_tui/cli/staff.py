@@ -124,33 +124,27 @@ def staff_edit(ctx: click.Context, code: str, name: str | None, role: str | None
     write_rows(_rows([row]), fmt)
 
 
-def _set_active(ctx: click.Context, code: str, active: bool, staff_code: str | None, pin_stdin: bool,
-                fmt: str) -> None:
-    from mms_tui.services.staff.admin import set_staff_active
+def _activation(name: str, active: bool, recorded: str, help: str) -> click.Command:
+    """``mms staff disable`` and ``mms staff enable``: the same command but for the state it sets."""
+    @staff_group.command(name, help=help)
+    @click.argument("code")
+    @staff_options(recorded)
+    @format_option()
+    @click.pass_context
+    def command(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+        from mms_tui.services.staff.admin import set_staff_active
 
-    open_database(settings_of(ctx))
-    by = acting_staff(staff_code, pin_stdin)
-    write_rows(_rows([set_staff_active(code, active, by=by)]), fmt)
+        open_database(settings_of(ctx))
+        by = acting_staff(staff_code, pin_stdin)
+        write_rows(_rows([set_staff_active(code, active, by=by)]), fmt)
 
-
-@staff_group.command("disable")
-@click.argument("code")
-@staff_options("Manager or admin who disables them.")
-@format_option()
-@click.pass_context
-def staff_disable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """Disable a staff member: they log in no more; their history stays."""
-    _set_active(ctx, code, False, staff_code, pin_stdin, fmt)
+    return command
 
 
-@staff_group.command("enable")
-@click.argument("code")
-@staff_options("Manager or admin who enables them.")
-@format_option()
-@click.pass_context
-def staff_enable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """Enable a disabled staff member again."""
-    _set_active(ctx, code, True, staff_code, pin_stdin, fmt)
+staff_disable = _activation("disable", False, "Manager or admin who disables them.",
+                            "Disable a staff member: they log in no more; their history stays.")
+staff_enable = _activation("enable", True, "Manager or admin who enables them.",
+                           "Enable a disabled staff member again.")
 
 
 @staff_group.command("reset-pin")
