@@ -399,8 +399,8 @@ def index_definitions() -> dict[str, tuple[str, str]]:
 
 
 def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
-    """Migrations 2–7 (the reports' indexes, prefix indexes dropped, the loyalty tables and columns, the PIN
-    lockout's columns and shifts, chains, transactions' local days) on a database
+    """Migrations 2–8 (the reports' indexes, prefix indexes dropped, the loyalty tables and columns, the PIN
+    lockout's columns and shifts, chains, transactions' local days, staff administration) on a database
     made before them: `mms init` leaves it with exactly the tables, columns and indexes of a database created
     today, and a second run changes nothing."""
     from mms_tui.db import database, is_sqlite
@@ -418,7 +418,8 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
         database.execute_sql(f'DROP TABLE "{table}"')
     for column in ("address", "email", "preferences"):
         database.execute_sql(f'ALTER TABLE "member" DROP COLUMN "{column}"')
-    for column in ("last_failed_at", "locked_until", "last_login_at"):
+    database.execute_sql('DROP TABLE "staff_service"')  # and migration 9's
+    for column in ("last_failed_at", "locked_until", "last_login_at", "must_change_pin", "performer", "level"):
         database.execute_sql(f'ALTER TABLE "staff" DROP COLUMN "{column}"')
     for table, column in (("member", "family_id"), ("member", "fees_paid_until"), ("card_type", "transferable"),
                           ("card_type", "start_on_first_use"), ("card_type", "max_freeze_days"),

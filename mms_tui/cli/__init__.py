@@ -11,6 +11,7 @@ and ``main``; each command group lives in its own module:
     catalogue  products, cardtypes
     ops        check, backup, restore
     devices    devices watch
+    staff      staff list|add|edit|disable|enable|reset-pin, audit
 
 ``options`` holds the options several commands share (one decorator each), ``common`` what they share besides
 (the settings, the staff member a command acts as, confirmations, progress), ``output`` the rows they print.
@@ -23,7 +24,7 @@ import click
 import peewee
 
 from mms_tui import __version__
-from mms_tui.cli import catalogue, devices, exchange, loyalty, members, ops, reports, setup
+from mms_tui.cli import catalogue, devices, exchange, loyalty, members, ops, reports, setup, staff
 from mms_tui.cli.common import open_database, run_tui
 from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
@@ -85,6 +86,7 @@ for _command in (
     catalogue.products_group, catalogue.cardtypes_group,
     ops.check, ops.backup, ops.restore,
     devices.devices_group,
+    staff.staff_group, staff.audit,
 ):
     cli.add_command(_command)
 

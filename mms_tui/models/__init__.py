@@ -1,7 +1,7 @@
 """Peewee tables only: fields, indexes, tiny query helpers. Business rules live in ``mms_tui.services``."""
 
 from mms_tui.models.base import BaseModel, Moment, now
-from mms_tui.models.catalog import Product, ServiceItem, TierPrice
+from mms_tui.models.catalog import Product, ServiceItem, StaffService, TierPrice
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import (
     CARD_KINDS,
@@ -33,6 +33,7 @@ ALL_MODELS = [
     Product,
     ServiceItem,
     TierPrice,
+    StaffService,
     Transaction,
     Entry,
     AuditEvent,
@@ -80,6 +81,7 @@ __all__ = [
     "ServiceItem",
     "Shift",
     "Staff",
+    "StaffService",
     "Store",
     "Tier",
     "TierPrice",

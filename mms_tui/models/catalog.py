@@ -6,6 +6,7 @@ import peewee
 
 from mms_tui.models.base import BaseModel
 from mms_tui.models.members import Tier
+from mms_tui.models.org import Staff
 
 
 class _CatalogItem(BaseModel):
@@ -36,3 +37,13 @@ class TierPrice(BaseModel):
     class Meta:
         indexes = ((("tier", "product"), True), (("tier", "service"), True))
         constraints = (peewee.SQL("CHECK ((product_id IS NULL) <> (service_id IS NULL))"),)
+
+
+class StaffService(BaseModel):
+    """A service a staff member (a performer, usually) may perform (migration 9)."""
+
+    staff = peewee.ForeignKeyField(Staff, backref="service_links", on_delete="CASCADE")
+    service = peewee.ForeignKeyField(ServiceItem, backref="staff_links", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("staff", "service"), True),)

@@ -48,9 +48,9 @@ class Member(BaseModel):
     #: the annual fee is paid up to this day (null: never paid; fees in the loyalty rules; migration 4)
     fees_paid_until = peewee.DateField(null=True)
     #: how to reach the member, and what they like (migration 8)
-    address = peewee.TextField(default="")
-    email = peewee.CharField(max_length=254, default="")
-    preferences = peewee.TextField(default="")
+    address = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])  # bulk loads omit these
+    email = peewee.CharField(max_length=254, default="", constraints=[peewee.SQL("DEFAULT ''")])
+    preferences = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])
 
     class Meta:
         #: members by join date (and home store): the segments report counts everyone from this index (migration 2)

@@ -191,6 +191,20 @@ def _member_record(db: peewee.Database, migrator: object) -> None:
     db.create_tables([MemberTag, MemberField, MemberFieldValue, Consent])
 
 
+def _staff_admin(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: staff administration — a PIN reset to be replaced at the next login, performers (技师/教练)
+    with their level, and the services each staff member may perform."""
+    from playhouse.migrate import migrate as run
+
+    from mms_tui.models import Staff, StaffService
+
+    have = {c.name for c in db.get_columns("staff")}
+    run(*[migrator.add_column("staff", name, field)  # type: ignore[attr-defined]
+          for name, field in (("must_change_pin", Staff.must_change_pin), ("performer", Staff.performer),
+                              ("level", Staff.level)) if name not in have])
+    db.create_tables([StaffService])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -201,6 +215,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "tamper evidence: hash chains", _chains),
     (7, "time: moments in UTC, transactions' local days", _utc_moments),
     (8, "members: address, email, preferences, tags, fields, consent", _member_record),
+    (9, "staff administration: PIN resets, performers and their services", _staff_admin),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -36,6 +36,12 @@ class Staff(BaseModel):
     last_failed_at = Moment(null=True)
     locked_until = Moment(null=True)
     last_login_at = Moment(null=True)
+    #: the back office (migration 9): a PIN a manager reset must be replaced by its owner before a login
+    #: finishes; a performer (技师/教练) serves members and never logs in (no PIN), at a level (助理, 技师, 高级,
+    #: 首席 …) that commission and price rules read
+    must_change_pin = peewee.BooleanField(default=False)
+    performer = peewee.BooleanField(default=False)
+    level = peewee.CharField(max_length=20, null=True)
 
 
 class Shift(BaseModel):

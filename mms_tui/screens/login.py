@@ -21,8 +21,8 @@ from mms_tui.widgets.staff_pin import StaffPinForm
 
 
 def log_in(code: str, pin: str, store: str):
-    """The staff member, checked, with their shift at this desk's store open."""
-    staff = authenticate(code, pin)
+    """The staff member, checked (and bound to this desk's store), with their shift at this store open."""
+    staff = authenticate(code, pin, store)
     open_shift(staff, store)
     return staff
 

@@ -114,6 +114,12 @@ class AccountLocked(PinWait):
     code = "account_locked"
 
 
+class PinChangeRequired(DomainError):
+    """The PIN was right but a manager reset it: its owner must set a new one before the login finishes."""
+
+    code = "pin_change_required"
+
+
 class RepeatCheckIn(DomainError):
     """The card was checked in a moment ago: a second check-in must be asked for on purpose."""
 

@@ -1,4 +1,5 @@
-"""Staff: accounts and PINs with their throttle (``accounts``), and the one place a role check is decided
-(``permissions``).
+"""Staff: accounts and PINs with their throttle, the login bound to the desk's store and a reset PIN replaced
+by its owner (``accounts``), the back office's staff administration — add, edit, disable, reset PIN, performers
+with their level and services (``admin``) — and the one place a role check is decided (``permissions``).
 
 May import ``base`` and ``ledger``."""

@@ -26,13 +26,16 @@ from mms_tui.i18n import _
 from mms_tui.models import STAFF_ROLES, Staff, Store
 from mms_tui.services.base.errors import (
     AccountLocked,
+    DomainError,
     InvalidInput,
     NotFound,
+    PermissionDenied,
+    PinChangeRequired,
     PinWait,
     WrongPin,
 )
 from mms_tui.services.ledger.operations import audit
-from mms_tui.services.staff.permissions import require
+from mms_tui.services.staff.permissions import may_work_at, require
 
 # Desk logins happen all day; these costs keep a verify well under 100 ms on a counter PC.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
@@ -148,12 +151,12 @@ def _verify(pin_hash: str, pin: str) -> bool:
     return normalise_pin(pin) != pin and matches(pin)
 
 
-def authenticate(code: str, pin: str) -> Staff:
-    """The staff member for this code and PIN, or WrongPin (the same message whichever part was wrong), PinWait
-    when a try comes too soon after a wrong PIN, AccountLocked after too many in a row. Every desk's login, lock
-    screen and manager approval comes here, so the count is one per account."""
+def _pin_holder(code: str, pin: str) -> Staff:
+    """The active staff member who logs in with this code and PIN, or WrongPin (the same message whichever part
+    was wrong), PinWait when a try comes too soon after a wrong PIN, AccountLocked after too many in a row. A
+    disabled account and a performer (who has no PIN) answer as an unknown code does."""
     code = (code or "").strip()
-    staff = Staff.get_or_none((Staff.code == code) & (Staff.active == True))  # noqa: E712
+    staff = Staff.get_or_none((Staff.code == code) & (Staff.active == True) & (Staff.performer == False))  # noqa: E712
     now = clock.now()
     policy = pin_policy()
     if staff is not None:
@@ -179,9 +182,34 @@ def authenticate(code: str, pin: str) -> Staff:
             failures = Staff.get_by_id(staff.id).failed_logins
             wait = policy.waits[min(failures, len(policy.waits)) - 1]
         raise WrongPin(_("Wrong staff code or PIN."), wait)
-    with write_transaction():
-        Staff.update(failed_logins=0, last_failed_at=None, locked_until=None, last_login_at=now).where(
+    return staff
+
+
+def authenticate(code: str, pin: str, store: Store | str | None = None) -> Staff:
+    """The staff member for this code and PIN (see :func:`_pin_holder` for the refusals). Every desk's login,
+    lock screen and manager approval comes here, so the count is one per account.
+
+    A login at a desk names the desk's ``store``: a staff member bound to another store is refused there (admins
+    work anywhere). A PIN a manager reset opens nothing: :class:`PinChangeRequired` until its owner sets a new
+    one with :func:`set_own_pin`."""
+    from mms_tui.services.base.resolve import resolve_store
+
+    staff = _pin_holder(code, pin)
+    refusal: DomainError | None = None
+    if store is not None:
+        desk = resolve_store(store)
+        if not may_work_at(staff, desk.id):
+            refusal = PermissionDenied(_("{name} works at another store and may not log in at {store}.").format(
+                name=staff.name, store=desk.code))
+    if refusal is None and staff.must_change_pin:
+        refusal = PinChangeRequired(_("{code}'s PIN was reset: set a new PIN before logging in.").format(
+            code=staff.code))
+    login = {} if refusal is not None else {"last_login_at": clock.now()}
+    with write_transaction():  # the PIN was right: its wrong tries are forgiven even when the login is refused
+        Staff.update(failed_logins=0, last_failed_at=None, locked_until=None, **login).where(
             Staff.id == staff.id).execute()
+    if refusal is not None:
+        raise refusal
     return staff
 
 
@@ -231,10 +259,19 @@ def command_staff(code: str | None, pin: str | None) -> Staff:
     return authenticate(code, pin)
 
 
-def change_pin(staff: Staff, old_pin: str, new_pin: str) -> None:
-    authenticate(staff.code, old_pin)
+def set_own_pin(code: str, current_pin: str, new_pin: str) -> Staff:
+    """A staff member replaces their own PIN — the one a manager reset (what the login asks for after
+    :class:`PinChangeRequired`) or their usual one. The current PIN is checked (throttled and locked like a
+    login); the new one must differ from it. Returns the account, free to log in with the new PIN."""
+    staff = _pin_holder(code, current_pin)
+    new_pin = check_pin(new_pin)
+    if _verify(staff.pin_hash, new_pin):
+        raise InvalidInput(_("The new PIN must differ from the current one."))
     new_hash = hash_pin(new_pin)
     with write_transaction():
-        Staff.update(pin_hash=new_hash).where(Staff.id == staff.id).execute()
-        audit("staff.change_pin", f"staff:{staff.id}", staff=staff, store=None,
-              payload={"state": state_of(Staff.get_by_id(staff.id))})
+        Staff.update(pin_hash=new_hash, must_change_pin=False, failed_logins=0, last_failed_at=None,
+                     locked_until=None).where(Staff.id == staff.id).execute()
+        changed = Staff.get_by_id(staff.id)
+        audit("staff.change_pin", f"staff:{staff.id}", staff=changed, store=None,
+              payload={"state": state_of(changed)})
+    return changed

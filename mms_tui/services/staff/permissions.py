@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, str] = {
     "erase": "manager",  # erase a member's personal data (PIPL)
     "members.fields": "manager",  # define the shop's own member fields
     "catalogue.edit": "manager",  # add, change, disable or enable products and services, and their prices
+    "staff.manage": "manager",  # add, edit, disable, enable staff and reset PINs (of their own store: manages)
+    "audit.read": "manager",  # list the audited events (of their own store: may_see_store)
 }
 
 
@@ -55,3 +57,17 @@ def require_role(staff: Staff, role: str) -> None:
             _("{name} ({role}) may not do this; a {needed} must.").format(
                 name=staff.name, role=_(ROLE_NAMES.get(staff.role, staff.role)), needed=_(ROLE_NAMES[role]))
         )
+
+
+def in_store_scope(staff: Staff, store_id: int | None) -> bool:
+    """Whether ``store_id`` lies in the stores ``staff`` looks after: an admin's is every store; anyone else's is
+    their own store only (a manager without a store looks after none)."""
+    if has_role(staff, "admin"):
+        return True
+    return staff.store_id is not None and store_id == staff.store_id
+
+
+def may_work_at(staff: Staff, store_id: int) -> bool:
+    """Whether ``staff`` may work a desk opened for ``store_id``: admins anywhere, everyone else at their own
+    store. An account bound to no store (made before staff were bound to stores) is not held to one."""
+    return staff.store_id is None or in_store_scope(staff, store_id)

@@ -1,0 +1,109 @@
+"""The audit list (``mms audit``): who changed what, where and when, and the change itself in short
+(``before → after``), newest first — the question is nearly always "what happened lately".
+
+An admin reads every event; a manager those at their own store, and those of no store (logins, settings) made
+by its staff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import peewee
+
+from mms_tui.i18n import _
+from mms_tui.models import AuditEvent, Staff, Store
+from mms_tui.services.base.errors import InvalidInput, NotFound
+from mms_tui.services.base.resolve import checked_day
+from mms_tui.services.staff.permissions import has_role, require
+
+#: the longest change text a row shows
+CHANGE_WIDTH = 160
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: dt.datetime  # the store's wall time
+    staff: str  # the code of who did it, "" for the program itself
+    store: str
+    action: str
+    subject: str  # as recorded; a staff account by its code (staff:c02)
+    change: str  # before → after, in short
+
+
+def _short(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def describe_change(payload: dict) -> str:
+    """``key: before → after`` for each field that changed; a creation lists what was made (its empty fields
+    left out); an event without before and after lists its payload (never the state digest ``mms check``
+    reads)."""
+    before, after = payload.get("before"), payload.get("after")
+    if isinstance(after, dict):
+        old = before if isinstance(before, dict) else {}
+        parts = [f"{key}: {_short(old[key])} → {_short(value)}" if key in old else f"{key}={_short(value)}"
+                 for key, value in after.items() if old.get(key) != value and (key in old or value)]
+    else:
+        parts = [f"{key}={_short(value)}" for key, value in sorted(payload.items()) if key != "state"]
+    text = "; ".join(parts)
+    return text if len(text) <= CHANGE_WIDTH else text[:CHANGE_WIDTH - 1] + "…"
+
+
+def _subject_filter(subject: str) -> peewee.Expression:
+    """``staff`` matches every staff event, ``staff:7`` or ``staff:c02`` one account, other text a subject as
+    recorded."""
+    text = subject.strip()
+    if ":" not in text:
+        return AuditEvent.subject.startswith(text + ":") | (AuditEvent.subject == text)
+    kind, key = text.split(":", 1)
+    if kind == "staff" and not key.isdigit():
+        found = Staff.get_or_none(Staff.code == key)
+        if found is not None:
+            text = f"staff:{found.id}"
+    return AuditEvent.subject == text
+
+
+def audit_events(by: Staff, *, staff: str | None = None, subject: str | None = None, start: dt.date | None = None,
+                 end: dt.date | None = None) -> Iterator[AuditRow]:
+    """The audited events newest first, of one ``staff`` code, one ``subject``, between the store days ``start``
+    and ``end`` (both included)."""
+    require(by, "audit.read")
+    checked_day(start)
+    checked_day(end)
+    if start is not None and end is not None and start > end:
+        raise InvalidInput(_("--from {start} is after --to {end}.").format(start=start, end=end))
+    actor = Staff.alias()
+    query = (AuditEvent.select(AuditEvent, actor.code.alias("actor_code"), Store.code.alias("store_code"))
+             .join(actor, peewee.JOIN.LEFT_OUTER, on=(AuditEvent.staff == actor.id))
+             .switch(AuditEvent).join(Store, peewee.JOIN.LEFT_OUTER, on=(AuditEvent.store == Store.id))
+             .order_by(AuditEvent.id.desc()))
+    if staff:
+        who = Staff.get_or_none(Staff.code == staff.strip())
+        if who is None:
+            raise NotFound(_("No staff member {code!r}.").format(code=staff))
+        query = query.where(AuditEvent.staff == who.id)
+    if subject:
+        query = query.where(_subject_filter(subject))
+    if start is not None:
+        query = query.where(AuditEvent.created_at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.created_at < end + dt.timedelta(days=1))
+    if not has_role(by, "admin"):
+        query = query.where((AuditEvent.store == by.store_id)
+                            | (AuditEvent.store.is_null() & (actor.store == by.store_id)))
+    codes = dict(Staff.select(Staff.id, Staff.code).tuples())
+    for event in query.objects().iterator():
+        try:
+            payload = json.loads(event.payload or "{}")
+        except ValueError:
+            payload = {}
+        kind, _sep, key = event.subject.partition(":")
+        shown = f"staff:{codes[int(key)]}" if kind == "staff" and key.isdigit() and int(key) in codes else event.subject
+        yield AuditRow(event.created_at, event.actor_code or "", event.store_code or "", event.action, shown,
+                       describe_change(payload if isinstance(payload, dict) else {}))
