@@ -4,7 +4,7 @@ from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Product, ServiceItem, TierPrice
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import CARD_KINDS, CARD_STATUSES, Card, CardType, Member, Tier
-from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Shift, Staff, Store
+from mms_tui.models.org import STAFF_ROLES, STORE_KINDS, Config, SchemaVersion, Shift, Staff, Store
 from mms_tui.models.sales import Coupon, Payment, Sale, SaleLine, Visit
 
 #: every table, in creation order (parents first)
@@ -38,6 +38,7 @@ __all__ = [
     "CARD_KINDS",
     "CARD_STATUSES",
     "STAFF_ROLES",
+    "STORE_KINDS",
     "AuditEvent",
     "BaseModel",
     "Card",

@@ -120,8 +120,9 @@ def _utc_moments(db: peewee.Database, migrator: object) -> None:
         # table the whole ledger hangs on); every insert writes the day, so the default never applies
         db.execute_sql('ALTER TABLE "ledger_transaction" ADD COLUMN "local_day" DATE NOT NULL DEFAULT \'1970-01-01\'')
     for model in ALL_MODELS:
+        present = {c.name for c in db.get_columns(model._meta.table_name)}  # a later migration adds the others
         for field in model._meta.sorted_fields:
-            if isinstance(field, Moment):
+            if isinstance(field, Moment) and field.column_name in present:
                 _moments_to_utc(db, model, field, zone)
     if not is_sqlite():
         db.execute_sql('ALTER TABLE "ledger_transaction" ALTER COLUMN "local_day" DROP DEFAULT')
@@ -129,6 +130,27 @@ def _utc_moments(db: peewee.Database, migrator: object) -> None:
     db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{LOCAL_DAY_INDEX}" ON "ledger_transaction" '
                    '("kind", "local_day", "created_at")')
     _record_zones(zone_name, zone_name)
+
+
+def _store_tree(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: the store tree's nodes get a kind (HQ, region, store), an address, a phone, a receipt header,
+    and the moment they closed. Written out: peewee's migrator would make a NOT NULL column on SQLite by
+    rebuilding the table, which every store's rows and foreign keys hang on; a default fills the rows there."""
+    have = {c.name for c in db.get_columns("store")}
+    for name, definition in STORE_TREE_COLUMNS:
+        if name not in have:
+            definition = definition.replace("TIMESTAMP", "DATETIME") if is_sqlite() else definition  # peewee's
+            db.execute_sql(f'ALTER TABLE "store" ADD COLUMN "{name}" {definition}')
+
+
+#: (column, definition) added by migration 8
+STORE_TREE_COLUMNS = [
+    ("kind", "VARCHAR(10) NOT NULL DEFAULT 'store' CHECK (kind IN ('hq','region','store'))"),
+    ("address", "VARCHAR(200) NOT NULL DEFAULT ''"),
+    ("phone", "VARCHAR(30) NOT NULL DEFAULT ''"),
+    ("receipt_header", "TEXT NOT NULL DEFAULT ''"),
+    ("closed_at", "TIMESTAMP"),
+]
 
 
 #: made by migration 7 in place of migration 2's index on date(created_at)
@@ -181,6 +203,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "desk safety: PIN lockout, shifts", _desk_safety),
     (6, "tamper evidence: hash chains", _chains),
     (7, "time: moments in UTC, transactions' local days", _utc_moments),
+    (8, "store tree: kind, address, phone, receipt header, closed", _store_tree),
 ]
 
 LATEST = MIGRATIONS[-1][0]
