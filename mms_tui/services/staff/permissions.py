@@ -26,6 +26,8 @@ PERMISSIONS: dict[str, str] = {
     "staff.unlock": "manager",  # lift a PIN lockout
     "import": "manager",  # import members with opening balances, or products with prices
     "erase": "manager",  # erase a member's personal data (PIPL)
+    "stores.manage": "admin",  # add, rename, move and close stores
+    "stores.edit": "manager",  # a store's address, phone and receipt header (a manager: their own stores)
 }
 
 
