@@ -10,6 +10,7 @@ and ``main``; each command group lives in its own module:
     loyalty    rules, points expire, tiers review, coupons
     ops        check, backup, restore
     devices    devices watch
+    stores     stores list, add, edit, move, close
 
 ``options`` holds the options several commands share (one decorator each), ``common`` what they share besides
 (the settings, the staff member a command acts as, confirmations, progress), ``output`` the rows they print.
@@ -22,7 +23,7 @@ import click
 import peewee
 
 from mms_tui import __version__
-from mms_tui.cli import devices, exchange, loyalty, members, ops, reports, setup
+from mms_tui.cli import devices, exchange, loyalty, members, ops, reports, setup, stores
 from mms_tui.cli.common import open_database, run_tui
 from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
@@ -83,6 +84,7 @@ for _command in (
     loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
     ops.check, ops.backup, ops.restore,
     devices.devices_group,
+    stores.stores_group,
 ):
     cli.add_command(_command)
 

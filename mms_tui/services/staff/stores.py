@@ -78,6 +78,13 @@ def subtree(store: Store | int | str) -> list[int]:
     return sorted(_below(_tree()[1], root.id))
 
 
+def _depth(stores: dict[int, Store], store_id: int) -> int:
+    depth, node = 0, stores[store_id]
+    while node.parent_id is not None:
+        depth, node = depth + 1, stores[node.parent_id]
+    return depth
+
+
 def _info(store: Store, stores: dict[int, Store], depth: int) -> StoreInfo:
     parent = stores.get(store.parent_id) if store.parent_id is not None else None
     return StoreInfo(store.id, store.code, store.name, store.kind, parent.code if parent else None, depth,
@@ -98,7 +105,7 @@ def list_stores(under: Store | int | str | None = None, *, include_closed: bool 
             walk(child, depth + 1)
 
     for root in roots:
-        walk(root, 0)
+        walk(root, _depth(stores, root.id))
     return listed
 
 
@@ -163,10 +170,7 @@ def _open_parent(parent: Store | int | str) -> Store:
 
 def _stored(store: Store) -> StoreInfo:
     stores = _tree()[0]
-    depth, node = 0, stores[store.id]
-    while node.parent_id is not None:
-        depth, node = depth + 1, stores[node.parent_id]
-    return _info(stores[store.id], stores, depth)
+    return _info(stores[store.id], stores, _depth(stores, store.id))
 
 
 def _record(action: str, store: Store, by: Staff, before: dict[str, object] | None) -> None:
