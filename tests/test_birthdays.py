@@ -151,7 +151,7 @@ def ref_birthdays(p: Period, by: str = "day"):
     """Row by row: every member, every day of the period."""
     rows = []
     for m in Member.select().order_by(Member.id):
-        if m.birthday is None or (p.store_id is not None and m.home_store_id != p.store_id):
+        if m.birthday is None or not p.holds(m.home_store_id):
             continue
         day = p.start
         while day <= p.end:

@@ -12,6 +12,7 @@ and ``main``; each command group lives in its own module:
     ops        check, backup, restore
     devices    devices watch
     staff      staff list|add|edit|disable|enable|reset-pin, audit
+    stores     stores list, add, edit, move, close
 
 ``options`` holds the options several commands share (one decorator each), ``common`` what they share besides
 (the settings, the staff member a command acts as, confirmations, progress), ``output`` the rows they print.
@@ -24,7 +25,7 @@ import click
 import peewee
 
 from mms_tui import __version__
-from mms_tui.cli import catalogue, devices, exchange, loyalty, members, ops, reports, setup, staff
+from mms_tui.cli import catalogue, devices, exchange, loyalty, members, ops, reports, setup, staff, stores
 from mms_tui.cli.common import open_database, run_tui
 from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
@@ -87,6 +88,7 @@ for _command in (
     ops.check, ops.backup, ops.restore,
     devices.devices_group,
     staff.staff_group, staff.audit,
+    stores.stores_group,
 ):
     cli.add_command(_command)
 

@@ -17,7 +17,7 @@ from mms_tui.models.members import (
     MemberTag,
     Tier,
 )
-from mms_tui.models.org import STAFF_ROLES, Config, SchemaVersion, Shift, Staff, Store
+from mms_tui.models.org import STAFF_ROLES, STORE_KINDS, Config, SchemaVersion, Shift, Staff, Store
 from mms_tui.models.sales import Coupon, Payment, Sale, SaleLine, Visit
 
 #: every table, in creation order (parents first)
@@ -58,6 +58,7 @@ __all__ = [
     "CONSENT_CHANNELS",
     "FIELD_KINDS",
     "STAFF_ROLES",
+    "STORE_KINDS",
     "AuditEvent",
     "BaseModel",
     "Card",

@@ -138,6 +138,27 @@ MOMENTS_OF_7 = [
     ("sale", "id", "created_at"), ("visit", "id", "created_at"), ("coupon", "id", "issued_at"),
     ("coupon", "id", "used_at"),
 ]
+def _store_tree(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: the store tree's nodes get a kind (HQ, region, store), an address, a phone, a receipt header,
+    and the moment they closed. Written out: peewee's migrator would make a NOT NULL column on SQLite by
+    rebuilding the table, which every store's rows and foreign keys hang on; a default fills the rows there."""
+    have = {c.name for c in db.get_columns("store")}
+    for name, definition in STORE_TREE_COLUMNS:
+        if name not in have:
+            definition = definition.replace("TIMESTAMP", "DATETIME") if is_sqlite() else definition  # peewee's
+            db.execute_sql(f'ALTER TABLE "store" ADD COLUMN "{name}" {definition}')
+
+
+#: (column, definition) added by migration 10
+STORE_TREE_COLUMNS = [
+    ("kind", "VARCHAR(10) NOT NULL DEFAULT 'store' CHECK (kind IN ('hq','region','store'))"),
+    ("address", "VARCHAR(200) NOT NULL DEFAULT ''"),
+    ("phone", "VARCHAR(30) NOT NULL DEFAULT ''"),
+    ("receipt_header", "TEXT NOT NULL DEFAULT ''"),
+    ("closed_at", "TIMESTAMP"),
+]
+
+
 #: made by migration 7 in place of migration 2's index on date(created_at)
 LOCAL_DAY_INDEX = "ledger_transaction_kind_local_day_created_at"
 TIME_ZONE_KEY, HISTORY_TIME_ZONE_KEY = "time_zone", "history_time_zone"
@@ -216,6 +237,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "time: moments in UTC, transactions' local days", _utc_moments),
     (8, "members: address, email, preferences, tags, fields, consent", _member_record),
     (9, "staff administration: PIN resets, performers and their services", _staff_admin),
+    (10, "store tree: kind, address, phone, receipt header, closed", _store_tree),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -7,6 +7,9 @@ import peewee
 from mms_tui.models.base import BaseModel, Moment, now
 
 STAFF_ROLES = ("cashier", "manager", "admin")
+#: what a node of the store tree is (总部 / 区域 / 门店): a column, not read off the tree, because a region is set up
+#: before its stores (a leaf then) and stays a region when its last store closes or moves away
+STORE_KINDS = ("hq", "region", "store")
 
 
 class SchemaVersion(BaseModel):
@@ -16,10 +19,20 @@ class SchemaVersion(BaseModel):
 
 
 class Store(BaseModel):
+    """A node of the chain's tree (HQ → region → store, any depth): reports on a node cover its subtree. A closed
+    store keeps its history and takes no new operation (migration 10: address to closed_at)."""
+
     code = peewee.CharField(max_length=20, unique=True)
     name = peewee.CharField(max_length=100)
     parent = peewee.ForeignKeyField("self", null=True, backref="children", on_delete="RESTRICT")
     created_at = Moment(default=now)
+    kind = peewee.CharField(max_length=10, default="store",
+                            constraints=[peewee.Check("kind IN ('hq','region','store')")])
+    address = peewee.CharField(max_length=200, default="")
+    phone = peewee.CharField(max_length=30, default="")
+    #: printed at the top of its receipts, under the store's name (a few lines)
+    receipt_header = peewee.TextField(default="")
+    closed_at = Moment(null=True)
 
 
 class Staff(BaseModel):

@@ -12,7 +12,8 @@ base       errors, written-out SQL, settings kept in the database,     nothing o
            formats, the one atomic file writer
 ledger     the one write path (run_operation, post, audit), tenders,   base
            the hash chains and mms check
-staff      accounts, PINs and their throttle, permissions              base, ledger
+staff      accounts, PINs and their throttle, permissions, staff       base, ledger
+           administration, the stores as a tree
 catalogue  products and services kept by a manager                     base, ledger, staff
 loyalty    the rules document, pricing, points, tiers, coupons,        base, ledger, staff
            segments

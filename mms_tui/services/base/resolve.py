@@ -69,8 +69,23 @@ def resolve_staff(staff: Staff | int | str) -> Staff:
     return found
 
 
-def resolve_store(store: Store | int | str | None, staff: Staff | None = None) -> Store:
-    """The store named, else the staff member's store, else the chain's first store."""
+def resolve_store(store: Store | int | str | None, staff: Staff | None = None, *, writing: bool = False) -> Store:
+    """The store named, else the staff member's store, else the chain's first store. ``writing``: for an
+    operation that changes something there, which a closed store refuses (its history stays readable)."""
+    found = _find_store(store, staff)
+    if writing:
+        refuse_closed(found)
+    return found
+
+
+def refuse_closed(store: Store) -> None:
+    """A closed store takes no new operation: one line naming it and the day it closed."""
+    if store.closed_at is not None:
+        raise InvalidInput(_("Store {code} ({name}) closed on {day}; it takes no new operations.").format(
+            code=store.code, name=store.name, day=str(store.closed_at)[:10]))
+
+
+def _find_store(store: Store | int | str | None, staff: Staff | None) -> Store:
     if isinstance(store, Store):
         return store
     if store is not None:

@@ -194,6 +194,6 @@ def import_file(
 
 def _import_store(store: Store | str | None, staff: Staff) -> Store:
     try:
-        return resolve_store(store, staff)
+        return resolve_store(store, staff, writing=True)
     except NotFound:
-        return resolve_store(None, staff)
+        return resolve_store(None, staff, writing=True)

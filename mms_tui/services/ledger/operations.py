@@ -30,6 +30,7 @@ from mms_tui.db import retrying, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Card, Entry, Member, Staff, Store, Transaction
 from mms_tui.services.base.errors import DomainError, InsufficientBalance, InvalidInput, TxidConflict
+from mms_tui.services.base.resolve import refuse_closed
 from mms_tui.services.base.sql import fetch_model, insert_model, insert_rows, run_sql
 from mms_tui.services.base.text import format_money
 from mms_tui.services.ledger import chain
@@ -121,6 +122,7 @@ def run_operation(
                 existing = _find_txid(txid)
                 if existing is not None:
                     return _replay(existing, kind, digest, result_type)
+                refuse_closed(store)  # a closed store takes no new operation; a retry above still answers
                 tx = insert_model(
                     Transaction, txid=txid, kind=kind, staff=staff, store=store, member=member, request_hash=digest,
                     note=note,

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 
 from mms_tui.i18n import _
-from mms_tui.models import Card, Member, Sale, Transaction
+from mms_tui.models import Card, Member, Sale, Store, Transaction
 from mms_tui.services.base.errors import NotFound
-from mms_tui.services.base.text import fit, format_money, wrap
+from mms_tui.services.base.text import display_width, fit, format_money, wrap
 from mms_tui.services.ledger.tenders import tender_label
 from mms_tui.services.money.checkout import CheckoutResult
 
@@ -57,6 +57,15 @@ def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: s
     return lines
 
 
+def store_header_lines(store: Store, width: int = 32) -> list[str]:
+    """What a store prints at the top of its receipts, under its name: its receipt header (a few lines the
+    manager wrote), then its address and phone, each centred and wrapped to ``width`` columns."""
+    texts = [*store.receipt_header.splitlines(), store.address,
+             _("Tel {phone}").format(phone=store.phone) if store.phone else ""]
+    return [part.center(width - display_width(part) + len(part)).rstrip()
+            for text in texts if text.strip() for part in wrap(text.strip(), width)]
+
+
 @dataclass(frozen=True)
 class Receipt:
     title: str
@@ -74,7 +83,7 @@ def sale_receipt(txid: str, *, width: int = 32) -> Receipt:
         raise NotFound(_("No sale {txid}.").format(txid=txid))
     result = CheckoutResult(**json.loads(tx.result_json))
     member = Member.get_or_none(Member.id == result.member_id) if result.member_id else None
-    lines = [str(tx.created_at)[:16]]
+    lines = [*store_header_lines(tx.store, width), str(tx.created_at)[:16]]
     lines += receipt_lines(result, staff_name=tx.staff.name, member_name=member.name if member else "", width=width)
     if member is not None:
         for card in Card.select().where((Card.member == member.id) & (Card.status == "active")).order_by(Card.id):

@@ -143,7 +143,7 @@ def _open(staff: Staff, store: Store) -> Shift | None:
 
 def open_shift(staff: Staff, store: Store | str | None = None) -> ShiftSummary:
     """The staff member's open shift at the store, opened now (with the configured float) if there is none."""
-    store_obj = resolve_store(store, staff)
+    store_obj = resolve_store(store, staff, writing=True)
 
     def attempt() -> Shift:
         with write_transaction():

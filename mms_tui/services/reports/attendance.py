@@ -59,9 +59,7 @@ def segments(p: Period, by: str = "day") -> Iterator[Row]:
     recent, new = since(180), since(30)
     paid = (Sale.status == "paid") & (Sale.created_at < p.end_dt)
     came = (Visit.status == "ok") & (Visit.created_at < p.end_dt)
-    members = Member.select().where(Member.created_at < p.end_dt)
-    if p.store_id is not None:
-        members = members.where(Member.home_store == p.store_id)
+    members = p.of_stores(Member.select().where(Member.created_at < p.end_dt), Member.home_store)
     total, joined_lately = members.select(peewee.fn.COUNT(Member.id), count_if(Member.created_at >= new)).tuples().get()
     total, joined_lately = int(total or 0), int(joined_lately or 0)
     seen_lately = (
@@ -129,8 +127,7 @@ def birthdays(p: Period, by: str = "day") -> Iterator[Row]:
         if any((d.month, d.day) == (2, 28) and not calendar.isleap(d.year) for d in days):
             wanted.add("02-29")
         query = query.where(_month_day(Member.birthday).in_(sorted(wanted)))
-    if p.store_id is not None:
-        query = query.where(Member.home_store == p.store_id)
+    query = p.of_stores(query, Member.home_store)
     rows = []
     for member_id, name, phone, born, tier, visited in query.tuples().iterator():
         born = as_date(born)

@@ -44,18 +44,17 @@ def liability(p: Period, by: str = "day") -> Iterator[Row]:
     takes). One statement, so both halves read the same moment of the database while the desk goes on. A card
     type is listed when it has entries by the end of the period.
     """
-    everything = Card.select().join(Entry, on=(Entry.card == Card.id))
-    if p.store_id is not None:
-        everything = everything.where(Card.store == p.store_id)
+    everything = p.of_stores(Card.select().join(Entry, on=(Entry.card == Card.id)), Card.store)
     # what came later is summed per store and picked out here, and its transactions are a list to look entries up
     # by: with a store condition, or a join, SQLite goes through every card or entry instead of the few late ones
     later = (Card.select().join(Entry, on=(Entry.card == Card.id))
              .where(Entry.transaction.in_(Transaction.select(Transaction.id).where(Transaction.created_at >= p.end_dt))))
-    query = (_card_entry_sums(everything, 1, peewee.Value(p.store_id))
+    # the first half is already the period's stores (0 stands for them); the later half is picked out here
+    query = (_card_entry_sums(everything, 1, peewee.Value(0))
              + _card_entry_sums(later, -1, Card.store, Card.store))  # UNION ALL
     totals: dict[int, list[int]] = {}
     for type_id, store_id, *values in query.tuples():
-        if p.store_id is not None and store_id != p.store_id:
+        if store_id != 0 and not p.holds(store_id):
             continue
         so_far = totals.get(type_id, [0] * len(values))
         totals[type_id] = [a + int(b or 0) for a, b in zip(so_far, values, strict=True)]
@@ -88,8 +87,7 @@ def cards(p: Period, by: str = "day") -> Iterator[Row]:
     ending = active & (Card.valid_until >= p.end) & (Card.valid_until <= soon)
     query = Card.select(Card.card_type, Card.status, peewee.fn.COUNT(Card.id), count_if(lapsed), count_if(issued),
                         count_if(ending)).group_by(Card.card_type, Card.status)
-    if p.store_id is not None:
-        query = query.where(Card.store == p.store_id)
+    query = p.of_stores(query, Card.store)
     names = dict(CardType.select(CardType.id, CardType.name).tuples())
     rows: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for type_id, status, count, lapsed_count, issued_count, ending_count in query.tuples():
@@ -114,8 +112,7 @@ def tiers(p: Period, by: str = "day") -> Iterator[Row]:
         (AuditEvent.action == "member.tier_up") & (AuditEvent.created_at >= p.start_dt)
         & (AuditEvent.created_at < p.end_dt)
     )
-    if p.store_id is not None:
-        events = events.where(AuditEvent.store == p.store_id)
+    events = p.of_stores(events, AuditEvent.store)
     for (payload,) in events.tuples().iterator():
         upgrades[json.loads(payload)["to"]] += 1
     for tier in Tier.select().order_by(Tier.rank):

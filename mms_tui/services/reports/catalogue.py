@@ -1,5 +1,6 @@
 """Reports for the owner and the accountant: rows of plain values (money in ``*_fen`` integers), one function each
-(in ``sales``, ``balances`` and ``attendance``, on the ``period`` they share), listed here by name.
+(in ``sales``, ``balances``, ``attendance`` and ``stores``, on the ``period`` they share; a store is a node of
+the tree and covers its subtree), listed here by name.
 
 Every report takes the same arguments — ``start`` and ``end`` dates (inclusive; ``end`` defaults to today and
 ``start`` to 30 days before), and an optional store code — and yields dicts with the same keys on every row, so
@@ -25,6 +26,7 @@ from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
+from mms_tui.services.reports.stores import stores
 
 #: name → (one-line description, function)
 REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
@@ -39,6 +41,8 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
     "birthdays": (N_("members whose birthday falls in the period: phone, tier, age, last check-in"), birthdays),
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
+    "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
+               stores),
 }
 
 

@@ -66,7 +66,7 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
     start = dt.datetime.combine(day, dt.time())
     end = start + dt.timedelta(days=1)
     in_day = (Transaction.created_at >= start) & (Transaction.created_at < end) & (Transaction.store == store_obj.id)
-    the_day = Period(day, day, store_obj.id)
+    the_day = Period(day, day, (store_obj.id,))  # this desk's store alone
     sold = next(iter(turnover(the_day)), None) or {}
     topped: dict[str, int] = defaultdict(int)
     principal = bonus = 0

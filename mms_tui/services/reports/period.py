@@ -28,7 +28,8 @@ TENDER_COLUMNS: tuple[str, ...] = tuple(t.value for t in Tender)
 class Period:
     start: dt.date
     end: dt.date  # inclusive
-    store_id: int | None
+    #: the stores reported on: the node named and every store below it (None: the whole chain)
+    store_ids: tuple[int, ...] | None
 
     @property
     def start_dt(self) -> dt.datetime:
@@ -38,32 +39,53 @@ class Period:
     def end_dt(self) -> dt.datetime:
         return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
 
+    def at_stores(self, column: peewee.Field) -> peewee.Expression | None:
+        """``column`` (a store foreign key) within the period's stores; None for the whole chain. One store is
+        said with ``=``, so a single store's report reads its indexes as it always did."""
+        if self.store_ids is None:
+            return None
+        if len(self.store_ids) == 1:
+            return column == self.store_ids[0]
+        return column.in_(list(self.store_ids))
+
+    def of_stores(self, query: peewee.ModelSelect, column: peewee.Field) -> peewee.ModelSelect:
+        """``query`` kept to the period's stores (by ``column``)."""
+        where = self.at_stores(column)
+        return query if where is None else query.where(where)
+
+    def holds(self, store_id: int | None) -> bool:
+        """Whether a row of this store counts in the period's report."""
+        return self.store_ids is None or store_id in self.store_ids
+
     def tx_filter(self) -> peewee.Expression:
-        """Transactions of any kind made in the period (at its store), by their timestamp."""
+        """Transactions of any kind made in the period (at its stores), by their timestamp."""
         where = (Transaction.created_at >= self.start_dt) & (Transaction.created_at < self.end_dt)
-        if self.store_id is not None:
-            where &= Transaction.store == self.store_id
-        return where
+        return self._at_tx_stores(where)
 
     def kind_filter(self, *kinds: str) -> peewee.Expression:
-        """Transactions of these kinds made in the period (at its store). Said by the store's calendar day,
+        """Transactions of these kinds made in the period (at its stores). Said by the store's calendar day,
         because the index (kind, local_day, created_at) hands them over in day order: a GROUP BY day then reads it
         without sorting. The same transactions as ``tx_filter``: local_day is in [start, end] exactly when
         created_at is in [start_dt, end_dt)."""
         day = Transaction.local_day
-        where = Transaction.kind.in_(kinds) & (day >= self.start) & (day <= self.end)
-        if self.store_id is not None:
-            where &= Transaction.store == self.store_id
-        return where
+        return self._at_tx_stores(Transaction.kind.in_(kinds) & (day >= self.start) & (day <= self.end))
+
+    def _at_tx_stores(self, where: peewee.Expression) -> peewee.Expression:
+        stores = self.at_stores(Transaction.store)
+        return where if stores is None else where & stores
 
 
 def period(start: dt.date | None, end: dt.date | None, store: str | None) -> Period:
+    """The period from ``start`` to ``end`` at ``store`` (a code of any node of the tree: it and every store below
+    it; None: the whole chain)."""
+    from mms_tui.services.staff.stores import subtree
+
     checked_day(start)
     end = checked_day(end) or today()
     start = start or end - dt.timedelta(days=30)
     if start > end:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))
-    return Period(start, end, resolve_store(store).id if store else None)
+    return Period(start, end, tuple(subtree(resolve_store(store))) if store else None)
 
 
 def sum_if(condition: peewee.Expression, amount: peewee.Node) -> peewee.Node:

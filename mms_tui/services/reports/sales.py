@@ -190,9 +190,8 @@ def shifts(p: Period, by: str = "day") -> Iterator[Row]:
     from mms_tui.services.ledger.tenders import MONEY_TENDERS
     from mms_tui.services.money.shifts import shift_summary
 
-    query = Shift.select().where((Shift.opened_at >= p.start_dt) & (Shift.opened_at < p.end_dt))
-    if p.store_id is not None:
-        query = query.where(Shift.store == p.store_id)
+    query = p.of_stores(Shift.select().where((Shift.opened_at >= p.start_dt) & (Shift.opened_at < p.end_dt)),
+                        Shift.store)
     for shift in query.order_by(Shift.opened_at, Shift.id):
         summary = shift_summary(shift)
         net = summary.net

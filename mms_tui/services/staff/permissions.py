@@ -12,6 +12,7 @@ from mms_tui.models import Staff
 from mms_tui.services.base.errors import (
     PermissionDenied,
 )
+from mms_tui.services.base.sql import fetch_rows
 
 ROLE_RANK = {"cashier": 0, "manager": 1, "admin": 2}
 ROLE_NAMES = {"cashier": N_("cashier"), "manager": N_("manager"), "admin": N_("admin")}
@@ -30,6 +31,8 @@ PERMISSIONS: dict[str, str] = {
     "catalogue.edit": "manager",  # add, change, disable or enable products and services, and their prices
     "staff.manage": "manager",  # add, edit, disable, enable staff and reset PINs (of their own store: manages)
     "audit.read": "manager",  # list the audited events (of their own store: may_see_store)
+    "stores.manage": "admin",  # add, rename, move and close stores
+    "stores.edit": "manager",  # a store's address, phone and receipt header (a manager: their own stores)
 }
 
 
@@ -61,10 +64,22 @@ def require_role(staff: Staff, role: str) -> None:
 
 def in_store_scope(staff: Staff, store_id: int | None) -> bool:
     """Whether ``store_id`` lies in the stores ``staff`` looks after: an admin's is every store; anyone else's is
-    their own store only (a manager without a store looks after none)."""
+    their own store and the stores below it in the tree (a region's manager looks after the region's stores; a
+    manager without a store looks after none)."""
     if has_role(staff, "admin"):
         return True
-    return staff.store_id is not None and store_id == staff.store_id
+    if staff.store_id is None or store_id is None:
+        return False
+    if store_id == staff.store_id:
+        return True
+    parents = dict(fetch_rows('SELECT "id", "parent_id" FROM "store"'))
+    node, seen = parents.get(store_id), set()
+    while node is not None and node not in seen:  # up from the store to the root
+        if node == staff.store_id:
+            return True
+        seen.add(node)
+        node = parents.get(node)
+    return False
 
 
 def may_work_at(staff: Staff, store_id: int) -> bool:
