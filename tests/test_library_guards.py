@@ -122,6 +122,21 @@ def a_varied_shop(desk) -> None:
     with contextlib.suppress(WrongPin):
         authenticate("c01", "9999")
     Staff.update(locked_until=dt.datetime(2026, 5, 6, 7, 8, 9)).where(Staff.code == "admin").execute()
+    # the back office's tables: tags, a shop's own field, consent taken by staff and by no one, a performer who
+    # may do a service, a closed store
+    from mms_tui.models import Consent
+    from mms_tui.services.members.attributes import define_field, set_consent, set_field, tag_member
+    from mms_tui.services.staff.admin import add_staff
+    from mms_tui.services.staff.stores import add_store, close_store
+
+    tag_member(zhang, c, ["VIP"])
+    define_field(m, "GOAL", "目标", "choice", ["减脂", "增肌"])
+    set_field(zhang, c, "GOAL", "增肌")
+    set_consent(zhang, c, "sms", True)
+    Consent.create(member=li, channel="email", given=False, staff=None)
+    add_staff("t01", "李师傅", by=desk.admin, performer=True, level="高级", services=["HAIR"])
+    add_store("BR2", "旧店", desk.admin, parent="HQ")
+    close_store("BR2", desk.admin)
 
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:
@@ -358,6 +373,11 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("shift close", "f9")
         await step("shift closed: its report", *"1000", "f10")
         await step("logged out", "escape")
+        from mms_tui.services.staff.admin import reset_pin
+
+        reset_pin("m01", "8642", by=Staff.get(Staff.code == "admin"))
+        await step("a reset PIN: a new one asked", *"m01", "enter", *"8642", "enter")
+        await step("login, the new PIN put off", "escape")
 
     assert watch.differences == []
     assert set(watch.seen) == the_apps_screens()

@@ -117,6 +117,19 @@ async def login_wrong_pin(pilot) -> None:
     await settle(pilot)
 
 
+async def new_pin(pilot) -> None:
+    """A manager reset m01's PIN: it opens the dialog that asks for a new one, with a mismatch said."""
+    from mms_tui.models import Staff
+    from mms_tui.services.staff.admin import reset_pin
+
+    reset_pin("m01", "8642", by=Staff.get(Staff.code == "admin"))
+    await settle(pilot)
+    await pilot.press(*"m01", "enter", *"8642", "enter")
+    await settle(pilot)
+    await pilot.press(*"1357", "enter", *"1358", "enter")
+    await settle(pilot)
+
+
 async def desk_results(pilot) -> None:
     await logged_in(pilot)
     await pilot.press(*"oy", "enter")
@@ -319,6 +332,7 @@ async def command_palette(pilot) -> None:
 SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "login": login,
     "login_wrong_pin": login_wrong_pin,
+    "new_pin": new_pin,
     "desk_results": desk_results,
     "desk_nothing_found": desk_nothing,
     "member": member_screen,

@@ -336,3 +336,58 @@ def test_mms_audit_lists_newest_first_and_filters(desk, run, today):
     assert result.exit_code == 1 and "nobody" in result.output
     csv = run(*db, "audit", "--subject", "staff:m01", "--format", "csv").output.splitlines()
     assert csv[0] == "at,staff,store,action,subject,change" and "staff:m01" in csv[1]
+
+
+# --- the desk: a reset PIN is replaced at the next login ---------------------------------------------------------
+
+
+async def test_at_the_desk_a_reset_pin_asks_for_a_new_one_twice_then_logs_in(sqlite_desk):
+    """A manager resets c01's PIN to 8642: at the desk 8642 opens the new-PIN dialog, not the desk; two different
+    PINs are refused there, the reset one again is refused by the services, a new one typed twice logs in — and
+    from then on the new PIN logs in straight away, the reset one not at all."""
+    from textual.widgets import Label
+
+    from mms_tui.app import create_app
+    from mms_tui.screens.desk import DeskScreen
+    from mms_tui.screens.login import LoginScreen
+    from mms_tui.screens.pin import NewPinScreen
+    from mms_tui.services.staff.admin import reset_pin
+    from mms_tui.settings import Settings
+    from tests.test_tui import login, settle, text
+
+    reset_pin("c01", "8642", by=sqlite_desk.manager)
+    app = create_app(Settings(db=sqlite_desk.target, lock_minutes=0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await login(pilot, "c01", "8642")
+        assert isinstance(app.screen, NewPinScreen)
+        await pilot.press(*"1357", "enter", *"1358", "enter")
+        await settle(pilot)
+        assert "differ" in text(app.screen.query_one("#new-pin-message", Label))
+        await pilot.press(*"8642", "enter", *"8642", "enter")  # the reset PIN itself
+        await settle(pilot)
+        assert isinstance(app.screen, NewPinScreen)
+        assert "differ from the current one" in text(app.screen.query_one("#new-pin-message", Label))
+        await pilot.press(*"1357", "enter", *"1357", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DeskScreen) and app.staff.code == "c01"
+    assert not Staff.get(Staff.code == "c01").must_change_pin
+    assert authenticate("c01", "1357").code == "c01"
+    with pytest.raises(WrongPin):
+        authenticate("c01", "8642")
+    app = create_app(Settings(db=sqlite_desk.target, lock_minutes=0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        reset_pin("c01", "9753", by=sqlite_desk.manager)
+        await login(pilot, "c01", "9753")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, LoginScreen)
+        assert "must be replaced first" in text(app.screen.query_one("#pin-message", Label))
+
+
+def test_mms_init_with_an_admin_code_on_a_database_that_has_an_admin_says_it_created_none(run, sqlite_desk):
+    result = run("--db", sqlite_desk.target, "init", "--admin-code", "c02", "--admin-pin", "5555")
+    assert result.exit_code == 1 and "No admin c02 created" in result.output and "mms staff add" in result.output
+    assert Staff.get_or_none(Staff.code == "c02") is None
+    assert run("--db", sqlite_desk.target, "init").exit_code == 0  # an upgrade alone says nothing of admins

@@ -51,6 +51,9 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
         click.echo(_("Schema already at version {v}.").format(v=result.version))
     if result.admin_created:
         click.echo(_("Created admin {code}.").format(code=admin_code))
+    elif ctx.get_parameter_source("admin_code") == click.core.ParameterSource.COMMANDLINE:
+        raise click.ClickException(_("No admin {code} created: this database has an admin already. Add staff with "
+                                     "'mms staff add'.").format(code=admin_code))
     click.echo(_("Database: {where}").format(where=settings.database))
 
 

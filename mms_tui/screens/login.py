@@ -1,5 +1,6 @@
 """Login: staff code and PIN (the services throttle and lock wrong PINs per account); a demo database shows its
-login; a staff card swiped here fills in the code. A login opens the staff member's shift at this store."""
+login; a staff card swiped here fills in the code. A login opens the staff member's shift at this store. A PIN a
+manager reset is right but opens nothing until its owner has chosen a new one (:class:`NewPinScreen`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from textual.widgets import Header, Label
 
 from mms_tui.i18n import _
 from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection
+from mms_tui.screens.pin import NewPinScreen
 from mms_tui.services.base.config import get_config
+from mms_tui.services.base.errors import InvalidInput, PinChangeRequired
 from mms_tui.services.money.shifts import open_shift
-from mms_tui.services.staff.accounts import authenticate, staff_code_for_card
+from mms_tui.services.staff.accounts import authenticate, set_own_pin, staff_code_for_card
 from mms_tui.widgets.footer import Footer
 from mms_tui.widgets.staff_pin import StaffPinForm
 
@@ -25,6 +28,12 @@ def log_in(code: str, pin: str, store: str):
     staff = authenticate(code, pin, store)
     open_shift(staff, store)
     return staff
+
+
+def replace_pin_and_log_in(code: str, reset_pin: str, new_pin: str, store: str):
+    """After a reset: the new PIN replaces the reset one (checked by the services), then the login goes on."""
+    set_own_pin(code, reset_pin, new_pin)
+    return log_in(code, new_pin, store)
 
 
 class StaffCardFillsTheCode:
@@ -73,6 +82,35 @@ class LoginScreen(StaffCardFillsTheCode, WorkerErrors, Screen[None]):
         form = self.query_one(StaffPinForm)
         try:
             staff = await asyncio.to_thread(in_connection, log_in, code, pin, self.app.settings.store)
+        except PinChangeRequired:
+            self.ask_new_pin(code, pin)
+            return
+        except Exception as exc:
+            form.refused(exc, error_message(exc))
+            return
+        form.accepted()
+        self.app.logged_in(staff)
+
+    def ask_new_pin(self, code: str, reset_pin: str, message: str = "") -> None:
+        """The PIN was right but reset by a manager: its owner chooses a new one, then the login goes on."""
+        def chosen(new_pin: str | None) -> None:
+            if new_pin is None:
+                self.query_one(StaffPinForm).refused(PinChangeRequired(""), _(
+                    "Not logged in: a PIN a manager reset must be replaced first."))
+            else:
+                self.replace_pin(code, reset_pin, new_pin)
+
+        self.app.push_screen(NewPinScreen(code, message), chosen)
+
+    @work(exclusive=True, group="login", exit_on_error=False)
+    async def replace_pin(self, code: str, reset_pin: str, new_pin: str) -> None:
+        form = self.query_one(StaffPinForm)
+        try:
+            staff = await asyncio.to_thread(in_connection, replace_pin_and_log_in, code, reset_pin, new_pin,
+                                            self.app.settings.store)
+        except (InvalidInput, PinChangeRequired) as exc:  # a PIN of the wrong form, or the reset one again
+            self.ask_new_pin(code, reset_pin, error_message(exc))
+            return
         except Exception as exc:
             form.refused(exc, error_message(exc))
             return

@@ -1,5 +1,5 @@
-"""A manager's code and PIN, asked for when a cashier needs an override (refunds, the loyalty rules). The same
-throttle and lockout as the login: it is the same service."""
+"""A manager's code and PIN, asked for when a cashier needs an override (refunds, the loyalty rules) — the same
+throttle and lockout as the login: it is the same service — and the new PIN a staff member chooses after a reset."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Label
+from textual.widgets import Input, Label
 
 from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
@@ -57,6 +57,53 @@ class ManagerPinScreen(WorkerErrors, ModalScreen[Staff | None]):
             form.refused(exc, error_message(exc))
             return
         self.dismiss(staff)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class NewPinScreen(ModalScreen[str | None]):
+    """A staff member whose PIN a manager reset chooses a new one (typed twice) before their login finishes.
+    Returns the new PIN, or None when cancelled; the login screen sets it through the services, which check it
+    (4–8 digits, not the reset one) and hand a refusal back here as ``message``."""
+
+    BINDINGS = [Binding("escape", "cancel", N_("Cancel"), id="newpin.cancel")]
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__()
+        self.code = code
+        self.message = message
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(_("{code}: your PIN was reset — choose a new one").format(code=self.code),
+                        classes="dialog-title")
+            yield Input(placeholder=_("New PIN (4–8 digits)"), password=True, restrict=r"\d*", max_length=8,
+                        id="new-pin")
+            yield Input(placeholder=_("The new PIN again"), password=True, restrict=r"\d*", max_length=8,
+                        id="new-pin-again")
+            yield Label(self.message, id="new-pin-message", classes="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#new-pin-message", Label).display = bool(self.message)
+        self.query_one("#new-pin", Input).focus()
+
+    @on(Input.Submitted, "#new-pin")
+    def first(self) -> None:
+        self.query_one("#new-pin-again", Input).focus()
+
+    @on(Input.Submitted, "#new-pin-again")
+    def second(self) -> None:
+        first, again = (self.query_one(f"#{name}", Input) for name in ("new-pin", "new-pin-again"))
+        if first.value != again.value or not first.value:
+            message = self.query_one("#new-pin-message", Label)
+            message.update(_("The two PINs differ: type the new PIN twice."))
+            message.display = True
+            first.value = again.value = ""
+            first.focus()
+            return
+        self.dismiss(first.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
