@@ -9,14 +9,15 @@ import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
 from mms_tui.cli.options import format_option, staff_options
-from mms_tui.cli.output import write_rows
+from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
 
 KIND = click.Choice(["product", "service"])
 
 
 def _print(items, fmt: str) -> None:
-    write_rows((asdict(item) for item in items), fmt)
+    """Items as rows: prices as ¥ amounts in tables, exact fen in machine formats."""
+    write_rows(for_people((asdict(item) for item in items), fmt), fmt)
 
 
 @click.group("products")
