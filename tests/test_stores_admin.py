@@ -300,3 +300,20 @@ def test_a_regions_manager_looks_after_the_staff_of_the_regions_stores_and_no_ot
     assert not in_store_scope(boss_row, nodes[other].id) and not may_work_at(boss_row, nodes[other].id)
     with pytest.raises(PermissionDenied):
         add_staff("x01", "别区收银", by=boss_row, store=other, pin="5678")
+
+
+def test_an_import_naming_a_store_not_yet_made_says_how_to_add_it_and_then_goes_through(desk, tmp_path):
+    """A member file whose 门店 is BR9, before BR9 exists: the row is named with what to do; after
+    `mms stores add BR9 …` the same file imports, the member at BR9."""
+    from mms_tui.models import Member
+    from mms_tui.services.exchange.import_report import ImportRejected
+    from mms_tui.services.exchange.importing import import_file
+
+    source = tmp_path / "members.csv"
+    source.write_text("姓名,手机,门店\n王五,13700137009,BR9\n", encoding="utf-8")
+    with pytest.raises(ImportRejected) as refused:
+        import_file("members", str(source), staff=desk.manager)
+    assert "unknown store (add it first: mms stores add CODE NAME)" in str(refused.value.errors[0])
+    add_store("BR9", "九号店", desk.admin, parent="HQ")
+    import_file("members", str(source), staff=desk.manager)
+    assert Member.get(Member.phone == "13700137009").home_store.code == "BR9"

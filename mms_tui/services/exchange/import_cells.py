@@ -110,7 +110,7 @@ def _domain_cell(fn: Callable[[str], object]) -> Callable[[str], object]:
     return clean
 
 
-def _lookup(table: dict[str, object], what: str) -> Callable[[str], object]:
+def _lookup(table: dict[str, object], what: str, hint: str = "") -> Callable[[str], object]:
     def find(text: str) -> object:
         key = header_key(text)
         if key in table:
@@ -118,7 +118,7 @@ def _lookup(table: dict[str, object], what: str) -> Callable[[str], object]:
         prefixed = {v for k, v in table.items() if k.startswith(key)}
         if len(prefixed) == 1:  # 金卡 → 金卡会员
             return prefixed.pop()
-        raise CellError(_("unknown {what}").format(what=what))
+        raise CellError(_("unknown {what}").format(what=what) + (f" ({hint})" if hint else ""))
     return find
 
 
@@ -154,7 +154,7 @@ def member_cleaners(tiers: dict[str, object], stores: dict[str, object], card_ty
         "tier": _lookup(tiers, _("tier")),
         "notes": lambda text: text,
         "joined": _joined,
-        "store": _lookup(stores, _("store")),
+        "store": _lookup(stores, _("store"), _("add it first: mms stores add CODE NAME")),
         "card_no": clean_card_key,
         "reader_uid": clean_card_key,
         "barcode": clean_card_key,
