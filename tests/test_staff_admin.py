@@ -391,3 +391,18 @@ def test_mms_init_with_an_admin_code_on_a_database_that_has_an_admin_says_it_cre
     assert result.exit_code == 1 and "No admin c02 created" in result.output and "mms staff add" in result.output
     assert Staff.get_or_none(Staff.code == "c02") is None
     assert run("--db", sqlite_desk.target, "init").exit_code == 0  # an upgrade alone says nothing of admins
+
+
+def test_mms_init_reads_the_first_admins_pin_from_standard_input(run, tmp_path):
+    """The first admin's PIN need not be on the command line, where ps shows it."""
+    target = tmp_path / "fresh.sqlite3"
+    made = run("--db", target, "init", "--admin-code", "boss", "--pin-stdin", input="7531\n")
+    assert made.exit_code == 0 and "boss" in made.output
+    assert authenticate("boss", "7531").role == "admin"
+    other = tmp_path / "other.sqlite3"
+    bad = run("--db", other, "init", "--pin-stdin", input="12\n")
+    assert bad.exit_code == 1 and "Traceback" not in bad.output and not other.exists()
+    both = run("--db", other, "init", "--admin-pin", "1234", "--pin-stdin", input="1234\n")
+    assert both.exit_code == 2 and not other.exists()
+    none = run("--db", other, "init")
+    assert none.exit_code == 1 and "--pin-stdin" in none.output

@@ -19,20 +19,26 @@ from mms_tui.settings import demo_database_path
 @click.command()
 @click.option("--admin-code", default="admin", show_default=True, help="Staff code of the first admin.")
 @click.option("--admin-name", default="", help="Name of the first admin (default: the code).")
-@click.option("--admin-pin", help="PIN of the first admin (4–8 digits); asked for when not given.")
+@click.option("--admin-pin", help="PIN of the first admin (4–8 digits); asked for when not given. On a shared "
+                                 "machine prefer --pin-stdin: the command line is visible to others (ps).")
+@click.option("--pin-stdin", is_flag=True, help="Read the first admin's PIN from the first line of standard input.")
 @click.option("--store-code", default="HQ", show_default=True, help="Code of the first store.")
 @click.option("--store-name", default="总店", show_default=True, help="Name of the first store.")
 @click.option("--time-zone", help="The store's time zone, e.g. Asia/Shanghai (default: the system's, recorded when "
                                   "the database is made).")
 @click.pass_context
-def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | None, store_code: str,
-         store_name: str, time_zone: str | None) -> None:
+def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | None, pin_stdin: bool,
+         store_code: str, store_name: str, time_zone: str | None) -> None:
     """Create or upgrade the database schema and create the first admin."""
     from mms_tui.models.migrations import current_version
     from mms_tui.services.ops.setup import checked_time_zone, connect, initialise, needs_admin
     from mms_tui.services.staff.accounts import check_pin
 
     settings = settings_of(ctx)
+    if pin_stdin:
+        if admin_pin is not None:
+            raise click.UsageError(_("Give --admin-pin or --pin-stdin, not both."))
+        admin_pin = sys.stdin.readline().strip()
     if admin_pin is not None:
         check_pin(admin_pin)  # a bad PIN is refused before the database file is even made
     if time_zone is not None:
@@ -40,7 +46,7 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
     connect(settings.database)
     if admin_pin is None and (current_version() == 0 or needs_admin()):
         if not sys.stdin.isatty():
-            raise click.ClickException(_("No admin exists yet: give --admin-pin (4–8 digits)."))
+            raise click.ClickException(_("No admin exists yet: give its PIN (4–8 digits) with --pin-stdin (or --admin-pin)."))
         admin_pin = click.prompt(_("PIN for admin {code}").format(code=admin_code), hide_input=True,
                                  confirmation_prompt=True)
     result = initialise(store_code=store_code, store_name=store_name, admin_code=admin_code,
