@@ -245,3 +245,38 @@ def test_mms_cardtypes_add_list_edit_disable_enable(run, sqlite_desk):
     cashier = run(*db, "cardtypes", "edit", "DC85", "--price", "1", "--staff", "c01", "--pin-stdin",
                   input=CASHIER_PIN + "\n")
     assert cashier.exit_code == 1 and "may not" in cashier.output
+
+
+def test_a_card_type_sold_only_at_some_stores_is_issued_there_and_refused_elsewhere(desk):
+    """A type limited to the region EAST is sold at its stores, not at HQ; limits named by code, an unknown one
+    refused; '' (no stores) sells it everywhere again."""
+    from mms_tui.services.catalogue.card_types import CardTypeTerms, add_card_type, edit_card_type
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
+    from mms_tui.services.staff.stores import add_store
+
+    add_store("EAST", "华东区", desk.admin, parent="HQ", kind="region")
+    add_store("SH1", "上海一店", desk.admin, parent="EAST")
+    made = add_card_type(desk.manager, CardTypeTerms("SHV", "上海次卡", "visits", price_fen=30_000, visits=10,
+                                                     stores=("east",)))
+    assert made.stores == ("EAST",)
+    member = register_member("上海客", "13900003333", desk.cashier, "r-sh").member_id
+    assert issue_card(member, "SHV", desk.admin, "shv-1", store="SH1").card_id
+    with pytest.raises(InvalidInput, match="Card type SHV is not sold at HQ"):
+        issue_card(member, "SHV", desk.cashier, "shv-2", store="HQ")
+    with pytest.raises(InvalidInput, match="Stores: no store BR9"):
+        edit_card_type(desk.manager, "SHV", stores=("SH1", "BR9"))
+    assert edit_card_type(desk.manager, "SHV", stores=()).stores == ()
+    assert issue_card(member, "SHV", desk.cashier, "shv-3", store="HQ").card_id
+    books_clean()
+
+
+def test_mms_cardtypes_stores_option(run, sqlite_desk):
+    db = ("--db", sqlite_desk.target)
+    pin = MANAGER_PIN + "\n"
+    made = run(*db, "cardtypes", "add", "HQV", "总店次卡", "--kind", "visits", "--price", "100", "--visits", "5",
+               "--stores", "HQ", "--staff", "m01", "--pin-stdin", "--format", "json", input=pin)
+    assert made.exit_code == 0 and json.loads(made.output)[0]["stores"] == ["HQ"]
+    cleared = run(*db, "cardtypes", "edit", "HQV", "--stores", "", "--staff", "m01", "--pin-stdin", "--format",
+                  "json", input=pin)
+    assert json.loads(cleared.output)[0]["stores"] == []

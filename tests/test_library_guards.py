@@ -137,6 +137,9 @@ def a_varied_shop(desk) -> None:
     add_staff("t01", "李师傅", by=desk.admin, performer=True, level="高级", services=["HAIR"])
     add_store("BR2", "旧店", desk.admin, parent="HQ")
     close_store("BR2", desk.admin)
+    from mms_tui.services.catalogue.card_types import edit_card_type
+
+    edit_card_type(m, "Q1", stores=("HQ",))  # a card type sold at one store only
 
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:

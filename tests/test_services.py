@@ -419,6 +419,7 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
     for column in ("address", "email", "preferences"):
         database.execute_sql(f'ALTER TABLE "member" DROP COLUMN "{column}"')
     database.execute_sql('DROP TABLE "staff_service"')  # and migration 9's
+    database.execute_sql('DROP TABLE "card_type_store"')  # and migration 11's
     for column in ("last_failed_at", "locked_until", "last_login_at", "must_change_pin", "performer", "level"):
         database.execute_sql(f'ALTER TABLE "staff" DROP COLUMN "{column}"')
     for table, column in (("member", "family_id"), ("member", "fees_paid_until"), ("card_type", "transferable"),

@@ -155,19 +155,22 @@ def card_type_options(fn):
         click.option("--start-on-first-use/--start-on-purchase", default=None,
                      help="A period pass starts at its first check-in."),
         click.option("--max-freeze-days", type=int, help="Days a card may stay frozen per calendar year."),
+        click.option("--stores", metavar="CODES", help="Sold only at these stores or regions, comma-separated "
+                                                        "('' for every store)."),
     ]):
         fn = option(fn)
     return fn
 
 
 def _terms_given(price, validity_days, visits, pays, period_days, transferable, start_on_first_use,
-                 max_freeze_days) -> dict:
+                 max_freeze_days, stores) -> dict:
     from mms_tui.services.base.text import parse_yuan
 
     given = {"price_fen": parse_yuan(price) if price is not None else None, "validity_days": validity_days,
              "visits": visits, "discount_bp": _percent_bp(pays), "period_days": period_days,
              "transferable": transferable, "start_on_first_use": start_on_first_use,
-             "max_freeze_days": max_freeze_days}
+             "max_freeze_days": max_freeze_days,
+             "stores": tuple(c for c in stores.split(",") if c.strip()) if stores is not None else None}
     return {k: v for k, v in given.items() if v is not None}
 
 

@@ -10,6 +10,7 @@ from mms_tui.models.members import (
     FIELD_KINDS,
     Card,
     CardType,
+    CardTypeStore,
     Consent,
     Member,
     MemberField,
@@ -49,6 +50,7 @@ ALL_MODELS = [
     MemberField,
     MemberFieldValue,
     Consent,
+    CardTypeStore,
 ]
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "BaseModel",
     "Card",
     "CardType",
+    "CardTypeStore",
     "ChainHead",
     "ChainLink",
     "Config",

@@ -160,3 +160,14 @@ class Consent(BaseModel):
 
     class Meta:
         indexes = ((("member", "channel", "at"), False),)
+
+
+class CardTypeStore(BaseModel):
+    """A store (or a region: its stores) a card type is sold at; a type with none is sold everywhere (migration
+    11)."""
+
+    card_type = peewee.ForeignKeyField(CardType, backref="stores", on_delete="CASCADE", index=False)
+    store = peewee.ForeignKeyField(Store, backref="card_types", on_delete="RESTRICT")
+
+    class Meta:
+        indexes = ((("card_type", "store"), True),)

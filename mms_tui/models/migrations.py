@@ -226,6 +226,13 @@ def _staff_admin(db: peewee.Database, migrator: object) -> None:
     db.create_tables([StaffService])
 
 
+def _card_type_stores(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: card types sold only at some stores."""
+    from mms_tui.models import CardTypeStore
+
+    db.create_tables([CardTypeStore])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -238,6 +245,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (8, "members: address, email, preferences, tags, fields, consent", _member_record),
     (9, "staff administration: PIN resets, performers and their services", _staff_admin),
     (10, "store tree: kind, address, phone, receipt header, closed", _store_tree),
+    (11, "card types sold at some stores", _card_type_stores),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -2,7 +2,8 @@
 
 Each kind has its own terms, and a type carries exactly those: a visit package (次卡) its visits, a discount card
 (折扣卡) what it pays in basis points of the list price, a period pass (月卡/季卡/年卡) its days (and may start at
-its first check-in), a visit package may be transferable within a family. A change applies to cards issued after
+its first check-in), a visit package may be transferable within a family. A type is sold at every store, or only
+at the stores (and regions) it names. A change applies to cards issued after
 it; the kind of a type never changes. A type once issued is disabled, not deleted. Every change is
 one audited event (before → after) and the type's state goes on the chain.
 """
@@ -14,7 +15,7 @@ from typing import Any
 
 from mms_tui.db import write_transaction
 from mms_tui.i18n import _
-from mms_tui.models import CARD_KINDS, CardType, Staff
+from mms_tui.models import CARD_KINDS, CardType, CardTypeStore, Staff, Store
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import normalise_card_no, normalise_query
 from mms_tui.services.catalogue.items import check_price
@@ -42,17 +43,57 @@ class CardTypeTerms:
     start_on_first_use: bool = False
     max_freeze_days: int | None = None
     active: bool = True
+    #: the codes of the stores (or regions: their stores) it is sold at; none: every store
+    stores: tuple[str, ...] = ()
 
 
 #: what :func:`edit_card_type` may change
 EDITABLE = ("name", "price_fen", "validity_days", "visits", "discount_bp", "period_days", "transferable",
-            "start_on_first_use", "max_freeze_days")
+            "start_on_first_use", "max_freeze_days", "stores")
+#: the terms kept in the card type's own row
+COLUMNS = tuple(name for name in EDITABLE if name != "stores")
 
 
 def _terms(row: CardType) -> CardTypeTerms:
+    stores = tuple(code for (code,) in Store.select(Store.code).join(CardTypeStore)
+                   .where(CardTypeStore.card_type == row.id).order_by(Store.code).tuples())
     return CardTypeTerms(row.code, row.name, row.kind, int(row.price_fen), row.validity_days, int(row.visits),
                          int(row.discount_bp), row.period_days, bool(row.transferable), bool(row.start_on_first_use),
-                         row.max_freeze_days, bool(row.active))
+                         row.max_freeze_days, bool(row.active), stores)
+
+
+def _store_codes(codes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """Store codes named for a card type: each must be a store (or region) of the tree."""
+    wanted = sorted({normalise_card_no(c).upper() for c in codes if normalise_card_no(c)})
+    known = {code for (code,) in Store.select(Store.code).where(Store.code.in_(wanted)).tuples()}
+    missing = [c for c in wanted if c not in known]
+    if missing:
+        raise InvalidInput(_("Stores: no store {code}.").format(code=", ".join(missing)))
+    return tuple(wanted)
+
+
+def _set_stores(row: CardType, codes: tuple[str, ...]) -> None:
+    CardTypeStore.delete().where(CardTypeStore.card_type == row.id).execute()
+    if codes:
+        CardTypeStore.insert_many([{"card_type": row.id, "store": store.id}
+                                   for store in Store.select().where(Store.code.in_(codes))]).execute()
+
+
+def sold_at(card_type: CardType, store: Store) -> bool:
+    """Whether a card of this type may be issued at ``store``: everywhere unless the type names stores, then at
+    those stores and at the stores below a region it names."""
+    limited = {store_id for (store_id,) in CardTypeStore.select(CardTypeStore.store)
+               .where(CardTypeStore.card_type == card_type.id).tuples()}
+    if not limited:
+        return True
+    node: Store | None = store
+    seen: set[int] = set()
+    while node is not None and node.id not in seen:
+        if node.id in limited:
+            return True
+        seen.add(node.id)
+        node = Store.get_or_none(Store.id == node.parent_id) if node.parent_id is not None else None
+    return False
 
 
 def _days(value: int | None, what: str, *, zero: bool = False) -> int | None:
@@ -98,7 +139,8 @@ def checked(terms: CardTypeTerms) -> CardTypeTerms:
         raise InvalidInput(_("Transferable: only a visit package may be."))
     return replace(terms, code=code, name=name, price_fen=check_price(terms.price_fen),
                    validity_days=_days(terms.validity_days, _("Validity")),
-                   max_freeze_days=_days(terms.max_freeze_days, _("Freeze limit"), zero=True))
+                   max_freeze_days=_days(terms.max_freeze_days, _("Freeze limit"), zero=True),
+                   stores=_store_codes(terms.stores))
 
 
 def find_card_type(code: str) -> CardType:
@@ -130,7 +172,8 @@ def add_card_type(staff: Staff, terms: CardTypeTerms) -> CardTypeTerms:
     with write_transaction():
         if CardType.get_or_none(CardType.code == clean.code) is not None:
             raise InvalidInput(_("Code: {code} is already a card type.").format(code=clean.code))
-        row = CardType.create(**asdict(clean))
+        row = CardType.create(**{k: v for k, v in asdict(clean).items() if k != "stores"})
+        _set_stores(row, clean.stores)
         return _record(row, "card_type.add", staff, None)
 
 
@@ -147,8 +190,10 @@ def edit_card_type(staff: Staff, code: str, **changes: Any) -> CardTypeTerms:
         after = checked(replace(before, **changes))
         if after == before:
             return before
-        values = {k: v for k, v in asdict(after).items() if k in EDITABLE}
+        values = {k: v for k, v in asdict(after).items() if k in COLUMNS}
         CardType.update(**values).where(CardType.id == row.id).execute()
+        if after.stores != before.stores:
+            _set_stores(row, after.stores)
         return _record(CardType.get_by_id(row.id), "card_type.edit", staff, before)
 
 

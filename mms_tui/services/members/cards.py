@@ -21,6 +21,7 @@ from mms_tui.services.base.config import require_within_limit
 from mms_tui.services.base.errors import CardLost, DomainError, DuplicateCardNo, InvalidInput
 from mms_tui.services.base.resolve import resolve_card, resolve_member, resolve_store, today
 from mms_tui.services.base.text import normalise_card_no
+from mms_tui.services.catalogue.card_types import sold_at
 from mms_tui.services.ledger.operations import (
     CARD_ACCOUNTS,
     Posting,
@@ -135,6 +136,8 @@ def issue_card(
     member = resolve_member(member)
     ctype = resolve_card_type(card_type)
     store_obj = resolve_store(store, staff)
+    if not sold_at(ctype, store_obj):
+        raise InvalidInput(_("Card type {type} is not sold at {store}.").format(type=ctype.code, store=store_obj.code))
     card_no_clean = _clean_card_key(card_no, _("Card number"))
     reader_uid = _clean_card_key(reader_uid, _("Reader UID"))
     barcode = _clean_card_key(barcode, _("Barcode"))
