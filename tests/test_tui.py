@@ -374,7 +374,9 @@ async def test_swipe_on_a_reader_opens_the_member_and_a_scan_adds_to_the_bill(re
             assert "●" in app.sub_title
             reader_pty.write(rdm6300_frame("0A1B2C3D4E"))
             assert await wait_until(pilot, lambda: isinstance(app.screen, MemberScreen))
-            # the swipe's worker read the panel too: the screen shows it as it opens, with no second read
+            # the swipe's worker read the panel too: the screen shows it as it opens, with no second read (on a busy
+            # machine the screen may take a moment to show it)
+            assert await wait_until(pilot, lambda: app.screen.view is not None)
             assert app.screen.preloaded is not None and app.screen.view is app.screen.preloaded
             await settle(pilot)
             assert "张三" in text(app.screen.query_one("#member-title", Static))

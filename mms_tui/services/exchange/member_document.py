@@ -113,7 +113,7 @@ def member_document(phone: str) -> dict[str, Any]:
             "address": member.address, "email": member.email, "preferences": member.preferences,
             "tags": tags_of(member), "fields": field_values(member),
             "consent": [{"channel": c.channel, "given": c.given, "at": iso_moment(c.at)}
-                        for c in Consent.select().where(Consent.member == member.id).order_by(Consent.at, Consent.id)],
+                        for c in Consent.select().where(Consent.member == member.id).order_by(Consent.id)],
         },
         "cards": [{
             "card_no": c.card_no, "reader_uid": c.reader_uid, "barcode": c.barcode, "card_type": c.card_type.code,

@@ -227,10 +227,11 @@ class ConsentState:
 
 
 def consent_of(member: Member | int | str) -> list[ConsentState]:
-    """The consent in force on each channel: the latest answer, or never asked."""
+    """The consent in force on each channel: the answer recorded last (in the order recorded, whatever the clocks
+    of the desks said), or never asked."""
     m = resolve_member(member)
     latest: dict[str, Consent] = {}
-    for row in Consent.select().where(Consent.member == m.id).order_by(Consent.at, Consent.id):
+    for row in Consent.select().where(Consent.member == m.id).order_by(Consent.id):
         latest[row.channel] = row
     return [ConsentState(c, latest[c].given if c in latest else None, latest[c].at if c in latest else None)
             for c in CONSENT_CHANNELS]
