@@ -99,32 +99,29 @@ def products_edit(ctx: click.Context, code: str, name: str | None, price: str | 
     _print([edit_item(staff, code, **changes)], fmt)
 
 
-def _set_active(ctx: click.Context, code: str, active: bool, staff_code: str | None, pin_stdin: bool,
-                fmt: str) -> None:
-    from mms_tui.services.catalogue.items import set_active
+def _activation(group: click.Group, name: str, active: bool, setter: str, help: str) -> click.Command:
+    """``disable`` and ``enable`` of a catalogue group: the same command but for the state it sets; ``setter`` is
+    the service function (module:name) that sets it."""
+    @group.command(name, help=help)
+    @click.argument("code")
+    @staff_options("Manager or admin recorded on the change.")
+    @format_option()
+    @click.pass_context
+    def command(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+        import importlib
 
-    open_database(settings_of(ctx))
-    _print([set_active(acting_staff(staff_code, pin_stdin), code, active)], fmt)
+        module, function = setter.split(":")
+        set_state = getattr(importlib.import_module(module), function)
+        open_database(settings_of(ctx))
+        _print([set_state(acting_staff(staff_code, pin_stdin), code, active)], fmt)
+
+    return command
 
 
-@products_group.command("disable")
-@click.argument("code")
-@staff_options("Manager or admin recorded on the change.")
-@format_option()
-@click.pass_context
-def products_disable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """Stop selling an item; its sales keep naming it (nothing is deleted)."""
-    _set_active(ctx, code, False, staff_code, pin_stdin, fmt)
-
-
-@products_group.command("enable")
-@click.argument("code")
-@staff_options("Manager or admin recorded on the change.")
-@format_option()
-@click.pass_context
-def products_enable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """Sell a disabled item again."""
-    _set_active(ctx, code, True, staff_code, pin_stdin, fmt)
+products_disable = _activation(products_group, "disable", False, "mms_tui.services.catalogue.items:set_active",
+                               "Stop selling an item; its sales keep naming it (nothing is deleted).")
+products_enable = _activation(products_group, "enable", True, "mms_tui.services.catalogue.items:set_active",
+                              "Sell a disabled item again.")
 
 
 # --- card types -----------------------------------------------------------------------------------------------------
@@ -239,29 +236,9 @@ def cardtypes_edit(ctx: click.Context, code: str, name: str | None, staff_code: 
     _print([edit_card_type(acting_staff(staff_code, pin_stdin), code, **changes)], fmt)
 
 
-def _card_type_active(ctx: click.Context, code: str, active: bool, staff_code: str | None, pin_stdin: bool,
-                      fmt: str) -> None:
-    from mms_tui.services.catalogue.card_types import set_card_type_active
-
-    open_database(settings_of(ctx))
-    _print([set_card_type_active(acting_staff(staff_code, pin_stdin), code, active)], fmt)
-
-
-@cardtypes_group.command("disable")
-@click.argument("code")
-@staff_options("Manager or admin recorded on the change.")
-@format_option()
-@click.pass_context
-def cardtypes_disable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """Stop selling a card type; its cards keep working."""
-    _card_type_active(ctx, code, False, staff_code, pin_stdin, fmt)
-
-
-@cardtypes_group.command("enable")
-@click.argument("code")
-@staff_options("Manager or admin recorded on the change.")
-@format_option()
-@click.pass_context
-def cardtypes_enable(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """Sell a disabled card type again."""
-    _card_type_active(ctx, code, True, staff_code, pin_stdin, fmt)
+cardtypes_disable = _activation(cardtypes_group, "disable", False,
+                                "mms_tui.services.catalogue.card_types:set_card_type_active",
+                                "Stop selling a card type; its cards keep working.")
+cardtypes_enable = _activation(cardtypes_group, "enable", True,
+                               "mms_tui.services.catalogue.card_types:set_card_type_active",
+                               "Sell a disabled card type again.")

@@ -78,12 +78,19 @@ class LoginScreen(StaffCardFillsTheCode, WorkerErrors, Screen[None]):
         self.login(event.code, event.pin)
 
     @work(exclusive=True, group="login", exit_on_error=False)
-    async def login(self, code: str, pin: str) -> None:
+    async def login(self, code: str, pin: str, new_pin: str | None = None) -> None:
+        """Log in with ``pin``; after a reset, with ``new_pin`` replacing it first."""
         form = self.query_one(StaffPinForm)
+        store = self.app.settings.store
         try:
-            staff = await asyncio.to_thread(in_connection, log_in, code, pin, self.app.settings.store)
-        except PinChangeRequired:
-            self.ask_new_pin(code, pin)
+            staff = await asyncio.to_thread(in_connection, *(
+                (log_in, code, pin, store) if new_pin is None else (replace_pin_and_log_in, code, pin, new_pin,
+                                                                     store)))
+        except (InvalidInput, PinChangeRequired) as exc:  # a reset PIN; then a new one of the wrong form, or it again
+            if new_pin is None and isinstance(exc, InvalidInput):
+                form.refused(exc, error_message(exc))
+            else:
+                self.ask_new_pin(code, pin, "" if new_pin is None else error_message(exc))
             return
         except Exception as exc:
             form.refused(exc, error_message(exc))
@@ -98,21 +105,6 @@ class LoginScreen(StaffCardFillsTheCode, WorkerErrors, Screen[None]):
                 self.query_one(StaffPinForm).refused(PinChangeRequired(""), _(
                     "Not logged in: a PIN a manager reset must be replaced first."))
             else:
-                self.replace_pin(code, reset_pin, new_pin)
+                self.login(code, reset_pin, new_pin)
 
         self.app.push_screen(NewPinScreen(code, message), chosen)
-
-    @work(exclusive=True, group="login", exit_on_error=False)
-    async def replace_pin(self, code: str, reset_pin: str, new_pin: str) -> None:
-        form = self.query_one(StaffPinForm)
-        try:
-            staff = await asyncio.to_thread(in_connection, replace_pin_and_log_in, code, reset_pin, new_pin,
-                                            self.app.settings.store)
-        except (InvalidInput, PinChangeRequired) as exc:  # a PIN of the wrong form, or the reset one again
-            self.ask_new_pin(code, reset_pin, error_message(exc))
-            return
-        except Exception as exc:
-            form.refused(exc, error_message(exc))
-            return
-        form.accepted()
-        self.app.logged_in(staff)

@@ -101,7 +101,8 @@ def clean_date_cell(text: str) -> dt.date:
         raise CellError(str(exc)) from None
 
 
-def _domain_cell(fn: Callable[[str], object]) -> Callable[[str], object]:
+def domain_cell(fn: Callable[[str], object]) -> Callable[[str], object]:
+    """A cleaner of the services (what a form accepts, raising InvalidInput) as a cell's: its message the cell's."""
     def clean(text: str) -> object:
         try:
             return fn(text)
@@ -147,9 +148,9 @@ def member_cleaners(tiers: dict[str, object], stores: dict[str, object], card_ty
                     ) -> dict[str, Callable[[str], object]]:
     """The cleaner of each member-file column; tiers, stores and card types are found by their names and codes."""
     return {
-        "name": _domain_cell(clean_name),
+        "name": domain_cell(clean_name),
         "phone": clean_phone_cell,
-        "gender": _domain_cell(clean_gender),
+        "gender": domain_cell(clean_gender),
         "birthday": _birthday,
         "tier": _lookup(tiers, _("tier")),
         "notes": lambda text: text,

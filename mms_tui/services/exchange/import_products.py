@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from mms_tui.i18n import _
 from mms_tui.models import Product, ServiceItem
-from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import normalise_query
 from mms_tui.services.catalogue.items import check_duration, clean_barcode, clean_code, clean_name
 from mms_tui.services.exchange.fields import PRODUCT_REQUIRED, header_key
@@ -17,6 +16,7 @@ from mms_tui.services.exchange.import_cells import (
     CellError,
     clean_count_cell,
     clean_money_cell,
+    domain_cell,
     too_long,
     unescape,
 )
@@ -45,23 +45,14 @@ def _yes_no(text: str) -> bool:
     return value
 
 
-def _cell(clean: Callable[[str], object]) -> Callable[[str], object]:
-    """A cleaner of the catalogue (``catalogue.items``: what a form accepts) as a cell's: its message the cell's."""
-    def read(text: str) -> object:
-        try:
-            return clean(text)
-        except InvalidInput as exc:
-            raise CellError(str(exc)) from None
-    return read
-
-
 def _duration(text: str) -> int:
-    return _cell(check_duration)(clean_count_cell(text))  # type: ignore[return-value]
+    return domain_cell(check_duration)(clean_count_cell(text))  # type: ignore[return-value]
 
 
 PRODUCT_CLEANERS: dict[str, Callable[[str], object]] = {
-    "code": _cell(clean_code), "name": _cell(clean_name), "kind": _kind, "category": lambda t: normalise_query(t)[:50],
-    "price": clean_money_cell, "barcode": _cell(clean_barcode), "duration_minutes": _duration, "active": _yes_no,
+    "code": domain_cell(clean_code), "name": domain_cell(clean_name), "kind": _kind,
+    "category": lambda t: normalise_query(t)[:50], "price": clean_money_cell, "barcode": domain_cell(clean_barcode),
+    "duration_minutes": _duration, "active": _yes_no,
 }
 
 
