@@ -55,6 +55,7 @@ from mms_tui.models import (
     Visit,
 )
 from mms_tui.services.base.text import discount_label
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.ops.demo import CATALOG, GIVEN, SURNAMES
 
 #: (code, name, share of members living there)
@@ -149,8 +150,11 @@ class _Simulation:
         self.first_day = first_day
         self.days = days
         self.scale = scale
+        levels = {level.tier: level for level in load_rules().tiers.levels}  # what each tier gives
         self.tiers = sorted(
-            (t.rank, t.id, t.code, t.name, t.discount_bp, t.points_pct, t.upgrade_spend_fen) for t in Tier.select()
+            (t.rank, t.id, t.code, t.name, levels[t.code].price_bp if t.code in levels else 10_000,
+             levels[t.code].points_pct if t.code in levels else 100,
+             (levels[t.code].upgrade_at or 0) if t.code in levels else 0) for t in Tier.select()
         )
         self.tier_rank_of_id = {t[1]: i for i, t in enumerate(self.tiers)}
         self.types = {t.code: t for t in CardType.select()}

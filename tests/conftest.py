@@ -17,7 +17,7 @@ import pytest
 
 from mms_tui import clock
 from mms_tui.db import close_database
-from mms_tui.models import Product, ServiceItem, Staff, Store
+from mms_tui.models import Category, Product, ServiceItem, Staff, Store
 from mms_tui.services.ops.setup import connect, initialise
 from mms_tui.services.staff.accounts import create_staff
 
@@ -118,6 +118,8 @@ def setup_desk(target: str) -> Desk:
     store = Store.get(Store.code == "HQ")
     create_staff("m01", "经理 李强", "manager", MANAGER_PIN, store=store)
     create_staff("c01", "前台 小陈", "cashier", CASHIER_PIN, store=store, card_no="STAFF001")
+    for name in sorted({c[4] for c in CATALOG}):
+        Category.create(name=name)
     for kind, code, barcode, name, category, price in CATALOG:
         model = ServiceItem if kind == "service" else Product
         model.create(code=code, barcode=barcode, name=name, category=category, price_fen=price)

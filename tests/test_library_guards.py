@@ -44,13 +44,13 @@ from mms_tui.models import (
     Staff,
     Store,
     Tier,
-    TierPrice,
     Transaction,
 )
 from mms_tui.screens.dialog import OperationDialog
 from mms_tui.services.base.config import set_config
 from mms_tui.services.base.errors import WrongPin
 from mms_tui.services.base.sql import columns, fetch_model, fetch_rows, row_model
+from mms_tui.services.catalogue.prices import set_price
 from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.family import set_family
@@ -110,8 +110,8 @@ def a_varied_shop(desk) -> None:
                   transaction=Transaction.get(Transaction.txid == "g-s1"))
     Coupon.create(code="C-OPEN", promotion="SPRING")
     gold = Tier.get(Tier.code == "GOLD")
-    TierPrice.create(tier=gold, product=Product.get(Product.code == "WATER"), price_fen=250)
-    TierPrice.create(tier=gold, service=ServiceItem.get(ServiceItem.code == "HAIR"), price_fen=6_600)
+    set_price(desk.manager, "WATER", 250, list_code=gold.code)
+    set_price(desk.manager, "HAIR", 6_600, list_code=gold.code)
     Product.update(active=False).where(Product.code == "SHAMPOO").execute()
     with write_transaction():
         set_config("shift_float_fen", 20_000)
@@ -140,6 +140,13 @@ def a_varied_shop(desk) -> None:
     from mms_tui.services.catalogue.card_types import edit_card_type
 
     edit_card_type(m, "Q1", stores=("HQ",))  # a card type sold at one store only
+    from mms_tui.services.catalogue.prices import add_level
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.members.profile import update_member
+
+    add_level(m, "DEALER", "经销商价")  # a price level, a dealer's price at one store, a member buying at it
+    set_price(m, "WATER", 200, list_code="DEALER", store="HQ")
+    update_member(zhang, m, new_txid(), price_level="DEALER")
 
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:

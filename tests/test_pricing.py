@@ -12,14 +12,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mms_tui.i18n import set_language
-from mms_tui.models import Card, CardType, Member, Product, ServiceItem, Tier, TierPrice
+from mms_tui.models import Card, CardType, ItemPrice, Member, Product, ServiceItem, Tier
 from mms_tui.services.base.errors import InsufficientBalance, InvalidInput
+from mms_tui.services.catalogue.prices import set_price
 from mms_tui.services.loyalty.birthday_benefit import birthday_benefit, birthday_window
 from mms_tui.services.loyalty.earning import EARNING_TENDERS, points_earned, points_expire_on
 from mms_tui.services.loyalty.fees_due import due_fees
 from mms_tui.services.loyalty.pricing import CartLine, CouponFacts, MemberFacts, price_cart
 from mms_tui.services.loyalty.rules import Rules, default_rules
 from mms_tui.services.loyalty.rules_reader import parse_rules
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.spending import max_points_payment, points_for_payment
 from mms_tui.services.loyalty.topup_bonus import topup_bonus, topup_tier
 from mms_tui.services.members.cards import issue_card
@@ -683,7 +685,7 @@ def member_facts(member_id: int) -> MemberFacts:
     member = Member.get_by_id(member_id)
     tier = Tier.get_by_id(member.tier_id)
     prices = {}
-    for row in TierPrice.select().where(TierPrice.tier == tier.id):
+    for row in ItemPrice.select().where((ItemPrice.tier == tier.id) & ItemPrice.store.is_null()):
         if row.product_id is not None:
             prices[("product", Product.get_by_id(row.product_id).code)] = row.price_fen
         else:
@@ -691,7 +693,9 @@ def member_facts(member_id: int) -> MemberFacts:
     active = Card.select(Card, CardType).join(CardType).where((Card.member == member.id) & (Card.status == "active"))
     card_bp = min([c.card_type.discount_bp for c in active if c.card_type.kind == "discount"], default=10_000)
     stored = [c for c in active if c.card_type.kind == "stored_value"]
-    return MemberFacts(member.id, tier.code, tier.name, tier.discount_bp, tier.points_pct, prices, card_bp,
+    level = load_rules().tiers.benefit(tier.code)
+    return MemberFacts(member.id, tier.code, tier.name, level.price_bp if level else 10_000,
+                       level.points_pct if level else 100, prices, card_bp,
                        birthday=member.birthday, principal_fen=stored[0].principal_fen if stored else 0,
                        bonus_fen=stored[0].bonus_fen if stored else 0)
 
@@ -725,10 +729,9 @@ def shop(desk):
             issue_card(m, card, desk.cashier, f"dc{i}", card_no=f"DC{i}")
         ids[f"{tier}+{card}"] = m
     gold = Tier.get(Tier.code == "GOLD")
-    TierPrice.create(tier=gold, product=Product.get(Product.code == "SHAMPOO"), price_fen=5_000)
-    TierPrice.create(tier=gold, service=ServiceItem.get(ServiceItem.code == "HAIR"), price_fen=9_999)  # above list
-    TierPrice.create(tier=Tier.get(Tier.code == "SILVER"), service=ServiceItem.get(ServiceItem.code == "SPA"),
-                     price_fen=39_900)
+    set_price(desk.manager, "SHAMPOO", 5_000, list_code=gold.code)
+    set_price(desk.manager, "HAIR", 9_999, list_code=gold.code)  # above list
+    set_price(desk.manager, "SPA", 39_900, list_code="SILVER")
     return ids
 
 

@@ -31,6 +31,7 @@ from mms_tui.models import (
 )
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import as_date
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.segments import SEGMENT_RULES, segment_of
 from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
@@ -492,9 +493,10 @@ def ref_tiers(p: Period, by: str = "day") -> Iterator[Row]:
         if (event.action == "member.tier_up" and p.start <= event.created_at.date() <= p.end
                 and p.holds(event.store_id)):
             upgrades[json.loads(event.payload)["to"]] += 1
+    levels = {level.tier: level for level in load_rules().tiers.levels}  # thresholds are the rules' (spend)
     for tier in sorted(Tier.select(), key=lambda t: t.rank):
         yield {"tier": tier.name, "code": tier.code, "members": members[tier.id], "upgrades": upgrades[tier.code],
-               "threshold_fen": tier.upgrade_spend_fen}
+               "threshold_fen": (levels[tier.code].upgrade_at or 0) if tier.code in levels else 0}
 
 
 def ref_segments(p: Period, by: str = "day") -> Iterator[Row]:

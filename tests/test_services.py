@@ -440,6 +440,10 @@ def test_init_upgrades_a_version_1_database_to_the_indexes_a_new_one_has(desk):
     database.execute_sql('CREATE INDEX "card_card_type_id" ON "card" ("card_type_id")')
     for column in ("kind", "address", "phone", "receipt_header", "closed_at"):  # migration 10's
         database.execute_sql(f'ALTER TABLE "store" DROP COLUMN "{column}"')
+    for column, definition in (("discount_bp", "INTEGER NOT NULL DEFAULT 10000"),  # migration 12 moved these out
+                               ("points_pct", "INTEGER NOT NULL DEFAULT 100"),
+                               ("upgrade_spend_fen", "BIGINT NOT NULL DEFAULT 0")):
+        database.execute_sql(f'ALTER TABLE "tier" ADD COLUMN "{column}" {definition}')
     SchemaVersion.delete().where(SchemaVersion.version > 1).execute()
     assert current_version() == 1
 

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from mms_tui.db import close_database, write_transaction
-from mms_tui.models import Card, Entry, Tier
+from mms_tui.db import close_database
+from mms_tui.models import Card, Entry
 from mms_tui.services.base.errors import AlreadyReversed, InsufficientBalance, InvalidInput
-from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.loyalty.tier_admin import edit_tier, list_tiers
 from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.profile import register_member
@@ -38,9 +38,9 @@ class DeskMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="mms-sm-")
         self.desk = setup_desk(str(Path(self.dir) / "sm.sqlite3"))
-        with write_transaction():  # keep the member in one tier: prices and points stay the model's
-            Tier.update(upgrade_spend_fen=10**12).where(Tier.rank > 0).execute()
-            record_states("tier")  # as the back office records a change it makes
+        for tier in list_tiers():  # keep the member in one tier: prices and points stay the model's
+            if tier.rank > 0:
+                edit_tier(self.desk.admin, tier.code, upgrade_at=10**12)
         staff = self.desk.cashier
         self.member = register_member("张三", "13800138000", staff, "reg").member_id
         self.sv = issue_card(self.member, "SV", staff, "i-sv", card_no="SV0").card_id

@@ -234,7 +234,7 @@ def test_a_card_type_tier_or_catalogue_price_changed_behind_the_services_is_caug
     import_file("products", catalogue)
     assert check_ledger() == []
     CardType.update(price_fen=1).where(CardType.code == "V10").execute()
-    Tier.update(discount_bp=5000).where(Tier.code == "GOLD").execute()
+    Tier.update(rank=9).where(Tier.code == "GOLD").execute()
     Product.update(price_fen=1).where(Product.code == "TEA").execute()
     found = problems()
     for expected in ("card_type", "tier", "product"):

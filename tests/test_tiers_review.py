@@ -3,6 +3,7 @@ with keep levels and a grace period, progress to the next tier."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 
@@ -13,13 +14,32 @@ from mms_tui import clock
 from mms_tui.cli import cli
 from mms_tui.db import write_transaction
 from mms_tui.models import AuditEvent, Member, Sale, ServiceItem, Tier, Transaction
-from mms_tui.services.loyalty.rules_store import save_rules
+from mms_tui.services.loyalty.rules_store import save_rules as save_document
+from mms_tui.services.loyalty.tier_admin import edit_tier, list_tiers
 from mms_tui.services.loyalty.tiers import progress, review_tiers, upgrade_if_qualified
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.checkout import checkout
 from mms_tui.services.ops.setup import connect
+
+#: the default tiers' upgrade spend, with no discount: what every document saved here gives them unless it says
+UPGRADE_SPEND = {"SILVER": "1000", "GOLD": "5000", "DIAMOND": "20000"}
+
+
+def save_rules(document: dict, staff) -> None:
+    """Save ``document`` with the default tiers' upgrade spend filled in where a spend-basis document leaves it
+    out (a tier's thresholds and discount are the rules' own: a document without them would give none)."""
+    document = copy.deepcopy(document)
+    tiers = document.setdefault("tiers", {})
+    if tiers.get("basis", "spend") == "spend":
+        levels = tiers.setdefault("levels", [])
+        for code, spend in UPGRADE_SPEND.items():
+            level = next((lv for lv in levels if lv["tier"] == code), None)
+            if level is None:
+                levels.append(level := {"tier": code})
+            level.setdefault("upgrade_at", spend)
+    save_document(document, staff)
 
 
 def on(day: str) -> dt.date:
@@ -41,7 +61,8 @@ def tier_of(member_id: int) -> str:
 def shop(desk):
     """Services priced to make exact amounts: ¥1000 (K1), ¥999.99 (K1M), ¥5000 (K5), ¥3000 (K3), ¥1 (Y1); tiers
     give no discount here, so a member pays the list price whatever their tier."""
-    Tier.update(discount_bp=10_000).execute()
+    for tier in list_tiers():
+        edit_tier(desk.manager, tier.code, price_bp=10_000)
     for code, price in (("K1", 100_000), ("K1M", 99_999), ("K5", 500_000), ("K3", 300_000), ("Y1", 100)):
         ServiceItem.create(code=code, name=code, category="test", price_fen=price)
     desk.zhang = register_member("张三", "13800138000", desk.cashier, "reg").member_id
@@ -199,7 +220,7 @@ def test_a_tier_given_by_hand_ends_a_running_grace(gold):
 def test_review_catches_up_upgrades_missed_when_thresholds_were_lowered(shop):
     buy(shop, shop.zhang, "s1", "K1M")
     assert tier_of(shop.zhang) == "NORMAL"
-    Tier.update(upgrade_spend_fen=90_000).where(Tier.code == "SILVER").execute()
+    edit_tier(shop.manager, "SILVER", upgrade_at=90_000)
     changes = review(shop, clock.today().isoformat()).changes
     assert [(c.action, c.to_tier) for c in changes] == [("up", "SILVER")]
     assert tier_of(shop.zhang) == "SILVER"

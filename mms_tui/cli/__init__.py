@@ -84,7 +84,7 @@ for _command in (
     exchange.import_, exchange.export, exchange.cards_group,
     reports.report,
     loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
-    catalogue.products_group, catalogue.cardtypes_group,
+    catalogue.products_group, catalogue.cardtypes_group, catalogue.prices_group, catalogue.categories_group,
     ops.check, ops.backup, ops.restore,
     devices.devices_group,
     staff.staff_group, staff.audit,

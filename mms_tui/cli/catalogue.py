@@ -1,5 +1,5 @@
 """The catalogue kept from the command line: ``mms products`` (products and services) and ``mms cardtypes``, each
-``list|add|edit|disable|enable``."""
+``list|add|edit|disable|enable``, and ``mms prices`` (price lists and price levels)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import asdict
 import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
-from mms_tui.cli.options import format_option, staff_options
+from mms_tui.cli.options import dry_run_option, file_format_option, format_option, staff_options
 from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
 
@@ -242,3 +242,218 @@ cardtypes_disable = _activation(cardtypes_group, "disable", False,
 cardtypes_enable = _activation(cardtypes_group, "enable", True,
                                "mms_tui.services.catalogue.card_types:set_card_type_active",
                                "Sell a disabled card type again.")
+
+
+# --- price lists -----------------------------------------------------------------------------------------------------
+
+
+@click.group("prices")
+def prices_group() -> None:
+    """Price lists (价格体系): an item's price per tier, per price level (经销商价 …) and per store.
+
+    A member given a price level pays its price (it replaces the tier's); a store's price beats its region's,
+    which beats the chain's; promotions apply after. LIST is a tier's or a price level's code, or RETAIL for a
+    store's own retail price.
+
+    \b
+    mms prices add-level DEALER 经销商价 --staff m01
+    mms prices set SHAMPOO 45 --list DEALER --staff m01
+    mms prices set HAIR 78 --list GOLD --store BR1 --staff m01
+    mms members edit 13800138000 --price-level DEALER --staff m01
+    mms prices list --list DEALER
+    mms prices export prices.xlsx ; mms prices import prices.xlsx --staff m01
+    """
+
+
+def _price_rows(rows, fmt: str):
+    return for_people((asdict(r) for r in rows), fmt)
+
+
+@prices_group.command("list")
+@click.option("--list", "list_code", metavar="LIST", help="Only this list (a tier, a price level, or RETAIL).")
+@click.option("--store", "store_code", metavar="CODE", help="Only prices set for this store or region.")
+@click.option("--item", metavar="CODE", help="Only this product or service.")
+@format_option()
+@click.pass_context
+def prices_list(ctx: click.Context, list_code: str | None, store_code: str | None, item: str | None,
+                fmt: str) -> None:
+    """The prices set, by item, list and store (store '' is chain-wide), beside each item's catalogue price."""
+    from mms_tui.services.catalogue.prices import list_prices
+
+    open_database(settings_of(ctx))
+    write_rows(_price_rows(list_prices(list_code=list_code, store=store_code, item=item), fmt), fmt)
+
+
+@prices_group.command("set")
+@click.argument("item")
+@click.argument("price")
+@click.option("--list", "list_code", metavar="LIST", default="RETAIL", show_default=True,
+              help="A tier's or a price level's code, or RETAIL (a store's own retail price; needs --store).")
+@click.option("--store", "store_code", metavar="CODE", help="For this store or region only (default: chain-wide).")
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def prices_set(ctx: click.Context, item: str, price: str, list_code: str, store_code: str | None,
+               staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Set ITEM's PRICE (yuan) on a list, or take it off with PRICE 'none'."""
+    from mms_tui.services.base.text import parse_yuan
+    from mms_tui.services.catalogue.prices import set_price
+
+    fen = None if price.strip().lower() in ("none", "-") else parse_yuan(price)
+    open_database(settings_of(ctx))
+    row = set_price(acting_staff(staff_code, pin_stdin), item, fen, list_code=list_code, store=store_code)
+    if row is None:
+        click.echo(_("{item} is off that list.").format(item=item.strip().upper()), err=True)
+    else:
+        write_rows(_price_rows([row], fmt), fmt)
+
+
+@prices_group.command("levels")
+@format_option()
+@click.pass_context
+def prices_levels(ctx: click.Context, fmt: str) -> None:
+    """The price levels, with how many members buy at each and how many prices each has."""
+    from mms_tui.services.catalogue.prices import list_levels
+
+    open_database(settings_of(ctx))
+    write_rows((asdict(level) for level in list_levels()), fmt)
+
+
+@prices_group.command("add-level")
+@click.argument("code")
+@click.argument("name")
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def prices_add_level(ctx: click.Context, code: str, name: str, staff_code: str | None, pin_stdin: bool,
+                     fmt: str) -> None:
+    """Add a price level (零售价, 会员价, 经销商价, 二级经销商价 …) to give members with mms members edit."""
+    from mms_tui.services.catalogue.prices import add_level
+
+    open_database(settings_of(ctx))
+    write_rows([asdict(add_level(acting_staff(staff_code, pin_stdin), code, name))], fmt)
+
+
+@prices_group.command("edit-level")
+@click.argument("code")
+@click.option("--name", help="New name.")
+@click.option("--enable/--disable", "active", default=None,
+              help="Give the level's prices again / stop (its members then pay as their tier).")
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def prices_edit_level(ctx: click.Context, code: str, name: str | None, active: bool | None, staff_code: str | None,
+                      pin_stdin: bool, fmt: str) -> None:
+    """Rename a price level, or disable and enable it."""
+    from mms_tui.services.catalogue.prices import edit_level
+
+    if name is None and active is None:
+        raise click.UsageError(_("Give at least one term to change."))
+    open_database(settings_of(ctx))
+    write_rows([asdict(edit_level(acting_staff(staff_code, pin_stdin), code, name=name, active=active))], fmt)
+
+
+@prices_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--encoding", default="auto", show_default=True, help="auto, or any codec name, e.g. gbk.")
+@dry_run_option("Check every row and report, but write nothing.")
+@click.option("--sheet", metavar="NAME", help="Worksheet of an .xlsx file (default: the first).")
+@staff_options("Manager or admin recorded on the import.")
+@click.pass_context
+def prices_import(ctx: click.Context, file: str, encoding: str, dry_run: bool, sheet: str | None,
+                  staff_code: str | None, pin_stdin: bool) -> None:
+    """Set prices from a CSV or XLSX file (编码/code, 价格表/list, 门店/store, 价格/price), all or nothing; every bad
+    row is named. Reads what mms prices export writes."""
+    from mms_tui.cli.exchange import import_
+
+    ctx.invoke(import_, what="prices", file=file, encoding=encoding, mapping=(), on_duplicate="error",
+               dry_run=dry_run, sheet=sheet, staff_code=staff_code, pin_stdin=pin_stdin)
+
+
+@prices_group.command("export")
+@click.argument("target", metavar="FILE|-")
+@file_format_option(["csv", "jsonl", "json", "xlsx"],
+                    help="File format (default: from FILE's suffix .xlsx/.jsonl/.json, else csv).")
+@click.option("--store", "store_code", metavar="CODE", help="Only prices set for this store.")
+@click.pass_context
+def prices_export(ctx: click.Context, target: str, fmt: str | None, store_code: str | None) -> None:
+    """Write every price of the price lists to FILE (or - for stdout), prices in yuan: a file mms prices import
+    reads back."""
+    from mms_tui.cli.exchange import export
+
+    ctx.invoke(export, what="prices", target=target, member_file=None, fmt=fmt, encoding=None,
+               store_code=store_code, start=None, end=None)
+
+
+# --- categories ------------------------------------------------------------------------------------------------------
+
+
+@click.group("categories")
+def categories_group() -> None:
+    """Categories (类别) of products and services: the list an item's category must be on (a manager's work).
+
+    \b
+    mms categories list
+    mms categories add 美甲 --staff m01
+    mms categories rename 美甲 美甲美睫 --staff m01
+    mms categories disable 美甲美睫 --staff m01
+    """
+
+
+@categories_group.command("list")
+@click.option("--all", "inactive", is_flag=True, help="Disabled categories too.")
+@format_option()
+@click.pass_context
+def categories_list(ctx: click.Context, inactive: bool, fmt: str) -> None:
+    """The categories by name, with how many products and services each holds."""
+    from mms_tui.services.catalogue.categories import list_categories
+
+    open_database(settings_of(ctx))
+    write_rows((asdict(c) for c in list_categories(inactive=inactive)), fmt)
+
+
+@categories_group.command("add")
+@click.argument("name")
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def categories_add(ctx: click.Context, name: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Add a category to the list."""
+    from mms_tui.services.catalogue.categories import add_category
+
+    open_database(settings_of(ctx))
+    write_rows([asdict(add_category(acting_staff(staff_code, pin_stdin), name))], fmt)
+
+
+@categories_group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def categories_rename(ctx: click.Context, name: str, new_name: str, staff_code: str | None, pin_stdin: bool,
+                      fmt: str) -> None:
+    """Rename a category and every item in it (refused while the loyalty rules name it)."""
+    from mms_tui.services.catalogue.categories import rename_category
+
+    open_database(settings_of(ctx))
+    write_rows([asdict(rename_category(acting_staff(staff_code, pin_stdin), name, new_name))], fmt)
+
+
+def _category_state(name: str, active: bool, help: str) -> click.Command:
+    @categories_group.command(name, help=help)
+    @click.argument("category")
+    @staff_options("Manager or admin recorded on the change.")
+    @format_option()
+    @click.pass_context
+    def command(ctx: click.Context, category: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+        from mms_tui.services.catalogue.categories import set_category_active
+
+        open_database(settings_of(ctx))
+        write_rows([asdict(set_category_active(acting_staff(staff_code, pin_stdin), category, active))], fmt)
+
+    return command
+
+
+categories_disable = _category_state("disable", False, "Put no more items in a category; its items keep it.")
+categories_enable = _category_state("enable", True, "Allow a disabled category again.")

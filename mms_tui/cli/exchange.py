@@ -23,7 +23,7 @@ from mms_tui.services.base.text import format_money
 
 
 @click.command("import")
-@click.argument("what", type=click.Choice(["members", "products"]))
+@click.argument("what", type=click.Choice(["members", "products", "prices"]))
 @file_argument()
 @click.option("--encoding", default="auto", show_default=True,
               help="auto (UTF-8 with or without BOM, UTF-16 with BOM, else GB18030) or any codec name, e.g. gbk.")
@@ -37,7 +37,7 @@ from mms_tui.services.base.text import format_money
 @click.pass_context
 def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tuple[str, ...], on_duplicate: str,
             dry_run: bool, sheet: str | None, staff_code: str | None, pin_stdin: bool) -> None:
-    """Import members (with cards and opening balances) or products from CSV or XLSX, all or nothing.
+    """Import members (with cards and opening balances), products or price lists from CSV or XLSX, all or nothing.
 
     Headers in Chinese or English (姓名/name, 手机/phone, 卡号/card_no, 余额/balance, 赠送余额/bonus,
     积分/points, 剩余次数/visits, 有效期/valid_until, 生日/birthday, 性别/gender, 等级/tier, 卡类型/card_type,
@@ -71,6 +71,9 @@ def _say_ignored(columns: list[str]) -> None:
 
 def _import_summary(result) -> str:
     verb = _("Checked (dry run, nothing written)") if result.dry_run else _("Imported")
+    if result.what == "prices":
+        return _("{verb}: {rows} rows; {created} prices set, {updated} changed, {skipped} unchanged.").format(
+            verb=verb, rows=result.rows, created=result.created, updated=result.updated, skipped=result.skipped)
     if result.what == "products":
         return _("{verb}: {rows} rows; {created} products created, {updated} updated, {skipped} skipped.").format(
             verb=verb, rows=result.rows, created=result.created, updated=result.updated, skipped=result.skipped)
@@ -83,7 +86,7 @@ def _import_summary(result) -> str:
 
 
 @click.command()
-@click.argument("what", type=click.Choice(["members", "cards", "ledger", "sales", "member"]))
+@click.argument("what", type=click.Choice(["members", "cards", "ledger", "sales", "prices", "member"]))
 @click.argument("target", metavar="FILE|-|PHONE")
 @click.argument("member_file", metavar="[FILE|-]", required=False)
 @file_format_option(["csv", "jsonl", "json", "xlsx"],
@@ -95,7 +98,7 @@ def _import_summary(result) -> str:
 @click.pass_context
 def export(ctx: click.Context, what: str, target: str, member_file: str | None, fmt: str | None,
            encoding: str | None, store_code: str | None, start, end) -> None:
-    """Export members, cards, the ledger or sales to FILE (or - for stdout), streamed and replaced only when
+    """Export members, cards, the ledger, sales or price lists to FILE (or - for stdout), streamed and replaced only when
     complete; or one member's full data as JSON: mms export member PHONE [FILE|-]. Members' money is yuan
     (imports back with mms import members); ledger and sales money is fen."""
     import contextlib

@@ -132,7 +132,112 @@ def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | No
 
 @click.group("tiers")
 def tiers_group() -> None:
-    """Member tiers: keep, downgrade and catch-up upgrades (mms tiers review, daily from cron)."""
+    """Member tiers: what each gives and takes (list, add, edit: a manager's work), and the daily review.
+
+    \b
+    mms tiers list
+    mms tiers add PLAT 铂金会员 --rank 4 --pays 80 --points 2.5 --upgrade-at 50000 --staff m01
+    mms tiers edit GOLD --pays 88 --upgrade-at 6000 --staff m01
+    mms tiers review                  # daily from cron: keep, downgrade, catch-up upgrades
+    """
+
+
+def _tier_rows(tiers, fmt: str):
+    from mms_tui.services.loyalty.tier_admin import describe_terms
+
+    for t in tiers:
+        if fmt in MACHINE_FORMATS:
+            yield {"code": t.code, "name": t.name, "rank": t.rank, "members": t.members, "price_bp": t.price_bp,
+                   "points_pct": t.points_pct, "basis": t.basis, "upgrade_at": t.upgrade_at, "keep_at": t.keep_at,
+                   "category_discounts": dict(t.category_discounts)}
+        else:
+            terms = describe_terms(t)
+            yield {_("code"): t.code, _("name"): t.name, _("rank"): t.rank, _("members"): t.members,
+                   _("pays"): terms["pays"], _("points"): terms["points"], _("upgrade at"): terms["upgrade_at"],
+                   _("keep at"): terms["keep_at"]}
+
+
+def tier_term_options(fn):
+    """What a tier gives and takes, for add and edit."""
+    for option in reversed([
+        click.option("--pays", help="What its members pay, in percent of the price (90 = 9折)."),
+        click.option("--points", help="Points multiplier (1.5 = half as many points again)."),
+        click.option("--upgrade-at", help="Reached at this much in the rules' basis: yuan spent, points or visits "
+                                          "('none': given by hand only)."),
+        click.option("--keep-at", help="Kept at a review with this much ('none': its upgrade threshold)."),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+def _tier_terms(pays: str | None, points: str | None, upgrade_at: str | None, keep_at: str | None) -> dict:
+    from mms_tui.services.base.text import parse_yuan
+    from mms_tui.services.loyalty.tier_admin import parse_threshold
+
+    given: dict = {}
+    if pays is not None:
+        given["price_bp"] = parse_yuan(pays.strip().removesuffix("%"))  # two decimals of a percent: basis points
+    if points is not None:
+        given["points_pct"] = parse_yuan(points.strip().lstrip("×xX"))
+    for key, text in (("upgrade_at", upgrade_at), ("keep_at", keep_at)):
+        if text is not None:
+            given[key] = None if text.strip().lower() in ("", "none") else parse_threshold(text)
+    return given
+
+
+@tiers_group.command("list")
+@format_option()
+@click.pass_context
+def tiers_list(ctx: click.Context, fmt: str) -> None:
+    """Every tier, lowest first: what its members pay, their points multiplier, the thresholds to reach and keep
+    it (in the rules' basis) and how many members hold it."""
+    from mms_tui.services.loyalty.tier_admin import list_tiers
+
+    open_database(settings_of(ctx))
+    write_rows(_tier_rows(list_tiers(), fmt), fmt)
+
+
+@tiers_group.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--rank", type=int, required=True, help="Its place: 0 is the lowest tier, higher ranks rise above.")
+@tier_term_options
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def tiers_add(ctx: click.Context, code: str, name: str, rank: int, pays, points, upgrade_at, keep_at,
+              staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Add a tier (its terms are saved in the loyalty rules, audited)."""
+    from mms_tui.services.loyalty.tier_admin import add_tier
+
+    open_database(settings_of(ctx))
+    terms = _tier_terms(pays, points, upgrade_at, keep_at)
+    staff = acting_staff(staff_code, pin_stdin)
+    write_rows(_tier_rows([add_tier(staff, code, name, rank, **terms)], fmt), fmt)
+
+
+@tiers_group.command("edit")
+@click.argument("code")
+@click.option("--name", help="New name.")
+@click.option("--rank", type=int, help="New place in the order.")
+@tier_term_options
+@staff_options("Manager or admin recorded on the change.")
+@format_option()
+@click.pass_context
+def tiers_edit(ctx: click.Context, code: str, name: str | None, rank: int | None, pays, points, upgrade_at,
+               keep_at, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Change a tier's name, rank or terms; members move at their next qualifying event or review."""
+    from mms_tui.services.loyalty.tier_admin import edit_tier
+
+    open_database(settings_of(ctx))
+    changes = _tier_terms(pays, points, upgrade_at, keep_at)
+    if name is not None:
+        changes["name"] = name
+    if rank is not None:
+        changes["rank"] = rank
+    if not changes:
+        raise click.UsageError(_("Give at least one term to change."))
+    write_rows(_tier_rows([edit_tier(acting_staff(staff_code, pin_stdin), code, **changes)], fmt), fmt)
 
 
 @tiers_group.command("review")

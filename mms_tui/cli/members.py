@@ -147,18 +147,20 @@ def members_erase(ctx: click.Context, phone: str, reason: str, yes: bool, staff_
 @click.option("--email", help="Email address ('' for none).")
 @click.option("--address", help="Postal address ('' for none).")
 @click.option("--preferences", help="What the member likes or asks for ('' for none).")
+@click.option("--price-level", help="The price level the member buys at, e.g. DEALER ('' for none; a manager's "
+                                    "decision).")
 @staff_options("Staff recorded on the change.")
 @click.pass_context
 def members_edit(ctx: click.Context, member: str, email: str | None, address: str | None, preferences: str | None,
-                 staff_code: str | None, pin_stdin: bool) -> None:
-    """Change a member's contact details and preferences (what is given; the rest stays)."""
+                 price_level: str | None, staff_code: str | None, pin_stdin: bool) -> None:
+    """Change a member's contact details, preferences or price level (what is given; the rest stays)."""
     from mms_tui.services.ledger.operations import new_txid
     from mms_tui.services.members.profile import find_member, update_member
 
-    changes = {k: v for k, v in (("email", email), ("address", address), ("preferences", preferences))
-               if v is not None}
+    changes = {k: v for k, v in (("email", email), ("address", address), ("preferences", preferences),
+                                 ("price_level", price_level)) if v is not None}
     if not changes:
-        raise click.UsageError(_("Give at least one of --email, --address, --preferences."))
+        raise click.UsageError(_("Give at least one of --email, --address, --preferences, --price-level."))
     open_database(settings_of(ctx))
     staff = acting_staff(staff_code, pin_stdin)
     result = update_member(find_member(member), staff, new_txid(), **changes)

@@ -1,7 +1,7 @@
 """Peewee tables only: fields, indexes, tiny query helpers. Business rules live in ``mms_tui.services``."""
 
 from mms_tui.models.base import BaseModel, Moment, now
-from mms_tui.models.catalog import Product, ServiceItem, StaffService, TierPrice
+from mms_tui.models.catalog import Category, ItemPrice, Product, ServiceItem, StaffService
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import (
     CARD_KINDS,
@@ -16,6 +16,7 @@ from mms_tui.models.members import (
     MemberField,
     MemberFieldValue,
     MemberTag,
+    PriceLevel,
     Tier,
 )
 from mms_tui.models.org import STAFF_ROLES, STORE_KINDS, Config, SchemaVersion, Shift, Staff, Store
@@ -28,12 +29,14 @@ ALL_MODELS = [
     Staff,
     Config,
     Tier,
+    PriceLevel,
     Member,
     CardType,
     Card,
+    Category,
     Product,
     ServiceItem,
-    TierPrice,
+    ItemPrice,
     StaffService,
     Transaction,
     Entry,
@@ -66,18 +69,21 @@ __all__ = [
     "Card",
     "CardType",
     "CardTypeStore",
+    "Category",
     "ChainHead",
     "ChainLink",
     "Config",
     "Consent",
     "Coupon",
     "Entry",
+    "ItemPrice",
     "Member",
     "MemberField",
     "MemberFieldValue",
     "MemberTag",
     "Moment",
     "Payment",
+    "PriceLevel",
     "Product",
     "Sale",
     "SaleLine",
@@ -88,7 +94,6 @@ __all__ = [
     "StaffService",
     "Store",
     "Tier",
-    "TierPrice",
     "Transaction",
     "Visit",
     "now",

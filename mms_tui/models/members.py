@@ -17,15 +17,22 @@ GENDERS = ("", "F", "M")
 
 
 class Tier(BaseModel):
+    """会员等级: a name and a place in the order."""
+
     code = peewee.CharField(max_length=20, unique=True)
     name = peewee.CharField(max_length=50)
     rank = peewee.IntegerField(default=0, index=True)
-    #: price paid in basis points of the list price: 10000 = full price, 9000 = 9折
-    discount_bp = peewee.IntegerField(default=10000, constraints=[peewee.Check("discount_bp BETWEEN 0 AND 10000")])
-    #: points multiplier in percent: 100 = ×1, 150 = ×1.5
-    points_pct = peewee.IntegerField(default=100, constraints=[peewee.Check("points_pct >= 0")])
-    #: cumulative money spend (fen) at which a member moves up to this tier automatically
-    upgrade_spend_fen = peewee.BigIntegerField(default=0)
+    #: what the tier gives (discount, points multiplier) and takes (thresholds) is in the loyalty rules document,
+    #: ``tiers.levels`` (migration 12 moved the columns that held some of it there)
+
+
+class PriceLevel(BaseModel):
+    """价格等级: a named price list (零售价, 会员价, 经销商价 …) a member may be given (migration 13); its prices
+    are ``ItemPrice`` rows."""
+
+    code = peewee.CharField(max_length=20, unique=True)
+    name = peewee.CharField(max_length=50)
+    active = peewee.BooleanField(default=True)
 
 
 class Member(BaseModel):
@@ -51,6 +58,8 @@ class Member(BaseModel):
     address = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])  # bulk loads omit these
     email = peewee.CharField(max_length=254, default="", constraints=[peewee.SQL("DEFAULT ''")])
     preferences = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])
+    #: the price list this member buys at (a dealer's 经销商价), replacing the tier's price (migration 13)
+    price_level = peewee.ForeignKeyField(PriceLevel, null=True, backref="members", on_delete="RESTRICT")
 
     class Meta:
         #: members by join date (and home store): the segments report counts everyone from this index (migration 2)

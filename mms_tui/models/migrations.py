@@ -233,6 +233,98 @@ def _card_type_stores(db: peewee.Database, migrator: object) -> None:
     db.create_tables([CardTypeStore])
 
 
+def _hundredths(value: int) -> int | str:
+    """As the rules document writes a multiplier, a percent or yuan: 2 for a whole number, '1.5' otherwise."""
+    return value // 100 if value % 100 == 0 else f"{value // 100}.{value % 100:02d}"
+
+
+def _tier_terms_to_rules(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: what a tier gives and takes lives in one place. The tier table's discount, points multiplier
+    and upgrade spend move into the loyalty rules document (``tiers.levels``: ``discount``, ``points_multiplier``,
+    ``upgrade_at``), where the per-category discounts and keep thresholds already were; the columns are dropped.
+    A value the document already sets for that tier is kept. With a basis other than spend the upgrade spend was
+    not in force and is not carried over. The levels are always written out (``[]`` when no tier gave anything),
+    since a document without them gives the default tiers the default terms. The move is audited by the set-up that ran the migration
+    (:func:`mms_tui.services.ops.setup.initialise`), which records the document and the tiers' new state."""
+    from playhouse.migrate import migrate as run
+
+    have = {c.name for c in db.get_columns("tier")}
+    columns = ("discount_bp", "points_pct", "upgrade_spend_fen")
+    if not set(columns) <= have:
+        return
+    rows = db.execute_sql('SELECT "code", "discount_bp", "points_pct", "upgrade_spend_fen" FROM "tier" '
+                          'ORDER BY "rank", "id"').fetchall()
+    saved = Config.get_or_none(Config.key == "loyalty_rules")
+    try:
+        document = json.loads(saved.value) if saved is not None else {}
+        tiers = document.setdefault("tiers", {})
+        changed = "levels" not in tiers  # written out: left out, the default tiers' default terms would apply
+        levels = tiers.setdefault("levels", [])
+        basis = tiers.get("basis", "spend")
+    except (ValueError, TypeError, AttributeError):
+        raise RuntimeError("the saved loyalty rules cannot be read; import them again with 'mms rules import' "
+                           "on the old version, then upgrade") from None
+    for code, discount_bp, points_pct, upgrade_spend_fen in rows:
+        terms: dict[str, object] = {}
+        if discount_bp != 10_000:
+            terms["discount"] = _hundredths(10_000 - discount_bp)
+        if points_pct != 100:
+            terms["points_multiplier"] = _hundredths(points_pct)
+        if basis == "spend" and upgrade_spend_fen:
+            terms["upgrade_at"] = _hundredths(upgrade_spend_fen)
+            if isinstance(terms["upgrade_at"], int):
+                terms["upgrade_at"] = str(terms["upgrade_at"])  # money is a string of yuan in the document
+        if not terms:
+            continue
+        level = next((lv for lv in levels if isinstance(lv, dict) and lv.get("tier") == code), None)
+        if level is None:
+            level = {"tier": code}
+            levels.append(level)
+        for key, value in terms.items():
+            if key not in level:
+                level[key] = value
+                changed = True
+    if changed and rows:  # (no tiers yet: the set-up that follows makes the default ones, with the defaults)
+        text = json.dumps(document, ensure_ascii=False)
+        Config.insert(key="loyalty_rules", value=text).on_conflict(
+            conflict_target=[Config.key], update={Config.value: text}).execute()
+    run(*[migrator.drop_column("tier", column) for column in columns])  # type: ignore[attr-defined]
+
+
+def _price_lists(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: price lists. Price levels a member can be given, and one table of prices per item, list (a
+    tier's, a level's, or a store's retail) and store, which takes over the tiers' fixed prices (``tier_price``,
+    chain-wide) and replaces that table. Each moved price keeps its recorded state on the chain under its new
+    row (the set-up that ran the migration records it: :func:`mms_tui.services.ops.setup.initialise`)."""
+    from playhouse.migrate import migrate as run
+
+    from mms_tui.models import ItemPrice, Member, PriceLevel
+
+    db.create_tables([PriceLevel, ItemPrice])
+    if "price_level_id" not in {c.name for c in db.get_columns("member")}:
+        run(migrator.add_column("member", "price_level_id", Member.price_level))  # type: ignore[attr-defined]
+    if "tier_price" in db.get_tables():
+        rows = db.execute_sql('SELECT "tier_id", "product_id", "service_id", "price_fen" FROM "tier_price" '
+                              'ORDER BY "id"').fetchall()
+        for tier_id, product_id, service_id, price_fen in rows:
+            kind, item_id = ("product", product_id) if product_id is not None else ("service", service_id)
+            ItemPrice.insert(key=f"{kind[0]}{item_id}:t{tier_id}:s0", product=product_id, service=service_id,
+                             tier=tier_id, price_fen=price_fen).execute()
+        db.execute_sql('DROP TABLE "tier_price"')
+
+
+def _categories(db: peewee.Database, migrator: object) -> None:
+    """Issue #17: categories as a managed list, started with every category the catalogue's items name."""
+    from mms_tui.models import Category
+
+    db.create_tables([Category])
+    names = {name for (name,) in db.execute_sql('SELECT DISTINCT "category" FROM "product" UNION '
+                                                'SELECT DISTINCT "category" FROM "service_item"').fetchall() if name}
+    have = {name for (name,) in db.execute_sql('SELECT "name" FROM "category"').fetchall()}
+    for name in sorted(names - have):
+        Category.insert(name=name).execute()
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -246,6 +338,9 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (9, "staff administration: PIN resets, performers and their services", _staff_admin),
     (10, "store tree: kind, address, phone, receipt header, closed", _store_tree),
     (11, "card types sold at some stores", _card_type_stores),
+    (12, "tiers: discount, multiplier and upgrade spend into the loyalty rules", _tier_terms_to_rules),
+    (13, "price lists: price levels, prices per tier, level and store", _price_lists),
+    (14, "categories: a managed list", _categories),
 ]
 
 LATEST = MIGRATIONS[-1][0]

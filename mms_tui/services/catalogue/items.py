@@ -21,6 +21,7 @@ from mms_tui.services.base.config import require_within_limit
 from mms_tui.services.base.ean import validate_ean
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import normalise_card_no, normalise_query
+from mms_tui.services.catalogue.categories import check_category
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.staff.permissions import require
@@ -171,7 +172,7 @@ def add_item(staff: Staff, kind: str, code: str, name: str, price_fen: int, *, c
     require(staff, "catalogue.edit")
     model = _model(kind)
     values: dict[str, Any] = {"code": clean_code(code), "name": clean_name(name), "price_fen": check_price(price_fen),
-                              "category": clean_category(category),
+                              "category": check_category(category),
                               "barcode": clean_barcode(barcode) if barcode else None}
     if kind == "service":
         values["duration_minutes"] = check_duration(duration_minutes)
@@ -203,7 +204,7 @@ def edit_item(staff: Staff, code: str, **changes: Any) -> Item:
         if "price_fen" in changes:
             values["price_fen"] = check_price(changes["price_fen"])
         if "category" in changes:
-            values["category"] = clean_category(changes["category"])
+            values["category"] = check_category(changes["category"])
         if "barcode" in changes:
             values["barcode"] = clean_barcode(changes["barcode"]) if changes["barcode"] else None
         if "duration_minutes" in changes:

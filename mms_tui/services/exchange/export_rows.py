@@ -310,12 +310,25 @@ def _sale_rows(p: _Period, page_size: int) -> Iterator[Row]:
             paid.pop(sale_id, None)
 
 
+PRICE_COLUMNS = ("code", "kind", "name", "list", "list_name", "store", "price", "list_price")
+
+
+def price_rows(store: str | None = None) -> Iterator[Row]:
+    """Every price of the price lists (``mms prices export``): a file ``mms prices import`` reads back."""
+    from mms_tui.services.catalogue.prices import list_prices
+
+    for p in list_prices(store=store):
+        yield {"code": p.item, "kind": p.kind, "name": p.name, "list": p.list, "list_name": p.list_name,
+               "store": p.store, "price": yuan(p.price_fen), "list_price": yuan(p.list_price_fen)}
+
+
 #: export name → (columns, whether --from/--to apply)
 TABLES: dict[str, tuple[tuple[str, ...], bool]] = {
     "members": (MEMBER_COLUMNS, False),
     "cards": (CARD_COLUMNS, False),
     "ledger": (LEDGER_COLUMNS, True),
     "sales": (SALE_COLUMNS, True),
+    "prices": (PRICE_COLUMNS, False),
 }
 
 
@@ -333,6 +346,8 @@ def table_rows(name: str, *, start: dt.date | None = None, end: dt.date | None =
         return card_rows(store, page_size=page_size)
     if name == "ledger":
         return ledger_rows(start, end, store, page_size=page_size)
+    if name == "prices":
+        return price_rows(store)
     return sale_rows(start, end, store, page_size=page_size)
 
 

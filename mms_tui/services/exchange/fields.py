@@ -52,6 +52,15 @@ PRODUCT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 PRODUCT_COLUMNS: tuple[str, ...] = tuple(PRODUCT_FIELDS)
+
+#: price list file (``mms prices import``): field → header aliases
+PRICE_FIELDS: dict[str, tuple[str, ...]] = {
+    "code": ("编码", "编号", "商品编码", "项目编码", "货号", "sku", "item"),
+    "list": ("价格表", "价格等级", "等级", "会员等级", "level", "tier"),
+    "store": ("门店", "门店编码", "店铺"),
+    "price": ("价格", "售价", "单价", "price_yuan"),
+}
+PRICE_REQUIRED = ("code", "price")
 #: the columns an import cannot do without
 MEMBER_REQUIRED = ("name", "phone")
 PRODUCT_REQUIRED = ("code", "name", "price")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from mms_tui.i18n import _
 from mms_tui.models import Product, ServiceItem
 from mms_tui.services.base.text import normalise_query
+from mms_tui.services.catalogue.categories import ensure_categories
 from mms_tui.services.catalogue.items import check_duration, clean_barcode, clean_code, clean_name
 from mms_tui.services.exchange.fields import PRODUCT_REQUIRED, header_key
 from mms_tui.services.exchange.import_cells import (
@@ -128,6 +129,8 @@ def import_products(sheet: Sheet, columns: dict[str, int], policy: str, counts: 
             seen_barcodes.setdefault(str(barcode), line)
         if errors:
             continue
+        if write and values.get("category"):
+            ensure_categories([str(values["category"])])  # a bulk load adds the categories it names
         data = {"name": values.get("name"), "category": values.get("category"), "price_fen": values.get("price"),
                 "barcode": barcode, "active": values.get("active")}
         if kind == "service":

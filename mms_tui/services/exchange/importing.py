@@ -41,6 +41,8 @@ from mms_tui.services.base.resolve import resolve_store
 from mms_tui.services.exchange.fields import (
     MEMBER_FIELDS,
     MEMBER_REQUIRED,
+    PRICE_FIELDS,
+    PRICE_REQUIRED,
     PRODUCT_FIELDS,
     PRODUCT_REQUIRED,
     map_columns,
@@ -48,6 +50,7 @@ from mms_tui.services.exchange.fields import (
 )
 from mms_tui.services.exchange.import_members import MemberImport, ProgressRelay
 from mms_tui.services.exchange.import_pipeline import is_big_first_load, run_member_import
+from mms_tui.services.exchange.import_prices import import_prices
 from mms_tui.services.exchange.import_products import import_products
 from mms_tui.services.exchange.import_report import ImportCounts, ImportRejected
 from mms_tui.services.exchange.sheets import Progress, file_digest, open_sheet
@@ -92,6 +95,9 @@ def _check_rows(what: str, path: Path, encoding: str, sheet: str | None, columns
                 if run.errors:
                     raise ImportRejected(run.errors, data.line_word)
                 counts = run.counts
+            elif what == "prices":
+                counts = ImportCounts()
+                import_prices(data, columns, counts, [], staff, write=False)
             else:
                 counts = ImportCounts()
                 import_products(data, columns, on_duplicate, counts, [], write=False)
@@ -113,13 +119,14 @@ def import_file(
     sheet: str | None = None,
     progress: Progress | None = None,
 ) -> ImportResult:
-    """Import ``members`` or ``products`` from a CSV/TSV/XLSX file, all or nothing (see the module doc)."""
-    if what not in ("members", "products"):
-        raise InvalidInput(_("Import members or products, not {what!r}.").format(what=what))
+    """Import ``members``, ``products`` or ``prices`` from a CSV/TSV/XLSX file, all or nothing (see the module
+    doc)."""
+    if what not in ("members", "products", "prices"):
+        raise InvalidInput(_("Import members, products or prices, not {what!r}.").format(what=what))
     if on_duplicate not in ON_DUPLICATE:
         raise InvalidInput(_("--on-duplicate must be error, skip or update."))
-    fields = MEMBER_FIELDS if what == "members" else PRODUCT_FIELDS
-    required = MEMBER_REQUIRED if what == "members" else PRODUCT_REQUIRED
+    fields = {"members": MEMBER_FIELDS, "products": PRODUCT_FIELDS, "prices": PRICE_FIELDS}[what]
+    required = {"members": MEMBER_REQUIRED, "products": PRODUCT_REQUIRED, "prices": PRICE_REQUIRED}[what]
     parsed_map = parse_mapping(list(mapping), fields)
     path = Path(path)
     staff_obj = staff_or_first_admin(staff)
@@ -169,6 +176,8 @@ def import_file(
                 run = MemberImport(data, columns, on_duplicate, staff_obj, store_obj, tx, progress, relay)
                 run_member_import(run)
                 counts = run.counts
+            elif what == "prices":
+                import_prices(data, columns, counts, [], staff_obj)
             else:
                 import_products(data, columns, on_duplicate, counts, [])
         finally:

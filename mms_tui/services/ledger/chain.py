@@ -369,10 +369,10 @@ def staff_state(code: str, role: str, active: bool, store_id: int | None, pin_ha
 STATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "card_type": ("code", "kind", "price_fen", "validity_days", "visits", "discount_bp", "period_days", "active",
                   "transferable", "start_on_first_use", "max_freeze_days"),
-    "tier": ("code", "rank", "discount_bp", "points_pct", "upgrade_spend_fen"),
+    "tier": ("code", "name", "rank"),  # what a tier gives is in the loyalty rules (the last rules.save)
     "product": ("code", "barcode", "price_fen", "active"),
     "service_item": ("code", "barcode", "price_fen", "active"),
-    "tier_price": ("tier_id", "product_id", "service_id", "price_fen"),
+    "item_price": ("key", "price_fen"),  # one price of a price list (the tiers' fixed prices until migration 13)
 }
 
 
@@ -393,6 +393,14 @@ def record_states(table: str, ids: Iterable[int] | None = None, *, staff=None, s
 
     for row_id, state in row_states(table, ids).items():
         audit(f"{table}.state", f"{table}:{row_id}", staff=staff, store=store, payload={"state": state})
+
+
+def record_gone(table: str, row_id: int, *, staff=None, store=None) -> None:
+    """Record that a row of ``table`` was deleted by the services (a price taken off a list), inside the caller's
+    write transaction: ``mms check`` no longer holds it to its last state."""
+    from mms_tui.services.ledger.operations import audit
+
+    audit(f"{table}.state", f"{table}:{row_id}", staff=staff, store=store, payload={"state": None, "gone": True})
 
 
 def record_staff_states() -> None:
@@ -436,12 +444,15 @@ def audited_state() -> list[str]:
         for subject, payload in fetch_rows('SELECT "subject", "payload" FROM "audit_event" WHERE "subject" LIKE ? '
                                            'ORDER BY "id"', (f"{table}:%",)):
             try:
-                state = json.loads(payload).get("state")
+                event = json.loads(payload)
+                state = event.get("state")
                 row_id = int(subject.split(":", 1)[1])
             except (TypeError, ValueError, AttributeError, IndexError):
                 continue
             if state is not None:
                 recorded_rows[row_id] = state
+            elif event.get("gone"):  # deleted by the services (record_gone)
+                recorded_rows.pop(row_id, None)
         current = row_states(table, list(recorded_rows)) if recorded_rows else {}
         for row_id, state in sorted(recorded_rows.items()):
             now = current.get(row_id)

@@ -48,9 +48,9 @@ class MemberFacts:
     member_id: int
     tier_code: str | None = None
     tier_name: str = ""
-    tier_discount_bp: int = 10_000  # Tier.discount_bp
-    tier_points_pct: int = 100  # Tier.points_pct
-    #: fixed member prices of the member's tier: (kind, item code) → price in fen (TierPrice)
+    tier_discount_bp: int = 10_000  # the tier's discount from the rules (price paid, basis points)
+    tier_points_pct: int = 100  # the tier's points multiplier from the rules (percent)
+    #: fixed member prices of the member's tier at this store: (kind, item code) → price in fen (price lists)
     tier_prices: Mapping[tuple[str, str], int] = field(default_factory=dict)
     #: the best active 折扣卡 the member holds, in basis points paid (10000: none)
     discount_card_bp: int = 10_000
@@ -65,6 +65,9 @@ class MemberFacts:
     #: stored value the member holds, for splitting a stored-value tender by the spending order
     principal_fen: int = 0
     bonus_fen: int = 0
+    #: the member's price level (经销商价 …) and its prices at this store; they replace the tier's for an item
+    level_name: str = ""
+    level_prices: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class CartLine:
     list_price_fen: int
     qty: int = 1
     item_id: int | None = None
+    #: the list the list price came from when it is not the catalogue's own (a store's retail price)
+    list_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,10 +165,16 @@ class PricedCart:
 
 
 def member_price(member: MemberFacts | None, line: CartLine, rules: Rules) -> tuple[int, str]:
-    """One unit's member price and why: exactly the rule ``quote()`` applies, with the tier's per-category
-    discount from the rules in place of ``Tier.discount_bp`` for that category."""
+    """One unit's member price and why: the member's price level's price for the item when it has one (it
+    replaces the tier's); else a fixed tier price when set and lower; else the better of the tier's discount (its
+    per-category discount for the line's category) and the member's 折扣卡 — on the store's retail price when the
+    store has its own."""
+    source = line.list_source
     if member is None:
-        return line.list_price_fen, ""
+        return line.list_price_fen, source
+    level = member.level_prices.get((line.kind, line.code))
+    if level is not None:
+        return level, member.level_name
     fixed = member.tier_prices.get((line.kind, line.code))
     if fixed is not None and fixed < line.list_price_fen:
         return fixed, _("{tier} price").format(tier=member.tier_name)
@@ -174,8 +185,9 @@ def member_price(member: MemberFacts | None, line: CartLine, rules: Rules) -> tu
     bp = min(tier_bp, member.discount_card_bp)
     if bp < 10_000:
         who = member.tier_name if bp == tier_bp else _("Discount card")
-        return (line.list_price_fen * bp + 5_000) // 10_000, f"{who} {discount_label(bp)}"
-    return line.list_price_fen, ""
+        why = f"{who} {discount_label(bp)}"
+        return (line.list_price_fen * bp + 5_000) // 10_000, f"{source} · {why}" if source else why
+    return line.list_price_fen, source
 
 
 def promotion_label(promo: Promotion, item_name: str | None = None) -> str:

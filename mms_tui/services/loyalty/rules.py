@@ -7,8 +7,11 @@ plain dict, which :func:`~mms_tui.services.loyalty.rules_reader.parse_rules` tur
 (``parse_rules(rules_to_dict(r)) == r``). :mod:`~mms_tui.services.loyalty.rules_store` keeps the rules in
 force in the database; :mod:`mms_tui.services.loyalty.pricing` and its siblings evaluate them without one.
 
-What the tier table already holds stays there: ``Tier.discount_bp``, ``Tier.points_pct`` and
-``Tier.upgrade_spend_fen``. The ``tiers`` section adds what the table has no column for.
+A tier's row in the tier table is only its code, name and rank; everything a tier gives and takes — its
+discount, points multiplier, upgrade and keep thresholds, per-category discounts, birthday gift — lives here, in
+the ``tiers.levels`` of this document (issue #17: one place, never both; migration 12 moved the old columns in).
+A document that leaves ``levels`` out gives the tiers ``mms init`` makes their default terms
+(:data:`DEFAULT_TIER_LEVELS`); ``levels = []`` gives every tier nothing.
 """
 
 from __future__ import annotations
@@ -107,20 +110,34 @@ class TopupRules:
 
 @dataclass(frozen=True)
 class TierBenefit:
-    """What one tier gets beyond its row in the tier table."""
+    """What one tier gives and what it takes to reach and keep it (a tier with no level here gives nothing and is
+    never reached by qualifying)."""
 
     tier: str
-    #: category → price paid in basis points, instead of ``Tier.discount_bp`` for that category (10000: none)
+    #: category → price paid in basis points, instead of ``discount`` for that category (10000: none)
     category_discounts: tuple[tuple[str, int], ...] = ()
-    #: the upgrade threshold when the basis is points or visits (with spend it is ``Tier.upgrade_spend_fen``)
+    #: the upgrade threshold in the basis's unit: fen spent, points earned or visits; None: given by hand only
     upgrade_at: int | None = None
     #: what keeps the tier at a review, in the basis's unit (fen, points or visits); None: its upgrade threshold
     keep_at: int | None = None
     #: a gift code from the points catalogue, instead of the birthday section's gift
     birthday_gift: str | None = None
+    #: price paid in basis points of the list price on everything: 10000 = full price, 9000 = 9折
+    price_bp: int = 10_000
+    #: points multiplier in percent: 100 = ×1, 150 = ×1.5
+    points_pct: int = 100
 
     def discount_bp(self, category: str) -> int | None:
         return dict(self.category_discounts).get(category)
+
+
+#: what the tiers ``mms init`` makes (普通/银卡/金卡/钻石会员: NORMAL, SILVER, GOLD, DIAMOND) give and take while
+#: the rules leave ``tiers.levels`` out: 95折 ×1.2 from ¥1,000 spent, 9折 ×1.5 from ¥5,000, 85折 ×2 from ¥20,000
+DEFAULT_TIER_LEVELS = (
+    TierBenefit("SILVER", upgrade_at=100_000, price_bp=9500, points_pct=120),
+    TierBenefit("GOLD", upgrade_at=500_000, price_bp=9000, points_pct=150),
+    TierBenefit("DIAMOND", upgrade_at=2_000_000, price_bp=8500, points_pct=200),
+)
 
 
 @dataclass(frozen=True)
@@ -133,7 +150,7 @@ class TierRules:
     downgrade: bool = False
     #: months a member below their tier's keep level keeps it before moving down
     grace_months: int = 0
-    levels: tuple[TierBenefit, ...] = ()
+    levels: tuple[TierBenefit, ...] = DEFAULT_TIER_LEVELS
 
     def benefit(self, tier_code: str | None) -> TierBenefit | None:
         return next((b for b in self.levels if b.tier == tier_code), None)

@@ -55,8 +55,11 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
         "basis": t.basis, "window_months": t.window_months, "downgrade": t.downgrade, "grace_months": t.grace_months,
         "levels": [_drop_none({
             "tier": level.tier,
+            "discount": _number(10_000 - level.price_bp) if level.price_bp != 10_000 else None,
+            "points_multiplier": _number(level.points_pct) if level.points_pct != 100 else None,
             "category_discounts": {c: _number(10_000 - bp) for c, bp in level.category_discounts} or None,
-            "upgrade_at": level.upgrade_at,
+            "upgrade_at": (plain_amount(level.upgrade_at) if t.basis == "spend" else level.upgrade_at)
+            if level.upgrade_at is not None else None,
             "keep_at": (plain_amount(level.keep_at) if t.basis == "spend" else level.keep_at)
             if level.keep_at is not None else None,
             "birthday_gift": level.birthday_gift,

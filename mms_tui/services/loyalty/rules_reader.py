@@ -6,9 +6,9 @@ How a manager writes values, and what they become inside:
 * **money** is yuan, as a string or a number: ``"300"``, ``"0.5"``, ``"¥1,000"`` → integer fen, parsed exactly by
   :func:`~mms_tui.services.base.text.parse_yuan` (a float a TOML file gives, ``0.5``, is read from its shortest
   decimal form, never through float arithmetic); written back as a string of yuan;
-* **multipliers** (``2``, ``"1.5"``) → percent (200, 150), as ``Tier.points_pct`` counts them;
-* **percent off** (``20``, ``"12.5"``) → basis points; a tier's per-category discount is kept as the price paid in
-  basis points like ``Tier.discount_bp`` (10 % off → 9000, shown as 9折);
+* **multipliers** (``2``, ``"1.5"``) → percent (200, 150);
+* **percent off** (``20``, ``"12.5"``) → basis points; a tier's discount (and per-category discount) is kept as
+  the price paid in basis points (10 % off → 9000, shown as 9折);
 * **weekdays** are 1 (Monday, 周一) to 7 (Sunday, 周日); **dates** ``2024-06-01``; **hours** ``"14:00-17:00"``
   (the end is not included; ``"22:00-02:00"`` runs past midnight).
 
@@ -363,7 +363,8 @@ def _parse_tiers(r: _Reader, value: Any) -> TierRules:
     levels: list[TierBenefit] = []
     tiers_named: set[str] = set()
     for level_path, raw in r.items(t.get("levels"), f"{path}.levels"):
-        ld = r.table(raw, level_path, ("tier", "category_discounts", "upgrade_at", "keep_at", "birthday_gift"),
+        ld = r.table(raw, level_path, ("tier", "discount", "points_multiplier", "category_discounts", "upgrade_at",
+                                        "keep_at", "birthday_gift"),
                      ("tier",))
         tier = _set(r, ld, "tier", level_path, r.code, "")
         if tier in tiers_named:
@@ -382,23 +383,28 @@ def _parse_tiers(r: _Reader, value: Any) -> TierRules:
                     discounts.append((str(category), 10_000 - off_bp))
         upgrade_at = None
         if "upgrade_at" in ld:
-            if basis == "spend":
-                r.problem(f"{level_path}.upgrade_at", _("with basis spend, a tier's upgrade spend is set on the "
-                                                        "tier itself"))
-            else:
-                upgrade_at = r.whole(ld["upgrade_at"], f"{level_path}.upgrade_at", 0, 1_000_000_000)
+            upgrade_at = (r.money(ld["upgrade_at"], f"{level_path}.upgrade_at") if basis == "spend"
+                          else r.whole(ld["upgrade_at"], f"{level_path}.upgrade_at", 0, 1_000_000_000))
+        price_bp = 10_000
+        if "discount" in ld:
+            price_bp = 10_000 - r.hundredths(ld["discount"], f"{level_path}.discount", 0, 10_000, _("a percent off"))
+        points_pct = 100
+        if "points_multiplier" in ld:
+            points_pct = r.hundredths(ld["points_multiplier"], f"{level_path}.points_multiplier", 0, 10_000,
+                                      _("a multiplier"))
         keep_at = None
         if "keep_at" in ld:
             keep_at = (r.money(ld["keep_at"], f"{level_path}.keep_at") if basis == "spend"
                        else r.whole(ld["keep_at"], f"{level_path}.keep_at", 0, 1_000_000_000))
         levels.append(TierBenefit(tier, tuple(discounts), upgrade_at, keep_at,
-                                  _set(r, ld, "birthday_gift", level_path, r.code, None)))
+                                  _set(r, ld, "birthday_gift", level_path, r.code, None), price_bp, points_pct))
     return TierRules(
         basis=basis,
         window_months=_set(r, t, "window_months", path, lambda v, p: r.whole(v, p, 0, 120), d.window_months),
         downgrade=_set(r, t, "downgrade", path, r.flag, d.downgrade),
         grace_months=_set(r, t, "grace_months", path, lambda v, p: r.whole(v, p, 0, 120), d.grace_months),
-        levels=tuple(levels),
+        # left out: the default tiers' default terms, which are in yuan spent (no default counts points or visits)
+        levels=tuple(levels) if "levels" in t else (d.levels if basis == "spend" else ()),
     )
 
 

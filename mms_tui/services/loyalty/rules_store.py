@@ -91,6 +91,14 @@ def save_rules(rules: Rules | Mapping[str, Any], staff: Staff, *, dry_run: bool 
     A manager's decision: cashiers are refused. Nothing is written unless everything is valid (``dry_run``: check
     only); the change leaves a ``rules.save`` audit event with the new document."""
     require(staff, "rules.edit")
+    return store_rules(rules, staff, dry_run=dry_run)
+
+
+def store_rules(rules: Rules | Mapping[str, Any], staff: Staff | None, *, dry_run: bool = False,
+                why: str | None = None) -> Rules:
+    """:func:`save_rules` without its permission check, for the services that change a part of the rules on a
+    decision they checked themselves (a tier edited, the default tiers' terms at set-up: ``staff`` None, ``why``
+    saying what made the change). Inside the caller's write transaction when there is one."""
     problems: list[str] = []
     if not isinstance(rules, Rules):
         rules, problems = parse_with_problems(rules)
@@ -105,6 +113,25 @@ def save_rules(rules: Rules | Mapping[str, Any], staff: Staff, *, dry_run: bool 
         before = Config.get_or_none(Config.key == CONFIG_KEY)
         Config.insert(key=CONFIG_KEY, value=text).on_conflict(
             conflict_target=[Config.key], update={Config.value: text}).execute()
-        audit("rules.save", "config:" + CONFIG_KEY, staff=staff, store=None,
-              payload={"rules": document, "replaced": before is not None})
+        payload: dict[str, Any] = {"rules": document, "replaced": before is not None}
+        if why:
+            payload["why"] = why
+        audit("rules.save", "config:" + CONFIG_KEY, staff=staff, store=None, payload=payload)
     return rules
+
+
+def audit_migrated_rules(why: str) -> None:
+    """After a migration changed the stored document (12: tier terms moved in), record it as the last audited
+    save, so ``mms check`` holds the document to what the migration made. Nothing when nothing differs."""
+    from mms_tui.services.ledger.chain import canonical
+
+    rows = fetch_rows('SELECT "value" FROM "config" WHERE "key" = ?', (CONFIG_KEY,))
+    if not rows:
+        return
+    saved = fetch_rows('SELECT "payload" FROM "audit_event" WHERE "action" = ? ORDER BY "id" DESC LIMIT 1',
+                       ("rules.save",))
+    document = json.loads(rows[0][0])
+    if saved and canonical(json.loads(saved[0][0]).get("rules")) == canonical(document):
+        return
+    audit("rules.save", "config:" + CONFIG_KEY, staff=None, store=None,
+          payload={"rules": document, "replaced": True, "why": why})

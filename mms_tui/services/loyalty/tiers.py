@@ -4,10 +4,12 @@
 up to and including the day (0: since joining):
 
 * ``spend`` — money spent: money tenders and stored-value principal of paid sales (bonus value and points are
-  gifts). Since joining it is ``Member.total_spend_fen``. Thresholds: ``Tier.upgrade_spend_fen``.
+  gifts). Since joining it is ``Member.total_spend_fen``.
 * ``points`` — points earned: the ``points.issued`` entries of the member's transactions (a refund's reversal
-  counts on the day of the sale it undoes). Thresholds: the rules' ``tiers.levels[].upgrade_at``.
-* ``visits`` — check-ins not reversed. Thresholds: ``upgrade_at`` as for points.
+  counts on the day of the sale it undoes).
+* ``visits`` — check-ins not reversed.
+
+Thresholds are the rules' ``tiers.levels[].upgrade_at`` in the basis's unit (yuan, points, visits).
 
 The lowest tier needs nothing; a higher tier without a threshold (0, or no ``upgrade_at``) is never reached by
 qualifying (a manager gives it by hand) and never reviewed down.
@@ -67,15 +69,12 @@ class TierLevel:
 
 def tier_levels(rules: Rules) -> list[TierLevel]:
     """Every tier, lowest first, with its upgrade and keep levels under ``rules``."""
-    tiers = fetch_rows('SELECT "id", "code", "name", "rank", "upgrade_spend_fen" FROM "tier" '
-                       'ORDER BY "rank", "upgrade_spend_fen", "id"')
+    tiers = fetch_rows('SELECT "id", "code", "name", "rank" FROM "tier" ORDER BY "rank", "id"')
     levels: list[TierLevel] = []
-    for i, (tier_id, code, name, rank, upgrade_spend_fen) in enumerate(tiers):
+    for i, (tier_id, code, name, rank) in enumerate(tiers):
         benefit = rules.tiers.benefit(code)
         if i == 0:
             upgrade: int | None = 0
-        elif rules.tiers.basis == "spend":
-            upgrade = upgrade_spend_fen or None
         else:
             upgrade = benefit.upgrade_at if benefit is not None and benefit.upgrade_at else None
         keep = benefit.keep_at if benefit is not None and benefit.keep_at is not None else upgrade

@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass
 
 from mms_tui.i18n import _
-from mms_tui.models import Member, Staff, Store, Tier
+from mms_tui.models import Member, PriceLevel, Staff, Store, Tier
 from mms_tui.services.base.errors import DuplicatePhone, InvalidInput, NotFound, UnknownMember
 from mms_tui.services.base.resolve import find_card, resolve_member, resolve_store, today
 from mms_tui.services.base.text import normalise_phone, normalise_query, parse_date, pinyin_keys
+from mms_tui.services.catalogue.prices import find_level
 from mms_tui.services.ledger.operations import audit, record_audit, run_operation
+from mms_tui.services.staff.permissions import require
 
 _GENDERS = {"": "", "f": "F", "female": "F", "女": "F", "m": "M", "male": "M", "男": "M"}
 
@@ -144,10 +146,11 @@ def register_member(
 
 
 def update_member(member: Member | int | str, staff: Staff, txid: str, **changes: object) -> MemberResult:
-    """Edit name, phone, gender, birthday, tier, notes, address, email or preferences; the old values go into the
-    audit trail."""
+    """Edit name, phone, gender, birthday, tier, notes, address, email, preferences or price level (a manager's
+    decision: the prices a member pays; '' takes it off); the old values go into the audit trail."""
     member = resolve_member(member)
-    allowed = {"name", "phone", "gender", "birthday", "tier", "notes", "address", "email", "preferences"}
+    allowed = {"name", "phone", "gender", "birthday", "tier", "notes", "address", "email", "preferences",
+               "price_level"}
     unknown = set(changes) - allowed
     if unknown:
         raise InvalidInput(_("Cannot change {fields}.").format(fields=", ".join(sorted(unknown))))
@@ -170,6 +173,10 @@ def update_member(member: Member | int | str, staff: Staff, txid: str, **changes
         clean["email"] = clean_email(changes["email"])  # type: ignore[arg-type]
     if "preferences" in changes:
         clean["preferences"] = clean_text(changes["preferences"], _("Preferences"), 500)
+    if "price_level" in changes:
+        require(staff, "catalogue.edit")
+        code = str(changes["price_level"] or "").strip()
+        clean["price_level"] = find_level(code).code if code else ""
     store = resolve_store(None, staff)
 
     def body(tx) -> MemberResult:
@@ -178,11 +185,15 @@ def update_member(member: Member | int | str, staff: Staff, txid: str, **changes
             Member.phone == clean["phone"]
         ):
             raise DuplicatePhone(_("Phone {phone} already belongs to a member.").format(phone=clean["phone"]))
-        before = {k: str(getattr(current, k if k != "tier" else "tier_id")) for k in clean}
+        before = {k: str(getattr(current, k if k not in ("tier", "price_level") else f"{k}_id")) for k in clean}
+        if "price_level" in clean:
+            before["price_level"] = current.price_level.code if current.price_level_id else ""
         update: dict = {}
         for key, value in clean.items():
             if key == "tier":
                 update[Member.tier] = Tier.get(Tier.code == value)
+            elif key == "price_level":
+                update[Member.price_level] = PriceLevel.get(PriceLevel.code == value) if value else None
             else:
                 update[getattr(Member, key)] = value
         if "name" in clean:

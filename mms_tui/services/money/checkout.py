@@ -60,6 +60,7 @@ from mms_tui.services.loyalty.tiers import apply_spend
 from mms_tui.services.money.fees import FeeLine, collect_fees, fee_line_dict, fees_on_bill
 from mms_tui.services.money.holder import (
     Holder,
+    bill_prices,
     facts_of,
     load_holder,
     lock_member,
@@ -67,7 +68,7 @@ from mms_tui.services.money.holder import (
     points_target,
     tender_card,
 )
-from mms_tui.services.money.items import LineRequest, as_line, cart_lines
+from mms_tui.services.money.items import LineRequest, as_line, at_store_prices, cart_lines
 from mms_tui.services.money.payment import TenderRequest, allocate_tenders, as_tender
 
 #: what SaleLine.discount_reason holds at most
@@ -158,7 +159,9 @@ def _bill(member: Holder | Member | None, lines: Sequence[LineRequest], coupons:
     inside its write transaction)."""
     cart = cart_lines(lines)
     holder = member if isinstance(member, Holder) or member is None else load_holder(member)
-    facts = facts_of(holder, rules) if holder is not None else None
+    prices = bill_prices(holder, store.id)  # the price lists at this store: retail, the tier's, the level's
+    cart = at_store_prices(cart, prices.retail)
+    facts = facts_of(holder, rules, prices) if holder is not None else None
     member_obj = holder.member if holder is not None else None
     on_bill, due = fees_on_bill(facts, when, rules, fees)
     if not cart and not on_bill:

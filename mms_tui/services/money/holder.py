@@ -28,6 +28,7 @@ from mms_tui.services.base.errors import (
 from mms_tui.services.base.resolve import ensure_usable, resolve_card
 from mms_tui.services.base.sql import columns, fetch_rows, row_model
 from mms_tui.services.base.text import normalise_card_no, parse_yuan
+from mms_tui.services.catalogue.prices import BillPrices, prices_for
 from mms_tui.services.ledger.tenders import Tender
 from mms_tui.services.loyalty.pricing import MemberFacts
 from mms_tui.services.loyalty.rules import Rules
@@ -100,18 +101,6 @@ def _discount_card_bp(cards: Iterable[Card]) -> int:
                default=10000)
 
 
-_TIER_PRICES_SQL = (
-    'SELECT \'product\', "p"."code", "tp"."price_fen" FROM "tier_price" AS "tp" '
-    'JOIN "product" AS "p" ON "p"."id" = "tp"."product_id" WHERE "tp"."tier_id" = ? UNION ALL '
-    'SELECT \'service\', "s"."code", "tp"."price_fen" FROM "tier_price" AS "tp" '
-    'JOIN "service_item" AS "s" ON "s"."id" = "tp"."service_id" WHERE "tp"."tier_id" = ?'
-)
-
-
-def _tier_prices(tier: Tier) -> dict[tuple[str, str], int]:
-    return {(kind, code): price for kind, code, price in fetch_rows(_TIER_PRICES_SQL, (tier.id, tier.id))}
-
-
 def _joining_fee_paid(member_id: int) -> bool:
     return (SaleLine.select().join(Sale)
             .where((Sale.member == member_id) & (Sale.status == "paid") & (SaleLine.code == FEE_CODES["joining"]))
@@ -173,17 +162,30 @@ def member_facts(member: Member | int | str, rules: Rules | None = None) -> Memb
     return facts_of(holder, rules if rules is not None else load_rules())
 
 
-def facts_of(holder: Holder, rules: Rules) -> MemberFacts:
+def bill_prices(holder: Holder | None, store_id: int | None) -> BillPrices:
+    """The price lists a bill at ``store_id`` reads for this member (None: a walk-in, retail prices only)."""
+    if holder is None:
+        return prices_for(store_id)
+    return prices_for(store_id, holder.tier.id, holder.member.price_level_id)
+
+
+def facts_of(holder: Holder, rules: Rules, prices: BillPrices | None = None) -> MemberFacts:
+    """The member's facts; ``prices``: the lists at the bill's store (default: the chain's)."""
     member, tier = holder.member, holder.tier
+    if prices is None:
+        prices = bill_prices(holder, None)
     joining = rules.fees.joining_fen > 0
     sv = first_card(holder.cards, ("stored_value",))
+    benefit = rules.tiers.benefit(tier.code)
     return MemberFacts(
         member_id=member.id,
         tier_code=tier.code,
         tier_name=tier.name,
-        tier_discount_bp=tier.discount_bp,
-        tier_points_pct=tier.points_pct,
-        tier_prices=_tier_prices(tier),
+        tier_discount_bp=benefit.price_bp if benefit is not None else 10_000,
+        tier_points_pct=benefit.points_pct if benefit is not None else 100,
+        tier_prices=prices.tier,
+        level_name=prices.level_name,
+        level_prices=prices.level,
         discount_card_bp=_discount_card_bp(holder.cards),
         birthday=member.birthday,
         joined_on=member.created_at.date() if isinstance(member.created_at, dt.datetime) else member.created_at,

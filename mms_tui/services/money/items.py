@@ -7,8 +7,8 @@ barcode. Quantities are whole numbers from 1 to 9999.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from mms_tui.i18n import _
 from mms_tui.models import Product, ServiceItem
@@ -105,6 +105,15 @@ def cart_lines(lines: Iterable[LineRequest | tuple | str]) -> list[CartLine]:
     if refusal is not None:
         raise refusal
     return cart
+
+
+def at_store_prices(cart: list[CartLine], retail: Mapping[tuple[str, str], tuple[int, str]]) -> list[CartLine]:
+    """The cart at the store's own retail prices where it has them, each line naming that list."""
+    out = []
+    for line in cart:
+        price = retail.get((line.kind, line.code))
+        out.append(line if price is None else replace(line, list_price_fen=price[0], list_source=price[1]))
+    return out
 
 
 @dataclass(frozen=True)

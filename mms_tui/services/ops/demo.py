@@ -27,6 +27,7 @@ from mms_tui.models import (
 )
 from mms_tui.services.base.config import get_config, set_config
 from mms_tui.services.base.errors import DomainError
+from mms_tui.services.catalogue.categories import ensure_categories
 from mms_tui.services.ledger.chain import STATE_COLUMNS, rechain, record_states, row_states
 from mms_tui.services.ledger.operations import new_txid
 from mms_tui.services.ledger.tenders import Tender
@@ -116,6 +117,7 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
     rng = random.Random(seed)
     store = Store.select().order_by(Store.id).first()
     with write_transaction():
+        ensure_categories(c[3] for c in CATALOG)
         for code, barcode, name, category, price, kind in CATALOG:
             model = ServiceItem if kind == "service" else Product
             model.create(code=code, barcode=barcode, name=name, category=category, price_fen=price)

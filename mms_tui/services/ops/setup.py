@@ -15,14 +15,15 @@ from mms_tui.models.migrations import LATEST, current_version, migrate
 from mms_tui.services.base.config import set_config
 from mms_tui.services.base.errors import InvalidInput, SchemaMissing
 from mms_tui.services.ledger.chain import record_states
+from mms_tui.services.loyalty.rules_store import audit_migrated_rules
 from mms_tui.services.staff.accounts import check_pin, create_staff
 
-#: (code, name, rank, discount_bp, points_pct, upgrade_spend_fen)
+#: (code, name, rank); what each gives is the default rules' (loyalty.rules.DEFAULT_TIER_LEVELS)
 DEFAULT_TIERS = [
-    ("NORMAL", "普通会员", 0, 10000, 100, 0),
-    ("SILVER", "银卡会员", 1, 9500, 120, 100_000),
-    ("GOLD", "金卡会员", 2, 9000, 150, 500_000),
-    ("DIAMOND", "钻石会员", 3, 8500, 200, 2_000_000),
+    ("NORMAL", "普通会员", 0),
+    ("SILVER", "银卡会员", 1),
+    ("GOLD", "金卡会员", 2),
+    ("DIAMOND", "钻石会员", 3),
 ]
 
 #: (code, name, kind, price_fen, validity_days, visits, discount_bp, period_days)
@@ -108,6 +109,7 @@ def initialise(
             raise InvalidInput(_("Staff code and name are required."))
     if time_zone is not None:
         zone = checked_time_zone(time_zone)
+    version_before = current_version()
     applied = migrate()
     with write_transaction():
         if time_zone is not None:
@@ -115,11 +117,13 @@ def initialise(
         store = Store.get_or_none(Store.code == store_code)
         if store is None and not Store.select().exists():
             store = Store.create(code=store_code, name=store_name)
+        if 12 in applied and version_before > 0:  # tier terms moved into the rules: audit what it made
+            audit_migrated_rules("migration 12: the tiers' discount, multiplier and upgrade spend moved here")
+            record_states("tier")
+        if 13 in applied and version_before > 0:  # the tiers' fixed prices moved to the price lists' table
+            record_states("item_price")
         if not Tier.select().exists():
-            Tier.insert_many(
-                [dict(code=c, name=n, rank=r, discount_bp=d, points_pct=p, upgrade_spend_fen=u)
-                 for c, n, r, d, p, u in DEFAULT_TIERS]
-            ).execute()
+            Tier.insert_many([dict(code=c, name=n, rank=r) for c, n, r in DEFAULT_TIERS]).execute()
             record_states("tier")
         if not CardType.select().exists():
             CardType.insert_many(

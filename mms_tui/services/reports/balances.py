@@ -16,9 +16,10 @@ from mms_tui.models import (
     CardType,
     Entry,
     Member,
-    Tier,
     Transaction,
 )
+from mms_tui.services.loyalty.rules_store import load_rules
+from mms_tui.services.loyalty.tiers import tier_levels
 from mms_tui.services.reports.period import Period, Row, count_if, sum_if
 
 #: the card accounts whose balances the business owes, and the liability report's column for each
@@ -115,6 +116,8 @@ def tiers(p: Period, by: str = "day") -> Iterator[Row]:
     events = p.of_stores(events, AuditEvent.store)
     for (payload,) in events.tuples().iterator():
         upgrades[json.loads(payload)["to"]] += 1
-    for tier in Tier.select().order_by(Tier.rank):
-        yield {"tier": tier.name, "code": tier.code, "members": counts.get(tier.id, 0),
-               "upgrades": upgrades.get(tier.code, 0), "threshold_fen": tier.upgrade_spend_fen}
+    rules = load_rules()
+    for level in tier_levels(rules):  # the upgrade threshold is the rules' (with basis spend, in fen)
+        yield {"tier": level.name, "code": level.code, "members": counts.get(level.id, 0),
+               "upgrades": upgrades.get(level.code, 0),
+               "threshold_fen": (level.upgrade_at or 0) if rules.tiers.basis == "spend" else 0}

@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, str] = {
     "import": "manager",  # import members with opening balances, or products with prices
     "erase": "manager",  # erase a member's personal data (PIPL)
     "members.fields": "manager",  # define the shop's own member fields
+    "tiers.edit": "manager",  # add tiers, change what they give and take (their level in the loyalty rules)
     "catalogue.edit": "manager",  # add, change, disable or enable products and services, and their prices
     "staff.manage": "manager",  # add, edit, disable, enable staff and reset PINs (of their own store: manages)
     "audit.read": "manager",  # list the audited events (of their own store: may_see_store)
