@@ -39,8 +39,8 @@ async def open_kind(pilot, key: str) -> ManageListScreen:
 
 
 def listed(screen: ManageListScreen) -> list[str]:
-    table = screen.query_one("#manage-table", DataTable)
-    return [str(table.get_row_at(i)[0]).strip("· ") for i in range(table.row_count)]
+    """The codes of the rows shown, in order."""
+    return [row.key.value for row in screen.query_one("#manage-table", DataTable).ordered_rows]
 
 
 def form_error(app) -> str:
@@ -291,3 +291,23 @@ async def test_the_area_comes_back_to_its_menu_and_esc_goes_to_the_desk_with_the
         await settle(pilot)
         assert isinstance(app.screen, DeskScreen)
         assert app.screen.focused is app.screen.query_one("#search", Input)
+
+
+async def test_a_card_swiped_or_a_barcode_scanned_in_a_list_finds_its_row_and_opens_no_member(regular):
+    from mms_tui.devices.protocols import Read
+
+    async with at_desk(regular) as (app, pilot):
+        await open_area(pilot)
+        staff = await open_kind(pilot, "1")
+        app.offer_read(Read("card", "STAFF001", "rdm6300"))  # c01's staff card
+        await settle(pilot)
+        assert app.screen is staff and listed(staff) == ["c01"]
+        app.offer_read(Read("card", "00012345", "rdm6300"))  # a member's card: no member opens here
+        await settle(pilot)
+        assert app.screen is staff and listed(staff) == []
+        await pilot.press("escape")
+        await settle(pilot)
+        items = await open_kind(pilot, "4")
+        app.offer_read(Read("barcode", "6901234567892", "plain"))
+        await settle(pilot)
+        assert app.screen is items and listed(items) == ["SHAMPOO"]

@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Header, Input, Label
 
 from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
-from mms_tui.screens.common import WorkerErrors, error_message, in_connection, typed_character
+from mms_tui.screens.common import Swiped, WorkerErrors, error_message, in_connection, typed_character
 from mms_tui.screens.dialog import ConfirmScreen, MenuScreen
 from mms_tui.screens.manage_form import ManageForm
 from mms_tui.services.base.text import fit
@@ -172,6 +172,15 @@ class ManageListScreen(WorkerErrors, Screen[None]):
         event.stop()
         event.prevent_default()
         box.value += char
+        box.cursor_position = len(box.value)
+        box.focus()
+
+    def on_swiped(self, event: Swiped) -> None:
+        """A card swiped or a barcode scanned here finds its row (a staff card, a product), never opens a member
+        over the manager's area."""
+        event.stop()
+        box = self.query_one("#manage-filter", Input)
+        box.value = event.read.value
         box.cursor_position = len(box.value)
         box.focus()
 

@@ -150,6 +150,9 @@ class StaffListScreen(ManageListScreen):
         return (row.code, row.name, role_name(row.role), row.store, row.level,
                 row.last_login_at.strftime("%m-%d %H:%M") if row.last_login_at else "", state)
 
+    def haystack(self, row: StaffRow) -> str:
+        return " ".join((*self.cells(row), row.card_no, *row.services))  # a staff card swiped finds its holder
+
     def form(self, row: StaffRow | None) -> StaffForm:
         return StaffForm(self.manager, row, self.stores)
 
