@@ -28,8 +28,8 @@ from mms_tui.services.catalogue.card_types import (
 )
 from mms_tui.services.catalogue.items import KINDS, Item, add_item, edit_item, list_items, set_active
 
-CARD_KIND_NAMES = {"stored_value": N_("stored value"), "points": N_("points"), "discount": N_("discount"),
-                   "visits": N_("visits"), "period": N_("period pass")}
+CARD_KIND_NAMES = {"stored_value": N_("stored-value card"), "points": N_("points card"),
+                   "discount": N_("discount card"), "visits": N_("visit package"), "period": N_("period pass")}
 ITEM_KIND_NAMES = {"product": N_("product"), "service": N_("service")}
 YES_NO = ((N_("no"), "no"), (N_("yes"), "yes"))
 
@@ -138,7 +138,7 @@ def card_type_terms(row: CardTypeTerms) -> str:
 
 class CardTypesScreen(ManageListScreen):
     TITLE = N_("Card types")
-    COLUMNS = ((N_("Code"), 6), (N_("Name"), 12), (N_("Kind"), 8), (N_("Price"), 11), (N_("Holds"), 10),
+    COLUMNS = ((N_("Code"), 6), (N_("Name"), 11), (N_("Kind"), 13), (N_("Price"), 10), (N_("Holds"), 9),
                (N_("Valid"), 5), (N_("State"), 8))
 
     def fetch(self) -> list[CardTypeTerms]:
