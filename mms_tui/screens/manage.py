@@ -175,6 +175,14 @@ class ManageListScreen(WorkerErrors, Screen[None]):
         box.cursor_position = len(box.value)
         box.focus()
 
+    def on_screen_suspend(self) -> None:
+        """Under a form or a question the filter's cursor stands still: nothing blinks behind a dialog (and a
+        picture of one is the same each time)."""
+        self.query_one("#manage-filter", Input).cursor_blink = False
+
+    def on_screen_resume(self) -> None:
+        self.query_one("#manage-filter", Input).cursor_blink = True
+
     def on_swiped(self, event: Swiped) -> None:
         """A card swiped or a barcode scanned here finds its row (a staff card, a product), never opens a member
         over the manager's area."""
