@@ -47,6 +47,8 @@ from mms_tui.models import (
     Transaction,
 )
 from mms_tui.screens.dialog import OperationDialog
+from mms_tui.screens.manage import ManageListScreen
+from mms_tui.screens.manage_form import ManageForm
 from mms_tui.services.base.config import set_config
 from mms_tui.services.base.errors import WrongPin
 from mms_tui.services.base.sql import columns, fetch_model, fetch_rows, row_model
@@ -289,7 +291,7 @@ def the_apps_screens() -> set[type]:
         module = importlib.import_module(info.name)
         found |= {obj for _name, obj in inspect.getmembers(module, inspect.isclass)
                   if issubclass(obj, Screen) and obj.__module__ == module.__name__}
-    return found - {OperationDialog}
+    return found - {OperationDialog, ManageForm, ManageListScreen}
 
 
 def a_shop_for_every_screen(desk) -> None:
@@ -325,9 +327,31 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("today: shift report", "f6")
         await step("today again", "escape")
         await step("desk after today", "escape")
-        await step("rules: a manager's PIN first", "f10")
-        await step("rules", *"m01", "enter", *"2345", "enter")
-        await step("desk after the rules", "escape")
+        await step("manager's area: a manager's PIN first", "f10")
+        await step("manager's area", *"m01", "enter", *"2345", "enter")
+        await step("staff", "1")
+        await step("staff: filtered", *"m01")
+        await step("staff: edit form", "f4")
+        await step("staff again", "escape")
+        await step("staff: reset PIN form", "f7")
+        await step("staff after the reset PIN form", "escape")
+        await step("staff: disable question", "up", "f6")
+        await step("staff after the question", "escape")
+        await step("manager's area again", "escape")
+        await step("stores", "2")
+        await step("stores: move form", "f7")
+        await step("stores again", "escape")
+        await step("stores: edit form", "f4")
+        await step("manager's area after the stores", "escape", "escape")
+        await step("card types", "3")
+        await step("card types: add form", "f3")
+        await step("manager's area after card types", "escape", "escape")
+        await step("products", "4")
+        await step("products: add form", "f3")
+        await step("manager's area after products", "escape", "escape")
+        await step("rules", "5")
+        await step("manager's area after the rules", "escape")
+        await step("desk after the manager's area", "escape")
         app.offer_read(Read("card", "0099887766", "rdm6300"))
         await step("unknown card at the desk (no member to issue it to)")
         await step("desk after the unknown card", "escape")

@@ -1,5 +1,6 @@
-"""The loyalty rules edited at the desk (issue #6): a cashier needs a manager's PIN; a bad document lists its
-problems and saves nothing; a good one is in force at once, recorded under the approving manager."""
+"""The loyalty rules edited at the desk (issue #6), in the manager's area (F10, then 5; issue #17): a cashier needs
+a manager's PIN; a bad document lists its problems and saves nothing; a good one is in force at once, recorded
+under the approving manager."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from textual.widgets import Static, TextArea
 
 from mms_tui.models import AuditEvent
 from mms_tui.screens.desk import DeskScreen
+from mms_tui.screens.dialog import MenuScreen
 from mms_tui.screens.pin import ManagerPinScreen
 from mms_tui.screens.settings import RulesScreen
 from mms_tui.services.loyalty.rules_store import load_rules
@@ -44,6 +46,8 @@ async def test_a_cashier_opens_the_rules_with_a_manager_pin_and_only_a_good_docu
         await pilot.pause()
         await pilot.press(*"2345", "enter")
         await settle(pilot)
+        assert isinstance(app.screen, MenuScreen)  # the manager's area
+        await pilot.press("5")
         await settle(pilot)
         assert isinstance(app.screen, RulesScreen)
         editor = app.screen.query_one("#rules-text", TextArea)
@@ -60,7 +64,10 @@ async def test_a_cashier_opens_the_rules_with_a_manager_pin_and_only_a_good_docu
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert "Saved: 1 promotions" in text(app.screen.query_one("#rules-status", Static))
-        await pilot.press("escape")  # nothing unsaved: closes at once
+        await pilot.press("escape")  # nothing unsaved: closes at once, back to the area's menu
+        await settle(pilot)
+        assert isinstance(app.screen, MenuScreen)
+        await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, DeskScreen)
     rules = load_rules()
@@ -73,7 +80,7 @@ async def test_a_cashier_opens_the_rules_with_a_manager_pin_and_only_a_good_docu
 async def test_closing_with_unsaved_edits_asks_first(sqlite_desk):
     async with at_desk(sqlite_desk) as (app, pilot):
         app.staff = sqlite_desk.manager  # a manager at the desk goes straight in
-        await pilot.press("f10")
+        await pilot.press("f10", "5")
         await settle(pilot)
         assert isinstance(app.screen, RulesScreen)
         app.screen.query_one("#rules-text", TextArea).insert("# a note\n")
@@ -86,5 +93,5 @@ async def test_closing_with_unsaved_edits_asks_first(sqlite_desk):
         await pilot.pause()
         await pilot.press("y")
         await settle(pilot)
-        assert isinstance(app.screen, DeskScreen)
+        assert isinstance(app.screen, MenuScreen)
     assert AuditEvent.select().where(AuditEvent.action == "rules.save").count() == 0

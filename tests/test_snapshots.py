@@ -318,8 +318,130 @@ async def lock_screen(pilot) -> None:
 
 
 async def rules_editor(pilot) -> None:
+    await manage_menu(pilot)
+    await pilot.press("5")
+    await settle(pilot)
+
+
+def a_chain() -> None:
+    """Regions, stores and staff with long Chinese names, for the manager's area."""
+    from mms_tui.models import Staff
+    from mms_tui.services.catalogue.card_types import CardTypeTerms, add_card_type
+    from mms_tui.services.staff.admin import add_staff
+    from mms_tui.services.staff.stores import add_store
+
+    admin = Staff.get(Staff.code == "admin")
+    add_store("EAST", "华东大区（上海·江苏·浙江）", admin, parent="HQ", kind="region", phone="021-5555 8888")
+    add_store("SH-XUHUI", "上海徐汇滨江旗舰店（美发·SPA）", admin, parent="EAST", phone="021-6464 1234",
+              address="上海市徐汇区龙腾大道2555号滨江商业广场三层", receipt_header="欢迎光临\\n会员日每周三")
+    add_store("SH-OLD", "上海老西门店", admin, parent="EAST")
+    add_staff("t01", "首席发型师 司马相如", by=admin, store="SH-XUHUI", performer=True, level="首席",
+              services=["HAIR", "SPA"])
+    add_staff("c08", "前台收银 欧阳娜娜", by=admin, store="SH-XUHUI", pin="8642")
+    add_card_type(admin, CardTypeTerms("DC85", "85折会员折扣卡（全店通用）", "discount", price_fen=29_900,
+                                       discount_bp=8_500, validity_days=365, stores=("EAST",)))
+
+
+async def manage_menu(pilot) -> None:
+    a_chain()
     await logged_in(pilot, "m01", "2345")
     await pilot.press("f10")
+    await settle(pilot)
+
+
+async def manage_kind(pilot, key: str, code: str = "admin", pin: str = "1234") -> None:
+    a_chain()
+    await logged_in(pilot, code, pin)
+    await pilot.press("f10", key)
+    await settle(pilot)
+
+
+async def manage_staff(pilot) -> None:
+    await manage_kind(pilot, "1")
+
+
+async def manage_staff_form(pilot) -> None:
+    await manage_staff(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    await pilot.press(*"c01")
+    pilot.app.screen.query_one("#name", Input).value = "前台收银 上官婉儿（实习）"
+    pilot.app.screen.query_one("#pin", Input).value = "2468"
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def manage_staff_edit(pilot) -> None:
+    await manage_staff(pilot)
+    await pilot.press(*"t01", "enter")
+    await settle(pilot)
+
+
+async def manage_reset_pin(pilot) -> None:
+    await manage_staff(pilot)
+    await pilot.press(*"c08", "f7")
+    await settle(pilot)
+
+
+async def manage_stores(pilot) -> None:
+    await manage_kind(pilot, "2")
+
+
+async def manage_store_form(pilot) -> None:
+    await manage_stores(pilot)
+    await pilot.press(*"XUHUI", "f4")
+    await settle(pilot)
+
+
+async def manage_store_move(pilot) -> None:
+    from textual.widgets import Select
+
+    await manage_stores(pilot)
+    await pilot.press(*"EAST", "f7")
+    await settle(pilot)
+    pilot.app.screen.query_one("#parent", Select).value = "SH-OLD"
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def manage_store_close(pilot) -> None:
+    await manage_stores(pilot)
+    await pilot.press(*"OLD", "f6")
+    await settle(pilot)
+
+
+async def manage_card_types(pilot) -> None:
+    await manage_kind(pilot, "3", "m01", "2345")
+
+
+async def manage_card_type_form(pilot) -> None:
+    await manage_card_types(pilot)
+    await pilot.press(*"DC85", "enter")
+    await settle(pilot)
+    pilot.app.screen.query_one("#pays", Input).value = "120"
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def manage_items(pilot) -> None:
+    await manage_kind(pilot, "4", "m01", "2345")
+
+
+async def manage_item_form(pilot) -> None:
+    await manage_items(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    pilot.app.screen.query_one("#new-code", Input).value = "WASH-LUX"
+    pilot.app.screen.query_one("#name", Input).value = "奢华护理洗发套装（含头皮按摩）"
+    pilot.app.screen.query_one("#price", Input).value = "1,288.00"
+    pilot.app.screen.query_one("#barcode", Input).value = "6901234567891"
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def manage_disable(pilot) -> None:
+    await manage_items(pilot)
+    await pilot.press(*"WATER", "f6")
     await settle(pilot)
 
 
@@ -362,6 +484,20 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "unknown_card": unknown_card,
     "lock": lock_screen,
     "rules": rules_editor,
+    "manage_menu": manage_menu,
+    "manage_staff": manage_staff,
+    "manage_staff_form": manage_staff_form,
+    "manage_staff_edit": manage_staff_edit,
+    "manage_reset_pin": manage_reset_pin,
+    "manage_stores": manage_stores,
+    "manage_store_form": manage_store_form,
+    "manage_store_move": manage_store_move,
+    "manage_store_close": manage_store_close,
+    "manage_card_types": manage_card_types,
+    "manage_card_type_form": manage_card_type_form,
+    "manage_items": manage_items,
+    "manage_item_form": manage_item_form,
+    "manage_disable": manage_disable,
     "command_palette": command_palette,
 }
 

@@ -23,7 +23,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         Binding("f3", "register", N_("New member"), id="desk.register"),
         Binding("f8", "today", N_("Today"), id="desk.today"),
         Binding("f9", "walk_in", N_("Walk-in"), id="desk.walk_in"),
-        Binding("f10", "rules", N_("Rules"), id="desk.rules"),
+        Binding("f10", "manage", N_("Manage"), id="desk.manage"),
     ]
 
     def __init__(self) -> None:
@@ -102,22 +102,23 @@ class DeskScreen(WorkerErrors, Screen[None]):
         text = _("Recent check-ins: {list}").format(list="  ".join(lines)) if lines else ""
         self.app.call_from_thread(self.query_one("#recent-checkins", Static).update, text)
 
-    def action_rules(self) -> None:
-        """A manager edits the loyalty rules; a cashier's desk asks for a manager's code and PIN first."""
+    def action_manage(self) -> None:
+        """The manager's area: staff, stores, card types, products and services, the loyalty rules. A cashier's
+        desk asks for a manager's code and PIN first; every change there is recorded under that manager."""
+        from mms_tui.screens.manage import open_area
         from mms_tui.screens.pin import ManagerPinScreen
-        from mms_tui.screens.settings import RulesScreen
         from mms_tui.services.staff.permissions import may
 
-        def open_rules(manager) -> None:
+        def opened(manager) -> None:
             if manager is None:
                 self.action_focus_search()
             else:
-                self.app.push_screen(RulesScreen(manager), lambda _result: self.action_focus_search())
+                open_area(self.app, manager, self.action_focus_search)
 
-        if may(self.app.staff, "rules.edit"):
-            open_rules(self.app.staff)
+        if may(self.app.staff, "backoffice.open"):
+            opened(self.app.staff)
         else:
-            self.app.push_screen(ManagerPinScreen(_("Edit the loyalty rules"), "rules.edit"), open_rules)
+            self.app.push_screen(ManagerPinScreen(_("Open the manager's area"), "backoffice.open"), opened)
 
     def action_walk_in(self) -> None:
         from mms_tui.screens.checkout import CheckoutScreen

@@ -22,6 +22,7 @@ PERMISSIONS: dict[str, str] = {
     "refund": "manager",  # undo a sale, a top-up, a check-in, a card issue, a gift
     "topup.bonus": "manager",  # give a top-up bonus other than the loyalty rules'
     "rules.edit": "manager",  # change the loyalty rules
+    "backoffice.open": "manager",  # open the manager's area at the desk (each change there checks its own)
     "coupons.issue": "manager",  # hand out coupons, one or in bulk
     "shift.others": "manager",  # see and close other staff members' shifts
     "staff.unlock": "manager",  # lift a PIN lockout
