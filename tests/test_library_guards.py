@@ -351,6 +351,18 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("manager's area after products", "escape", "escape")
         await step("rules", "5")
         await step("manager's area after the rules", "escape")
+        await step("tiers", "6")
+        await step("tiers: edit form", "f4")
+        await step("manager's area after tiers", "escape", "escape")
+        await step("categories", "7")
+        await step("categories: add form", "f3")
+        await step("manager's area after categories", "escape", "escape")
+        await step("price levels", "8")
+        await step("price levels: add form", "f3")
+        await step("manager's area after price levels", "escape", "escape")
+        await step("price lists", "9")
+        await step("price lists: add form", "f3")
+        await step("manager's area after price lists", "escape", "escape")
         await step("desk after the manager's area", "escape")
         app.offer_read(Read("card", "0099887766", "rdm6300"))
         await step("unknown card at the desk (no member to issue it to)")
@@ -373,7 +385,7 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("member after the unknown card", "escape")
         for name, key in (("top up", "f4"), ("issue a card", "f6"), ("edit", "f7"), ("freeze: the question", "f8"),
                           ("lost card", "ctrl+l"), ("gift for points", "ctrl+g"), ("renew a pass", "ctrl+r"),
-                          ("transfer visits", "ctrl+t"), ("family", "ctrl+f")):
+                          ("transfer visits", "ctrl+t"), ("family", "ctrl+f"), ("details", "ctrl+e")):
             await step(name, key)
             await step(f"member after {name}", "escape")
         await step("member: the full phone", "ctrl+o")

@@ -18,6 +18,7 @@ from mms_tui.services.ledger.chain import audited_state, verify
 from mms_tui.services.ledger.operations import new_txid
 from mms_tui.services.loyalty.rules_store import save_rules
 from mms_tui.services.members.profile import register_member, update_member
+from mms_tui.services.members.view import member_view
 from mms_tui.services.money.checkout import checkout, quote
 from mms_tui.services.money.payment import TenderRequest
 from mms_tui.services.ops.setup import initialise
@@ -58,6 +59,8 @@ def test_a_dealer_pays_the_dealer_price_at_checkout_and_the_bill_names_the_list(
     assert (line(q, "SHAMPOO").unit_price_fen, line(q, "SHAMPOO").discount_reason) == (4_500, "经销商价")
     assert line(quote(chain.gold, ["SHAMPOO"]), "SHAMPOO").unit_price_fen == 6_000
     assert line(quote(chain.dealer, ["HAIR"]), "HAIR").unit_price_fen == 7_920  # not on the list: gold's 9折
+    assert member_view(chain.dealer).price_level == "经销商价"  # the member screen says so: "Buys at 经销商价"
+    assert member_view(chain.gold).price_level == ""
     sale = checkout(chain.dealer, [("SHAMPOO", 2)], [TenderRequest("cash", 9_000)], chain.cashier, "s1")
     assert sale.total_fen == 9_000
     books_clean()

@@ -445,6 +445,84 @@ async def manage_disable(pilot) -> None:
     await settle(pilot)
 
 
+def a_price_list() -> None:
+    """A dealer's price level with long names, prices on it, a tier's price and a store's own."""
+    from mms_tui.models import Staff
+    from mms_tui.services.catalogue.prices import add_level, set_price
+
+    admin = Staff.get(Staff.code == "admin")
+    add_level(admin, "DEALER", "一级经销商价（华东区）")
+    set_price(admin, "SHAMPOO", 4_500, list_code="DEALER")
+    set_price(admin, "SPA", 39_800, list_code="DEALER", store="SH-XUHUI")
+    set_price(admin, "HAIR", 6_600, list_code="GOLD")
+    set_price(admin, "HAIR", 12_800, store="SH-XUHUI")
+
+
+async def manage_tiers(pilot) -> None:
+    await manage_kind(pilot, "6", "m01", "2345")
+
+
+async def manage_tier_form(pilot) -> None:
+    await manage_tiers(pilot)
+    await pilot.press(*"GOLD", "enter")
+    await settle(pilot)
+    pilot.app.screen.query_one("#rank", Input).value = "3"  # DIAMOND's: refused, naming the rank
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def manage_categories(pilot) -> None:
+    await manage_kind(pilot, "7", "m01", "2345")
+
+
+async def manage_price_levels(pilot) -> None:
+    await manage_priced(pilot, "8")
+
+
+async def manage_priced(pilot, key: str) -> None:
+    a_chain()
+    a_price_list()
+    await logged_in(pilot, "admin", "1234")
+    await pilot.press("f10", key)
+    await settle(pilot)
+
+
+async def manage_prices(pilot) -> None:
+    await manage_priced(pilot, "9")
+
+
+async def manage_price_form(pilot) -> None:
+    await manage_prices(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    pilot.app.screen.query_one("#item", Input).value = "WATER"
+    pilot.app.screen.query_one("#list", Input).value = "VIP9"
+    pilot.app.screen.query_one("#store", Input).value = "SH-XUHUI"
+    pilot.app.screen.query_one("#price", Input).value = "2.5"
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def member_details(pilot) -> None:
+    """The member's details with the shop's own fields, a price level and long Chinese values."""
+    from mms_tui.models import Staff
+    from mms_tui.services.catalogue.prices import add_level
+    from mms_tui.services.members.attributes import define_field
+
+    manager = Staff.get(Staff.code == "m01")
+    define_field(manager, "GOAL", "健身目标", "choice", ["减脂塑形", "增肌"])
+    define_field(manager, "SHOE", "鞋码", "number")
+    add_level(manager, "DEALER", "一级经销商价")
+    await member(pilot)
+    await pilot.press("ctrl+e")
+    await settle(pilot)
+    pilot.app.screen.query_one("#address", Input).value = "上海市徐汇区龙腾大道2555号滨江商业广场三层"
+    pilot.app.screen.query_one("#email", Input).value = "not an email"
+    pilot.app.screen.query_one("#tags", Input).value = "VIP 孕期 老客户"
+    await pilot.press("f10")
+    await settle(pilot)
+
+
 async def command_palette(pilot) -> None:
     await member(pilot)
     await pilot.press("ctrl+p")
@@ -498,6 +576,13 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "manage_items": manage_items,
     "manage_item_form": manage_item_form,
     "manage_disable": manage_disable,
+    "manage_tiers": manage_tiers,
+    "manage_tier_form": manage_tier_form,
+    "manage_categories": manage_categories,
+    "manage_price_levels": manage_price_levels,
+    "manage_prices": manage_prices,
+    "manage_price_form": manage_price_form,
+    "member_details": member_details,
     "command_palette": command_palette,
 }
 

@@ -1,5 +1,5 @@
 """The manager's area (F10 at the desk, 管理): a menu of what a manager keeps — staff, stores, card types, products
-and services, the loyalty rules — and one list screen each, built on :class:`ManageListScreen`.
+and services, the loyalty rules, tiers, categories, price levels and price lists — and one list screen each, built on :class:`ManageListScreen`.
 
 A list shows every row of its kind (disabled ones too, marked), narrowed by whatever is typed, wherever the focus
 is; F3 adds, Enter or F4 edits the highlighted row, F6 disables or enables it after a yes/no question, Esc goes
@@ -8,7 +8,7 @@ with a sentence naming the field, shown on top of the form with everything typed
 manager who opened the area (the cashier's desk asked for their code and PIN): every change is recorded under
 them, and every permission and store scope is the services' to check.
 
-Each kind (``manage_staff``, ``manage_stores``, ``manage_catalogue``) states only its columns, its form and its
+Each kind (``manage_staff``, ``manage_stores``, ``manage_catalogue``, ``manage_pricing``) states only its columns, its form and its
 service calls.
 """
 
@@ -271,18 +271,22 @@ class ManageListScreen(WorkerErrors, Screen[None]):
 
 #: what the manager's area offers: (choice, key, label)
 AREA = (("staff", "1", N_("Staff")), ("stores", "2", N_("Stores")), ("card_types", "3", N_("Card types")),
-        ("items", "4", N_("Products & services")), ("rules", "5", N_("Loyalty rules")))
+        ("items", "4", N_("Products & services")), ("rules", "5", N_("Loyalty rules")), ("tiers", "6", N_("Tiers")),
+        ("categories", "7", N_("Categories")), ("price_levels", "8", N_("Price levels")),
+        ("prices", "9", N_("Price lists")))
 
 
 def area_screen(choice: str, manager: Staff) -> Screen:
     from mms_tui.screens.manage_catalogue import CardTypesScreen, ItemsScreen
+    from mms_tui.screens.manage_pricing import CategoriesScreen, PriceLevelsScreen, PricesScreen, TiersScreen
     from mms_tui.screens.manage_staff import StaffListScreen
     from mms_tui.screens.manage_stores import StoresScreen
     from mms_tui.screens.settings import RulesScreen
 
     screens: dict[str, Callable[[Staff], Screen]] = {
         "staff": StaffListScreen, "stores": StoresScreen, "card_types": CardTypesScreen, "items": ItemsScreen,
-        "rules": RulesScreen}
+        "rules": RulesScreen, "tiers": TiersScreen, "categories": CategoriesScreen,
+        "price_levels": PriceLevelsScreen, "prices": PricesScreen}
     return screens[choice](manager)
 
 

@@ -90,6 +90,7 @@ def benefit_lines(view: MemberView) -> list[str]:
 MORE_ACTIONS = [
     ("issue_card", "f6"), ("edit", "f7"), ("freeze", "f8"), ("replace_card", "ctrl+l"), ("birthday", "ctrl+d"),
     ("gift", "ctrl+g"), ("renew", "ctrl+r"), ("transfer", "ctrl+t"), ("family", "ctrl+f"), ("phone", "ctrl+o"),
+    ("record", "ctrl+e"),
 ]
 
 
@@ -116,6 +117,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         Binding("ctrl+t", "transfer", N_("Transfer visits"), id="member.transfer", show=False),
         Binding("ctrl+f", "family", N_("Family"), id="member.family", show=False),
         Binding("ctrl+o", "phone", N_("Full phone"), id="member.phone", show=False),
+        Binding("ctrl+e", "record", N_("Details"), id="member.record", show=False),
         Binding("question_mark", "app.help", N_("Help"), id="member.help", show=False),
     ]
 
@@ -186,6 +188,8 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
                 title += "  " + escape(progress)
         self.query_one("#member-title", Static).update(title)
         facts = []
+        if view.price_level:
+            facts.append(_("Buys at {level}").format(level=view.price_level))
         if view.birthday:
             facts.append(_("Birthday {date}").format(date=view.birthday))
         if view.notes:
@@ -473,6 +477,18 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         from mms_tui.screens.register import MemberFormScreen
 
         self.app.push_screen(MemberFormScreen(member_id=self.member_id), self.after_dialog)
+
+    def action_record(self) -> None:
+        """The member's details (contact, preferences, tags, consent, price level, the shop's fields) in one form."""
+        self.open_record()
+
+    @work(exit_on_error=False, exclusive=True, group="member-record")
+    async def open_record(self) -> None:
+        from mms_tui.screens.member_record import MemberRecordScreen
+        from mms_tui.services.members.record import member_record
+
+        record = await asyncio.to_thread(in_connection, member_record, self.member_id)
+        self.app.push_screen(MemberRecordScreen(record, self.app.staff), self.after_dialog)
 
     def action_history(self) -> None:
         from mms_tui.screens.history import HistoryScreen

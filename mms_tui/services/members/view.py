@@ -73,6 +73,8 @@ class MemberView:
     fees_due: list[FeeDue] = field(default_factory=list)
     #: the member's family, themselves included (empty: none)
     family: list[FamilyMember] = field(default_factory=list)
+    #: the price level the member buys at (经销商价), '' for none: the desk says so before a sale
+    price_level: str = ""
 
     @property
     def stored_value_fen(self) -> int:
@@ -154,7 +156,8 @@ def member_view(member: Member | int | str, *, on: dt.date | None = None) -> Mem
     ]
     return MemberView(m.id, m.name, mask_phone(m.phone), m.gender, m.birthday.isoformat() if m.birthday else None,
                       m.notes, progress(m, day, rules), cards, alerts, str(seen)[:16] if seen else None, visits, sales,
-                      offer, _fees_due(facts, day, rules), family_members(m))
+                      offer, _fees_due(facts, day, rules), family_members(m),
+                      m.price_level.name if m.price_level_id is not None else "")
 
 
 def reveal_phone(member: Member | int, staff: Staff) -> str:
