@@ -116,3 +116,28 @@ async def test_categories_and_price_levels_are_added_renamed_and_disabled(sqlite
         await settle(pilot)
     assert Category.get(Category.name == "零售").name == "零售"
     assert PriceLevel.get(PriceLevel.code == "DEALER").active is False
+
+
+async def test_the_shops_member_fields_are_defined_renamed_and_disabled(sqlite_desk):
+    from mms_tui.services.members.attributes import field_definitions
+
+    async with at_desk(sqlite_desk) as (app, pilot):
+        await open_area(pilot)
+        screen = await open_kind(pilot, "0")
+        await pilot.press("f3")
+        await settle(pilot)
+        app.screen.query_one("#kind").value = "choice"
+        await fill(pilot, **{"new-code": "GOAL", "name": "健身目标", "choices": "减脂"})
+        await save(pilot)
+        assert form_error(app) == "Choices: a choice field needs two or more different choices."
+        await fill(pilot, choices="减脂，增肌")
+        await save(pilot)
+        assert listed(screen) == ["GOAL"]
+        await pilot.press("enter")
+        await settle(pilot)
+        await fill(pilot, name="目标")
+        await save(pilot)
+        await pilot.press("f6", "y")
+        await settle(pilot)
+    assert [(f.code, f.name, f.choices, f.active) for f in field_definitions(inactive=True)] == [
+        ("GOAL", "目标", ("减脂", "增肌"), False)]

@@ -99,3 +99,43 @@ async def test_ctrl_e_on_the_member_screen_edits_the_record(sqlite_desk):
         assert not isinstance(app.screen, MemberRecordScreen)
     record = member_record(PHONE)
     assert (record.email, record.tags) == ("lilei@example.com", ("VIP", "孕期"))
+
+
+def test_a_field_renamed_or_disabled_keeps_its_values_and_a_cashier_may_do_neither(desk, member):
+    from mms_tui.services.members.attributes import (
+        field_definitions,
+        field_values,
+        rename_field,
+        set_field_active,
+    )
+
+    save(desk, member, fields={"GOAL": "增肌", "SIZE": ""})
+    with pytest.raises(PermissionDenied):
+        rename_field(desk.cashier, "GOAL", "目标")
+    with pytest.raises(PermissionDenied):
+        set_field_active(desk.cashier, "GOAL", False)
+    assert rename_field(desk.manager, "goal", "目标").name == "目标"
+    assert set_field_active(desk.manager, "GOAL", False).active is False
+    assert [f.code for f in field_definitions()] == ["SIZE"]  # the form asks no more
+    assert field_values(member) == {"GOAL": "增肌"}  # what was kept stays
+    with pytest.raises(InvalidInput, match="No member field has the code NOPE"):
+        rename_field(desk.manager, "NOPE", "x")
+
+
+def test_mms_members_fields_rename_disable_enable(run, sqlite_desk):
+    import json
+
+    from tests.conftest import MANAGER_PIN
+
+    db = ("--db", sqlite_desk.target)
+    staff = ("--staff", "m01", "--pin-stdin")
+    pin = MANAGER_PIN + "\n"
+    assert run(*db, "members", "fields", "add", "GOAL", "健身目标", "--kind", "choice", "--choices", "减脂,增肌",
+               *staff, input=pin).exit_code == 0
+    assert "(目标) saved" in run(*db, "members", "fields", "rename", "GOAL", "目标", *staff, input=pin).output
+    assert run(*db, "members", "fields", "disable", "GOAL", *staff, input=pin).exit_code == 0
+    listed = json.loads(run(*db, "members", "fields", "list", "--format", "json").output)
+    assert listed == [{"code": "GOAL", "name": "目标", "kind": "choice", "choices": "减脂,增肌", "active": False}]
+    assert run(*db, "members", "fields", "enable", "GOAL", *staff, input=pin).exit_code == 0
+    refused = run(*db, "members", "fields", "rename", "NOPE", "x", *staff, input=pin)
+    assert refused.exit_code == 1 and "No member field has the code NOPE" in refused.output

@@ -503,6 +503,18 @@ async def manage_price_form(pilot) -> None:
     await settle(pilot)
 
 
+async def manage_member_fields(pilot) -> None:
+    from mms_tui.models import Staff
+    from mms_tui.services.members.attributes import define_field, set_field_active
+
+    manager = Staff.get(Staff.code == "m01")
+    define_field(manager, "GOAL", "健身目标（教练填写）", "choice", ["减脂塑形", "增肌", "康复训练", "提高柔韧性"])
+    define_field(manager, "SHOE", "鞋码", "number")
+    define_field(manager, "WED", "结婚纪念日", "date")
+    set_field_active(manager, "SHOE", False)
+    await manage_kind(pilot, "0", "m01", "2345")
+
+
 async def member_details(pilot) -> None:
     """The member's details with the shop's own fields, a price level and long Chinese values."""
     from mms_tui.models import Staff
@@ -583,6 +595,7 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "manage_prices": manage_prices,
     "manage_price_form": manage_price_form,
     "member_details": member_details,
+    "manage_member_fields": manage_member_fields,
     "command_palette": command_palette,
 }
 

@@ -252,12 +252,12 @@ def fields_group() -> None:
 @format_option()
 @click.pass_context
 def fields_list(ctx: click.Context, fmt: str) -> None:
-    """The fields defined, with their kinds and choices."""
+    """The fields defined (disabled ones too), with their kinds and choices."""
     from mms_tui.services.members.attributes import field_definitions
 
     open_database(settings_of(ctx))
-    write_rows(({"code": f.code, "name": f.name, "kind": f.kind, "choices": ",".join(f.choices)}
-                for f in field_definitions()), fmt)
+    write_rows(({"code": f.code, "name": f.name, "kind": f.kind, "choices": ",".join(f.choices),
+                 "active": f.active} for f in field_definitions(inactive=True)), fmt)
 
 
 @fields_group.command("add")
@@ -277,6 +277,39 @@ def fields_add(ctx: click.Context, code: str, name: str, kind: str, choices: str
     made = define_field(acting_staff(staff_code, pin_stdin), code, name, kind,
                         [c for c in choices.split(",") if c.strip()])
     click.echo(_("Member field {code} ({name}) defined.").format(code=made.code, name=made.name))
+
+
+@fields_group.command("rename")
+@click.argument("code")
+@click.argument("name")
+@staff_options("Manager or admin recorded on the change.")
+@click.pass_context
+def fields_rename(ctx: click.Context, code: str, name: str, staff_code: str | None, pin_stdin: bool) -> None:
+    """Give a member field another name (its code, kind and values stay)."""
+    from mms_tui.services.members.attributes import rename_field
+
+    open_database(settings_of(ctx))
+    made = rename_field(acting_staff(staff_code, pin_stdin), code, name)
+    click.echo(_("Member field {code} ({name}) saved.").format(code=made.code, name=made.name))
+
+
+def _field_state(name: str, active: bool, help: str) -> click.Command:
+    @fields_group.command(name, help=help)
+    @click.argument("code")
+    @staff_options("Manager or admin recorded on the change.")
+    @click.pass_context
+    def command(ctx: click.Context, code: str, staff_code: str | None, pin_stdin: bool) -> None:
+        from mms_tui.services.members.attributes import set_field_active
+
+        open_database(settings_of(ctx))
+        made = set_field_active(acting_staff(staff_code, pin_stdin), code, active)
+        click.echo(_("Member field {code} ({name}) saved.").format(code=made.code, name=made.name))
+
+    return command
+
+
+fields_disable = _field_state("disable", False, "Stop asking for a member field; the values kept stay.")
+fields_enable = _field_state("enable", True, "Ask for a disabled member field again.")
 
 
 @fields_group.command("set")

@@ -273,12 +273,18 @@ class ManageListScreen(WorkerErrors, Screen[None]):
 AREA = (("staff", "1", N_("Staff")), ("stores", "2", N_("Stores")), ("card_types", "3", N_("Card types")),
         ("items", "4", N_("Products & services")), ("rules", "5", N_("Loyalty rules")), ("tiers", "6", N_("Tiers")),
         ("categories", "7", N_("Categories")), ("price_levels", "8", N_("Price levels")),
-        ("prices", "9", N_("Price lists")))
+        ("prices", "9", N_("Price lists")), ("member_fields", "0", N_("Member fields")))
 
 
 def area_screen(choice: str, manager: Staff) -> Screen:
     from mms_tui.screens.manage_catalogue import CardTypesScreen, ItemsScreen
-    from mms_tui.screens.manage_pricing import CategoriesScreen, PriceLevelsScreen, PricesScreen, TiersScreen
+    from mms_tui.screens.manage_pricing import (
+        CategoriesScreen,
+        MemberFieldsScreen,
+        PriceLevelsScreen,
+        PricesScreen,
+        TiersScreen,
+    )
     from mms_tui.screens.manage_staff import StaffListScreen
     from mms_tui.screens.manage_stores import StoresScreen
     from mms_tui.screens.settings import RulesScreen
@@ -286,7 +292,7 @@ def area_screen(choice: str, manager: Staff) -> Screen:
     screens: dict[str, Callable[[Staff], Screen]] = {
         "staff": StaffListScreen, "stores": StoresScreen, "card_types": CardTypesScreen, "items": ItemsScreen,
         "rules": RulesScreen, "tiers": TiersScreen, "categories": CategoriesScreen,
-        "price_levels": PriceLevelsScreen, "prices": PricesScreen}
+        "price_levels": PriceLevelsScreen, "prices": PricesScreen, "member_fields": MemberFieldsScreen}
     return screens[choice](manager)
 
 

@@ -1,14 +1,15 @@
-"""Tiers, categories, price levels and price lists in the manager's area: the same calls as ``mms tiers``,
-``mms categories`` and ``mms prices``. A tier's terms are saved in the loyalty rules by its service; a price is
+"""Tiers, categories, price levels, price lists and the shop's own member fields in the manager's area: the same
+calls as ``mms tiers``, ``mms categories``, ``mms prices`` and ``mms members fields``. A tier's terms are saved in the loyalty rules by its service; a price is
 taken off its list with F8 after a question (nothing to disable: a price is there or not)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import partial
 
 from textual.binding import Binding
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.dialog import field_row
@@ -33,6 +34,13 @@ from mms_tui.services.catalogue.prices import (
     set_price,
 )
 from mms_tui.services.loyalty.tier_admin import TierInfo, add_tier, describe_terms, edit_tier, list_tiers
+from mms_tui.services.members.attributes import (
+    FieldDefinition,
+    define_field,
+    field_definitions,
+    rename_field,
+    set_field_active,
+)
 
 
 def _threshold(text: str, field: str, basis: str) -> int | None:
@@ -308,3 +316,55 @@ class PricesScreen(ManageListScreen):
         self.confirm_then(_("Take {what} off its list?").format(what=self.describe(row)), call, price_key(row),
                           details=[_("The item is then priced as if it had never been on it.")],
                           done=_("Removed: {code}").format(code=row.item))
+
+
+# --- the shop's own member fields --------------------------------------------------------------------------------------
+
+
+FIELD_KIND_NAMES = {"text": N_("text"), "number": N_("number"), "date": N_("date"), "choice": N_("choice")}
+
+
+class MemberFieldForm(ManageForm):
+    """Define a member field (code, name, kind, a choice field's choices), or rename one."""
+
+    def heading(self) -> str:
+        if self.row is None:
+            return _("New member field")
+        return _("Member field {code} {name}").format(code=self.row.code, name=self.row.name)
+
+    def fields(self):
+        row: FieldDefinition | None = self.row
+        if row is None:
+            yield field_row(_("Code"), Input(id="new-code", max_length=20, placeholder=_("e.g. GOAL")))
+        yield field_row(_("Name"), Input(row.name if row else "", id="name", max_length=50,
+                                         placeholder=_("e.g. 健身目标")))
+        if row is None:
+            yield field_row(_("Kind"), Select([(_(FIELD_KIND_NAMES[k]), k) for k in FIELD_KIND_NAMES], id="kind",
+                                              allow_blank=False, value="text"))
+            yield field_row(_("Choices"), Input(id="choices", placeholder=_("a choice field's, with commas")))
+
+    def operation(self):
+        if self.row is None:
+            choices = [c for c in re.split(r"[,，]", self.text("choices")) if c.strip()]
+            return partial(define_field, self.manager, self.text("new-code"), self.text("name"),
+                           self.choice("kind") or "text", choices)
+        if self.text("name") == self.row.name:
+            raise InvalidInput(_("Nothing changed."))
+        return partial(rename_field, self.manager, self.row.code, self.text("name"))
+
+
+class MemberFieldsScreen(ManageListScreen):
+    TITLE = N_("Member fields")
+    COLUMNS = ((N_("Code"), 8), (N_("Name"), 14), (N_("Kind"), 7), (N_("Choices"), 22), (N_("State"), 9))
+
+    def fetch(self) -> list[FieldDefinition]:
+        return field_definitions(inactive=True)
+
+    def cells(self, row: FieldDefinition) -> Iterable[str]:
+        return (row.code, row.name, _(FIELD_KIND_NAMES[row.kind]), " / ".join(row.choices), self.state(row))
+
+    def form(self, row: FieldDefinition | None) -> MemberFieldForm:
+        return MemberFieldForm(self.manager, row)
+
+    def set_active_call(self, row: FieldDefinition, active: bool):
+        return partial(set_field_active, self.manager, row.code, active)

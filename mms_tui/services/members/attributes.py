@@ -145,6 +145,40 @@ def define_field(staff: Staff, code: str, name: str, kind: str, choices: list[st
         return definition
 
 
+def _any_field(code: str) -> MemberField:
+    row = MemberField.get_or_none(MemberField.code == normalise_query(code or "").upper())
+    if row is None:
+        raise InvalidInput(_("No member field has the code {code}.").format(code=code))
+    return row
+
+
+def rename_field(staff: Staff, code: str, name: str) -> FieldDefinition:
+    """A member field's name as the desk shows it (its code, kind and values stay). Needs a manager."""
+    require(staff, "members.fields")
+    name_text = normalise_query(name or "")
+    if not name_text or len(name_text) > 50:
+        raise InvalidInput(_("Name: required, at most 50 characters."))
+    with write_transaction():
+        row = _any_field(code)
+        if row.name != name_text:
+            MemberField.update(name=name_text).where(MemberField.id == row.id).execute()
+            audit("member_field.edit", f"member_field:{row.id}", staff=staff, store=None,
+                  payload={"before": {"name": row.name}, "after": {"name": name_text}})
+        return _definition(MemberField.get_by_id(row.id))
+
+
+def set_field_active(staff: Staff, code: str, active: bool) -> FieldDefinition:
+    """Stop asking for a member field (the values kept stay, in the member document too) or ask again."""
+    require(staff, "members.fields")
+    with write_transaction():
+        row = _any_field(code)
+        if row.active != active:
+            MemberField.update(active=active).where(MemberField.id == row.id).execute()
+            audit("member_field.enable" if active else "member_field.disable", f"member_field:{row.id}",
+                  staff=staff, store=None, payload={"before": {"active": row.active}, "after": {"active": active}})
+        return _definition(MemberField.get_by_id(row.id))
+
+
 def _field(code: str) -> MemberField:
     row = MemberField.get_or_none(MemberField.code == normalise_query(code or "").upper())
     if row is None or not row.active:
