@@ -220,3 +220,23 @@ def test_mms_prices_export_then_import_round_trips_and_a_bad_file_changes_nothin
         assert expected in refused.output
     assert written() == before
     assert {p.item: p.price_fen for p in list_prices(list_code="DEALER", store=None)}["SHAMPOO"] == 4_400
+
+
+def test_a_price_list_goes_out_and_comes_back_as_an_xlsx_workbook(run, sqlite_desk, tmp_path):
+    """The spreadsheet a manager edits in Excel or WPS: exported as .xlsx, changed, imported back."""
+    from openpyxl import load_workbook
+
+    add_level(sqlite_desk.manager, "DEALER", "经销商价")
+    set_price(sqlite_desk.manager, "SHAMPOO", 4_500, list_code="DEALER")
+    book = tmp_path / "prices.xlsx"
+    assert run("--db", sqlite_desk.target, "prices", "export", str(book)).exit_code == 0
+    workbook = load_workbook(book)
+    sheet = workbook.active
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["code", "kind", "name", "list"]
+    sheet.cell(row=2, column=header.index("price") + 1, value="39.90")
+    workbook.save(book)
+    imported = run("--db", sqlite_desk.target, "prices", "import", str(book), "--staff", "m01", "--pin-stdin",
+                   input=MANAGER_PIN + "\n")
+    assert imported.exit_code == 0, imported.output
+    assert [(p.item, p.price_fen) for p in list_prices()] == [("SHAMPOO", 3_990)]
