@@ -108,6 +108,8 @@ def load_settings(
     """File < environment < explicit overrides (command-line options)."""
     env = os.environ if env is None else env
     path = Path(config_path or env.get("MMS_CONFIG") or default_config_path())
+    if config_path and not path.is_file():  # named on purpose: a typo must not fall back to the defaults
+        raise SettingsError(f"config file {path} does not exist")
     values: dict[str, object] = {}
     if path.exists():
         try:

@@ -43,7 +43,7 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
         check_pin(admin_pin)  # a bad PIN is refused before the database file is even made
     if time_zone is not None:
         checked_time_zone(time_zone)  # and so is an unknown zone
-    connect(settings.database)
+    connect(settings.database, new_folder=not settings.db)  # a folder typed with --db must exist already
     if admin_pin is None and (current_version() == 0 or needs_admin()):
         if not sys.stdin.isatty():
             raise click.ClickException(_("No admin exists yet: give its PIN (4–8 digits) with --pin-stdin (or --admin-pin)."))
@@ -83,7 +83,7 @@ def demo(ctx: click.Context, members: int, no_tui: bool, fresh: bool) -> None:
             raise click.ClickException(_("--fresh only removes a demo SQLite file, not a server database."))
         for suffix in ("", "-wal", "-shm"):
             Path(target + suffix).unlink(missing_ok=True)
-    connect(target)
+    connect(target, new_folder=not settings_of(ctx).db)
     if current_version() and is_seeded():
         click.echo(_("Using the demo database at {where} (--fresh builds a new one).").format(where=target), err=True)
     elif current_version() and _has_members():
@@ -132,7 +132,7 @@ def info(ctx: click.Context, fmt: str) -> None:
     from mms_tui.services.ops.setup import info as database_info
 
     settings = settings_of(ctx)
-    connect(settings.database)
+    connect(settings.database, create=False, new_folder=False)  # reading: a mistyped path is said, not made
     facts = database_info()
     rows = [
         ("version", __version__),

@@ -60,8 +60,21 @@ class DatabaseInfo:
     time_zone: str
 
 
-def connect(target: str) -> None:
-    """Point the models at ``target`` and make sure it can be reached (a clear error, not a driver traceback)."""
+def connect(target: str, *, create: bool = True, new_folder: bool = True) -> None:
+    """Point the models at ``target`` and make sure it can be reached (a clear error, not a driver traceback).
+
+    With ``new_folder`` False (a path someone typed) a SQLite file in a folder that does not exist is refused
+    rather than the folder made (a typo would otherwise start an empty shop somewhere); the default locations make
+    theirs. With ``create`` False (a command that only reads) a file that does not exist is refused too, instead
+    of being made empty by opening it."""
+    if "://" not in target:
+        path = Path(target).expanduser()
+        if not new_folder and not path.parent.is_dir():
+            raise DatabaseError(_("Cannot open the database {target}: the folder {folder} does not exist (create it "
+                                  "first: mkdir -p {folder}).").format(target=target, folder=path.parent))
+        if not create and not path.exists():
+            raise SchemaMissing(_("There is no database at {target}; run 'mms init' (or 'mms demo').").format(
+                target=target))
     db = init_database(target)
     try:
         db.connect(reuse_if_open=True)
@@ -72,9 +85,7 @@ def connect(target: str) -> None:
 
 def open_store(target: str) -> None:
     """Connect and insist on a current schema: the desk never runs on a half-made database."""
-    if "://" not in target and not Path(target).expanduser().exists():
-        raise SchemaMissing(_("There is no database at {target}; run 'mms init' (or 'mms demo').").format(target=target))
-    connect(target)
+    connect(target, create=False)
     version = current_version()
     if version == 0:
         raise SchemaMissing(_("The database {target} is not set up; run 'mms init' (or 'mms demo').").format(target=target))
