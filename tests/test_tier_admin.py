@@ -171,3 +171,17 @@ def test_mms_tiers_refusals_are_one_line_and_change_nothing(run, sqlite_desk, ar
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 or lines[0].startswith("Usage:")  # one line, or click's usage error
     assert written() == before
+
+
+def test_a_cashier_may_not_give_a_member_a_tier_by_hand(desk):
+    from mms_tui.models import Member
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.members.profile import update_member
+
+    member = register_member("张三", "13800138000", desk.cashier, "r1").member_id
+    before = written()
+    with pytest.raises(PermissionDenied):
+        update_member(member, desk.cashier, new_txid(), tier="GOLD")
+    assert written() == before and Member.get_by_id(member).tier.code == "NORMAL"
+    assert update_member(member, desk.cashier, new_txid(), tier="NORMAL", notes="常客").tier_code == "NORMAL"
+    assert update_member(member, desk.manager, new_txid(), tier="GOLD").tier_code == "GOLD"

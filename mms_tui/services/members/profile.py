@@ -165,6 +165,8 @@ def update_member(member: Member | int | str, staff: Staff, txid: str, **changes
         clean["birthday"] = clean_birthday(changes["birthday"])  # type: ignore[arg-type]
     if "tier" in changes:
         clean["tier"] = _resolve_tier(changes["tier"]).code  # type: ignore[arg-type]
+        if clean["tier"] != member.tier.code:
+            require(staff, "tiers.edit")  # a tier is a discount: giving one by hand is a manager's decision
     if "notes" in changes:
         clean["notes"] = str(changes["notes"])
     if "address" in changes:
