@@ -157,7 +157,8 @@ def test_mms_tiers_list_add_edit(run, sqlite_desk):
 
 @pytest.mark.parametrize("args, pin, message", [
     (("add", "PLAT", "铂金", "--rank", "2"), MANAGER_PIN, "Rank: 2 is already GOLD's"),
-    (("add", "PLAT", "铂金", "--rank", "4", "--pays", "abc"), MANAGER_PIN, "abc"),
+    (("add", "PLAT", "铂金", "--rank", "4", "--pays", "abc"), MANAGER_PIN, "Pays: "),
+    (("add", "PLAT", "铂金", "--rank", "4", "--points", "两倍"), MANAGER_PIN, "Points multiplier: "),
     (("add", "PLAT", "铂金", "--rank", "4", "--upgrade-at", "-5"), MANAGER_PIN, "Upgrade at: cannot be negative."),
     (("edit", "GOLD", "--pays", "80"), CASHIER_PIN, "manager"),
     (("edit", "GOLD"), MANAGER_PIN, "Give at least one term to change."),

@@ -296,10 +296,14 @@ def prices_list(ctx: click.Context, list_code: str | None, store_code: str | Non
 def prices_set(ctx: click.Context, item: str, price: str, list_code: str, store_code: str | None,
                staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
     """Set ITEM's PRICE (yuan) on a list, or take it off with PRICE 'none'."""
+    from mms_tui.services.base.errors import InvalidInput
     from mms_tui.services.base.text import parse_yuan
     from mms_tui.services.catalogue.prices import set_price
 
-    fen = None if price.strip().lower() in ("none", "-") else parse_yuan(price)
+    try:
+        fen = None if price.strip().lower() in ("none", "-") else parse_yuan(price)
+    except InvalidInput as exc:
+        raise InvalidInput(_("Price: {reason}").format(reason=exc)) from None
     open_database(settings_of(ctx))
     row = set_price(acting_staff(staff_code, pin_stdin), item, fen, list_code=list_code, store=store_code)
     if row is None:

@@ -171,18 +171,9 @@ def tier_term_options(fn):
 
 
 def _tier_terms(pays: str | None, points: str | None, upgrade_at: str | None, keep_at: str | None) -> dict:
-    from mms_tui.services.base.text import parse_yuan
-    from mms_tui.services.loyalty.tier_admin import parse_threshold
+    from mms_tui.services.loyalty.tier_admin import terms_from_text
 
-    given: dict = {}
-    if pays is not None:
-        given["price_bp"] = parse_yuan(pays.strip().removesuffix("%"))  # two decimals of a percent: basis points
-    if points is not None:
-        given["points_pct"] = parse_yuan(points.strip().lstrip("×xX"))
-    for key, text in (("upgrade_at", upgrade_at), ("keep_at", keep_at)):
-        if text is not None:
-            given[key] = None if text.strip().lower() in ("", "none") else parse_threshold(text)
-    return given
+    return terms_from_text(pays=pays, points=points, upgrade_at=upgrade_at, keep_at=keep_at)
 
 
 @tiers_group.command("list")

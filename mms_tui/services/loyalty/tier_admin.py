@@ -96,6 +96,29 @@ def parse_threshold(text: str, basis: str | None = None) -> int:
     return int(text)
 
 
+def terms_from_text(*, pays: str | None = None, points: str | None = None, upgrade_at: str | None = None,
+                    keep_at: str | None = None) -> dict[str, int | None]:
+    """What a manager typed for a tier (percent paid, a multiplier, thresholds in the rules' basis; 'none' or ''
+    for no threshold), as :func:`add_tier`/:func:`edit_tier` take it; a bad value is refused naming its field."""
+
+    def named(field: str, read):
+        try:
+            return read()
+        except InvalidInput as exc:
+            raise InvalidInput(_("{field}: {reason}").format(field=field, reason=exc)) from None
+
+    given: dict[str, int | None] = {}
+    if pays is not None:
+        given["price_bp"] = named(_("Pays"), lambda: parse_yuan(pays.strip().removesuffix("%")))
+    if points is not None:
+        given["points_pct"] = named(_("Points multiplier"), lambda: parse_yuan(points.strip().lstrip("×xX")))
+    for key, field, text in (("upgrade_at", _("Upgrade at"), upgrade_at), ("keep_at", _("Keep at"), keep_at)):
+        if text is not None:
+            given[key] = (None if text.strip().lower() in ("", "none")
+                          else named(field, lambda text=text: parse_threshold(text)))
+    return given
+
+
 def _checked(code: str, name: str, rank: Any, price_bp: Any, points_pct: Any, upgrade_at: Any,
              keep_at: Any) -> tuple[str, str, int]:
     code = (code or "").strip().upper()
