@@ -123,6 +123,13 @@ def now() -> dt.datetime:
     return dt.datetime.now(UTC).astimezone(zone()).replace(tzinfo=None, microsecond=0)
 
 
+def utc_now() -> dt.datetime:
+    """This moment, aware, in UTC: when a job ran, how old a file is (the store's zone plays no part)."""
+    if _pinned is not None:
+        return to_utc(_pinned).replace(tzinfo=UTC)
+    return dt.datetime.now(UTC)
+
+
 def today() -> dt.date:
     return now().date()
 

@@ -39,6 +39,8 @@ SQLITE_PRAGMAS = {
 #: ``lock_wait_seconds``), and the longest one PostgreSQL statement may run (``statement_timeout_seconds``)
 LOCK_WAIT_SECONDS = 15.0
 STATEMENT_TIMEOUT_SECONDS = 300.0
+#: the Unix group desk accounts share a SQLite database through (setting ``group``; empty: private to its owner)
+FILE_GROUP = ""
 
 T = TypeVar("T")
 
@@ -78,7 +80,7 @@ def open_database(target: str) -> peewee.Database:
     try:
         from mms_tui.services.base.files import make_private_folder
 
-        make_private_folder(path.parent)  # 0700 when made here: it holds the members' data
+        make_private_folder(path.parent, FILE_GROUP)  # 0700 (2770 shared) when made here: it holds members' data
     except OSError as exc:
         raise DatabaseError(_("Cannot create the folder for the database {path}: {error}").format(
             path=path, error=exc.strerror or exc)) from None
@@ -109,8 +111,8 @@ def _on_read_only_disk(path: Path) -> bool:
 class MmsSqliteDatabase(peewee.SqliteDatabase):
     """A SQLite file as mms opens it.
 
-    * **Private**: a new database file is created 0600 before SQLite opens it; SQLite gives its -wal and -shm the
-      database file's mode, so they are private too, whatever the umask.
+    * **Private**: a new database file is created 0600 (0660 of the setting ``group`` when desk accounts share
+      it) before SQLite opens it; SQLite gives its -wal and -shm the database file's mode, whatever the umask.
     * **Read-only disks still read**: SQLite cannot open a WAL database on a read-only file system when it would
       have to create the -shm file. With nothing in the -wal file, nobody can change the file while the disk is
       read-only, so it is opened ``immutable``; reads, reports and backups work, and a write fails as read-only.
@@ -132,7 +134,7 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
             from mms_tui.services.base.files import create_private_file
 
             with contextlib.suppress(OSError):  # when it cannot be made, SQLite says why
-                create_private_file(path)
+                create_private_file(path, FILE_GROUP)
             return uri + "?mode=rwc"
         if _on_read_only_disk(path):
             try:
@@ -185,6 +187,12 @@ class DatabaseFileChanged(peewee.OperationalError):
         super().__init__(f"the database file {path} was {'replaced' if replaced else 'deleted'} while it was open")
         self.path = path
         self.replaced = replaced
+
+
+def set_file_group(group: str) -> None:
+    """The group new SQLite databases and their folders are shared with (the setting ``group``)."""
+    global FILE_GROUP
+    FILE_GROUP = group
 
 
 def set_waits(lock_wait_seconds: float, statement_timeout_seconds: float) -> None:

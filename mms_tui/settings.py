@@ -1,4 +1,5 @@
-"""Settings: one TOML file, overridden by ``MMS_*`` environment variables, overridden by options.
+"""Settings: the system-wide TOML file (``/etc/mms/config.toml``), under the user's (or the one ``MMS_CONFIG`` /
+``--config`` names), under ``MMS_*`` environment variables, under options.
 
 Loaded once at start-up (by the CLI) and passed down; no other module reads the environment.
 """
@@ -33,7 +34,12 @@ ENV_VARS = {
     "wedge_min_chars": "MMS_WEDGE_MIN_CHARS",
     "lock_wait_seconds": "MMS_LOCK_WAIT_SECONDS",
     "statement_timeout_seconds": "MMS_STATEMENT_TIMEOUT_SECONDS",
+    "group": "MMS_GROUP",
+    "backup_dir": "MMS_BACKUP_DIR",
 }
+
+#: the administrator's file for every account on the machine (``MMS_SYSTEM_CONFIG`` names another: packaging, tests)
+SYSTEM_CONFIG = Path("/etc/mms/config.toml")
 
 
 class SettingsError(Exception):
@@ -79,7 +85,14 @@ class Settings:
     #: longest one PostgreSQL statement may run
     lock_wait_seconds: int = 15
     statement_timeout_seconds: int = 300
+    #: the Unix group the desk accounts share the database through: a new database file is made 0660 in a folder
+    #: made 2770, both of this group (empty: private to its owner, 0600 and 0700)
+    group: str = ""
+    #: where ``mms backup`` (without a file) puts dated backups, and where ``mms doctor`` looks for the last one
+    backup_dir: str = ""
     config_path: str = ""
+    #: the configuration files read, lowest first (for ``mms info`` and ``mms doctor``)
+    config_files: tuple[str, ...] = ()
 
     @property
     def database(self) -> str:
@@ -105,26 +118,36 @@ def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     **overrides: object,
 ) -> Settings:
-    """File < environment < explicit overrides (command-line options)."""
+    """System file < the user's file < environment < explicit overrides (command-line options)."""
     env = os.environ if env is None else env
+    system = Path(env.get("MMS_SYSTEM_CONFIG") or SYSTEM_CONFIG)
     path = Path(config_path or env.get("MMS_CONFIG") or default_config_path())
     if config_path and not path.is_file():  # named on purpose: a typo must not fall back to the defaults
         raise SettingsError(f"config file {path} does not exist")
     values: dict[str, object] = {}
-    if path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"cannot read config file {path}: {exc}") from None
-        known = {f.name for f in fields(Settings)}
-        for key, value in data.items():
-            if key not in known or key == "config_path":
-                raise SettingsError(f"unknown setting {key!r} in {path}")
-            values[key] = _coerce(key, value)
+    read: list[str] = []
+    for file in dict.fromkeys((system, path)):  # the same file named twice is read once
+        if file.exists():
+            values.update(_read_file(file))
+            read.append(str(file))
     for name, var in ENV_VARS.items():
         if env.get(var):
             values[name] = _coerce(name, env[var])
     for name, value in overrides.items():
         if value is not None and value != "":
             values[name] = _coerce(name, value)
-    return Settings(config_path=str(path), **values)  # type: ignore[arg-type]
+    return Settings(config_path=str(path), config_files=tuple(read), **values)  # type: ignore[arg-type]
+
+
+def _read_file(path: Path) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"cannot read config file {path}: {exc}") from None
+    known = {f.name for f in fields(Settings)} - {"config_path", "config_files"}
+    values: dict[str, object] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise SettingsError(f"unknown setting {key!r} in {path}")
+        values[key] = _coerce(key, value)
+    return values

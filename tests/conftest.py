@@ -26,6 +26,8 @@ from mms_tui.services.staff.accounts import create_staff
 # zones with summer time itself).
 os.environ["TZ"] = "Asia/Shanghai"
 time.tzset()
+# The machine's own /etc/mms/config.toml (an administrator's) must not reach the tests' commands.
+os.environ["MMS_SYSTEM_CONFIG"] = os.path.join(os.sep, "nonexistent", "mms", "config.toml")
 
 
 @pytest.fixture

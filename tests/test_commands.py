@@ -37,7 +37,7 @@ def test_init_upgrades_an_older_database_and_the_desk_refuses_it_until_then(run,
     SchemaVersion.delete().where(SchemaVersion.version > 1).execute()  # as a version-1 database reads
     assert f"1 / {LATEST}" in run("--db", db, "info").output
     refused = run("--db", db, "report", "turnover")
-    assert refused.exit_code == 1 and "mms init" in refused.output
+    assert refused.exit_code == 1 and "mms upgrade" in refused.output
     upgraded = run("--db", db, "init", "--admin-pin", "1234")
     assert upgraded.exit_code == 0, upgraded.output
     assert f"Schema at version {LATEST} (applied {', '.join(map(str, range(2, LATEST + 1)))})." in upgraded.output

@@ -9,7 +9,7 @@ and ``main``; each command group lives in its own module:
     reports    report
     loyalty    rules, points expire, tiers review, coupons
     catalogue  products, cardtypes
-    ops        check, backup, restore
+    ops        check, backup, restore, doctor, upgrade
     devices    devices watch
     staff      staff list|add|edit|disable|enable|reset-pin, audit
     stores     stores list, add, edit, move, close
@@ -69,9 +69,16 @@ def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None,
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     set_language(settings.lang)
-    from mms_tui.db import set_waits
+    from mms_tui.db import set_file_group, set_waits
+    from mms_tui.services.base.files import shared_gid
 
     set_waits(settings.lock_wait_seconds, settings.statement_timeout_seconds)
+    if settings.group:
+        try:
+            shared_gid(settings.group)  # an unknown group is said before any file is made
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+    set_file_group(settings.group)
     ctx.obj = settings
     if ctx.invoked_subcommand is None:
         open_database(settings)
@@ -85,7 +92,7 @@ for _command in (
     reports.report,
     loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
     catalogue.products_group, catalogue.cardtypes_group, catalogue.prices_group, catalogue.categories_group,
-    ops.check, ops.backup, ops.restore,
+    ops.check, ops.backup, ops.restore, ops.doctor, ops.upgrade,
     devices.devices_group,
     staff.staff_group, staff.audit,
     stores.stores_group,

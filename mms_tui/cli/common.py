@@ -67,6 +67,8 @@ def with_progress(run: Callable[[Callable[[int, int], None] | None], Any]) -> An
 def run_tui(settings: Settings) -> None:
     """The front desk on ``settings``: what ``mms`` and ``mms demo`` open."""
     from mms_tui.app import create_app
+    from mms_tui.services.ops.upgrade import desk_presence
 
     close_database()  # the app opens its own connections, one per worker thread
-    create_app(settings).run()
+    with desk_presence(settings.database):  # 'mms upgrade' waits for no desk: it sees this one
+        create_app(settings).run()

@@ -18,6 +18,7 @@ from mms_tui.cli.options import (
 )
 from mms_tui.cli.output import MACHINE_FORMATS, write_rows
 from mms_tui.i18n import _, ngettext
+from mms_tui.services.ops.jobs import record_run
 
 
 @click.group("rules")
@@ -118,6 +119,7 @@ def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | No
     if not rules.points.expire_months:
         click.echo(_("Points never expire under the rules in force (points.expire_months = 0); nothing to do."),
                    err=True)
+        record_run("points_expire")
         return
     staff = acting_staff(staff_code, pin_stdin)
     run = expire_points(as_of, staff=staff, store=settings.store, dry_run=dry_run, rules=rules)
@@ -128,6 +130,8 @@ def points_expire(ctx: click.Context, as_of, dry_run: bool, staff_code: str | No
     else:
         message = _("Expired {points} points on {cards} cards as of {date}.")
     click.echo(message.format(points=run.points, cards=len(run.cards), date=run.as_of.isoformat()), err=True)
+    if not dry_run:
+        record_run("points_expire")
 
 
 @click.group("tiers")
@@ -259,6 +263,8 @@ def tiers_review(ctx: click.Context, as_of, dry_run: bool, staff_code: str | Non
                  "ended.").format(verb=verb, date=review.as_of.isoformat(), basis=review.basis,
                                   up=review.count("up"), down=review.count("down"), grace=review.count("grace"),
                                   ended=review.count("grace_end")), err=True)
+    if not dry_run:
+        record_run("tiers_review")
 
 
 @click.group("coupons")

@@ -47,6 +47,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # the zone the hash chains write moments in: UTC, or for a database made before moments were stored in UTC
     # the zone its times were kept in (migration 7); never changed after
     "history_time_zone": None,
+    # when each scheduled job last finished (UTC, ISO 8601), for mms doctor: {"points_expire": "2026-…", …}
+    "job_runs": {},
     # a long write (an import) in progress, so that a desk waiting for the write lock can say what it waits for
     "writer": None,
 }

@@ -14,13 +14,15 @@ To stream into a pipe, write to standard output (``-``) where a command offers i
 above the file are followed: that is where the operator sent the file.
 
 **Private.** New files are 0600 and new folders 0700, whatever the umask; a file replaced becomes a new, private
-file. (A group the deployment names may be added as a setting later.)
+file. The one exception is the database itself when the deployment names a group the desk accounts share it
+through (setting ``group``): its file is made 0660 and its folder 2770, of that group (:func:`shared_gid`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import os
 import secrets
 import stat
@@ -38,6 +40,10 @@ except ImportError:  # pragma: no cover - not a Unix: no locks, so nothing is ev
 
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
+#: the database file and its folder when desk accounts share them through a group (setgid: the -wal and -shm a desk
+#: makes there belong to the group too)
+SHARED_FILE = 0o660
+SHARED_FOLDER = 0o2770
 #: the end of every temporary file's name (``.members.csv.1f2e3d4c.mms-partial``)
 TEMPORARY_MARK = ".mms-partial"
 #: what SQLite may leave beside a database it was writing (a backup's temporary file)
@@ -86,10 +92,21 @@ def check_target(target: str | os.PathLike[str]) -> Path:
     return path
 
 
-def make_private_folder(path: str | os.PathLike[str]) -> bool:
-    """Create the folder ``path`` (and missing folders above it) for its owner only (0700), whatever the umask;
-    True when it was created. A folder that exists is left as it is; a file in its place raises FileExistsError."""
+def shared_gid(group: str) -> int:
+    """The id of the Unix group ``group`` (a name or a number), or InvalidInput saying it does not exist."""
+    try:
+        return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise InvalidInput(_("There is no Unix group {group!r} (setting group): create it with 'groupadd {group}' "
+                             "and add the desk accounts to it.").format(group=group)) from None
+
+
+def make_private_folder(path: str | os.PathLike[str], group: str = "") -> bool:
+    """Create the folder ``path`` (and missing folders above it) for its owner only (0700), whatever the umask —
+    or with ``group`` for that group too (2770); True when it was created. A folder that exists is left as it
+    is; a file in its place raises FileExistsError."""
     path = Path(path)
+    gid = shared_gid(group) if group else -1
     try:
         try:
             path.mkdir(mode=PRIVATE_FOLDER)
@@ -100,18 +117,25 @@ def make_private_folder(path: str | os.PathLike[str]) -> bool:
         if path.is_dir():
             return False
         raise
-    os.chmod(path, PRIVATE_FOLDER)  # the umask may have taken bits away, even the owner's
+    if group:
+        os.chown(path, -1, gid)
+    os.chmod(path, SHARED_FOLDER if group else PRIVATE_FOLDER)  # the umask may have taken bits away
     return True
 
 
-def create_private_file(path: str | os.PathLike[str]) -> bool:
-    """Create an empty file for its owner only (0600) unless one is there already; True when it was created."""
+def create_private_file(path: str | os.PathLike[str], group: str = "") -> bool:
+    """Create an empty file for its owner only (0600) — or with ``group`` for that group too (0660) — unless one
+    is there already; True when it was created."""
+    gid = shared_gid(group) if group else -1
+    mode = SHARED_FILE if group else PRIVATE_FILE
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, PRIVATE_FILE)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
     except FileExistsError:
         return False
     try:
-        os.fchmod(fd, PRIVATE_FILE)
+        if group:
+            os.fchown(fd, -1, gid)
+        os.fchmod(fd, mode)
     finally:
         os.close(fd)
     return True

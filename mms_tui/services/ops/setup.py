@@ -91,7 +91,7 @@ def open_store(target: str) -> None:
         raise SchemaMissing(_("The database {target} is not set up; run 'mms init' (or 'mms demo').").format(target=target))
     if version < LATEST:
         raise SchemaMissing(
-            _("The database is at schema {have}; this program needs {need}. Run 'mms init' to upgrade.").format(
+            _("The database is at schema {have}; this program needs {need}. Run 'mms upgrade'.").format(
                 have=version, need=LATEST
             )
         )
