@@ -123,6 +123,8 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
     def __init__(self, path: Path, *, create: bool) -> None:
         self.mms_path = path
         self._create = create
+        #: the file did not exist when this database was opened (it is made by the first connection)
+        self.new_file = create
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(LOCK_WAIT_SECONDS * 1000)}
         super().__init__(str(path), pragmas=pragmas, timeout=LOCK_WAIT_SECONDS, check_same_thread=False,
                          factory=_Connection)

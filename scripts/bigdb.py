@@ -263,7 +263,7 @@ class _Simulation:
         return tx_id, txid
 
     def result(self, payload: dict) -> None:
-        self.rows["tx"][-1][9] = _dumps(payload)
+        self.rows["tx"][-1][TX_FIELDS.index("result_json")] = _dumps(payload)
 
     def audit(self, when: dt.datetime, staff: int, store: int, action: str, subject: str, txid: str,
               payload: dict) -> None:

@@ -9,7 +9,7 @@ and ``main``; each command group lives in its own module:
     reports    report
     loyalty    rules, points expire, tiers review, coupons
     catalogue  products, cardtypes
-    ops        check, backup, restore, doctor, upgrade
+    ops        check, backup, restore, doctor, upgrade, migrate-to
     devices    devices watch
     staff      staff list|add|edit|disable|enable|reset-pin, audit
     stores     stores list, add, edit, move, close
@@ -92,7 +92,7 @@ for _command in (
     reports.report,
     loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
     catalogue.products_group, catalogue.cardtypes_group, catalogue.prices_group, catalogue.categories_group,
-    ops.check, ops.backup, ops.restore, ops.doctor, ops.upgrade,
+    ops.check, ops.backup, ops.restore, ops.doctor, ops.upgrade, ops.migrate_to,
     devices.devices_group,
     staff.staff_group, staff.audit,
     stores.stores_group,

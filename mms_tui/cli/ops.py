@@ -1,11 +1,11 @@
 """Keeping the books safe: ``mms check`` (prove the ledger and the hash chains), ``mms backup`` and
-``mms restore``."""
+``mms restore``; moving them to another database: ``mms migrate-to``."""
 
 from __future__ import annotations
 
 import click
 
-from mms_tui.cli.common import confirm, open_database, settings_of
+from mms_tui.cli.common import confirm, open_database, settings_of, with_progress
 from mms_tui.cli.options import file_argument, yes_option
 from mms_tui.i18n import _
 
@@ -150,3 +150,30 @@ def upgrade(ctx: click.Context, backup_file: str | None, folder: str | None, kee
             before=result.version_before, after=result.version, n=", ".join(map(str, result.applied))))
     else:
         click.echo(_("Schema already at version {v}; the checks pass.").format(v=result.version))
+
+
+@click.command("migrate-to")
+@click.argument("url", metavar="URL")
+@click.pass_context
+def migrate_to(ctx: click.Context, url: str) -> None:
+    """Move the shop to another, empty database: postgresql://user:password@host/db, or a new SQLite file. Stop
+    the desks first. Every row of every table is copied in one transaction (a failure writes nothing), then mms
+    check runs on the copy; exit 1 if it does not pass."""
+    from mms_tui.cli.output import write_rows
+    from mms_tui.services.ops.migrate_to import migrate_to as move
+
+    settings = settings_of(ctx)
+    result = with_progress(lambda progress: move(settings.database, url, progress=progress))
+    write_rows(({_("table"): table, _("rows"): rows} for table, rows in result.tables), "simple")
+    click.echo(_("Copied {rows} rows in {tables} tables from {source} to {target}.").format(
+        rows=result.rows, tables=len(result.tables), source=result.source, target=result.target))
+    for problem in result.problems:
+        click.echo(problem, err=True)
+    if result.problems:
+        raise click.ClickException(_("The copy does not pass mms check: {n} problem(s). Run 'mms check' on {source} "
+                                     "too: what it finds there came with the data.").format(
+            n=len(result.problems), source=result.source))
+    click.echo(_("mms check passes on {target}: the ledger balances and every hash chain holds.").format(
+        target=result.target))
+    click.echo(_("Next: point every desk at it: set db = \"{url}\" in {config} (or MMS_DB), then start the desks "
+                 "again.").format(url=result.target, config=settings.config_path or _("the configuration file")))

@@ -1,3 +1,3 @@
-"""Running a database: set-up and upgrade, backup and restore, the demo.
+"""Running a database: set-up and upgrade, backup and restore, moving to another database, the demo.
 
 May import everything."""
