@@ -5,6 +5,7 @@ here: each of these only gathers input or hands over to a service.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -69,6 +70,11 @@ def run_tui(settings: Settings) -> None:
     from mms_tui.app import create_app
     from mms_tui.services.ops.upgrade import desk_presence
 
+    if not os.environ.get("TEXTUAL_DRIVER") and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # no terminal (sftp or a command through a desk's SSH login, a pipe): nobody could use the desk, and it
+        # would wait on input that never comes; 'mms serve' runs it through its own driver
+        raise click.ClickException(_("The desk needs a terminal: log in with 'ssh -t', or run it in a terminal "
+                                     "(commands such as 'mms check' need none)."))
     close_database()  # the app opens its own connections, one per worker thread
     with desk_presence(settings.database):  # 'mms upgrade' waits for no desk: it sees this one
         create_app(settings).run()
