@@ -13,6 +13,7 @@ and ``main``; each command group lives in its own module:
     devices    devices watch
     staff      staff list|add|edit|disable|enable|reset-pin, audit
     stores     stores list, add, edit, move, close
+    serve      serve (the desk in a web browser)
 
 ``options`` holds the options several commands share (one decorator each), ``common`` what they share besides
 (the settings, the staff member a command acts as, confirmations, progress), ``output`` the rows they print.
@@ -25,7 +26,19 @@ import click
 import peewee
 
 from mms_tui import __version__
-from mms_tui.cli import catalogue, devices, exchange, loyalty, members, ops, reports, setup, staff, stores
+from mms_tui.cli import (
+    catalogue,
+    devices,
+    exchange,
+    loyalty,
+    members,
+    ops,
+    reports,
+    serve,
+    setup,
+    staff,
+    stores,
+)
 from mms_tui.cli.common import open_database, run_tui
 from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
@@ -96,6 +109,7 @@ for _command in (
     devices.devices_group,
     staff.staff_group, staff.audit,
     stores.stores_group,
+    serve.serve,
 ):
     cli.add_command(_command)
 

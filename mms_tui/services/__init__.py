@@ -23,6 +23,6 @@ members    register and edit, cards, passes, family, birthdays,        base, led
 reports    the reports, and the day at a store                         base, ledger, staff, loyalty, money,
                                                                        members
 exchange   import, export, spreadsheets, barcodes and card sheets      everything above
-ops        set-up, backup, the demo                                    everything
+ops        set-up, backup, the demo, the desk served to a browser      everything
 =========  ==========================================================  =========================================
 """
