@@ -138,7 +138,7 @@ def info(ctx: click.Context, fmt: str) -> None:
         ("version", __version__),
         ("database", facts.location),
         ("schema", f"{facts.schema_version} / {facts.latest_version}"),
-        ("config", settings.config_path),
+        ("config", ", ".join(settings.config_files) or _("none read")),
         ("store", settings.store),
         ("time zone", facts.time_zone),
         ("stores", facts.stores),
