@@ -43,6 +43,7 @@ from mms_tui.screens.common import (
     notify_worker_error,
     typed_character,
 )
+from mms_tui.services.base.resolve import set_uid_byte_order
 from mms_tui.services.money.receipt import sale_receipt
 from mms_tui.settings import Settings
 
@@ -98,14 +99,15 @@ class MmsApp(App[None]):
 
     def start_devices(self) -> None:
         self.ui_loop = asyncio.get_running_loop()
-        wanted = [(self.settings.card_reader, self.settings.reader_protocol, self.settings.reader_serial),
-                  (self.settings.scanner, self.settings.scanner_protocol, self.settings.scanner_serial)]
-        for url, protocol, serial_spec in wanted:
+        wanted = [("reader", self.settings.card_reader, self.settings.reader_protocol, self.settings.reader_serial),
+                  ("scanner", self.settings.scanner, self.settings.scanner_protocol, self.settings.scanner_serial)]
+        for role, url, protocol, serial_spec in wanted:
             if not url:
                 continue
             try:
                 reader = SerialReader(url, protocol, lambda read: self.from_device(DeviceRead(read)),
                                       lambda status: self.from_device(DeviceStatus(status)),
+                                      role=role, byte_order=self.settings.uid_byte_order,
                                       **parse_serial(serial_spec))
             except ValueError as exc:  # unknown protocol or bad serial settings in the configuration
                 self.notify(str(exc), severity="error")
@@ -135,7 +137,8 @@ class MmsApp(App[None]):
 
     def device_summary(self) -> str:
         marks = {"connected": "●", "disconnected": "○", "connecting": "…"}
-        return " ".join(f"{marks.get(s.state, '?')}{_('reader')} {s.reads_per_minute}/{_('min')}"
+        names = {"reader": _("reader"), "scanner": _("scanner")}
+        return " ".join(f"{marks.get(s.state, '?')}{names.get(s.role, s.role)} {s.reads_per_minute}/{_('min')}"
                         for s in self.device_states.values())
 
     def show_title(self) -> None:
@@ -420,5 +423,6 @@ def create_app(settings: Settings) -> MmsApp:
     """Build the app from settings: used by ``mms``, ``mms demo`` and the tests alike."""
     set_language(settings.lang)
     set_waits(settings.lock_wait_seconds, settings.statement_timeout_seconds)
+    set_uid_byte_order(settings.uid_byte_order)
     init_database(settings.database)
     return MmsApp(settings)

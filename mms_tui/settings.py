@@ -34,6 +34,7 @@ ENV_VARS = {
     "wedge_min_chars": "MMS_WEDGE_MIN_CHARS",
     "lock_wait_seconds": "MMS_LOCK_WAIT_SECONDS",
     "statement_timeout_seconds": "MMS_STATEMENT_TIMEOUT_SECONDS",
+    "uid_byte_order": "MMS_UID_BYTE_ORDER",
     "group": "MMS_GROUP",
     "backup_dir": "MMS_BACKUP_DIR",
 }
@@ -77,6 +78,9 @@ class Settings:
     reader_serial: str = "9600 8N1"
     scanner_serial: str = "9600 8N1"
     printer_serial: str = "9600 8N1"
+    #: how this desk's card readers print a Mifare UID's bytes: "normal" (正码) or "reversed" (反码) — the serial
+    #: reader's and a keyboard-mode reader's numbers alike
+    uid_byte_order: str = "normal"
     #: a keyboard-wedge reader's burst: at least this many characters, each this soon after the last, then Enter
     #: (0 ms: no wedge readers; every key is typing)
     wedge_gap_ms: int = 30
@@ -136,6 +140,8 @@ def load_settings(
     for name, value in overrides.items():
         if value is not None and value != "":
             values[name] = _coerce(name, value)
+    if values.get("uid_byte_order", "normal") not in ("normal", "reversed"):
+        raise SettingsError(f"setting 'uid_byte_order' must be normal or reversed, not {values['uid_byte_order']!r}")
     return Settings(config_path=str(path), config_files=tuple(read), **values)  # type: ignore[arg-type]
 
 

@@ -210,7 +210,8 @@ def _swipe_on_existing(path: str, members: int, seed: int = 11) -> tuple[str, Pa
                           "WHERE m.id = ? AND c.status = 'active' AND c.reader_uid IS NOT NULL LIMIT 1",
                           (rng.randint(1, top),)).fetchone()
         if row is not None:
-            frames.append((rdm6300_frame(f"01{int(row[2]):08X}"), row[0], row[1]))
+            uid = row[2] if len(row[2]) == 8 else f"{int(row[2]):08X}"  # canonical hex (or an older decimal)
+            frames.append((rdm6300_frame(f"01{uid}"), row[0], row[1]))
     con.close()
     return path, Path(tempfile.mkdtemp(prefix="mms-bench-")), frames
 
@@ -540,7 +541,7 @@ def bench_reports(members: int, reuse: str | None, runs: int) -> dict:
 #: (kind, target p99 in ms, the raw SQL of the same index read); every kind's key is taken from a random member
 LOOKUP_KINDS = [
     ("card number", 1.0, 'SELECT member_id FROM card WHERE card_no = ?'),
-    ("reader UID", 1.0, 'SELECT member_id FROM card WHERE reader_uid = ?'),
+    ("reader UID", 1.0, 'SELECT member_id, reader_uid FROM card WHERE uid_tail = ?'),
     ("full phone", 1.0, 'SELECT id FROM member WHERE phone = ?'),
     ("last 4 digits", 10.0, 'SELECT id FROM member WHERE phone_last4 = ? ORDER BY id LIMIT 20'),
     ("name prefix", 10.0, "SELECT id FROM member WHERE name >= ? AND name < ? || char(65535) ORDER BY id LIMIT 20"),
@@ -551,7 +552,7 @@ LOOKUP_KINDS = [
 
 def ensure_reader_uids(path: str) -> int:
     """Cards of a database built before bigdb gave every card a reader UID get one now, as an RFID reader would
-    send it (ten decimal digits, unique: the card id through a bijection of 32-bit numbers). Returns how many."""
+    send it (8 hex digits, unique: the card id through a bijection of 32-bit numbers). Returns how many."""
     import sqlite3
 
     con = sqlite3.connect(path, isolation_level=None)
@@ -559,8 +560,10 @@ def ensure_reader_uids(path: str) -> int:
         con.close()
         return 0
     con.execute("BEGIN IMMEDIATE")
-    changed = con.execute("UPDATE card SET reader_uid = printf('%010d', (id * 2654435761) % 4294967296) "
+    changed = con.execute("UPDATE card SET reader_uid = printf('%08X', (id * 2654435761) % 4294967296) "
                           "WHERE reader_uid IS NULL").rowcount
+    if "uid_tail" in {row[1] for row in con.execute("PRAGMA table_info(card)")}:
+        con.execute("UPDATE card SET uid_tail = substr(reader_uid, -6) WHERE uid_tail IS NULL")
     con.execute("COMMIT")
     con.close()
     return changed
@@ -583,7 +586,7 @@ def _lookup_keys(path: str, count: int, seed: int) -> dict[str, list[tuple]]:
             continue
         phone, name, initials, card_no, uid = row
         keys["card number"].append((card_no, (card_no,)))
-        keys["reader UID"].append((uid, (uid,)))
+        keys["reader UID"].append((uid, (uid[-6:],)))
         keys["full phone"].append((phone, (phone,)))
         keys["last 4 digits"].append((phone[-4:], (phone[-4:],)))
         keys["name prefix"].append((name[:2], (name[:2], name[:2])))

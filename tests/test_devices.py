@@ -16,6 +16,7 @@ from mms_tui.devices.protocols import (
     em4100_decimal,
     make_parser,
     rdm6300_frame,
+    uid_matches,
 )
 from mms_tui.devices.reader import SerialReader
 
@@ -31,14 +32,15 @@ def values(reads):
 
 
 def test_rdm6300_frame_gives_the_same_uid_as_a_decimal_reader():
-    assert values(make_parser("rdm6300").feed(rdm6300_frame(TAG))) == [TAG_DECIMAL]
-    assert values(make_parser("decimal").feed(TAG_DECIMAL.encode() + b"\r\n")) == [TAG_DECIMAL]
+    assert values(make_parser("rdm6300").feed(rdm6300_frame(TAG))) == [TAG]  # all 40 bits
+    assert values(make_parser("decimal").feed(TAG_DECIMAL.encode() + b"\r\n")) == ["1B2C3D4E"]  # the low 32
     assert em4100_decimal(TAG) == TAG_DECIMAL
+    assert uid_matches(TAG, "1B2C3D4E")
 
 
 def test_rdm6300_lowercase_hex_is_accepted():
     frame = rdm6300_frame(TAG)
-    assert values(make_parser("rdm6300").feed(frame[:1] + frame[1:13].lower() + frame[13:])) == [TAG_DECIMAL]
+    assert values(make_parser("rdm6300").feed(frame[:1] + frame[1:13].lower() + frame[13:])) == [TAG]
 
 
 def test_rdm6300_bad_checksum_is_dropped_and_counted():
@@ -51,13 +53,13 @@ def test_rdm6300_bad_checksum_is_dropped_and_counted():
 
 def test_rdm6300_missing_etx_then_a_good_frame():
     parser = make_parser("rdm6300")
-    assert values(parser.feed(rdm6300_frame(TAG)[:13] + b"X" + rdm6300_frame(TAG))) == [TAG_DECIMAL]
+    assert values(parser.feed(rdm6300_frame(TAG)[:13] + b"X" + rdm6300_frame(TAG))) == [TAG]
     assert parser.errors >= 1
 
 
 def test_rdm6300_stx_mid_frame_resyncs_on_the_new_frame():
     parser = make_parser("rdm6300")
-    assert values(parser.feed(rdm6300_frame(TAG)[:6] + rdm6300_frame(TAG))) == [TAG_DECIMAL]
+    assert values(parser.feed(rdm6300_frame(TAG)[:6] + rdm6300_frame(TAG))) == [TAG]
     assert parser.errors >= 1
 
 
@@ -66,16 +68,16 @@ def test_rdm6300_split_byte_by_byte_and_two_frames_in_one_read():
     found = []
     for b in rdm6300_frame(TAG):
         found += parser.feed(bytes([b]))
-    assert values(found) == [TAG_DECIMAL]
+    assert values(found) == [TAG]
     other = "01DEADBEEF"
-    assert values(parser.feed(rdm6300_frame(TAG) + rdm6300_frame(other))) == [TAG_DECIMAL, em4100_decimal(other)]
+    assert values(parser.feed(rdm6300_frame(TAG) + rdm6300_frame(other))) == [TAG, other]
 
 
 def test_rdm6300_noise_and_non_hex_are_dropped():
     parser = make_parser("rdm6300")
     assert parser.feed(b"\x00\xff garbage \x02ZZZZZZZZZZZZ\x03") == []
     assert parser.errors >= 1
-    assert values(parser.feed(rdm6300_frame(TAG))) == [TAG_DECIMAL]
+    assert values(parser.feed(rdm6300_frame(TAG))) == [TAG]
 
 
 # --- lines, decimal, Wiegand, barcodes, magstripe ---------------------------------------------------------------
@@ -99,13 +101,13 @@ def test_a_64_kb_line_without_terminator_is_dropped_and_the_next_line_read():
 
 def test_decimal_refuses_what_is_not_ten_digits():
     parser = make_parser("decimal")
-    assert values(parser.feed(b"123\r\n4294967296\r\n0000000001\r\n")) == ["0000000001"]
+    assert values(parser.feed(b"123\r\n4294967296\r\n0000000001\r\n")) == ["00000001"]
     assert parser.errors == 2
 
 
 def test_wiegand26_facility_and_card_number():
     parser = make_parser("wiegand26")
-    assert values(parser.feed(b"7B3039\r\nXYZ\r\n")) == ["12312345"]
+    assert values(parser.feed(b"7B3039\r\nXYZ\r\n")) == ["7B3039"]
     assert parser.errors == 1
 
 
@@ -150,7 +152,7 @@ def test_rdm6300_frames_in_noise_are_all_found_and_nothing_false(tags, noise, cu
         found += parser.feed(stream[pos:pos + cut])
         pos += cut
     found += parser.feed(stream[pos:])
-    assert values(found) == [f"{int.from_bytes(t[1:], 'big'):010d}" for t in tags]
+    assert values(found) == [t.hex().upper() for t in tags]
 
 
 @settings(max_examples=200, deadline=None)
@@ -205,7 +207,7 @@ def test_reader_over_a_pty_one_event_per_presentation_and_reconnect(tmp_path):
             pty.write(rdm6300_frame(TAG))
             time.sleep(0.05)
         pty.write(b"\x02garbage!!!!!\x03")
-        assert reads.get(timeout=5).value == TAG_DECIMAL
+        assert reads.get(timeout=5).value == TAG
         time.sleep(0.3)
         assert reads.empty()
         assert wait_for(lambda: reader.status().errors >= 1)
@@ -215,7 +217,7 @@ def test_reader_over_a_pty_one_event_per_presentation_and_reconnect(tmp_path):
         assert wait_for(lambda: reader.state == "connected", timeout=10)
         time.sleep(1.0)  # past the hold gap: a new presentation
         pty.write(rdm6300_frame(TAG))
-        assert reads.get(timeout=5).value == TAG_DECIMAL
+        assert reads.get(timeout=5).value == TAG
         assert reader.status().reads == 2
     finally:
         reader.stop()
@@ -283,8 +285,7 @@ def test_devices_watch_prints_reads_and_frame_errors(tmp_path):
         proc.kill()
         pty.close()
     assert proc.returncode == 0
-    assert [line.split()[1:] for line in out.splitlines()] == [["card", TAG_DECIMAL],
-                                                               ["card", em4100_decimal("01DEADBEEF")]]
+    assert [line.split()[1:] for line in out.splitlines()] == [["card", TAG], ["card", "01DEADBEEF"]]
     assert "frame error" in err
     assert "2 reads" in err
 

@@ -82,9 +82,10 @@ def test_limit(people):
 def test_lookup_paths_use_indexes(sqlite_desk):
     """No full scan of the member or card table on any lookup path (SQLite query plans of the very statements)."""
     from mms_tui.db import database
-    from mms_tui.services.members.lookup import CARD_SQL, CARDS_SQL, EXACT_SQL, MEMBERS_SQL, PREFIX_SQL
+    from mms_tui.services.base.resolve import CARD_KEY_SQL
+    from mms_tui.services.members.lookup import CARDS_SQL, EXACT_SQL, MEMBERS_SQL, PREFIX_SQL
 
-    statements = [(CARD_SQL, ("0001", "0001", "0001")), (MEMBERS_SQL.format(ids="?, ?"), (1, 2)),
+    statements = [(CARD_KEY_SQL, ("0001", "000001", "0001", "0001")), (MEMBERS_SQL.format(ids="?, ?"), (1, 2)),
                   (CARDS_SQL.format(ids="?, ?"), (1, 2))]
     statements += [(EXACT_SQL.format(column=c), ("8000", 20)) for c in ("phone", "phone_last4")]
     statements += [(PREFIX_SQL["sqlite"].format(column=c), ("zs", "zs\uffff", 20))

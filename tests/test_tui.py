@@ -406,7 +406,7 @@ async def test_swipe_on_a_reader_opens_the_member_and_a_scan_adds_to_the_bill(re
             await pilot.press("i")
             await pilot.pause()
             assert isinstance(app.screen, IssueCardScreen)
-            assert app.screen.query_one("#issue-no", Input).value == em4100_decimal("0B0B0B0B0B")
+            assert app.screen.query_one("#issue-no", Input).value == "0B0B0B0B0B"  # the whole tag, canonical
             reader_pty.write(b"\x02NOT A FRAME!\x03")
             assert await wait_until(pilot, lambda: app.readers[0].parser.errors > 0)
             await pilot.press("escape", "escape")

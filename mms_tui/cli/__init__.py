@@ -92,6 +92,9 @@ def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None,
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
     set_file_group(settings.group)
+    from mms_tui.services.base.resolve import set_uid_byte_order
+
+    set_uid_byte_order(settings.uid_byte_order)
     ctx.obj = settings
     if ctx.invoked_subcommand is None:
         open_database(settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mms_tui.devices.protocols import PROTOCOLS
+from mms_tui.devices.protocols import BYTE_ORDERS, PROTOCOLS
 from mms_tui.i18n import _
 
 
@@ -19,9 +19,11 @@ def devices_group() -> None:
               help="How the device frames its reads.")
 @click.option("--serial", "serial_spec", default="9600 8N1", show_default=True,
               help="Serial speed and frame, e.g. '9600 8N1'.")
+@click.option("--byte-order", type=click.Choice(BYTE_ORDERS), default="normal", show_default=True,
+              help="How the reader prints a UID's bytes: normal (正码) or reversed (反码).")
 @click.option("--count", type=int, default=0, help="Stop after this many reads (0: run until Ctrl+C).")
 @click.option("--seconds", type=float, default=0, help="Stop after this long (0: run until Ctrl+C).")
-def watch(url: str, protocol: str, serial_spec: str, count: int, seconds: float) -> None:
+def watch(url: str, protocol: str, serial_spec: str, byte_order: str, count: int, seconds: float) -> None:
     """Print decoded reads and frame errors live, for installing a reader (e.g. mms devices watch
     /dev/ttyUSB0 -p rdm6300, or rfc2217://counter-pc:4000)."""
     import queue
@@ -35,10 +37,10 @@ def watch(url: str, protocol: str, serial_spec: str, count: int, seconds: float)
         raise click.BadParameter(str(exc), param_hint="--serial") from None
     events: queue.Queue = queue.Queue()
     reader = SerialReader(url, protocol, lambda r: events.put(("read", r)), lambda s: events.put(("status", s)),
-                          **settings)
+                          byte_order=byte_order, **settings)
     click.echo(_("Watching {url} ({protocol}); Ctrl+C stops.").format(url=url, protocol=protocol), err=True)
     reader.start()
-    reads, errors = 0, 0
+    reads, errors, last_state = 0, 0, ""
     deadline = time.monotonic() + seconds if seconds else None
     try:
         while not (count and reads >= count):
@@ -57,8 +59,10 @@ def watch(url: str, protocol: str, serial_spec: str, count: int, seconds: float)
             elif item.errors > errors:
                 errors = item.errors
                 click.echo(f"{stamp} frame error: {item.last_error}", err=True)
-            else:
-                click.echo(f"{stamp} {item.state}" + (f": {item.last_error}" if item.last_error else ""), err=True)
+            elif item.state != last_state:
+                last_state = item.state
+                problem = item.last_error if item.state == "disconnected" else ""
+                click.echo(f"{stamp} {item.state}" + (f": {problem}" if problem else ""), err=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -4,8 +4,13 @@ Every parser keeps what it has not yet understood, returns the reads completed b
 frames it had to drop (``errors``, with the last reason in ``last_error``). Each documents its byte format and its
 resync rule: how it finds the next frame after garbage.
 
-Card UIDs are canonical so that the same EM4100 tag resolves to the same member whichever reader read it: the
-10-digit zero-padded decimal of the 4 tag bytes, as USB "decimal" readers print it (RDM6300 frames are converted).
+**One tag, one card, whichever reader read it.** A card read is its UID in one canonical form: upper-case hex of the
+bits the reader carries, most significant first — 10 hex digits (40 bits) from an RDM6300 (an EM4100's version byte
+and 4 tag bytes), 8 (32 bits) from a decimal USB reader or Wiegand-34, 6 (24 bits: facility and card number) from
+Wiegand-26 or the "facility,card" printed on the tag, 8 or 14 from a Mifare reader (4- or 7-byte UID). A reader that
+carries fewer bits carries the low ones, so two forms of one tag agree on their common tail (:func:`uid_matches`);
+the card lookup matches on those bits and refuses a read that fits more than one card. :func:`canonical_uid` turns
+what a person types or a keyboard-mode reader sends (a 10-digit decimal, "123,45678", hex) into the same form.
 """
 
 from __future__ import annotations
@@ -37,16 +42,63 @@ def clean_text(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable() and not ch.isspace())
 
 
+#: how a reader orders a UID's bytes when it prints them: "normal" (正码, as the tag sends them) or "reversed" (反码)
+BYTE_ORDERS = ("normal", "reversed")
+#: C0 control characters and DEL: framing bytes (NUL, STX, ETX …) some readers and scanners put around a line
+CONTROL = bytes(range(0x20)) + b"\x7f"
+
+_HEX_UID = re.compile(r"[0-9A-F]{6}|[0-9A-F]{8}|[0-9A-F]{10}|[0-9A-F]{14}")
+
+
+def uid_hex(value: int, digits: int) -> str:
+    return f"{value:0{digits}X}"
+
+
+def _ordered(hex_uid: str, byte_order: str) -> str:
+    """A 4- or 7-byte UID as the tag sends it, from a reader that printed its bytes in ``byte_order``."""
+    if byte_order != "reversed":
+        return hex_uid
+    return bytes.fromhex(hex_uid)[::-1].hex().upper()
+
+
+def canonical_uid(text: str, byte_order: str = "normal") -> str | None:
+    """The canonical UID (upper-case hex, see the module) of what a person typed or a keyboard-mode reader sent, or
+    None when it is no UID form: ``0455884110`` (10-digit decimal of 4 bytes: EM4100 as USB readers print it,
+    Mifare 正码/反码 by ``byte_order``) → ``1B2C3D4E``; ``123,45678`` (EM4100's facility,card) → ``7BB26E``;
+    hex of 6, 8, 10 or 14 digits (a 4- or 7-byte Mifare UID in ``byte_order``) → upper case."""
+    value = clean_text(text).replace("，", ",")
+    if m := re.fullmatch(r"(\d{1,3}),(\d{1,5})", value):
+        facility, number = int(m.group(1)), int(m.group(2))
+        return uid_hex(facility, 2) + uid_hex(number, 4) if facility <= 0xFF and number <= 0xFFFF else None
+    if re.fullmatch(r"\d{10}", value):
+        number = int(value)
+        return _ordered(uid_hex(number, 8), byte_order) if number <= 0xFFFFFFFF else None
+    upper = value.upper()
+    if _HEX_UID.fullmatch(upper):
+        return _ordered(upper, byte_order) if len(upper) in (8, 14) else upper
+    return None
+
+
+def uid_matches(read: str, stored: str) -> bool:
+    """Whether two canonical UIDs can be the same tag: equal on the low bits both carry (their common tail), or
+    the same text when either is not hex (a legacy value)."""
+    if not (_HEX_UID.fullmatch(read) and _HEX_UID.fullmatch(stored)):
+        return read == stored
+    common = min(len(read), len(stored))
+    return read[-common:] == stored[-common:]
+
+
 class Parser:
     """Base: subclasses implement ``_parse`` over ``self.buffer`` and return the reads found."""
 
     name = "base"
 
-    def __init__(self) -> None:
+    def __init__(self, byte_order: str = "normal") -> None:
         self.buffer = bytearray()
         self.errors = 0
         self.last_error = ""
         self.frames = 0
+        self.byte_order = byte_order
 
     def feed(self, data: bytes) -> list[Read]:
         self.buffer += data
@@ -65,25 +117,37 @@ class Parser:
 class LineParser(Parser):
     """Plain lines: ASCII/UTF-8 text ended by CR, LF or CRLF (generic USB-serial readers, scanners in serial mode).
 
-    Resync: a terminator ends every frame, so garbage costs at most one line. Empty lines are ignored; lines that
-    are not UTF-8, or longer than ``MAX_LINE`` bytes without a terminator, are dropped and counted.
+    Framing bytes around a line (NUL, STX, ETX: control characters) are not part of it. Resync: a terminator ends
+    every frame, so garbage costs at most one line. Empty lines are ignored; lines that are not UTF-8 are dropped
+    and counted; a line longer than ``MAX_LINE`` bytes is dropped whole — up to its terminator, however late that
+    comes, so its tail is never read as a line of its own.
     """
 
     name = "line"
     kind = "card"
+    TERMINATOR = re.compile(rb"[\r\n]")
+
+    def __init__(self, byte_order: str = "normal") -> None:
+        super().__init__(byte_order)
+        self.discarding = False  # inside an overlong line: drop until its terminator
 
     def _lines(self) -> list[str]:
         lines: list[str] = []
         while True:
-            match = re.search(rb"[\r\n]", self.buffer)
+            match = self.TERMINATOR.search(self.buffer)
             if match is None:
                 if len(self.buffer) > MAX_LINE:
-                    self.error(f"line longer than {MAX_LINE} bytes without a terminator")
+                    if not self.discarding:
+                        self.error(f"line longer than {MAX_LINE} bytes without a terminator")
+                    self.discarding = True
                     self.buffer.clear()
                 return lines
-            raw = bytes(self.buffer[: match.start()])
+            raw = bytes(self.buffer[: match.start()]).strip(CONTROL + b" ")
             del self.buffer[: match.end()]
-            if not raw.strip():
+            if self.discarding:  # the end of the overlong line
+                self.discarding = False
+                continue
+            if not raw:
                 continue
             try:
                 lines.append(raw.decode("utf-8"))
@@ -103,9 +167,12 @@ class LineParser(Parser):
 
 
 class DecimalParser(LineParser):
-    """EM4100 as printed by USB readers: 10 decimal digits (the 4 tag bytes, zero-padded), then CR/LF.
+    """EM4100 (or a Mifare UID) as printed by USB readers: 10 decimal digits (4 bytes, zero-padded), then CR/LF.
+    The read is the canonical 8 hex digits (``byte_order`` "reversed" for a reader that prints the bytes the other
+    way round, 反码).
 
-    Resync: per line. A line that is not exactly 10 digits (after full-width normalisation) is dropped and counted.
+    Resync: per line. A line that is not exactly 10 digits of at most 32 bits (after full-width normalisation) is
+    dropped and counted.
     """
 
     name = "decimal"
@@ -115,15 +182,44 @@ class DecimalParser(LineParser):
         for line in self._lines():
             value = clean_text(line)
             if re.fullmatch(r"\d{10}", value) and int(value) <= 0xFFFFFFFF:
-                reads.append(Read("card", value, self.name))
+                reads.append(Read("card", _ordered(uid_hex(int(value), 8), self.byte_order), self.name))
             else:
                 self.error(f"not a 10-digit card number: {value[:40]!r}")
         return reads
 
 
+class MifareParser(LineParser):
+    """13.56 MHz Mifare UID readers: the UID per line as 8 or 14 hex digits (a 4- or 7-byte UID), or as a decimal
+    number (10 digits for 4 bytes, 15 to 17 for 7), in the reader's ``byte_order`` (正码 normal, 反码 reversed).
+    The read is the UID in the order the tag sends it, as upper-case hex.
+
+    Resync: per line; anything else is dropped and counted.
+    """
+
+    name = "mifare"
+
+    def _parse(self) -> list[Read]:
+        reads = []
+        for line in self._lines():
+            value = clean_text(line)
+            uid = None
+            if re.fullmatch(r"[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}", value):
+                uid = value.upper()
+            elif re.fullmatch(r"\d{10}", value) and int(value) <= 0xFFFFFFFF:
+                uid = uid_hex(int(value), 8)
+            elif re.fullmatch(r"\d{15,17}", value) and int(value) <= 0xFFFFFFFFFFFFFF:
+                uid = uid_hex(int(value), 14)
+            if uid is None:
+                self.error(f"not a Mifare UID: {value[:40]!r}")
+                continue
+            reads.append(Read("card", _ordered(uid, self.byte_order), self.name))
+        return reads
+
+
 class Rdm6300Parser(Parser):
     """RDM6300 / EM4100 125 kHz at 9600 8N1: ``STX`` (0x02), 10 ASCII hex chars (version byte + 4 tag bytes),
-    2 ASCII hex chars (XOR of the 5 data bytes), ``ETX`` (0x03) — 14 bytes. Hex may be upper or lower case.
+    2 ASCII hex chars (XOR of the 5 data bytes), ``ETX`` (0x03) — 14 bytes. Hex may be upper or lower case. The read
+    is the 10 hex digits (all 40 bits), upper case.
 
     The reader repeats the frame while the tag stays in the field (the reader thread turns that into one read).
     Resync: bytes before an STX are noise; a frame that is malformed (non-hex, bad checksum, no ETX at byte 13,
@@ -182,108 +278,192 @@ class Rdm6300Parser(Parser):
         if xor != checksum:
             self.error(f"bad checksum {checksum:02X}, expected {xor:02X}")
             return None
-        return f"{int.from_bytes(data[1:], 'big'):010d}"
+        return data.hex().upper()
 
 
 def em4100_decimal(hex10: str) -> str:
-    """'0A1B2C3D4E' (version + 4 tag bytes) → '0456932686': the canonical UID of an EM4100 tag."""
+    """'0A1B2C3D4E' (version + 4 tag bytes) → '0455884110': what a decimal USB reader prints for the tag."""
     return f"{int(hex10[2:], 16):010d}"
 
 
-class Wiegand26Parser(LineParser):
-    """Wiegand-26 through a serial converter: 6 hex chars per line — facility code (1 byte) + card number (2 bytes).
+def wiegand_frame(data: int, bits: int) -> int:
+    """The raw Wiegand frame of ``data`` (``bits`` - 2 bits): an even parity bit over the first half of the data
+    first, an odd parity bit over the second half last (for simulators and tests)."""
+    half = (bits - 2) // 2
+    first, second = data >> half, data & ((1 << half) - 1)
+    even = bin(first).count("1") % 2
+    odd = 1 - bin(second).count("1") % 2
+    return (even << (bits - 1)) | (data << 1) | odd
 
-    Canonical value: facility as 3 digits + card number as 5 digits ("12345678" style printed on HID cards).
-    Resync: per line; anything else is dropped and counted.
+
+def wiegand_data(frame: int, bits: int) -> int | None:
+    """The data of a raw ``bits``-bit Wiegand frame, or None when a parity bit is wrong."""
+    data = (frame >> 1) & ((1 << (bits - 2)) - 1)
+    return data if frame < (1 << bits) and wiegand_frame(data, bits) == frame else None
+
+
+class WiegandParser(LineParser):
+    """Wiegand through a serial converter, one card per line, in any of the forms converters send: the data as hex
+    (6 digits for Wiegand-26: facility byte + 2-byte card number; 8 for Wiegand-34), or the whole raw frame with
+    its two parity bits — as binary digits (26 or 34 of them) or as hex (7 or 9 digits) — whose parity is checked.
+    The read is the data as upper-case hex (the tag's low 24 or 32 bits).
+
+    Resync: per line; a line in no such form, or with a wrong parity bit, is dropped and counted.
     """
 
-    name = "wiegand26"
+    name = "wiegand"
+    BITS = 26
 
     def _parse(self) -> list[Read]:
         reads = []
+        data_digits = (self.BITS - 2) // 4
         for line in self._lines():
             value = clean_text(line)
-            if re.fullmatch(r"[0-9A-Fa-f]{6}", value):
-                facility, number = int(value[:2], 16), int(value[2:], 16)
-                reads.append(Read("card", f"{facility:03d}{number:05d}", self.name))
+            data = None
+            if re.fullmatch(rf"[01]{{{self.BITS}}}", value):
+                data = wiegand_data(int(value, 2), self.BITS)
+            elif re.fullmatch(rf"[0-9A-Fa-f]{{{data_digits + 1}}}", value):
+                data = wiegand_data(int(value, 16), self.BITS)
+            elif re.fullmatch(rf"[0-9A-Fa-f]{{{data_digits}}}", value):
+                data = int(value, 16)
             else:
-                self.error(f"not 6 hex characters: {value[:40]!r}")
+                self.error(f"not a Wiegand-{self.BITS} frame: {value[:40]!r}")
+                continue
+            if data is None:
+                self.error(f"Wiegand-{self.BITS} parity error: {value[:40]!r}")
+                continue
+            reads.append(Read("card", uid_hex(data, data_digits), self.name))
         return reads
+
+
+class Wiegand26Parser(WiegandParser):
+    name = "wiegand26"
+    BITS = 26
+
+
+class Wiegand34Parser(WiegandParser):
+    name = "wiegand34"
+    BITS = 34
 
 
 class MagstripeParser(Parser):
     """ISO 7813 magstripe tracks, as readers send them (optionally wrapped in STX … ETX, then CR/LF):
 
     * track 1: ``%B<PAN up to 19 digits>^<NAME>^<expiry, service code, data>?``
-    * track 2: ``;<PAN>=<expiry, service code, data>?``
+    * track 2: ``;<PAN>=<expiry, service code, data>?``, or ``;<number>?`` (a shop's own card: a number only)
     * ``%E?`` / ``;E?``: the reader could not read that track (counted as an error).
+    * the same without sentinels, one track per line (a common reader setting): ``B<PAN>^NAME^…`` or
+      ``<PAN>=<data>`` or a bare number of 1 to 19 digits.
 
-    The value is the PAN (the card number), from track 2 when both are present, else track 1. A swipe sending both
-    tracks gives one read. Resync: text before a ``%`` or ``;`` start sentinel is noise; a track without its ``?``
+    The value is the PAN (the card number), from track 2 when both are present, else track 1 (once the swipe's line
+    end or ETX shows no track 2 follows). A swipe sending both tracks gives one read, however it is split. Track 2 holds digits and ``=`` only; track 1 printable ASCII. A reader that sends each
+    track's LRC character after its end sentinel may send one that looks like a start sentinel: a track that does
+    not parse is given up one byte at a time, so the real track behind such a byte is still read. Resync: text
+    before a ``%`` or ``;`` start sentinel is read as a sentinel-less line, else noise; a track without its ``?``
     end sentinel within 120 bytes is dropped.
     """
 
     name = "magstripe"
-    TRACK1 = re.compile(rb"%B(\d{1,19})\^([^^?]{0,26})\^([^?]*)\?")
-    TRACK2 = re.compile(rb";(\d{1,19})=([^?]*)\?")
+    TRACK1 = re.compile(rb"%B(\d{1,19})\^([ -\x3e\x40-\x5d\x5f-\x7e]{0,26})\^([ -\x3e\x40-\x7e]*)\?")
+    TRACK2 = re.compile(rb";(\d{1,19})(?:=[0-9=]*)?\?")
+    BARE1 = re.compile(rb"B(\d{1,19})\^([ -\x5d\x5f-\x7e]{0,26})\^([ -\x7e]*)")
+    BARE2 = re.compile(rb"(\d{1,19})(?:=[0-9=]*)?")
+    LONGEST = 120
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, byte_order: str = "normal") -> None:
+        super().__init__(byte_order)
         self.pending: str | None = None  # PAN from track 1, waiting for track 2 of the same swipe
+
+    def _track1(self, pan: bytes) -> list[Read]:
+        reads = [Read("card", self.pending, self.name)] if self.pending is not None else []
+        self.pending = pan.decode()
+        return reads
+
+    def _track2(self, pan: bytes) -> list[Read]:
+        self.pending = None
+        return [Read("card", pan.decode(), self.name)]
+
+    def _bare_lines(self, text: bytes) -> list[Read]:
+        """Text outside sentinels, ended by CR/LF: each line a sentinel-less track, else noise. A line end (or ETX)
+        after a track 1 ends its swipe: without a track 2 before it, the swipe gave track 1 only."""
+        reads: list[Read] = []
+        if self.pending is not None and re.search(rb"[\r\n\x03]", text):
+            reads.append(Read("card", self.pending, self.name))
+            self.pending = None
+        for line in re.split(rb"[\r\n\x03]+", text):
+            line = line.strip(CONTROL + b" ")
+            if not line:
+                continue
+            if (m := self.BARE2.fullmatch(line)) is not None:
+                reads += self._track2(m.group(1))
+            elif (m := self.BARE1.fullmatch(line)) is not None:
+                reads += self._track1(m.group(1))
+            else:
+                self.error("noise before a track")
+        return reads
 
     def _parse(self) -> list[Read]:
         reads: list[Read] = []
         while True:
             starts = [i for i in (self.buffer.find(b"%"), self.buffer.find(b";")) if i >= 0]
-            if not starts:
-                if self.buffer.strip(b"\r\n\x02\x03 "):
-                    self.error("noise without a start sentinel")
-                self.buffer.clear()
+            start = min(starts) if starts else len(self.buffer)
+            before = bytes(self.buffer[:start])
+            ended = max(before.rfind(b"\r"), before.rfind(b"\n"), before.rfind(b"\x03"))
+            if starts:  # what stands before a track is over: read it now
+                reads += self._bare_lines(before)
+                del self.buffer[:start]
+            else:  # keep an unfinished line for the rest of it
+                reads += self._bare_lines(before[: ended + 1]) if ended >= 0 else []
+                del self.buffer[: ended + 1]
+                if len(self.buffer) > self.LONGEST:
+                    self.error("line without a terminator")
+                    self.buffer.clear()
                 break
-            start = min(starts)
-            if self.buffer[:start].strip(b"\r\n\x02\x03 "):
-                self.error("noise before a track")
-            del self.buffer[:start]
             end = self.buffer.find(b"?")
             if end < 0:
-                if len(self.buffer) > 120:
+                if len(self.buffer) > self.LONGEST:
                     self.error("track without an end sentinel")
                     del self.buffer[:1]
                     continue
                 break
             track = bytes(self.buffer[: end + 1])
-            del self.buffer[: end + 1]
             if track in (b"%E?", b";E?"):
+                del self.buffer[: end + 1]
                 self.error("the reader could not read a track")
                 continue
             if (m := self.TRACK2.fullmatch(track)) is not None:
-                self.pending = None
-                reads.append(Read("card", m.group(1).decode(), self.name))
+                del self.buffer[: end + 1]
+                reads += self._track2(m.group(1))
             elif (m := self.TRACK1.fullmatch(track)) is not None:
-                if self.pending is not None:
-                    reads.append(Read("card", self.pending, self.name))
-                self.pending = m.group(1).decode()
-            else:
+                del self.buffer[: end + 1]
+                reads += self._track1(m.group(1))
+            else:  # perhaps an LRC byte that looks like a sentinel: try again one byte on
                 self.error("malformed track")
-        if self.pending is not None and b";" not in self.buffer:
-            # track 1 without a track 2 behind it: the swipe gave only track 1 (a split track 2 arriving later
-            # gives the same PAN again, which the reader thread folds into this read)
-            reads.append(Read("card", self.pending, self.name))
-            self.pending = None
+                del self.buffer[:1]
         return reads
 
 
 AIM = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 
 
+def gtin_ok(digits: str) -> bool:
+    """An EAN-13, UPC-A or EAN-8 whose GS1 mod-10 check digit is right."""
+    if not (digits.isascii() and digits.isdigit() and len(digits) in (8, 12, 13)):
+        return False
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
+    return (10 - total % 10) % 10 == int(digits[-1])
+
+
 class BarcodeParser(LineParser):
-    """Barcodes from a scanner in serial mode: one code per line, optionally with an AIM symbology identifier
-    (``]C0`` Code 128, ``]E0`` EAN-13, ``]Q1`` QR …) first. The identifier is stripped and kept in ``symbology``.
-    Resync: per line.
+    """Barcodes from a scanner in serial mode: one code per line — ended by CR or LF, or framed STX … ETX — with
+    an optional AIM symbology identifier (``]C0`` Code 128, ``]E0`` EAN-13, ``]E4`` EAN-8, ``]Q1`` QR …) first,
+    after any framing byte. The identifier is stripped and kept in ``symbology``; an EAN/UPC (``]E0``, ``]E4``)
+    must be digits with the right check digit, else it is dropped and counted (a misread). Resync: per line.
     """
 
     name = "barcode"
     kind = "barcode"
+    TERMINATOR = re.compile(rb"[\r\n\x03]")
 
     def _parse(self) -> list[Read]:
         reads = []
@@ -293,10 +473,12 @@ class BarcodeParser(LineParser):
             if AIM.match(text):
                 symbology, text = text[:3], text[3:]
             value = clean_text(text)
-            if value:
-                reads.append(Read("barcode", value, self.name, symbology))
-            else:
+            if not value:
                 self.error("empty barcode")
+            elif symbology in ("]E0", "]E4") and not gtin_ok(value):
+                self.error(f"{symbology} {value[:20]!r} is not an EAN with a right check digit")
+            else:
+                reads.append(Read("barcode", value, self.name, symbology))
         return reads
 
 
@@ -304,15 +486,19 @@ PROTOCOLS: dict[str, type[Parser]] = {
     "line": LineParser,
     "decimal": DecimalParser,
     "rdm6300": Rdm6300Parser,
+    "mifare": MifareParser,
     "wiegand26": Wiegand26Parser,
+    "wiegand34": Wiegand34Parser,
     "magstripe": MagstripeParser,
     "barcode": BarcodeParser,
 }
 
 
-def make_parser(protocol: str) -> Parser:
+def make_parser(protocol: str, byte_order: str = "normal") -> Parser:
+    if byte_order not in BYTE_ORDERS:
+        raise ValueError(f"unknown byte order {byte_order!r}; one of {', '.join(BYTE_ORDERS)}")
     try:
-        return PROTOCOLS[protocol]()
+        return PROTOCOLS[protocol](byte_order)
     except KeyError:
         raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}") from None
 

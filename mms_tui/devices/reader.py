@@ -29,6 +29,10 @@ HOLD_GAP_SECONDS = 0.8
 STATES = ("connecting", "connected", "disconnected", "stopped")
 
 
+#: what a device is at the counter: the desk's title names it
+ROLES = ("reader", "scanner")
+
+
 @dataclass(frozen=True)
 class ReaderStatus:
     url: str
@@ -38,6 +42,7 @@ class ReaderStatus:
     errors: int
     reads_per_minute: int
     last_error: str
+    role: str = "reader"  # one of ROLES
 
 
 def parse_serial(spec: str) -> dict:
@@ -81,10 +86,14 @@ class SerialReader:
         stopbits: float = 1,
         read_timeout: float = 0.1,
         max_backoff: float = 5.0,
+        role: str = "reader",
+        byte_order: str = "normal",
     ) -> None:
         self.url = url
         self.protocol = protocol
-        self.parser = make_parser(protocol)  # ValueError for an unknown protocol, before any thread starts
+        self.role = role
+        # ValueError for an unknown protocol or byte order, before any thread starts
+        self.parser = make_parser(protocol, byte_order)
         self.on_read = on_read
         self.on_status = on_status
         self.serial_settings = {"baudrate": baudrate, "bytesize": bytesize, "parity": parity, "stopbits": stopbits,
@@ -114,7 +123,7 @@ class SerialReader:
         now = time.monotonic()
         per_minute = sum(1 for t in self.recent if now - t < 60)
         return ReaderStatus(self.url, self.protocol, self.state, self.reads, self.parser.errors, per_minute,
-                            self.last_error or self.parser.last_error)
+                            self.last_error or self.parser.last_error, self.role)
 
     # --- the thread ----------------------------------------------------------------------------------------
 
@@ -123,6 +132,9 @@ class SerialReader:
         self.state = state
         if error:
             self.last_error = error
+        elif state == "connected":  # the error that cut the last connection is over
+            self.last_error = ""
+            self.parser.last_error = ""
         if changed:
             self._report()
 
@@ -167,7 +179,8 @@ class SerialReader:
                 self._report()
             for read in found:
                 now = time.monotonic()
-                if not self.dedupe.accept(read, now):
+                # a card left on the reader repeats its frame: one presentation; a product scanned twice is two
+                if read.kind == "card" and not self.dedupe.accept(read, now):
                     continue
                 self.reads += 1
                 self.recent.append(now)
@@ -175,3 +188,4 @@ class SerialReader:
                     self.on_read(read)
                 except Exception:
                     log.exception("reader callback failed")
+                self._report()  # the reads per minute the desk's title shows

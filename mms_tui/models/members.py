@@ -93,7 +93,10 @@ class CardType(BaseModel):
 
 class Card(BaseModel):
     card_no = peewee.CharField(max_length=64, unique=True)
+    #: canonical: upper-case hex of the bits the reader carries (devices/protocols.py), or a legacy value as typed
     reader_uid = peewee.CharField(max_length=64, null=True, unique=True)
+    #: the last 6 characters of reader_uid, which a read of any length is found by (migration 15)
+    uid_tail = peewee.CharField(max_length=6, null=True, index=True)
     barcode = peewee.CharField(max_length=64, null=True, unique=True)
     member = peewee.ForeignKeyField(Member, backref="cards", on_delete="RESTRICT")
     #: no index of its own: the cards report's index below begins with it (migration 3)

@@ -325,6 +325,29 @@ def _categories(db: peewee.Database, migrator: object) -> None:
         Category.insert(name=name).execute()
 
 
+def _card_uids(db: peewee.Database, migrator: object) -> None:
+    """Issue #19: one tag, one card, whichever reader reads it. Reader UIDs become canonical hex (a 10-digit decimal
+    — EM4100 as USB readers print it — becomes its 8 hex digits) and every card gets ``uid_tail``, the last 6 of
+    them, which the lookup finds a read of any length by. A UID another card already holds in the new form stays
+    as it was (the lookup still finds it as typed)."""
+    from playhouse.migrate import migrate as run
+
+    from mms_tui.devices.protocols import canonical_uid
+
+    if "uid_tail" not in {c.name for c in db.get_columns("card")}:  # a new database has it from migration 1
+        run(migrator.add_column("card", "uid_tail", peewee.CharField(max_length=6, null=True)))  # type: ignore[attr-defined]
+        db.execute_sql('CREATE INDEX "card_uid_tail" ON "card" ("uid_tail")')
+    rows = db.execute_sql('SELECT "id", "reader_uid" FROM "card" WHERE "reader_uid" IS NOT NULL').fetchall()
+    taken = {uid for _id, uid in rows}
+    for card_id, uid in rows:
+        new = canonical_uid(uid) or uid
+        if new != uid and new in taken:
+            new = uid
+        taken.add(new)
+        db.execute_sql('UPDATE "card" SET "reader_uid" = %s, "uid_tail" = %s WHERE "id" = %s'.replace(
+            "%s", db.param), (new, new[-6:], card_id))
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -341,6 +364,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (12, "tiers: discount, multiplier and upgrade spend into the loyalty rules", _tier_terms_to_rules),
     (13, "price lists: price levels, prices per tier, level and store", _price_lists),
     (14, "categories: a managed list", _categories),
+    (15, "card reader UIDs: canonical hex, found by their last 24 bits", _card_uids),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -32,6 +32,8 @@ class IssueCardScreen(OperationDialog):
         super().__init__()
         self.member_id = member_id
         self.card_no = card_no
+        #: what a reader read for this card (it came swiped): kept as the card's reader UID too
+        self.swiped = card_no
 
     def heading(self) -> str:
         return _("Issue a card")
@@ -45,6 +47,7 @@ class IssueCardScreen(OperationDialog):
 
     def on_swiped(self, event: Swiped) -> None:
         event.stop()
+        self.swiped = event.read.value
         self.query_one("#issue-no", Input).value = event.read.value
 
     def on_mount(self) -> None:
@@ -64,8 +67,9 @@ class IssueCardScreen(OperationDialog):
         card_type = self.query_one("#issue-type", Select).value
         if not isinstance(card_type, str):
             raise InvalidInput(_("Choose a card type."))
-        return partial(issue_card, self.member_id, card_type, self.app.staff, self.txid,
-                       card_no=self.query_one("#issue-no", Input).value.strip() or None,
+        card_no = self.query_one("#issue-no", Input).value.strip() or None
+        return partial(issue_card, self.member_id, card_type, self.app.staff, self.txid, card_no=card_no,
+                       reader_uid=card_no if card_no and card_no == self.swiped else None,
                        tender=str(self.query_one("#issue-tender", Select).value), store=self.app.settings.store)
 
     def succeeded(self, result) -> str:

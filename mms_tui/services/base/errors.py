@@ -44,6 +44,12 @@ class DuplicateCardNo(DomainError):
     code = "duplicate_card_no"
 
 
+class AmbiguousCard(DomainError):
+    """A read carries fewer bits than the tags it could be, and fits more than one card."""
+
+    code = "ambiguous_card"
+
+
 class InsufficientBalance(DomainError):
     code = "insufficient_balance"
 

@@ -16,6 +16,7 @@ from mms_tui import clock
 from mms_tui.i18n import _
 from mms_tui.models import Card, Member, Staff, Store
 from mms_tui.services.base.errors import (
+    AmbiguousCard,
     CardCancelled,
     CardExpired,
     CardFrozen,
@@ -25,8 +26,16 @@ from mms_tui.services.base.errors import (
     UnknownCard,
     UnknownMember,
 )
-from mms_tui.services.base.sql import fetch_model
+from mms_tui.services.base.sql import fetch_model, fetch_rows
 from mms_tui.services.base.text import normalise_card_no
+
+#: how keyboard-mode readers at this desk print a Mifare UID's bytes (setting ``uid_byte_order``)
+UID_BYTE_ORDER = "normal"
+
+
+def set_uid_byte_order(order: str) -> None:
+    global UID_BYTE_ORDER
+    UID_BYTE_ORDER = order
 
 
 def today() -> dt.date:
@@ -104,16 +113,50 @@ def _find_store(store: Store | int | str | None, staff: Staff | None) -> Store:
     return found
 
 
-def find_card(key: str) -> Card | None:
-    """A card by its number, reader UID or printed barcode."""
+#: the statement of :func:`card_key`, one round trip of indexed equalities: by number (1), reader UID — by the tail
+#: every form of a tag shares, or a legacy non-hex UID as it is — (2), printed barcode (3)
+CARD_KEY_SQL = ('SELECT pref, id, member_id, card_no, reader_uid FROM ('
+                'SELECT 1 AS pref, id, member_id, card_no, reader_uid FROM "card" WHERE card_no = ? '
+                'UNION ALL SELECT 2, id, member_id, card_no, reader_uid FROM "card" WHERE uid_tail = ? '
+                'UNION ALL SELECT 2, id, member_id, card_no, reader_uid FROM "card" WHERE reader_uid = ? '
+                'UNION ALL SELECT 3, id, member_id, card_no, reader_uid FROM "card" WHERE barcode = ?) AS found '
+                'ORDER BY pref')
+
+
+def uid_tail(uid: str | None) -> str | None:
+    """What a card's reader UID is found by (its last 6 characters: the 24 bits every reader carries)."""
+    return uid[-6:] if uid else None
+
+
+def card_key(key: str) -> tuple[int, int, str] | None:
+    """The card ``key`` names — (card id, member id, card number) — by card number, then reader UID, then printed
+    barcode; None when none. A reader UID matches on the bits both the read and the stored UID carry
+    (:func:`mms_tui.devices.protocols.uid_matches`): a read that fits more than one card is refused with
+    :class:`AmbiguousCard`, never given to the first."""
+    from mms_tui.devices.protocols import canonical_uid, uid_matches
+
     key = normalise_card_no(key)
     if not key:
         return None
-    return (
-        fetch_model(Card, '"t"."card_no" = ?', (key,))
-        or fetch_model(Card, '"t"."reader_uid" = ?', (key,))
-        or fetch_model(Card, '"t"."barcode" = ?', (key,))
-    )
+    uid = canonical_uid(key, UID_BYTE_ORDER) or key
+    rows = fetch_rows(CARD_KEY_SQL, (key, uid_tail(uid), key, key))
+    if rows and rows[0][0] == 1:
+        return rows[0][1], rows[0][2], rows[0][3]
+    found = {row[1]: row for row in rows if row[0] == 2 and (row[4] == key or uid_matches(uid, row[4]))}
+    if len(found) > 1:
+        numbers = ", ".join(sorted(row[3] for row in found.values()))
+        raise AmbiguousCard(_("This read fits {n} cards ({cards}): the reader carries only part of the tag's "
+                              "number. Read the card on a reader that reads all of it, or type its card number.")
+                            .format(n=len(found), cards=numbers))
+    for row in [*found.values(), *(r for r in rows if r[0] == 3)]:
+        return row[1], row[2], row[3]
+    return None
+
+
+def find_card(key: str) -> Card | None:
+    """A card by its number, reader UID or printed barcode (:func:`card_key`)."""
+    found = card_key(key)
+    return fetch_model(Card, '"t"."id" = ?', (found[0],)) if found else None
 
 
 def resolve_card(card: Card | int | str) -> Card:

@@ -77,6 +77,15 @@ def clean_card_key(text: str) -> str:
     return key
 
 
+def clean_uid_cell(text: str) -> str:
+    """A reader UID as the old system or the card's print has it (a 10-digit decimal, "123,45678", hex): in the
+    canonical form the readers give (devices/protocols.py), or as written when it has none."""
+    from mms_tui.devices.protocols import canonical_uid
+
+    key = clean_card_key(text)
+    return canonical_uid(key) or key
+
+
 def clean_money_cell(text: str) -> int:
     try:
         fen = parse_yuan(text)
@@ -157,7 +166,7 @@ def member_cleaners(tiers: dict[str, object], stores: dict[str, object], card_ty
         "joined": _joined,
         "store": _lookup(stores, _("store"), _("add it first: mms stores add CODE NAME")),
         "card_no": clean_card_key,
-        "reader_uid": clean_card_key,
+        "reader_uid": clean_uid_cell,
         "barcode": clean_card_key,
         "card_type": _lookup(card_types, _("card type")),
         "status": _status,

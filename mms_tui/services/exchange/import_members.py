@@ -42,7 +42,7 @@ CARD_KEYS = ("card_no", "reader_uid", "barcode")
 _INSERTS: dict[str, tuple[type, tuple[str, ...]]] = {
     "members": (Member, ("id", "name", "phone", "phone_last4", "name_pinyin", "name_initials", "gender", "birthday",
                          "tier", "notes", "status", "home_store", "total_spend_fen", "created_at")),
-    "cards": (Card, ("id", "card_no", "reader_uid", "barcode", "member", "card_type", "status", "principal_fen",
+    "cards": (Card, ("id", "card_no", "reader_uid", "uid_tail", "barcode", "member", "card_type", "status", "principal_fen",
                      "bonus_fen", "points", "visits_left", "valid_from", "valid_until", "frozen_since",
                      "frozen_days_total", "freeze_days_year", "store", "issued_at")),
     "entries": (Entry, ("transaction", "account", "card", "unit", "amount")),
@@ -373,7 +373,8 @@ class MemberImport:
         points, visits = card.get("points", 0), card.get("visits", 0)
         uid, barcode = card.get("reader_uid"), card.get("barcode")
         self.pending_cards.append((
-            card_id, number, uid, barcode, member_id, card["card_type"], status, principal, bonus, points, visits,
+            card_id, number, uid, uid[-6:] if uid else None, barcode, member_id, card["card_type"], status,
+            principal, bonus, points, visits,
             card.get("valid_from"), card.get("valid_until"), self.day if status == "frozen" else None, 0, 0,
             store_id or self.store_id, self.moment,
         ))

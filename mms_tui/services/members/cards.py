@@ -17,8 +17,9 @@ import peewee
 
 from mms_tui.i18n import _
 from mms_tui.models import Card, CardType, Member, Staff, Store
+from mms_tui.services.base import resolve
 from mms_tui.services.base.config import require_within_limit
-from mms_tui.services.base.errors import CardLost, DomainError, DuplicateCardNo, InvalidInput
+from mms_tui.services.base.errors import AmbiguousCard, CardLost, DomainError, DuplicateCardNo, InvalidInput
 from mms_tui.services.base.resolve import resolve_card, resolve_member, resolve_store, today
 from mms_tui.services.base.text import normalise_card_no
 from mms_tui.services.catalogue.card_types import sold_at
@@ -79,13 +80,29 @@ def _clean_card_key(value: str | None, what: str) -> str | None:
     return key
 
 
-def _ensure_card_key_free(*keys: str | None) -> None:
+def _clean_uid(value: str | None) -> str | None:
+    """A reader UID as typed or read, in its canonical form (devices/protocols.py) when it has one."""
+    from mms_tui.devices.protocols import canonical_uid
+
+    key = _clean_card_key(value, _("Reader UID"))
+    return (canonical_uid(key, resolve.UID_BYTE_ORDER) or key) if key else None
+
+
+def _ensure_card_key_free(*keys: str | None, uid: str | None = None) -> None:
     for key in keys:
         if key is None:
             continue
         clash = Card.get_or_none((Card.card_no == key) | (Card.reader_uid == key) | (Card.barcode == key))
         if clash is not None:
             raise DuplicateCardNo(_("Card number {card} is already in use.").format(card=key))
+    if uid is not None:  # another card whose UID could be this tag's (a shorter or longer form of it)
+        try:
+            clash_uid = resolve.card_key(uid)
+        except AmbiguousCard:
+            clash_uid = (0, 0, "")
+        if clash_uid is not None:
+            raise DuplicateCardNo(_("Reader UID {uid} is already in use (card {card}).").format(
+                uid=uid, card=clash_uid[2] or "…"))
 
 
 def generate_card_no() -> str:
@@ -139,7 +156,7 @@ def issue_card(
     if not sold_at(ctype, store_obj):
         raise InvalidInput(_("Card type {type} is not sold at {store}.").format(type=ctype.code, store=store_obj.code))
     card_no_clean = _clean_card_key(card_no, _("Card number"))
-    reader_uid = _clean_card_key(reader_uid, _("Reader UID"))
+    reader_uid = _clean_uid(reader_uid)
     barcode = _clean_card_key(barcode, _("Barcode"))
     price = ctype.price_fen if price_fen is None else price_fen
     if not isinstance(price, int) or isinstance(price, bool) or price < 0:
@@ -152,14 +169,15 @@ def issue_card(
 
     def body(tx) -> CardResult:
         number = card_no_clean or generate_card_no()
-        _ensure_card_key_free(number, reader_uid, barcode)
+        _ensure_card_key_free(number, reader_uid, barcode, uid=reader_uid)
         days = ctype.period_days if ctype.kind == "period" else ctype.validity_days
         valid_until = start + dt.timedelta(days=days - 1) if days else None
         valid_from = start if ctype.kind == "period" else None
         if ctype.kind == "period" and ctype.start_on_first_use:
             valid_from = valid_until = None  # the first check-in starts it
         card = Card.create(
-            card_no=number, reader_uid=reader_uid, barcode=barcode, member=member, card_type=ctype,
+            card_no=number, reader_uid=reader_uid, uid_tail=resolve.uid_tail(reader_uid), barcode=barcode,
+            member=member, card_type=ctype,
             valid_from=valid_from, valid_until=valid_until, store=store_obj,
         )
         postings = [Posting(f"tender.{tender}", "fen", -price), Posting("revenue.cards", "fen", price)]
@@ -207,7 +225,7 @@ def replace_card(
     old = resolve_card(card)
     store = resolve_store(None, staff)
     number = _clean_card_key(new_card_no, _("Card number"))
-    reader_uid = _clean_card_key(reader_uid, _("Reader UID"))
+    reader_uid = _clean_uid(reader_uid)
     barcode = _clean_card_key(barcode, _("Barcode"))
     request = {"card": old.id, "new": number, "uid": reader_uid, "barcode": barcode}
 
@@ -216,9 +234,10 @@ def replace_card(
         if current.status in ("cancelled",) or current.replaced_by_id is not None:
             raise DomainError(_("Card {card} was already replaced or cancelled.").format(card=current.card_no))
         new_no = number or generate_card_no()
-        _ensure_card_key_free(new_no, reader_uid, barcode)
+        _ensure_card_key_free(new_no, reader_uid, barcode, uid=reader_uid)
         new = Card.create(
-            card_no=new_no, reader_uid=reader_uid, barcode=barcode, member=current.member_id,
+            card_no=new_no, reader_uid=reader_uid, uid_tail=resolve.uid_tail(reader_uid), barcode=barcode,
+            member=current.member_id,
             card_type=current.card_type_id, status="frozen" if current.status == "frozen" else "active",
             valid_from=current.valid_from, valid_until=current.valid_until, frozen_since=current.frozen_since,
             frozen_days_total=current.frozen_days_total, freeze_year=current.freeze_year,

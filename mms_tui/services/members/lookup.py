@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from mms_tui.db import is_sqlite
 from mms_tui.models import Card
 from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.resolve import card_key
 from mms_tui.services.base.sql import fetch_rows as _run
 from mms_tui.services.base.text import (
     has_cjk,
     mask_phone,
-    normalise_card_no,
     normalise_phone,
     normalise_query,
 )
@@ -80,11 +80,6 @@ class LookupHit:
 
 # --- the statements (``?`` placeholders, turned into the backend's own by :func:`_run`, common.fetch_rows) -------
 
-#: a card by number, then reader UID, then printed barcode (the order find_card keeps)
-CARD_SQL = ('SELECT member_id, card_no FROM ('
-            'SELECT member_id, card_no, 1 AS pref FROM "card" WHERE card_no = ? '
-            'UNION ALL SELECT member_id, card_no, 2 FROM "card" WHERE reader_uid = ? '
-            'UNION ALL SELECT member_id, card_no, 3 FROM "card" WHERE barcode = ?) AS found ORDER BY pref LIMIT 1')
 #: member ids by an exact key or a prefix of one: {column} is one of the member table's search keys
 EXACT_SQL = 'SELECT id FROM "member" WHERE {column} = ? ORDER BY id LIMIT ?'
 PREFIX_SQL = {
@@ -110,11 +105,9 @@ def _prefixed(column: str, prefix: str, limit: int) -> list[int]:
 
 
 def _card(query: str) -> tuple[int, str] | None:
-    key = normalise_card_no(query)
-    if not key:
-        return None
-    rows = _run(CARD_SQL, (key, key, key))
-    return (rows[0][0], rows[0][1]) if rows else None
+    """(member id, card number) of the card ``query`` names (resolve.card_key: number, reader UID, barcode)."""
+    found = card_key(query)
+    return (found[1], found[2]) if found else None
 
 
 def _candidates(query: str, limit: int) -> Iterable[tuple[str, list[int], str | None]]:
