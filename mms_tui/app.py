@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -27,6 +30,7 @@ from textual.timer import Timer
 from textual.worker import Worker
 
 from mms_tui.db import init_database, set_waits
+from mms_tui.devices import display as pole
 from mms_tui.devices.printer import PrinterError, receipt_bytes, send
 from mms_tui.devices.protocols import Read
 from mms_tui.devices.reader import ReaderStatus, SerialReader, parse_serial
@@ -47,7 +51,13 @@ from mms_tui.services.base.resolve import set_uid_byte_order
 from mms_tui.services.money.receipt import sale_receipt
 from mms_tui.settings import Settings
 
+if TYPE_CHECKING:
+    from mms_tui.services.money.checkout import CheckoutResult, Quote
+
 __all__ = ["MmsApp", "create_app", "error_message", "in_connection"]
+
+#: after the customer display failed, how long the desk keeps quiet about it (unless it answers again first)
+DISPLAY_QUIET_SECONDS = 60
 
 #: Textual's own palette commands, for the catalog (shown through ``_`` in the desk's language)
 _TEXTUAL_COMMANDS = (N_("Theme"), N_("Change the current theme"), N_("Quit"),
@@ -86,6 +96,11 @@ class MmsApp(App[None]):
         self.wedge = WedgeDetector(max(0, settings.wedge_gap_ms) / 1000, settings.wedge_min_chars)
         self.held_keys: list[events.Key] = []  # typed keys held back while a wedge burst may be arriving
         self.held_timer: Timer | None = None
+        #: the customer display: the newest frame not sent yet, who is sending, and until when a fault is not
+        #: said again (see show_on_display)
+        self.display_frames: deque[bytes] = deque(maxlen=1)
+        self.display_sending = threading.Lock()
+        self.display_quiet_until = 0.0
 
     def on_mount(self) -> None:
         from mms_tui.screens.login import LoginScreen
@@ -413,6 +428,89 @@ class MmsApp(App[None]):
             return
         notes = getattr(self.screen, "help_notes", lambda: [])()
         self.push_screen(HelpScreen(self.screen, notes))
+
+    # --- the customer display (客显) -----------------------------------------------------------------------------
+
+    def show_bill_on_display(self, before: Quote | None, after: Quote | None) -> None:
+        """The checkout's bill changed from ``before`` to ``after``: the line added or changed (else the last one)
+        and the running total; an empty bill shows the welcome."""
+        if not self.settings.display:
+            return
+        rows = self.bill_rows(after)
+        if after is None or not rows:
+            self.show_welcome_on_display()
+            return
+        seen = {(code, qty, amount) for code, _name, qty, amount in self.bill_rows(before)}
+        code, name, qty, amount = next((row for row in reversed(rows) if (row[0], row[2], row[3]) not in seen),
+                                       rows[-1])
+        self.show_on_display(partial(pole.item_bytes, name=name, code=code, qty=qty, amount_fen=amount,
+                                     total_fen=after.total_fen))
+
+    @staticmethod
+    def bill_rows(quote: Quote | None) -> list[tuple[str, str, int, int]]:
+        if quote is None:
+            return []
+        return ([(line.code, line.name, line.qty, line.line_total_fen) for line in quote.lines]
+                + [(fee.kind, fee.name, 1, fee.amount_fen) for fee in quote.fees])
+
+    def show_sale_on_display(self, result: CheckoutResult) -> None:
+        """The sale is paid: its total, and the change (or what was paid)."""
+        if self.settings.display:
+            self.show_on_display(partial(pole.payment_bytes, total_fen=result.total_fen,
+                                         paid_fen=result.total_fen + result.change_fen, change_fen=result.change_fen))
+
+    def show_welcome_on_display(self) -> None:
+        """Between sales (the checkout closed): the welcome."""
+        if self.settings.display and self.is_running:  # (not while the app closes: no worker starts then)
+            self.show_on_display(pole.welcome_bytes)
+
+    def show_on_display(self, frame: Callable[..., bytes]) -> None:
+        """Build the frame here (``frame(protocol, encoding=…, labels=…)``) and send it from a worker thread.
+
+        Only the newest frame matters: it waits in a one-place mailbox, and one worker at a time sends — a worker
+        that finds another sending leaves its frame to that one — so a slow display holds at most one thread and
+        the frames never arrive out of order. A fault is one notification, then nothing more until the display
+        answers again or DISPLAY_QUIET_SECONDS have passed."""
+        labels = pole.Labels(total=_("TOTAL"), paid=_("PAID"), change=_("CHANGE"), welcome=_("WELCOME"))
+        try:
+            data = frame(self.settings.display_protocol, encoding=self.settings.display_encoding, labels=labels)
+        except (ValueError, LookupError) as exc:  # an unknown protocol or encoding in the configuration
+            self.display_fault(str(exc))
+            return
+        self.display_frames.append(data)
+        self.drive_display()
+
+    @work(thread=True, group="display", exit_on_error=False)
+    def drive_display(self) -> None:
+        while self.display_frames:
+            if not self.display_sending.acquire(blocking=False):
+                return  # the worker sending now sends this frame after its own
+            try:
+                while self.display_frames:
+                    try:
+                        data = self.display_frames.popleft()
+                    except IndexError:
+                        break
+                    self.send_to_display(data)
+            finally:
+                self.display_sending.release()
+
+    def send_to_display(self, data: bytes) -> None:
+        try:
+            pole.send(self.settings.display, data, **parse_serial(self.settings.display_serial))
+        except (pole.DisplayError, ValueError) as exc:  # ValueError: bad display_serial in the configuration
+            if time.monotonic() >= self.display_quiet_until:
+                self.call_from_thread(self.display_fault, str(exc))
+        else:
+            self.display_quiet_until = 0.0
+
+    def display_fault(self, error: str) -> None:
+        now = time.monotonic()
+        if now < self.display_quiet_until:
+            return
+        self.display_quiet_until = now + DISPLAY_QUIET_SECONDS
+        self.notify(_("Sales go on without the customer display: {error}").format(error=error), severity="warning",
+                    timeout=8)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one error path: any failed worker becomes one clear notification, never a traceback."""

@@ -30,6 +30,10 @@ ENV_VARS = {
     "reader_serial": "MMS_READER_SERIAL",
     "scanner_serial": "MMS_SCANNER_SERIAL",
     "printer_serial": "MMS_PRINTER_SERIAL",
+    "display": "MMS_DISPLAY",
+    "display_protocol": "MMS_DISPLAY_PROTOCOL",
+    "display_serial": "MMS_DISPLAY_SERIAL",
+    "display_encoding": "MMS_DISPLAY_ENCODING",
     "wedge_gap_ms": "MMS_WEDGE_GAP_MS",
     "wedge_min_chars": "MMS_WEDGE_MIN_CHARS",
     "lock_wait_seconds": "MMS_LOCK_WAIT_SECONDS",
@@ -81,6 +85,12 @@ class Settings:
     #: how this desk's card readers print a Mifare UID's bytes: "normal" (正码) or "reversed" (反码) — the serial
     #: reader's and a keyboard-mode reader's numbers alike
     uid_byte_order: str = "normal"
+    #: the customer pole display (客显): a pyserial URL (empty = none); ``cd5220`` for the 2 × 20 text displays,
+    #: ``escq`` for the one-number LED price displays; the text's encoding (most VFDs have no Chinese font)
+    display: str = ""
+    display_protocol: str = "cd5220"
+    display_serial: str = "9600 8N1"
+    display_encoding: str = "ascii"
     #: a keyboard-wedge reader's burst: at least this many characters, each this soon after the last, then Enter
     #: (0 ms: no wedge readers; every key is typing)
     wedge_gap_ms: int = 30

@@ -77,9 +77,9 @@ def run_tui(settings: Settings) -> None:
         raise click.ClickException(_("The desk needs a terminal: log in with 'ssh -t', or run it in a terminal "
                                      "(commands such as 'mms check' need none)."))
     if os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver"):
-        # a desk in a browser ('mms serve') is not at the counter: the readers and printer of the machine that
-        # serves it are not the browser user's to use
-        settings = dataclasses.replace(settings, card_reader="", scanner="", printer="")
+        # a desk in a browser ('mms serve') is not at the counter: the readers, printer and customer display of
+        # the machine that serves it are not the browser user's to use
+        settings = dataclasses.replace(settings, card_reader="", scanner="", printer="", display="")
     close_database()  # the app opens its own connections, one per worker thread
     with desk_presence(settings.database):  # 'mms upgrade' waits for no desk: it sees this one
         create_app(settings).run()

@@ -302,6 +302,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
                     code=status.code, reason=status.reason), error=True)
 
     def show_quote(self, priced: Quote | None) -> None:
+        self.app.show_bill_on_display(self.priced, priced)
         self.priced = priced
         table = self.query_one("#lines", DataTable)
         table.clear()
@@ -496,6 +497,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         if self.notice is not None:
             self.notice.done()
         self.result = result
+        self.app.show_sale_on_display(result)
         receipt = self.query_one("#receipt", Static)
         receipt.update("\n".join(receipt_lines(result, staff_name=self.app.staff.name, member_name=self.member_name)))
         receipt.display = True
@@ -505,6 +507,9 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.app.print_receipt(result.txid)
         self.message(_("✓ Paid. Esc closes the receipt."))
         self.query_one("#code", Input).disabled = True
+
+    def on_unmount(self) -> None:
+        self.app.show_welcome_on_display()  # the customer display, between sales
 
     def action_back(self) -> None:
         choices = self.query_one("#item-choices", OptionList)

@@ -4,8 +4,8 @@ Each check gives a :class:`Finding`: its name, whether all is well, what it saw 
 administrator can act on. The checks: the configuration files read; the database reachable and at the current
 schema; the database file's and its folder's modes (private, or shared through the ``group`` setting); free disk
 beside the database; the size of the write-ahead log; the age of the last backup in ``backup_dir``; every reader,
-scanner and printer configured reachable; the store's time zone; the scheduled jobs' last runs; the message worker
-(arrives with member messages). ``mms doctor`` exits 0 only when every finding is well.
+scanner, printer and customer display configured reachable; the store's time zone; the scheduled jobs' last runs;
+the message worker (arrives with member messages). ``mms doctor`` exits 0 only when every finding is well.
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ def check_devices(settings: Settings, timeout: float = 2.0) -> list[Finding]:
     findings = []
     for label, url, spec in ((_("card reader"), settings.card_reader, settings.reader_serial),
                              (_("scanner"), settings.scanner, settings.scanner_serial),
-                             (_("printer"), settings.printer, settings.printer_serial)):
+                             (_("printer"), settings.printer, settings.printer_serial),
+                             (_("customer display"), settings.display, settings.display_serial)):
         if not url:
             continue
         try:
