@@ -4,8 +4,9 @@ Reads reach screens as one message, :class:`~mms_tui.screens.common.Swiped`, whe
 or scanner or from a keyboard-wedge reader typing a card number and Enter (recognised by its speed here, before the
 keys reach any box; settings ``wedge_gap_ms`` and ``wedge_min_chars``). The screen on top may take the read (a
 dialog asking for a card, the checkout adding a product); otherwise the app opens the member — never over a dialog,
-and with a warning first for a card reported lost. A wedge burst that matches no card is searched for at the desk,
-as it would have been typed.
+and with a warning first for a card reported lost. A read that is no card but a receipt's QR code (a sale's txid)
+opens that sale's receipt. A wedge burst that matches neither is searched for at the desk, as it would have been
+typed.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from mms_tui.screens.common import (
     typed_character,
 )
 from mms_tui.services.base.resolve import set_uid_byte_order
-from mms_tui.services.money.receipt import sale_receipt
+from mms_tui.services.money.receipt import Receipt, sale_for_code, sale_receipt
 from mms_tui.settings import Settings
 
 if TYPE_CHECKING:
@@ -161,17 +162,23 @@ class MmsApp(App[None]):
         devices = self.device_summary()
         self.sub_title = f"{who}  {devices}" if devices else who
 
+    def receipt(self, txid: str) -> Receipt:
+        """A sale's receipt laid out for this desk's printer (its paper width and encoding); reads the database."""
+        return in_connection(sale_receipt, txid, width=self.settings.receipt_columns,
+                             encoding=self.settings.printer_encoding)
+
     @work(thread=True, group="printer", exit_on_error=False)
     def print_receipt(self, txid: str, *, reprint: bool = False) -> None:
         """Print a sale's receipt when a printer is configured; cash sales open the drawer (not on a reprint)."""
         if not self.settings.printer:
             return
-        receipt = in_connection(sale_receipt, txid)
-        self.print_lines(receipt.lines, receipt.title, kick_drawer=receipt.cash and not reprint)
+        receipt = self.receipt(txid)
+        self.print_lines(receipt.lines, receipt.title, kick_drawer=receipt.cash and not reprint, qr=receipt.qr)
 
-    def print_lines(self, lines: list[str], title: str, *, kick_drawer: bool = False) -> None:
+    def print_lines(self, lines: list[str], title: str, *, kick_drawer: bool = False, qr: str = "") -> None:
         """Send text to the receipt printer (on a worker thread); a fault becomes one notification."""
-        data = receipt_bytes(lines, title=title, encoding=self.settings.printer_encoding, kick_drawer=kick_drawer)
+        data = receipt_bytes(lines, title=title, encoding=self.settings.printer_encoding, kick_drawer=kick_drawer,
+                             qr=qr)
         try:
             send(self.settings.printer, data, **parse_serial(self.settings.printer_serial))
         except (PrinterError, ValueError) as exc:  # ValueError: bad printer_serial in the configuration
@@ -199,7 +206,18 @@ class MmsApp(App[None]):
     @work(exclusive=True, group="swipe", exit_on_error=False)
     async def open_card(self, value: str, wedge: bool = False) -> None:
         hits, view = await asyncio.to_thread(in_connection, card_and_view, value)
+        if not any(h.match == "card" for h in hits):  # a receipt's QR code? (an unknown one fails: one notice)
+            sale = await asyncio.to_thread(in_connection, sale_for_code, value)
+            if sale is not None:
+                self.open_sale(sale.txid, sale.member_id)
+                return
         self.show_card(value, hits, view, wedge=wedge)
+
+    def open_sale(self, txid: str, member_id: int | None) -> None:
+        """A receipt's QR code scanned at the desk: that sale's receipt, over whatever screen is showing."""
+        from mms_tui.screens.receipt import ReceiptScreen
+
+        self.push_screen(ReceiptScreen(txid, member_id))
 
     def show_card(self, value: str, hits: list, view=None, *, wedge: bool = False) -> None:
         from mms_tui.screens.checkout import CheckoutScreen

@@ -27,6 +27,7 @@ ENV_VARS = {
     "scanner_protocol": "MMS_SCANNER_PROTOCOL",
     "printer": "MMS_PRINTER",
     "printer_encoding": "MMS_PRINTER_ENCODING",
+    "receipt_columns": "MMS_RECEIPT_COLUMNS",
     "reader_serial": "MMS_READER_SERIAL",
     "scanner_serial": "MMS_SCANNER_SERIAL",
     "printer_serial": "MMS_PRINTER_SERIAL",
@@ -78,6 +79,8 @@ class Settings:
     scanner_protocol: str = "barcode"
     printer: str = ""
     printer_encoding: str = "gb18030"  # GB18030 for Chinese printers; e.g. cp437 for others
+    #: the receipt paper's width in printer columns (a CJK character takes two): 32 on 58 mm paper, 48 on 80 mm
+    receipt_columns: int = 32
     #: serial settings of each device: speed and frame ("9600 8N1"; RDM6300 readers use 9600 8N1)
     reader_serial: str = "9600 8N1"
     scanner_serial: str = "9600 8N1"
@@ -117,13 +120,21 @@ class Settings:
         return replace(self, **given)
 
 
+#: settings that only make sense within bounds (a receipt narrower than 24 columns has no room for an amount)
+_RANGES = {"receipt_columns": (24, 96)}
+
+
 def _coerce(name: str, value: object) -> object:
     kind = {f.name: f.type for f in fields(Settings)}[name]
     if kind in ("int", int):
         try:
-            return int(value)  # type: ignore[arg-type]
+            number = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise SettingsError(f"setting {name!r} must be a whole number, not {value!r}") from None
+        low, high = _RANGES.get(name, (None, None))
+        if low is not None and high is not None and not low <= number <= high:
+            raise SettingsError(f"setting {name!r} must be from {low} to {high}, not {number}")
+        return number
     return str(value)
 
 

@@ -204,6 +204,15 @@ async def history(pilot) -> None:
     await settle(pilot)
 
 
+async def receipt_scanned(pilot) -> None:
+    """The QR code of this morning's sale to 欧阳娜娜 scanned at the desk: its receipt, balances as they were then."""
+    from mms_tui.devices.protocols import Read
+
+    await logged_in(pilot)
+    pilot.app.offer_read(Read("barcode", "s1", "barcode", "]Q1"))
+    await settle(pilot)
+
+
 async def refund_dialog(pilot) -> None:
     await history(pilot)
     rows = pilot.app.screen.rows
@@ -556,6 +565,7 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "checkout_paid": checkout_paid,
     "checkout_leave": checkout_leave,
     "history": history,
+    "receipt_scanned": receipt_scanned,
     "refund": refund_dialog,
     "manager_pin": manager_pin,
     "today": today,

@@ -499,7 +499,9 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.result = result
         self.app.show_sale_on_display(result)
         receipt = self.query_one("#receipt", Static)
-        receipt.update("\n".join(receipt_lines(result, staff_name=self.app.staff.name, member_name=self.member_name)))
+        receipt.update(escape("\n".join(receipt_lines(  # laid out as the desk's printer prints it
+            result, staff_name=self.app.staff.name, member_name=self.member_name,
+            width=self.app.settings.receipt_columns, encoding=self.app.settings.printer_encoding))))
         receipt.display = True
         for hidden in ("#lines", "#discounts", "#coupon", "#code", "#pay-row", "#pay-keys", "#tenders"):
             self.query_one(hidden).display = False

@@ -21,7 +21,6 @@ from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import fit, format_money
 from mms_tui.services.ledger.tenders import MONEY_TENDERS, tender_label
 from mms_tui.services.members.view import HistoryRow, member_history
-from mms_tui.services.money.receipt import sale_receipt
 from mms_tui.services.money.refund import RefundPreview, refund, refund_preview
 from mms_tui.services.staff.permissions import may
 from mms_tui.widgets.footer import Footer
@@ -138,10 +137,11 @@ class HistoryScreen(TypingSearches, WorkerErrors, Screen[None]):
         Binding("f6", "reprint", N_("Receipt"), id="history.reprint"),
     ]
 
-    def __init__(self, member_id: int) -> None:
+    def __init__(self, member_id: int, *, select: str | None = None) -> None:
         super().__init__()
         self.member_id = member_id
         self.rows: list[HistoryRow] = []
+        self.select = select  # the txid of a row to put the cursor on (a sale opened by its receipt's QR code)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -169,6 +169,10 @@ class HistoryScreen(TypingSearches, WorkerErrors, Screen[None]):
             table.add_row(row.when, label, signed(row.money_fen, money=True), signed(row.points),
                           signed(row.visits), fit(row.detail, 24), fit(row.staff, 8), key=row.txid)
         table.focus()
+        chosen = next((i for i, row in enumerate(rows) if row.txid == self.select), None)
+        if chosen is not None:
+            self.select = None
+            table.move_cursor(row=chosen)
 
     def status(self, text: str) -> None:
         self.query_one("#history-status", Static).update(escape(text))
@@ -189,7 +193,7 @@ class HistoryScreen(TypingSearches, WorkerErrors, Screen[None]):
 
     @work(thread=True, exclusive=True, group="receipt", exit_on_error=False)
     def show_receipt(self, txid: str) -> None:
-        receipt = in_connection(sale_receipt, txid)
+        receipt = self.app.receipt(txid)
         self.app.call_from_thread(self.status, "\n".join([receipt.title, *receipt.lines]))
         self.app.call_from_thread(self.app.print_receipt, txid, reprint=True)
 

@@ -96,6 +96,18 @@ def _in_span(shift: Shift, until: dt.datetime) -> peewee.Expression:
             & (Transaction.created_at > _since(shift)) & (Transaction.created_at <= until))
 
 
+def shift_of(tx: Transaction) -> Shift | None:
+    """The shift an operation falls in: the first of its staff member's shifts at its store that closed at or after
+    it, or the one still open — when the operation came after that shift's start (see :func:`_since`). None for an
+    operation in no shift (made from the command line before the staff member's first shift opened)."""
+    created = _stamp(tx.created_at)
+    shift = (Shift.select()
+             .where((Shift.staff == tx.staff_id) & (Shift.store == tx.store_id)
+                    & (Shift.closed_at.is_null() | (Shift.closed_at >= created)))
+             .order_by(Shift.closed_at.is_null(), Shift.closed_at, Shift.id).first())
+    return shift if shift is not None and created > _since(shift) else None
+
+
 def shift_summary(shift: Shift, until: dt.datetime | None = None) -> ShiftSummary:
     """The shift as the ledger has it up to ``until`` (its close, or now)."""
     staff = Staff.get_by_id(shift.staff_id)
