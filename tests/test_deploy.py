@@ -11,7 +11,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -252,9 +251,11 @@ def test_doctor_fails_on_a_database_not_shared_with_the_desks_group(run, healthy
 
 def test_doctor_fails_without_a_backup_folder_or_with_an_old_backup(run, healthy):
     _fails_on(run, {**healthy, "MMS_BACKUP_DIR": ""}, "last backup", "backup_dir")
-    for backup in dated_backups(healthy["MMS_BACKUP_DIR"]):
-        then = time.time() - 3 * 86400
-        os.utime(backup, (then, then))
+    from mms_tui import clock
+
+    for backup in dated_backups(healthy["MMS_BACKUP_DIR"]):  # made three days ago, as its name says
+        then = (clock.now() - dt.timedelta(days=3)).strftime("%Y%m%d-%H%M%S")
+        backup.rename(backup.with_name(f"mms-{then}.sqlite3"))
     _fails_on(run, healthy, "last backup", "the backup job has stopped")
 
 

@@ -244,6 +244,7 @@ def test_pg_dump_and_pg_restore_as_the_guide_writes_them(pg_roles, tmp_path):
 # --- ser2net -------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.realclock  # the reader thread waits on threading.Event(timeout), which libfaketime 0.9.10 breaks
 def test_a_reader_shared_by_ser2net_as_the_guide_writes_it_reaches_the_desk(tmp_path):
     ser2net = needs("ser2net")
     from mms_tui.devices.protocols import rdm6300_frame

@@ -10,6 +10,7 @@ the message worker (arrives with member messages). ``mms doctor`` exits 0 only w
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -185,9 +186,9 @@ def check_backups(settings: Settings, now: dt.datetime | None = None) -> Finding
     if not files:
         return Finding(name, False, _("no backup in {folder}").format(folder=folder), _(
             "schedule the backup job (docs/DEPLOY.md), or run 'mms backup' now"))
-    newest = max(files, key=lambda p: p.stat().st_mtime)
+    newest = max(files, key=_made_at)
     now = now or clock.utc_now()
-    age = now - dt.datetime.fromtimestamp(newest.stat().st_mtime, UTC)
+    age = now - _made_at(newest)
     from mms_tui.services.ops.jobs import describe_age
 
     detail = _("{file}, {age}").format(file=newest, age=describe_age(age))
@@ -199,6 +200,18 @@ def check_backups(settings: Settings, now: dt.datetime | None = None) -> Finding
         return Finding(name, False, detail, _("the backup job has stopped: see 'systemctl status mms-backup.timer' "
                                               "or the crontab, then run 'mms backup'"))
     return Finding(name, True, detail)
+
+
+def _made_at(path: Path) -> dt.datetime:
+    """When a backup was made: the moment in a dated backup's name (the store's time, by the product's one clock, as
+    ``mms backup`` wrote it), else the file's modification time."""
+    from mms_tui.services.ops.backup import DATED_NAME
+
+    if DATED_NAME.match(path.name):
+        with contextlib.suppress(ValueError):
+            local = dt.datetime.strptime(path.name[4:19], "%Y%m%d-%H%M%S")
+            return clock.to_utc(local).replace(tzinfo=UTC)
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def check_devices(settings: Settings, timeout: float = 2.0) -> list[Finding]:
