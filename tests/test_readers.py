@@ -518,3 +518,18 @@ def test_a_reader_through_rfc2217_reads_cards():
         bridge.close()
         os.close(controller)
         os.close(device)
+
+
+def test_the_desks_title_names_a_scanner_a_scanner_and_counts_its_reads(sqlite_desk):
+    from mms_tui.app import create_app
+    from mms_tui.devices.reader import ReaderStatus
+    from mms_tui.i18n import set_language
+    from mms_tui.settings import Settings
+
+    app = create_app(Settings(db=sqlite_desk.target, lang="en"))
+    set_language("en")
+    app.device_states = {
+        "/dev/ttyUSB0": ReaderStatus("/dev/ttyUSB0", "rdm6300", "connected", 3, 0, 3, "", "reader"),
+        "/dev/ttyUSB1": ReaderStatus("/dev/ttyUSB1", "barcode", "disconnected", 7, 0, 5, "gone", "scanner"),
+    }
+    assert app.device_summary() == "●reader 3/min ○scanner 5/min"
