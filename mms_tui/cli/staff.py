@@ -211,7 +211,7 @@ def roster_show(ctx: click.Context, code: str | None, start, end, fmt: str) -> N
 
 @roster_group.command("set")
 @click.argument("code")
-@click.argument("days", nargs=-1, required=True, metavar="DAYS=HH:MM-HH:MM|off...")
+@click.argument("days", nargs=-1, required=True, metavar="DAYS=HH:MM-HH:MM|off")
 @staff_options("Manager or admin who sets it.")
 @click.pass_context
 def roster_set(ctx: click.Context, code: str, days: tuple[str, ...], staff_code: str | None,

@@ -25,12 +25,12 @@ class Punch(BaseModel):
     #: when the row was written
     recorded_at = Moment(default=now)
     source = peewee.CharField(max_length=10, constraints=[peewee.Check("source IN ('card','pin','correction')")])
-    recorded_by = peewee.ForeignKeyField(Staff, null=True, backref="punches_recorded", on_delete="RESTRICT")
+    recorded_by = peewee.ForeignKeyField(Staff, backref="punches_recorded", on_delete="RESTRICT")
     supersedes = peewee.ForeignKeyField("self", null=True, unique=True, backref="superseded_by",
                                         on_delete="RESTRICT")
     void = peewee.BooleanField(default=False)
     reason = peewee.TextField(default="")
-    txid = peewee.CharField(max_length=64, null=True, unique=True)
+    txid = peewee.CharField(max_length=64, unique=True)
 
     class Meta:
         table_name = "attendance_punch"

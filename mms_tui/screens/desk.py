@@ -21,7 +21,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         Binding("escape", "clear", N_("Clear"), id="desk.clear"),
         Binding("f2", "focus_search", N_("Search"), id="desk.search", show=False),
         Binding("f3", "register", N_("New member"), id="desk.register"),
-        Binding("f4", "clock", N_("Clock in/out"), id="desk.clock"),
+        Binding("f4", "clock", N_("Clock"), id="desk.clock"),
         Binding("f5", "clocked_in", N_("Clocked in"), id="desk.clocked_in", show=False),
         Binding("f8", "today", N_("Today"), id="desk.today"),
         Binding("f9", "walk_in", N_("Walk-in"), id="desk.walk_in"),
