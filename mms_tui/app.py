@@ -42,7 +42,6 @@ from mms_tui.screens.common import (
     DeviceRead,
     DeviceStatus,
     Swiped,
-    card_and_view,
     error_message,
     in_connection,
     notify_worker_error,
@@ -195,23 +194,43 @@ class MmsApp(App[None]):
         self.screen.post_message(Swiped(read))
 
     def on_swiped(self, message: Swiped) -> None:
-        """No screen took the read: open the member whose card it is (or search for what a wedge typed)."""
+        """No screen took the read: a staff card clocks in or out (考勤), over any screen; any other card opens
+        its member (or a wedge's burst is searched for)."""
         if self.staff is None or self.locked:
             return
-        if isinstance(self.screen, ModalScreen):  # never open a member over a dialog in progress
-            self.notify(_("Finish or close this dialog first, then swipe again."), severity="warning")
-            return
-        self.open_card(message.read.value, wedge=message.read.kind == "wedge")
+        self.open_card(message.read.value, wedge=message.read.kind == "wedge",
+                       over_dialog=isinstance(self.screen, ModalScreen))
 
     @work(exclusive=True, group="swipe", exit_on_error=False)
-    async def open_card(self, value: str, wedge: bool = False) -> None:
-        hits, view = await asyncio.to_thread(in_connection, card_and_view, value)
+    async def open_card(self, value: str, wedge: bool = False, over_dialog: bool = False) -> None:
+        from mms_tui.screens.attendance import staff_card_or_member
+
+        clocking, hits, view = await asyncio.to_thread(in_connection, staff_card_or_member, value, not over_dialog)
+        if clocking is not None:
+            self.open_clock(clocking)
+            return
+        if over_dialog:  # never open a member over a dialog in progress
+            self.notify(_("Finish or close this dialog first, then swipe again."), severity="warning")
+            return
         if not any(h.match == "card" for h in hits):  # a receipt's QR code? (an unknown one fails: one notice)
             sale = await asyncio.to_thread(in_connection, sale_for_code, value)
             if sale is not None:
                 self.open_sale(sale.txid, sale.member_id)
                 return
         self.show_card(value, hits, view, wedge=wedge)
+
+    def open_clock(self, clocking) -> None:
+        """A staff card: its clock dialog over whatever shows (a sale in progress stays as it was)."""
+        from mms_tui.screens.attendance import ClockCardScreen
+
+        if isinstance(self.screen, ClockCardScreen):
+            return
+
+        def clocked(line: str | None) -> None:
+            if line:
+                self.notify(line, timeout=6)
+
+        self.push_screen(ClockCardScreen(clocking, self.settings.store), clocked)
 
     def open_sale(self, txid: str, member_id: int | None) -> None:
         """A receipt's QR code scanned at the desk: that sale's receipt, over whatever screen is showing."""

@@ -149,6 +149,20 @@ def a_varied_shop(desk) -> None:
     add_level(m, "DEALER", "经销商价")  # a price level, a dealer's price at one store, a member buying at it
     set_price(m, "WATER", 200, list_code="DEALER", store="HQ")
     update_member(zhang, m, new_txid(), price_level="DEALER")
+    # attendance: punches by card and by PIN, a correction (superseding, with a reason) and one that takes a punch
+    # away, a week with days off and an exception for a day off
+    from mms_tui.services.staff import attendance
+
+    with clock.pinned(dt.datetime(2026, 11, 16, 9, 7)):
+        first = attendance.punch_by_card("STAFF001", "HQ", "g-p1")
+        attendance.punch_by_pin("m01", "2345", "HQ", "g-p2")
+    attendance.correct_punch(first.punch_id, m, "打卡机慢了", "g-p3", at="2026-11-16 09:00")
+    with clock.pinned(dt.datetime(2026, 11, 16, 18, 2)):
+        out = attendance.punch_by_card("STAFF001", "HQ", "g-p4")
+    attendance.correct_punch(out.punch_id, m, "刷错", "g-p5", void=True)
+    attendance.set_week("c01", attendance.parse_week(["mon-fri=09:00-18:00"]), m)
+    attendance.set_exception("c01", dt.date(2026, 11, 20), attendance.parse_shift("off"), m, "调休")
+    attendance.set_exception("c01", dt.date(2026, 11, 21), attendance.parse_shift("10:00-14:00"), m)
 
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:
@@ -370,6 +384,13 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         app.offer_read(Read("card", "0099887766", "rdm6300"))
         await step("unknown card at the desk (no member to issue it to)")
         await step("desk after the unknown card", "escape")
+        await step("clock in or out by code and PIN", "f4")
+        await step("desk after the clock dialog", "escape")
+        await step("who is clocked in", "f5")
+        await step("desk after who is clocked in", "escape")
+        app.offer_read(Read("card", "STAFF001", "rdm6300"))
+        await step("a staff card swiped: the clock dialog")
+        await step("desk after the staff card", "escape")
         app.lock_desk()
         await step("locked")
         await step("unlocked", *"0000", "enter")

@@ -544,6 +544,45 @@ async def member_details(pilot) -> None:
     await settle(pilot)
 
 
+async def clock_card(pilot) -> None:
+    """A staff card swiped at the desk: the clock dialog (考勤), clocking out after a clock-in this morning."""
+    from mms_tui.devices.protocols import Read
+    from mms_tui.services.staff.attendance import punch_by_card
+
+    with clock.pinned(MOMENT - dt.timedelta(hours=6, minutes=5)):
+        punch_by_card("STAFF001", "HQ", "clock-1")
+    await logged_in(pilot)
+    pilot.app.offer_read(Read("card", "STAFF001", "rdm6300"))
+    await settle(pilot)
+
+
+async def clock_pin(pilot) -> None:
+    """F4: clocking by code and PIN, refused: the manager is not clocked in."""
+    await logged_in(pilot)
+    await pilot.press("f4")
+    await settle(pilot)
+    await pilot.press(*"m01", "enter", *"2345", "f3")
+    await settle(pilot)
+
+
+async def clocked_in(pilot) -> None:
+    """F5: who is clocked in now."""
+    from mms_tui.models import Staff
+    from mms_tui.services.staff.admin import add_staff
+    from mms_tui.services.staff.attendance import punch_by_card, punch_by_pin
+
+    add_staff("t02", "首席发型师 司马相如", by=Staff.get(Staff.code == "admin"), store="HQ", performer=True,
+              card_no="STAFF777")
+    with clock.pinned(MOMENT - dt.timedelta(hours=6, minutes=5)):
+        punch_by_card("STAFF001", "HQ", "clock-1")
+    with clock.pinned(MOMENT - dt.timedelta(hours=2, minutes=30)):
+        punch_by_card("STAFF777", "HQ", "clock-2")
+        punch_by_pin("m01", "2345", "HQ", "clock-3")
+    await logged_in(pilot)
+    await pilot.press("f5")
+    await settle(pilot)
+
+
 async def command_palette(pilot) -> None:
     await member(pilot)
     await pilot.press("ctrl+p")
@@ -607,6 +646,9 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "member_details": member_details,
     "manage_member_fields": manage_member_fields,
     "command_palette": command_palette,
+    "clock_card": clock_card,
+    "clock_pin": clock_pin,
+    "clocked_in": clocked_in,
 }
 
 

@@ -17,10 +17,13 @@ from mms_tui.i18n import _
 @store_option("Only this store.")
 @click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
               help="Period of a row, where the report has one.")
+@click.option("--staff", "staff_code", metavar="CODE", help="Only this staff member (attendance).")
 @format_option()
+@click.option("--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the rows to FILE instead: .xlsx a workbook, .json, .jsonl, else CSV (money in fen).")
 @click.pass_context
 def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None, by: str,
-           fmt: str) -> None:
+           staff_code: str | None, fmt: str, output: str | None) -> None:
     """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
     csv/json, yuan in tables."""
     from mms_tui.services.reports.catalogue import REPORTS, run_report
@@ -29,6 +32,12 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
         write_rows(({"report": key, "what": _(text)} for key, (text, _fn) in REPORTS.items()), fmt)
         return
     open_database(settings_of(ctx))
-    rows = run_report(name, start, end, store_code, by)
+    rows = run_report(name, start, end, store_code, by, staff=staff_code)
+    if output:
+        from mms_tui.services.exchange.export import export_rows
+
+        result = export_rows(rows, output, name)
+        click.echo(_("Wrote {n} rows to {where}.").format(n=result.rows, where=output), err=True)
+        return
     if not write_rows(for_people(rows, fmt), fmt):
         click.echo(_("Nothing in this period."), err=True)

@@ -1,4 +1,4 @@
-"""Staff administration: ``mms staff list|add|edit|disable|enable|reset-pin``, and ``mms audit`` (the audited
+"""Staff administration: ``mms staff list|add|edit|disable|enable|reset-pin``, rosters and punches (考勤: ``mms staff roster``, ``punches``, ``correct-punch``, ``add-punch``), and ``mms audit`` (the audited
 events, newest first)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
-from mms_tui.cli.options import format_option, period_options, staff_options
+from mms_tui.cli.options import DAY, format_option, period_options, staff_options
 from mms_tui.cli.output import write_rows
 from mms_tui.i18n import _
 
@@ -179,3 +179,124 @@ def audit(ctx: click.Context, staff_code: str | None, subject: str | None, start
     write_rows(({"at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "staff": e.staff, "store": e.store, "action": e.action,
                  "subject": e.subject, "change": e.change}
                 for e in audit_events(by, staff=staff_code, subject=subject, start=start, end=end)), fmt)
+
+
+# --- 考勤: rosters and punch corrections ---------------------------------------------------------------------------
+
+
+@staff_group.group("roster")
+def roster_group() -> None:
+    """Rosters (排班): each staff member's week and the dates that differ, which attendance is measured against.
+
+    \b
+    mms staff roster set c01 mon-fri=09:00-18:00 sat=10:00-16:00 --staff m01   # days not named: off
+    mms staff roster except c01 2026-12-24 13:00-21:00 --note 平安夜 --staff m01
+    mms staff roster except c01 2026-12-25 off --staff m01      # 'week' goes back to the week
+    mms staff roster show c01
+    """
+
+
+@roster_group.command("show")
+@click.argument("code", required=False)
+@period_options("Exceptions from this day.", "Exceptions up to this day.")
+@format_option()
+@click.pass_context
+def roster_show(ctx: click.Context, code: str | None, start, end, fmt: str) -> None:
+    """The week of CODE (or of everyone with a roster) and the dates that differ from it."""
+    from mms_tui.services.staff.attendance import roster_rows
+
+    open_database(settings_of(ctx))
+    write_rows(roster_rows(code, start, end), fmt)
+
+
+@roster_group.command("set")
+@click.argument("code")
+@click.argument("days", nargs=-1, required=True, metavar="DAYS=HH:MM-HH:MM|off")
+@staff_options("Manager or admin who sets it.")
+@click.pass_context
+def roster_set(ctx: click.Context, code: str, days: tuple[str, ...], staff_code: str | None,
+               pin_stdin: bool) -> None:
+    """Set CODE's week, replacing the one before: DAYS is mon … sun, a range (mon-fri) or a list (sat,sun);
+    a weekday not named is off. A shift ends the day it starts (24:00 at the latest)."""
+    from mms_tui.services.staff.attendance import parse_week, set_week
+
+    week = parse_week(days)
+    open_database(settings_of(ctx))
+    set_week(code, week, acting_staff(staff_code, pin_stdin))
+    click.echo(_("Roster of {code} set.").format(code=code), err=True)
+
+
+@roster_group.command("except")
+@click.argument("code")
+@click.argument("day", type=DAY, metavar="YYYY-MM-DD")
+@click.argument("shift", metavar="HH:MM-HH:MM|off|week")
+@click.option("--note", default="", help="Why the day differs.")
+@staff_options("Manager or admin who sets it.")
+@click.pass_context
+def roster_except(ctx: click.Context, code: str, day, shift: str, note: str, staff_code: str | None,
+                  pin_stdin: bool) -> None:
+    """One date of CODE that differs from the week: another shift, a day off, or 'week' to follow the week
+    again."""
+    from mms_tui.services.staff.attendance import parse_shift, set_exception
+
+    chosen = None if shift.strip().lower() == "week" else parse_shift(shift)
+    open_database(settings_of(ctx))
+    set_exception(code, day, chosen, acting_staff(staff_code, pin_stdin), note)
+    click.echo(_("Roster of {code} on {day} set.").format(code=code, day=day.isoformat()), err=True)
+
+
+@staff_group.command("punches")
+@period_options("First day (default: today).", "Last day (default: the first).")
+@click.option("--of", "of_code", metavar="CODE", help="Only this staff member's punches.")
+@format_option()
+@click.pass_context
+def staff_punches(ctx: click.Context, start, end, of_code: str | None, fmt: str) -> None:
+    """Every clock-in and clock-out of the days (考勤), with the corrections and what they corrected: 'counts'
+    says which ones the figures use."""
+    from mms_tui import clock
+    from mms_tui.services.staff.attendance import punch_rows
+
+    open_database(settings_of(ctx))
+    first = start or clock.today()
+    write_rows(({"id": r.id, "code": r.code, "name": r.name, "kind": r.kind,
+                 "at": r.at.strftime("%Y-%m-%d %H:%M:%S"), "store": r.store, "source": r.source,
+                 "counts": r.counts, "supersedes": r.supersedes or "", "void": r.void, "reason": r.reason,
+                 "recorded_by": r.recorded_by} for r in punch_rows(first, end or first, of_code)), fmt)
+
+
+@staff_group.command("correct-punch")
+@click.argument("punch_id", type=int, metavar="ID")
+@click.option("--at", "at", metavar="'YYYY-MM-DD HH:MM'", help="The time the punch should have.")
+@click.option("--void", is_flag=True, help="Take the punch away (it stays, marked superseded).")
+@click.option("--reason", required=True, help="Why (recorded in the audit).")
+@staff_options("Manager or admin who corrects it.")
+@click.pass_context
+def staff_correct_punch(ctx: click.Context, punch_id: int, at: str | None, void: bool, reason: str,
+                        staff_code: str | None, pin_stdin: bool) -> None:
+    """Correct punch ID (mms staff punches shows the ids): another time, or --void. The punch is kept; the
+    correction is a new row that supersedes it."""
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.staff.attendance import correct_punch
+
+    open_database(settings_of(ctx))
+    result = correct_punch(punch_id, acting_staff(staff_code, pin_stdin), reason, new_txid(), at=at, void=void)
+    click.echo(_("Punch {id} corrected by punch {new}.").format(id=punch_id, new=result.punch_id), err=True)
+
+
+@staff_group.command("add-punch")
+@click.argument("code")
+@click.argument("kind", type=click.Choice(["in", "out"]))
+@click.argument("at", metavar="'YYYY-MM-DD HH:MM'")
+@click.option("--reason", required=True, help="Why (recorded in the audit).")
+@click.option("--at-store", "at_store", metavar="CODE", help="Where (default: their store).")
+@staff_options("Manager or admin who adds it.")
+@click.pass_context
+def staff_add_punch(ctx: click.Context, code: str, kind: str, at: str, reason: str, at_store: str | None,
+                    staff_code: str | None, pin_stdin: bool) -> None:
+    """Add a punch that is missing: a forgotten clock-out, a clock-in the reader never saw."""
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.staff.attendance import add_punch
+
+    open_database(settings_of(ctx))
+    result = add_punch(code, kind, at, acting_staff(staff_code, pin_stdin), reason, new_txid(), at_store)
+    click.echo(_("Punch {id} added.").format(id=result.punch_id), err=True)

@@ -1,5 +1,6 @@
 """Peewee tables only: fields, indexes, tiny query helpers. Business rules live in ``mms_tui.services``."""
 
+from mms_tui.models.attendance import PUNCH_KINDS, PUNCH_SOURCES, Punch, RosterDay, RosterException
 from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Category, ItemPrice, Product, ServiceItem, StaffService
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
@@ -54,6 +55,9 @@ ALL_MODELS = [
     MemberFieldValue,
     Consent,
     CardTypeStore,
+    Punch,
+    RosterDay,
+    RosterException,
 ]
 
 __all__ = [
@@ -62,6 +66,8 @@ __all__ = [
     "CARD_STATUSES",
     "CONSENT_CHANNELS",
     "FIELD_KINDS",
+    "PUNCH_KINDS",
+    "PUNCH_SOURCES",
     "STAFF_ROLES",
     "STORE_KINDS",
     "AuditEvent",
@@ -85,6 +91,9 @@ __all__ = [
     "Payment",
     "PriceLevel",
     "Product",
+    "Punch",
+    "RosterDay",
+    "RosterException",
     "Sale",
     "SaleLine",
     "SchemaVersion",

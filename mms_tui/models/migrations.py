@@ -348,6 +348,14 @@ def _card_uids(db: peewee.Database, migrator: object) -> None:
             "%s", db.param), (new, new[-6:], card_id))
 
 
+def _attendance(db: peewee.Database, migrator: object) -> None:
+    """Issue #20, attendance (考勤): staff punches (append-only; corrections are rows of their own) and rosters —
+    a weekly pattern per staff member and dated exceptions."""
+    from mms_tui.models import Punch, RosterDay, RosterException
+
+    db.create_tables([Punch, RosterDay, RosterException])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -365,6 +373,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (13, "price lists: price levels, prices per tier, level and store", _price_lists),
     (14, "categories: a managed list", _categories),
     (15, "card reader UIDs: canonical hex, found by their last 24 bits", _card_uids),
+    (16, "attendance: punches, rosters and their exceptions", _attendance),
 ]
 
 LATEST = MIGRATIONS[-1][0]

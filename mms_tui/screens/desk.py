@@ -21,6 +21,8 @@ class DeskScreen(WorkerErrors, Screen[None]):
         Binding("escape", "clear", N_("Clear"), id="desk.clear"),
         Binding("f2", "focus_search", N_("Search"), id="desk.search", show=False),
         Binding("f3", "register", N_("New member"), id="desk.register"),
+        Binding("f4", "clock", N_("Clock"), id="desk.clock"),
+        Binding("f5", "clocked_in", N_("Clocked in"), id="desk.clocked_in", show=False),
         Binding("f8", "today", N_("Today"), id="desk.today"),
         Binding("f9", "walk_in", N_("Walk-in"), id="desk.walk_in"),
         Binding("f10", "manage", N_("Manage"), id="desk.manage"),
@@ -51,7 +53,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
 
     def help_notes(self) -> list[str]:
         return [_("Type a card number, a phone or its last 4 digits, a name or pinyin initials, then Enter."),
-                _("A card swiped on any screen opens its member.")]
+                _("A card swiped on any screen opens its member; a staff card clocks in or out (F5: who is in).")]
 
     def on_key(self, event: events.Key) -> None:
         """Typing always goes to the search, wherever the focus was (the results list, say)."""
@@ -83,6 +85,22 @@ class DeskScreen(WorkerErrors, Screen[None]):
             self.action_focus_search()
         else:
             self.app.push_screen(self.app.member_screen(member_id), lambda _result: self.action_focus_search())
+
+    def action_clock(self) -> None:
+        """考勤 by staff code and PIN (a staff card swiped anywhere does the same without the PIN)."""
+        from mms_tui.screens.attendance import ClockPinScreen
+
+        def clocked(line: str | None) -> None:
+            if line:
+                self.notify(line, timeout=6)
+            self.action_focus_search()
+
+        self.app.push_screen(ClockPinScreen(self.app.settings.store), clocked)
+
+    def action_clocked_in(self) -> None:
+        from mms_tui.screens.attendance import ClockedInScreen
+
+        self.app.push_screen(ClockedInScreen(self.app.settings.store), lambda _result: self.action_focus_search())
 
     def action_today(self) -> None:
         from mms_tui.screens.today import TodayScreen

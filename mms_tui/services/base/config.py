@@ -35,6 +35,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # a second check-in of the same card this soon asks first: minutes for a visit package, "day" (the same
     # calendar day) or minutes for a pass; 0 never asks
     "repeat_check_in": {"visits": 10, "period": "day"},
+    # 考勤: a clock-in this many minutes after the rostered start is late (attendance)
+    "attendance": {"grace_minutes": 5},
     # 备用金: the cash a drawer starts each shift with
     "shift_float_fen": 0,
     # the most one operation may move (fen), and the most a card may hold in each of its balances: far above any

@@ -10,6 +10,7 @@ their reader), one member's data in :mod:`.member_document`.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -58,6 +59,28 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
         return ExportResult(count, target, fmt)
     writer = {"csv": write_csv, "jsonl": write_jsonl, "json": write_json}[fmt]
     count = write_target(target, stdout, lambda out: writer(rows, columns, out, text_encoding))
+    return ExportResult(count, target, fmt)
+
+
+def export_rows(rows, target: str, title: str, *, fmt: str | None = None) -> ExportResult:
+    """A report's rows into FILE — an XLSX workbook, CSV (UTF-8 with BOM, for Excel), JSON or JSON lines, by
+    ``fmt`` or by FILE's suffix — written whole or not at all; machine values (money in fen)."""
+    fmt = format_for(target, fmt)
+    if target == "-":
+        raise InvalidInput(_("--output needs a FILE; without it the report goes to standard output."))
+    iterator = iter(rows)
+    first = next(iterator, None)
+    columns = tuple(first) if first is not None else ()
+    every = itertools.chain([first], iterator) if first is not None else iter(())
+    if fmt == "xlsx":
+        try:
+            with atomic_path(target) as temporary:
+                count = write_xlsx(every, columns, temporary, title[:31])
+        except OSError as exc:
+            raise cannot_write(target, exc) from None
+        return ExportResult(count, target, fmt)
+    writer = {"csv": write_csv, "jsonl": write_jsonl, "json": write_json}[fmt]
+    count = write_target(target, None, lambda out: writer(every, columns, out, text_encoding_for(fmt, None)))
     return ExportResult(count, target, fmt)
 
 

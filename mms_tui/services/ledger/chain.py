@@ -373,6 +373,10 @@ STATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "product": ("code", "barcode", "price_fen", "active"),
     "service_item": ("code", "barcode", "price_fen", "active"),
     "item_price": ("key", "price_fen"),  # one price of a price list (the tiers' fixed prices until migration 13)
+    # attendance (migration 16): a punch is never changed (a correction is a row of its own); rosters as set
+    "attendance_punch": ("staff_id", "store_id", "kind", "at", "source", "supersedes_id", "void"),
+    "roster_day": ("staff_id", "weekday", "start", "end"),
+    "roster_exception": ("staff_id", "day", "start", "end"),
 }
 
 

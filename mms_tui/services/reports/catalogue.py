@@ -26,6 +26,7 @@ from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
+from mms_tui.services.reports.staff_time import attendance
 from mms_tui.services.reports.stores import stores
 
 #: name → (one-line description, function)
@@ -43,13 +44,22 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
     "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
                stores),
+    "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
+                      "clock-outs"), attendance),
 }
+
+#: the reports that take --staff (one staff member)
+STAFF_REPORTS = ("attendance",)
 
 
 def run_report(name: str, start: dt.date | None = None, end: dt.date | None = None, store: str | None = None,
-               by: str = "day") -> Iterator[Row]:
+               by: str = "day", staff: str | None = None) -> Iterator[Row]:
     if name not in REPORTS:
         raise InvalidInput(_("No report {name!r}; 'mms report --list' shows them.").format(name=name))
     if by not in ("day", "week", "month"):
         raise InvalidInput(_("--by must be day, week or month."))
+    if staff and name not in STAFF_REPORTS:
+        raise InvalidInput(_("--staff applies to these reports: {names}.").format(names=", ".join(STAFF_REPORTS)))
+    if staff:
+        return REPORTS[name][1](period(start, end, store), by, staff=staff)
     return REPORTS[name][1](period(start, end, store), by)

@@ -32,6 +32,8 @@ PERMISSIONS: dict[str, str] = {
     "tiers.edit": "manager",  # add tiers, change what they give and take (their level in the loyalty rules)
     "catalogue.edit": "manager",  # add, change, disable or enable products and services, and their prices
     "staff.manage": "manager",  # add, edit, disable, enable staff and reset PINs (of their own store: manages)
+    "attendance.correct": "manager",  # correct, take away or add staff punches (of their own store: in_store_scope)
+    "roster.edit": "manager",  # set staff rosters and their exceptions (of their own store)
     "audit.read": "manager",  # list the audited events (of their own store: may_see_store)
     "stores.manage": "admin",  # add, rename, move and close stores
     "stores.edit": "manager",  # a store's address, phone and receipt header (a manager: their own stores)
