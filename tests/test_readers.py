@@ -347,7 +347,7 @@ def test_migration_15_makes_stored_uids_canonical(sqlite_desk):
     database.execute_sql('UPDATE "card" SET "reader_uid" = ? WHERE "id" = ?', ("room-12", other))
     database.execute_sql('DROP INDEX "card_uid_tail"')
     database.execute_sql('ALTER TABLE "card" DROP COLUMN "uid_tail"')
-    SchemaVersion.delete().where(SchemaVersion.version == 15).execute()
+    SchemaVersion.delete().where(SchemaVersion.version >= 15).execute()  # back to schema 14 (later ones redo)
     assert 15 in initialise().applied
     assert Card.get_by_id(card).reader_uid == "1B2C3D4E" and Card.get_by_id(card).uid_tail == "2C3D4E"
     assert Card.get_by_id(other).reader_uid == "room-12"
