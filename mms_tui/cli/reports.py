@@ -17,10 +17,11 @@ from mms_tui.i18n import _
 @store_option("Only this store.")
 @click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
               help="Period of a row, where the report has one.")
+@click.option("--staff", "staff_code", metavar="CODE", help="Only this staff member (the commissions report).")
 @format_option()
 @click.pass_context
 def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None, by: str,
-           fmt: str) -> None:
+           staff_code: str | None, fmt: str) -> None:
     """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
     csv/json, yuan in tables."""
     from mms_tui.services.reports.catalogue import REPORTS, run_report
@@ -29,6 +30,6 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
         write_rows(({"report": key, "what": _(text)} for key, (text, _fn) in REPORTS.items()), fmt)
         return
     open_database(settings_of(ctx))
-    rows = run_report(name, start, end, store_code, by)
+    rows = run_report(name, start, end, store_code, by, staff_code)
     if not write_rows(for_people(rows, fmt), fmt):
         click.echo(_("Nothing in this period."), err=True)

@@ -2,6 +2,7 @@
 
 from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Category, ItemPrice, Product, ServiceItem, StaffService
+from mms_tui.models.commissions import COMMISSION_ROLES, Commission
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import (
     CARD_KINDS,
@@ -54,12 +55,14 @@ ALL_MODELS = [
     MemberFieldValue,
     Consent,
     CardTypeStore,
+    Commission,
 ]
 
 __all__ = [
     "ALL_MODELS",
     "CARD_KINDS",
     "CARD_STATUSES",
+    "COMMISSION_ROLES",
     "CONSENT_CHANNELS",
     "FIELD_KINDS",
     "STAFF_ROLES",
@@ -72,6 +75,7 @@ __all__ = [
     "Category",
     "ChainHead",
     "ChainLink",
+    "Commission",
     "Config",
     "Consent",
     "Coupon",

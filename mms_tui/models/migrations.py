@@ -348,6 +348,13 @@ def _card_uids(db: peewee.Database, migrator: object) -> None:
             "%s", db.param), (new, new[-6:], card_id))
 
 
+def _commissions(db: peewee.Database, migrator: object) -> None:
+    """Issue #20: commissions (提成), one row per line and staff member."""
+    from mms_tui.models import Commission
+
+    db.create_tables([Commission])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -365,6 +372,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (13, "price lists: price levels, prices per tier, level and store", _price_lists),
     (14, "categories: a managed list", _categories),
     (15, "card reader UIDs: canonical hex, found by their last 24 bits", _card_uids),
+    # numbered 16 on this branch; becomes 17 when merged after attendance's 16
+    (16, "commissions: a row per line and staff member", _commissions),
 ]
 
 LATEST = MIGRATIONS[-1][0]

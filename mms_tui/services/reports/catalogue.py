@@ -24,6 +24,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
+from mms_tui.services.reports.commissions import commissions
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
 from mms_tui.services.reports.stores import stores
@@ -41,15 +42,20 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
     "birthdays": (N_("members whose birthday falls in the period: phone, tier, age, last check-in"), birthdays),
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
+    "commissions": (N_("per staff member (--staff: one): lines credited, base and commission (提成)"), commissions),
     "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
                stores),
 }
 
 
 def run_report(name: str, start: dt.date | None = None, end: dt.date | None = None, store: str | None = None,
-               by: str = "day") -> Iterator[Row]:
+               by: str = "day", staff: str | None = None) -> Iterator[Row]:
     if name not in REPORTS:
         raise InvalidInput(_("No report {name!r}; 'mms report --list' shows them.").format(name=name))
     if by not in ("day", "week", "month"):
         raise InvalidInput(_("--by must be day, week or month."))
+    if staff is not None:
+        if name != "commissions":
+            raise InvalidInput(_("--staff applies only to the commissions report."))
+        return commissions(period(start, end, store), by, staff)
     return REPORTS[name][1](period(start, end, store), by)
