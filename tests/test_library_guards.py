@@ -326,6 +326,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("today", "f8")
         await step("today: shift report", "f6")
         await step("today again", "escape")
+        await step("today: my commissions", "f7")
+        await step("today after my commissions", "escape")
         await step("desk after today", "escape")
         await step("manager's area: a manager's PIN first", "f10")
         await step("manager's area", *"m01", "enter", *"2345", "enter")
@@ -407,6 +409,10 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
 
         await step("checkout", "f3")
         await step("checkout: a line", *"HAIR", "enter")
+        app.screen.query_one("#lines", DataTable).focus()
+        await step("checkout: who served the line", "enter")
+        await step("checkout: a performer chosen", "enter")
+        app.screen.query_one("#code", Input).focus()
         await step("checkout: the coupon box", "f9")
         await step("checkout: the coupon box closed", "enter")
         screen = app.screen
