@@ -54,7 +54,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         Binding("escape", "app.pop_screen", N_("Back"), id="today.back"),
         Binding("f5", "reload", N_("Refresh"), id="today.reload"),
         Binding("f6", "report", N_("Shift report"), id="today.report"),
-        Binding("f7", "my_commissions", N_("My commissions"), id="today.my_commissions"),
+        Binding("f7", "my_commissions", N_("Commission"), id="today.my_commissions"),
         Binding("f9", "close_shift", N_("Close shift"), id="today.close_shift"),
     ]
 
