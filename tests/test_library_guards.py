@@ -81,7 +81,7 @@ def a_varied_shop(desk) -> None:
     set_family(li, "13800138000", c, "g-f1")
     sv = issue_card(zhang, "SV", c, "g-i1", card_no="00012345", reader_uid="0A1B2C3D4E",
                     barcode="MMS00012345").card_id
-    top_up(sv, 100_000, 20_000, "wechat", m, "g-t1")
+    top_up(sv, 100_000, 20_000, "wechat", m, "g-t1", salesperson="c01")
     package = issue_card(zhang, "V10", c, "g-i2", card_no="00077777").card_id
     check_in(package, c, "g-v1")
     check_in(package, c, "g-v2", again=True)
@@ -94,8 +94,10 @@ def a_varied_shop(desk) -> None:
     freeze_card("00066666", c, "g-fz2")
     report_lost(issue_card(li, "SV", c, "g-i4", card_no="00055555").card_id, c, "g-l1")
     replace_card("00055555", "00055556", c, "g-rp1")
-    checkout(zhang, ["HAIR", ("WATER", 2)], [("stored_value", 9_400, sv)], c, "g-s1")
-    checkout(None, ["SPA"], [("cash", 50_000)], c, "g-s2")  # ¥2 change
+    checkout(zhang, ["HAIR", ("WATER", 2)], [("stored_value", 9_400, sv)], c, "g-s1",
+             performers={"WATER": ["c01"], "HAIR": [("m01", 6000), ("c01", 4000)]}, approver=desk.manager)
+    checkout(None, ["SPA"], [("cash", 50_000)], c, "g-s2", performers={"SPA": ["m01"]},
+             approver=desk.manager)  # ¥2 change
     refund("g-s2", m, "unhappy", "g-rf2")
     Member.update(fees_paid_until=dt.date(2030, 1, 1)).where(Member.id == zhang).execute()
     # what an import from an older system leaves: a member and a card of no store, an item without a barcode
@@ -340,6 +342,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("today", "f8")
         await step("today: shift report", "f6")
         await step("today again", "escape")
+        await step("today: my commissions", "f7")
+        await step("today after my commissions", "escape")
         await step("desk after today", "escape")
         await step("manager's area: a manager's PIN first", "f10")
         await step("manager's area", *"m01", "enter", *"2345", "enter")
@@ -428,6 +432,10 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
 
         await step("checkout", "f3")
         await step("checkout: a line", *"HAIR", "enter")
+        app.screen.query_one("#lines", DataTable).focus()
+        await step("checkout: who served the line", "enter")
+        await step("checkout: nobody chosen", "escape")
+        app.screen.query_one("#code", Input).focus()
         await step("checkout: the coupon box", "f9")
         await step("checkout: the coupon box closed", "enter")
         screen = app.screen

@@ -589,6 +589,43 @@ async def command_palette(pilot) -> None:
     await settle(pilot)
 
 
+def performers_of_hair() -> None:
+    from mms_tui.models import Staff
+    from mms_tui.services.staff.admin import add_staff
+
+    manager = Staff.get(Staff.code == "m01")
+    add_staff("p01", "首席发型师 欧阳娜娜", by=manager, performer=True, level="首席", services=["HAIR"])
+    add_staff("p02", "助理 小刘", by=manager, performer=True, level="助理", services=["HAIR"])
+
+
+async def performer_picker(pilot) -> None:
+    performers_of_hair()
+    await member(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    await pilot.press(*"HAIR", "enter")
+    await settle(pilot)
+    pilot.app.screen.query_one("#lines").focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("down", "space", "up", "space")
+    await settle(pilot)
+
+
+async def my_commissions(pilot) -> None:
+    from mms_tui.models import Member, Staff
+    from mms_tui.services.money.checkout import checkout
+
+    performers_of_hair()
+    cashier = Staff.get(Staff.code == "c01")
+    zhang = Member.get(Member.phone == "13800138000").id
+    checkout(zhang, ["HAIR", ("BOTTLE", 2)], [("cash", 8_800 + 25_600)], cashier, "snap-commission",
+             performers={"BOTTLE": ["c01"], "HAIR": ["p01"]})
+    await today(pilot)
+    await pilot.press("f7")
+    await settle(pilot)
+
+
 SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "login": login,
     "login_wrong_pin": login_wrong_pin,
@@ -649,6 +686,8 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "clock_card": clock_card,
     "clock_pin": clock_pin,
     "clocked_in": clocked_in,
+    "performer_picker": performer_picker,
+    "my_commissions": my_commissions,
 }
 
 

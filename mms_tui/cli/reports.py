@@ -17,7 +17,7 @@ from mms_tui.i18n import _
 @store_option("Only this store.")
 @click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
               help="Period of a row, where the report has one.")
-@click.option("--staff", "staff_code", metavar="CODE", help="Only this staff member (attendance).")
+@click.option("--staff", "staff_code", metavar="CODE", help="Only this staff member (attendance, commissions).")
 @format_option()
 @click.option("--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the rows to FILE instead: .xlsx a workbook, .json, .jsonl, else CSV (money in fen).")

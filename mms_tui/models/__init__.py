@@ -3,6 +3,7 @@
 from mms_tui.models.attendance import PUNCH_KINDS, PUNCH_SOURCES, Punch, RosterDay, RosterException
 from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Category, ItemPrice, Product, ServiceItem, StaffService
+from mms_tui.models.commissions import COMMISSION_ROLES, Commission
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import (
     CARD_KINDS,
@@ -55,6 +56,7 @@ ALL_MODELS = [
     MemberFieldValue,
     Consent,
     CardTypeStore,
+    Commission,
     Punch,
     RosterDay,
     RosterException,
@@ -64,6 +66,7 @@ __all__ = [
     "ALL_MODELS",
     "CARD_KINDS",
     "CARD_STATUSES",
+    "COMMISSION_ROLES",
     "CONSENT_CHANNELS",
     "FIELD_KINDS",
     "PUNCH_KINDS",
@@ -78,6 +81,7 @@ __all__ = [
     "Category",
     "ChainHead",
     "ChainLink",
+    "Commission",
     "Config",
     "Consent",
     "Coupon",

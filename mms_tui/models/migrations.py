@@ -356,6 +356,13 @@ def _attendance(db: peewee.Database, migrator: object) -> None:
     db.create_tables([Punch, RosterDay, RosterException])
 
 
+def _commissions(db: peewee.Database, migrator: object) -> None:
+    """Issue #20: commissions (提成), one row per line and staff member."""
+    from mms_tui.models import Commission
+
+    db.create_tables([Commission])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -374,6 +381,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (14, "categories: a managed list", _categories),
     (15, "card reader UIDs: canonical hex, found by their last 24 bits", _card_uids),
     (16, "attendance: punches, rosters and their exceptions", _attendance),
+    (17, "commissions: a row per line and staff member", _commissions),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -8,6 +8,10 @@ coupon box (a code typed or scanned there goes on the bill, the code of one alre
 scanned into the item box goes on the bill too. F12 puts the due fees on the bill, or takes them off. F3 with no
 amount pays the most points may pay, and the payment shows how many points it takes.
 
+Enter on a line opens the performer picker (提成): the member's usual stylist first, then who performs that service;
+Enter again takes the highlighted one at 100 %. A performer not set up for the service needs a manager's PIN at
+confirm.
+
 The txid is made when the screen opens, so a double confirm, or a retry after an error, never charges twice.
 """
 
@@ -23,6 +27,7 @@ from textual.widgets import DataTable, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from mms_tui.i18n import N_, _
+from mms_tui.models import Staff
 from mms_tui.screens.common import SavingNotice, Swiped, WorkerErrors, error_message, in_connection
 from mms_tui.services.base.errors import DomainError
 from mms_tui.services.base.text import fit, format_money, normalise_card_no, parse_yuan
@@ -31,6 +36,7 @@ from mms_tui.services.ledger.tenders import TENDER_LABELS, tender_label
 from mms_tui.services.loyalty.redeem import is_coupon_code
 from mms_tui.services.members.lookup import lookup
 from mms_tui.services.money.checkout import CheckoutResult, Offers, Quote, checkout, checkout_offers, quote
+from mms_tui.services.money.commissions import PerformerNotAllowed
 from mms_tui.services.money.fees import FeeLine
 from mms_tui.services.money.items import ItemHit, LineRequest, search_items
 from mms_tui.services.money.payment import TenderRequest
@@ -80,6 +86,9 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.result: CheckoutResult | None = None
         self.notice: SavingNotice | None = None
         self.busy = False
+        #: item code → [(staff code, share in basis points)] credited with the line's commission
+        self.performers: dict[str, list[tuple[str, int]]] = {}
+        self.approver: Staff | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -219,6 +228,35 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             del self.lines[min(table.cursor_row, len(self.lines) - 1)]
             self.reprice()
 
+    # --- who served each line (提成) --------------------------------------------------------------------------
+
+    @on(DataTable.RowSelected, "#lines")
+    def line_chosen(self, event: DataTable.RowSelected) -> None:
+        priced = self.priced
+        if self.result is not None or priced is None or event.cursor_row >= len(priced.lines):
+            return
+        line = priced.lines[event.cursor_row]
+        from mms_tui.screens.commissions import PerformerScreen
+
+        def picked(credits: list[tuple[str, int]] | None) -> None:
+            if credits is None:
+                return
+            if credits:
+                self.performers[line.code] = credits
+            else:
+                self.performers.pop(line.code, None)
+            self.show_quote(self.priced)
+
+        self.app.push_screen(PerformerScreen(self.member_id, line.code, line.name), picked)
+
+    def staff_text(self, code: str) -> str:
+        credits = self.performers.get(code)
+        if not credits:
+            return ""
+        if len(credits) == 1:
+            return "@" + credits[0][0] + " "
+        return "@" + "/".join(f"{c}:{s / 100:g}" for c, s in credits) + " "
+
     # --- coupons and fees ------------------------------------------------------------------------------------
 
     def action_coupon(self) -> None:
@@ -308,7 +346,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         table.clear()
         for line in priced.lines if priced else []:
             table.add_row(fit(line.name, 16), str(line.qty), format_money(line.list_price_fen),
-                          format_money(line.unit_price_fen), format_money(line.line_total_fen), fit(line.discount_reason, 22))
+                          format_money(line.unit_price_fen), format_money(line.line_total_fen),
+                          fit(self.staff_text(line.code) + line.discount_reason, 22))
         for fee in priced.fees if priced else []:
             table.add_row(fee.name, "1", format_money(fee.amount_fen), format_money(fee.amount_fen),
                           format_money(fee.amount_fen), _("Fee"))
@@ -478,13 +517,32 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
     @work(thread=True, exit_on_error=False, exclusive=True, group="checkout")
     def submit(self, lines: list[LineRequest], tenders: list[TenderRequest], coupons: list[str],
                fees: list[str]) -> None:
+        on_bill = {x.code for x in self.priced.lines} if self.priced else set()
+        performers = {code: v for code, v in self.performers.items() if code in on_bill}
         try:
             result = in_connection(checkout, self.member_id, lines, tenders, self.app.staff, self.txid,
-                                   store=self.app.settings.store, coupons=coupons, member_coupons=False, fees=fees)
+                                   store=self.app.settings.store, coupons=coupons, member_coupons=False, fees=fees,
+                                   performers=performers, approver=self.approver)
+        except PerformerNotAllowed as exc:
+            self.app.call_from_thread(self.ask_approval, str(exc), lines, tenders, coupons, fees)
+            return
         except Exception as exc:
             self.app.call_from_thread(self.failed, error_message(exc))
             return
         self.app.call_from_thread(self.done, result)
+
+    def ask_approval(self, reason: str, lines, tenders, coupons, fees) -> None:
+        """A performer not set up for the service: a manager's PIN allows it (and the sale goes on), Esc does not."""
+        from mms_tui.screens.pin import ManagerPinScreen
+
+        def approved(manager: Staff | None) -> None:
+            if manager is None:
+                self.failed(reason)
+                return
+            self.approver = manager
+            self.submit(lines, tenders, coupons, fees)
+
+        self.app.push_screen(ManagerPinScreen(reason, "commissions.allow"), approved)
 
     def failed(self, message: str) -> None:
         self.busy = False

@@ -54,6 +54,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         Binding("escape", "app.pop_screen", N_("Back"), id="today.back"),
         Binding("f5", "reload", N_("Refresh"), id="today.reload"),
         Binding("f6", "report", N_("Shift report"), id="today.report"),
+        Binding("f7", "my_commissions", N_("Commission"), id="today.my_commissions"),
         Binding("f9", "close_shift", N_("Close shift"), id="today.close_shift"),
     ]
 
@@ -146,6 +147,12 @@ class TodayScreen(WorkerErrors, Screen[None]):
         shift = self.chosen_shift()
         if shift is not None:
             self.app.push_screen(ShiftReportScreen(shift))
+
+    def action_my_commissions(self) -> None:
+        """日结: the logged-in staff member's own commissions today."""
+        from mms_tui.screens.commissions import MyCommissionsScreen
+
+        self.app.push_screen(MyCommissionsScreen())
 
     def action_close_shift(self) -> None:
         shift = self.chosen_shift()

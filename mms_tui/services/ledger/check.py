@@ -11,7 +11,11 @@ Invariants:
   was spent before, which stays spent);
 * every hash chain verifies from its first link to its head, and covers every transaction and audit event (a
   rewritten, deleted or inserted row names the first link it breaks; services/chain.py);
-* staff accounts and the loyalty rules hold the state their last audited event records.
+* staff accounts and the loyalty rules hold the state their last audited event records;
+* commissions (提成): every row names a line of its own operation's sale (a refund's row, a row of what it
+  reversed, on the same line and staff), earned rows are not negative, the shares of a line add up to 100 %, each
+  amount is what its recorded base and rate (or fixed amount, units and share) give, and what refunds took back of
+  a row is never more than it earned — so each staff member's totals are the sums of sound rows.
 """
 
 from __future__ import annotations
@@ -170,6 +174,62 @@ def _statuses() -> list[Problem]:
     return problems
 
 
+def _commissions() -> list[Problem]:
+    from mms_tui.models import Commission
+
+    problems = []
+    Original = Transaction.alias()
+    sale_tx = dict(Sale.select(Sale.id, Sale.transaction).tuples())
+    line_sale = dict(SaleLine.select(SaleLine.id, SaleLine.sale).join(Commission, on=(Commission.line == SaleLine.id))
+                     .distinct().tuples())
+    reverses = dict(Transaction.select(Transaction.id, Original.id)
+                    .join(Original, on=(Transaction.reverses == Original.id)).tuples())
+    rows = {r[0]: r for r in Commission.select(
+        Commission.id, Commission.transaction, Commission.sale, Commission.line, Commission.staff,
+        Commission.share_bp, Commission.base_fen, Commission.rate_bp, Commission.fixed_fen, Commission.units,
+        Commission.amount_fen, Commission.rule, Commission.reverses).tuples().iterator()}
+    shares: dict[tuple[int, int | None], int] = {}
+    back: dict[int, list[int]] = {}
+    for cid, tx, sale, line, staff, share, base, rate, fixed, units, amount, rule, rev in rows.values():
+        subject = f"commission {cid}"
+        if line is not None and line_sale.get(line) != sale:
+            problems.append(Problem("commission", subject, f"line {line} is not a line of sale {sale}"))
+        if rev is None:
+            if sale is not None and sale_tx.get(sale) != tx:
+                problems.append(Problem("commission", subject, f"sale {sale} is not its operation's sale"))
+            if base < 0 or amount < 0:
+                problems.append(Problem("commission", subject, f"earned base {base}, amount {amount} < 0"))
+            if rate:
+                ok = amount == base * rate // 10_000
+            elif fixed:
+                ok = abs(amount * 10_000 - fixed * units * share) < 10_000
+            else:
+                ok = amount == 0 and not rule
+            if not ok:
+                problems.append(Problem("commission", subject, f"amount {amount} is not what base {base}, rate "
+                                        f"{rate} bp, fixed {fixed} × {units} at {share} bp give"))
+            shares[(tx, line)] = shares.get((tx, line), 0) + share
+            continue
+        original = rows.get(rev)
+        if original is None or reverses.get(tx) != original[1] or original[3] != line or original[4] != staff:
+            problems.append(Problem("commission", subject, "does not take back a row of what its refund reverses"))
+            continue
+        if base > 0 or amount > 0:
+            problems.append(Problem("commission", subject, f"a refund's base {base}, amount {amount} > 0"))
+        taken = back.setdefault(rev, [0, 0])
+        taken[0] -= base
+        taken[1] -= amount
+    for rev, (base, amount) in sorted(back.items()):
+        if base > rows[rev][6] or amount > rows[rev][10]:
+            problems.append(Problem("commission", f"commission {rev}", f"refunds took back base {base}, amount "
+                                    f"{amount} of {rows[rev][6]}, {rows[rev][10]}"))
+    for (tx, line), total in sorted(shares.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        if total != 10_000:
+            problems.append(Problem("commission", f"tx {tx}" + (f" line {line}" if line else ""),
+                                    f"shares add up to {total} bp, not 10000"))
+    return problems
+
+
 def _chains() -> list[Problem]:
     from mms_tui.services.ledger.chain import audited_state, verify
 
@@ -181,7 +241,8 @@ def _chains() -> list[Problem]:
 
 def check_ledger() -> list[Problem]:
     """Every invariant, in order; an empty list means the books hold."""
-    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_chains()]
+    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_commissions(),
+            *_chains()]
 
 
 def check_anchors(kept: dict) -> list[Problem]:

@@ -1,7 +1,7 @@
 """Loyalty rules as data (issue #6): the model of the document a manager edits, as frozen dataclasses.
 
-The rules are one document with sections ``points``, ``topup``, ``tiers``, ``promotions``, ``birthday`` and
-``fees``. Managers write it as TOML or JSON (``mms rules export`` / ``mms rules import``); both give the same
+The rules are one document with sections ``points``, ``topup``, ``tiers``, ``promotions``, ``birthday``,
+``fees`` and ``commissions``. Managers write it as TOML or JSON (``mms rules export`` / ``mms rules import``); both give the same
 plain dict, which :func:`~mms_tui.services.loyalty.rules_reader.parse_rules` turns into these dataclasses and
 :func:`~mms_tui.services.loyalty.rules_files.rules_to_dict` writes back
 (``parse_rules(rules_to_dict(r)) == r``). :mod:`~mms_tui.services.loyalty.rules_store` keeps the rules in
@@ -31,6 +31,10 @@ PROMOTION_KINDS = ("amount", "percent", "threshold", "free_item", "buy_n_get_1")
 STACKING = ("exclusive", "stackable")
 BIRTHDAY_WINDOWS = ("day", "week", "month")
 ANNUAL_DUE = ("anniversary", "fixed")
+#: what a commission rule pays on: a service line, a product line, a top-up, a card sold
+COMMISSION_KINDS = ("service", "product", "topup", "card")
+#: whom the sale was to: anyone, a member, a walk-in customer
+COMMISSION_CUSTOMERS = ("any", "member", "walk_in")
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,39 @@ class FeeRules:
 
 
 @dataclass(frozen=True)
+class CommissionRule:
+    """提成: what a staff member earns on a line of ``kind``: a percent of the money paid for it (``percent_bp``)
+    or a fixed amount per unit (``amount_fen``), split by the staff's shares. The base is the line's money after
+    discounts; the part of the bill paid with points or with stored-value bonus value is left out unless
+    ``include_points`` / ``include_bonus`` say otherwise (services/money/commissions.py)."""
+
+    kind: str  # service | product | topup | card
+    code: str = ""
+    name: str = ""
+    items: tuple[str, ...] = ()  # product or service codes
+    categories: tuple[str, ...] = ()
+    card_types: tuple[str, ...] = ()  # topup, card: the card type's code
+    levels: tuple[str, ...] = ()  # the staff member's level (Staff.level)
+    customer: str = "any"  # any | member | walk_in
+    percent_bp: int = 0
+    amount_fen: int = 0
+    include_points: bool = False
+    include_bonus: bool = False
+
+    @property
+    def specificity(self) -> tuple[int, int, int]:
+        """Most specific first: an item or card type named, then a category, then the kind alone; then a rule
+        naming levels; then one for members or walk-ins only."""
+        target = 2 if self.items or self.card_types else 1 if self.categories else 0
+        return target, 1 if self.levels else 0, 1 if self.customer != "any" else 0
+
+
+@dataclass(frozen=True)
+class CommissionRules:
+    rules: tuple[CommissionRule, ...] = ()
+
+
+@dataclass(frozen=True)
 class Rules:
     version: int = VERSION
     points: PointsRules = field(default_factory=PointsRules)
@@ -240,6 +277,7 @@ class Rules:
     promotions: tuple[Promotion, ...] = ()
     birthday: BirthdayRules = field(default_factory=BirthdayRules)
     fees: FeeRules = field(default_factory=FeeRules)
+    commissions: CommissionRules = field(default_factory=CommissionRules)
 
     def promotion(self, code: str) -> Promotion | None:
         return next((p for p in self.promotions if p.code == code), None)

@@ -14,6 +14,7 @@ from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.files import write_file
 from mms_tui.services.base.text import plain_amount
 from mms_tui.services.loyalty.rules import Promotion, Rules
+from mms_tui.services.loyalty.rules_commissions import commissions_to_dict
 from mms_tui.services.loyalty.rules_reader import parse_rules
 
 #: the formats a rules file is written in and read from
@@ -72,7 +73,7 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
         "annual_due_date": f"{f.annual_due_date[0]:02d}-{f.annual_due_date[1]:02d}" if f.annual_due_date else None,
         "grace_days": f.grace_days, "late_fee": plain_amount(f.late_fen),
     })
-    return {
+    document = {
         "version": rules.version,
         "points": points,
         "topup": topup,
@@ -81,6 +82,9 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
         "birthday": _drop_none({"window": b.window, "promotion": b.promotion, "gift": b.gift}),
         "fees": fees,
     }
+    if rules.commissions.rules:  # left out when empty: documents saved before commissions read the same
+        document["commissions"] = commissions_to_dict(rules.commissions)
+    return document
 
 
 def _number(hundredths: int) -> int | str:

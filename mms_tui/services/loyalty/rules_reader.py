@@ -52,6 +52,7 @@ from mms_tui.services.loyalty.rules import (
     TopupBonusRule,
     TopupRules,
 )
+from mms_tui.services.loyalty.rules_commissions import parse_commissions
 
 # ------------------------------------------------------------------------------------------------ reading values
 
@@ -233,7 +234,7 @@ def _plain(hundredths: int) -> str:
 # ------------------------------------------------------------------------------------------------ parsing
 
 
-_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees")
+_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees", "commissions")
 
 
 def parse_rules(data: Mapping[str, Any]) -> Rules:
@@ -260,7 +261,8 @@ def parse_with_problems(data: Mapping[str, Any]) -> tuple[Rules, list[str]]:
     promotions = _parse_promotions(r, top.get("promotions"))
     birthday = _parse_birthday(r, top.get("birthday"))
     fees = _parse_fees(r, top.get("fees"))
-    rules = Rules(version, points, topup, tiers, promotions, birthday, fees)
+    commissions = parse_commissions(r, top.get("commissions"))
+    rules = Rules(version, points, topup, tiers, promotions, birthday, fees, commissions)
     _cross_check(r, rules)
     return rules, r.errors
 

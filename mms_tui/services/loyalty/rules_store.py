@@ -9,7 +9,7 @@ from typing import Any
 
 from mms_tui.db import write_transaction
 from mms_tui.i18n import _
-from mms_tui.models import Config, Product, ServiceItem, Staff, Store, Tier
+from mms_tui.models import CardType, Config, Product, ServiceItem, Staff, Store, Tier
 from mms_tui.services.base.errors import InvalidInput, RulesInvalid
 from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.ledger.operations import audit
@@ -82,6 +82,16 @@ def check_references(rules: Rules) -> list[str]:
                 problems.append(f"promotions[{i}].items[{j}]: " + _("no product or service {code}").format(code=code))
         if p.item is not None and p.item not in items:
             problems.append(f"promotions[{i}].item: " + _("no product or service {code}").format(code=p.item))
+    card_types = {c for (c,) in CardType.select(CardType.code).tuples()}
+    for i, c in enumerate(rules.commissions.rules, start=1):
+        for j, code in enumerate(c.items, start=1):
+            if code not in items:
+                problems.append(f"commissions.rules[{i}].items[{j}]: " + _("no product or service {code}").format(
+                    code=code))
+        for j, code in enumerate(c.card_types, start=1):
+            if code not in card_types:
+                problems.append(f"commissions.rules[{i}].card_types[{j}]: " + _("no card type {code}").format(
+                    code=code))
     return problems
 
 

@@ -32,6 +32,8 @@ from mms_tui.services.ledger.operations import (
     run_operation,
 )
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
+from mms_tui.services.loyalty.rules_store import load_rules
+from mms_tui.services.money import commissions
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,10 @@ def issue_card(
     price_fen: int | None = None,
     store: Store | str | None = None,
     on: dt.date | None = None,
+    salesperson: str | None = None,
 ) -> CardResult:
-    """Give a member a card of a type, taking its price with a money tender; packages get their visits."""
+    """Give a member a card of a type, taking its price with a money tender; packages get their visits.
+    ``salesperson``: the staff code credited with the card's commission (services/money/commissions.py)."""
     member = resolve_member(member)
     ctype = resolve_card_type(card_type)
     store_obj = resolve_store(store, staff)
@@ -166,6 +170,9 @@ def issue_card(
     start = on or today()
     request = {"member": member.id, "type": ctype.code, "card_no": card_no_clean, "uid": reader_uid,
                "barcode": barcode, "tender": tender, "price": price, "on": start}
+    seller = commissions.check_salesperson(salesperson)
+    if seller is not None:
+        request["salesperson"] = seller.code
 
     def body(tx) -> CardResult:
         number = card_no_clean or generate_card_no()
@@ -184,6 +191,9 @@ def issue_card(
         if ctype.kind == "visits" and ctype.visits > 0:
             postings += [card_posting(card.id, "card.visits", ctype.visits), Posting("visits.issued", "visit", -ctype.visits)]
         post(tx, postings)
+        if seller is not None:
+            commissions.record(tx, store_obj.id, load_rules().commissions, [(commissions.LineFacts(
+                "card", ctype.code, "", True, 1, price), None, [seller])])
         audit("card.issue", f"card:{card.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"member": member.id, "type": ctype.code, "price_fen": price, "tender": tender})
         return card_result(tx.txid, card, price)

@@ -31,7 +31,7 @@ The rules the desk explains to members (coupons, fees and tenders: see the modul
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 from mms_tui.i18n import _
@@ -57,6 +57,7 @@ from mms_tui.services.loyalty.redeem import (
 from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import apply_spend
+from mms_tui.services.money import commissions
 from mms_tui.services.money.fees import FeeLine, collect_fees, fee_line_dict, fees_on_bill
 from mms_tui.services.money.holder import (
     Holder,
@@ -257,10 +258,16 @@ def checkout(
     coupons: Iterable[str] = (),
     member_coupons: bool = True,
     fees: Iterable[str] = (),
+    performers: Mapping[str, Sequence] | None = None,
+    approver: Staff | None = None,
 ) -> CheckoutResult:
     """Sell ``lines`` (and ``fees``, by kind) to ``member`` (None: a walk-in), paid with ``tenders``.
 
-    ``coupons`` are the codes shown; ``member_coupons`` also offers the member's own unused coupons."""
+    ``coupons`` are the codes shown; ``member_coupons`` also offers the member's own unused coupons.
+    ``performers``: item code → [(staff code, share in basis points), …] — a service line's 主理 first, then its
+    助理; a product line's one salesperson — credited with the line's commission
+    (:mod:`~mms_tui.services.money.commissions`); ``approver``: the manager who allowed a performer not set up for
+    the service."""
     member_obj = resolve_member(member) if member is not None else None
     line_reqs = [as_line(x) for x in lines]
     tender_reqs = [as_tender(x) for x in tenders]
@@ -286,6 +293,14 @@ def checkout(
         request["member_coupons"] = False
     if fee_kinds:
         request["fees"] = fee_kinds
+    credits: dict[str, list[commissions.CheckedCredit]] = {}
+    if performers:
+        named = {code: v for code, v in performers.items() if v}
+        kinds = commissions.item_kinds({*named, *(x.code for x in line_reqs)})
+        on_bill = {kinds[x.code][2] for x in line_reqs}
+        credits = commissions.check_credits(named, {c: k for c, k in kinds.items() if k[2] in on_bill},
+                                            approver=approver)
+        request["performers"] = {code: [[c.code, c.share_bp] for c in v] for code, v in sorted(credits.items())}
 
     def body(tx: Transaction) -> CheckoutResult:
         ceiling = limits()["operation_fen"]  # (here, after the txid: a retry answers without reading settings)
@@ -341,12 +356,16 @@ def checkout(
              "principal_fen": p.principal_fen, "bonus_fen": p.bonus_fen, "points": p.points}
             for p in payment.lines
         ])
+        commissions.record_sale(tx, sale.id, store_obj.id, rules.commissions, line_dicts, payment.lines,
+                                member_obj is not None, credits)
         fee_records = collect_fees(bill.fees, member_obj)
         if member_obj is not None:
             tier_code = apply_spend(member_obj.id, spend, staff=staff, store=store_obj, txid=tx.txid, rules=rules)
         audit("sale.checkout", f"sale:{sale.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"member": member_obj.id if member_obj else None, "total_fen": total, "payments": payments,
-                       "coupons": used_coupons, "fees": fee_records})
+                       "coupons": used_coupons, "fees": fee_records,
+                       **({"performers": request["performers"]} if credits else {}),
+                       **({"approved_by": approver.code} if credits and approver is not None else {})})
         return CheckoutResult(
             txid=tx.txid, sale_id=sale.id, member_id=member_obj.id if member_obj else None,
             subtotal_fen=priced.subtotal_fen + bill.fees_fen, discount_fen=priced.discount_fen, total_fen=total,

@@ -23,6 +23,7 @@ from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import raise_tier
 from mms_tui.services.loyalty.topup_bonus import topup_bonus, topup_tier
+from mms_tui.services.money import commissions
 from mms_tui.services.staff.permissions import require
 
 
@@ -84,6 +85,7 @@ def top_up(
     txid: str,
     *,
     store: Store | str | None = None,
+    salesperson: str | None = None,
 ) -> TopUpResult:
     """Principal ``amount_fen`` paid with ``tender``; ``bonus_fen`` is the business's gift (充1000送200): None takes
     it from the rules in force; a number is what staff gave (only a manager may give other than the rules'). A rule's
@@ -100,6 +102,9 @@ def top_up(
     card = resolve_card(card)
     store_obj = resolve_store(store, staff)
     request = {"card": card.id, "amount": amount_fen, "bonus": bonus_fen, "tender": tender}
+    seller = commissions.check_salesperson(salesperson)  # 提成 on the principal (services/money/commissions.py)
+    if seller is not None:
+        request["salesperson"] = seller.code
 
     def body(tx) -> TopUpResult:
         current = Card.get_by_id(card.id)
@@ -121,6 +126,9 @@ def top_up(
         if offer.tier_code:
             tier_code = raise_tier(current.member_id, offer.tier_code, staff=staff, store=store_obj, txid=tx.txid,
                                    reason="topup", detail={"amount_fen": amount_fen})
+        if seller is not None:
+            commissions.record(tx, store_obj.id, load_rules().commissions, [(commissions.LineFacts(
+                "topup", current.card_type.code, "", True, 1, amount_fen), None, [seller])])
         after = Card.get_by_id(card.id)
         explanation = offer.explanation if bonus == offer.bonus_fen and bonus else ""
         audit("card.top_up", f"card:{card.id}", staff=staff, store=store_obj, txid=tx.txid,

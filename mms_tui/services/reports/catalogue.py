@@ -24,6 +24,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
+from mms_tui.services.reports.commissions import commissions
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
 from mms_tui.services.reports.staff_time import attendance
@@ -42,6 +43,7 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
     "birthdays": (N_("members whose birthday falls in the period: phone, tier, age, last check-in"), birthdays),
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
+    "commissions": (N_("per staff member (--staff: one): lines credited, base and commission (提成)"), commissions),
     "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
                stores),
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
@@ -49,7 +51,7 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
 }
 
 #: the reports that take --staff (one staff member)
-STAFF_REPORTS = ("attendance",)
+STAFF_REPORTS = ("attendance", "commissions")
 
 
 def run_report(name: str, start: dt.date | None = None, end: dt.date | None = None, store: str | None = None,
