@@ -96,6 +96,9 @@ def a_varied_shop(desk) -> None:
     replace_card("00055555", "00055556", c, "g-rp1")
     checkout(zhang, ["HAIR", ("WATER", 2)], [("stored_value", 9_400, sv)], c, "g-s1",
              performers={"WATER": ["c01"], "HAIR": [("m01", 6000), ("c01", 4000)]}, approver=desk.manager)
+    from mms_tui.services.money.ratings import rate_service
+
+    rate_service("g-s1", "m01", 5, c)  # the member's rating of the service (服务评价)
     checkout(None, ["SPA"], [("cash", 50_000)], c, "g-s2", performers={"SPA": ["m01"]},
              approver=desk.manager)  # ¥2 change
     refund("g-s2", m, "unhappy", "g-rf2")

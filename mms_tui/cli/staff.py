@@ -300,3 +300,23 @@ def staff_add_punch(ctx: click.Context, code: str, kind: str, at: str, reason: s
     open_database(settings_of(ctx))
     result = add_punch(code, kind, at, acting_staff(staff_code, pin_stdin), reason, new_txid(), at_store)
     click.echo(_("Punch {id} added.").format(id=result.punch_id), err=True)
+
+
+@staff_group.command("rate")
+@click.argument("txid")
+@click.argument("rating", type=click.IntRange(1, 5))
+@click.option("--performer", required=True, metavar="CODE", help="The staff member who performed the service.")
+@click.option("--line", "line_code", metavar="CODE", help="The service's code, when they performed several.")
+@staff_options("Staff member who records it.")
+@click.pass_context
+def staff_rate(ctx: click.Context, txid: str, rating: int, performer: str, line_code: str | None,
+               staff_code: str | None, pin_stdin: bool) -> None:
+    """A member's 1–5 rating of a service on the sale TXID (服务评价), for 'mms report service'. One per service and
+    performer, never changed."""
+    from mms_tui.services.money.ratings import rate_service
+
+    open_database(settings_of(ctx))
+    by = acting_staff(staff_code, pin_stdin)
+    done = rate_service(txid, performer, rating, by, line_code=line_code)
+    click.echo(_("Rated {staff}'s {service}: {rating}.").format(staff=done.staff_code, service=done.name,
+                                                                 rating=done.rating))

@@ -3,7 +3,7 @@
 from mms_tui.models.attendance import PUNCH_KINDS, PUNCH_SOURCES, Punch, RosterDay, RosterException
 from mms_tui.models.base import BaseModel, Moment, now
 from mms_tui.models.catalog import Category, ItemPrice, Product, ServiceItem, StaffService
-from mms_tui.models.commissions import COMMISSION_ROLES, Commission
+from mms_tui.models.commissions import COMMISSION_ROLES, Commission, ServiceRating
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
 from mms_tui.models.members import (
     CARD_KINDS,
@@ -57,6 +57,7 @@ ALL_MODELS = [
     Consent,
     CardTypeStore,
     Commission,
+    ServiceRating,
     Punch,
     RosterDay,
     RosterException,
@@ -102,6 +103,7 @@ __all__ = [
     "SaleLine",
     "SchemaVersion",
     "ServiceItem",
+    "ServiceRating",
     "Shift",
     "Staff",
     "StaffService",

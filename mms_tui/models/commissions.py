@@ -43,3 +43,17 @@ class Commission(BaseModel):
     class Meta:
         #: a staff member's rows over a time (the report and the desk's 日结)
         indexes = ((("staff", "created_at"), False),)
+
+
+class ServiceRating(BaseModel):
+    """A member's 1–5 rating of a service line's performer, recorded at the desk after the service (服务评价): one per
+    line and staff member, never changed (migration 18)."""
+
+    line = peewee.ForeignKeyField(SaleLine, backref="ratings", on_delete="RESTRICT")
+    staff = peewee.ForeignKeyField(Staff, backref="ratings", on_delete="RESTRICT")
+    rating = peewee.SmallIntegerField(constraints=[peewee.Check("rating BETWEEN 1 AND 5")])
+    recorded_by = peewee.ForeignKeyField(Staff, backref="ratings_recorded", on_delete="RESTRICT")
+    created_at = Moment(default=now)
+
+    class Meta:
+        indexes = ((("line", "staff"), True),)

@@ -363,6 +363,13 @@ def _commissions(db: peewee.Database, migrator: object) -> None:
     db.create_tables([Commission])
 
 
+def _service_ratings(db: peewee.Database, migrator: object) -> None:
+    """Issue #20: a member's 1–5 rating of a service's performer (服务表现)."""
+    from mms_tui.models import ServiceRating
+
+    db.create_tables([ServiceRating])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -382,6 +389,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (15, "card reader UIDs: canonical hex, found by their last 24 bits", _card_uids),
     (16, "attendance: punches, rosters and their exceptions", _attendance),
     (17, "commissions: a row per line and staff member", _commissions),
+    (18, "service ratings: a member's 1-5 for a service's performer", _service_ratings),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -27,6 +27,7 @@ from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.commissions import commissions
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
+from mms_tui.services.reports.service_performance import service
 from mms_tui.services.reports.staff_time import attendance
 from mms_tui.services.reports.stores import stores
 
@@ -44,6 +45,8 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "birthdays": (N_("members whose birthday falls in the period: phone, tier, age, last check-in"), birthdays),
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
     "commissions": (N_("per staff member (--staff: one): lines credited, base and commission (提成)"), commissions),
+    "service": (N_("service performance (服务表现) per staff member and service (--staff: one): services, revenue, "
+                   "average ticket, repeat rate within 30 days, average rating"), service),
     "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
                stores),
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
@@ -51,7 +54,7 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
 }
 
 #: the reports that take --staff (one staff member)
-STAFF_REPORTS = ("attendance", "commissions")
+STAFF_REPORTS = ("attendance", "commissions", "service")
 
 
 def run_report(name: str, start: dt.date | None = None, end: dt.date | None = None, store: str | None = None,

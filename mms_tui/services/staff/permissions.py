@@ -19,8 +19,8 @@ ROLE_NAMES = {"cashier": N_("cashier"), "manager": N_("manager"), "admin": N_("a
 
 #: every permission the product checks, and the least role that has it
 PERMISSIONS: dict[str, str] = {
-    "refund": "manager",
-    "commissions.allow": "manager",  # credit a performer with a service they are not set up to perform  # undo a sale, a top-up, a check-in, a card issue, a gift
+    "refund": "manager",  # undo a sale, a top-up, a check-in, a card issue, a gift
+    "commissions.allow": "manager",  # credit a performer with a service they are not set up to perform
     "topup.bonus": "manager",  # give a top-up bonus other than the loyalty rules'
     "rules.edit": "manager",  # change the loyalty rules
     "backoffice.open": "manager",  # open the manager's area at the desk (each change there checks its own)
