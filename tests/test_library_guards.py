@@ -449,6 +449,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("checkout: paid", "f4", "f10")
         app.offer_read(Read("barcode", app.screen.txid, "barcode"))
         await step("the receipt's QR code scanned: the sale")
+        await step("the receipt: its services to rate", "f7")
+        await step("the receipt again", "escape")
         await step("the sale in the member's history", "f5")
         await step("checkout: paid, after the history", "escape")
         await step("member after the sale", "escape")

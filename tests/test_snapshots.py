@@ -626,6 +626,25 @@ async def my_commissions(pilot) -> None:
     await settle(pilot)
 
 
+async def rate_service(pilot) -> None:
+    """A sale's receipt (its QR code scanned), F7: the service on it with its performer; 4 records the rating."""
+    from mms_tui.devices.protocols import Read
+    from mms_tui.models import Member, Staff
+    from mms_tui.services.money.checkout import checkout
+
+    performers_of_hair()
+    cashier = Staff.get(Staff.code == "c01")
+    zhang = Member.get(Member.phone == "13800138000").id
+    checkout(zhang, ["HAIR"], [("cash", 8_800)], cashier, "snap-rate", performers={"HAIR": ["p01"]})
+    await logged_in(pilot)
+    pilot.app.offer_read(Read("barcode", "snap-rate", "barcode", "]Q1"))
+    await settle(pilot)
+    await pilot.press("f7")
+    await settle(pilot)
+    await pilot.press("4")
+    await settle(pilot)
+
+
 SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "login": login,
     "login_wrong_pin": login_wrong_pin,
@@ -688,6 +707,7 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "clocked_in": clocked_in,
     "performer_picker": performer_picker,
     "my_commissions": my_commissions,
+    "rate_service": rate_service,
 }
 
 

@@ -22,6 +22,7 @@ class ReceiptScreen(WorkerErrors, ModalScreen[None]):
         Binding("escape", "close", N_("Close"), id="receipt.close"),
         Binding("f5", "history", N_("History"), id="receipt.history"),
         Binding("f6", "print", N_("Print"), id="receipt.print"),
+        Binding("f7", "rate", N_("Rate"), id="receipt.rate"),
     ]
 
     def __init__(self, txid: str, member_id: int | None) -> None:
@@ -64,6 +65,11 @@ class ReceiptScreen(WorkerErrors, ModalScreen[None]):
             return
         self.dismiss(None)
         self.app.push_screen(HistoryScreen(self.member_id, select=self.txid))
+
+    def action_rate(self) -> None:
+        from mms_tui.screens.rating import RateServiceScreen
+
+        self.app.push_screen(RateServiceScreen(self.txid))
 
     def action_close(self) -> None:
         self.dismiss(None)
