@@ -41,19 +41,24 @@ from mms_tui.models import (
     AuditEvent,
     Card,
     CardType,
+    Commission,
     Entry,
     Member,
     Payment,
     Product,
+    Punch,
+    RosterDay,
     Sale,
     SaleLine,
     ServiceItem,
+    ServiceRating,
     Staff,
     Store,
     Tier,
     Transaction,
     Visit,
 )
+from mms_tui.models.base import Moment
 from mms_tui.services.base.text import discount_label
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.ops.demo import CATALOG, GIVEN, SURNAMES
@@ -546,6 +551,71 @@ class _Simulation:
         cursor.executemany("UPDATE \"visit\" SET status = 'reversed' WHERE id = ?", self.reversed_visits)
 
 
+#: the last month's staff work (issue #20): performers per store, the share of service lines with an assistant, the
+#: share rated by the member, and each staff member's roster (Monday to Saturday)
+PERFORMERS_PER_STORE = 4
+ASSISTED_RATE = 0.2
+RATED_RATE = 0.2
+STAFF_DAYS = 30
+
+
+def staff_month(rng: random.Random, last_day: dt.date, log: Callable[[str], None]) -> dict[str, int]:
+    """A month of staff at work, as the desk would have recorded it: performers (and who performs what), a roster,
+    clock-ins and clock-outs (some late, a few forgotten), the performers of every service line sold in the month
+    that was not refunded, with their commission (lead 10 %, assistant 5 % of their share of the line's money), and
+    members' ratings of some services."""
+    performers: dict[int, list[int]] = {}
+    for staff_id, store_id in Staff.select(Staff.id, Staff.store).where(Staff.performer).tuples():
+        performers.setdefault(store_id, []).append(staff_id)
+    everyone = [(s.id, s.store_id) for s in Staff.select(Staff.id, Staff.store) if s.store_id is not None]
+    RosterDay.insert_many([{"staff": sid, "weekday": wd, "start": "09:00", "end": "18:00"}
+                           for sid, _store in everyone for wd in range(1, 7)]).execute()
+    first = last_day - dt.timedelta(days=STAFF_DAYS - 1)
+    punches, n = [], 0
+    for offset in range(STAFF_DAYS):
+        day = first + dt.timedelta(days=offset)
+        if day.isoweekday() == 7:
+            continue
+        for sid, store in everyone:
+            if rng.random() < 0.03:  # absent
+                continue
+            start = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=rng.triangular(-15, 25, -3))
+            n += 1
+            punches.append((sid, store, "in", start, start, "card", sid, f"bigdb-punch-{n}", False, ""))
+            if rng.random() < 0.02:  # a forgotten clock-out
+                continue
+            end = dt.datetime.combine(day, dt.time(18)) + dt.timedelta(minutes=rng.triangular(-30, 90, 5))
+            n += 1
+            punches.append((sid, store, "out", end, end, "card", sid, f"bigdb-punch-{n}", False, ""))
+    bulk_insert(Punch, ("staff", "store", "kind", "at", "recorded_at", "source", "recorded_by", "txid", "void",
+                        "reason"), punches)
+    lines = database.execute_sql(
+        'SELECT l.id, s.id, s.transaction_id, s.store_id, s.created_at, l.line_total_fen, s.staff_id '
+        'FROM "sale_line" l JOIN "sale" s ON s.id = l.sale_id JOIN "ledger_transaction" t ON t.id = s.transaction_id '
+        "WHERE l.service_id IS NOT NULL AND s.status = 'paid' AND t.local_day >= ?", (first,)).fetchall()
+    rows, ratings = [], []
+    for line_id, sale_id, tx_id, store, created, money, cashier in lines:
+        created = Moment.from_db(created)
+        pool = performers[store]
+        lead = rng.choice(pool)
+        credits = [(lead, "lead", 10_000, 1000)]
+        if rng.random() < ASSISTED_RATE:
+            helper = rng.choice([p for p in pool if p != lead])
+            credits = [(lead, "lead", 7000, 1000), (helper, "assistant", 3000, 500)]
+        for staff, role, share, rate in credits:
+            base = money * share // 10_000
+            rows.append((tx_id, sale_id, line_id, staff, store, created, role, share, base, rate, 0, 1,
+                         base * rate // 10_000, "bigdb", "bigdb"))
+        if rng.random() < RATED_RATE:
+            ratings.append((line_id, lead, rng.choices((5, 4, 3, 2, 1), (55, 30, 10, 3, 2))[0], cashier, created))
+    bulk_insert(Commission, ("transaction", "sale", "line", "staff", "store", "created_at", "role", "share_bp",
+                             "base_fen", "rate_bp", "fixed_fen", "units", "amount_fen", "rule", "rules_version"), rows)
+    bulk_insert(ServiceRating, ("line", "staff", "rating", "recorded_by", "created_at"), ratings)
+    log(f"  the last {STAFF_DAYS} days' staff work: {len(punches):,} punches, {len(rows):,} commission rows, "
+        f"{len(ratings):,} ratings")
+    return {"punches": len(punches), "commissions": len(rows), "ratings": len(ratings)}
+
+
 def build(path: str | Path, members: int = 1_000_000, *, days: int = 730, seed: int = 5, check: bool = False,
           log: Callable[[str], None] = print) -> BuildStats:
     """Make the database at ``path`` (replacing one already there) and return what it holds."""
@@ -567,10 +637,17 @@ def build(path: str | Path, members: int = 1_000_000, *, days: int = 730, seed: 
         for code, barcode, name, category, price, kind in CATALOG:
             model = ServiceItem if kind == "service" else Product
             model.create(code=code, barcode=barcode, name=name, category=category, price_fen=price)
+    from mms_tui.services.staff.admin import add_staff
+
+    services = [code for (code,) in ServiceItem.select(ServiceItem.code).tuples()]
+    admin = Staff.get(Staff.code == "admin")
     for n, store in enumerate(Store.select().order_by(Store.id)):
         create_staff(f"m{n + 1:02d}", f"经理{n + 1}", "manager", "2345", store=store)
         for k in range(4):
             create_staff(f"c{n + 1}{k + 1}", f"前台{n + 1}-{k + 1}", "cashier", "0000", store=store)
+        for k in range(PERFORMERS_PER_STORE):  # stylists and therapists (issue #20)
+            add_staff(f"p{n + 1}{k + 1}", f"技师{n + 1}-{k + 1}", by=admin, store=store.code, performer=True,
+                      level=("高级", "中级", "助理")[k % 3], services=services)
     last_day = dt.date.today() - dt.timedelta(days=1)
     first_day = last_day - dt.timedelta(days=days - 1)
     csv_path = path.with_suffix(".members.csv")
@@ -603,6 +680,7 @@ def build(path: str | Path, members: int = 1_000_000, *, days: int = 730, seed: 
                         f"{sim.counts['entries']:,} entries ({time.perf_counter() - started:.0f} s)")
             log("building indexes")
         sim.finish()
+        staff_month(random.Random(seed + 1), last_day, log)
         # the history was written here directly, not through the services: chain it as mms check expects
         from mms_tui.services.ledger.chain import rechain
 
