@@ -422,6 +422,26 @@ RAW_REPORT_SQL: dict[str, list[str]] = {
                  ELSE substr(m.birthday, 6, 5) >= substr(:start, 6, 5) OR substr(m.birthday, 6, 5) <= substr(:end_day, 6, 5)
                  END""",
     ],
+    "commissions": [
+        "SELECT c.staff_id, SUM(CASE WHEN c.reverses_id IS NULL THEN 1 ELSE -1 END), SUM(c.base_fen), "
+        "SUM(c.amount_fen) FROM commission c WHERE c.created_at >= :start AND c.created_at < :end GROUP BY 1",
+    ],
+    "service": [
+        "SELECT c.staff_id, l.code, SUM(CASE WHEN c.reverses_id IS NULL THEN 1 ELSE -1 END), "
+        "SUM(l.line_total_fen * c.share_bp) FROM commission c JOIN sale_line l ON l.id = c.line_id "
+        "WHERE c.created_at >= :start AND c.created_at < :end AND c.role IN ('lead', 'assistant') "
+        "AND l.service_id IS NOT NULL GROUP BY 1, 2",
+        "SELECT c.staff_id, s.member_id, c.created_at, l.code FROM commission c JOIN sale_line l ON l.id = c.line_id "
+        "JOIN sale s ON s.id = c.sale_id WHERE c.created_at >= :start AND c.reverses_id IS NULL "
+        "AND s.member_id IS NOT NULL ORDER BY 1, 2, 3",
+        "SELECT r.staff_id, l.code, COUNT(*), SUM(r.rating) FROM service_rating r JOIN sale_line l ON l.id = r.line_id "
+        "WHERE r.created_at >= :start AND r.created_at < :end GROUP BY 1, 2",
+    ],
+    "attendance": [
+        "SELECT staff_id, store_id, kind, at, supersedes_id, void FROM attendance_punch "
+        "WHERE at >= :start AND at < :end ORDER BY staff_id, at",
+        "SELECT staff_id, weekday, start, \"end\" FROM roster_day",
+    ],
 }
 
 
