@@ -437,6 +437,12 @@ RAW_REPORT_SQL: dict[str, list[str]] = {
         "SELECT r.staff_id, l.code, COUNT(*), SUM(r.rating) FROM service_rating r JOIN sale_line l ON l.id = r.line_id "
         "WHERE r.created_at >= :start AND r.created_at < :end GROUP BY 1, 2",
     ],
+    "stores": [
+        f"SELECT t.store_id, t.kind, COUNT(*), SUM(s.total_fen) FROM ledger_transaction t "
+        f"LEFT JOIN sale s ON s.transaction_id = t.id WHERE {_TX_RANGE} GROUP BY 1, 2",
+        f"SELECT t.store_id, e.account, SUM(e.amount) FROM ledger_transaction t JOIN ledger_entry e "
+        f"ON e.transaction_id = t.id WHERE {_TX_RANGE} AND e.account LIKE 'tender.%' GROUP BY 1, 2",
+    ],
     "attendance": [
         "SELECT staff_id, store_id, kind, at, supersedes_id, void FROM attendance_punch "
         "WHERE at >= :start AND at < :end ORDER BY staff_id, at",
