@@ -28,10 +28,11 @@ from tests.conftest import setup_desk
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 2 MB tmpfs of its own; unmounted afterwards."""
+    """A 4 MB tmpfs of its own (a set-up shop with its WAL needs more than 2 MB since the staff tables); unmounted
+    afterwards."""
     where = tmp_path / "disk"
     where.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)], capture_output=True,
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True,
                              text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem here ({mounted.stderr.strip() or 'mount failed'})")
