@@ -309,15 +309,19 @@ def test_doctor_fails_on_a_full_disk_and_a_swollen_write_ahead_log(healthy):
     assert all(f.ok for f in diagnose(settings)), [f for f in diagnose(settings) if not f.ok]
     full = [f for f in diagnose(settings, min_free=1 << 60) if not f.ok]
     assert [f.name for f in full] == ["free disk"] and "free at least" in full[0].fix
-    reader = sqlite3.connect(healthy["MMS_DB"])  # a connection that keeps pages in the log
-    reader.execute("PRAGMA wal_autocheckpoint=0")
-    reader.execute("UPDATE config SET value = value")
-    reader.commit()
+    writer = sqlite3.connect(healthy["MMS_DB"], isolation_level=None)  # pages in the log, never folded back:
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("UPDATE config SET value = value")
+    reader = sqlite3.connect(healthy["MMS_DB"], isolation_level=None)  # the long-running reader that holds them
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM config").fetchone()
     try:
+        assert os.path.getsize(healthy["MMS_DB"] + "-wal") > 0
         swollen = [f for f in diagnose(settings, wal_limit=0) if not f.ok]
         assert [f.name for f in swollen] == ["write-ahead log"] and "long-running reader" in swollen[0].fix
     finally:
         reader.close()
+        writer.close()
     close_database()
 
 
