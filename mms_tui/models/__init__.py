@@ -2,6 +2,18 @@
 
 from mms_tui.models.attendance import PUNCH_KINDS, PUNCH_SOURCES, Punch, RosterDay, RosterException
 from mms_tui.models.base import BaseModel, Moment, now
+from mms_tui.models.bookings import (
+    BOOKING_STATUSES,
+    CLASS_BOOKING_STATUSES,
+    Booking,
+    BookingService,
+    ClassBooking,
+    ClassSession,
+    ClassSlot,
+    ClassType,
+    Room,
+    ServiceRoom,
+)
 from mms_tui.models.catalog import Category, ItemPrice, Product, ServiceItem, StaffService
 from mms_tui.models.commissions import COMMISSION_ROLES, Commission, ServiceRating
 from mms_tui.models.ledger import AuditEvent, ChainHead, ChainLink, Entry, Transaction
@@ -61,12 +73,22 @@ ALL_MODELS = [
     Punch,
     RosterDay,
     RosterException,
+    Room,
+    ServiceRoom,
+    Booking,
+    BookingService,
+    ClassType,
+    ClassSlot,
+    ClassSession,
+    ClassBooking,
 ]
 
 __all__ = [
     "ALL_MODELS",
+    "BOOKING_STATUSES",
     "CARD_KINDS",
     "CARD_STATUSES",
+    "CLASS_BOOKING_STATUSES",
     "COMMISSION_ROLES",
     "CONSENT_CHANNELS",
     "FIELD_KINDS",
@@ -76,12 +98,18 @@ __all__ = [
     "STORE_KINDS",
     "AuditEvent",
     "BaseModel",
+    "Booking",
+    "BookingService",
     "Card",
     "CardType",
     "CardTypeStore",
     "Category",
     "ChainHead",
     "ChainLink",
+    "ClassBooking",
+    "ClassSession",
+    "ClassSlot",
+    "ClassType",
     "Commission",
     "Config",
     "Consent",
@@ -97,6 +125,7 @@ __all__ = [
     "PriceLevel",
     "Product",
     "Punch",
+    "Room",
     "RosterDay",
     "RosterException",
     "Sale",
@@ -104,6 +133,7 @@ __all__ = [
     "SchemaVersion",
     "ServiceItem",
     "ServiceRating",
+    "ServiceRoom",
     "Shift",
     "Staff",
     "StaffService",

@@ -370,6 +370,22 @@ def _service_ratings(db: peewee.Database, migrator: object) -> None:
     db.create_tables([ServiceRating])
 
 
+def _bookings(db: peewee.Database, migrator: object) -> None:
+    """Issue #21: rooms, appointments (预约) and group classes (课程) with their waitlists."""
+    from mms_tui.models import (
+        Booking,
+        BookingService,
+        ClassBooking,
+        ClassSession,
+        ClassSlot,
+        ClassType,
+        Room,
+        ServiceRoom,
+    )
+
+    db.create_tables([Room, ServiceRoom, Booking, BookingService, ClassType, ClassSlot, ClassSession, ClassBooking])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -390,6 +406,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (16, "attendance: punches, rosters and their exceptions", _attendance),
     (17, "commissions: a row per line and staff member", _commissions),
     (18, "service ratings: a member's 1-5 for a service's performer", _service_ratings),
+    (19, "bookings: rooms, appointments, group classes and waitlists", _bookings),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -20,8 +20,10 @@ loyalty    the rules document, pricing, points, tiers, coupons,        base, led
 money      checkout, top-up, refund, receipts, shifts (交班)            base, ledger, staff, loyalty
 members    register and edit, cards, passes, family, birthdays,        base, ledger, staff, loyalty, money
            lookup, check-in, the member's view, erasure
+bookings   appointments with staff and rooms, the day view, group      base, ledger, staff, catalogue, loyalty,
+           classes and their waitlists                                 money, members
 reports    the reports, and the day at a store                         base, ledger, staff, loyalty, money,
-                                                                       members
+                                                                       members, bookings
 exchange   import, export, spreadsheets, barcodes and card sheets      everything above
 ops        set-up, backup, the demo, the desk served to a browser      everything
 =========  ==========================================================  =========================================

@@ -13,8 +13,11 @@ import peewee
 from mms_tui.i18n import _
 from mms_tui.models import (
     AuditEvent,
+    Booking,
+    BookingService,
     Card,
     CardType,
+    ClassBooking,
     Consent,
     Entry,
     Member,
@@ -138,6 +141,16 @@ def member_document(phone: str) -> dict[str, Any]:
             "txid": v.txid, "created_at": iso_moment(v.created_at), "card_no": card_nos.get(v.card_id),
             "store": stores.get(v.store_id), "staff": staff.get(v.staff_id), "status": v.status,
         } for v in visits],
+        "bookings": [{
+            "txid": b.txid, "store": stores.get(b.store_id), "staff": staff.get(b.staff_id),
+            "start": iso_moment(b.start), "end": iso_moment(b.end), "status": b.status, "note": b.note,
+            "services": [s.service.code for s in b.services.order_by(BookingService.position)],
+            "reason": b.reason, "policy": b.policy,
+        } for b in Booking.select().where(Booking.member == member.id).order_by(Booking.start, Booking.id)],
+        "class_bookings": [{
+            "txid": c.txid, "class": c.session.class_type.code, "start": iso_moment(c.session.start),
+            "store": stores.get(c.session.store_id), "status": c.status, "reason": c.reason, "policy": c.policy,
+        } for c in ClassBooking.select().where(ClassBooking.member == member.id).order_by(ClassBooking.id)],
         "audit": [{
             "created_at": iso_moment(e.created_at), "action": e.action, "subject": e.subject,
             "staff": staff.get(e.staff_id), "store": stores.get(e.store_id), "txid": e.txid,
