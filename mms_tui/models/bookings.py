@@ -64,6 +64,9 @@ class Booking(BaseModel):
     reason = peewee.TextField(default="")
     late = peewee.BooleanField(default=False)
     policy = peewee.CharField(max_length=30, default="")
+    #: a fee the policy put on the member's next bill, and the checkout that collected it
+    fee_fen = peewee.BigIntegerField(default=0, constraints=[peewee.Check("fee_fen >= 0")])
+    fee_txid = peewee.CharField(max_length=64, null=True)
     #: a move makes a new booking; the old one is cancelled and names it
     moved_to = peewee.ForeignKeyField("self", null=True, backref="moved_from", on_delete="RESTRICT")
     arrived_at = Moment(null=True)

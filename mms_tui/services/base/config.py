@@ -37,6 +37,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "repeat_check_in": {"visits": 10, "period": "day"},
     # 考勤: a clock-in this many minutes after the rostered start is late (attendance)
     "attendance": {"grace_minutes": 5},
+    # 预约: the hours a store takes bookings (for staff without a roster, and the day view's rows), the day view's
+    # step in minutes, and how long a service with no duration of its own is booked for
+    "bookings": {"opens": "09:00", "closes": "21:00", "step_minutes": 30, "default_minutes": 60},
     # 备用金: the cash a drawer starts each shift with
     "shift_float_fen": 0,
     # the most one operation may move (fen), and the most a card may hold in each of its balances: far above any

@@ -377,6 +377,8 @@ STATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "attendance_punch": ("staff_id", "store_id", "kind", "at", "source", "supersedes_id", "void"),
     "roster_day": ("staff_id", "weekday", "start", "end"),
     "roster_exception": ("staff_id", "day", "start", "end"),
+    # bookings (migration 19): who, when, in which state, and the fee its policy put on the member's bill
+    "booking": ("status", "member_id", "staff_id", "room_id", "start", "end", "fee_fen", "fee_txid"),
 }
 
 

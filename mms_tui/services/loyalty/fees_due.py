@@ -23,7 +23,7 @@ class DueFee:
 
 def due_fees(member: MemberFacts, when: dt.datetime | dt.date, rules: Rules) -> tuple[DueFee, ...]:
     """Fees the member owes on ``when``: the joining fee before their first card, the annual fee once due, and
-    the late fee once it is more than the grace days late. Paying the annual fee covers the year from its due
+    the late fee once it is more than the grace days late; the fees of late-cancelled and missed bookings. Paying the annual fee covers the year from its due
     day; a member who stayed away longer pays one year, up to the next due day after today."""
     f = rules.fees
     today = day_of(when)
@@ -40,6 +40,8 @@ def due_fees(member: MemberFacts, when: dt.datetime | dt.date, rules: Rules) -> 
             if f.late_fen and today > late_from:
                 due.append(DueFee("late", f.late_fen, late_from,
                                   _("Late fee ({days} days after the due date)").format(days=f.grace_days)))
+    if member.booking_fees_fen:
+        due.append(DueFee("booking", member.booking_fees_fen, today, _("Missed booking fees")))
     return tuple(due)
 
 

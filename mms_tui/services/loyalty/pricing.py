@@ -68,6 +68,8 @@ class MemberFacts:
     #: the member's price level (经销商价 …) and its prices at this store; they replace the tier's for an item
     level_name: str = ""
     level_prices: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    #: late-cancellation and no-show fees of their bookings not yet paid (services/bookings)
+    booking_fees_fen: int = 0
 
 
 @dataclass(frozen=True)

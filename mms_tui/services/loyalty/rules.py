@@ -33,6 +33,9 @@ BIRTHDAY_WINDOWS = ("day", "week", "month")
 ANNUAL_DUE = ("anniversary", "fixed")
 #: what a commission rule pays on: a service line, a product line, a top-up, a card sold
 COMMISSION_KINDS = ("service", "product", "topup", "card")
+#: what a late cancellation or a no-show of a booking costs the member: nothing, one visit of their visit
+#: package, or a fee put on their next bill
+BOOKING_PENALTIES = ("nothing", "visit", "fee")
 #: whom the sale was to: anyone, a member, a walk-in customer
 COMMISSION_CUSTOMERS = ("any", "member", "walk_in")
 
@@ -269,6 +272,19 @@ class CommissionRules:
 
 
 @dataclass(frozen=True)
+class BookingRules:
+    """预约: when a cancellation is late, and what a late cancellation and a no-show cost (services/bookings)."""
+
+    late_cancel_hours: int = 12
+    late_cancel: str = "nothing"  # nothing | visit | fee
+    late_cancel_fee_fen: int = 0
+    no_show: str = "nothing"
+    no_show_fee_fen: int = 0
+    #: a booking may be marked a no-show once this many minutes have passed since its start
+    no_show_after_minutes: int = 15
+
+
+@dataclass(frozen=True)
 class Rules:
     version: int = VERSION
     points: PointsRules = field(default_factory=PointsRules)
@@ -278,6 +294,7 @@ class Rules:
     birthday: BirthdayRules = field(default_factory=BirthdayRules)
     fees: FeeRules = field(default_factory=FeeRules)
     commissions: CommissionRules = field(default_factory=CommissionRules)
+    bookings: BookingRules = field(default_factory=BookingRules)
 
     def promotion(self, code: str) -> Promotion | None:
         return next((p for p in self.promotions if p.code == code), None)

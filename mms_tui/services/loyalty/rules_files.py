@@ -14,6 +14,7 @@ from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.files import write_file
 from mms_tui.services.base.text import plain_amount
 from mms_tui.services.loyalty.rules import Promotion, Rules
+from mms_tui.services.loyalty.rules_bookings import bookings_to_dict
 from mms_tui.services.loyalty.rules_commissions import commissions_to_dict
 from mms_tui.services.loyalty.rules_reader import parse_rules
 
@@ -84,6 +85,8 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
     }
     if rules.commissions.rules:  # left out when empty: documents saved before commissions read the same
         document["commissions"] = commissions_to_dict(rules.commissions)
+    if bookings_to_dict(rules.bookings):  # likewise
+        document["bookings"] = bookings_to_dict(rules.bookings)
     return document
 
 

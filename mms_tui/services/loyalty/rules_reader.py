@@ -52,6 +52,7 @@ from mms_tui.services.loyalty.rules import (
     TopupBonusRule,
     TopupRules,
 )
+from mms_tui.services.loyalty.rules_bookings import parse_bookings
 from mms_tui.services.loyalty.rules_commissions import parse_commissions
 
 # ------------------------------------------------------------------------------------------------ reading values
@@ -234,7 +235,7 @@ def _plain(hundredths: int) -> str:
 # ------------------------------------------------------------------------------------------------ parsing
 
 
-_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees", "commissions")
+_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees", "commissions", "bookings")
 
 
 def parse_rules(data: Mapping[str, Any]) -> Rules:
@@ -262,7 +263,8 @@ def parse_with_problems(data: Mapping[str, Any]) -> tuple[Rules, list[str]]:
     birthday = _parse_birthday(r, top.get("birthday"))
     fees = _parse_fees(r, top.get("fees"))
     commissions = parse_commissions(r, top.get("commissions"))
-    rules = Rules(version, points, topup, tiers, promotions, birthday, fees, commissions)
+    bookings = parse_bookings(r, top.get("bookings"))
+    rules = Rules(version, points, topup, tiers, promotions, birthday, fees, commissions, bookings)
     _cross_check(r, rules)
     return rules, r.errors
 

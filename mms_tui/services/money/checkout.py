@@ -358,7 +358,7 @@ def checkout(
         ])
         commissions.record_sale(tx, sale.id, store_obj.id, rules.commissions, line_dicts, payment.lines,
                                 member_obj is not None, credits)
-        fee_records = collect_fees(bill.fees, member_obj)
+        fee_records = collect_fees(bill.fees, member_obj, tx.txid)
         if member_obj is not None:
             tier_code = apply_spend(member_obj.id, spend, staff=staff, store=store_obj, txid=tx.txid, rules=rules)
         audit("sale.checkout", f"sale:{sale.id}", staff=staff, store=store_obj, txid=tx.txid,

@@ -7,6 +7,9 @@ the bill by kind. Each is a sale line of a fee code in category 会费, at the a
 - ``FEE-ANNUAL``: moves ``Member.fees_paid_until`` to the day the payment covers (conditionally, so two desks
   cannot both collect one year); the sale's result keeps the day before, and its refund moves it back.
 - ``FEE-LATE``: comes with the annual fee when it is due, and is never paid alone.
+- ``FEE-BOOKING``: what late cancellations and no-shows of the member's bookings cost (the rules' ``bookings``
+  section, :mod:`mms_tui.services.bookings.appointments`): all that is owed, marked paid by the checkout; its
+  refund makes it owed again.
 
 Fees earn no points and are no tier spend (what pays them: :func:`~mms_tui.services.money.payment.allocate_tenders`).
 """
@@ -18,14 +21,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mms_tui.i18n import _
-from mms_tui.models import Member
+from mms_tui.models import Booking, Member
 from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.sql import fetch_rows
+from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.loyalty.fees_due import due_fees
 from mms_tui.services.loyalty.pricing import MemberFacts
 from mms_tui.services.loyalty.rules import Rules
 
 #: fee kind → the sale line code that records it (how the desk and ``due_fees`` agree a fee was paid)
-FEE_CODES = {"joining": "FEE-JOIN", "annual": "FEE-ANNUAL", "late": "FEE-LATE"}
+FEE_CODES = {"joining": "FEE-JOIN", "annual": "FEE-ANNUAL", "late": "FEE-LATE", "booking": "FEE-BOOKING"}
 #: the category of fee lines (turnover shows fees as a column of their own)
 FEE_CATEGORY = "会费"
 
@@ -47,6 +52,7 @@ def _fee_refusal(kind: str) -> str:
         "joining": _("The joining fee is not due."),
         "annual": _("The annual fee is not due."),
         "late": _("The late fee is not due."),
+        "booking": _("No booking fee is owed."),
     }[kind]
 
 
@@ -60,7 +66,7 @@ def fees_on_bill(facts: MemberFacts | None, when: dt.datetime, rules: Rules, kin
         return [], due
     for kind in wanted:
         if kind not in FEE_CODES:
-            raise InvalidInput(_("Unknown fee {kind!r} (joining, annual or late).").format(kind=kind))
+            raise InvalidInput(_("Unknown fee {kind!r} (joining, annual, late or booking).").format(kind=kind))
     if facts is None:
         raise InvalidInput(_("Fees need a member on the bill."))
     due_kinds = {f.kind for f in due}
@@ -80,11 +86,22 @@ def fee_line_dict(fee: FeeLine) -> dict:
             "discount_reason": "", "explanations": [], "net_fen": fee.amount_fen}
 
 
-def collect_fees(fees: Sequence[FeeLine], member: Member | None) -> list[dict]:
-    """Record the fees paid; the annual fee moves the member's paid-until, only from the day it was read."""
+def collect_fees(fees: Sequence[FeeLine], member: Member | None, txid: str = "") -> list[dict]:
+    """Record the fees paid; the annual fee moves the member's paid-until, only from the day it was read; the
+    booking fee marks the bookings whose fees it paid with the checkout's ``txid``, only those read."""
     records = []
     for fee in fees:
         record: dict = {"kind": fee.kind, "code": fee.code, "amount_fen": fee.amount_fen}
+        if fee.kind == "booking" and member is not None:
+            owed = fetch_rows('SELECT "id", "fee_fen" FROM "booking" WHERE "member_id" = ? AND "fee_fen" > 0 '
+                              'AND "fee_txid" IS NULL ORDER BY "id"', (member.id,))
+            ids = [row[0] for row in owed]
+            changed = Booking.update(fee_txid=txid).where(Booking.id.in_(ids) & Booking.fee_txid.is_null()).execute() \
+                if ids else 0
+            if sum(row[1] for row in owed) != fee.amount_fen or changed != len(ids):
+                raise InvalidInput(_("The booking fees were just paid at another desk; nothing was charged."))
+            record_states("booking", ids)
+            record["bookings"] = ids
         if fee.kind == "annual" and member is not None:
             before = Member.get_by_id(member.id).fees_paid_until
             changed = Member.update(fees_paid_until=fee.covers_until).where(

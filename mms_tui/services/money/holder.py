@@ -195,7 +195,15 @@ def facts_of(holder: Holder, rules: Rules, prices: BillPrices | None = None) -> 
         promotion_uses=_promotion_uses(member.id, rules),
         principal_fen=sv.principal_fen if sv is not None else 0,
         bonus_fen=sv.bonus_fen if sv is not None else 0,
+        booking_fees_fen=booking_fees_owed(member.id),
     )
+
+
+def booking_fees_owed(member_id: int) -> int:
+    """The fees late cancellations and no-shows put on the member's bill, not yet paid."""
+    rows = fetch_rows('SELECT COALESCE(SUM("fee_fen"), 0) FROM "booking" WHERE "member_id" = ? AND "fee_fen" > 0 '
+                      'AND "fee_txid" IS NULL', (member_id,))
+    return int(rows[0][0] or 0)
 
 
 # ------------------------------------------------------------------------------------------------ tenders

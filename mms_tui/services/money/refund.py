@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 from mms_tui.i18n import _
 from mms_tui.models import (
+    Booking,
     Card,
     Coupon,
     Entry,
@@ -57,6 +58,7 @@ from mms_tui.services.base.errors import (
 )
 from mms_tui.services.base.resolve import resolve_store
 from mms_tui.services.base.text import format_money
+from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import Posting, audit, post, run_operation
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
 from mms_tui.services.loyalty.tiers import apply_spend
@@ -138,6 +140,10 @@ def _reverse_fees(result: dict, sale: Sale) -> None:
     """Move the annual fee's paid-until back, only while this sale's payment is the last one and nothing else
     moved it since."""
     for fee in result.get("fees", []):
+        if fee.get("kind") == "booking" and fee.get("bookings"):
+            Booking.update(fee_txid=None).where(Booking.id.in_(fee["bookings"])).execute()
+            record_states("booking", fee["bookings"])
+            continue
         if fee.get("kind") != "annual" or sale.member_id is None:
             continue
         after = dt.date.fromisoformat(fee["paid_until_after"]) if fee.get("paid_until_after") else None
