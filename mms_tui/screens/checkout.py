@@ -71,7 +71,9 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         Binding("delete", "remove_line", N_("Remove line"), id="checkout.remove", show=False),
     ]
 
-    def __init__(self, member_id: int | None, member_name: str = "") -> None:
+    def __init__(self, member_id: int | None, member_name: str = "", *, lines: list[str] = (),
+                 performers: dict[str, list[tuple[str, int]]] | None = None) -> None:
+        """``lines`` and ``performers``: a bill opened already filled (a booking that arrived)."""
         super().__init__()
         self.member_id = member_id
         self.member_name = member_name
@@ -87,8 +89,9 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.notice: SavingNotice | None = None
         self.busy = False
         #: item code → [(staff code, share in basis points)] credited with the line's commission
-        self.performers: dict[str, list[tuple[str, int]]] = {}
+        self.performers: dict[str, list[tuple[str, int]]] = dict(performers or {})
         self.approver: Staff | None = None
+        self.lines = [LineRequest(code, 1) for code in lines]
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -123,6 +126,9 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.show_discounts()
         if self.member_id is not None:
             self.load_offers()
+        if self.lines:  # a bill opened filled (a booking arrived): ready to be paid
+            self.query_one("#amount", Input).focus()
+            self.reprice()
 
     # --- what the member is offered ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         Binding("f3", "register", N_("New member"), id="desk.register"),
         Binding("f4", "clock", N_("Clock"), id="desk.clock"),
         Binding("f5", "clocked_in", N_("Clocked in"), id="desk.clocked_in", show=False),
+        Binding("f6", "bookings", N_("Bookings"), id="desk.bookings"),
         Binding("f8", "today", N_("Today"), id="desk.today"),
         Binding("f9", "walk_in", N_("Walk-in"), id="desk.walk_in"),
         Binding("f10", "manage", N_("Manage"), id="desk.manage"),
@@ -101,6 +102,11 @@ class DeskScreen(WorkerErrors, Screen[None]):
         from mms_tui.screens.attendance import ClockedInScreen
 
         self.app.push_screen(ClockedInScreen(self.app.settings.store), lambda _result: self.action_focus_search())
+
+    def action_bookings(self) -> None:
+        from mms_tui.screens.bookings import BookingsScreen
+
+        self.app.push_screen(BookingsScreen(), lambda _result: self.action_focus_search())
 
     def action_today(self) -> None:
         from mms_tui.screens.today import TodayScreen

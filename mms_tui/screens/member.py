@@ -90,7 +90,7 @@ def benefit_lines(view: MemberView) -> list[str]:
 MORE_ACTIONS = [
     ("issue_card", "f6"), ("edit", "f7"), ("freeze", "f8"), ("replace_card", "ctrl+l"), ("birthday", "ctrl+d"),
     ("gift", "ctrl+g"), ("renew", "ctrl+r"), ("transfer", "ctrl+t"), ("family", "ctrl+f"), ("phone", "ctrl+o"),
-    ("record", "ctrl+e"),
+    ("record", "ctrl+e"), ("book", "ctrl+b"),
 ]
 
 
@@ -118,6 +118,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         Binding("ctrl+f", "family", N_("Family"), id="member.family", show=False),
         Binding("ctrl+o", "phone", N_("Full phone"), id="member.phone", show=False),
         Binding("ctrl+e", "record", N_("Details"), id="member.record", show=False),
+        Binding("ctrl+b", "book", N_("Book"), id="member.book", show=False),
         Binding("question_mark", "app.help", N_("Help"), id="member.help", show=False),
     ]
 
@@ -135,6 +136,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         with Vertical(id="member-body"):
             yield Static(id="member-title")
             yield Static(id="member-facts")
+            yield Static(id="member-bookings")
             yield Static(id="outcome")
             yield Static(id="alerts")
             yield Static(id="benefits")
@@ -205,6 +207,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         benefits.update(escape("\n".join("★ " + line for line in lines)))
         benefits.display = bool(lines)
         self.refresh_bindings()
+        self.load_bookings(view.member_id)
         table = self.query_one("#cards", DataTable)
         table.clear()
         today = clock.today().isoformat()
@@ -222,6 +225,36 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         sales = [_("Last sales")] + [f"{s.when[5:]}  {s.amount}  {fit(s.what, 14)}" for s in view.recent_sales]
         self.query_one("#recent-visits", Static).update(escape("\n".join(visits)))
         self.query_one("#recent-sales", Static).update(escape("\n".join(sales)))
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="member-bookings")
+    def load_bookings(self, member_id: int) -> None:
+        from mms_tui.services.bookings.appointments import upcoming
+
+        booked = in_connection(upcoming, member_id, limit=3)
+        text = _("Booked: {list}").format(list="  ".join(
+            f"{b.start:%m-%d %H:%M} {b.services} {b.staff_name}" for b in booked)) if booked else ""
+        self.app.call_from_thread(self.show_bookings, member_id, text)
+
+    def show_bookings(self, member_id: int, text: str) -> None:
+        if member_id != self.member_id:
+            return  # another member's screen by now
+        box = self.query_one("#member-bookings", Static)
+        box.update(escape(text))
+        box.display = bool(text)
+
+    def action_book(self) -> None:
+        from mms_tui.screens.bookings import BookDialog
+
+        if self.view is None:
+            return
+
+        def booked(line: str | None) -> None:
+            if line:
+                self.outcome(line, True)
+                self.load_bookings(self.member_id)
+
+        self.app.push_screen(BookDialog(self.app.settings.store, member_id=self.member_id,
+                                        member_name=self.view.name), booked)
 
     def selected_card(self) -> CardSummary | None:
         if self.view is None or not self.view.cards:

@@ -529,6 +529,34 @@ def book(member: Member | int | str | None, services: Sequence[str], by: Staff, 
                          member=who.id if who else None, body=body, result_type=BookingResult)
 
 
+def member_by_query(query: str) -> Member:
+    """The one member a desk's query names (card, phone, last 4, name, pinyin initials), for a booking form: a
+    card or a full phone always names one; otherwise the query must match one member only."""
+    from mms_tui.services.members.lookup import lookup
+
+    hits = lookup(query, limit=2)
+    if not hits:
+        raise NotFound(_("No member matches {query}.").format(query=query.strip()))
+    if len(hits) > 1 and hits[0].match not in ("card", "phone"):
+        raise InvalidInput(_("Several members match {query}: type the phone or swipe the card.").format(
+            query=query.strip()))
+    return resolve_member(hits[0].member_id)
+
+
+def book_at_desk(query: str | int, services: str, by: Staff, txid: str, *, start: str, staff: str, store: str | None,
+                 guest_name: str = "", guest_phone: str = "", note: str = "", weeks: str = "1") -> BookingResult:
+    """The booking form's fields as typed: the member by a desk query (empty: a walk-in; an id: that member),
+    services as comma-separated codes, the weeks as text."""
+    try:
+        repeat = int((weeks or "1").strip())
+    except ValueError:
+        raise InvalidInput(_("Weeks: a whole number from 1 to {n}.").format(n=MAX_WEEKS)) from None
+    member = resolve_member(query) if isinstance(query, int) else member_by_query(query) if query.strip() else None
+    codes = [c.strip() for c in (services or "").replace("，", ",").split(",") if c.strip()]
+    return book(member, codes, by, txid, start=start, staff=staff or None, store=store, guest_name=guest_name,
+                guest_phone=guest_phone, note=note, weeks=repeat)
+
+
 def _booking(booking_id: int) -> Booking:
     b = Booking.get_or_none(Booking.id == booking_id)
     if b is None:
@@ -717,7 +745,7 @@ def link_sale(booking_id: int, sale_txid: str) -> None:
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def _views(query) -> list[BookingView]:
+def views_of(query) -> list[BookingView]:
     rows = list(query)
     if not rows:
         return []
@@ -753,7 +781,7 @@ def day_bookings(store: Store | str | None, day: dt.date, *, staff: Staff | None
              .order_by(Booking.start, Booking.id))
     if live_only:
         query = query.where(Booking.status.in_(LIVE))
-    return _views(query)
+    return views_of(query)
 
 
 def list_bookings(start_day: dt.date, end_day: dt.date, *, store: Store | str | None = None,
@@ -769,17 +797,17 @@ def list_bookings(start_day: dt.date, end_day: dt.date, *, store: Store | str | 
         if s is None:
             raise NotFound(_("No staff member {code}.").format(code=staff_code))
         query = query.where(Booking.staff == s.id)
-    return _views(query.order_by(Booking.start, Booking.id))
+    return views_of(query.order_by(Booking.start, Booking.id))
 
 
 def upcoming(member_id: int, *, limit: int = 5) -> list[BookingView]:
     """A member's next live bookings (the member's screen shows them)."""
-    return _views(Booking.select().where((Booking.member == member_id) & (Booking.status == "booked")
+    return views_of(Booking.select().where((Booking.member == member_id) & (Booking.status == "booked")
                                          & (Booking.end > clock.now())).order_by(Booking.start).limit(limit))
 
 
 def booking_view(booking_id: int) -> BookingView:
-    return _views(Booking.select().where(Booking.id == _booking(booking_id).id))[0]
+    return views_of(Booking.select().where(Booking.id == _booking(booking_id).id))[0]
 
 
 # ------------------------------------------------------------------------------------------------ set-up
