@@ -13,6 +13,7 @@ and ``main``; each command group lives in its own module:
     devices    devices watch
     staff      staff list|add|edit|disable|enable|reset-pin, audit
     stores     stores list, add, edit, move, close
+    classes    classes: types, rooms, timetable, sessions, places, check-in at the door
     serve      serve (the desk in a web browser)
 
 ``options`` holds the options several commands share (one decorator each), ``common`` what they share besides
@@ -28,6 +29,7 @@ import peewee
 from mms_tui import __version__
 from mms_tui.cli import (
     catalogue,
+    classes,
     devices,
     exchange,
     loyalty,
@@ -112,6 +114,7 @@ for _command in (
     devices.devices_group,
     staff.staff_group, staff.audit,
     stores.stores_group,
+    classes.classes_group,
     serve.serve,
 ):
     cli.add_command(_command)

@@ -37,6 +37,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "repeat_check_in": {"visits": 10, "period": "day"},
     # 考勤: a clock-in this many minutes after the rostered start is late (attendance)
     "attendance": {"grace_minutes": 5},
+    # 课程: a class place cancelled less than this many hours before the class starts is a late cancellation
+    "bookings": {"late_cancel_hours": 12},
     # 备用金: the cash a drawer starts each shift with
     "shift_float_fen": 0,
     # the most one operation may move (fen), and the most a card may hold in each of its balances: far above any

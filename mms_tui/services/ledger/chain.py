@@ -377,6 +377,13 @@ STATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "attendance_punch": ("staff_id", "store_id", "kind", "at", "source", "supersedes_id", "void"),
     "roster_day": ("staff_id", "weekday", "start", "end"),
     "roster_exception": ("staff_id", "day", "start", "end"),
+    # group classes (migration 19): rooms, class types, the timetable, sessions and the places in them
+    "room": ("code", "store_id", "active"),
+    "class_type": ("code", "minutes", "capacity", "active"),
+    "class_slot": ("class_type_id", "store_id", "room_id", "coach_id", "weekday", "start", "capacity", "active"),
+    "class_session": ("class_type_id", "store_id", "room_id", "coach_id", "slot_id", "start", "end", "capacity",
+                      "cancelled"),
+    "class_booking": ("session_id", "member_id", "card_id", "status", "late", "visit_id"),
 }
 
 
