@@ -15,7 +15,7 @@ import pytest
 
 from mms_tui import clock
 from mms_tui.models import Card, ClassBooking, ClassSession, Visit
-from mms_tui.services.base.errors import PermissionDenied, TxidConflict, UnknownMember
+from mms_tui.services.base.errors import InvalidInput, PermissionDenied, TxidConflict, UnknownMember
 from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.bookings.classes import (
     AlreadyBooked,
@@ -42,6 +42,7 @@ from mms_tui.services.bookings.rooms import add_room, list_rooms
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.passes import freeze_card
+from mms_tui.services.members.privacy import erase_member
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.staff.admin import add_staff
 
@@ -145,6 +146,10 @@ def test_a_booking_is_refused_with_the_reason_and_nothing_written(gym):
             book_class(ok, gym.session_id, desk.cashier, "b-twice")
         with pytest.raises(UnknownMember):
             book_class("13999999999", gym.session_id, desk.cashier, "b-unknown")
+        gone, _ = member(gym, 5)
+        erase_member(gone, desk.manager, "会员要求删除", "erase-5")
+        with pytest.raises(InvalidInput, match="is not active"):
+            book_class(gone, gym.session_id, desk.cashier, "b-erased")
     with clock.pinned(gym.start + dt.timedelta(minutes=1)), pytest.raises(ClassUnavailable, match="has started"):
         book_class(frozen, gym.session_id, desk.cashier, "b-late")
     with clock.pinned(gym.now):
@@ -155,30 +160,35 @@ def test_a_booking_is_refused_with_the_reason_and_nothing_written(gym):
     assert ClassBooking.get_by_id(first.id).status == "cancelled"  # with its session
 
 
-def test_capacity_then_the_waitlist_promoted_in_order_skipping_a_package_used_up(gym, run):
+def test_capacity_then_the_waitlist_promoted_in_order_skipping_passes_no_longer_valid(gym, run):
     desk = gym.desk
     with clock.pinned(gym.now):
         a, _ = member(gym, 1)
         b, _ = member(gym, 2)
         c, c_card = member(gym, 3, kind="V10")
+        f, f_card = member(gym, 6)
         d, _ = member(gym, 4)
         e, _ = member(gym, 5)
-        results = [book_class(m, gym.session_id, desk.cashier, f"b{m}") for m in (a, b, c, d, e)]
+        results = [book_class(m, gym.session_id, desk.cashier, f"b{m}") for m in (a, b, c, f, d, e)]
         assert [(r.status, r.position) for r in results] == [
-            ("booked", 0), ("booked", 0), ("waitlisted", 1), ("waitlisted", 2), ("waitlisted", 3)]
+            ("booked", 0), ("booked", 0), ("waitlisted", 1), ("waitlisted", 2), ("waitlisted", 3),
+            ("waitlisted", 4)]
         assert results[2].card_no == c_card  # the package is named; no visit used
         assert Card.get(Card.card_no == c_card).visits_left == 10
         for i in range(10):  # meanwhile 会员3 uses up the package at the desk
             check_in(c_card, desk.cashier, f"use-{i}", again=True)
+        freeze_card(f_card, desk.cashier, "fr-6")  # and 会员6's pass is frozen
         done = cancel_class(results[0].id, desk.cashier, "会员来电", "x1")
-        assert [p.member_id for p in done.promoted] == [d]  # 会员3's package no longer allows it
+        assert [p.member_id for p in done.promoted] == [d]  # neither 会员3 nor 会员6 may take it now
         assert [(line.member, line.status, line.position) for line in session_roster(gym.session_id)] == [
-            ("会员2", "booked", 1), ("会员4", "booked", 2), ("会员3", "waitlisted", 1), ("会员5", "waitlisted", 2)]
+            ("会员2", "booked", 1), ("会员4", "booked", 2), ("会员3", "waitlisted", 1), ("会员6", "waitlisted", 2),
+            ("会员5", "waitlisted", 3)]
         promoted = ClassBooking.get(ClassBooking.member == d)
         assert promoted.promoted_at == gym.now
         done = cancel_class(f"b{b}", desk.cashier, "出差", "x2")  # by the booking's txid
         assert [p.member_id for p in done.promoted] == [e]
-    assert places() == [(a, "cancelled"), (b, "cancelled"), (c, "waitlisted"), (d, "booked"), (e, "booked")]
+    assert places() == [(a, "cancelled"), (b, "cancelled"), (c, "waitlisted"), (f, "waitlisted"), (d, "booked"),
+                        (e, "booked")]
     mms_check_passes(run, desk.target)
 
 
@@ -341,6 +351,8 @@ def test_the_commands(gym, run):
         result = run(*db, "classes", "roster", made["id"], "--format", "csv")
         assert [line.split(",")[2:5] for line in result.stdout.splitlines()[1:]] == [
             ["会员1", pkg_card, "booked"], ["会员2", "C00002", "waitlisted"]]
+        result = run(*db, "classes", "edit-type", "YOGA", "--name", "流瑜伽", "--format", "csv")
+        assert result.stdout.splitlines()[1:] == ["YOGA,流瑜伽,60,2,True"]
         result = run(*db, "classes", "add-type", "BOX", "拳击", "--minutes", "0", "--capacity", "5")
         assert (result.exit_code, result.stderr.strip()) == (1, "Error: A class lasts 1 to 1440 minutes, not 0.")
     with clock.pinned(dt.datetime.combine(gym.day, dt.time(19, 0))):
@@ -355,7 +367,7 @@ def test_the_commands(gym, run):
             1, "Error: The place of 会员1 in 动感单车 is attended: it cannot be cancelled.")
     with clock.pinned(gym.now):
         result = run(*db, "classes", "types", "--format", "csv")
-        assert result.stdout.splitlines()[1:] == ["SPIN,动感单车,45,1,True", "YOGA,瑜伽,60,2,True"]
+        assert result.stdout.splitlines()[1:] == ["SPIN,动感单车,45,1,True", "YOGA,流瑜伽,60,2,True"]
         result = run(*db, "classes", "timetable", "--store", "HQ", "--format", "csv")
         assert len(result.stdout.splitlines()) == 3
         result = run(*db, "classes", "rooms", "--format", "csv")
