@@ -14,6 +14,7 @@ and ``main``; each command group lives in its own module:
     staff      staff list|add|edit|disable|enable|reset-pin, audit
     stores     stores list, add, edit, move, close
     bookings   bookings list, add, free, move, cancel, no-show, rooms
+    classes    classes: types, rooms, timetable, sessions, places, check-in at the door
     serve      serve (the desk in a web browser)
 
 ``options`` holds the options several commands share (one decorator each), ``common`` what they share besides
@@ -30,6 +31,7 @@ from mms_tui import __version__
 from mms_tui.cli import (
     bookings,
     catalogue,
+    classes,
     devices,
     exchange,
     loyalty,
@@ -115,6 +117,7 @@ for _command in (
     staff.staff_group, staff.audit,
     stores.stores_group,
     bookings.bookings_group,
+    classes.classes_group,
     serve.serve,
 ):
     cli.add_command(_command)

@@ -379,6 +379,13 @@ STATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "roster_exception": ("staff_id", "day", "start", "end"),
     # bookings (migration 19): who, when, in which state, and the fee its policy put on the member's bill
     "booking": ("status", "member_id", "staff_id", "room_id", "start", "end", "fee_fen", "fee_txid"),
+    # group classes (migration 19): rooms, class types, the timetable, sessions and the places in them
+    "room": ("code", "store_id", "active"),
+    "class_type": ("code", "minutes", "capacity", "active"),
+    "class_slot": ("class_type_id", "store_id", "room_id", "coach_id", "weekday", "start", "capacity", "active"),
+    "class_session": ("class_type_id", "store_id", "room_id", "coach_id", "slot_id", "start", "end", "capacity",
+                      "cancelled"),
+    "class_booking": ("session_id", "member_id", "card_id", "status", "late", "visit_id"),
 }
 
 

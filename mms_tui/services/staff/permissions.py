@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, str] = {
     "audit.read": "manager",  # list the audited events (of their own store: may_see_store)
     "stores.manage": "admin",  # add, rename, move and close stores
     "stores.edit": "manager",  # a store's address, phone and receipt header (a manager: their own stores)
+    "rooms.manage": "manager",  # add rooms and resources to a store, and take them out of use (their own stores)
+    "classes.manage": "manager",  # class types, a store's timetable, generating and cancelling its sessions
 }
 
 
