@@ -22,6 +22,7 @@ from collections import defaultdict
 import peewee
 from textual.app import App
 from textual.binding import Binding
+from textual.coordinate import Coordinate
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Label
 from textual.widgets import Footer as TextualFooter
@@ -168,6 +169,58 @@ def a_varied_shop(desk) -> None:
     attendance.set_week("c01", attendance.parse_week(["mon-fri=09:00-18:00"]), m)
     attendance.set_exception("c01", dt.date(2026, 11, 20), attendance.parse_shift("off"), m, "调休")
     attendance.set_exception("c01", dt.date(2026, 11, 21), attendance.parse_shift("10:00-14:00"), m)
+    # bookings (at 8:00 the day after tomorrow): a room for SPA and a booking in it, a member's weekly booking,
+    # one moved, a walk-in's cancelled, a late cancellation's fee paid on a bill, an arrival paid and tied to its
+    # sale; a class type, a timetable line in the room, its session, a place cancelled and the waitlisted member
+    # promoted, then checked in at the door
+    from mms_tui.models import Booking
+    from mms_tui.services.bookings import appointments as ap
+    from mms_tui.services.bookings.classes import (
+        add_class_type,
+        add_session,
+        add_slot,
+        book_class,
+        cancel_class,
+        class_check_in,
+        generate_sessions,
+    )
+    from mms_tui.services.bookings.rooms import add_room
+    from mms_tui.services.loyalty.rules_files import rules_from_text
+    from mms_tui.services.loyalty.rules_store import save_rules
+
+    day = clock.today() + dt.timedelta(days=2)
+    with clock.pinned(dt.datetime.combine(day, dt.time(8))):
+        save_rules(rules_from_text('[bookings]\nlate_cancel = "fee"\nlate_cancel_fee = "20"', "toml"), m)
+        add_room("R1", "理疗室", "HQ", m)
+        ap.set_service_rooms(m, "SPA", ["R1"])
+        add_staff("t02", "王技师", by=desk.admin, performer=True, services=["SPA"])
+        ap.book(wang, ["SPA"], c, "g-b0", start=dt.datetime.combine(day, dt.time(15)), staff="t02")
+        weekly = ap.book(zhang, ["HAIR"], c, "g-b1", start=dt.datetime.combine(day, dt.time(10)), staff="t01",
+                         note="老位置", weeks=2)
+        ap.move(weekly.booking_ids[1], c, "g-b1m", start=dt.datetime.combine(day + dt.timedelta(days=8),
+                                                                               dt.time(10)))
+        walk_in = ap.book(None, ["HAIR"], c, "g-b2", start=dt.datetime.combine(day, dt.time(11)), staff="t01",
+                          guest_name="路人", guest_phone="13600136000")
+        ap.cancel(walk_in.booking_ids[0], c, "不来了", "g-b3")
+        late = ap.book(li, ["HAIR"], c, "g-b4", start=dt.datetime.combine(day, dt.time(12)), staff="t01")
+        ap.cancel(late.booking_ids[0], c, "临时有事", "g-b5")
+        checkout(li, ["WATER"], [("cash", 2_300)], c, "g-s3", fees=["booking"])
+        arrival = ap.arrive(weekly.booking_ids[0], c, "g-b6")
+        paid = checkout(zhang, arrival.lines, [("cash", 8_800)], c, "g-s4", performers=arrival.performers)
+        ap.link_sale(weekly.booking_ids[0], paid.txid)
+        # what the member-messaging issue writes once it sends a reminder
+        Booking.update(reminded_at=clock.now()).where(Booking.txid == "g-b0").execute()
+        add_class_type("YOGA", "瑜伽", 60, 1, m)
+        add_slot("HQ", "YOGA", day.isoweekday(), "19:00", "t01", m, room="R1")
+        add_slot("HQ", "YOGA", day.isoweekday(), "07:00", "t01", m)  # in no room
+        add_session("HQ", "YOGA", dt.datetime.combine(day, dt.time(21)), "t01", m)  # a one-off, on no line
+        session = next(s for s in generate_sessions("HQ", day, day, m).created if s.room == "R1")
+        book_class(zhang, session.id, c, "g-c1")
+        issue_card(li, "V10", c, "g-i6", card_no="00088888")
+        book_class(li, session.id, c, "g-c2", card="00088888")  # the one place is taken: the waitlist
+        cancel_class("g-c1", c, "加班", "g-c3")  # 李四 moves up
+    with clock.pinned(dt.datetime.combine(day, dt.time(18, 50))):
+        class_check_in("00088888", "HQ", c, "g-c4")
 
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:
@@ -310,7 +363,9 @@ def the_apps_screens() -> set[type]:
         module = importlib.import_module(info.name)
         found |= {obj for _name, obj in inspect.getmembers(module, inspect.isclass)
                   if issubclass(obj, Screen) and obj.__module__ == module.__name__}
-    return found - {OperationDialog, ManageForm, ManageListScreen}
+    from mms_tui.screens.bookings import _BookingDialog
+
+    return found - {OperationDialog, ManageForm, ManageListScreen, _BookingDialog}
 
 
 def a_shop_for_every_screen(desk) -> None:
@@ -325,6 +380,12 @@ def a_shop_for_every_screen(desk) -> None:
     set_family(li, "13800138000", c, "f-f1")
     report_lost(issue_card(li, "SV", c, "f-i2", card_no="00055555").card_id, c, "f-l1")
     register_member("周山", "13912345678", c, "f-r2")  # zs: 张三 and 周山, a list
+    from mms_tui.services.bookings.appointments import book
+    from mms_tui.services.staff.admin import add_staff
+
+    add_staff("p01", "王师傅", by=desk.admin, performer=True, services=["HAIR"])  # a booking for tomorrow, 10:00
+    book(zhang, ["HAIR"], c, "f-b1", start=dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(10)),
+         staff="p01")
 
 
 async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
@@ -395,6 +456,18 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("desk after the clock dialog", "escape")
         await step("who is clocked in", "f5")
         await step("desk after who is clocked in", "escape")
+        await step("bookings: the day", "f6")
+        await step("bookings: a free slot booked", "enter")
+        await step("bookings after the booking form", "escape")
+        await step("bookings: the day after", "f5")
+        grid = app.screen
+        grid.query_one("#bookings-grid", DataTable).cursor_coordinate = Coordinate(
+            grid.grid.row_of(dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(10))), 1)
+        for name, key in (("move", "f3"), ("cancel", "f8"), ("no-show", "f7")):
+            await step(f"bookings: {name}", key)
+            await step(f"bookings after {name}", "escape")
+        await step("bookings: the list", "f9")
+        await step("desk after the bookings", "escape")
         app.offer_read(Read("card", "STAFF001", "rdm6300"))
         await step("a staff card swiped: the clock dialog")
         await step("desk after the staff card", "escape")
@@ -416,7 +489,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("member after the unknown card", "escape")
         for name, key in (("top up", "f4"), ("issue a card", "f6"), ("edit", "f7"), ("freeze: the question", "f8"),
                           ("lost card", "ctrl+l"), ("gift for points", "ctrl+g"), ("renew a pass", "ctrl+r"),
-                          ("transfer visits", "ctrl+t"), ("family", "ctrl+f"), ("details", "ctrl+e")):
+                          ("transfer visits", "ctrl+t"), ("family", "ctrl+f"), ("details", "ctrl+e"),
+                          ("book", "ctrl+b")):
             await step(name, key)
             await step(f"member after {name}", "escape")
         await step("member: the full phone", "ctrl+o")

@@ -645,6 +645,89 @@ async def rate_service(pilot) -> None:
     await settle(pilot)
 
 
+def a_day_of_bookings() -> None:
+    """Wednesday at the salon: 欧阳娜娜 arrived at 14:00, 李四 at 16:00, a walk-in at 17:00 and a no-show at 13:00."""
+    from mms_tui.models import Member, ServiceItem, Staff
+    from mms_tui.services.bookings import appointments as ap
+
+    performers_of_hair()
+    ServiceItem.update(duration_minutes=60).where(ServiceItem.code == "HAIR").execute()
+    cashier = Staff.get(Staff.code == "c01")
+    ouyang = Member.get(Member.phone == "13800138000").id
+    li = Member.get(Member.phone == "13912345678").id
+    with clock.pinned(MOMENT - dt.timedelta(days=1)):
+        done = ap.book(ouyang, ["HAIR"], cashier, "bk-1", start=MOMENT.replace(hour=14, minute=0), staff="p01")
+        ap.book(li, ["HAIR"], cashier, "bk-2", start=MOMENT.replace(hour=16, minute=0), staff="p02",
+                note="想换个发型，带了参考图")
+        ap.book(None, ["HAIR"], cashier, "bk-3", start=MOMENT.replace(hour=17, minute=0), staff="p01",
+                guest_name="王女士", guest_phone="13700137999")
+        gone = ap.book(ouyang, ["HAIR"], cashier, "bk-4", start=MOMENT.replace(hour=12, minute=30), staff="p02")
+    with clock.pinned(MOMENT.replace(hour=13, minute=55)):
+        ap.arrive(done.booking_ids[0], cashier, "bk-arrive")
+    with clock.pinned(MOMENT.replace(hour=13, minute=0)):
+        ap.no_show(gone.booking_ids[0], cashier, "bk-ns")
+
+
+async def bookings_day(pilot) -> None:
+    """F6: the day's grid, now (15:30) marked, the cursor on it."""
+    a_day_of_bookings()
+    await logged_in(pilot)
+    await pilot.press("f6")
+    await settle(pilot)
+
+
+async def bookings_list(pilot) -> None:
+    await bookings_day(pilot)
+    await pilot.press("f9")
+    await settle(pilot)
+
+
+async def book_refused(pilot) -> None:
+    """Enter on a free slot (15:30, the first stylist), a busy stylist and time typed: the reason and the next free
+    slots."""
+    await bookings_day(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#book-member").value = "13700137000"
+    screen.query_one("#book-services").value = "HAIR"
+    screen.query_one("#book-staff").value = "p02"
+    screen.query_one("#book-start").value = MOMENT.replace(hour=16, minute=30).strftime("%Y-%m-%d %H:%M")
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def booking_move(pilot) -> None:
+    await bookings_day(pilot)
+    await pilot.press("down", "down", "down", "f3")
+    await settle(pilot)
+
+
+async def booking_cancel(pilot) -> None:
+    await bookings_day(pilot)
+    await pilot.press("down", "down", "down", "f8")
+    await settle(pilot)
+    await pilot.press(*"改天再来")
+    await settle(pilot)
+
+
+async def booking_no_show(pilot) -> None:
+    """F7 on a booking that has not started yet: refused, too early."""
+    await bookings_day(pilot)
+    await pilot.press("down", "down", "down", "f7")
+    await settle(pilot)
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def member_booked(pilot) -> None:
+    """A member's screen with their next booking; Ctrl+B: the booking form for them."""
+    a_day_of_bookings()
+    await member(pilot, "13912345678")
+    await pilot.press("ctrl+b")
+    await settle(pilot)
+
+
 SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "login": login,
     "login_wrong_pin": login_wrong_pin,
@@ -708,6 +791,13 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "performer_picker": performer_picker,
     "my_commissions": my_commissions,
     "rate_service": rate_service,
+    "bookings_day": bookings_day,
+    "bookings_list": bookings_list,
+    "book_refused": book_refused,
+    "booking_move": booking_move,
+    "booking_cancel": booking_cancel,
+    "booking_no_show": booking_no_show,
+    "member_booked": member_booked,
 }
 
 

@@ -1,4 +1,4 @@
-"""Group classes (课程安排): ``mms classes types|add-type|rooms|add-room|timetable|add-slot|end-slot|generate|
+"""Group classes (课程安排): ``mms classes types|add-type|rooms|add-room|timetable|add-slot|add-session|end-slot|generate|
 sessions|roster|book|cancel|checkin|no-shows``. The rules live in ``services.bookings.classes`` and ``rooms``."""
 
 from __future__ import annotations
@@ -180,6 +180,28 @@ def add_slot_command(ctx: click.Context, class_type: str, weekday: str, start: s
     row = add_slot(store_code, class_type, weekday, start, coach, acting_staff(staff_code, pin_stdin), room=room,
                    capacity=capacity)
     write_rows(_slot_rows([row]), fmt)
+
+
+@classes_group.command("add-session")
+@click.argument("class_type", metavar="TYPE")
+@click.argument("start", metavar="'YYYY-MM-DD HH:MM'")
+@click.option("--coach", required=True, metavar="CODE", help="The staff member who teaches it.")
+@click.option("--room", metavar="CODE", help="One of the store's rooms.")
+@click.option("--capacity", type=int, help="Places (default: the class type's).")
+@store_option("The store (default: the store of --staff).")
+@staff_options("Manager or admin who adds it.")
+@format_option()
+@click.pass_context
+def add_session_command(ctx: click.Context, class_type: str, start: str, coach: str, room: str | None,
+                        capacity: int | None, store_code: str | None, staff_code: str | None, pin_stdin: bool,
+                        fmt: str) -> None:
+    """Add a one-off class of TYPE at START (a workshop, a make-up class), on no timetable line."""
+    from mms_tui.services.bookings.classes import add_session
+
+    open_database(settings_of(ctx))
+    row = add_session(store_code, class_type, start, coach, acting_staff(staff_code, pin_stdin), room=room,
+                      capacity=capacity)
+    write_rows(_session_rows([row]), fmt)
 
 
 @classes_group.command("end-slot")

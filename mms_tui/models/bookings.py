@@ -144,7 +144,7 @@ class ClassBooking(BaseModel):
     txid = peewee.CharField(max_length=64, unique=True)
     session = peewee.ForeignKeyField(ClassSession, backref="bookings", on_delete="RESTRICT")
     member = peewee.ForeignKeyField(Member, backref="class_bookings", on_delete="RESTRICT")
-    card = peewee.ForeignKeyField(Card, null=True, backref="class_bookings", on_delete="RESTRICT")
+    card = peewee.ForeignKeyField(Card, backref="class_bookings", on_delete="RESTRICT")
     status = peewee.CharField(max_length=10, constraints=[
         peewee.Check("status IN ('booked','waitlisted','cancelled','attended','no_show')")])
     created_by = peewee.ForeignKeyField(Staff, backref="class_bookings_made", on_delete="RESTRICT")

@@ -25,7 +25,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors, error_message, in_connection
 from mms_tui.screens.dialog import MenuScreen, OperationDialog, field_row
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.text import fit
+from mms_tui.services.base.text import display_width, fit
 from mms_tui.services.bookings.appointments import (
     Arrival,
     BookingRefused,
@@ -36,6 +36,7 @@ from mms_tui.services.bookings.appointments import (
     cancel,
     link_sale,
     move,
+    next_step,
     no_show,
     policy_text,
 )
@@ -67,9 +68,15 @@ def cell_text(grid: DayGrid, row: int, col: int) -> Text:
     booking, first = hit
     mark = STATUS_MARKS[booking.status]
     if first:
-        text = fit(f"{mark}{booking.who}", COLUMN - 1)
+        text = padded(f"{mark}{booking.who}")
         return Text(text, style="bold reverse" if booking.status == "booked" else "reverse")
-    return Text(fit(f"│{booking.services}", COLUMN - 1), style="dim" if booking.status == "no_show" else "")
+    return Text(padded(f"│{booking.services}"), style="dim" if booking.status == "no_show" else "")
+
+
+def padded(text: str) -> str:
+    """Fitted to a staff column and filled to its edge (a booking reads as one bar)."""
+    text = fit(text, COLUMN - 1)
+    return text + " " * max(0, COLUMN - 1 - display_width(text))
 
 
 class BookingsScreen(WorkerErrors, Screen[None]):
@@ -202,8 +209,9 @@ class BookingsScreen(WorkerErrors, Screen[None]):
         detail = self.query_one("#bookings-detail", Static)
         if b is None:
             slot = self.slot()
-            detail.update(_("Free: {time} {staff} — Enter books it").format(
-                time=f"{slot[1]:%H:%M}", staff=slot[0]) if slot else "")
+            name = next((c.name for c in self.grid.columns if c.code == slot[0]), "") if slot and self.grid else ""
+            detail.update(escape(_("Free: {time} {staff} — Enter books it").format(
+                time=f"{slot[1]:%H:%M}", staff=name)) if slot else "")
             return
         room = f" · {b.room_code}" if b.room_code else ""
         note = f"\n{b.note}" if b.note else ""
@@ -334,6 +342,19 @@ class BookDialog(OperationDialog):
 
     def on_mount(self) -> None:
         self.query_one("#book-member" if self.member_id is None else "#book-services", Input).focus()
+        if self.start is None:
+            self.offer_start()
+
+    @work(thread=True, exit_on_error=False, group="book-start")
+    def offer_start(self) -> None:
+        """No slot chosen (booked from a member's screen): the first start on the day view's step after now."""
+        start = in_connection(next_step)
+        self.app.call_from_thread(self.fill_start, start)
+
+    def fill_start(self, start: dt.datetime) -> None:
+        box = self.query_one("#book-start", Input)
+        if not box.value:
+            box.value = f"{start:%Y-%m-%d %H:%M}"
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

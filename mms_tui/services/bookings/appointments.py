@@ -179,6 +179,13 @@ def step_minutes() -> int:
     return _hours_setting()[2]
 
 
+def next_step() -> dt.datetime:
+    """The first start on the day view's step after now."""
+    now = clock.now().replace(second=0)
+    step = step_minutes()
+    return now + dt.timedelta(minutes=step - (now.hour * 60 + now.minute) % step)
+
+
 # ------------------------------------------------------------------------------------------------ the plan
 
 

@@ -275,6 +275,31 @@ def parse_start(text: str) -> str:
     return text
 
 
+def _setup(store: Store | str | None, class_type: str, coach: str, room: str | None, by: Staff
+           ) -> tuple[Store, ClassType, Staff, Room | None]:
+    """The store (in the manager's scope), class type (in use), coach (active) and room (the store's, in use) a
+    timetable line or a one-off session names; inside the caller's write transaction."""
+    where = resolve_store(store, by, writing=True)
+    _managed(by, where.id)
+    ctype = find_class_type(class_type)
+    if not ctype.active:
+        raise InvalidInput(_("Class type {code} is no longer in use.").format(code=ctype.code))
+    teacher = Staff.get_or_none(Staff.code == (coach or "").strip())
+    if teacher is None or not teacher.active:
+        raise NotFound(_("No active staff member {code!r}.").format(code=coach))
+    place = None
+    if room:
+        place = Room.get_or_none(Room.code == room.strip())
+        if place is None:
+            raise NotFound(_("No room {code!r}.").format(code=room))
+        if place.store_id != where.id:
+            raise InvalidInput(_("Room {room} is not a room of store {store}.").format(room=place.code,
+                                                                                      store=where.code))
+        if not place.active:
+            raise InvalidInput(_("Room {room} is out of use.").format(room=place.code))
+    return where, ctype, teacher, place
+
+
 def add_slot(store: Store | str | None, class_type: str, weekday: int | str, start: str, coach: str, by: Staff, *,
              room: str | None = None, capacity: int | None = None) -> SlotRow:
     """A line of ``store``'s weekly timetable: ``class_type`` every ``weekday`` at ``start`` (store time), with
@@ -284,28 +309,34 @@ def add_slot(store: Store | str | None, class_type: str, weekday: int | str, sta
     if capacity is not None:
         _check_type_fields(None, None, capacity)
     with write_transaction():
-        where = resolve_store(store, by, writing=True)
-        _managed(by, where.id)
-        ctype = find_class_type(class_type)
-        if not ctype.active:
-            raise InvalidInput(_("Class type {code} is no longer in use.").format(code=ctype.code))
-        teacher = Staff.get_or_none(Staff.code == (coach or "").strip())
-        if teacher is None or not teacher.active:
-            raise NotFound(_("No active staff member {code!r}.").format(code=coach))
-        place = None
-        if room:
-            place = Room.get_or_none(Room.code == room.strip())
-            if place is None:
-                raise NotFound(_("No room {code!r}.").format(code=room))
-            if place.store_id != where.id:
-                raise InvalidInput(_("Room {room} is not a room of store {store}.").format(room=place.code,
-                                                                                          store=where.code))
-            if not place.active:
-                raise InvalidInput(_("Room {room} is out of use.").format(room=place.code))
+        where, ctype, teacher, place = _setup(store, class_type, coach, room, by)
         row = ClassSlot.create(class_type=ctype, store=where, room=place, coach=teacher, weekday=day, start=begins,
                                capacity=capacity or ctype.capacity)
         record_states("class_slot", [row.id], staff=by, store=where)
     return _slot_row(ClassSlot.get_by_id(row.id))
+
+
+def add_session(store: Store | str | None, class_type: str, start: dt.datetime | str, coach: str, by: Staff, *,
+                room: str | None = None, capacity: int | None = None) -> SessionRow:
+    """A one-off class (a workshop, a make-up class) on no timetable line: at ``start`` (store time, in the
+    future), otherwise as :func:`add_slot`."""
+    if isinstance(start, str):
+        try:
+            start = dt.datetime.fromisoformat(start.strip().replace("T", " "))
+        except ValueError:
+            raise InvalidInput(_("{text!r} is not a date and time (YYYY-MM-DD HH:MM).").format(text=start)) from None
+    start = start.replace(second=0, microsecond=0)
+    if start <= clock.now():
+        raise InvalidInput(_("{time} is in the past.").format(time=f"{start:%Y-%m-%d %H:%M}"))
+    if capacity is not None:
+        _check_type_fields(None, None, capacity)
+    with write_transaction():
+        where, ctype, teacher, place = _setup(store, class_type, coach, room, by)
+        row = ClassSession.create(class_type=ctype, store=where, room=place, coach=teacher, slot=None, start=start,
+                                  end=start + dt.timedelta(minutes=ctype.minutes),
+                                  capacity=capacity or ctype.capacity)
+        record_states("class_session", [row.id], staff=by, store=where)
+    return _session_rows([ClassSession.get_by_id(row.id)])[0]
 
 
 def end_slot(slot_id: int, by: Staff) -> SlotRow:
