@@ -362,3 +362,45 @@ def test_mms_bookings_add_free_list_move_cancel(salon, run):
         early = run(*db, "bookings", "no-show", int(walk_in.stdout.split("\t")[0]))
         assert early.exit_code == 1 and "Too early for a no-show" in early.stderr
     assert Booking.select().count() == 3
+
+
+def test_the_bookings_report_against_figures_worked_out_by_hand(salon, run):
+    """Monday, the booking hours 09:00–21:00 (720 minutes): t01 rostered 10:00–18:00 (480). t01: 张三 HAIR 10:00
+    (45, arrived), SPA 14:00 in SPA1 (90, no-show), 李四 HAIR 16:00 cancelled late, 李四 HAIR 17:00 cancelled early
+    → 135 booked of 480; 1 no-show of 2 due; 1 late of 4. t02: 李四 HAIR 11:00 (45, still booked) of 720. SPA1: 90
+    of 720; SPA2: 0. A yoga class of 2 places with 1 taken, and one not yet booked."""
+    from mms_tui.services.bookings.classes import add_class_type, add_session, book_class
+    from mms_tui.services.reports.catalogue import run_report
+
+    attendance.set_week("t01", attendance.parse_week(["mon-fri=10:00-18:00"]), salon.manager)
+    save_rules(rules_from_text("[bookings]\nlate_cancel_hours = 5", "toml"), salon.manager)
+    a = ap.book(salon.zhang, ["HAIR"], salon.cashier, "a", start=at(10), staff="t01")
+    b = ap.book(salon.zhang, ["SPA"], salon.cashier, "b", start=at(14), staff="t01")
+    c = ap.book(salon.li, ["HAIR"], salon.cashier, "c", start=at(16), staff="t01")
+    d = ap.book(salon.li, ["HAIR"], salon.cashier, "d", start=at(17), staff="t01")
+    ap.book(salon.li, ["HAIR"], salon.cashier, "e", start=at(11), staff="t02")
+    ap.cancel(d.booking_ids[0], salon.cashier, "早说了", "d-c")  # 9 hours before: not late
+    add_class_type("YOGA", "瑜伽", 60, 2, salon.manager)
+    yoga = add_session("HQ", "YOGA", at(19), "t02", salon.manager)
+    add_session("HQ", "YOGA", at(20, 15), "t02", salon.manager)
+    book_class(salon.zhang, yoga.id, salon.cashier, "y1")
+    with clock.pinned(at(9, 55)):
+        ap.arrive(a.booking_ids[0], salon.cashier, "a-a")
+    with clock.pinned(at(12)):
+        ap.cancel(c.booking_ids[0], salon.cashier, "临时有事", "c-c")  # 4 hours before: late
+    with clock.pinned(at(14, 30)):
+        ap.no_show(b.booking_ids[0], salon.cashier, "b-n")
+    rows = {(r["kind"], r["code"]): r for r in run_report("bookings", MONDAY, MONDAY)}
+    figures = ("bookings", "booked_minutes", "available_minutes", "utilisation", "no_shows", "no_show_rate",
+               "late_cancels", "late_cancel_rate")
+    assert [rows["staff", "t01"][k] for k in figures] == [4, 135, 480, "28.1%", 1, "50.0%", 1, "25.0%"]
+    # t02 also coaches the two classes: 45 + 60 + 60 minutes
+    assert [rows["staff", "t02"][k] for k in figures] == [1, 165, 720, "22.9%", 0, "", 0, "0.0%"]
+    assert [rows["room", code]["booked_minutes"] for code in ("SPA1", "SPA2")] == [90, 0]
+    assert rows["room", "SPA1"]["utilisation"] == "12.5%"
+    assert [rows["class", "YOGA"][k] for k in ("sessions", "places", "filled", "fill_rate")] == [2, 4, 1, "25.0%"]
+    printed = run("--db", salon.target, "report", "bookings", "--from", MONDAY, "--to", MONDAY, "--format", "csv")
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.splitlines()[0] == ",".join(
+        ("kind", "code", "name", "bookings", "booked_minutes", "available_minutes", "utilisation", "no_shows",
+         "no_show_rate", "late_cancels", "late_cancel_rate", "sessions", "places", "filled", "fill_rate"))

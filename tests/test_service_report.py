@@ -87,5 +87,46 @@ def test_mms_staff_rate_and_mms_report_service(desk, run, today):
     assert report.exit_code == 0, report.output
     assert report.output.splitlines() == [
         "staff,name,service,service_name,services,revenue_fen,average_fen,members,repeat_members,repeat_rate,"
-        "ratings,rating",
-        "p02,助理 小刘,HAIR,精剪,1,8800,8800,1,0,0.0%,1,4.00"]
+        "rebooked_members,rebook_rate,bookings,no_shows,no_show_rate,ratings,rating",
+        "p02,助理 小刘,HAIR,精剪,1,8800,8800,1,0,0.0%,0,0.0%,0,0,,1,4.00"]
+
+
+def test_rebooking_and_no_shows_from_the_bookings(desk, today):
+    """By hand: 张三 served by p01 twenty days back books with p01 again half an hour later (a rebooking within 30
+    days); that booking (ten days back) arrives; 李四's booking with p01 five days back is a no-show; a walk-in's with
+    p02 three days back arrives, and one with p02 is cancelled (not counted)."""
+    from mms_tui.services.bookings import appointments as ap
+
+    zhang = shop(desk)
+    li = register_member("李四", "13912345678", desk.cashier, "r-li").member_id
+
+    def at(days: int, hour: int = 10, minute: int = 0) -> dt.datetime:
+        return dt.datetime.combine(today - dt.timedelta(days=days), dt.time(hour, minute))
+
+    with clock.pinned(at(25)):
+        ap.book(li, ["HAIR"], desk.cashier, "k-li", start=at(5), staff="p01")
+        ap.book(None, ["HAIR"], desk.cashier, "k-w", start=at(3), staff="p02", guest_name="路人",
+                guest_phone="13600136000")
+        gone = ap.book(None, ["HAIR"], desk.cashier, "k-x", start=at(4), staff="p02", guest_name="路人乙",
+                       guest_phone="13600136001")
+        ap.cancel(gone.booking_ids[0], desk.cashier, "不来了", "k-xc")
+    with clock.pinned(at(20)):
+        checkout(zhang, ["HAIR"], [("cash", 8_800)], desk.cashier, "a", performers={"HAIR": ["p01"]})
+    with clock.pinned(at(20, 10, 30)):
+        again = ap.book(zhang, ["HAIR"], desk.cashier, "k-z", start=at(10), staff="p01")
+    with clock.pinned(at(10, 9, 55)):
+        ap.arrive(again.booking_ids[0], desk.cashier, "k-za")
+    with clock.pinned(at(10, 11)):
+        checkout(zhang, ["HAIR"], [("cash", 8_800)], desk.cashier, "b", performers={"HAIR": ["p01"]})
+    with clock.pinned(at(5, 11)):
+        ap.no_show(ap.list_bookings(today - dt.timedelta(days=5), today - dt.timedelta(days=5))[0].id,
+                   desk.cashier, "k-lin")
+    with clock.pinned(at(3, 9, 58)):
+        ap.arrive(ap.list_bookings(today - dt.timedelta(days=3), today - dt.timedelta(days=3))[0].id,
+                  desk.cashier, "k-wa")
+    rows = list(run_report("service", today - dt.timedelta(days=20), today))
+    assert [(r["staff"], r["service"], r["services"], r["members"], r["rebooked_members"], r["rebook_rate"],
+             r["bookings"], r["no_shows"], r["no_show_rate"]) for r in rows] == [
+        ("p01", "HAIR", 2, 1, 1, "100.0%", 2, 1, "50.0%"),
+        ("p02", "HAIR", 0, 0, 0, "", 1, 0, "0.0%"),
+    ]

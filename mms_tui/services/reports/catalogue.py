@@ -24,6 +24,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
+from mms_tui.services.reports.bookings import bookings
 from mms_tui.services.reports.commissions import commissions
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
@@ -46,7 +47,10 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
     "commissions": (N_("per staff member (--staff: one): lines credited, base and commission (提成)"), commissions),
     "service": (N_("service performance (服务表现) per staff member and service (--staff: one): services, revenue, "
-                   "average ticket, repeat rate within 30 days, average rating"), service),
+                   "average ticket, repeat and rebook rate within 30 days, bookings and no-shows, average rating"),
+                service),
+    "bookings": (N_("bookings (预约) per staff member and room: booked against available time, no-show and "
+                    "late-cancel rates; per class type: sessions, places, fill rate"), bookings),
     "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
                stores),
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "

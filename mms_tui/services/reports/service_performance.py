@@ -4,8 +4,13 @@ again within ``REPEAT_DAYS``), and the average 1–5 rating recorded at the desk
 
 The performers come from the commission rows (a lead or an assistant on a service line: services/money/
 commissions.py). The counts and sums are ``GROUP BY`` queries; the repeat rate reads one row per (staff member,
-member, day served) of the period and the ``REPEAT_DAYS`` after it. Rebooking and no-shows join these figures when
-bookings exist.
+member, day served) of the period and the ``REPEAT_DAYS`` after it.
+
+From the bookings (预约, services/bookings): the *rebook rate* — of the members they served, the share who booked
+with them again (a booking made within ``REPEAT_DAYS`` after the service); and per service the bookings with them
+that started in the period (cancelled ones left out) and the *no-shows* among them, with the *no-show rate* of
+those that were due (arrived or no-show). A staff member booked for a service they did not perform in the period
+gets a row with the bookings alone.
 """
 
 from __future__ import annotations
@@ -17,7 +22,16 @@ from collections.abc import Iterator
 import peewee
 
 from mms_tui.i18n import _
-from mms_tui.models import Commission, Sale, SaleLine, ServiceRating, Staff
+from mms_tui.models import (
+    Booking,
+    BookingService,
+    Commission,
+    Sale,
+    SaleLine,
+    ServiceItem,
+    ServiceRating,
+    Staff,
+)
 from mms_tui.services.base.errors import NotFound
 from mms_tui.services.reports.period import Period, Row
 
@@ -58,24 +72,58 @@ def service(p: Period, by: str = "day", staff: str | None = None) -> Iterator[Ro
                    .where(_performed(p, staff_id, p.end_dt) & Commission.reverses.is_null())
                    .group_by(ServiceRating.staff, SaleLine.code).tuples())
     repeats = _repeats(p, staff_id)
+    booked = _bookings(p, staff_id)
     codes = {s.id: (s.code, s.name) for s in Staff.select(Staff.id, Staff.code, Staff.name)}
     rows = []
-    for staff_pk, code, name, count, money in totals:
+    done = set()
+    for staff_pk, code, name, count, money in [*totals, *((s, c, n, 0, 0) for (s, c), (n, *_x) in booked.items())]:
+        if (staff_pk, code) in done:
+            continue
+        done.add((staff_pk, code))
         count, revenue = int(count), int(money or 0) // 10000
-        served, again = repeats.get((staff_pk, code), (0, 0))
+        served, again, rebooked = repeats.get((staff_pk, code), (0, 0, 0))
         rated, stars = ratings.get((staff_pk, code), (0, 0))
+        _name, bookings, due, missed = booked.get((staff_pk, code), ("", 0, 0, 0))
         rows.append({"staff": codes[staff_pk][0], "name": codes[staff_pk][1], "service": code, "service_name": name,
                      "services": count, "revenue_fen": revenue,
                      "average_fen": revenue // count if count > 0 else 0,
                      "members": served, "repeat_members": again,
                      "repeat_rate": f"{100 * again / served:.1f}%" if served else "",
+                     "rebooked_members": rebooked, "rebook_rate": f"{100 * rebooked / served:.1f}%" if served else "",
+                     "bookings": bookings, "no_shows": missed,
+                     "no_show_rate": f"{100 * missed / due:.1f}%" if due else "",
                      "ratings": rated, "rating": f"{stars / rated:.2f}" if rated else ""})
     yield from sorted(rows, key=lambda r: (r["staff"], r["service"]))
 
 
-def _repeats(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[int, int]]:
+def _bookings(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[str, int, int, int]]:
+    """(staff id, service code) → (service name, bookings that started in the period and were not cancelled,
+    of them due — arrived or no-show —, no-shows)."""
+    where = (Booking.start >= p.start_dt) & (Booking.start < p.end_dt) & (Booking.status != "cancelled")
+    stores = p.at_stores(Booking.store)
+    if stores is not None:
+        where &= stores
+    if staff_id is not None:
+        where &= Booking.staff == staff_id
+    out: dict[tuple[int, str], list] = {}
+    for staff_pk, code, name, status, n in (
+            BookingService.select(Booking.staff, ServiceItem.code, peewee.fn.MAX(ServiceItem.name), Booking.status,
+                                  peewee.fn.COUNT(BookingService.id))
+            .join(Booking).switch(BookingService).join(ServiceItem).where(where)
+            .group_by(Booking.staff, ServiceItem.code, Booking.status).tuples()):
+        row = out.setdefault((staff_pk, code), [name, 0, 0, 0])
+        row[1] += int(n)
+        if status in ("arrived", "no_show"):
+            row[2] += int(n)
+        if status == "no_show":
+            row[3] += int(n)
+    return {key: tuple(v) for key, v in out.items()}
+
+
+def _repeats(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[int, int, int]]:
     """(staff id, service code) → (members served in the period, of them served again by that staff member, any
-    service, within REPEAT_DAYS after)."""
+    service, within REPEAT_DAYS after, and of them those who booked with that staff member within REPEAT_DAYS
+    after)."""
     until = p.end_dt + dt.timedelta(days=REPEAT_DAYS)
     seen: dict[tuple[int, int], list[tuple[dt.datetime, str]]] = defaultdict(list)
     query = (Commission.select(Commission.staff, Sale.member, Commission.created_at, SaleLine.code)
@@ -84,8 +132,16 @@ def _repeats(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[int
              .order_by(Commission.staff, Sale.member, Commission.created_at).tuples())
     for staff_pk, member, moment, code in query:
         seen[(staff_pk, member)].append((moment, code))
+    booked: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
+    bookings = Booking.select(Booking.staff, Booking.member, Booking.created_at).where(
+        (Booking.created_at > p.start_dt) & (Booking.created_at < until) & Booking.member.is_null(False))
+    if staff_id is not None:
+        bookings = bookings.where(Booking.staff == staff_id)
+    for staff_pk, member, made in bookings.tuples():
+        booked[(staff_pk, member)].append(made)
     served: dict[tuple[int, str], set[int]] = defaultdict(set)
     again: dict[tuple[int, str], set[int]] = defaultdict(set)
+    rebooked: dict[tuple[int, str], set[int]] = defaultdict(set)
     window = dt.timedelta(days=REPEAT_DAYS)
     for (staff_pk, member), visits in seen.items():
         for i, (moment, code) in enumerate(visits):
@@ -94,4 +150,7 @@ def _repeats(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[int
             served[(staff_pk, code)].add(member)
             if any(moment < later <= moment + window and later.date() > moment.date() for later, _c in visits[i + 1:]):
                 again[(staff_pk, code)].add(member)
-    return {key: (len(members), len(again.get(key, ()))) for key, members in served.items()}
+            if any(moment < made <= moment + window for made in booked.get((staff_pk, member), ())):
+                rebooked[(staff_pk, code)].add(member)
+    return {key: (len(members), len(again.get(key, ())), len(rebooked.get(key, ()))) for key, members in
+            served.items()}
