@@ -404,3 +404,18 @@ def test_the_bookings_report_against_figures_worked_out_by_hand(salon, run):
     assert printed.stdout.splitlines()[0] == ",".join(
         ("kind", "code", "name", "bookings", "booked_minutes", "available_minutes", "utilisation", "no_shows",
          "no_show_rate", "late_cancels", "late_cancel_rate", "sessions", "places", "filled", "fill_rate"))
+
+
+def test_a_members_bookings_are_in_their_export_and_gone_with_their_erasure(salon):
+    from mms_tui.services.exchange.member_document import member_document
+    from mms_tui.services.members.privacy import erase_member
+
+    kept = ap.book(salon.zhang, ["HAIR"], salon.cashier, "a", start=at(10), staff="t01", note="对花粉过敏")
+    gone = ap.book(salon.zhang, ["HAIR"], salon.cashier, "b", start=at(15), staff="t01")
+    ap.cancel(gone.booking_ids[0], salon.cashier, "去医院复查", "b-c")
+    document = member_document("13800138000")
+    assert [(b["txid"], b["note"], b["reason"], b["services"]) for b in document["bookings"]] == [
+        ("a", "对花粉过敏", "", ["HAIR"]), ("b", "", "去医院复查", ["HAIR"])]
+    erase_member(salon.zhang, salon.manager, "会员要求删除", "erase")
+    assert [(b.note, b.reason) for b in Booking.select().order_by(Booking.id)] == [("", ""), ("", "")]
+    assert Booking.get_by_id(kept.booking_ids[0]).status == "booked"  # the shop's diary keeps the slot

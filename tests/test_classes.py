@@ -422,3 +422,35 @@ def test_two_desks_race_for_the_last_place(gym, run):
         statuses = sorted(r.status for r in ClassBooking.select().where(ClassBooking.session == session_id))
         assert statuses == ["booked", "booked", "waitlisted"]
     mms_check_passes(run, desk.target)
+
+
+def test_the_rules_policy_for_a_late_cancellation_and_a_no_show(gym, run):
+    """late_cancel = visit: the place's own visit package loses one (a ledger entry); no_show = fee: ¥30 on the
+    member's next bill, paid there once."""
+    from mms_tui.services.loyalty.rules_files import rules_from_text
+    from mms_tui.services.loyalty.rules_store import save_rules
+    from mms_tui.services.money.checkout import checkout, checkout_offers
+
+    desk = gym.desk
+    save_rules(rules_from_text('[bookings]\nlate_cancel = "visit"\nno_show = "fee"\nno_show_fee = "30"', "toml"),
+               desk.manager)
+    with clock.pinned(gym.now):
+        (late_id, late_card), (gone_id, _card) = member(gym, 1, "V10"), member(gym, 2, "V10")
+        late = book_class(late_id, gym.session_id, desk.cashier, "p1")
+        book_class(gone_id, gym.session_id, desk.cashier, "p2")
+    with clock.pinned(gym.start - dt.timedelta(hours=2)):
+        cancelled = cancel_class(late.id, desk.cashier, "加班", "c1")
+        assert cancelled.late and cancel_class(late.id, desk.cashier, "加班", "c1").late  # a retry: once
+    assert ClassBooking.get_by_id(late.id).policy == f"visit:{late_card}"
+    assert Card.get(Card.card_no == late_card).visits_left == 9
+    with clock.pinned(gym.start + dt.timedelta(hours=2)):
+        marked = mark_no_shows(gym.session_id, desk.cashier)
+        assert mark_no_shows(gym.session_id, desk.cashier) == []
+        assert [p.member_id for p in marked] == [gone_id]
+        row = ClassBooking.get(ClassBooking.member == gone_id)
+        assert (row.status, row.policy, row.fee_fen) == ("no_show", "fee:3000", 3_000)
+        due = checkout_offers(gone_id, store="HQ", staff=desk.cashier).fees_due
+        assert [(f.kind, f.amount_fen) for f in due] == [("booking", 3_000)]
+        checkout(gone_id, [], [("cash", 3_000)], desk.cashier, "pay", fees=["booking"])
+        assert ClassBooking.get(ClassBooking.member == gone_id).fee_txid == "pay"
+    mms_check_passes(run, desk.target)

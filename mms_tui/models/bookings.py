@@ -156,6 +156,9 @@ class ClassBooking(BaseModel):
     policy = peewee.CharField(max_length=30, default="")
     attended_at = Moment(null=True)
     visit = peewee.ForeignKeyField(Visit, null=True, backref="class_bookings", on_delete="RESTRICT")
+    #: a fee the late-cancel or no-show policy put on the member's next bill, and the checkout that collected it
+    fee_fen = peewee.BigIntegerField(default=0, constraints=[peewee.Check("fee_fen >= 0")])
+    fee_txid = peewee.CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "class_booking"

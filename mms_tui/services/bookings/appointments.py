@@ -626,19 +626,50 @@ def _penalty(tx, b: Booking, kind: str, fee_fen: int, by: Staff, store: Store) -
         return "walk-in", 0  # no account to charge: recorded, nothing taken
     if kind == "fee":
         return f"fee:{fee_fen}", fee_fen
-    day = b.start.date()
-    for card in (Card.select(Card).join(CardType)
-                 .where((Card.member == b.member_id) & (CardType.kind == "visits") & (Card.visits_left > 0))
-                 .order_by(Card.valid_until.asc(nulls="LAST"), Card.id)):
+    return forfeit_visit(tx, b.member_id, b.start.date(), by, store, f"booking:{b.id}"), 0
+
+
+def forfeit_visit(tx, member_id: int, day: dt.date, by: Staff, store: Store, subject: str,
+                  card_id: int | None = None) -> str:
+    """Take one visit of the member's visit package (``card_id``, or the usable one ending first) as a late-cancel
+    or no-show policy says, in operation ``tx``: ``visit:<card>``, or ``visit:none`` when there is none to take."""
+    query = (Card.select(Card).join(CardType)
+             .where((Card.member == member_id) & (CardType.kind == "visits") & (Card.visits_left > 0))
+             .order_by(Card.valid_until.asc(nulls="LAST"), Card.id))
+    if card_id is not None:
+        query = query.where(Card.id == card_id)
+    for card in query:
         try:
             ensure_usable(card, day)
         except CardNotUsable:
             continue
         post(tx, [card_posting(card.id, "card.visits", -1), Posting("visits.forfeited", "visit", 1)])
         audit("card.visit_forfeited", f"card:{card.id}", staff=by, store=store, txid=tx.txid,
-              payload={"booking": b.id})
-        return f"visit:{card.card_no}"[:30], 0
-    return "visit:none", 0
+              payload={"for": subject})
+        return f"visit:{card.card_no}"[:30]
+    return "visit:none"
+
+
+@dataclass
+class Forfeit:
+    txid: str
+    policy: str
+
+
+def penalise(member_id: int, day: dt.date, kind: str, fee_fen: int, by: Staff, store: Store, subject: str,
+             txid: str, card_id: int | None = None) -> tuple[str, int]:
+    """A late-cancel or no-show policy for what is not an appointment (a class place): (what was done, the fee
+    put on the member's bill). A visit taken is an operation of its own (``txid``), run inside the caller's
+    write transaction."""
+    if kind == "nothing":
+        return "", 0
+    if kind == "fee":
+        return f"fee:{fee_fen}", fee_fen
+    done = run_operation(txid=txid, kind="visit_forfeit", request={"for": subject}, staff=by, store=store,
+                         member=member_id, result_type=Forfeit,
+                         body=lambda tx: Forfeit(tx.txid, forfeit_visit(tx, member_id, day, by, store, subject,
+                                                                        card_id)))
+    return done.policy, 0
 
 
 def cancel(booking_id: int, by: Staff, reason: str, txid: str) -> BookingChange:

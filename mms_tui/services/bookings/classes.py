@@ -68,8 +68,10 @@ from mms_tui.services.base.resolve import (
     resolve_member,
     resolve_store,
 )
+from mms_tui.services.bookings.appointments import penalise
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import audit
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.passes import freeze_ends_on
 from mms_tui.services.staff.permissions import in_store_scope, require
@@ -116,8 +118,6 @@ class NoClassNow(DomainError):
 def late_cancel_hours() -> int:
     """A place cancelled less than this many hours before its class starts is a late cancellation (the rules'
     ``bookings.late_cancel_hours``, as for appointments)."""
-    from mms_tui.services.loyalty.rules_store import load_rules
-
     return load_rules().bookings.late_cancel_hours
 
 
@@ -730,8 +730,14 @@ def cancel_class(booking: int | str, staff: Staff, reason: str, txid: str) -> Ca
                 raise NotCancellable(_("{name} started at {time}: its places can no longer be cancelled.").format(
                     name=_class_name(session), time=_hhmm(session.start)))
             late = row.status == "booked" and session.start - now < dt.timedelta(hours=late_cancel_hours())
-            ClassBooking.update(status="cancelled", closed_at=now, reason=reason, late=late).where(
-                ClassBooking.id == row.id).execute()
+            policy, fee = "", 0
+            if late:
+                rules = load_rules().bookings
+                policy, fee = penalise(row.member_id, session.start.date(), rules.late_cancel,
+                                       rules.late_cancel_fee_fen, staff, store, f"class_booking:{row.id}",
+                                       f"{txid}:policy"[:64], card_id=row.card_id)
+            ClassBooking.update(status="cancelled", closed_at=now, reason=reason, late=late, policy=policy,
+                                fee_fen=fee).where(ClassBooking.id == row.id).execute()
             record_states("class_booking", [row.id], staff=staff, store=store)
             promoted = _promote(session, staff, store, now)
             audit("class_booking.cancel", f"class_booking:{row.id}", staff=staff, store=store, txid=txid,
@@ -878,8 +884,9 @@ def class_check_in(card_or_member: Card | Member | int | str, store: Store | str
 
 
 def mark_no_shows(session_id: int, staff: Staff) -> list[ClassPlace]:
-    """After a session ends, its booked places that were not checked in become ``no_show`` (``policy`` left
-    empty: the no-show policy decides what they cost). Running it again marks nothing more."""
+    """After a session ends, its booked places that were not checked in become ``no_show``, each costing what the
+    rules' ``bookings.no_show`` says (a visit of the place's visit package, or a fee on the member's next bill).
+    Running it again marks nothing more."""
 
     def attempt() -> list[int]:
         with write_transaction():
@@ -892,8 +899,14 @@ def mark_no_shows(session_id: int, staff: Staff) -> list[ClassPlace]:
                     name=_class_name(session), time=_hhmm(session.end)))
             ids = [r.id for r in ClassBooking.select(ClassBooking.id).where(
                 (ClassBooking.session == session.id) & (ClassBooking.status == "booked"))]
+            rules = load_rules().bookings
+            for place in ClassBooking.select().where(ClassBooking.id.in_(ids)):
+                policy, fee = penalise(place.member_id, session.start.date(), rules.no_show, rules.no_show_fee_fen,
+                                       staff, store, f"class_booking:{place.id}", f"no-show:class_booking:{place.id}",
+                                       card_id=place.card_id)
+                ClassBooking.update(status="no_show", closed_at=now, policy=policy, fee_fen=fee).where(
+                    ClassBooking.id == place.id).execute()
             if ids:
-                ClassBooking.update(status="no_show", closed_at=now).where(ClassBooking.id.in_(ids)).execute()
                 record_states("class_booking", ids, staff=staff, store=store)
             return ids
 

@@ -385,7 +385,7 @@ STATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "class_slot": ("class_type_id", "store_id", "room_id", "coach_id", "weekday", "start", "capacity", "active"),
     "class_session": ("class_type_id", "store_id", "room_id", "coach_id", "slot_id", "start", "end", "capacity",
                       "cancelled"),
-    "class_booking": ("session_id", "member_id", "card_id", "status", "late", "visit_id"),
+    "class_booking": ("session_id", "member_id", "card_id", "status", "late", "visit_id", "fee_fen", "fee_txid"),
 }
 
 

@@ -22,7 +22,17 @@ from dataclasses import dataclass
 
 from mms_tui.db import database, is_sqlite
 from mms_tui.i18n import _
-from mms_tui.models import AuditEvent, Booking, Member, MemberFieldValue, MemberTag, Staff, Store, Transaction
+from mms_tui.models import (
+    AuditEvent,
+    Booking,
+    ClassBooking,
+    Member,
+    MemberFieldValue,
+    MemberTag,
+    Staff,
+    Store,
+    Transaction,
+)
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import resolve_member, resolve_store
 from mms_tui.services.base.sql import fetch_rows, run_sql
@@ -37,7 +47,8 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
                "address", "email", "preferences"),
     "member_tag": ("tag",),  # deleted on erasure
     "member_field_value": ("value",),  # deleted on erasure
-    "booking": ("guest_name", "guest_phone", "note"),  # a member's bookings: emptied on erasure
+    "booking": ("guest_name", "guest_phone", "note", "reason"),  # a member's bookings: emptied on erasure
+    "class_booking": ("reason",),  # why a member's class place was cancelled: emptied on erasure
     "audit_event": ("payload",),  # member.register / member.update payloads name, phone, birthday, notes
     "ledger_transaction": ("result_json",),  # a registration's or an edit's stored result repeats name and phone
 }
@@ -94,7 +105,8 @@ def erase_member(member: Member | int | str, staff: Staff, reason: str, txid: st
                       status="erased").where(Member.id == m.id).execute()
         MemberTag.delete().where(MemberTag.member == m.id).execute()
         MemberFieldValue.delete().where(MemberFieldValue.member == m.id).execute()
-        Booking.update(guest_name="", guest_phone="", note="").where(Booking.member == m.id).execute()
+        Booking.update(guest_name="", guest_phone="", note="", reason="").where(Booking.member == m.id).execute()
+        ClassBooking.update(reason="").where(ClassBooking.member == m.id).execute()
         own = [t for (t,) in fetch_rows('SELECT "txid" FROM "ledger_transaction" WHERE "member_id" = ?', (m.id,))]
         events = 0
         for event_id, payload in fetch_rows(

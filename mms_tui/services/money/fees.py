@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mms_tui.i18n import _
-from mms_tui.models import Booking, Member
+from mms_tui.models import Booking, ClassBooking, Member
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.ledger.chain import record_states
@@ -93,15 +93,20 @@ def collect_fees(fees: Sequence[FeeLine], member: Member | None, txid: str = "")
     for fee in fees:
         record: dict = {"kind": fee.kind, "code": fee.code, "amount_fen": fee.amount_fen}
         if fee.kind == "booking" and member is not None:
-            owed = fetch_rows('SELECT "id", "fee_fen" FROM "booking" WHERE "member_id" = ? AND "fee_fen" > 0 '
-                              'AND "fee_txid" IS NULL ORDER BY "id"', (member.id,))
-            ids = [row[0] for row in owed]
-            changed = Booking.update(fee_txid=txid).where(Booking.id.in_(ids) & Booking.fee_txid.is_null()).execute() \
-                if ids else 0
-            if sum(row[1] for row in owed) != fee.amount_fen or changed != len(ids):
+            total = 0
+            for table, model in (("booking", Booking), ("class_booking", ClassBooking)):
+                owed = fetch_rows(f'SELECT "id", "fee_fen" FROM "{table}" WHERE "member_id" = ? AND "fee_fen" > 0 '
+                                  'AND "fee_txid" IS NULL ORDER BY "id"', (member.id,))
+                ids = [row[0] for row in owed]
+                changed = model.update(fee_txid=txid).where(model.id.in_(ids) & model.fee_txid.is_null()).execute() \
+                    if ids else 0
+                if changed != len(ids):
+                    raise InvalidInput(_("The booking fees were just paid at another desk; nothing was charged."))
+                total += sum(row[1] for row in owed)
+                record_states(table, ids)
+                record["bookings" if table == "booking" else "class_bookings"] = ids
+            if total != fee.amount_fen:
                 raise InvalidInput(_("The booking fees were just paid at another desk; nothing was charged."))
-            record_states("booking", ids)
-            record["bookings"] = ids
         if fee.kind == "annual" and member is not None:
             before = Member.get_by_id(member.id).fees_paid_until
             changed = Member.update(fees_paid_until=fee.covers_until).where(

@@ -201,9 +201,9 @@ def facts_of(holder: Holder, rules: Rules, prices: BillPrices | None = None) -> 
 
 def booking_fees_owed(member_id: int) -> int:
     """The fees late cancellations and no-shows put on the member's bill, not yet paid."""
-    rows = fetch_rows('SELECT COALESCE(SUM("fee_fen"), 0) FROM "booking" WHERE "member_id" = ? AND "fee_fen" > 0 '
-                      'AND "fee_txid" IS NULL', (member_id,))
-    return int(rows[0][0] or 0)
+    return sum(int(fetch_rows(f'SELECT COALESCE(SUM("fee_fen"), 0) FROM "{table}" WHERE "member_id" = ? '
+                              'AND "fee_fen" > 0 AND "fee_txid" IS NULL', (member_id,))[0][0] or 0)
+               for table in ("booking", "class_booking"))
 
 
 # ------------------------------------------------------------------------------------------------ tenders

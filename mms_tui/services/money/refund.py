@@ -38,6 +38,7 @@ from mms_tui.i18n import _
 from mms_tui.models import (
     Booking,
     Card,
+    ClassBooking,
     Coupon,
     Entry,
     Member,
@@ -140,9 +141,11 @@ def _reverse_fees(result: dict, sale: Sale) -> None:
     """Move the annual fee's paid-until back, only while this sale's payment is the last one and nothing else
     moved it since."""
     for fee in result.get("fees", []):
-        if fee.get("kind") == "booking" and fee.get("bookings"):
-            Booking.update(fee_txid=None).where(Booking.id.in_(fee["bookings"])).execute()
-            record_states("booking", fee["bookings"])
+        if fee.get("kind") == "booking":
+            for key, model in (("bookings", Booking), ("class_bookings", ClassBooking)):
+                if fee.get(key):
+                    model.update(fee_txid=None).where(model.id.in_(fee[key])).execute()
+                    record_states(model._meta.table_name, fee[key])
             continue
         if fee.get("kind") != "annual" or sale.member_id is None:
             continue
