@@ -7,6 +7,7 @@
     python scripts/bench.py lookups --reuse PATH [--rounds 200] [--json]
     python scripts/bench.py start --reuse PATH [--json]
     python scripts/bench.py checkout --reuse PATH [--rounds 200] [--json]
+    python scripts/bench.py bookings [--rounds 200] [--json]
     python scripts/bench.py all [--quick] [--reuse PATH] [--json]
 
 ``swipe``: an RDM6300 frame written to a pty → the first screen update showing that member's name on the member screen,
@@ -36,6 +37,10 @@ a minimal Textual app drawing the same two widgets.
 ``checkout``: a checkout as the desk sends it (two lines; 100 points and the rest from stored value), commit time
 p50/p99 in one process, then four desk processes at once (checkouts per second, errors other than refusals),
 beside the same writes made by hand through sqlite3. The sales stay in the database used.
+
+``bookings``: on a new database of one store with 30 staff and 400 bookings on one day: the day view's grid read
+and drawn at 80×24 in the headless desk, the next free slot across the 30 staff, and a booking's commit (p50/p99),
+each beside the raw sqlite3 read or write of the same rows.
 
 ``all [--quick] [--reuse PATH]``: all of these on one database of 1,000,000 members (100,000 with ``--quick``),
 and one summary table of every figure beside its baseline and target.
@@ -854,6 +859,185 @@ def bench_checkout(path: str, rounds: int, processes: int = 4) -> dict:
     }
 
 
+# --- bookings -------------------------------------------------------------------------------------------------
+
+
+def _bookings_shop(folder: Path, staff_count: int, bookings: int, day: dt.date) -> tuple[str, list]:
+    """A new database: one store, ``staff_count`` stylists who all cut hair (30 minutes), and ``bookings`` bookings
+    of ``day`` spread over them from 09:00 to 21:00 (booked through the service, as the desk would)."""
+    from mms_tui import clock
+    from mms_tui.models import ServiceItem, Staff
+    from mms_tui.services.bookings.appointments import book
+    from mms_tui.services.members.profile import register_member
+    from mms_tui.services.ops.setup import connect, initialise
+    from mms_tui.services.staff.admin import add_staff
+
+    path = str(folder / "bookings.sqlite3")
+    connect(path)
+    initialise(admin_code="admin", admin_name="Admin", admin_pin="1234")
+    admin = Staff.get(Staff.code == "admin")
+    ServiceItem.create(code="HAIR", name="精剪", category="美发", price_fen=8_800, duration_minutes=30)
+    for n in range(staff_count):
+        add_staff(f"t{n:02d}", f"发型师{n:02d}", by=admin, performer=True, services=["HAIR"])
+    members = [register_member(f"会员{n}", f"1380000{n:04d}", admin, f"r{n}").member_id for n in range(bookings)]
+    slots = [(n % staff_count, n // staff_count) for n in range(bookings)]  # staff, half-hour from 09:00
+    with clock.pinned(dt.datetime.combine(day - dt.timedelta(days=1), dt.time(8))):
+        for n, (who, half) in enumerate(slots):
+            start = dt.datetime.combine(day, dt.time(9)) + dt.timedelta(minutes=30 * half)
+            book(members[n], ["HAIR"], admin, f"seed-{n}", start=start, staff=f"t{who:02d}")
+    return path, members
+
+
+def raw_day_ms(path: str, day: dt.date, runs: int) -> list[float]:
+    """The raw baseline of the day view: the day's bookings of the store with their staff, member and service
+    names, read by hand through sqlite3."""
+    import sqlite3
+
+    from mms_tui import clock
+
+    con = sqlite3.connect(path)
+    first = clock.to_utc(dt.datetime.combine(day, dt.time())).isoformat(sep=" ")
+    last = clock.to_utc(dt.datetime.combine(day + dt.timedelta(days=1), dt.time())).isoformat(sep=" ")
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        con.execute('SELECT b.id, b.start, b."end", b.status, s.code, s.name, m.name, i.name FROM booking b '
+                    'JOIN staff s ON s.id = b.staff_id LEFT JOIN member m ON m.id = b.member_id '
+                    'JOIN booking_service bs ON bs.booking_id = b.id JOIN service_item i ON i.id = bs.service_id '
+                    'WHERE b.store_id = 1 AND b.start >= ? AND b.start < ? ORDER BY b.start', (first, last)).fetchall()
+        times.append((time.perf_counter() - start) * 1000)
+    con.close()
+    return times
+
+
+def raw_busy_ms(path: str, day: dt.date, runs: int) -> list[float]:
+    """The raw baseline of the next free slot: the busy intervals of every staff member over the week ahead."""
+    import sqlite3
+
+    from mms_tui import clock
+
+    con = sqlite3.connect(path)
+    first = clock.to_utc(dt.datetime.combine(day, dt.time())).isoformat(sep=" ")
+    last = clock.to_utc(dt.datetime.combine(day + dt.timedelta(days=7), dt.time())).isoformat(sep=" ")
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        con.execute('SELECT staff_id, start, "end" FROM booking WHERE status IN (\'booked\', \'arrived\') '
+                    'AND start < ? AND "end" > ?', (last, first)).fetchall()
+        times.append((time.perf_counter() - start) * 1000)
+    con.close()
+    return times
+
+
+def raw_booking_ms(path: str, rounds: int) -> list[float]:
+    """The raw baseline of a booking's commit: the same rows by hand (the transaction, the booking and its service,
+    the audit event), synchronous=FULL, one transaction each."""
+    import sqlite3
+
+    con = sqlite3.connect(path, isolation_level=None)
+    for pragma in RAW_PRAGMAS:
+        con.execute(f"PRAGMA {pragma}")
+    times = []
+    for n in range(rounds):
+        start = time.perf_counter()
+        con.execute("BEGIN IMMEDIATE")
+        tx = con.execute("INSERT INTO ledger_transaction (txid, kind, staff_id, store_id, member_id, created_at, "
+                         "local_day, request_hash, result_json, note) VALUES (?, 'booking', 1, 1, 1, datetime('now'), "
+                         "date('now'), '', '{}', '')", (f"raw-b-{time.time_ns()}-{n}",)).lastrowid
+        booking = con.execute("INSERT INTO booking (txid, store_id, member_id, guest_name, guest_phone, staff_id, "
+                              "start, \"end\", status, note, created_by_id, created_at, reason, late, policy, fee_fen) "
+                              "VALUES (?, 1, 1, '', '', 2, datetime('now', '+60 days', ?), datetime('now', '+60 days'),"
+                              " 'booked', '', 1, datetime('now'), '', 0, '', 0)",
+                              (f"raw-b-{tx}", f"+{n} minutes")).lastrowid
+        con.execute("INSERT INTO booking_service (booking_id, service_id, position, minutes) VALUES (?, 1, 0, 30)",
+                    (booking,))
+        con.execute("INSERT INTO audit_event (created_at, staff_id, store_id, action, subject, txid, payload) "
+                    "VALUES (datetime('now'), 1, 1, 'booking.add', ?, NULL, '{}')", (f"booking:{booking}",))
+        con.execute("ROLLBACK")  # the rows are thrown away: the bench measures the writes, not the database's growth
+        times.append((time.perf_counter() - start) * 1000)
+    con.close()
+    return times
+
+
+def bench_bookings(rounds: int, staff_count: int = 30, bookings: int = 400) -> dict:
+    """The day view of a store with ``staff_count`` staff and ``bookings`` bookings: the grid read
+    (``day_grid``) and drawn in the headless desk (F6's screen, until painted); the next free slot across the staff
+    (``free_slots``, 5 slots from 09:00, a week ahead); a booking's commit (``book``) p50/p99. Each beside its raw
+    baseline through sqlite3 in the same run."""
+    from textual.app import App
+
+    from mms_tui import clock
+    from mms_tui.db import close_database
+    from mms_tui.models import Staff, Store
+    from mms_tui.screens.bookings import BookingsScreen
+    from mms_tui.services.bookings.appointments import book, free_slots, plan_services
+    from mms_tui.services.bookings.dayview import day_grid
+
+    folder = Path(tempfile.mkdtemp(prefix="mms-bench-bookings-"))
+    day = dt.date.today() + dt.timedelta(days=30)
+    path, members = _bookings_shop(folder, staff_count, bookings, day)
+    store = Store.get(Store.code == "HQ")
+    admin = Staff.get(Staff.code == "admin")
+    grid_ms = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        grid = day_grid(store, day)
+        grid_ms.append((time.perf_counter() - start) * 1000)
+    assert len(grid.columns) == staff_count and sum(1 for b in grid.bookings) == bookings
+    drawn_ms: list[float] = []
+
+    class Host(App):
+        def __init__(self) -> None:
+            super().__init__()
+            self.settings = type("S", (), {"store": "HQ"})()
+            self.staff = admin
+
+    async def draw() -> None:
+        app = Host()
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = BookingsScreen(day)
+            screen.load = lambda: None  # drawn by hand below, timed
+            await app.push_screen(screen)
+            await pilot.pause()
+            for _ in range(max(5, rounds // 4)):
+                start = time.perf_counter()
+                screen.show(day_grid(store, day))
+                await pilot.pause()
+                drawn_ms.append((time.perf_counter() - start) * 1000)
+
+    asyncio.run(draw())
+    plan = plan_services(["HAIR"], store)
+    free_ms = []
+    with clock.pinned(dt.datetime.combine(day - dt.timedelta(days=1), dt.time(8))):
+        for _ in range(rounds):
+            start = time.perf_counter()
+            found = free_slots(plan, store, dt.datetime.combine(day, dt.time(9)), count=5)
+            free_ms.append((time.perf_counter() - start) * 1000)
+    assert found, "a free slot exists on the day (400 bookings leave 320 of 720 half-hours free)"
+    commit_ms = []
+    later = day + dt.timedelta(days=1)
+    with clock.pinned(dt.datetime.combine(day - dt.timedelta(days=1), dt.time(8))):
+        for n in range(min(rounds, staff_count * 24)):
+            start_at = dt.datetime.combine(later, dt.time(9)) + dt.timedelta(minutes=30 * (n // staff_count))
+            start = time.perf_counter()
+            book(members[n % len(members)], ["HAIR"], admin, f"bench-{n}", start=start_at,
+                 staff=f"t{n % staff_count:02d}")
+            commit_ms.append((time.perf_counter() - start) * 1000)
+    close_database()
+    raw_day = raw_day_ms(path, day, rounds)
+    raw_busy = raw_busy_ms(path, day, rounds)
+    raw_commit = raw_booking_ms(path, len(commit_ms))
+
+    def figures(name: str, values: list[float]) -> dict:
+        return {f"{name}_p50_ms": round(percentile(values, 50), 2), f"{name}_p99_ms": round(percentile(values, 99), 2)}
+
+    return {"benchmark": "bookings", "staff": staff_count, "bookings": bookings, "rounds": rounds,
+            **figures("day_grid", grid_ms), **figures("day_drawn", drawn_ms), **figures("raw_day", raw_day),
+            **figures("free_slot", free_ms), **figures("raw_busy", raw_busy),
+            **figures("commit", commit_ms), **figures("raw_commit", raw_commit),
+            "target": "day view drawn ≤ 100 ms; next free slot ≤ 50 ms; booking commit p99 ≤ 10 ms"}
+
+
 # --- start-up -------------------------------------------------------------------------------------------------
 
 _MINIMAL_APP = """
@@ -962,7 +1146,8 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
-    parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout"])
+    parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
+                                          "bookings"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
@@ -979,6 +1164,8 @@ def main() -> int:
         result = bench_import(args.members or 1_000_000)
     elif args.which == "reports":
         result = bench_reports(args.members or 1_000_000, args.reuse, args.runs)
+    elif args.which == "bookings":
+        result = bench_bookings(min(args.rounds, 200))
     else:
         if not args.reuse or not Path(args.reuse).exists():
             parser.error(f"{args.which} needs --reuse PATH of a database built by scripts/bigdb.py")

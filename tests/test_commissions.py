@@ -330,3 +330,73 @@ async def test_choosing_performers_at_checkout(sqlite_desk):
         await settle(pilot)
     assert rows_of() == [("p01", "lead", 7000, 6160, 1232, "commissions.rules[2] HAIR-SR"),
                          ("p02", "assistant", 3000, 2640, 396, "commissions.rules[3] HAIR")]
+
+
+async def test_the_top_up_dialog_credits_the_salesperson_typed(sqlite_desk):
+    """F4 on a member: the amount, then the salesperson's code; the top-up's commission goes to them (1.5 %)."""
+    from mms_tui.app import create_app
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.settings import Settings
+    from tests.test_snapshots import settle
+
+    zhang = shop(sqlite_desk)
+    issue_card(zhang, "SV", sqlite_desk.cashier, "i1", card_no="00012345")
+    app = create_app(Settings(db=sqlite_desk.target, lang="en", wedge_gap_ms=0, lock_minutes=0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press(*"c01", "enter", *"0000", "enter")
+        await settle(pilot)
+        await pilot.press(*"00012345", "enter")
+        await settle(pilot)
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press(*"200")
+        app.screen.query_one("#salesperson").value = "p02"
+        await pilot.press("f10")
+        await settle(pilot)
+    assert rows_of() == [("p02", "sales", 10_000, 20_000, 300, "commissions.rules[6] TOPUP")]
+
+
+async def test_my_commissions_today_print_on_the_receipt_printer(sqlite_desk):
+    """F8 today, F7 my commissions, F6 prints the 日结 (a pty stands for the printer)."""
+    import os
+
+    from tests.test_tui import at_desk, collect
+
+    zhang = shop(sqlite_desk)
+    checkout(zhang, ["WATER"], [("cash", 300)], sqlite_desk.cashier, "s1", performers={"WATER": ["c01"]})
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+
+    def printed() -> bytes:
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except BlockingIOError:
+                return out
+            if not chunk:
+                return out
+            out += chunk
+
+    try:
+        async with at_desk(sqlite_desk, printer=os.ttyname(slave), lang="en") as (app, pilot):
+            await pilot.press("f8")
+            await settle_twice(pilot)
+            await pilot.press("f7")
+            await settle_twice(pilot)
+            await pilot.press("f6")
+            await settle_twice(pilot)
+            out = await collect(pilot, printed)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "前台 小陈 (c01)".encode("gb18030") in out and "矿泉水".encode("gb18030") in out
+    assert b"Total " in out
+
+
+async def settle_twice(pilot) -> None:
+    from tests.test_snapshots import settle
+
+    await settle(pilot)
+    await settle(pilot)

@@ -728,6 +728,30 @@ async def member_booked(pilot) -> None:
     await settle(pilot)
 
 
+async def classes_day(pilot) -> None:
+    """F7: today's classes — the morning yoga full with one on the waitlist, the evening spin class — and the
+    roster of the first."""
+    from mms_tui.models import Member, Staff
+    from mms_tui.services.bookings.classes import add_class_type, add_session, book_class
+    from mms_tui.services.members.cards import issue_card as issue
+
+    manager, cashier = Staff.get(Staff.code == "m01"), Staff.get(Staff.code == "c01")
+    performers_of_hair()
+    with clock.pinned(MOMENT - dt.timedelta(days=1)):
+        add_class_type("YOGA", "流瑜伽 初级班", 60, 2, manager)
+        add_class_type("SPIN", "动感单车", 45, 20, manager)
+        yoga = add_session("HQ", "YOGA", MOMENT.replace(hour=16, minute=0, second=0), "p01", manager)
+        add_session("HQ", "SPIN", MOMENT.replace(hour=19, minute=30, second=0), "c01", manager)
+        for n, phone in enumerate(("13800138000", "13912345678", "13700137000")):
+            member_id = Member.get(Member.phone == phone).id
+            if n:
+                issue(member_id, "V10", cashier, f"snap-cls-i{n}", card_no=f"88007700{n}")
+            book_class(member_id, yoga.id, cashier, f"snap-cls-{n}")
+    await logged_in(pilot)
+    await pilot.press("f7")
+    await settle(pilot)
+
+
 SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "login": login,
     "login_wrong_pin": login_wrong_pin,
@@ -798,6 +822,7 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "booking_cancel": booking_cancel,
     "booking_no_show": booking_no_show,
     "member_booked": member_booked,
+    "classes_day": classes_day,
 }
 
 

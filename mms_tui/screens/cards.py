@@ -44,6 +44,8 @@ class IssueCardScreen(OperationDialog):
                                                 placeholder=_("swipe, or empty for a new number")))
         yield field_row(_("Tender"), Select(money_tender_choices(), id="issue-tender", value="cash",
                                             allow_blank=False))
+        yield field_row(_("Salesperson"), Input(id="issue-salesperson",
+                                                placeholder=_("staff code (提成); empty: none")))
 
     def on_swiped(self, event: Swiped) -> None:
         event.stop()
@@ -70,7 +72,8 @@ class IssueCardScreen(OperationDialog):
         card_no = self.query_one("#issue-no", Input).value.strip() or None
         return partial(issue_card, self.member_id, card_type, self.app.staff, self.txid, card_no=card_no,
                        reader_uid=card_no if card_no and card_no == self.swiped else None,
-                       tender=str(self.query_one("#issue-tender", Select).value), store=self.app.settings.store)
+                       tender=str(self.query_one("#issue-tender", Select).value), store=self.app.settings.store,
+                       salesperson=self.query_one("#issue-salesperson", Input).value.strip() or None)
 
     def succeeded(self, result) -> str:
         return _("✓ Card {card} issued ({price}).").format(card=result.card_no, price=format_money(result.price_fen))

@@ -21,6 +21,7 @@ from mms_tui.services.money.commissions import (
     Settlement,
     day_settlement,
     performer_choices,
+    settlement_text,
     shares_of,
 )
 from mms_tui.widgets.footer import Footer
@@ -155,7 +156,12 @@ class PerformerScreen(WorkerErrors, ModalScreen[list[tuple[str, int]] | None]):
 class MyCommissionsScreen(WorkerErrors, ModalScreen[None]):
     """日结: the logged-in staff member's own commissions today — each line and the total."""
 
-    BINDINGS = [Binding("escape", "close", N_("Close"), id="my_commissions.close")]
+    BINDINGS = [Binding("escape", "close", N_("Close"), id="my_commissions.close"),
+                Binding("f6", "print", N_("Print"), id="my_commissions.print")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settlement: Settlement | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -176,6 +182,7 @@ class MyCommissionsScreen(WorkerErrors, ModalScreen[None]):
         self.show(await asyncio.to_thread(in_connection, day_settlement, self.app.staff))
 
     def show(self, s: Settlement) -> None:
+        self.settlement = s
         table = self.query_one("#my-commissions", DataTable)
         table.clear()
         for x in s.lines:
@@ -184,6 +191,19 @@ class MyCommissionsScreen(WorkerErrors, ModalScreen[None]):
         self.query_one("#my-commissions-total", Label).update(
             _("{n} lines · base {base} · commission {amount}").format(
                 n=len(s.lines), base=format_money(s.base_fen), amount=format_money(s.amount_fen)))
+
+    def action_print(self) -> None:
+        """日结 on the receipt printer, for the staff member to keep."""
+        if self.settlement is None:
+            return
+        if not self.app.settings.printer:
+            self.notify(_("No receipt printer is set up."), severity="warning")
+            return
+        self.print_settlement(settlement_text(self.settlement))
+
+    @work(thread=True, exit_on_error=False, group="print")
+    def print_settlement(self, lines: list[str]) -> None:
+        self.app.print_lines(lines, _("My commissions"))
 
     def action_close(self) -> None:
         self.dismiss(None)

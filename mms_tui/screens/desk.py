@@ -18,12 +18,13 @@ from mms_tui.widgets.footer import Footer
 
 class DeskScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
-        Binding("escape", "clear", N_("Clear"), id="desk.clear"),
+        Binding("escape", "clear", N_("Clear"), id="desk.clear", show=False),
         Binding("f2", "focus_search", N_("Search"), id="desk.search", show=False),
         Binding("f3", "register", N_("New member"), id="desk.register"),
         Binding("f4", "clock", N_("Clock"), id="desk.clock"),
         Binding("f5", "clocked_in", N_("Clocked in"), id="desk.clocked_in", show=False),
         Binding("f6", "bookings", N_("Bookings"), id="desk.bookings"),
+        Binding("f7", "classes", N_("Classes"), id="desk.classes", show=False),
         Binding("f8", "today", N_("Today"), id="desk.today"),
         Binding("f9", "walk_in", N_("Walk-in"), id="desk.walk_in"),
         Binding("f10", "manage", N_("Manage"), id="desk.manage"),
@@ -41,7 +42,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
         yield Label("", id="status")
         yield Static(id="recent-checkins")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one("#results", DataTable)
@@ -53,7 +54,9 @@ class DeskScreen(WorkerErrors, Screen[None]):
         self.query_one("#search", Input).focus()
 
     def help_notes(self) -> list[str]:
-        return [_("Type a card number, a phone or its last 4 digits, a name or pinyin initials, then Enter."),
+        return [_("Type a card number, a phone or its last 4 digits, a name or pinyin initials, then Enter; Esc "
+                  "clears it."),
+                _("F6: the day's bookings. F7: the day's classes and their rosters."),
                 _("A card swiped on any screen opens its member; a staff card clocks in or out (F5: who is in).")]
 
     def on_key(self, event: events.Key) -> None:
@@ -107,6 +110,11 @@ class DeskScreen(WorkerErrors, Screen[None]):
         from mms_tui.screens.bookings import BookingsScreen
 
         self.app.push_screen(BookingsScreen(), lambda _result: self.action_focus_search())
+
+    def action_classes(self) -> None:
+        from mms_tui.screens.classes import ClassesScreen
+
+        self.app.push_screen(ClassesScreen(), lambda _result: self.action_focus_search())
 
     def action_today(self) -> None:
         from mms_tui.screens.today import TodayScreen

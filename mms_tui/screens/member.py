@@ -26,9 +26,9 @@ from mms_tui.screens.common import (
 from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.base.errors import DomainError, InvalidInput, RepeatCheckIn
 from mms_tui.services.base.text import fit, format_money
+from mms_tui.services.bookings.classes import ClassCheckIn, door_check_in
 from mms_tui.services.ledger.operations import new_txid
 from mms_tui.services.members.birthdays import BirthdayGiftResult, give_birthday_benefit
-from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.family import FamilyMember, family_members, set_family
 from mms_tui.services.members.lookup import CardSummary
 from mms_tui.services.members.passes import freeze_card, unfreeze_card
@@ -314,7 +314,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         intent = (("check_in", card_no), txid)
         notice = SavingNotice(self)
         try:
-            result = await asyncio.to_thread(in_connection, check_in, card_no, self.app.staff, txid,
+            result = await asyncio.to_thread(in_connection, door_check_in, card_no, self.app.staff, txid,
                                              store=self.app.settings.store, again=again)
         except RepeatCheckIn as exc:
             from mms_tui.screens.dialog import ConfirmScreen
@@ -333,7 +333,12 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
             return
         finally:
             notice.done()
-        if result.kind == "visits":
+        if isinstance(result, ClassCheckIn):
+            text = _("✓ Checked in to {name} at {time}").format(name=result.place.class_name,
+                                                                time=f"{result.place.start:%H:%M}")
+            text += " — " + (_("{n} visits left").format(n=result.visits_left) if result.kind == "visits" else
+                             _("pass valid until {date}").format(date=result.valid_until))
+        elif result.kind == "visits":
             text = _("✓ Checked in — {n} visits left").format(n=result.visits_left)
         elif result.started:
             text = _("✓ Checked in — the pass starts today, valid until {date}").format(date=result.valid_until)

@@ -33,6 +33,7 @@ class TopUpScreen(OperationDialog):
         yield field_row(_("Bonus (¥)"), Input(id="bonus", value="0"))
         yield Label(_("The bonus comes from the rules; a manager may change it."), id="bonus-rule", classes="hint")
         yield field_row(_("Tender"), Select(money_tender_choices(), id="tender", value="cash", allow_blank=False))
+        yield field_row(_("Salesperson"), Input(id="salesperson", placeholder=_("staff code (提成); empty: none")))
 
     def on_mount(self) -> None:
         # the service decides (a cashier's bonus other than the rules' is refused); the box only says so early
@@ -66,7 +67,8 @@ class TopUpScreen(OperationDialog):
         # a cashier gives the rule's bonus as it stands when the top-up is posted
         bonus = None if bonus_box.disabled else parse_yuan(bonus_box.value or "0")
         return partial(top_up, self.card_no, amount, bonus, str(self.query_one("#tender", Select).value),
-                       self.app.staff, self.txid, store=self.app.settings.store)
+                       self.app.staff, self.txid, store=self.app.settings.store,
+                       salesperson=self.query_one("#salesperson", Input).value.strip() or None)
 
     def succeeded(self, result) -> str:
         message = _("✓ Topped up {amount} + bonus {bonus}: now {principal} + {bonus_after}").format(

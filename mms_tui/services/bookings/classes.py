@@ -72,7 +72,7 @@ from mms_tui.services.bookings.appointments import penalise
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.loyalty.rules_store import load_rules
-from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.checkin import CheckInResult, check_in
 from mms_tui.services.members.passes import freeze_ends_on
 from mms_tui.services.staff.permissions import in_store_scope, require
 
@@ -925,6 +925,7 @@ class RosterLine:
     status: str
     booked_at: dt.datetime
     promoted_at: dt.datetime | None
+    member_id: int = 0
 
 
 def session_roster(session_id: int) -> list[RosterLine]:
@@ -943,7 +944,7 @@ def session_roster(session_id: int) -> list[RosterLine]:
             if r.status in wanted:
                 n += 1
                 out.append(RosterLine(n, r.id, members[r.member_id], cards.get(r.card_id, ""), r.status,
-                                      r.created_at, r.promoted_at))
+                                      r.created_at, r.promoted_at, r.member_id))
     return out
 
 
@@ -993,3 +994,24 @@ def class_fill(start_day: dt.date, end_day: dt.date, store: Store | str | None =
     types = {t.id: t for t in ClassType.select()}
     return sorted((FillRow(types[k].code, types[k].name, *v) for k, v in figures.items()),
                   key=lambda r: r.class_type)
+
+
+def door_check_in(card: Card | str | int, staff: Staff, txid: str, *, store: Store | str | None = None,
+                  again: bool = False) -> CheckInResult | ClassCheckIn:
+    """A check-in at the desk or the door (F2 on the member's screen, after a swipe): a member with a place in a
+    class of ``store`` open now checks in to it (:func:`class_check_in`: the place attended, its pass or package
+    used once); anyone else checks in as always (:func:`mms_tui.services.members.checkin.check_in`). So a member
+    who came for a class never gives up two visits for it."""
+    who = find_member(card)
+    where = resolve_store(store, staff)
+    now = clock.now()
+    done = Transaction.get_or_none(Transaction.txid == txid)
+    in_class = done is not None and ClassBooking.select().join(Visit).where(Visit.transaction == done.id).exists()
+    if done is None:
+        in_class = (ClassBooking.select().join(ClassSession)
+                    .where((ClassBooking.member == who.id) & (ClassBooking.status == "booked")
+                           & (ClassSession.store == where.id) & (ClassSession.cancelled == False)  # noqa: E712
+                           & (ClassSession.start <= now + CHECK_IN_EARLY) & (ClassSession.end >= now)).exists())
+    if in_class:
+        return class_check_in(who, where, staff, txid)
+    return check_in(card, staff, txid, store=where, again=again)
