@@ -380,7 +380,7 @@ async def test_my_commissions_today_print_on_the_receipt_printer(sqlite_desk):
             out += chunk
 
     try:
-        async with at_desk(sqlite_desk, printer=os.ttyname(slave), lang="en") as (app, pilot):
+        async with at_desk(sqlite_desk, printer=os.ttyname(slave), lang="en") as (_app, pilot):
             await pilot.press("f8")
             await settle_twice(pilot)
             await pilot.press("f7")
