@@ -161,3 +161,25 @@ async def test_the_member_screen_shows_the_next_bookings_and_books_for_them(salo
         await settle(pilot)
         assert "Booked 11-17 15:00-16:00 with 李师傅." in str(app.screen.query_one("#outcome").render())
     assert Booking.select().where(Booking.member == salon.zhang).count() == 2
+
+
+async def test_more_staff_than_fit_slide_sideways(salon):
+    """Ten stylists at 80 columns: the grid shows those that fit; → past the last slides the grid by one (the
+    title says which), and Enter books the stylist under the cursor."""
+    for n in range(3, 11):
+        add_staff(f"t{n:02d}", f"师傅{n:02d}", by=salon.admin, performer=True, services=["HAIR"])
+    app = create_app(Settings(db=salon.target, lang="en", wedge_gap_ms=0, lock_minutes=0))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await desk_day(pilot)
+        table = grid(app)
+        shown = len(table.columns) - 1
+        assert 0 < shown < 10
+        assert f"1–{shown}/10 ▶" in str(app.screen.query_one("#bookings-title").render())
+        await pilot.press(*["right"] * shown)  # from the first staff column to one past the last shown
+        await settle(pilot)
+        assert f"2–{shown + 1}/10 ◀▶" in str(app.screen.query_one("#bookings-title").render())
+        assert app.screen.slot()[0] == app.screen.grid.columns[shown].code
+        await pilot.press(*["left"] * (shown + 1))
+        await settle(pilot)
+        assert f"1–{shown}/10 ▶" in str(app.screen.query_one("#bookings-title").render())
+        assert table.cursor_coordinate.column == 0

@@ -91,6 +91,8 @@ class BookingsScreen(WorkerErrors, Screen[None]):
         Binding("f8", "cancel_booking", N_("Cancel"), id="bookings.cancel"),
         Binding("f9", "toggle_list", N_("List"), id="bookings.list"),
         Binding("question_mark", "app.help", N_("Help"), id="bookings.help", show=False),
+        Binding("right", "slide(1)", "→", id="bookings.right", show=False, priority=True),
+        Binding("left", "slide(-1)", "←", id="bookings.left", show=False, priority=True),
     ]
 
     def __init__(self, day: dt.date | None = None) -> None:
@@ -100,6 +102,7 @@ class BookingsScreen(WorkerErrors, Screen[None]):
         self.listed: list[BookingView] = []
         self.as_list = False
         self.placed = False  # the cursor was put on the current time once
+        self.first_staff = 0  # the first staff member the grid shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -129,6 +132,8 @@ class BookingsScreen(WorkerErrors, Screen[None]):
 
     def action_toggle_list(self) -> None:
         self.as_list = not self.as_list
+        if self.as_list:
+            self.draw_list()
         self.show_mode()
         self.show_detail()
 
@@ -149,32 +154,77 @@ class BookingsScreen(WorkerErrors, Screen[None]):
 
     def show(self, grid: DayGrid) -> None:
         self.grid = grid
-        self.query_one("#bookings-title", Static).update(f"[b]{escape(day_title(grid))}[/b]")
+        self.listed = grid.bookings
+        self.first_staff = min(self.first_staff, max(0, len(grid.columns) - self.visible()))
+        self.draw_grid()
+        if self.as_list:
+            self.draw_list()
+        self.show_detail()
+
+    def visible(self) -> int:
+        """How many staff columns fit beside the time: the grid holds only those (a DataTable draws every column
+        of every line it shows, so a store of 30 staff would cost ten times the drawing); the arrows slide it."""
+        width = self.query_one("#bookings-grid", DataTable).size.width or self.size.width
+        return max(1, (width - TIME - 2) // COLUMN)
+
+    def draw_grid(self) -> None:
+        grid = self.grid
+        if grid is None:
+            return
         table = self.query_one("#bookings-grid", DataTable)
         keep = table.cursor_coordinate if self.placed else None
-        table.clear(columns=True)
-        table.add_column(_("Time"), width=TIME)
-        for c in grid.columns:
-            table.add_column(fit(c.name, COLUMN - 1), width=COLUMN - 1)
+        shown = range(self.first_staff, min(len(grid.columns), self.first_staff + self.visible()))
+        more = ("◀" if self.first_staff else "") + ("▶" if shown.stop < len(grid.columns) else "")
+        self.query_one("#bookings-title", Static).update(
+            f"[b]{escape(day_title(grid))}[/b]" + (f"  {shown.start + 1}–{shown.stop}/{len(grid.columns)} {more}"
+                                                   if more else ""))
+        labels = [_("Time"), *(fit(grid.columns[col].name, COLUMN - 1) for col in shown)]
+        if [str(c.label) for c in table.columns.values()] == labels:
+            table.clear()  # the same staff: only the rows are drawn again
+        else:
+            table.clear(columns=True)
+            table.add_column(labels[0], width=TIME)
+            for label in labels[1:]:
+                table.add_column(label, width=COLUMN - 1)
         for row, t in enumerate(grid.times):
             marker = "▶" if row == grid.now_row else " "
             table.add_row(Text(f"{marker}{t:%H:%M}", style="bold" if marker != " " else ""),
-                          *[cell_text(grid, row, col) for col in range(len(grid.columns))])
-        if keep is not None and keep.row < len(grid.times) and keep.column <= len(grid.columns):
+                          *[cell_text(grid, row, col) for col in shown])
+        if keep is not None and keep.row < len(grid.times) and keep.column <= len(shown):
             table.cursor_coordinate = keep
         elif grid.times:
             start_row = grid.now_row if grid.now_row is not None else 0
             table.cursor_coordinate = Coordinate(start_row, 1 if grid.columns else 0)
             self.placed = True
-        self.listed = grid.bookings
+
+    def draw_list(self) -> None:
         listing = self.query_one("#bookings-list", DataTable)
         cursor = listing.cursor_row
         listing.clear()
-        for b in grid.bookings:
+        for b in self.listed:
             listing.add_row(f"{b.start:%H:%M}-{b.end:%H:%M}", fit(b.staff_name, 10), fit(b.who, 12),
                             fit(b.services, 18), fit(f"{STATUS_MARKS[b.status]}{_(STATUS_NAMES[b.status])}", 10))
         if self.listed:
             listing.move_cursor(row=min(cursor, len(self.listed) - 1))
+
+    def action_slide(self, step: int) -> None:
+        """← / → on the grid: the cursor moves; at the edge of the staff shown the grid slides by one."""
+        table = self.query_one("#bookings-grid", DataTable)
+        if self.as_list or self.grid is None or not table.has_focus:
+            return
+        at = table.cursor_coordinate
+        shown = min(self.visible(), len(self.grid.columns) - self.first_staff)
+        target = at.column + step
+        if 0 <= target <= shown:
+            table.cursor_coordinate = at._replace(column=target)
+        elif target > shown and self.first_staff + shown < len(self.grid.columns):
+            self.first_staff += 1
+            self.draw_grid()
+            table.cursor_coordinate = at
+        elif target < 0 < self.first_staff or (target == 0 and self.first_staff):
+            self.first_staff -= 1
+            self.draw_grid()
+            table.cursor_coordinate = at
         self.show_detail()
 
     # --- where the cursor is -----------------------------------------------------------------------------------
@@ -184,9 +234,10 @@ class BookingsScreen(WorkerErrors, Screen[None]):
         if self.grid is None or self.as_list:
             return None
         at = self.query_one("#bookings-grid", DataTable).cursor_coordinate
-        if at.column < 1 or at.column > len(self.grid.columns) or at.row >= len(self.grid.times):
+        col = self.first_staff + at.column - 1
+        if at.column < 1 or col >= len(self.grid.columns) or at.row >= len(self.grid.times):
             return None
-        return self.grid.columns[at.column - 1].code, self.grid.times[at.row]
+        return self.grid.columns[col].code, self.grid.times[at.row]
 
     def current(self) -> BookingView | None:
         """The booking under the cursor (grid or list)."""
@@ -196,7 +247,9 @@ class BookingsScreen(WorkerErrors, Screen[None]):
             row = self.query_one("#bookings-list", DataTable).cursor_row
             return self.listed[row] if 0 <= row < len(self.listed) else None
         at = self.query_one("#bookings-grid", DataTable).cursor_coordinate
-        hit = self.grid.cells.get((at.row, at.column - 1))
+        if at.column < 1:
+            return None
+        hit = self.grid.cells.get((at.row, self.first_staff + at.column - 1))
         return hit[0] if hit else None
 
     @on(DataTable.CellHighlighted)

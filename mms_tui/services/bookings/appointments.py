@@ -39,20 +39,20 @@ from mms_tui.models import (
     BookingService,
     Card,
     CardType,
-    ClassSession,
     Member,
+    Moment,
     Room,
     Sale,
     ServiceItem,
     ServiceRoom,
     Staff,
-    StaffService,
     Store,
     Transaction,
 )
 from mms_tui.services.base.config import get_config
 from mms_tui.services.base.errors import CardNotUsable, DomainError, InvalidInput, NotFound
 from mms_tui.services.base.resolve import ensure_usable, resolve_member, resolve_store
+from mms_tui.services.base.sql import columns, fetch_model, fetch_rows, insert_model, row_model
 from mms_tui.services.base.text import format_money, normalise_card_no, normalise_phone
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
@@ -195,35 +195,42 @@ def plan_services(codes: Iterable[str], store: Store) -> Plan:
     wanted = [normalise_card_no(c) for c in codes if str(c or "").strip()]
     if not wanted:
         raise InvalidInput(_("A booking needs at least one service."))
-    found = {s.code: s for s in ServiceItem.select().where(ServiceItem.code.in_(wanted))}
+    marks = ", ".join("?" for _ in wanted)  # written out, as every read of a booking's commit (BENCHMARKS.md)
+    found = {code: (sid, name, minutes, active) for sid, code, name, minutes, active in fetch_rows(
+        'SELECT "id", "code", "name", "duration_minutes", "active" FROM "service_item" '
+        f'WHERE "code" IN ({marks})', wanted)}
     default = _hours_setting()[3]
     items = []
     for code in wanted:
         item = found.get(code)
         if item is None:
             raise NotFound(_("No service with code {code}.").format(code=code))
-        if not item.active:
+        if not item[3]:
             raise InvalidInput(_("Service {code} is no longer offered.").format(code=code))
         items.append(item)
-    ids = [s.id for s in items]
+    ids = [item[0] for item in items]
+    marks = ", ".join("?" for _ in ids)
     able: dict[int, set[int]] = defaultdict(set)
-    for staff_id, service_id in (StaffService.select(StaffService.staff, StaffService.service)
-                                 .join(Staff).where(StaffService.service.in_(ids) & (Staff.active == True)  # noqa: E712
-                                                    & (Staff.store.is_null() | (Staff.store == store.id))).tuples()):
+    for staff_id, service_id in fetch_rows(
+            'SELECT "l"."staff_id", "l"."service_id" FROM "staff_service" AS "l" JOIN "staff" AS "s" '
+            f'ON "s"."id" = "l"."staff_id" WHERE "l"."service_id" IN ({marks}) AND "s"."active" = ? '
+            'AND ("s"."store_id" IS NULL OR "s"."store_id" = ?)', [*ids, True, store.id]):
         able[staff_id].add(service_id)
     performers = frozenset(sid for sid, done in able.items() if done >= set(ids))
     hosts: dict[int, set[int]] = defaultdict(set)
-    for service_id, room_id in (ServiceRoom.select(ServiceRoom.service, ServiceRoom.room).join(Room)
-                                .where(ServiceRoom.service.in_(ids) & (Room.store == store.id)
-                                       & (Room.active == True)).tuples()):  # noqa: E712
-        hosts[service_id].add(room_id)
-    needing = {sid for (sid,) in ServiceRoom.select(ServiceRoom.service).where(ServiceRoom.service.in_(ids)).tuples()}
+    needing: set[int] = set()
+    for service_id, room_id, room_store, room_active in fetch_rows(
+            'SELECT "l"."service_id", "l"."room_id", "r"."store_id", "r"."active" FROM "service_room" AS "l" '
+            f'JOIN "room" AS "r" ON "r"."id" = "l"."room_id" WHERE "l"."service_id" IN ({marks})', ids):
+        needing.add(service_id)
+        if room_store == store.id and room_active:
+            hosts[service_id].add(room_id)
     rooms: set[int] | None = None
     for sid in needing:
         rooms = hosts[sid] if rooms is None else rooms & hosts[sid]
-    return Plan(tuple(ids), tuple(s.code for s in items), tuple(s.name for s in items),
-                tuple(s.duration_minutes or default for s in items), performers, bool(needing),
-                tuple(sorted(rooms or ())))
+    return Plan(tuple(ids), tuple(wanted),
+                tuple(item[1] for item in items), tuple(item[2] or default for item in items), performers,
+                bool(needing), tuple(sorted(rooms or ())))
 
 
 # ------------------------------------------------------------------------------------------------ busy times
@@ -250,30 +257,28 @@ def _busy(staff_ids: Iterable[int], room_ids: Iterable[int], start: dt.datetime,
     busy = _Busy()
     if not staff_ids and not room_ids:
         return busy
-    who = Booking.staff.in_(staff_ids) if staff_ids else None
-    if room_ids:
-        who = Booking.room.in_(room_ids) if who is None else (who | Booking.room.in_(room_ids))
-    query = (Booking.select(Booking.id, Booking.staff, Booking.room, Booking.start, Booking.end)
-             .where(Booking.status.in_(LIVE) & (Booking.start < end) & (Booking.end > start) & who))
-    if ignore is not None:
-        query = query.where(Booking.id != ignore)
-    for b in query:
-        span = (b.start, b.end, _("another booking"))
-        if b.staff_id in staff_ids:
-            busy.staff[b.staff_id].append(span)
-        if b.room_id is not None:
-            busy.rooms[b.room_id].append(span)
-    coach = ClassSession.coach.in_(staff_ids) if staff_ids else None
-    if room_ids:
-        coach = ClassSession.room.in_(room_ids) if coach is None else (coach | ClassSession.room.in_(room_ids))
-    for c in (ClassSession.select(ClassSession.coach, ClassSession.room, ClassSession.start, ClassSession.end)
-              .where((ClassSession.cancelled == False) & (ClassSession.start < end)  # noqa: E712
-                     & (ClassSession.end > start) & coach)):
-        span = (c.start, c.end, _("a class"))
-        if c.coach_id in staff_ids:
-            busy.staff[c.coach_id].append(span)
-        if c.room_id is not None:
-            busy.rooms[c.room_id].append(span)
+    moment = Moment.from_db
+    for table, person, booked, live in (("booking", "staff_id", _("another booking"), '"status" IN (?, ?)'),
+                                        ("class_session", "coach_id", _("a class"), '"cancelled" = ?')):
+        who, params = [], [*(LIVE if table == "booking" else (False,)), _at(end), _at(start)]
+        if staff_ids:
+            who.append(f'"{person}" IN ({", ".join("?" for _ in staff_ids)})')
+            params += staff_ids
+        if room_ids:
+            who.append(f'"room_id" IN ({", ".join("?" for _ in room_ids)})')
+            params += room_ids
+        skip = ""
+        if ignore is not None and table == "booking":
+            skip = ' AND "id" <> ?'
+            params.append(ignore)
+        for staff_id, room_id, begins, ends in fetch_rows(
+                f'SELECT "{person}", "room_id", "start", "end" FROM "{table}" WHERE {live} AND "start" < ? '
+                f'AND "end" > ? AND ({" OR ".join(who)}){skip}', params):
+            span = (moment(begins), moment(ends), booked)
+            if staff_id in staff_ids:
+                busy.staff[staff_id].append(span)
+            if room_id is not None:
+                busy.rooms[room_id].append(span)
     return busy
 
 
@@ -299,7 +304,11 @@ def working_hours(staff_ids: Iterable[int], day: dt.date) -> dict[int, tuple[dt.
 
 def _staff(ids: Iterable[int]) -> dict[int, Staff]:
     ids = list(ids)
-    return {s.id: s for s in Staff.select().where(Staff.id.in_(ids))} if ids else {}
+    if not ids:
+        return {}
+    rows = fetch_rows(f'SELECT {columns(Staff, "t")} FROM "staff" AS "t" WHERE "t"."id" IN '
+                      f'({", ".join("?" for _ in ids)})', ids)
+    return {s.id: s for s in (row_model(Staff, r) for r in rows)}
 
 
 def _refusal(staff: Staff, start: dt.datetime, end: dt.datetime, hours, busy: _Busy, plan: Plan
@@ -413,11 +422,12 @@ def parse_start(start: dt.datetime | str) -> dt.datetime:
 
 
 def _member_clash(member_id: int, start: dt.datetime, end: dt.datetime, ignore: int | None) -> Booking | None:
-    query = Booking.select().where((Booking.member == member_id) & Booking.status.in_(LIVE)
-                                   & (Booking.start < end) & (Booking.end > start))
+    where = '"t"."member_id" = ? AND "t"."status" IN (?, ?) AND "t"."start" < ? AND "t"."end" > ?'
+    params = [member_id, *LIVE, _at(end), _at(start)]
     if ignore is not None:
-        query = query.where(Booking.id != ignore)
-    return query.first()
+        where += ' AND "t"."id" <> ?'
+        params.append(ignore)
+    return fetch_model(Booking, where, params)
 
 
 def _check_slot(plan: Plan, store: Store, staff: Staff | None, start: dt.datetime, member_id: int | None,
@@ -458,7 +468,7 @@ def _check_slot(plan: Plan, store: Store, staff: Staff | None, start: dt.datetim
 def _performer(plan: Plan, staff: Staff | str | None) -> Staff | None:
     if staff is None or staff == "" or (isinstance(staff, str) and staff.strip().lower() in ("any", "*")):
         return None
-    s = staff if isinstance(staff, Staff) else Staff.get_or_none(Staff.code == str(staff).strip())
+    s = staff if isinstance(staff, Staff) else fetch_model(Staff, '"t"."code" = ?', (str(staff).strip(),))
     if s is None:
         raise NotFound(_("No staff member {code}.").format(code=staff))
     if not s.active:
@@ -479,11 +489,10 @@ def _warnings(staff: Staff, starts: Sequence[dt.datetime]) -> list[str]:
 def _insert(plan: Plan, store: Store, member: Member | None, guest: tuple[str, str], staff: Staff, room: int | None,
             start: dt.datetime, txid: str, series: str | None, note: str, by: Staff) -> Booking:
     end = start + dt.timedelta(minutes=plan.total_minutes)
-    b = Booking.create(txid=txid, store=store, member=member, guest_name=guest[0], guest_phone=guest[1], staff=staff,
-                       room=room, start=start, end=end, series=series, note=note, created_by=by)
-    BookingService.insert_many([
-        {"booking": b.id, "service": sid, "position": i, "minutes": m}
-        for i, (sid, m) in enumerate(zip(plan.service_ids, plan.minutes, strict=True))]).execute()
+    b = insert_model(Booking, txid=txid, store=store, member=member, guest_name=guest[0], guest_phone=guest[1],
+                     staff=staff, room=room, start=start, end=end, series=series, note=note, created_by=by)
+    for i, (sid, m) in enumerate(zip(plan.service_ids, plan.minutes, strict=True)):
+        insert_model(BookingService, booking=b.id, service=sid, position=i, minutes=m)
     return b
 
 
@@ -783,30 +792,49 @@ def link_sale(booking_id: int, sale_txid: str) -> None:
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def views_of(query) -> list[BookingView]:
-    rows = list(query)
+_VIEW_COLUMNS = ('"b"."id", "b"."start", "b"."end", "b"."status", "b"."staff_id", "s"."code", "s"."name", '
+                 '"r"."code", "b"."member_id", "m"."name", "m"."phone_last4", "b"."guest_name", "b"."guest_phone", '
+                 '"b"."note", "st"."code", "b"."late", "b"."policy"')
+_VIEW_FROM = ('"booking" AS "b" JOIN "staff" AS "s" ON "s"."id" = "b"."staff_id" '
+              'LEFT JOIN "room" AS "r" ON "r"."id" = "b"."room_id" '
+              'LEFT JOIN "member" AS "m" ON "m"."id" = "b"."member_id" '
+              'JOIN "store" AS "st" ON "st"."id" = "b"."store_id"')
+
+
+def views_where(where: str, params: Sequence[object], *, limit: int | None = None) -> list[BookingView]:
+    """The bookings ``where`` (SQL over ``"b"``, the booking) picks, by start: written out, two reads whatever
+    their number (the day view reads 400 of them in a few milliseconds)."""
+    tail = f" LIMIT {int(limit)}" if limit is not None else ""
+    rows = fetch_rows(f'SELECT {_VIEW_COLUMNS} FROM {_VIEW_FROM} WHERE {where} ORDER BY "b"."start", "b"."id"{tail}',
+                      params)
     if not rows:
         return []
-    ids = [b.id for b in rows]
     names: dict[int, list[str]] = defaultdict(list)
-    for booking_id, name in (BookingService.select(BookingService.booking, ServiceItem.name).join(ServiceItem)
-                             .where(BookingService.booking.in_(ids))
-                             .order_by(BookingService.booking, BookingService.position).tuples()):
+    if limit is None:
+        service_rows = fetch_rows(
+            'SELECT "bs"."booking_id", "i"."name" FROM "booking_service" AS "bs" JOIN "booking" AS "b" '
+            f'ON "b"."id" = "bs"."booking_id" JOIN "service_item" AS "i" ON "i"."id" = "bs"."service_id" WHERE {where} '
+            'ORDER BY "bs"."booking_id", "bs"."position"', params)
+    else:
+        ids = [r[0] for r in rows]
+        service_rows = fetch_rows(
+            'SELECT "bs"."booking_id", "i"."name" FROM "booking_service" AS "bs" JOIN "service_item" AS "i" '
+            f'ON "i"."id" = "bs"."service_id" WHERE "bs"."booking_id" IN ({", ".join("?" for _ in ids)}) '
+            'ORDER BY "bs"."booking_id", "bs"."position"', ids)
+    for booking_id, name in service_rows:
         names[booking_id].append(name)
-    staff = _staff({b.staff_id for b in rows})
-    members = {m.id: m for m in Member.select(Member.id, Member.name, Member.phone_last4)
-               .where(Member.id.in_([b.member_id for b in rows if b.member_id]))}
-    rooms = {r.id: r.code for r in Room.select().where(Room.id.in_([b.room_id for b in rows if b.room_id]))}
-    stores = {s.id: s.code for s in Store.select(Store.id, Store.code)}
-    out = []
-    for b in rows:
-        m = members.get(b.member_id)
-        out.append(BookingView(
-            b.id, b.start, b.end, b.status, b.staff_id, staff[b.staff_id].code, staff[b.staff_id].name,
-            rooms.get(b.room_id), b.member_id, m.name if m else b.guest_name,
-            m.phone_last4 if m else b.guest_phone[-4:], "+".join(names[b.id]), b.note, stores.get(b.store_id, ""),
-            b.late, b.policy))
-    return out
+    moment = Moment.from_db
+    return [BookingView(bid, moment(start), moment(end), status, staff_id, staff_code, staff_name, room, member_id,
+                        member_name if member_id is not None else guest_name,
+                        (last4 or "") if member_id is not None else (guest_phone or "")[-4:], "+".join(names[bid]),
+                        note, store_code, bool(late), policy)
+            for (bid, start, end, status, staff_id, staff_code, staff_name, room, member_id, member_name, last4,
+                 guest_name, guest_phone, note, store_code, late, policy) in rows]
+
+
+def _at(moment: dt.datetime) -> object:
+    """A store time as a written-out statement compares it with a stored moment."""
+    return Booking.start.db_value(moment)
 
 
 def day_bookings(store: Store | str | None, day: dt.date, *, staff: Staff | None = None,
@@ -814,38 +842,38 @@ def day_bookings(store: Store | str | None, day: dt.date, *, staff: Staff | None
     """A store's bookings that start on ``day``, by start."""
     store_obj = resolve_store(store, staff)
     start = dt.datetime.combine(day, dt.time())
-    query = (Booking.select().where((Booking.store == store_obj.id) & (Booking.start >= start)
-                                    & (Booking.start < start + dt.timedelta(days=1)))
-             .order_by(Booking.start, Booking.id))
+    where = '"b"."store_id" = ? AND "b"."start" >= ? AND "b"."start" < ?'
     if live_only:
-        query = query.where(Booking.status.in_(LIVE))
-    return views_of(query)
+        where += ' AND "b"."status" IN (\'booked\', \'arrived\')'
+    return views_where(where, (store_obj.id, _at(start), _at(start + dt.timedelta(days=1))))
 
 
 def list_bookings(start_day: dt.date, end_day: dt.date, *, store: Store | str | None = None,
                   staff_code: str | None = None, viewer: Staff | None = None) -> list[BookingView]:
     """Bookings starting from ``start_day`` to ``end_day`` (both included), optionally of one store and staff."""
-    query = Booking.select().where((Booking.start >= dt.datetime.combine(start_day, dt.time()))
-                                   & (Booking.start < dt.datetime.combine(end_day + dt.timedelta(days=1),
-                                                                          dt.time())))
+    where = '"b"."start" >= ? AND "b"."start" < ?'
+    params: list[object] = [_at(dt.datetime.combine(start_day, dt.time())),
+                            _at(dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time()))]
     if store is not None:
-        query = query.where(Booking.store == resolve_store(store, viewer).id)
+        where += ' AND "b"."store_id" = ?'
+        params.append(resolve_store(store, viewer).id)
     if staff_code:
         s = Staff.get_or_none(Staff.code == staff_code)
         if s is None:
             raise NotFound(_("No staff member {code}.").format(code=staff_code))
-        query = query.where(Booking.staff == s.id)
-    return views_of(query.order_by(Booking.start, Booking.id))
+        where += ' AND "b"."staff_id" = ?'
+        params.append(s.id)
+    return views_where(where, params)
 
 
 def upcoming(member_id: int, *, limit: int = 5) -> list[BookingView]:
     """A member's next live bookings (the member's screen shows them)."""
-    return views_of(Booking.select().where((Booking.member == member_id) & (Booking.status == "booked")
-                                         & (Booking.end > clock.now())).order_by(Booking.start).limit(limit))
+    return views_where('"b"."member_id" = ? AND "b"."status" = \'booked\' AND "b"."end" > ?',
+                       (member_id, _at(clock.now())), limit=limit)
 
 
 def booking_view(booking_id: int) -> BookingView:
-    return views_of(Booking.select().where(Booking.id == _booking(booking_id).id))[0]
+    return views_where('"b"."id" = ?', (_booking(booking_id).id,))[0]
 
 
 # ------------------------------------------------------------------------------------------------ set-up

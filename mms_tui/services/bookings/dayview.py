@@ -8,13 +8,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from mms_tui import clock
-from mms_tui.models import Booking, Staff, StaffService, Store
+from mms_tui.models import Staff, StaffService, Store
 from mms_tui.services.base.resolve import resolve_store
 from mms_tui.services.bookings.appointments import (
     BookingView,
+    day_bookings,
     step_minutes,
     store_hours,
-    views_of,
     working_hours,
 )
 
@@ -68,9 +68,7 @@ def day_grid(store: Store | str | None, day: dt.date, *, viewer: Staff | None = 
     """The grid of ``store`` on ``day``."""
     store_obj = resolve_store(store, viewer)
     start = dt.datetime.combine(day, dt.time())
-    bookings = views_of(Booking.select().where((Booking.store == store_obj.id) & (Booking.start >= start)
-                                             & (Booking.start < start + dt.timedelta(days=1)))
-                      .order_by(Booking.start, Booking.id))
+    bookings = day_bookings(store_obj, day)
     shown = [b for b in bookings if b.status in SHOWN]
     columns = _columns(store_obj, day, {b.staff_id for b in shown})
     step = step_minutes()

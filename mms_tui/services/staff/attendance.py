@@ -31,6 +31,7 @@ from mms_tui.models import Punch, RosterDay, RosterException, Staff, Store
 from mms_tui.services.base.config import get_config
 from mms_tui.services.base.errors import DomainError, InvalidInput, NotFound, PermissionDenied, TxidConflict
 from mms_tui.services.base.resolve import resolve_store
+from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.ledger.chain import record_gone, record_states
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.staff.permissions import in_store_scope, require
@@ -477,11 +478,15 @@ def rosters(staff_ids: Iterable[int]) -> dict[int, Roster]:
     out: dict[int, Roster] = defaultdict(Roster)
     if not ids:
         return out
-    for row in RosterDay.select().where(RosterDay.staff.in_(ids)):
-        out[row.staff_id].week[row.weekday] = Duty(_stored(row.start), _stored(row.end))
-    for row in RosterException.select().where(RosterException.staff.in_(ids)):
-        day = row.day if isinstance(row.day, dt.date) else dt.date.fromisoformat(str(row.day))
-        out[row.staff_id].exceptions[day] = (Duty(_stored(row.start), _stored(row.end)), row.note)
+    marks = ", ".join("?" for _ in ids)  # written out: a booking reads its staff member's roster on every commit
+    for staff_id, weekday, start, end in fetch_rows(
+            f'SELECT "staff_id", "weekday", "start", "end" FROM "roster_day" WHERE "staff_id" IN ({marks})', ids):
+        out[staff_id].week[weekday] = Duty(_stored(start), _stored(end))
+    for staff_id, day, start, end, note in fetch_rows(
+            'SELECT "staff_id", "day", "start", "end", "note" FROM "roster_exception" '
+            f'WHERE "staff_id" IN ({marks})', ids):
+        day = day if isinstance(day, dt.date) else dt.date.fromisoformat(str(day))
+        out[staff_id].exceptions[day] = (Duty(_stored(start), _stored(end)), note)
     return out
 
 
