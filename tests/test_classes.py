@@ -454,3 +454,27 @@ def test_the_rules_policy_for_a_late_cancellation_and_a_no_show(gym, run):
         checkout(gone_id, [], [("cash", 3_000)], desk.cashier, "pay", fees=["booking"])
         assert ClassBooking.get(ClassBooking.member == gone_id).fee_txid == "pay"
     mms_check_passes(run, desk.target)
+
+
+def test_a_coach_or_a_room_is_never_in_two_classes_at_once(gym):
+    """A timetable line over another of the same coach or room that weekday is refused; so is a one-off class over
+    the coach's appointment or another class in the room; a line at another time, or of another coach in another
+    room, is taken."""
+    from mms_tui.services.bookings.classes import add_session
+
+    desk = gym.desk
+    weekday = gym.day.isoweekday()
+    with clock.pinned(gym.now):
+        add_staff("t02", "教练 李", by=desk.manager, performer=True)
+        add_room("R2", "二号教室", "HQ", desk.manager)
+        with pytest.raises(InvalidInput, match="教练 王 teaches 瑜伽 then"):
+            add_slot("HQ", "YOGA", weekday, "10:30", "t01", desk.manager, room="R2")
+        with pytest.raises(InvalidInput, match="room R1 holds 瑜伽 then"):
+            add_slot("HQ", "YOGA", weekday, "09:30", "t02", desk.manager, room="R1")
+        assert add_slot("HQ", "YOGA", weekday, "10:30", "t02", desk.manager, room="R2").room == "R2"
+        assert add_slot("HQ", "YOGA", weekday, "11:00", "t01", desk.manager, room="R1").coach == "t01"
+        with pytest.raises(InvalidInput, match="教练 王 is busy from 10:00 to 11:00"):
+            add_session("HQ", "YOGA", gym.start + dt.timedelta(minutes=30), "t01", desk.manager)
+        with pytest.raises(InvalidInput, match="Room R1 is taken at 09:30"):
+            add_session("HQ", "YOGA", gym.start - dt.timedelta(minutes=30), "t02", desk.manager, room="R1")
+        assert add_session("HQ", "YOGA", gym.start + dt.timedelta(hours=3), "t01", desk.manager).coach == "t01"

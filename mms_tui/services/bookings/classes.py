@@ -300,6 +300,42 @@ def _setup(store: Store | str | None, class_type: str, coach: str, room: str | N
     return where, ctype, teacher, place
 
 
+def _minutes_of(hhmm: str) -> int:
+    hour, minute = map(int, hhmm.split(":"))
+    return hour * 60 + minute
+
+
+def _refuse_timetable_clash(weekday: int, start: str, minutes: int, coach: Staff, room: Room | None) -> None:
+    """A coach teaches one class at a time, and a room holds one: a timetable line over another active line of
+    the same coach or room that weekday is refused, naming it."""
+    begins = _minutes_of(start)
+    same = ClassSlot.coach == coach.id
+    if room is not None:
+        same |= ClassSlot.room == room.id
+    for other in ClassSlot.select(ClassSlot, ClassType).join(ClassType).where(
+            (ClassSlot.active == True) & (ClassSlot.weekday == weekday) & same):  # noqa: E712
+        other_start = _minutes_of(other.start)
+        if other_start < begins + minutes and begins < other_start + other.class_type.minutes:
+            who = (_("{coach} teaches {name} then").format(coach=coach.name, name=other.class_type.name)
+                   if other.coach_id == coach.id else
+                   _("room {room} holds {name} then").format(room=room.code if room else "", name=other.class_type.name))
+            raise InvalidInput(_("The timetable has {what} ({start}): choose another time.").format(
+                what=who, start=other.start))
+
+
+def _refuse_session_clash(start: dt.datetime, end: dt.datetime, coach: Staff, room: Room | None) -> None:
+    """A one-off class over the coach's other classes or appointments, or over what the room holds, is refused."""
+    from mms_tui.services.bookings.appointments import _busy
+
+    busy = _busy([coach.id], [room.id] if room else [], start, end)
+    clash = busy.staff_clash(coach.id, start, end)
+    if clash is not None:
+        raise InvalidInput(_("{name} is busy from {start} to {end} ({what}).").format(
+            name=coach.name, start=_hhmm(clash[0]), end=_hhmm(clash[1]), what=clash[2]))
+    if room is not None and busy.room_free([room.id], start, end) is None:
+        raise InvalidInput(_("Room {room} is taken at {time}.").format(room=room.code, time=_hhmm(start)))
+
+
 def add_slot(store: Store | str | None, class_type: str, weekday: int | str, start: str, coach: str, by: Staff, *,
              room: str | None = None, capacity: int | None = None) -> SlotRow:
     """A line of ``store``'s weekly timetable: ``class_type`` every ``weekday`` at ``start`` (store time), with
@@ -310,6 +346,7 @@ def add_slot(store: Store | str | None, class_type: str, weekday: int | str, sta
         _check_type_fields(None, None, capacity)
     with write_transaction():
         where, ctype, teacher, place = _setup(store, class_type, coach, room, by)
+        _refuse_timetable_clash(day, begins, ctype.minutes, teacher, place)
         row = ClassSlot.create(class_type=ctype, store=where, room=place, coach=teacher, weekday=day, start=begins,
                                capacity=capacity or ctype.capacity)
         record_states("class_slot", [row.id], staff=by, store=where)
@@ -332,6 +369,7 @@ def add_session(store: Store | str | None, class_type: str, start: dt.datetime |
         _check_type_fields(None, None, capacity)
     with write_transaction():
         where, ctype, teacher, place = _setup(store, class_type, coach, room, by)
+        _refuse_session_clash(start, start + dt.timedelta(minutes=ctype.minutes), teacher, place)
         row = ClassSession.create(class_type=ctype, store=where, room=place, coach=teacher, slot=None, start=start,
                                   end=start + dt.timedelta(minutes=ctype.minutes),
                                   capacity=capacity or ctype.capacity)
