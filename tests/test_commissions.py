@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mms_tui.db import write_transaction
-from mms_tui.models import Commission, Member, Staff
+from mms_tui.models import Commission, Member, Sale, Staff
 from mms_tui.services.base.errors import InvalidInput, NotFound, RulesInvalid
 from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.loyalty.rules import CommissionRule, CommissionRules
@@ -361,23 +361,12 @@ async def test_my_commissions_today_print_on_the_receipt_printer(sqlite_desk):
     """F8 today, F7 my commissions, F6 prints the 日结 (a pty stands for the printer)."""
     import os
 
-    from tests.test_tui import at_desk, collect
+    from tests.test_tui import at_desk, collect, pty_reader
 
     zhang = shop(sqlite_desk)
     checkout(zhang, ["WATER"], [("cash", 300)], sqlite_desk.cashier, "s1", performers={"WATER": ["c01"]})
     master, slave = os.openpty()
-    os.set_blocking(master, False)
-
-    def printed() -> bytes:
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except BlockingIOError:
-                return out
-            if not chunk:
-                return out
-            out += chunk
+    printed = pty_reader(master)
 
     try:
         async with at_desk(sqlite_desk, printer=os.ttyname(slave), lang="en") as (_app, pilot):
@@ -400,3 +389,20 @@ async def settle_twice(pilot) -> None:
 
     await settle(pilot)
     await settle(pilot)
+
+
+def test_a_performer_not_clocked_in_is_a_warning_a_manager_may_allow(desk):
+    """Once staff clock in at the store today, a performer who has not is refused unless a manager allows it; a
+    shop that keeps no attendance is never asked."""
+    from mms_tui.services.staff.attendance import punch_by_card
+
+    zhang = shop(desk)
+    checkout(zhang, ["HAIR"], [("cash", 8_800)], desk.cashier, "s0", performers={"HAIR": ["p01"]})  # no punches
+    punch_by_card("STAFF001", "HQ", "in-c01")  # the cashier clocks in: the store keeps attendance
+    with pytest.raises(cm.PerformerNotAllowed, match="发型师 王芳 \\(p01\\) has not clocked in today"):
+        checkout(zhang, ["HAIR"], [("cash", 8_800)], desk.cashier, "s1", performers={"HAIR": ["p01"]})
+    assert Sale.select().count() == 1
+    checkout(zhang, ["HAIR"], [("cash", 8_800)], desk.cashier, "s1", performers={"HAIR": ["p01"]},
+             approver=desk.manager)
+    checkout(zhang, ["WATER"], [("cash", 300)], desk.cashier, "s2", performers={"WATER": ["p01"]})  # a sale: no
+    assert Sale.select().count() == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
 from textual.widgets import DataTable, Input, Label, Select, Static
@@ -437,6 +438,24 @@ async def test_staff_card_fills_the_login_code(sqlite_desk, tmp_path):
         reader_pty.close()
 
 
+def pty_reader(master: int):
+    """What a pty's printer side has received so far, read without waiting (the master made non-blocking)."""
+    os.set_blocking(master, False)
+
+    def printed() -> bytes:
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except BlockingIOError:
+                return out
+            if not chunk:
+                return out
+            out += chunk
+
+    return printed
+
+
 async def collect(pilot, read, timeout: float = 3.0) -> bytes:
     """What the printer received, once it starts arriving and then goes quiet."""
     out = b""
@@ -450,22 +469,10 @@ async def collect(pilot, read, timeout: float = 3.0) -> bytes:
 
 
 async def test_cash_sale_prints_with_drawer_kick_and_history_reprints_without(regular, tmp_path):
-    import os
 
     master, slave = os.openpty()
     printer = os.ttyname(slave)
-    os.set_blocking(master, False)
-
-    def printed() -> bytes:
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except BlockingIOError:
-                return out
-            if not chunk:
-                return out
-            out += chunk
+    printed = pty_reader(master)
 
     try:
         async with at_desk(regular, printer=printer) as (app, pilot):

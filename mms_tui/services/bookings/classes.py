@@ -68,6 +68,7 @@ from mms_tui.services.base.resolve import (
     resolve_member,
     resolve_store,
 )
+from mms_tui.services.bookings.appointments import parse_start as parse_when
 from mms_tui.services.bookings.appointments import penalise
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import audit
@@ -357,12 +358,7 @@ def add_session(store: Store | str | None, class_type: str, start: dt.datetime |
                 room: str | None = None, capacity: int | None = None) -> SessionRow:
     """A one-off class (a workshop, a make-up class) on no timetable line: at ``start`` (store time, in the
     future), otherwise as :func:`add_slot`."""
-    if isinstance(start, str):
-        try:
-            start = dt.datetime.fromisoformat(start.strip().replace("T", " "))
-        except ValueError:
-            raise InvalidInput(_("{text!r} is not a date and time (YYYY-MM-DD HH:MM).").format(text=start)) from None
-    start = start.replace(second=0, microsecond=0)
+    start = parse_when(start)
     if start <= clock.now():
         raise InvalidInput(_("{time} is in the past.").format(time=f"{start:%Y-%m-%d %H:%M}"))
     if capacity is not None:

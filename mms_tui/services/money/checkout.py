@@ -300,6 +300,8 @@ def checkout(
         on_bill = {kinds[x.code][2] for x in line_reqs}
         credits = commissions.check_credits(named, {c: k for c, k in kinds.items() if k[2] in on_bill},
                                             approver=approver)
+        if Transaction.get_or_none(Transaction.txid == txid) is None:  # (a retry answers as the first time did)
+            commissions.require_clocked_in(credits, store_obj.id, approver=approver)
         request["performers"] = {code: [[c.code, c.share_bp] for c in v] for code, v in sorted(credits.items())}
 
     def body(tx: Transaction) -> CheckoutResult:

@@ -37,8 +37,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from mms_tui import clock
 from mms_tui.i18n import _
-from mms_tui.models import Commission, Staff, StaffService, Transaction
+from mms_tui.models import Commission, Punch, Staff, StaffService, Transaction
 from mms_tui.services.base.errors import DomainError, InvalidInput, NotFound
 from mms_tui.services.base.sql import fetch_rows, insert_rows
 from mms_tui.services.base.text import format_money
@@ -280,6 +281,28 @@ def check_credits(performers: Mapping[str, Sequence], kinds: Mapping[str, tuple[
             rows.append(CheckedCredit(s.id, s.code, s.name, s.level, share, role))
         out[item_code] = rows
     return out
+
+
+def require_clocked_in(credits: Mapping[str, Sequence[CheckedCredit]], store_id: int, *,
+                       approver: Staff | None = None) -> None:
+    """A service's performer who has not clocked in today, at a store where staff clock in (someone has, today),
+    is a warning a manager may allow (:class:`PerformerNotAllowed`); a shop that keeps no attendance is never
+    asked."""
+    if approver is not None and may(approver, "commissions.allow"):
+        return
+    performers = {c.staff_id: c for rows in credits.values() for c in rows if c.role != "sales"}
+    if not performers:
+        return
+    from mms_tui.services.staff.attendance import clocked_in_since
+
+    today = dt.datetime.combine(clock.today(), dt.time())
+    if not Punch.select().where((Punch.store == store_id) & (Punch.at >= today)
+                                & (Punch.at < today + dt.timedelta(days=1))).exists():
+        return
+    for staff_id, c in performers.items():
+        if clocked_in_since(Staff.get_by_id(staff_id)) is None:
+            raise PerformerNotAllowed(_("{name} ({code}) has not clocked in today; a manager may allow it.").format(
+                name=c.name, code=c.code))
 
 
 def check_salesperson(code: str | None) -> CheckedCredit | None:
