@@ -218,7 +218,8 @@ def a_varied_shop(desk) -> None:
         book_class(zhang, session.id, c, "g-c1")
         issue_card(li, "V10", c, "g-i6", card_no="00088888")
         book_class(li, session.id, c, "g-c2", card="00088888")  # the one place is taken: the waitlist
-        cancel_class("g-c1", c, "加班", "g-c3")  # 李四 moves up
+        cancel_class("g-c1", c, "加班", "g-c3")  # late: its fee on 张三's bill; 李四 moves up
+        checkout(zhang, ["WATER"], [("cash", 2_300)], c, "g-s5", fees=["booking"])
     with clock.pinned(dt.datetime.combine(day, dt.time(18, 50))):
         class_check_in("00088888", "HQ", c, "g-c4")
 
@@ -468,6 +469,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
             await step(f"bookings after {name}", "escape")
         await step("bookings: the list", "f9")
         await step("desk after the bookings", "escape")
+        await step("classes: the day", "f7")
+        await step("desk after the classes", "escape")
         app.offer_read(Read("card", "STAFF001", "rdm6300"))
         await step("a staff card swiped: the clock dialog")
         await step("desk after the staff card", "escape")

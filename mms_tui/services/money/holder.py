@@ -44,16 +44,22 @@ class Holder:
     member: Member
     tier: Tier
     cards: list[Card]
+    #: late-cancel and no-show fees of their bookings and class places not yet paid (read with the member)
+    booking_fees_fen: int = 0
 
 
 _HOLDER_SQL: dict[str, str] = {}
+#: the booking fees a member owes, as a column of the holder's read (services/bookings; money/fees.py collects them)
+_FEES_OWED = " + ".join(f'COALESCE((SELECT SUM("x"."fee_fen") FROM "{table}" AS "x" WHERE "x"."member_id" = "m"."id" '
+                        'AND "x"."fee_fen" > 0 AND "x"."fee_txid" IS NULL), 0)' for table in ("booking", "class_booking"))
 
 
 def _holder_sql(key: str) -> str:
     sql = _HOLDER_SQL.get(key)
     if sql is None:
         sql = _HOLDER_SQL[key] = (
-            f'SELECT {columns(Member, "m")}, {columns(Tier, "t")}, {columns(Card, "c")}, {columns(CardType, "ct")} '
+            f'SELECT {columns(Member, "m")}, {columns(Tier, "t")}, {columns(Card, "c")}, {columns(CardType, "ct")}, '
+            f'{_FEES_OWED} '
             'FROM "member" AS "m" JOIN "tier" AS "t" ON "t"."id" = "m"."tier_id" '
             'LEFT JOIN "card" AS "c" ON "c"."member_id" = "m"."id" '
             'LEFT JOIN "card_type" AS "ct" ON "ct"."id" = "c"."card_type_id" '
@@ -75,7 +81,7 @@ def load_holder(member: Member | int | str) -> Holder:
         raise UnknownMember(_("Unknown member {member}.").format(member=member))
     n_member, n_tier, n_card = (len(m._meta.sorted_fields) for m in (Member, Tier, Card))
     first = rows[0]
-    holder = Holder(row_model(Member, first), row_model(Tier, first, n_member), [])
+    holder = Holder(row_model(Member, first), row_model(Tier, first, n_member), [], int(first[-1] or 0))
     holder.member.tier = holder.tier
     holder.member._dirty.clear()
     at_card = n_member + n_tier
@@ -195,15 +201,8 @@ def facts_of(holder: Holder, rules: Rules, prices: BillPrices | None = None) -> 
         promotion_uses=_promotion_uses(member.id, rules),
         principal_fen=sv.principal_fen if sv is not None else 0,
         bonus_fen=sv.bonus_fen if sv is not None else 0,
-        booking_fees_fen=booking_fees_owed(member.id),
+        booking_fees_fen=holder.booking_fees_fen,
     )
-
-
-def booking_fees_owed(member_id: int) -> int:
-    """The fees late cancellations and no-shows put on the member's bill, not yet paid."""
-    return sum(int(fetch_rows(f'SELECT COALESCE(SUM("fee_fen"), 0) FROM "{table}" WHERE "member_id" = ? '
-                              'AND "fee_fen" > 0 AND "fee_txid" IS NULL', (member_id,))[0][0] or 0)
-               for table in ("booking", "class_booking"))
 
 
 # ------------------------------------------------------------------------------------------------ tenders
