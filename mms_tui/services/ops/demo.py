@@ -6,6 +6,7 @@ timestamps are moved back to the moment it is supposed to have happened. Determi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from mms_tui.db import database, is_sqlite, write_transaction
 from mms_tui.models import (
     AuditEvent,
     Card,
+    CardType,
     Member,
     Product,
     Sale,
@@ -209,6 +211,7 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
                     break
                 except DomainError:
                     continue
+    _demo_bookings(store, staff[0], rng)
     set_config_demo()
     with write_transaction():  # the history above was back-dated as it was made up: chain it as it now reads
         for table in STATE_COLUMNS:  # the demo's catalogue, made directly above, recorded as it stands
@@ -217,6 +220,56 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
     if is_sqlite():
         database.execute_sql("PRAGMA synchronous=FULL")
     return DemoResult(Member.select().count(), Card.select().count(), sales, visits, DEMO_ADMIN[0], DEMO_ADMIN[2])
+
+
+#: the demo's performers: code, name, level, the services they perform
+DEMO_PERFORMERS = [("t01", "发型师 王芳", "高级", ["HAIR", "WASH", "DYE"]), ("t02", "发型师 刘洋", "技师", ["HAIR", "WASH"]),
+                   ("t03", "理疗师 陈静", "技师", ["MASSAGE", "SPA"]), ("t04", "教练 赵强", "高级", ["PT", "YOGA"])]
+#: service → minutes
+DEMO_DURATIONS = {"HAIR": 45, "WASH": 30, "DYE": 120, "MASSAGE": 60, "SPA": 90, "PT": 60, "YOGA": 60}
+
+
+def _demo_bookings(store: Store, manager: Staff, rng: random.Random) -> None:
+    """Performers, a treatment room, and bookings from today on (F6), a yoga class on the timetable with its
+    sessions this week and places taken (F7) — all made yesterday, as a receptionist would have."""
+    from mms_tui.services.bookings.appointments import book, set_service_rooms
+    from mms_tui.services.bookings.classes import add_class_type, add_slot, book_class, generate_sessions
+    from mms_tui.services.bookings.rooms import add_room
+    from mms_tui.services.staff.admin import add_staff
+
+    admin = Staff.get(Staff.code == DEMO_ADMIN[0])
+    with write_transaction():
+        for code, minutes in DEMO_DURATIONS.items():
+            ServiceItem.update(duration_minutes=minutes).where(ServiceItem.code == code).execute()
+    for code, name, level, services in DEMO_PERFORMERS:
+        add_staff(code, name, by=admin, performer=True, level=level, services=services, store=store.code)
+    add_room("SPA1", "理疗室一", store, admin)
+    add_room("STUDIO", "团课教室", store, admin)
+    set_service_rooms(admin, "SPA", ["SPA1"])
+    today = clock.today()
+    people = [m for (m,) in Member.select(Member.id).where(Member.home_store == store.id).order_by(Member.id)
+              .tuples()]
+    with clock.pinned(dt.datetime.combine(today - dt.timedelta(days=1), dt.time(18))):
+        n = 0
+        for offset in range(3):  # today and the next two days
+            day = today + dt.timedelta(days=offset)
+            for code, _name, _level, services in DEMO_PERFORMERS[:3]:
+                for hour in sorted(rng.sample(range(9, 20), 5)):
+                    start = dt.datetime.combine(day, dt.time(hour, rng.choice((0, 30))))
+                    with contextlib.suppress(DomainError):  # a slot the random draw made twice: the demo goes on
+                        book(people[n % len(people)], [rng.choice(services)], manager, new_txid(), start=start,
+                             staff=code, store=store)
+                    n += 1
+        add_class_type("YOGA", "瑜伽团课", 60, 12, admin)
+        for weekday in (1, 3, 5, 6):
+            add_slot(store, "YOGA", weekday, "19:00", "t04", admin, room="STUDIO")
+        made = generate_sessions(store, today, today + dt.timedelta(days=6), admin).created
+        holders = [c.member_id for c in Card.select().join(CardType).where(
+            (Card.status == "active") & CardType.kind.in_(("visits", "period"))).order_by(Card.id)]
+        for session in made[:2]:
+            for member_id in holders[:8]:
+                with contextlib.suppress(DomainError):  # a pass that does not cover the day: not booked
+                    book_class(member_id, session.id, manager, new_txid())
 
 
 def _demo_sale(member_id: int, card_id: int, lines: list, clerk: Staff, store: Store, rng: random.Random) -> str:
