@@ -33,6 +33,14 @@ from mms_tui.services.ops.setup import connect
 from mms_tui.services.reports.catalogue import run_report
 
 TODAY = clock.today()
+
+
+@pytest.fixture(autouse=True)
+def _on_today():
+    """The product's clock stays on TODAY (noon) for each test: a run that crosses the store's midnight between
+    collecting this module and running a test must not move the day under it."""
+    with clock.pinned(dt.datetime.combine(TODAY, dt.time(12))):
+        yield
 RULES = {
     "promotions": [
         {"code": "SPRING", "kind": "amount", "amount": "20", "auto": False},

@@ -49,8 +49,8 @@ def test_a_second_check_in_of_a_package_within_ten_minutes_is_refused_naming_the
 
 
 def test_a_pass_asks_for_the_rest_of_the_day_and_not_the_next(desk):
-    card = issue_card(member(desk), "M1", desk.cashier, "i1").card_id
-    with clock.pinned(T0):
+    with clock.pinned(T0):  # the pass starts on T0's day even when the run crossed midnight since T0 was read
+        card = issue_card(member(desk), "M1", desk.cashier, "i1").card_id
         check_in(card, desk.cashier, "c1")
     with clock.pinned(T0 + dt.timedelta(hours=9)), pytest.raises(RepeatCheckIn):
         check_in(card, desk.cashier, "c2")

@@ -226,6 +226,7 @@ async def manager_pin(pilot) -> None:
     await refund_dialog(pilot)
     await pilot.press(*"不满意", "f10")
     await settle(pilot)
+    await settle(pilot)  # the PIN dialog pushed from the refund's worker: let it finish drawing
 
 
 async def today(pilot) -> None:
@@ -724,8 +725,10 @@ async def member_booked(pilot) -> None:
     """A member's screen with their next booking; Ctrl+B: the booking form for them."""
     a_day_of_bookings()
     await member(pilot, "13912345678")
+    await settle(pilot)  # the member's cards and bookings drawn before the form covers them
     await pilot.press("ctrl+b")
     await settle(pilot)
+    await settle(pilot)  # the start offered by the form's own worker
 
 
 async def classes_day(pilot) -> None:

@@ -128,6 +128,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         self.preferred_card = card_no
         self.view: MemberView | None = None
         self.preloaded = view  # read by the swipe's own worker, so the panel shows as the screen opens
+        self.next_start = None  # what a booking made here offers as its start (read with the member's bookings)
         #: the operation the banner shows, and its txid: the same key again repeats that intent, not a new one
         self.intent: tuple[tuple[str, str], str] | None = None
 
@@ -228,9 +229,9 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="member-bookings")
     def load_bookings(self, member_id: int) -> None:
-        from mms_tui.services.bookings.appointments import upcoming
+        from mms_tui.services.bookings.appointments import next_step, upcoming
 
-        booked = in_connection(upcoming, member_id, limit=3)
+        booked, self.next_start = in_connection(lambda: (upcoming(member_id, limit=3), next_step()))
         text = _("Booked: {list}").format(list="  ".join(
             f"{b.start:%m-%d %H:%M} {b.services} {b.staff_name}" for b in booked)) if booked else ""
         self.app.call_from_thread(self.show_bookings, member_id, text)
@@ -253,7 +254,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
                 self.outcome(line, True)
                 self.load_bookings(self.member_id)
 
-        self.app.push_screen(BookDialog(self.app.settings.store, member_id=self.member_id,
+        self.app.push_screen(BookDialog(self.app.settings.store, start=self.next_start, member_id=self.member_id,
                                         member_name=self.view.name), booked)
 
     def selected_card(self) -> CardSummary | None:
