@@ -24,7 +24,7 @@ from mms_tui.devices.display import (
 from mms_tui.models import Sale
 from mms_tui.screens.checkout import CheckoutScreen
 from tests.test_devices import Pty
-from tests.test_tui import at_desk, collect, open_member, settle, wait_until
+from tests.test_tui import at_desk, collect, open_member, pty_reader, settle, wait_until
 
 # CD5220 standard mode: CLR = 0C; ESC Q A (1B 51 41) … CR (0D) writes the upper line, ESC Q B (1B 51 42) the lower;
 # ESC @ (1B 40) initialises. The price displays: ESC s n (1B 73 n) lights lamp n, ESC Q A digits CR shows them.
@@ -166,19 +166,8 @@ def test_send_over_a_pty_and_a_clear_error_without_a_display(tmp_path):
 
 async def test_a_checkout_shows_each_scan_the_sale_paid_and_the_welcome_after(regular, tmp_path):
     master, slave = os.openpty()
-    os.set_blocking(master, False)
+    shown = pty_reader(master)
     scanner = Pty(tmp_path / "scanner")
-
-    def shown() -> bytes:
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except BlockingIOError:
-                return out
-            if not chunk:
-                return out
-            out += chunk
 
     try:
         async with at_desk(regular, display=os.ttyname(slave), scanner=str(tmp_path / "scanner")) as (app, pilot):

@@ -121,25 +121,15 @@ def bookings_add(ctx: click.Context, member: str, services: str, start: str, per
 def bookings_free(ctx: click.Context, services: str, after: str | None, performer: str | None, count: int,
                   store_code: str | None, fmt: str) -> None:
     """The next free slots for the services CODES, across the staff who perform them."""
-    from mms_tui import clock
-    from mms_tui.models import Staff
-    from mms_tui.services.base.resolve import resolve_store
-    from mms_tui.services.bookings.appointments import free_slots, parse_start, plan_services
+    from mms_tui.services.bookings.appointments import next_free
 
     settings = settings_of(ctx)
     open_database(settings)
-    store = resolve_store(store_code or settings.store)
-    plan = plan_services(_services(services), store)
-    ids = None
-    if performer:
-        s = Staff.get_or_none(Staff.code == performer)
-        if s is None:
-            raise click.ClickException(_("No staff member {code}.").format(code=performer))
-        ids = [s.id]
-    begin = max(parse_start(after), clock.now()) if after else clock.now()
+    slots = next_free(_services(services), store=store_code or settings.store, after=after, staff_code=performer,
+                      count=count)
     write_rows(({"day": s.start.strftime("%Y-%m-%d"), "start": s.start.strftime("%H:%M"),
                  "end": s.end.strftime("%H:%M"), "staff": s.staff_code, "staff_name": s.staff_name,
-                 "room": s.room_code or ""} for s in free_slots(plan, store, begin, staff_ids=ids, count=count)), fmt)
+                 "room": s.room_code or ""} for s in slots), fmt)
 
 
 @bookings_group.command("move")

@@ -374,6 +374,22 @@ def free_slots(plan: Plan, store: Store, after: dt.datetime, *, staff_ids: Itera
     return found[:count]
 
 
+def next_free(services: Sequence[str], *, store: Store | str | None = None, after: dt.datetime | str | None = None,
+              staff_code: str | None = None, count: int = 5) -> list[Slot]:
+    """The next free slots for ``services`` at ``store`` from ``after`` (never before now), of one staff member or
+    of all who perform them (``mms bookings free``)."""
+    store_obj = resolve_store(store)
+    plan = plan_services(services, store_obj)
+    ids = None
+    if staff_code:
+        s = fetch_model(Staff, '"t"."code" = ?', (staff_code.strip(),))
+        if s is None:
+            raise NotFound(_("No staff member {code}.").format(code=staff_code))
+        ids = [s.id]
+    begin = max(parse_start(after), clock.now()) if after else clock.now()
+    return free_slots(plan, store_obj, begin, staff_ids=ids, count=count)
+
+
 # ------------------------------------------------------------------------------------------------ locking
 
 
