@@ -224,9 +224,17 @@ async def refund_dialog(pilot) -> None:
 
 async def manager_pin(pilot) -> None:
     await refund_dialog(pilot)
+    from mms_tui.screens.pin import ManagerPinScreen
+
     await pilot.press(*"不满意", "f10")
+    # the PIN dialog is pushed from the refund's worker: wait for it and for its focused code box
+    for _ in range(100):
+        screen = pilot.app.screen
+        if isinstance(screen, ManagerPinScreen) and screen.focused is not None:
+            break
+        await pilot.pause(0.05)
     await settle(pilot)
-    await settle(pilot)  # the PIN dialog pushed from the refund's worker: let it finish drawing
+    await settle(pilot)
 
 
 async def today(pilot) -> None:
