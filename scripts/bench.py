@@ -1166,6 +1166,111 @@ def bench_start(path: str, runs: int = 5) -> dict:
             "target": "first frame within 1 s; RSS within 200 MB"}
 
 
+# --- stock -------------------------------------------------------------------------------------------------
+
+
+def _stock_shop(folder: Path, products: int, stores: int, seed: int = 3) -> str:
+    """A new database of ``stores`` stores and ``products`` products in ten categories, each product counted at
+    every store (``products × stores`` levels with their receipt moves, written in bulk as a receipt would)."""
+    import random
+
+    from mms_tui import clock
+    from mms_tui.db import bulk_insert, close_database, write_transaction
+    from mms_tui.models import Product, Staff, StockLevel, StockMove, Store, Transaction
+    from mms_tui.services.ops.setup import connect, initialise
+
+    path = str(folder / "stock.sqlite3")
+    connect(path)
+    initialise(admin_code="admin", admin_name="Admin", admin_pin="1234")
+    rng = random.Random(seed)
+    admin = Staff.get(Staff.code == "admin")
+    with write_transaction():
+        root = Store.select().order_by(Store.id).first()
+        made = clock.now()
+        Store.insert_many([{"code": f"S{n:02d}", "name": f"门店{n}", "parent": root.id} for n in range(1, stores)]
+                          ).execute()
+        for first in range(0, products, 500):
+            Product.insert_many([{"code": f"P{n:05d}", "name": f"商品{n}", "category": f"类别{n % 10}",
+                                  "price_fen": 1_000 + n} for n in range(first, min(products, first + 500))]
+                                ).execute()
+        store_ids = [s for (s,) in Store.select(Store.id).tuples()]
+        product_ids = [p for (p,) in Product.select(Product.id).tuples()]
+        for store_id in store_ids:
+            tx = Transaction.create(txid=f"bench-rx-{store_id}", kind="stock_receipt", staff=admin, store=store_id,
+                                    request_hash="", result_json="{}")
+            levels, moves = [], []
+            for product_id in product_ids:
+                qty, cost = rng.randint(0, 200), rng.randint(50, 5_000)
+                levels.append((product_id, store_id, qty, qty * cost, cost, rng.choice((None, 10, 20))))
+                moves.append((tx.id, product_id, store_id, "receipt", qty, qty * cost, cost, made, "", ""))
+            bulk_insert(StockLevel, ["product", "store", "on_hand", "value_fen", "last_cost_fen", "low_at"], levels)
+            bulk_insert(StockMove, ["transaction", "product", "store", "kind", "qty", "value_fen", "unit_cost_fen",
+                                    "created_at", "reference", "reason"], moves)
+    close_database()
+    return path
+
+
+def raw_stock_report_s(path: str, runs: int) -> float:
+    """The stock report's sums by hand through sqlite3: on hand, value and low count per store and category."""
+    import sqlite3
+
+    con = sqlite3.connect(path)
+
+    def once() -> list:
+        return con.execute(
+            'SELECT l.store_id, p.category, COUNT(*), SUM(l.on_hand), SUM(l.value_fen), '
+            'SUM(CASE WHEN l.on_hand <= l.low_at THEN 1 ELSE 0 END), SUM(CASE WHEN l.on_hand < 0 THEN 1 ELSE 0 END) '
+            'FROM stock_level l JOIN product p ON p.id = l.product_id GROUP BY l.store_id, p.category '
+            'ORDER BY l.store_id, p.category').fetchall()
+
+    seconds, _spread, _rows = _median_seconds(once, runs)
+    con.close()
+    return seconds
+
+
+def bench_stock(rounds: int, members: int = 20_000, products: int = 10_000, stores: int = 50, runs: int = 3) -> dict:
+    """Checkout commit time and 4-desk throughput with a product line counted in stock, beside the same checkout
+    on the same database before the product was stocked and beside the raw writes; then ``mms report stock`` over
+    ``products × stores`` levels beside the same sums by hand."""
+    import bigdb
+
+    from mms_tui.db import close_database
+    from mms_tui.models import Staff
+    from mms_tui.services.ops.setup import connect
+    from mms_tui.services.reports.catalogue import run_report
+    from mms_tui.services.stock.common import StockLine
+    from mms_tui.services.stock.receiving import receive
+
+    folder = Path(tempfile.mkdtemp(prefix="mms-bench-stock-"))
+    path = str(folder / "desk.sqlite3")
+    bigdb.build(path, members, days=60, log=lambda text: print(text, file=sys.stderr))
+    unstocked = bench_checkout(path, rounds)
+    connect(path)
+    for staff in Staff.select().where(Staff.role == "cashier"):  # water on every desk's shelf, plenty of it
+        receive(staff, [StockLine("WATER", 1_000_000, 80)], f"bench-stock-{staff.store_id}", store=staff.store_id)
+    close_database()
+    stocked = bench_checkout(path, rounds)
+    report_path = _stock_shop(folder, products, stores)
+    connect(report_path)
+    seconds, _spread, rows = _median_seconds(lambda: list(run_report("stock")), runs)
+    one_store, _s, _r = _median_seconds(lambda: list(run_report("stock", store="S01")), runs)
+    low, _s2, low_rows = _median_seconds(lambda: list(run_report("low-stock")), runs)
+    close_database()
+    raw = raw_stock_report_s(report_path, runs)
+    return {
+        "benchmark": "stock", "members": members, "rounds": rounds,
+        "checkout_with_stock_p50_ms": stocked["p50_ms"], "checkout_with_stock_p99_ms": stocked["p99_ms"],
+        "checkout_unstocked_p50_ms": unstocked["p50_ms"], "checkout_unstocked_p99_ms": unstocked["p99_ms"],
+        "raw_p50_ms": stocked["raw_p50_ms"], "raw_p99_ms": stocked["raw_p99_ms"],
+        "per_second_with_stock": stocked["per_second"], "per_second_unstocked": unstocked["per_second"],
+        "raw_per_second": stocked["raw_per_second"], "errors": stocked["errors"] + unstocked["errors"],
+        "report_levels": products * stores, "report_rows": len(rows), "stock_report_s": round(seconds, 3),
+        "stock_report_one_store_s": round(one_store, 3), "low_stock_report_s": round(low, 3),
+        "low_stock_rows": len(low_rows), "raw_stock_report_s": round(raw, 3),
+        "target": "checkout p99 ≤ 10 ms and ≥ 500/s with 4 desks; stock report ≤ 2 s",
+    }
+
+
 def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
     """Everything on one database (built by bigdb, or reused): reports, lookups, start-up; then swipe and import."""
     import bigdb
@@ -1206,7 +1311,7 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
     parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
-                                          "bookings"])
+                                          "bookings", "stock"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
@@ -1225,6 +1330,8 @@ def main() -> int:
         result = bench_reports(args.members or 1_000_000, args.reuse, args.runs)
     elif args.which == "bookings":
         result = bench_bookings(min(args.rounds, 200))
+    elif args.which == "stock":
+        result = bench_stock(args.rounds, args.members or 20_000)
     else:
         if not args.reuse or not Path(args.reuse).exists():
             parser.error(f"{args.which} needs --reuse PATH of a database built by scripts/bigdb.py")

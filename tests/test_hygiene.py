@@ -16,8 +16,8 @@ CORE = ["mms_tui.models", "mms_tui.services", "mms_tui.devices", "mms_tui.db", "
 ]
 
 #: the services' packages in order: each may import only those before it (services/__init__.py, ARCHITECTURE.md)
-LAYERS = ["base", "ledger", "staff", "catalogue", "loyalty", "money", "members", "bookings", "reports", "exchange",
-          "ops"]
+LAYERS = ["base", "ledger", "staff", "catalogue", "stock", "loyalty", "money", "members", "bookings", "reports",
+          "exchange", "ops"]
 
 
 def test_core_modules_import_without_textual_or_a_connection():

@@ -763,6 +763,72 @@ async def classes_day(pilot) -> None:
     await settle(pilot)
 
 
+def some_stock() -> None:
+    """The branch's shelves: water running low, the long-named family bottle, shampoo counted in ml."""
+    from mms_tui.models import Staff
+    from mms_tui.services.stock import receiving
+    from mms_tui.services.stock import settings as stock_settings
+    from mms_tui.services.stock.common import StockLine
+
+    manager, cashier = Staff.get(Staff.code == "m01"), Staff.get(Staff.code == "c01")
+    with clock.pinned(MOMENT - dt.timedelta(days=2)):
+        receiving.save_supplier(manager, "ACME", name="华润怡宝 配送")
+        stock_settings.set_unit(manager, "SHAMPOO", "ml")
+        receiving.receive(cashier, [StockLine("WATER", 6, 80), StockLine("BOTTLE", 24, 5_600),
+                                    StockLine("SHAMPOO", 12_000, 9)], "snap-rx1", supplier="ACME",
+                          reference="DN-20261130")
+        stock_settings.set_low(manager, "WATER", 12)
+        stock_settings.set_low(manager, "SHAMPOO", 2_000)
+
+
+async def stock_list(pilot) -> None:
+    """F8 names what is low; F3: the store's stock, the low ones marked."""
+    some_stock()
+    await today(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+
+
+async def today_low_stock(pilot) -> None:
+    """F8 with a product at or below its threshold: named under the shifts, F3 to the stock."""
+    some_stock()
+    await today(pilot)
+
+
+async def stock_receive(pilot) -> None:
+    """F2: goods received by scanning — a few scans, a typed quantity, a code that is not ours."""
+    await stock_list(pilot)
+    await pilot.press("f2")
+    await settle(pilot)
+    for key in ("6920000000012", "6920000000012", "24*BOTTLE", "6900000000000"):
+        await pilot.press(*key, "enter")
+        await settle(pilot)
+
+
+async def stock_line(pilot) -> None:
+    """F4 on a received line: its quantity and unit cost."""
+    await stock_receive(pilot)
+    await pilot.press("f4")
+    await settle(pilot)
+
+
+async def stock_count(pilot) -> None:
+    """F3: the count sheet, two products counted by scanning, one differing."""
+    await stock_list(pilot)
+    await pilot.press("f3")
+    await settle(pilot)
+    for key in ("5*WATER", "24*6901234567893"):
+        await pilot.press(*key, "enter")
+        await settle(pilot)
+
+
+async def stock_count_post(pilot) -> None:
+    """F10 on the count: the variances asked about before they are posted."""
+    await stock_count(pilot)
+    await pilot.press("f10")
+    await settle(pilot)
+
+
 SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "login": login,
     "login_wrong_pin": login_wrong_pin,
@@ -834,6 +900,12 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "booking_no_show": booking_no_show,
     "member_booked": member_booked,
     "classes_day": classes_day,
+    "today_low_stock": today_low_stock,
+    "stock_list": stock_list,
+    "stock_receive": stock_receive,
+    "stock_line": stock_line,
+    "stock_count": stock_count,
+    "stock_count_post": stock_count_post,
 }
 
 

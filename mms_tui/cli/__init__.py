@@ -41,6 +41,7 @@ from mms_tui.cli import (
     serve,
     setup,
     staff,
+    stock,
     stores,
 )
 from mms_tui.cli.common import open_database, run_tui
@@ -118,6 +119,7 @@ for _command in (
     stores.stores_group,
     bookings.bookings_group,
     classes.classes_group,
+    stock.stock_group,
     serve.serve,
 ):
     cli.add_command(_command)

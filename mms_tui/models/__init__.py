@@ -35,6 +35,19 @@ from mms_tui.models.members import (
 )
 from mms_tui.models.org import STAFF_ROLES, STORE_KINDS, Config, SchemaVersion, Shift, Staff, Store
 from mms_tui.models.sales import Coupon, Payment, Sale, SaleLine, Visit
+from mms_tui.models.stock import (
+    NEGATIVE_STOCK_POLICIES,
+    STOCK_MOVE_KINDS,
+    STOCK_UNITS,
+    ServiceConsumption,
+    StockCount,
+    StockCountLine,
+    StockLevel,
+    StockMove,
+    StockTransfer,
+    StockTransferLine,
+    Supplier,
+)
 
 #: every table, in creation order (parents first)
 ALL_MODELS = [
@@ -81,6 +94,14 @@ ALL_MODELS = [
     ClassSlot,
     ClassSession,
     ClassBooking,
+    Supplier,
+    StockLevel,
+    StockMove,
+    StockTransfer,
+    StockTransferLine,
+    StockCount,
+    StockCountLine,
+    ServiceConsumption,
 ]
 
 __all__ = [
@@ -92,9 +113,12 @@ __all__ = [
     "COMMISSION_ROLES",
     "CONSENT_CHANNELS",
     "FIELD_KINDS",
+    "NEGATIVE_STOCK_POLICIES",
     "PUNCH_KINDS",
     "PUNCH_SOURCES",
     "STAFF_ROLES",
+    "STOCK_MOVE_KINDS",
+    "STOCK_UNITS",
     "STORE_KINDS",
     "AuditEvent",
     "BaseModel",
@@ -131,13 +155,21 @@ __all__ = [
     "Sale",
     "SaleLine",
     "SchemaVersion",
+    "ServiceConsumption",
     "ServiceItem",
     "ServiceRating",
     "ServiceRoom",
     "Shift",
     "Staff",
     "StaffService",
+    "StockCount",
+    "StockCountLine",
+    "StockLevel",
+    "StockMove",
+    "StockTransfer",
+    "StockTransferLine",
     "Store",
+    "Supplier",
     "Tier",
     "Transaction",
     "Visit",

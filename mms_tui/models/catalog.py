@@ -1,4 +1,4 @@
-"""What the desk sells: products (with stock later) and services (with commission later)."""
+"""What the desk sells: products (their stock: models/stock.py) and services."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ class _CatalogItem(BaseModel):
 
 
 class Product(_CatalogItem):
-    pass
+    #: the base unit its stock is counted in: pieces, ml or g (migration 20); quantities are whole numbers of it
+    unit = peewee.CharField(max_length=5, default="pcs", constraints=[peewee.Check("unit IN ('pcs','ml','g')")])
 
 
 class ServiceItem(_CatalogItem):

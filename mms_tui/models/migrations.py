@@ -386,6 +386,32 @@ def _bookings(db: peewee.Database, migrator: object) -> None:
     db.create_tables([Room, ServiceRoom, Booking, BookingService, ClassType, ClassSlot, ClassSession, ClassBooking])
 
 
+def _stock(db: peewee.Database, migrator: object) -> None:
+    """Issue #22: stock (进销存) on a ledger of its own: suppliers, levels per product and store, movements,
+    transfers, counts, what services consume; a product's base unit and a store's negative-stock policy."""
+    from playhouse.migrate import migrate as run
+
+    from mms_tui.models import (
+        Product,
+        ServiceConsumption,
+        StockCount,
+        StockCountLine,
+        StockLevel,
+        StockMove,
+        StockTransfer,
+        StockTransferLine,
+        Store,
+        Supplier,
+    )
+
+    if "unit" not in {c.name for c in db.get_columns("product")}:
+        run(migrator.add_column("product", "unit", Product.unit))  # type: ignore[attr-defined]
+    if "negative_stock" not in {c.name for c in db.get_columns("store")}:
+        run(migrator.add_column("store", "negative_stock", Store.negative_stock))  # type: ignore[attr-defined]
+    db.create_tables([Supplier, StockLevel, StockMove, StockTransfer, StockTransferLine, StockCount, StockCountLine,
+                      ServiceConsumption])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -407,6 +433,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (17, "commissions: a row per line and staff member", _commissions),
     (18, "service ratings: a member's 1-5 for a service's performer", _service_ratings),
     (19, "bookings: rooms, appointments, group classes and waitlists", _bookings),
+    (20, "stock: suppliers, levels, movements, transfers, counts", _stock),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -33,6 +33,9 @@ class Store(BaseModel):
     #: printed at the top of its receipts, under the store's name (a few lines)
     receipt_header = peewee.TextField(default="")
     closed_at = Moment(null=True)
+    #: a sale that would take a product below zero here: refused, or allowed with a warning (migration 20)
+    negative_stock = peewee.CharField(max_length=6, default="refuse",
+                                      constraints=[peewee.Check("negative_stock IN ('refuse','warn')")])
 
 
 class Staff(BaseModel):

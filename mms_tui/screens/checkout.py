@@ -573,6 +573,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.app.print_receipt(result.txid)
         self.message(_("✓ Paid. Esc closes the receipt."))
         self.query_one("#code", Input).disabled = True
+        for warning in result.stock_warnings:  # a store that sells below zero says what it sold short
+            self.notify(warning, severity="warning", timeout=8)
 
     def on_unmount(self) -> None:
         self.app.show_welcome_on_display()  # the customer display, between sales

@@ -29,8 +29,11 @@ from mms_tui.widgets.footer import Footer
 _STATE_NAMES = (N_("connecting"), N_("connected"), N_("disconnected"), N_("stopped"))
 
 
-def _today(viewer, store: str) -> tuple[DaySummary, list[ShiftSummary]]:
-    return day_summary(store), shifts_of_day(viewer, store)
+def _today(viewer, store: str) -> tuple[DaySummary, list[ShiftSummary], list[dict]]:
+    from mms_tui.services.base.resolve import resolve_store
+    from mms_tui.services.stock.queries import low_at_store
+
+    return day_summary(store), shifts_of_day(viewer, store), low_at_store(resolve_store(store, viewer), 8)
 
 
 def shift_state(shift: ShiftSummary | None, day: str) -> str:
@@ -52,7 +55,8 @@ def minus(amount: int) -> str:
 class TodayScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="today.back"),
-        Binding("f5", "reload", N_("Refresh"), id="today.reload"),
+        Binding("f3", "stock", N_("Stock"), id="today.stock"),
+        Binding("f5", "reload", N_("Refresh"), id="today.reload", show=False),
         Binding("f6", "report", N_("Shift report"), id="today.report"),
         Binding("f7", "my_commissions", N_("Commission"), id="today.my_commissions"),
         Binding("f9", "close_shift", N_("Close shift"), id="today.close_shift"),
@@ -68,6 +72,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         yield Static(id="today-title")
         yield DataTable(id="today-table", cursor_type="none", zebra_stripes=True)
         yield DataTable(id="today-shifts", cursor_type="row", zebra_stripes=True)
+        yield Static(id="today-stock")
         yield Static(id="today-devices")
         yield Footer()
 
@@ -86,10 +91,10 @@ class TodayScreen(WorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, exclusive=True)
     def load(self) -> None:
-        day, shifts = in_connection(_today, self.app.staff, self.app.settings.store)
-        self.app.call_from_thread(self.show, day, shifts)
+        day, shifts, low = in_connection(_today, self.app.staff, self.app.settings.store)
+        self.app.call_from_thread(self.show, day, shifts, low)
 
-    def show(self, day: DaySummary, shifts: list[ShiftSummary]) -> None:
+    def show(self, day: DaySummary, shifts: list[ShiftSummary], low: list[dict] | None = None) -> None:
         self.query_one("#today-title", Static).update(f"[b]{escape(day.store)}  {day.day}[/b]")
         left = [(_("Sales"), str(day.sales), format_money(day.sales_total_fen)),  # each label fits 16 columns
                 (_("Refunded sales"), str(day.sale_refunds), minus(day.sale_refunds_fen)),
@@ -121,7 +126,16 @@ class TodayScreen(WorkerErrors, Screen[None]):
             name = person.name if person else shift.staff_name
             table.add_row(fit(f"{code} {name}", 14), str(person.operations if person else 0),
                           format_money(money["cash"]), fit(others, 22), shift_state(shift, day.day))
+        self.show_low_stock(low or [])
         self.show_devices()
+
+    def show_low_stock(self, low: list[dict]) -> None:
+        """The products low at this store (at or below their threshold, or below zero): F3 opens the stock."""
+        stock = self.query_one("#today-stock", Static)
+        stock.display = bool(low)
+        items = "  ".join(f"{r['code']} {r['on_hand']}" + (f"≤{r['low_at']}" if r["low_at"] is not None else "")
+                          for r in low)
+        stock.update(escape(fit(_("Low stock (F3): {items}").format(items=items), 78)))
 
     def show_devices(self) -> None:
         """Each reader: state, reads, reads per minute, frame errors and the last error (for the installer)."""
@@ -142,6 +156,11 @@ class TodayScreen(WorkerErrors, Screen[None]):
         if self.rows and table.has_focus:
             return by_code.get(self.rows[min(table.cursor_row, len(self.rows) - 1)])
         return by_code.get(self.app.staff.code)
+
+    def action_stock(self) -> None:
+        from mms_tui.screens.stock import StockScreen
+
+        self.app.push_screen(StockScreen())
 
     def action_report(self) -> None:
         shift = self.chosen_shift()

@@ -159,3 +159,9 @@ class RulesInvalid(InvalidInput):
             message = _("{n} problems in the rules; the first: {first}").format(n=len(self.errors),
                                                                                 first=self.errors[0])
         super().__init__(message)
+
+
+class InsufficientStock(DomainError):
+    """A sale, a transfer or a return would take a product below zero where the store refuses it."""
+
+    code = "insufficient_stock"

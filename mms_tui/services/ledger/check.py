@@ -15,7 +15,11 @@ Invariants:
 * commissions (提成): every row names a line of its own operation's sale (a refund's row, a row of what it
   reversed, on the same line and staff), earned rows are not negative, the shares of a line add up to 100 %, each
   amount is what its recorded base and rate (or fixed amount, units and share) give, and what refunds took back of
-  a row is never more than it earned — so each staff member's totals are the sums of sound rows.
+  a row is never more than it earned — so each staff member's totals are the sums of sound rows;
+* stock (进销存): every level's on hand and value equal the sums of its product's moves at its store, no value is
+  negative, on hand at or below zero holds no value, every move has its level, a refund puts back exactly the
+  quantities its operation took, a transfer's lines are what left the sending store (and, once received, what
+  came in), and a posted count moved each counted product by counted − expected.
 """
 
 from __future__ import annotations
@@ -242,7 +246,70 @@ def _chains() -> list[Problem]:
 def check_ledger() -> list[Problem]:
     """Every invariant, in order; an empty list means the books hold."""
     return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_commissions(),
-            *_chains()]
+            *_stock(), *_chains()]
+
+
+def _stock() -> list[Problem]:
+    from mms_tui.models import StockCountLine, StockLevel, StockMove, StockTransfer, StockTransferLine
+
+    problems: list[Problem] = []
+    sums = {(store, product): (int(q or 0), int(v or 0)) for store, product, q, v in StockMove.select(
+        StockMove.store, StockMove.product, peewee.fn.SUM(StockMove.qty), peewee.fn.SUM(StockMove.value_fen))
+        .group_by(StockMove.store, StockMove.product).tuples()}
+    for store, product, on_hand, value in StockLevel.select(StockLevel.store, StockLevel.product,
+                                                            StockLevel.on_hand, StockLevel.value_fen).tuples():
+        subject = f"stock {product}@{store}"
+        q, v = sums.pop((store, product), (0, 0))
+        if (q, v) != (on_hand, value):
+            problems.append(Problem("stock", subject, f"cache {on_hand} / {value} fen ≠ moves {q} / {v} fen"))
+        if value < 0 or (on_hand <= 0 and value != 0):
+            problems.append(Problem("stock", subject, f"value {value} fen with {on_hand} on hand"))
+    problems += [Problem("stock", f"stock {product}@{store}", "moves without a level") for store, product in sums]
+    taken: dict[int, dict[int, int]] = {}
+    for tx, product, qty in StockMove.select(StockMove.transaction, StockMove.product, StockMove.qty).where(
+            StockMove.kind.in_(["sale", "gift", "consume"])).tuples():
+        taken.setdefault(tx, {}).setdefault(product, 0)
+        taken[tx][product] += qty
+    back: dict[int, dict[int, int]] = {}
+    reversed_of = dict(Transaction.select(Transaction.id, Transaction.reverses).where(
+        Transaction.reverses.is_null(False)).tuples())
+    for tx, product, qty in StockMove.select(StockMove.transaction, StockMove.product, StockMove.qty).where(
+            StockMove.kind == "refund").tuples():
+        back.setdefault(reversed_of.get(tx, -1), {}).setdefault(product, 0)
+        back[reversed_of.get(tx, -1)][product] += qty
+    for original, products in back.items():
+        if {p: -q for p, q in taken.get(original, {}).items()} != products:
+            problems.append(Problem("stock", f"tx {original}", "its refund does not put back what it took"))
+    moved: dict[tuple[int, str], dict[int, tuple[int, int]]] = {}
+    for tx, kind, product, qty, value in StockMove.select(StockMove.transaction, StockMove.kind, StockMove.product,
+                                                          StockMove.qty, StockMove.value_fen).where(
+            StockMove.kind.in_(["transfer_out", "transfer_in", "count"])).tuples():
+        q, v = moved.setdefault((tx, kind), {}).get(product, (0, 0))
+        moved[(tx, kind)][product] = (q + qty, v + value)
+    lines: dict[int, dict[int, tuple[int, int]]] = {}
+    for transfer, product, qty, value in StockTransferLine.select(
+            StockTransferLine.transfer, StockTransferLine.product, StockTransferLine.qty,
+            StockTransferLine.value_fen).tuples():
+        lines.setdefault(transfer, {})[product] = (qty, value)
+    for t in StockTransfer.select():
+        sent = {p: (-q, -v) for p, (q, v) in moved.get((t.sent_id, "transfer_out"), {}).items()}
+        if sent != lines.get(t.id, {}):
+            problems.append(Problem("stock", f"transfer {t.id}", "its lines are not what left the sending store"))
+        if t.status == "received":
+            came = {p: q for p, (q, _v) in moved.get((t.received_id, "transfer_in"), {}).items()}
+            if came != {p: q for p, (q, _v) in lines.get(t.id, {}).items()}:
+                problems.append(Problem("stock", f"transfer {t.id}", "what came in is not its lines"))
+    from mms_tui.models import StockCount
+
+    for count_id, tx in StockCount.select(StockCount.id, StockCount.posted).where(
+            StockCount.status == "posted").tuples():
+        want = {p: c - e for p, c, e in StockCountLine.select(StockCountLine.product, StockCountLine.counted,
+                                                               StockCountLine.expected)
+                .where(StockCountLine.count == count_id).tuples() if c != e}
+        got = {p: q for p, (q, _v) in moved.get((tx, "count"), {}).items()}
+        if want != got:
+            problems.append(Problem("stock", f"count {count_id}", "its moves are not counted − expected"))
+    return problems
 
 
 def check_anchors(kept: dict) -> list[Problem]:

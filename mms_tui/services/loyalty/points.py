@@ -39,6 +39,7 @@ from mms_tui.services.ledger.operations import Posting, audit, card_posting, pos
 from mms_tui.services.loyalty.earning import points_expire_on
 from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
+from mms_tui.services.stock.sales import take_gift
 
 #: the transaction kind of an expiry, and the points account expired points go to
 EXPIRE_KIND = "expire"
@@ -419,6 +420,7 @@ def redeem_gift(card: Card | int | str, gift_code: str, staff: Staff, txid: str,
         current = Card.get_by_id(card_obj.id)
         ensure_usable(current)
         post(tx, [card_posting(current.id, "card.points", -gift.points), Posting("points.redeemed", "pt", gift.points)])
+        take_gift(tx, store_obj, gift.code)  # a gift that is a product leaves the shelf
         after = Card.get_by_id(current.id)
         audit("points.gift", f"card:{current.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"gift": gift.code, "name": gift.name, "points": gift.points})

@@ -26,6 +26,7 @@ from mms_tui.services.loyalty.birthday_benefit import birthday_benefit, birthday
 from mms_tui.services.loyalty.pricing import MemberFacts, promotion_label
 from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
+from mms_tui.services.stock.sales import take_gift
 
 # --- birthdays -------------------------------------------------------------------------------------------------
 
@@ -214,6 +215,7 @@ def _record_gift(m: Member, offer: BirthdayOffer, staff: Staff, store: Store, tx
             raise AlreadyGiven(_("{name}'s birthday gift was already given on {when} by {staff}.").format(
                 name=m.name, when=str(given.created_at)[:16], staff=given.staff.name))
         type(tx).update(note=offer.gift_name).where(type(tx).id == tx.id).execute()
+        take_gift(tx, store, offer.gift_code)  # a gift that is a product leaves the shelf
         audit("member.birthday_gift", f"member:{m.id}", staff=staff, store=store, txid=tx.txid,
               payload={"window": [offer.window_start, offer.window_end], "gift": offer.gift_code})
         return _GiftRecord(tx.txid, m.id, offer.window_start, offer.window_end, str(offer.gift_code),

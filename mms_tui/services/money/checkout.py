@@ -71,6 +71,7 @@ from mms_tui.services.money.holder import (
 )
 from mms_tui.services.money.items import LineRequest, as_line, at_store_prices, cart_lines
 from mms_tui.services.money.payment import TenderRequest, allocate_tenders, as_tender
+from mms_tui.services.stock.sales import take_for_sale
 
 #: what SaleLine.discount_reason holds at most
 _REASON_MAX = 100
@@ -123,6 +124,8 @@ class CheckoutResult:
     points_explanations: list[str] = field(default_factory=list)
     #: what this sale added to the member's tier spend (a refund takes exactly this back)
     spend_fen: int | None = None
+    #: products a store that allows negative stock let go below zero (services/stock/sales.py)
+    stock_warnings: list[str] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------------ quote
@@ -358,6 +361,7 @@ def checkout(
              "principal_fen": p.principal_fen, "bonus_fen": p.bonus_fen, "points": p.points}
             for p in payment.lines
         ])
+        stock_warnings = take_for_sale(tx, store_obj, sale.id, line_dicts)
         commissions.record_sale(tx, sale.id, store_obj.id, rules.commissions, line_dicts, payment.lines,
                                 member_obj is not None, credits)
         fee_records = collect_fees(bill.fees, member_obj, tx.txid)
@@ -377,7 +381,7 @@ def checkout(
             cart_discounts=[asdict(d) for d in priced.cart_discounts],
             promotions=[asdict(a) for a in priced.applied],
             coupons=used_coupons, fees=fee_records, points_explanations=list(explanations),
-            spend_fen=spend if member_obj is not None else 0,
+            spend_fen=spend if member_obj is not None else 0, stock_warnings=stock_warnings,
         )
 
     return run_operation(txid=txid, kind="checkout", request=request, staff=staff, store=store_obj,

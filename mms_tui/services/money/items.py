@@ -35,6 +35,8 @@ def as_line(line: LineRequest | tuple | str) -> LineRequest:
 # --- one statement each, written out (see base.sql.run_sql) --------------------------------------------------
 
 _ITEMS_SQL: dict[int, str] = {}
+#: the fields a product and a service share (id to active), before each one's own
+_SHARED = len(ServiceItem._meta.sorted_fields) - 1
 
 
 def _items_sql(keys: int) -> str:
@@ -42,11 +44,13 @@ def _items_sql(keys: int) -> str:
     sql = _ITEMS_SQL.get(keys)
     if sql is None:
         marks = ", ".join("?" for _k in range(keys))
-        padding = len(ServiceItem._meta.sorted_fields) - len(Product._meta.sorted_fields)
         where = f'WHERE "t"."active" = ? AND ("t"."code" IN ({marks}) OR "t"."barcode" IN ({marks}))'
+        # the columns the two share, then a service's own (duration) and a product's own (unit), NULL in the other
+        shared = ", ".join(f'"t"."{f.column_name}"' for f in Product._meta.sorted_fields[:_SHARED])
         sql = _ITEMS_SQL[keys] = (
-            f'SELECT \'service\', {columns(ServiceItem, "t")} FROM "service_item" AS "t" {where} UNION ALL '
-            f'SELECT \'product\', {columns(Product, "t")}{", NULL" * padding} FROM "product" AS "t" {where}'
+            f'SELECT \'service\', {columns(ServiceItem, "t")}, CAST(NULL AS VARCHAR(5)) '
+            f'FROM "service_item" AS "t" {where} UNION ALL '
+            f'SELECT \'product\', {shared}, CAST(NULL AS INTEGER), "t"."unit" FROM "product" AS "t" {where}'
         )
     return sql
 
@@ -61,7 +65,8 @@ def _find_items(keys: Sequence[str]) -> dict[str, tuple[str, Product | ServiceIt
     found: dict[str, tuple[int, str, Product | ServiceItem]] = {}
     for row in rows:
         kind = row[0]
-        item = row_model(ServiceItem if kind == "service" else Product, row, 1)
+        item = (row_model(ServiceItem, row, 1) if kind == "service"
+                else row_model(Product, (*row[:_SHARED + 1], *row[_SHARED + 2:]), 1))
         first = 0 if kind == "service" else 2
         for key, order in ((item.code, first), (item.barcode, first + 1)):
             if key is not None and (key not in found or order < found[key][0]):

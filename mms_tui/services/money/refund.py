@@ -18,7 +18,8 @@
   is removed — the spent bonus counts as this top-up's first. It is refused when the principal is no longer all
   on the card. ``mms check`` knows this one partial reversal.
 * A reversed check-in gives the visit back. A refunded card issue cancels the card.
-* Commissions the operation earned are taken back by negative rows (services/money/commissions.py).
+* Commissions the operation earned are taken back by negative rows (services/money/commissions.py); the goods it
+  took off the shelf go back on it, at the value they left with (services/stock/sales.py).
 * Refunds need a manager (or admin): the manager works the desk, or approves what the cashier at the desk asks
   (``approver``); the refund then belongs to the cashier's operations (their shift's drawer pays it out) and the
   audit names who approved it. Every refund has a reason, kept on the reversing transaction and in the audit.
@@ -65,6 +66,7 @@ from mms_tui.services.ledger.tenders import MONEY_TENDERS
 from mms_tui.services.loyalty.tiers import apply_spend
 from mms_tui.services.money.commissions import reverse as reverse_commissions
 from mms_tui.services.staff.permissions import require
+from mms_tui.services.stock.sales import put_back
 
 REFUNDABLE_KINDS = ("topup", "checkout", "checkin", "issue", "gift")
 
@@ -243,6 +245,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
                         else p for p in postings]
         post(tx, postings)
         commission_back = reverse_commissions(tx, original.id)
+        stock_back = put_back(tx, original.id)
         money = sum(p.amount for p in postings if p.account.startswith("tender."))
         paid_out: dict[str, int] = defaultdict(int)
         to_cards: dict[str, int] = defaultdict(int)
@@ -271,7 +274,8 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
               payload={"reverses": original.txid, "kind": original.kind, "reason": reason, "bonus_kept_fen": kept,
                        "coupons_reopened": reopened, "approved_by": approver.code if approver else None,
                        "paid_out": dict(paid_out), "to_tender": to_tender,
-                       **({"commission_back_fen": commission_back} if commission_back else {})})
+                       **({"commission_back_fen": commission_back} if commission_back else {}),
+                       **({"stock_back": stock_back} if stock_back else {})})
         return RefundResult(tx.txid, original.txid, original.kind, original.member_id, money, len(postings),
                             kept, reopened, {k: v for k, v in paid_out.items() if v},
                             {k: v for k, v in to_cards.items() if v})

@@ -23,6 +23,7 @@ from mms_tui.models import (
     Sale,
     ServiceItem,
     Staff,
+    StockMove,
     Store,
     Transaction,
     Visit,
@@ -64,6 +65,7 @@ CATALOG = [
     ("PROTEIN", "6923456789012", "乳清蛋白粉", "零售", 29_900, "product"),
     ("WATER", "6920000000012", "矿泉水", "零售", 300, "product"),
     ("TOWEL", "6930000000014", "运动毛巾", "零售", 3_500, "product"),
+    ("COLORANT", "6940000000016", "染膏", "耗材", 0, "product"),  # not sold: the hair colour (DYE) uses it
 ]
 
 
@@ -109,6 +111,36 @@ def _backdate(txid: str, when: dt.datetime) -> None:
     AuditEvent.update(created_at=when).where(AuditEvent.txid == txid).execute()
     Sale.update(created_at=when).where(Sale.transaction == tx.id).execute()
     Visit.update(created_at=when).where(Visit.transaction == tx.id).execute()
+    StockMove.update(created_at=when).where(StockMove.transaction == tx.id).execute()
+
+
+#: what the demo's stores hold when the story starts: code, unit cost (fen), at the main store and at the branch,
+#: and the low-stock threshold at each (the main store's protein powder is running low)
+DEMO_STOCK = [("WATER", 80, 600, 120, 50, 50), ("SHAMPOO", 3_200, 160, 40, 20, 20),
+              ("PROTEIN", 18_000, 110, 25, 60, 10), ("TOWEL", 1_200, 140, 30, 10, 10),
+              ("COLORANT", 5, 12_000, 0, 3_000, 0)]
+
+
+def _demo_stock(store: Store, branch: Store, start: dt.datetime) -> None:
+    """Suppliers and the stock both stores start the story with, the hair colour's dye, thresholds; the sales of
+    the story take from it."""
+    from mms_tui.services.stock import receiving
+    from mms_tui.services.stock import settings as stock_settings
+    from mms_tui.services.stock.common import StockLine
+
+    manager = Staff.get(Staff.code == "m01")
+    receiving.save_supplier(manager, "ACME", name="华润怡宝 配送", contact="王经理", phone="02188886666")
+    receiving.save_supplier(manager, "BEAUTY", name="美丽日化", contact="刘小姐", phone="13912345678")
+    stock_settings.set_unit(manager, "COLORANT", "ml")
+    stock_settings.set_consumption(manager, "DYE", "COLORANT", 60)
+    for where, column in ((store, 2), (branch, 3)):
+        lines = [StockLine(row[0], row[column], row[1]) for row in DEMO_STOCK if row[column]]
+        txid = new_txid()
+        receiving.receive(manager, lines, txid, store=where, supplier="BEAUTY", reference="期初")
+        _backdate(txid, start - dt.timedelta(days=1))
+        for row in DEMO_STOCK:
+            if row[column]:
+                stock_settings.set_low(manager, row[0], row[column + 2], store=where)
 
 
 def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: Callable[[int], None] | None = None) -> DemoResult:
@@ -131,8 +163,9 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
     start = dt.datetime.combine(today - dt.timedelta(days=days), dt.time(9, 0))
     used: set[str] = set()
     services = [c for c in CATALOG if c[5] == "service"]
-    products = [c for c in CATALOG if c[5] == "product"]
+    products = [c for c in CATALOG if c[5] == "product" and c[4] > 0]
     sales = visits = 0
+    _demo_stock(store, branch, start)
 
     seeded_at = clock.now()
 
@@ -212,6 +245,7 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
                 except DomainError:
                     continue
     _demo_bookings(store, staff[0], rng)
+    _demo_transfer(store, branch)
     set_config_demo()
     with write_transaction():  # the history above was back-dated as it was made up: chain it as it now reads
         for table in STATE_COLUMNS:  # the demo's catalogue, made directly above, recorded as it stands
@@ -270,6 +304,16 @@ def _demo_bookings(store: Store, manager: Staff, rng: random.Random) -> None:
             for member_id in holders[:8]:
                 with contextlib.suppress(DomainError):  # a pass that does not cover the day: not booked
                     book_class(member_id, session.id, manager, new_txid())
+
+
+def _demo_transfer(store: Store, branch: Store) -> None:
+    """Water sent to the branch this morning, not received yet (``mms stock transfers --in-transit``)."""
+    from mms_tui.services.stock.common import StockLine
+    from mms_tui.services.stock.transfers import send_transfer
+
+    with contextlib.suppress(DomainError):  # the story sold it all: nothing to send
+        send_transfer(Staff.get(Staff.code == "m01"), [StockLine("WATER", 24)], branch, new_txid(), store=store,
+                      note="周末活动")
 
 
 def _demo_sale(member_id: int, card_id: int, lines: list, clerk: Staff, store: Store, rng: random.Random) -> str:

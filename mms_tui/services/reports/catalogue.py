@@ -30,6 +30,7 @@ from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
 from mms_tui.services.reports.service_performance import service
 from mms_tui.services.reports.staff_time import attendance
+from mms_tui.services.reports.stock import low_stock, stock, stock_moves, stock_take
 from mms_tui.services.reports.stores import stores
 
 #: name → (one-line description, function)
@@ -53,6 +54,12 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
                     "late-cancel rates; per class type: sessions, places, fill rate"), bookings),
     "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
                stores),
+    "stock": (N_("stock (进销存) on hand now and its value at cost, per store and category, with each store's total"),
+              stock),
+    "stock-moves": (N_("stock movements per day/week/month, store and kind: receipts, sales, transfers, counts…"),
+                    stock_moves),
+    "low-stock": (N_("products at or below their low-stock threshold at a store, or below zero"), low_stock),
+    "stock-take": (N_("the variances of the stock-takes (盘点) posted in the period, with their reasons"), stock_take),
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
                       "clock-outs"), attendance),
 }

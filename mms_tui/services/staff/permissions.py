@@ -39,6 +39,11 @@ PERMISSIONS: dict[str, str] = {
     "stores.manage": "admin",  # add, rename, move and close stores
     "stores.edit": "manager",  # a store's address, phone and receipt header (a manager: their own stores)
     "rooms.manage": "manager",  # add rooms and resources to a store, and take them out of use (their own stores)
+    "stock.receive": "cashier",  # take goods in at their own store (入库, by scanning at the desk)
+    "stock.count": "cashier",  # count stock at their own store (盘点 by scanning); posting it needs stock.approve
+    "stock.approve": "manager",  # post a count's variances, adjust stock by hand
+    "stock.transfer": "manager",  # send goods to another store (调拨); receiving them is stock.receive
+    "stock.manage": "manager",  # suppliers, returns to them, low-stock thresholds, negative-stock policy, consumption
     "classes.manage": "manager",  # class types, a store's timetable, generating and cancelling its sessions
 }
 
