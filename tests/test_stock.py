@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mms_tui.models import Product, Sale, StockLevel, StockMove, Store, Transaction
+from mms_tui.models import Product, Sale, Staff, StockLevel, StockMove, Store, Transaction
 from mms_tui.services.base.errors import (
     DomainError,
     InsufficientStock,
@@ -291,6 +291,13 @@ def test_a_count_by_scanning_posts_its_variances_with_a_managers_approval(desk):
     assert [(x.code, x.on_hand, x.counted) for x in sheet.lines] == [("SHAMPOO", 4, 5), ("WATER", 10, 8)]
     with pytest.raises(PermissionDenied):
         counts.post_count(desk.cashier, count_id, "c1")
+    from mms_tui.services.staff.accounts import create_staff
+
+    add_store("BR9", "别的店", desk.admin, parent="HQ")
+    create_staff("m09", "别店经理", "manager", "5555", store=Store.get(Store.code == "BR9"))
+    other = Staff.get(Staff.code == "m09")
+    with pytest.raises(PermissionDenied, match="does not look after store HQ"):
+        counts.post_count(desk.cashier, count_id, "c1", approver=other)  # a manager of another store
     posted = counts.post_count(desk.cashier, count_id, "c1", approver=desk.manager)
     assert sorted((v["code"], v["variance"], v["value_fen"]) for v in posted.variances) == [
         ("SHAMPOO", 1, 3_000), ("WATER", -2, -300)]

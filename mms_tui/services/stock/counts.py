@@ -137,6 +137,8 @@ def post_count(staff: Staff, count_id: int, txid: str, *, approver: Staff | None
     if count is None:
         raise NotFound(_("No count sheet {id}.").format(id=count_id))
     store_obj = store_for(staff, count.store, "stock.count")
+    if approver is not None:  # the approving manager looks after this store too
+        store_for(approver, store_obj, "stock.approve")
 
     def body(tx: Transaction) -> PostedCount:
         current = _open(count_id)

@@ -111,20 +111,6 @@ def start_counting(store_id: int, product_ids: Sequence[int]) -> None:
          .on_conflict_ignore().execute())
 
 
-def levels_of(store_id: int, product_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-    """{product id: (on hand, value)} of the products counted at the store (read without locking)."""
-    return {p: (lv.on_hand, lv.value) for p, lv in _levels_nolock(store_id, product_ids).items()}
-
-
-def _levels_nolock(store_id: int, product_ids: Sequence[int]) -> dict[int, _Level]:
-    if not product_ids:
-        return {}
-    marks = ", ".join("?" * len(product_ids))
-    rows = run_sql(f'SELECT "product_id", "id", "on_hand", "value_fen", "last_cost_fen" FROM "stock_level" '
-                   f'WHERE "store_id" = ? AND "product_id" IN ({marks})', (store_id, *product_ids)).fetchall()
-    return {r[0]: _Level(r[1], r[2], r[3], r[4]) for r in rows}
-
-
 def _short(product_id: int, have: int, need: int) -> InsufficientStock:
     product = Product.get_or_none(Product.id == product_id)
     name = f"{product.code} {product.name}" if product is not None else str(product_id)
