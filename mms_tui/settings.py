@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import platformdirs
@@ -107,6 +107,10 @@ class Settings:
     group: str = ""
     #: where ``mms backup`` (without a file) puts dated backups, and where ``mms doctor`` looks for the last one
     backup_dir: str = ""
+    #: the ``[messages]`` table: quiet hours aside (rules), the channels' settings — ``[messages.email]``,
+    #: ``[messages.sms]``, ``[messages.wechat]`` (services/messages) — and ``lang``, the messages' language. Its
+    #: secrets are never printed (``mms info`` shows which channels are set, not how)
+    messages: Mapping[str, object] = field(default_factory=dict, repr=False)
     config_path: str = ""
     #: the configuration files read, lowest first (for ``mms info`` and ``mms doctor``)
     config_files: tuple[str, ...] = ()
@@ -126,6 +130,10 @@ _RANGES = {"receipt_columns": (24, 96)}
 
 def _coerce(name: str, value: object) -> object:
     kind = {f.name: f.type for f in fields(Settings)}[name]
+    if name == "messages":
+        if not isinstance(value, Mapping):
+            raise SettingsError("setting 'messages' must be a table ([messages] with [messages.email] …)")
+        return dict(value)
     if kind in ("int", int):
         try:
             number = int(value)  # type: ignore[arg-type]

@@ -1271,6 +1271,103 @@ def bench_stock(rounds: int, members: int = 20_000, products: int = 10_000, stor
     }
 
 
+def bench_messages(members: int = 100_000, emails: int = 5_000) -> dict:
+    """A campaign (群发) to ``members`` members enqueued by ``mms messages campaign --confirm`` (preview, consent,
+    SMS parts, one insert of every message), beside the same rows inserted by hand; then the worker sending
+    ``emails`` of them to a local SMTP server (aiosmtpd), beside smtplib alone sending as many on one connection."""
+    import smtplib
+    import socket
+    import sqlite3
+    from email.message import EmailMessage
+
+    import bigdb
+    from aiosmtpd.controller import Controller
+
+    from mms_tui.db import close_database
+    from mms_tui.models import Message, Staff
+    from mms_tui.services.messages.campaigns import send_campaign
+    from mms_tui.services.messages.worker import Worker
+    from mms_tui.services.ops.setup import connect
+
+    folder = Path(tempfile.mkdtemp(prefix="mms-bench-messages-"))
+    path = str(folder / "shop.sqlite3")
+    bigdb.build(path, members, days=30, log=lambda text: print(text, file=sys.stderr))
+    raw = sqlite3.connect(path)
+    with raw:  # everyone has an email address, said yes to email and carries the campaign's tag
+        raw.execute("UPDATE member SET email = 'm' || id || '@example.com'")
+        raw.execute("INSERT INTO consent (member_id, channel, given, at) SELECT id, 'email', 1, datetime('now') "
+                    "FROM member")
+        raw.execute("INSERT INTO member_tag (member_id, tag) SELECT id, 'ALL' FROM member")
+    raw.close()
+    connect(path)
+    manager = Staff.get(Staff.role == "manager")
+    began = time.perf_counter()
+    campaign_id, shown = send_campaign(manager, "bench", "tag:ALL", "email", "{name}您好，本周护理八折。",
+                                       subject="本周八折")
+    enqueue_s = time.perf_counter() - began
+    queued = Message.select().where(Message.campaign == campaign_id).count()
+    close_database()
+    copy = sqlite3.connect(path)  # the raw baseline: the same rows by one INSERT … SELECT
+    began = time.perf_counter()
+    with copy:
+        copy.execute(
+            "INSERT INTO message (key, member_id, trigger, channel, marketing, fields, campaign_id, store_id, state, "
+            "not_before, attempts, created_at, sent_channel, address, text, sms_parts, provider_id, reason, delivery) "
+            "SELECT 'raw:' || m.id, m.id, 'campaign', 'email', 1, json_object('name', m.name, 'store', ''), ?, "
+            "m.home_store_id, 'skipped', datetime('now'), 0, datetime('now'), '', '', '', 0, '', '', '' "
+            "FROM member m JOIN member_tag t ON t.member_id = m.id AND t.tag = 'ALL'", (campaign_id,))
+    raw_enqueue_s = time.perf_counter() - began
+    copy.close()
+
+    class Inbox:
+        count = 0
+
+        async def handle_DATA(self, server, session, envelope):
+            Inbox.count += 1
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = {"email": {"host": "127.0.0.1", "port": port, "security": "plain",
+                            "sender": "Shop <desk@shop.example>", "per_second": 100_000}}
+        connect(path)
+        Message.update(state="failed").where((Message.campaign == campaign_id) & (Message.state == "queued")
+                                             & (Message.id > Message.select(peewee_min(Message.id)).where(
+                                                 Message.campaign == campaign_id).scalar() + emails - 1)).execute()
+        worker = Worker(config, batch=50)
+        began = time.perf_counter()
+        done = worker.run_round(reminders=False)
+        worker_s = time.perf_counter() - began
+        close_database()
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "desk@shop.example", "m1@example.com", "本周八折"
+        mail.set_content("张三您好，本周护理八折。")
+        began = time.perf_counter()
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for _i in range(emails):
+                smtp.send_message(mail)
+        raw_smtp_s = time.perf_counter() - began
+    finally:
+        controller.stop()
+    return {
+        "benchmark": "messages", "members": members, "queued": queued, "with_consent": shown.reachable,
+        "campaign_enqueue_s": round(enqueue_s, 2), "raw_insert_select_s": round(raw_enqueue_s, 2),
+        "emails": emails, "sent": done.sent, "worker_emails_per_s": round(done.sent / worker_s),
+        "raw_smtplib_per_s": round(emails / raw_smtp_s), "server_received": Inbox.count,
+        "target": "campaign to 100,000 enqueued ≤ 10 s; ≥ 200 emails/s",
+    }
+
+
+def peewee_min(column):
+    import peewee
+
+    return peewee.fn.MIN(column)
+
+
 def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
     """Everything on one database (built by bigdb, or reused): reports, lookups, start-up; then swipe and import."""
     import bigdb
@@ -1311,7 +1408,7 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
     parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
-                                          "bookings", "stock"])
+                                          "bookings", "stock", "messages"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
@@ -1332,6 +1429,8 @@ def main() -> int:
         result = bench_bookings(min(args.rounds, 200))
     elif args.which == "stock":
         result = bench_stock(args.rounds, args.members or 20_000)
+    elif args.which == "messages":
+        result = bench_messages(args.members or 100_000)
     else:
         if not args.reuse or not Path(args.reuse).exists():
             parser.error(f"{args.which} needs --reuse PATH of a database built by scripts/bigdb.py")

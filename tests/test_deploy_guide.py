@@ -87,7 +87,7 @@ def test_the_systemd_units_verify(tmp_path):
     timers = {u.stem for u in _units() if u.suffix == ".timer"}
     services = {u.stem for u in _units() if u.suffix == ".service"}
     assert timers == {"mms-backup", "mms-points-expire", "mms-tiers-review", "mms-check"}
-    assert timers <= services and "mms-alert@" in services
+    assert timers <= services and "mms-alert@" in services and "mms-messages" in services
     for name in timers:
         unit = configparser.ConfigParser(strict=False, interpolation=None)
         unit.read(ROOT / "deploy" / "systemd" / f"{name}.service")
@@ -118,6 +118,9 @@ def test_each_scheduled_job_as_its_unit_runs_it_then_doctor_is_content(tmp_path)
         parser = configparser.ConfigParser(strict=False, interpolation=None)
         parser.read(unit)
         command = shlex.split(parser["Service"]["ExecStart"].replace("/opt/mms/bin/mms", MMS))
+        if parser["Service"].get("Type") == "simple":  # a service that runs until stopped: one round of it
+            assert unit.name == "mms-messages.service" and command[-2:] == ["messages", "run"]
+            command.append("--once")
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, (unit.name, result.stdout, result.stderr)
     doctor = subprocess.run([MMS, "doctor"], env=env, capture_output=True, text=True, timeout=300)
@@ -135,7 +138,7 @@ def test_the_crontab_lines_run_quietly_and_print_only_a_failure(tmp_path):
     env = _shop(tmp_path)
     job = str(ROOT / "deploy" / "mms-job")
     lines = _cron_lines()
-    assert {line[5] for line in lines} == {"mms"} and len(lines) == 4
+    assert {line[5] for line in lines} == {"mms"} and len(lines) == 5
     assert "sudo cp deploy/crontab /etc/cron.d/mms" in GUIDE
     for fields in lines:
         assert len(fields[:5]) == 5  # minute hour day month weekday, then the account
@@ -436,3 +439,14 @@ def group_id(name: str) -> int:
     import grp
 
     return grp.getgrnam(name).gr_gid
+
+
+def test_the_guides_messages_file_is_valid_settings_for_every_channel(tmp_path):
+    from mms_tui.services.messages.worker import channels_configured, config_problems
+
+    path = tmp_path / "messages.toml"
+    path.write_text(heredoc("/etc/mms/messages.toml"), encoding="utf-8")
+    settings = load_settings(env={"MMS_SYSTEM_CONFIG": str(tmp_path / "none.toml")}, config_path=path)
+    assert channels_configured(settings.messages) == ["wechat", "sms", "email"]
+    assert config_problems(settings.messages) == []
+    assert "example-secret" not in repr(settings)  # the secrets stay out of anything that prints the settings

@@ -248,6 +248,31 @@ def a_varied_shop(desk) -> None:
     counts.count_item(c, counts.open_count(c), "6920000000012")
     Product.update(active=False).where(Product.code == "SHAMPOO").execute()
 
+    # messages: a template a manager saved and one that came in with no one's name; a campaign of a store and one
+    # of none; a message of each, tried and not; a member bound to WeChat
+    from mms_tui.models import Campaign, Message, MessageTemplate
+    from mms_tui.services.messages.outbox import enqueue
+    from mms_tui.services.messages.templates import save_template
+
+    save_template(m, "balance", "email", "zh", "{name} {amount}", subject="提醒")
+    MessageTemplate.create(trigger="birthday", channel="sms", lang="en", body="Happy birthday {name}")
+    Member.update(wechat_openid="oABC-123_x").where(Member.id == zhang).execute()
+    one = Campaign.create(name="周末", channel="sms", audience="tag:VIP", body="{name}", store=desk.store, staff=m)
+    Campaign.create(name="all", channel="email", audience="segment:lost", body="{name}", staff=m)
+    enqueue(zhang, "campaign", "g-m1", {"name": "张三"}, store_id=desk.store.id, channel="sms", campaign_id=one.id)
+    enqueue(zhang, "birthday", "g-m2", {"name": "张三"})
+    Message.update(state="sent", attempted_at=Message.created_at, sent_channel="sms", address="13800138000",
+                   text="张三", sms_parts=1, provider_id="biz-1", delivery="delivered").where(
+        Message.key == "g-m1").execute()
+    # service tickets: one from the desk, answered and closed; one from an email, with no one on it yet
+    from mms_tui.services.messages.tickets import add_note, close_ticket, from_email, open_ticket
+
+    asked = open_ticket(c, zhang, "complaint", "水温太低", "太凉了")
+    add_note(m, asked.id, "已调高水温", answer=True)
+    close_ticket(m, asked.id, "满意")
+    Member.update(email="zs@example.com").where(Member.id == zhang).execute()
+    from_email(b"From: zs@example.com\nSubject: hello\n\nhi\n")
+
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:
     """Each field as the model answers it (foreign keys: the id they hold), with its Python type: 1 and True,
@@ -529,7 +554,7 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         for name, key in (("top up", "f4"), ("issue a card", "f6"), ("edit", "f7"), ("freeze: the question", "f8"),
                           ("lost card", "ctrl+l"), ("gift for points", "ctrl+g"), ("renew a pass", "ctrl+r"),
                           ("transfer visits", "ctrl+t"), ("family", "ctrl+f"), ("details", "ctrl+e"),
-                          ("book", "ctrl+b")):
+                          ("book", "ctrl+b"), ("service ticket", "ctrl+k")):
             await step(name, key)
             await step(f"member after {name}", "escape")
         await step("member: the full phone", "ctrl+o")

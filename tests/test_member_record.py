@@ -96,7 +96,7 @@ def test_the_shops_own_fields_hold_values_of_their_kind(desk, member):
 
 
 def test_consent_is_kept_per_channel_with_when_it_was_given_and_withdrawn(desk, member):
-    assert [(s.channel, s.given) for s in consent_of(member)] == [("sms", None), ("email", None)]
+    assert [(s.channel, s.given) for s in consent_of(member)] == [("sms", None), ("email", None), ("notices", None)]
     assert not may_contact(member, "sms")
     with clock.pinned(clock.now() - dt.timedelta(hours=2)) as given_at:  # answered earlier today (or last night)
         set_consent(member, desk.cashier, "sms", True)
@@ -143,7 +143,7 @@ def test_mms_members_edit_tag_tagged_consent_and_fields(run, sqlite_desk):
     assert json.loads(run(*db, "members", "tagged", "--format", "json").output) == [{"tag": "VIP", "members": 1}]
     given = json.loads(run(*db, "members", "consent", PHONE, "sms", "yes", *cashier, "--format", "json",
                            input=pin).output)
-    assert [(r["channel"], r["given"]) for r in given] == [("sms", "yes"), ("email", "")]
+    assert [(r["channel"], r["given"]) for r in given] == [("sms", "yes"), ("email", ""), ("notices", "")]
     added = run(*db, "members", "fields", "add", "GOAL", "健身目标", "--kind", "choice", "--choices", "减脂,增肌",
                 "--staff", "m01", "--pin-stdin", input=MANAGER_PIN + "\n")
     assert added.exit_code == 0, added.output

@@ -47,7 +47,7 @@ def test_the_whole_record_is_saved_together_and_each_part_audited(desk, member):
                  consent={"sms": True, "email": False}, fields={"GOAL": "增肌", "SIZE": "42"}, price_level="dealer")
     assert (saved.address, saved.email, saved.tags, saved.price_level) == (
         "上海市徐汇区", "lilei@example.com", ("VIP", "孕期"), "DEALER")
-    assert dict(saved.consent) == {"sms": True, "email": False}
+    assert dict(saved.consent) == {"sms": True, "email": False, "notices": None}
     assert {f.code: f.value for f in saved.fields} == {"GOAL": "增肌", "SIZE": "42"}
     actions = {a for (a,) in AuditEvent.select(AuditEvent.action).tuples()}
     assert {"member.update", "member.tag", "member.consent", "member.field"} <= actions

@@ -553,6 +553,21 @@ async def member_details(pilot) -> None:
     await settle(pilot)
 
 
+async def member_ticket(pilot) -> None:
+    """A service ticket recorded at the desk (Ctrl+K) for a member who already has an open complaint (shown among
+    the alerts behind the dialog)."""
+    from mms_tui.models import Member, Staff
+    from mms_tui.services.messages.tickets import open_ticket
+
+    member_id = Member.select(Member.id).order_by(Member.id).first().id
+    open_ticket(Staff.get(Staff.code == "c01"), member_id, "complaint", "洗头时水温太低，要求下次赠送护理一次")
+    await member(pilot)
+    await pilot.press("ctrl+k")
+    await settle(pilot)
+    pilot.app.screen.query_one("#subject", Input).value = "预约改期到周日上午十点，指定技师小王"
+    steady(pilot)
+
+
 async def clock_card(pilot) -> None:
     """A staff card swiped at the desk: the clock dialog (考勤), clocking out after a clock-in this morning."""
     from mms_tui.devices.protocols import Read
@@ -884,6 +899,7 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "manage_prices": manage_prices,
     "manage_price_form": manage_price_form,
     "member_details": member_details,
+    "member_ticket": member_ticket,
     "manage_member_fields": manage_member_fields,
     "command_palette": command_palette,
     "clock_card": clock_card,

@@ -36,6 +36,7 @@ from mms_tui.cli import (
     exchange,
     loyalty,
     members,
+    messages,
     ops,
     reports,
     serve,
@@ -120,6 +121,8 @@ for _command in (
     bookings.bookings_group,
     classes.classes_group,
     stock.stock_group,
+    messages.messages_group,
+    messages.tickets_group,
     serve.serve,
 ):
     cli.add_command(_command)

@@ -216,15 +216,16 @@ def members_tagged(ctx: click.Context, tag: str | None, fmt: str) -> None:
 
 @members_group.command("consent")
 @click.argument("member", metavar="PHONE|CARD")
-@click.argument("channel", type=click.Choice(["sms", "email"]), required=False)
+@click.argument("channel", type=click.Choice(["sms", "email", "notices"]), required=False)
 @click.argument("answer", type=click.Choice(["yes", "no"]), required=False)
 @staff_options("Staff recorded as taking the answer.")
 @format_option()
 @click.pass_context
 def members_consent(ctx: click.Context, member: str, channel: str | None, answer: str | None,
                     staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """Record a member's yes or no to marketing on CHANNEL (sms, email), kept with when it was given; without an
-    answer, show what is in force on each channel."""
+    """Record a member's yes or no to marketing on CHANNEL (sms, email) or to service notices (notices: 消费提醒
+    after each stored-value payment or top-up, reminders), kept with when it was given; without an answer, show
+    what is in force on each."""
     from mms_tui.services.members.attributes import consent_of, set_consent
     from mms_tui.services.members.profile import find_member
 
@@ -236,6 +237,22 @@ def members_consent(ctx: click.Context, member: str, channel: str | None, answer
               else consent_of(m))
     write_rows(({"channel": s.channel, "given": {True: "yes", False: "no", None: ""}[s.given],
                  "at": str(s.at or "")} for s in states), fmt)
+
+
+@members_group.command("wechat")
+@click.argument("member", metavar="PHONE|CARD")
+@click.argument("openid", default="")
+@staff_options("Staff recorded as binding it.")
+@click.pass_context
+def members_wechat(ctx: click.Context, member: str, openid: str, staff_code: str | None, pin_stdin: bool) -> None:
+    """Bind the member's WeChat OPENID on the shop's Official Account (service notices go there); without one,
+    unbind it."""
+    from mms_tui.services.members.profile import find_member
+    from mms_tui.services.messages.queries import set_openid
+
+    open_database(settings_of(ctx))
+    set_openid(acting_staff(staff_code, pin_stdin), find_member(member), openid)
+    click.echo(_("WeChat bound.") if openid else _("WeChat unbound."), err=True)
 
 
 @members_group.group("fields")

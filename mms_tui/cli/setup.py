@@ -128,6 +128,7 @@ def _seed_with_progress(seed, members: int):
 @click.pass_context
 def info(ctx: click.Context, fmt: str) -> None:
     """Version, database location, schema version and counts."""
+    from mms_tui.services.messages.worker import channels_configured
     from mms_tui.services.ops.setup import connect
     from mms_tui.services.ops.setup import info as database_info
 
@@ -146,5 +147,6 @@ def info(ctx: click.Context, fmt: str) -> None:
         ("members", facts.members),
         ("cards", facts.cards),
         ("transactions", facts.transactions),
+        ("message channels", ", ".join(channels_configured(settings.messages)) or _("none")),  # never their secrets
     ]
     write_rows(({"key": k, "value": v} for k, v in rows), fmt)

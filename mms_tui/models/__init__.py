@@ -33,6 +33,19 @@ from mms_tui.models.members import (
     PriceLevel,
     Tier,
 )
+from mms_tui.models.messages import (
+    MESSAGE_CHANNELS,
+    MESSAGE_STATES,
+    MESSAGE_TRIGGERS,
+    TICKET_KINDS,
+    TICKET_SOURCES,
+    TICKET_STATES,
+    Campaign,
+    Message,
+    MessageTemplate,
+    Ticket,
+    TicketNote,
+)
 from mms_tui.models.org import STAFF_ROLES, STORE_KINDS, Config, SchemaVersion, Shift, Staff, Store
 from mms_tui.models.sales import Coupon, Payment, Sale, SaleLine, Visit
 from mms_tui.models.stock import (
@@ -102,6 +115,11 @@ ALL_MODELS = [
     StockCount,
     StockCountLine,
     ServiceConsumption,
+    MessageTemplate,
+    Campaign,
+    Message,
+    Ticket,
+    TicketNote,
 ]
 
 __all__ = [
@@ -113,6 +131,9 @@ __all__ = [
     "COMMISSION_ROLES",
     "CONSENT_CHANNELS",
     "FIELD_KINDS",
+    "MESSAGE_CHANNELS",
+    "MESSAGE_STATES",
+    "MESSAGE_TRIGGERS",
     "NEGATIVE_STOCK_POLICIES",
     "PUNCH_KINDS",
     "PUNCH_SOURCES",
@@ -120,10 +141,14 @@ __all__ = [
     "STOCK_MOVE_KINDS",
     "STOCK_UNITS",
     "STORE_KINDS",
+    "TICKET_KINDS",
+    "TICKET_SOURCES",
+    "TICKET_STATES",
     "AuditEvent",
     "BaseModel",
     "Booking",
     "BookingService",
+    "Campaign",
     "Card",
     "CardType",
     "CardTypeStore",
@@ -144,6 +169,8 @@ __all__ = [
     "MemberField",
     "MemberFieldValue",
     "MemberTag",
+    "Message",
+    "MessageTemplate",
     "Moment",
     "Payment",
     "PriceLevel",
@@ -170,6 +197,8 @@ __all__ = [
     "StockTransferLine",
     "Store",
     "Supplier",
+    "Ticket",
+    "TicketNote",
     "Tier",
     "Transaction",
     "Visit",

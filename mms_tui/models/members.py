@@ -10,8 +10,9 @@ from mms_tui.models.org import Staff, Store
 CARD_KINDS = ("stored_value", "points", "discount", "visits", "period")
 #: the kinds of value a shop's own member field holds (migration 8)
 FIELD_KINDS = ("text", "number", "date", "choice")
-#: the channels a member consents (or not) to marketing on (migration 8)
-CONSENT_CHANNELS = ("sms", "email")
+#: what a member says yes or no to: marketing by SMS, marketing by email (migration 8), and service notices such as
+#: 消费提醒 on any channel (migration 21)
+CONSENT_CHANNELS = ("sms", "email", "notices")
 CARD_STATUSES = ("active", "frozen", "lost", "expired", "cancelled")
 GENDERS = ("", "F", "M")
 
@@ -60,6 +61,8 @@ class Member(BaseModel):
     preferences = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     #: the price list this member buys at (a dealer's 经销商价), replacing the tier's price (migration 13)
     price_level = peewee.ForeignKeyField(PriceLevel, null=True, backref="members", on_delete="RESTRICT")
+    #: the member's openid on the shop's WeChat Official Account (service notices go there; migration 21)
+    wechat_openid = peewee.CharField(max_length=64, default="", constraints=[peewee.SQL("DEFAULT ''")])
 
     class Meta:
         #: members by join date (and home store): the segments report counts everyone from this index (migration 2)
@@ -165,7 +168,7 @@ class Consent(BaseModel):
     force, the ones before it are the record of when it was given or withdrawn (migration 8)."""
 
     member = peewee.ForeignKeyField(Member, backref="consents", on_delete="RESTRICT", index=False)
-    channel = peewee.CharField(max_length=10, constraints=[peewee.Check("channel IN ('sms','email')")])
+    channel = peewee.CharField(max_length=10, constraints=[peewee.Check("channel IN ('sms','email','notices')")])
     given = peewee.BooleanField()
     at = Moment(default=now)
     staff = peewee.ForeignKeyField(Staff, null=True, backref="consents_taken", on_delete="RESTRICT")

@@ -412,6 +412,31 @@ def _stock(db: peewee.Database, migrator: object) -> None:
                       ServiceConsumption])
 
 
+def _messages(db: peewee.Database, migrator: object) -> None:
+    """Issue #23: messages to members from an outbox, their templates and campaigns; service tickets; a member's
+    WeChat openid; consent to service notices (消费提醒) beside marketing consent per channel."""
+    from mms_tui.models import Campaign, Consent, Message, MessageTemplate, Ticket, TicketNote
+
+    if "wechat_openid" not in {c.name for c in db.get_columns("member")}:
+        # written out: peewee's add_column rebuilds SQLite's table for NOT NULL, which the members' cards forbid
+        db.execute_sql('ALTER TABLE "member" ADD COLUMN "wechat_openid" VARCHAR(64) NOT NULL DEFAULT \'\'')
+    # the channel's CHECK takes one more value: SQLite rebuilds the table, PostgreSQL replaces the constraint
+    if isinstance(db, peewee.SqliteDatabase):
+        db.execute_sql('ALTER TABLE "consent" RENAME TO "consent_before_21"')
+        for (name,) in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                      "AND tbl_name = 'consent_before_21' AND sql IS NOT NULL").fetchall():
+            db.execute_sql(f'DROP INDEX "{name}"')
+        db.create_tables([Consent])
+        db.execute_sql('INSERT INTO "consent" ("id", "member_id", "channel", "given", "at", "staff_id") '
+                       'SELECT "id", "member_id", "channel", "given", "at", "staff_id" FROM "consent_before_21"')
+        db.execute_sql('DROP TABLE "consent_before_21"')
+    else:
+        db.execute_sql('ALTER TABLE "consent" DROP CONSTRAINT IF EXISTS "consent_channel_check"')
+        db.execute_sql('ALTER TABLE "consent" ADD CONSTRAINT "consent_channel_check" '
+                       "CHECK (channel IN ('sms','email','notices'))")
+    db.create_tables([MessageTemplate, Campaign, Message, Ticket, TicketNote])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -434,6 +459,8 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (18, "service ratings: a member's 1-5 for a service's performer", _service_ratings),
     (19, "bookings: rooms, appointments, group classes and waitlists", _bookings),
     (20, "stock: suppliers, levels, movements, transfers, counts", _stock),
+    (21, "messages: outbox, templates, campaigns, service tickets; WeChat openid; consent to notices",
+     _messages),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -90,7 +90,7 @@ def benefit_lines(view: MemberView) -> list[str]:
 MORE_ACTIONS = [
     ("issue_card", "f6"), ("edit", "f7"), ("freeze", "f8"), ("replace_card", "ctrl+l"), ("birthday", "ctrl+d"),
     ("gift", "ctrl+g"), ("renew", "ctrl+r"), ("transfer", "ctrl+t"), ("family", "ctrl+f"), ("phone", "ctrl+o"),
-    ("record", "ctrl+e"), ("book", "ctrl+b"),
+    ("record", "ctrl+e"), ("book", "ctrl+b"), ("ticket", "ctrl+k"),
 ]
 
 
@@ -119,6 +119,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         Binding("ctrl+o", "phone", N_("Full phone"), id="member.phone", show=False),
         Binding("ctrl+e", "record", N_("Details"), id="member.record", show=False),
         Binding("ctrl+b", "book", N_("Book"), id="member.book", show=False),
+        Binding("ctrl+k", "ticket", N_("Service ticket"), id="member.ticket", show=False),
         Binding("question_mark", "app.help", N_("Help"), id="member.help", show=False),
     ]
 
@@ -528,6 +529,13 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
 
         record = await asyncio.to_thread(in_connection, member_record, self.member_id)
         self.app.push_screen(MemberRecordScreen(record, self.app.staff), self.after_dialog)
+
+    def action_ticket(self) -> None:
+        """Record what the member asks or complains about (客户服务); shown here until it is closed."""
+        from mms_tui.screens.tickets import TicketDialog
+
+        if self.view is not None:
+            self.app.push_screen(TicketDialog(self.member_id, self.view.name, self.app.staff), self.after_dialog)
 
     def action_history(self) -> None:
         from mms_tui.screens.history import HistoryScreen

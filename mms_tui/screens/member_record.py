@@ -13,7 +13,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.members.record import MemberRecord, save_record
 
-CONSENT_NAMES = {"sms": N_("SMS consent"), "email": N_("Email consent")}
+CONSENT_NAMES = {"sms": N_("SMS consent"), "email": N_("Email consent"), "notices": N_("Service notices")}
 ANSWERS = ((N_("not asked"), "unknown"), (N_("yes"), "yes"), (N_("no"), "no"))
 
 

@@ -17,7 +17,10 @@ staff      accounts, PINs and their throttle, permissions, staff       base, led
 catalogue  products and services kept by a manager                     base, ledger, staff
 loyalty    the rules document, pricing, points, tiers, coupons,        base, ledger, staff
            segments
-money      checkout, top-up, refund, receipts, shifts (交班)            base, ledger, staff, loyalty
+messages   the outbox, templates and their sandbox, campaigns, the     base, ledger, staff, loyalty
+           sending worker and its channels (SMTP, SMS providers,
+           WeChat)
+money      checkout, top-up, refund, receipts, shifts (交班)            base, ledger, staff, loyalty, messages
 members    register and edit, cards, passes, family, birthdays,        base, ledger, staff, loyalty, money
            lookup, check-in, the member's view, erasure
 bookings   appointments with staff and rooms, the day view, group      base, ledger, staff, catalogue, loyalty,

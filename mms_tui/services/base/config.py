@@ -25,6 +25,8 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "points_per_yuan": 1,
     # what one point is worth when it pays a bill, in fen (1 → 100 points = ¥1)
     "point_value_fen": 1,
+    # when the messages worker last looked for the daily reminders (store time, ISO; services/messages)
+    "message_daily_scan": None,
     # a demo database shows its login on the login screen: {"code": "admin", "pin": "1234"}
     "demo_login": None,
     # top-up bonus tiers [threshold_fen, bonus_fen]: 充500送50, 充1000送200, 充2000送500, 充3000送900

@@ -21,11 +21,14 @@ from mms_tui.models import (
     Consent,
     Entry,
     Member,
+    Message,
     Payment,
     Sale,
     SaleLine,
     Staff,
     Store,
+    Ticket,
+    TicketNote,
     Transaction,
     Visit,
     now,
@@ -114,6 +117,7 @@ def member_document(phone: str) -> dict[str, Any]:
             "status": member.status, "home_store": stores.get(member.home_store_id),
             "total_spend_fen": member.total_spend_fen, "joined": iso_moment(member.created_at),
             "address": member.address, "email": member.email, "preferences": member.preferences,
+            "wechat_openid": member.wechat_openid,
             "tags": tags_of(member), "fields": field_values(member),
             "consent": [{"channel": c.channel, "given": c.given, "at": iso_moment(c.at)}
                         for c in Consent.select().where(Consent.member == member.id).order_by(Consent.id)],
@@ -151,6 +155,18 @@ def member_document(phone: str) -> dict[str, Any]:
             "txid": c.txid, "class": c.session.class_type.code, "start": iso_moment(c.session.start),
             "store": stores.get(c.session.store_id), "status": c.status, "reason": c.reason, "policy": c.policy,
         } for c in ClassBooking.select().where(ClassBooking.member == member.id).order_by(ClassBooking.id)],
+        "messages": [{
+            "created_at": iso_moment(m.created_at), "trigger": m.trigger, "channel": m.sent_channel or m.channel,
+            "state": m.state, "to": m.address, "text": m.text, "sms_parts": m.sms_parts,
+            "attempted_at": iso_moment(m.attempted_at) if m.attempted_at else None, "reason": m.reason,
+        } for m in Message.select().where(Message.member == member.id).order_by(Message.id)],
+        "tickets": [{
+            "created_at": iso_moment(t.created_at), "kind": t.kind, "subject": t.subject, "status": t.status,
+            "source": t.source, "closed_at": iso_moment(t.closed_at) if t.closed_at else None,
+            "resolution": t.resolution,
+            "history": [{"at": iso_moment(n.at), "kind": n.kind, "text": n.text}
+                        for n in TicketNote.select().where(TicketNote.ticket == t.id).order_by(TicketNote.id)],
+        } for t in Ticket.select().where(Ticket.member == member.id).order_by(Ticket.id)],
         "audit": [{
             "created_at": iso_moment(e.created_at), "action": e.action, "subject": e.subject,
             "staff": staff.get(e.staff_id), "store": stores.get(e.store_id), "txid": e.txid,

@@ -285,6 +285,21 @@ class BookingRules:
 
 
 @dataclass(frozen=True)
+class MessageRules:
+    """消息: which triggers send and when (services/messages; rules_messages.py reads and writes the section)."""
+
+    balance: bool = True
+    card_ending_days: int = 7
+    points_expiring_days: int = 30
+    birthday: bool = True
+    coupon: bool = True
+    booking_hours: int = 24
+    quiet_hours: str = "21:00-08:00"
+    retry_hours: int = 24
+    results_days: int = 7
+
+
+@dataclass(frozen=True)
 class Rules:
     version: int = VERSION
     points: PointsRules = field(default_factory=PointsRules)
@@ -295,6 +310,7 @@ class Rules:
     fees: FeeRules = field(default_factory=FeeRules)
     commissions: CommissionRules = field(default_factory=CommissionRules)
     bookings: BookingRules = field(default_factory=BookingRules)
+    messages: MessageRules = field(default_factory=MessageRules)
 
     def promotion(self, code: str) -> Promotion | None:
         return next((p for p in self.promotions if p.code == code), None)

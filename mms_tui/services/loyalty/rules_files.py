@@ -16,6 +16,7 @@ from mms_tui.services.base.text import plain_amount
 from mms_tui.services.loyalty.rules import Promotion, Rules
 from mms_tui.services.loyalty.rules_bookings import bookings_to_dict
 from mms_tui.services.loyalty.rules_commissions import commissions_to_dict
+from mms_tui.services.loyalty.rules_messages import messages_to_dict
 from mms_tui.services.loyalty.rules_reader import parse_rules
 
 #: the formats a rules file is written in and read from
@@ -87,6 +88,8 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
         document["commissions"] = commissions_to_dict(rules.commissions)
     if bookings_to_dict(rules.bookings):  # likewise
         document["bookings"] = bookings_to_dict(rules.bookings)
+    if messages_to_dict(rules.messages):  # likewise
+        document["messages"] = messages_to_dict(rules.messages)
     return document
 
 

@@ -54,6 +54,7 @@ from mms_tui.services.loyalty.rules import (
 )
 from mms_tui.services.loyalty.rules_bookings import parse_bookings
 from mms_tui.services.loyalty.rules_commissions import parse_commissions
+from mms_tui.services.loyalty.rules_messages import parse_messages
 
 # ------------------------------------------------------------------------------------------------ reading values
 
@@ -235,7 +236,7 @@ def _plain(hundredths: int) -> str:
 # ------------------------------------------------------------------------------------------------ parsing
 
 
-_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees", "commissions", "bookings")
+_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees", "commissions", "bookings", "messages")
 
 
 def parse_rules(data: Mapping[str, Any]) -> Rules:
@@ -264,7 +265,8 @@ def parse_with_problems(data: Mapping[str, Any]) -> tuple[Rules, list[str]]:
     fees = _parse_fees(r, top.get("fees"))
     commissions = parse_commissions(r, top.get("commissions"))
     bookings = parse_bookings(r, top.get("bookings"))
-    rules = Rules(version, points, topup, tiers, promotions, birthday, fees, commissions, bookings)
+    messages = parse_messages(r, top.get("messages"))
+    rules = Rules(version, points, topup, tiers, promotions, birthday, fees, commissions, bookings, messages)
     _cross_check(r, rules)
     return rules, r.errors
 

@@ -29,8 +29,11 @@ from mms_tui.models import (
     Member,
     MemberFieldValue,
     MemberTag,
+    Message,
     Staff,
     Store,
+    Ticket,
+    TicketNote,
     Transaction,
 )
 from mms_tui.services.base.errors import InvalidInput
@@ -44,7 +47,10 @@ from mms_tui.services.staff.permissions import require
 #: every place a member's personal data is kept: table → columns (a JSON column: its keys in chain.PERSONAL_KEYS)
 PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     "member": ("name", "phone", "phone_last4", "name_pinyin", "name_initials", "gender", "birthday", "notes",
-               "address", "email", "preferences"),
+               "address", "email", "preferences", "wechat_openid"),
+    "message": ("fields", "address", "text", "reason"),  # what was (to be) sent to them: emptied on erasure
+    "ticket": ("subject", "resolution"),  # what they asked or complained about: emptied on erasure
+    "ticket_note": ("text",),  # what they said and were answered: emptied on erasure
     "member_tag": ("tag",),  # deleted on erasure
     "member_field_value": ("value",),  # deleted on erasure
     "booking": ("guest_name", "guest_phone", "note", "reason"),  # a member's bookings: emptied on erasure
@@ -101,12 +107,19 @@ def erase_member(member: Member | int | str, staff: Staff, reason: str, txid: st
         if is_sqlite():
             run_sql("PRAGMA secure_delete = ON")
         Member.update(name=ERASED_NAME, phone=f"erased-{m.id}", phone_last4="", name_pinyin="", name_initials="",
-                      gender="", birthday=None, notes="", address="", email="", preferences="",
+                      gender="", birthday=None, notes="", address="", email="", preferences="", wechat_openid="",
                       status="erased").where(Member.id == m.id).execute()
         MemberTag.delete().where(MemberTag.member == m.id).execute()
         MemberFieldValue.delete().where(MemberFieldValue.member == m.id).execute()
         Booking.update(guest_name="", guest_phone="", note="", reason="").where(Booking.member == m.id).execute()
         ClassBooking.update(reason="").where(ClassBooking.member == m.id).execute()
+        # what waits in the outbox is not sent to someone erased; what was sent keeps only when and how
+        Message.update(state="skipped").where((Message.member == m.id)
+                                              & (Message.state.in_(("queued", "sending")))).execute()
+        Message.update(fields="{}", address="", text="", reason="").where(Message.member == m.id).execute()
+        their_tickets = Ticket.select(Ticket.id).where(Ticket.member == m.id)
+        TicketNote.update(text="").where(TicketNote.ticket.in_(their_tickets)).execute()
+        Ticket.update(subject="", resolution="", status="closed").where(Ticket.member == m.id).execute()
         own = [t for (t,) in fetch_rows('SELECT "txid" FROM "ledger_transaction" WHERE "member_id" = ?', (m.id,))]
         events = 0
         for event_id, payload in fetch_rows(

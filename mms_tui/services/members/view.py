@@ -31,6 +31,7 @@ from mms_tui.services.members.cards import member_cards
 from mms_tui.services.members.family import FamilyMember, family_members
 from mms_tui.services.members.lookup import CardSummary, card_summary
 from mms_tui.services.members.passes import freeze_ends_on
+from mms_tui.services.messages.tickets import open_tickets_of
 from mms_tui.services.money.refund import REFUNDABLE_KINDS
 
 #: alerts: a pass this close to its end, a stored value this low, a member this long away
@@ -105,6 +106,10 @@ def _card_as_seen(card: Card, day: dt.date) -> CardSummary:
     return dataclasses.replace(summary, status="active", valid_until=until.isoformat() if until else None)
 
 
+#: what a service ticket is, as the desk says it
+TICKET_KIND_NAMES = {"question": N_("question"), "complaint": N_("complaint"), "request": N_("request")}
+
+
 def member_view(member: Member | int | str, *, on: dt.date | None = None) -> MemberView:
     """Everything the member screen shows, with alerts worked out for ``on`` (today)."""
     from mms_tui.services.money.holder import member_facts
@@ -144,6 +149,10 @@ def member_view(member: Member | int | str, *, on: dt.date | None = None) -> Mem
             alerts.append(_("Only {n} visits left on {card}").format(n=c.visits_left, card=c.card_no))
     if seen is not None and (day - seen.date()).days >= AWAY_DAYS:
         alerts.append(_("Not seen for {n} days").format(n=(day - seen.date()).days))
+    for t in open_tickets_of(m.id)[:2]:  # 客户服务: what the member is waiting for an answer on
+        alerts.append(_("Open {kind} #{id}: {subject} — due {due}").format(
+            kind=_(TICKET_KIND_NAMES[t.kind]), id=t.id, subject=t.subject, due=f"{t.due_at:%m-%d %H:%M}")
+            + (" " + _("(overdue)") if t.overdue else ""))
     visits = [
         RecentItem(str(v.created_at)[:16], v.store.name + ("" if v.status == "ok" else f" ({_('reversed')})"), "")
         for v in Visit.select(Visit, Store).join(Store).where(Visit.member == m.id)

@@ -57,6 +57,7 @@ from mms_tui.services.loyalty.redeem import (
 from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import apply_spend
+from mms_tui.services.messages.outbox import balance_changed
 from mms_tui.services.money import commissions
 from mms_tui.services.money.fees import FeeLine, collect_fees, fee_line_dict, fees_on_bill
 from mms_tui.services.money.holder import (
@@ -367,6 +368,9 @@ def checkout(
         fee_records = collect_fees(bill.fees, member_obj, tx.txid)
         if member_obj is not None:
             tier_code = apply_spend(member_obj.id, spend, staff=staff, store=store_obj, txid=tx.txid, rules=rules)
+            paid = sum(p.principal_fen + p.bonus_fen for p in payment.lines if p.card == payment.stored_value_card)
+            balance_changed(tx.txid, member_obj.id, member_obj.name, payment.stored_value_card, "spend", paid,
+                            store_obj, when, rules)
         audit("sale.checkout", f"sale:{sale.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"member": member_obj.id if member_obj else None, "total_fen": total, "payments": payments,
                        "coupons": used_coupons, "fees": fee_records,

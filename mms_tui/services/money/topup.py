@@ -23,6 +23,7 @@ from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import raise_tier
 from mms_tui.services.loyalty.topup_bonus import topup_bonus, topup_tier
+from mms_tui.services.messages.outbox import balance_changed
 from mms_tui.services.money import commissions
 from mms_tui.services.staff.permissions import require
 
@@ -130,6 +131,8 @@ def top_up(
             commissions.record(tx, store_obj.id, load_rules().commissions, [(commissions.LineFacts(
                 "topup", current.card_type.code, "", True, 1, amount_fen), None, [seller])])
         after = Card.get_by_id(card.id)
+        balance_changed(tx.txid, current.member_id, current.member.name, current.id, "topup", amount_fen + bonus,
+                        store_obj, tx.created_at, load_rules())
         explanation = offer.explanation if bonus == offer.bonus_fen and bonus else ""
         audit("card.top_up", f"card:{card.id}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"amount_fen": amount_fen, "bonus_fen": bonus, "tender": tender,

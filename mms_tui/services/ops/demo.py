@@ -18,6 +18,7 @@ from mms_tui.models import (
     AuditEvent,
     Card,
     CardType,
+    Consent,
     Member,
     Product,
     Sale,
@@ -246,6 +247,7 @@ def seed_demo(members: int = 200, *, seed: int = 8, days: int = 180, progress: C
                     continue
     _demo_bookings(store, staff[0], rng)
     _demo_transfer(store, branch)
+    _demo_care(staff[0])
     set_config_demo()
     with write_transaction():  # the history above was back-dated as it was made up: chain it as it now reads
         for table in STATE_COLUMNS:  # the demo's catalogue, made directly above, recorded as it stands
@@ -304,6 +306,34 @@ def _demo_bookings(store: Store, manager: Staff, rng: random.Random) -> None:
             for member_id in holders[:8]:
                 with contextlib.suppress(DomainError):  # a pass that does not cover the day: not booked
                     book_class(member_id, session.id, manager, new_txid())
+
+
+def _demo_care(clerk: Staff) -> None:
+    """Who said yes to what (a third to service notices, some to marketing by SMS, a few with an email address
+    and a WeChat openid) and two service tickets: an open complaint on the first member, a question answered and
+    closed (``mms tickets list --all``)."""
+    from mms_tui.services.messages.tickets import add_note, close_ticket, open_ticket
+
+    ids = [m for (m,) in Member.select(Member.id).order_by(Member.id).tuples()]
+    now = clock.now()
+    with write_transaction():
+        rows = []
+        for i, member_id in enumerate(ids):
+            if i % 3 == 0:
+                rows.append({"member": member_id, "channel": "notices", "given": True, "at": now, "staff": clerk})
+            if i % 5 < 2:
+                rows.append({"member": member_id, "channel": "sms", "given": i % 10 != 1, "at": now, "staff": clerk})
+            if i % 7 == 0:
+                Member.update(email=f"member{member_id}@example.com").where(Member.id == member_id).execute()
+                rows.append({"member": member_id, "channel": "email", "given": True, "at": now, "staff": clerk})
+        if rows:
+            Consent.insert_many(rows).execute()
+    if len(ids) < 2:
+        return
+    open_ticket(clerk, ids[0], "complaint", "洗头时水温太低", "上次洗头水太凉，希望下次注意")
+    question = open_ticket(clerk, ids[1], "question", "年卡能否转给家人", "想把年卡转给女儿用")
+    add_note(clerk, question.id, "年卡不能转让；次卡可以在家庭成员之间转次数。", answer=True)
+    close_ticket(clerk, question.id, "已答复")
 
 
 def _demo_transfer(store: Store, branch: Store) -> None:

@@ -266,7 +266,39 @@ def check_jobs(now: dt.datetime | None = None) -> list[Finding]:
                 "it has stopped: see 'systemctl list-timers mms-*' or the crontab, and its log")))
         else:
             findings.append(Finding(name, True, _("last ran {age}").format(age=describe_age(now - last))))
-    findings.append(Finding(_("message worker"), True, _("not part of this version (member messages come later)")))
+    return findings
+
+
+#: messages due longer than this mean the worker is not running (it looks every few seconds)
+MESSAGES_LATE_AFTER = dt.timedelta(minutes=10)
+
+
+def check_messages(settings: Settings, now: dt.datetime | None = None) -> list[Finding]:
+    """The channels' settings (their secrets never shown), a worker that keeps up, messages whose fate is unknown."""
+    from mms_tui.models import Message
+    from mms_tui.services.messages.worker import channels_configured, config_problems
+
+    name = _("message worker")
+    problems = config_problems(settings.messages)
+    if problems:
+        return [Finding(_("message channels"), False, "; ".join(problems),
+                        _("correct [messages] in the configuration file (docs/DEPLOY.md, section 5)"))]
+    channels = channels_configured(settings.messages)
+    findings = [Finding(_("message channels"), True, ", ".join(channels) if channels else _(
+        "none set up: nothing is sent to members"))]
+    local_now = clock.from_utc(now.replace(tzinfo=None)) if now is not None else clock.now()
+    late = Message.select().where(Message.state == "queued",
+                                  Message.not_before < local_now - MESSAGES_LATE_AFTER).count()
+    if late:
+        findings.append(Finding(name, False, _("{n} messages have been due for more than 10 minutes").format(n=late),
+                                _("start it: systemctl enable --now mms-messages (or the crontab line)")))
+    else:
+        findings.append(Finding(name, True, _("nothing waiting longer than it should")))
+    unknown = Message.select().where(Message.state == "unknown").count()
+    if unknown:
+        findings.append(Finding(_("messages of unknown fate"), False, _(
+            "{n} messages were being sent when a worker stopped").format(n=unknown), _(
+            "check with the provider or the member, then mms messages send-again ID for those that did not arrive")))
     return findings
 
 
@@ -282,4 +314,5 @@ def diagnose(settings: Settings, *, min_free: int = MIN_FREE_BYTES, wal_limit: i
     if database.ok:
         findings.append(check_time_zone())
         findings += check_jobs(now)
+        findings += check_messages(settings, now)
     return findings

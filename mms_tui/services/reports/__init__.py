@@ -2,5 +2,5 @@
 the period they share (``period``) — money taken (``sales``), what members hold (``balances``), members coming
 (``attendance``) — the day at a store (``day``), and the audited events (``audit``, ``mms audit``).
 
-May import ``base``, ``ledger``, ``staff``, ``catalogue``, ``stock``, ``loyalty``, ``money``, ``members`` and
+May import ``base``, ``ledger``, ``staff``, ``catalogue``, ``stock``, ``loyalty``, ``messages``, ``money``, ``members`` and
 ``bookings``."""

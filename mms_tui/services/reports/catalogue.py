@@ -26,6 +26,7 @@ from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.bookings import bookings
 from mms_tui.services.reports.commissions import commissions
+from mms_tui.services.reports.messages import campaigns, messages, tickets
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
 from mms_tui.services.reports.service_performance import service
@@ -60,6 +61,12 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
                     stock_moves),
     "low-stock": (N_("products at or below their low-stock threshold at a store, or below zero"), low_stock),
     "stock-take": (N_("the variances of the stock-takes (盘点) posted in the period, with their reasons"), stock_take),
+    "messages": (N_("messages to members per channel and trigger: sent, failed, unknown, skipped, waiting, SMS "
+                    "parts billed"), messages),
+    "campaigns": (N_("each campaign (群发): sent, SMS parts, and the members it reached who came in or bought "
+                     "afterwards"), campaigns),
+    "tickets": (N_("service tickets per staff member: opened, answered, closed, hours to the first answer and to "
+                   "the close, open and overdue now"), tickets),
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
                       "clock-outs"), attendance),
 }

@@ -44,6 +44,10 @@ PERMISSIONS: dict[str, str] = {
     "stock.approve": "manager",  # post a count's variances, adjust stock by hand
     "stock.transfer": "manager",  # send goods to another store (调拨); receiving them is stock.receive
     "stock.manage": "manager",  # suppliers, returns to them, low-stock thresholds, negative-stock policy, consumption
+    "messages.templates": "manager",  # word what each trigger sends (消息模板)
+    "messages.campaign": "manager",  # send a campaign to members (群发), after its preview
+    "messages.read": "manager",  # what was sent to whom (the message log and report)
+    "tickets.assign": "manager",  # give a member's service ticket to another staff member
     "classes.manage": "manager",  # class types, a store's timetable, generating and cancelling its sessions
 }
 
