@@ -438,6 +438,9 @@ def a_shop_for_every_screen(desk) -> None:
     add_staff("p01", "王师傅", by=desk.admin, performer=True, services=["HAIR"])  # a booking for tomorrow, 10:00
     book(zhang, ["HAIR"], c, "f-b1", start=dt.datetime.combine(clock.today() + dt.timedelta(days=1), dt.time(10)),
          staff="p01")
+    from mms_tui.services.messages.tickets import open_ticket
+
+    open_ticket(c, zhang, "complaint", "水温太低", "太凉了")  # a service ticket to work from Today
 
 
 async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
@@ -460,6 +463,10 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("today again", "escape")
         await step("today: my commissions", "f7")
         await step("today after my commissions", "escape")
+        await step("service tickets", "f4")
+        await step("service tickets: an answer", "f2")
+        await step("service tickets after the answer", "escape")
+        await step("today after the tickets", "escape")
         await step("stock", "f3")
         await step("stock: receive goods", "f2")
         await step("stock: a product scanned", *"WATER", "enter")

@@ -461,3 +461,38 @@ def test_doctor_says_when_messages_wait_too_long_or_have_an_unknown_fate(desk, s
     assert findings[1].ok and not findings[2].ok and "send-again" in findings[2].fix
     broken = check_messages(Settings(messages={"email": {"host": "", "sender": "nobody"}}))
     assert not broken[0].ok and "messages.email.host" in broken[0].detail
+
+
+async def test_today_f4_works_the_open_tickets_answer_then_close(sqlite_desk):
+    from mms_tui.models import Ticket, TicketNote
+    from mms_tui.screens.tickets import TicketsScreen, TicketStepDialog
+    from mms_tui.services.messages.tickets import open_ticket
+    from tests.test_tui import at_desk, settle
+
+    m = register_member("李雷", "13800138000", sqlite_desk.cashier, "r-lilei").member_id
+    t = open_ticket(sqlite_desk.cashier, m, "question", "年卡能否转让")
+    async with at_desk(sqlite_desk) as (app, pilot):
+        await pilot.press("f8")
+        await settle(pilot)
+        assert "1 open, 0 overdue" in str(app.screen.query_one("#today-tickets").render())
+        await pilot.press("f4")
+        await settle(pilot)
+        assert isinstance(app.screen, TicketsScreen) and [x.id for x in app.screen.lines] == [t.id]
+        await pilot.press("f2")
+        await settle(pilot)
+        assert isinstance(app.screen, TicketStepDialog)
+        app.screen.query_one("#step-text").value = "年卡不能转让，次卡可以在家人间转次数。"
+        await pilot.press("f10")
+        await settle(pilot)
+        assert isinstance(app.screen, TicketsScreen)
+        answer = TicketNote.get(TicketNote.kind == "answer")
+        assert answer.message.trigger == "ticket" and answer.message.state == "queued"
+        await pilot.press("f4")
+        await settle(pilot)
+        await pilot.press("f10")  # no resolution: refused, still open
+        await settle(pilot)
+        assert isinstance(app.screen, TicketStepDialog) and Ticket.get().status == "open"
+        app.screen.query_one("#step-text").value = "已答复"
+        await pilot.press("f10")
+        await settle(pilot)
+        assert Ticket.get().status == "closed" and app.screen.lines == []

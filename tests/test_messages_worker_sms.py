@@ -157,3 +157,20 @@ def test_the_carriers_receipts_are_read_from_alibaba_cloud_into_the_campaigns_re
     (row,) = run_report("campaigns", start=clock.today(), end=clock.today())
     assert (row["campaign"], row["sent"], row["delivered"], row["undelivered"]) == (campaign, 3, 1, 1)
     assert row["sms_parts"] == 3
+
+
+def test_no_answer_from_alibaba_cloud_is_asked_about_later_and_never_sent_twice(desk, aliyun, monkeypatch):
+    save_template(desk.manager, "balance", "sms", "zh", "{name} {amount}", provider_code="SMS_1001")
+    _notices(desk, 1)
+    aliyun.stall_seconds = 3  # it takes the message, but its answer comes after we stopped waiting
+    original = sms.send
+    with monkeypatch.context() as patched:
+        patched.setattr(sms, "send", lambda cfg, out, timeout=1.0: original(cfg, out, timeout=timeout))
+        first = Worker({"sms": aliyun_config(aliyun)}).run_round(reminders=False)
+    aliyun.stall_seconds = 0
+    row = Message.get()
+    assert first.unknown == 1 and row.state == "sending"  # not resent, not given up: to be asked
+    Message.update(attempted_at=clock.now() - dt.timedelta(minutes=5)).execute()
+    again = Worker({"sms": aliyun_config(aliyun)}).run_round(reminders=False)
+    assert again.settled == 1 and again.sent == 0
+    assert Message.get().state == "sent" and len(aliyun.received) == 1

@@ -568,6 +568,35 @@ async def member_ticket(pilot) -> None:
     steady(pilot)
 
 
+async def _tickets(pilot) -> None:
+    from mms_tui.models import Member, Staff
+    from mms_tui.services.messages.tickets import add_note, open_ticket
+
+    cashier, manager = Staff.get(Staff.code == "c01"), Staff.get(Staff.code == "m01")
+    first, second = [m for (m,) in Member.select(Member.id).order_by(Member.id).limit(2).tuples()]
+    complaint = open_ticket(cashier, first, "complaint", "洗头时水温太低，要求下次赠送护理一次", "上次洗头水太凉")
+    add_note(cashier, complaint.id, "热水器已报修")
+    add_note(manager, complaint.id, "已调高水温，下次到店赠送护理一次，给您带来不便深表歉意。", answer=True)
+    open_ticket(manager, second, "request", "预约改期到周日上午十点，指定技师小王", assign_to="c01")
+    await today(pilot)
+    await pilot.press("f4")
+    await settle(pilot)
+
+
+async def tickets_screen(pilot) -> None:
+    """Today's F4: the open service tickets, soonest due first, the highlighted one's history under them."""
+    await _tickets(pilot)
+
+
+async def ticket_answer(pilot) -> None:
+    """F2 on a ticket: the answer to the member, typed."""
+    await _tickets(pilot)
+    await pilot.press("f2")
+    await settle(pilot)
+    pilot.app.screen.query_one("#step-text", Input).value = "您好，热水器已修好，欢迎下次到店"
+    steady(pilot)
+
+
 async def clock_card(pilot) -> None:
     """A staff card swiped at the desk: the clock dialog (考勤), clocking out after a clock-in this morning."""
     from mms_tui.devices.protocols import Read
@@ -900,6 +929,8 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "manage_price_form": manage_price_form,
     "member_details": member_details,
     "member_ticket": member_ticket,
+    "tickets_screen": tickets_screen,
+    "ticket_answer": ticket_answer,
     "manage_member_fields": manage_member_fields,
     "command_palette": command_palette,
     "clock_card": clock_card,

@@ -29,11 +29,14 @@ from mms_tui.widgets.footer import Footer
 _STATE_NAMES = (N_("connecting"), N_("connected"), N_("disconnected"), N_("stopped"))
 
 
-def _today(viewer, store: str) -> tuple[DaySummary, list[ShiftSummary], list[dict]]:
+def _today(viewer, store: str) -> tuple[DaySummary, list[ShiftSummary], list[dict], tuple[int, int]]:
     from mms_tui.services.base.resolve import resolve_store
+    from mms_tui.services.messages.tickets import tickets
     from mms_tui.services.stock.queries import low_at_store
 
-    return day_summary(store), shifts_of_day(viewer, store), low_at_store(resolve_store(store, viewer), 8)
+    open_tickets = tickets()
+    return (day_summary(store), shifts_of_day(viewer, store), low_at_store(resolve_store(store, viewer), 8),
+            (len(open_tickets), sum(t.overdue for t in open_tickets)))
 
 
 def shift_state(shift: ShiftSummary | None, day: str) -> str:
@@ -56,6 +59,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="today.back"),
         Binding("f3", "stock", N_("Stock"), id="today.stock"),
+        Binding("f4", "tickets", N_("Tickets"), id="today.tickets", show=False),
         Binding("f5", "reload", N_("Refresh"), id="today.reload", show=False),
         Binding("f6", "report", N_("Shift report"), id="today.report"),
         Binding("f7", "my_commissions", N_("Commission"), id="today.my_commissions"),
@@ -73,6 +77,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         yield DataTable(id="today-table", cursor_type="none", zebra_stripes=True)
         yield DataTable(id="today-shifts", cursor_type="row", zebra_stripes=True)
         yield Static(id="today-stock")
+        yield Static(id="today-tickets")
         yield Static(id="today-devices")
         yield Footer()
 
@@ -91,10 +96,11 @@ class TodayScreen(WorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, exclusive=True)
     def load(self) -> None:
-        day, shifts, low = in_connection(_today, self.app.staff, self.app.settings.store)
-        self.app.call_from_thread(self.show, day, shifts, low)
+        day, shifts, low, open_tickets = in_connection(_today, self.app.staff, self.app.settings.store)
+        self.app.call_from_thread(self.show, day, shifts, low, open_tickets)
 
-    def show(self, day: DaySummary, shifts: list[ShiftSummary], low: list[dict] | None = None) -> None:
+    def show(self, day: DaySummary, shifts: list[ShiftSummary], low: list[dict] | None = None,
+             open_tickets: tuple[int, int] = (0, 0)) -> None:
         self.query_one("#today-title", Static).update(f"[b]{escape(day.store)}  {day.day}[/b]")
         left = [(_("Sales"), str(day.sales), format_money(day.sales_total_fen)),  # each label fits 16 columns
                 (_("Refunded sales"), str(day.sale_refunds), minus(day.sale_refunds_fen)),
@@ -127,6 +133,10 @@ class TodayScreen(WorkerErrors, Screen[None]):
             table.add_row(fit(f"{code} {name}", 14), str(person.operations if person else 0),
                           format_money(money["cash"]), fit(others, 22), shift_state(shift, day.day))
         self.show_low_stock(low or [])
+        waiting = self.query_one("#today-tickets", Static)
+        waiting.display = bool(open_tickets[0])
+        waiting.update(escape(_("Service tickets (F4): {n} open, {late} overdue").format(
+            n=open_tickets[0], late=open_tickets[1])))
         self.show_devices()
 
     def show_low_stock(self, low: list[dict]) -> None:
@@ -161,6 +171,12 @@ class TodayScreen(WorkerErrors, Screen[None]):
         from mms_tui.screens.stock import StockScreen
 
         self.app.push_screen(StockScreen())
+
+    def action_tickets(self) -> None:
+        """客户服务: the open service tickets, to answer, note, close or assign."""
+        from mms_tui.screens.tickets import TicketsScreen
+
+        self.app.push_screen(TicketsScreen())
 
     def action_report(self) -> None:
         shift = self.chosen_shift()

@@ -163,6 +163,10 @@ class Worker:
             return sms.idempotent(self.config["sms"])
         return False
 
+    def _askable(self, channel: str) -> bool:
+        """Whether the provider can be asked whether it took a message (Alibaba Cloud, by our OutId)."""
+        return channel == "sms" and self.config["sms"].get("provider") == "aliyun"
+
     def _ask(self, channel: str, outgoing: Outgoing, sent_at: dt.datetime) -> bool | None:
         """Whether the provider has the message (None: it cannot say)."""
         if channel == "sms":
@@ -318,7 +322,11 @@ class Worker:
                     continue
                 assert error is not None
                 row = Message.get_by_id(attempt.message_id)
-                if isinstance(error, OutcomeUnknown) and not self._resendable(attempt.channel):
+                if isinstance(error, OutcomeUnknown) and self._askable(attempt.channel):
+                    # left "sending": once the lease is over, settle_stopped asks the provider by our out-id
+                    Message.update(reason=error.message).where(where).execute()
+                    result.unknown += 1
+                elif isinstance(error, OutcomeUnknown) and not self._resendable(attempt.channel):
                     Message.update(state="unknown", reason=error.message).where(where).execute()
                     result.unknown += 1
                 elif (isinstance(error, (TemporaryFailure, OutcomeUnknown))) and row.created_at > give_up:
