@@ -496,3 +496,99 @@ async def test_today_f4_works_the_open_tickets_answer_then_close(sqlite_desk):
         await pilot.press("f10")
         await settle(pilot)
         assert Ticket.get().status == "closed" and app.screen.lines == []
+
+
+# --- what the review found ----------------------------------------------------------------------------------------
+
+
+def test_with_no_channel_set_up_the_messages_wait_instead_of_being_skipped(desk):
+    m = _member(desk, "张三", "13800138000", "zs@example.com", notices=True)
+    top_up(_sv_card(desk, m, "00010001"), 10_000, 0, "cash", desk.cashier, "t-1")
+    assert Worker({}).run_round().handled == 0
+    assert Message.get().state == "queued"
+
+
+def test_a_refund_onto_the_card_tells_a_member_who_asked(desk):
+    from mms_tui.services.money.refund import refund
+
+    m = _member(desk, "张三", "13800138000", notices=True)
+    card = _sv_card(desk, m, "00010001")
+    top_up(card, 10_000, 0, "cash", desk.cashier, "t-1")
+    checkout(m, ["WATER"], [("stored_value", 300, card)], desk.cashier, "c-1")
+    refund("c-1", desk.manager, "不要了", "rf-1")
+    last = Message.select().order_by(Message.id.desc()).get()
+    assert last.key == f"balance:rf-1:{card}"
+    assert (json.loads(last.fields)["what"], json.loads(last.fields)["balance"]) == ("refund", "100.00")
+
+
+def test_a_mail_server_saying_try_later_at_mail_from_is_tried_again_not_failed(desk):
+    class Busy(Inbox):
+        async def handle_MAIL(self, server, session, envelope, address, options):
+            return "451 4.7.1 greylisted, try again later"
+
+    busy = Busy()
+    controller = Controller(busy, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        config = {"host": "127.0.0.1", "port": controller.port, "security": "plain",
+                  "sender": "Shop <desk@shop.example>"}
+        for i in range(2):
+            m = _member(desk, f"会员{i}", f"1380013800{i}", f"m{i}@example.com", notices=True)
+            top_up(_sv_card(desk, m, f"0001000{i}"), 10_000, 0, "cash", desk.cashier, f"t-{i}")
+        done = Worker({"email": config}).run_round(reminders=False)
+    finally:
+        controller.stop()
+    assert done.retry == 2 and done.unknown == 0 and done.failed == 0
+    assert {r.state for r in Message.select()} == {"queued"}
+
+
+def test_one_worker_per_database(sqlite_desk):
+    from mms_tui.services.messages.worker import only_worker
+
+    with only_worker(sqlite_desk.target) as first, only_worker(sqlite_desk.target) as second:
+        assert first and not second
+    with only_worker(sqlite_desk.target) as again:
+        assert again
+
+
+def test_a_forged_reply_header_opens_a_new_ticket_instead_of_failing(desk):
+    from mms_tui.services.messages.tickets import from_email
+
+    _member(desk, "张三", "13800138000", "zs@example.com")
+    t = from_email(b"From: zs@example.com\nSubject: x\nIn-Reply-To: <ticket.99999999999999999999999@x>\n\nhi\n")
+    assert t.source == "email" and t.subject == "x"
+
+
+# --- the reminders that come due by the calendar ------------------------------------------------------------------
+
+
+def test_the_days_reminders_are_written_once_each_however_often_the_worker_looks(desk):
+    from mms_tui import clock
+    from mms_tui.models import Card, Member
+    from mms_tui.services.bookings.appointments import book
+    from mms_tui.services.loyalty.coupons import issue_coupon
+    from mms_tui.services.loyalty.rules_store import load_rules, save_rules
+    from mms_tui.services.messages.reminders import write_due
+    from mms_tui.services.staff.admin import add_staff
+
+    now = clock.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    with clock.pinned(now):
+        save_rules({"promotions": [{"code": "SPRING", "name": "春季券", "kind": "amount", "amount": "20",
+                                    "auto": False}],
+                    "messages": {"card_ending_days": 7, "booking_hours": 24}}, desk.manager)
+        zhang = _member(desk, "张三", "13800138000")
+        Member.update(birthday=dt.date(1990, now.month, now.day)).where(Member.id == zhang).execute()
+        card = issue_card(zhang, "SV", desk.cashier, "i-1", card_no="00010001").card_id
+        Card.update(valid_until=now.date() + dt.timedelta(days=3)).where(Card.id == card).execute()
+        issue_coupon(zhang, "SPRING", desk.manager)
+        add_staff("p01", "王师傅", by=desk.admin, performer=True, services=["HAIR"])
+        book(zhang, ["HAIR"], desk.cashier, "b-1", start=now + dt.timedelta(hours=22), staff="p01")
+        first = write_due(load_rules())
+        again = write_due(load_rules(), force=True)
+    assert first == {"booking": 1, "coupon": 1, "birthday": 1, "card_ending": 1, "points_expiring": 0}
+    assert set(again.values()) == {0}
+    rows = {r.trigger: json.loads(r.fields) for r in Message.select()}
+    assert rows["card_ending"]["days"] == "3" and rows["coupon"]["coupon"] == "春季券"
+    assert rows["booking"]["staff"] == "王师傅" and rows["booking"]["service"] == "精剪"
+    assert {r.marketing for r in Message.select() if r.trigger in ("birthday", "coupon")} == {True}
+

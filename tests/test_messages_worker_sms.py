@@ -36,7 +36,7 @@ def _notices(desk, n: int) -> list[str]:
     return phones
 
 
-def _stopped_mid_send(minutes: int = 10) -> None:
+def _stopped_mid_send(minutes: int = 30) -> None:
     """What a worker killed after it marked the messages "sending" leaves behind."""
     Message.update(state="sending", attempted_at=clock.now() - dt.timedelta(minutes=minutes), sent_channel="sms",
                    attempts=1).execute()
@@ -81,7 +81,10 @@ def test_a_stopped_workers_messages_are_asked_of_alibaba_cloud_sent_once_and_nev
                                              params={"name": "a", "amount": "1"}))
     _stopped_mid_send()
     done = Worker({"sms": aliyun_config(aliyun)}).run_round(reminders=False)
-    assert done.settled == 2 and done.sent == 1
+    assert done.settled == 2 and done.sent == 0
+    assert [r.state for r in Message.select().order_by(Message.id)] == ["sent", "queued"]  # found; not found
+    Message.update(not_before=Message.created_at).execute()  # (after its wait)
+    assert Worker({"sms": aliyun_config(aliyun)}).run_round(reminders=False).sent == 1
     assert sorted(r["phone"] for r in aliyun.received) == phones  # each once
     assert {r.state for r in Message.select()} == {"sent"}
 
@@ -170,7 +173,7 @@ def test_no_answer_from_alibaba_cloud_is_asked_about_later_and_never_sent_twice(
     aliyun.stall_seconds = 0
     row = Message.get()
     assert first.unknown == 1 and row.state == "sending"  # not resent, not given up: to be asked
-    Message.update(attempted_at=clock.now() - dt.timedelta(minutes=5)).execute()
+    Message.update(attempted_at=clock.now() - dt.timedelta(minutes=30)).execute()
     again = Worker({"sms": aliyun_config(aliyun)}).run_round(reminders=False)
     assert again.settled == 1 and again.sent == 0
     assert Message.get().state == "sent" and len(aliyun.received) == 1

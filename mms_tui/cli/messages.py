@@ -45,13 +45,15 @@ def messages_run(ctx: click.Context, once: bool, poll_seconds: float) -> None:
     the outbox, each message at most once."""
     import signal
 
-    from mms_tui.services.messages.worker import Worker
+    from mms_tui.services.messages.worker import Worker, only_worker
 
     config = _config(ctx)
-    open_database(settings_of(ctx))
+    settings = settings_of(ctx)
+    open_database(settings)
     worker = Worker(config)
     if not worker.channels:
-        click.echo(_("No channel is set up in [messages]: nothing is sent, and messages that come due are skipped."), err=True)
+        click.echo(_("No channel is set up in [messages]: nothing is sent; the messages wait."), err=True)
+        return
 
     def stop(_signum, _frame) -> None:
         worker.stop.set()
@@ -63,15 +65,17 @@ def messages_run(ctx: click.Context, once: bool, poll_seconds: float) -> None:
             sent=done.sent, retry=done.retry, failed=done.failed, unknown=done.unknown, skipped=done.skipped),
             err=True)
 
-    try:
-        worker.run(poll_seconds=poll_seconds, once=once, report=report)
-    except KeyboardInterrupt:
-        worker.stop.set()
-    finally:
-        worker.close()
-        from mms_tui.services.ops.jobs import record_run
-
-        record_run("messages")
+    with only_worker(settings.database) as alone:
+        if not alone:
+            click.echo(_("Another messages worker is running on this database; this one leaves it to that one."),
+                       err=True)
+            return
+        try:
+            worker.run(poll_seconds=poll_seconds, once=once, report=report)
+        except KeyboardInterrupt:
+            worker.stop.set()
+        finally:
+            worker.close()
 
 
 def _rows(lines, with_text: bool):

@@ -90,8 +90,8 @@ class Message(BaseModel):
     text = peewee.TextField(default="")
     sms_parts = peewee.IntegerField(default=0)
     provider_id = peewee.CharField(max_length=100, default="")
-    #: what the carrier reported for a sent SMS, where the provider reports it: "" (not asked, or not reported),
-    #: waiting, delivered, undelivered
+    #: what the carrier reported for a sent SMS, where the provider reports it: "" (not asked yet), waiting,
+    #: delivered, undelivered, unreported (the provider had no receipt for it)
     delivery = peewee.CharField(max_length=12, default="")
     #: why it failed, was skipped or is unknown (one line, never a secret)
     reason = peewee.TextField(default="")

@@ -123,6 +123,8 @@ class Mailer:
         if message.marketing:
             mail["List-Unsubscribe"] = f"<mailto:{parseaddr(str(self.config['sender']))[1]}?subject=unsubscribe>"
         mail.set_content(message.text)
+        if self._smtp is not None and getattr(self._smtp, "sock", None) is None:
+            self.close()  # the server closed it (a 421): a new connection, not an unknown outcome
         if self._smtp is not None and time.monotonic() - self._used > 5:
             try:  # an idle connection the server may have dropped: find out now, not halfway through a message
                 self._smtp.noop()
@@ -134,12 +136,15 @@ class Mailer:
         try:
             refused = self._smtp.send_message(mail)
         except smtplib.SMTPRecipientsRefused as exc:
+            self.close()
             code, reason = next(iter(exc.recipients.values()))
             error = TemporaryFailure if 400 <= code < 500 else PermanentFailure
             raise error(_("The mail server refused {address}: {code} {reason}").format(
                 address=message.to, code=code, reason=_reason(reason)), str(code)) from None
         except smtplib.SMTPSenderRefused as exc:
-            raise PermanentFailure(_("The mail server refused the sender: {code} {reason}").format(
+            self.close()
+            error = TemporaryFailure if 400 <= exc.smtp_code < 500 else PermanentFailure
+            raise error(_("The mail server refused the sender: {code} {reason}").format(
                 code=exc.smtp_code, reason=_reason(exc.smtp_error)), str(exc.smtp_code)) from None
         except smtplib.SMTPDataError as exc:
             self.close()

@@ -31,6 +31,21 @@ def enqueue(member_id: int, trigger: str, key: str, fields: Mapping[str, str], *
     ).on_conflict_ignore().execute()
 
 
+def enqueue_new(causes: list[tuple[int, str, str, Mapping[str, str], int | None]]) -> int:
+    """Write the messages of ``causes`` — (member, trigger, key, fields, store) — whose key has none yet; how many
+    were written. A scan that finds the same causes again reads their keys and writes nothing (an ignored insert
+    would still take a number from PostgreSQL's sequence each time)."""
+    written = 0
+    for start in range(0, len(causes), 500):
+        chunk = causes[start:start + 500]
+        have = {k for (k,) in Message.select(Message.key).where(Message.key.in_([c[2][:120] for c in chunk])).tuples()}
+        for member_id, trigger, key, fields, store_id in chunk:
+            if key[:120] not in have:
+                enqueue(member_id, trigger, key, fields, store_id=store_id)
+                written += 1
+    return written
+
+
 def said_yes_to_notices(member_id: int) -> bool:
     """Whether the member's answer in force on service notices (消费提醒) is yes (one read)."""
     rows = fetch_rows('SELECT "given" FROM "consent" WHERE "member_id" = ? AND "channel" = ? ORDER BY "id" DESC '

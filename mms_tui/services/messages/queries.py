@@ -53,16 +53,16 @@ def outbox(by: Staff, state: str | None = None, *, limit: int = 100) -> list[Mes
 
 
 def send_again(staff: Staff, message_id: int) -> MessageLine:
-    """A manager, having checked with the member or the provider that an unknown (or failed) message did not
-    arrive, puts it back in the outbox."""
+    """A manager, having checked with the member or the provider that an unknown (or failed, or skipped) message
+    did not arrive, puts it back in the outbox (its consent is checked again when it goes)."""
     require(staff, "messages.campaign")
     with write_transaction():
         m = Message.get_or_none(Message.id == message_id)
         if m is None:
             raise NotFound(_("No message {id}.").format(id=message_id))
-        if m.state not in ("unknown", "failed"):
-            raise InvalidInput(_("Only a message that is unknown or failed can be sent again; {id} is {state}.")
-                               .format(id=message_id, state=m.state))
+        if m.state not in ("unknown", "failed", "skipped"):
+            raise InvalidInput(_("Only a message that is unknown, failed or skipped can be sent again; {id} is "
+                                 "{state}.").format(id=message_id, state=m.state))
         Message.update(state="queued", not_before=clock.now(),
                        reason=_("sent again by {staff}").format(staff=staff.code)).where(Message.id == m.id).execute()
         audit("message.send_again", f"message:{m.id}", staff=staff, store=None, payload={"was": m.state})

@@ -14,7 +14,7 @@ from mms_tui.models import Booking, BookingService, Card, CardType, Coupon, Memb
 from mms_tui.services.base.config import get_config, set_config
 from mms_tui.services.loyalty.points import due_expiries, next_points_expiry
 from mms_tui.services.loyalty.rules import Rules
-from mms_tui.services.messages.outbox import enqueue, moment_text
+from mms_tui.services.messages.outbox import enqueue_new, moment_text
 
 #: a coupon issued this long ago or less still gets its message (a worker stopped for a day loses none)
 COUPON_WINDOW = dt.timedelta(days=3)
@@ -43,12 +43,11 @@ def birthdays(today: dt.date, rules: Rules) -> int:
     shop = _shop_name(names)
     rows = (Member.select(Member.id, Member.name, Member.home_store)
             .where(_month_day(Member.birthday) == today.strftime("%m-%d"), Member.status == "active").tuples())
-    n = 0
+    causes: list = []
     for member_id, name, store_id in rows:
-        enqueue(member_id, "birthday", f"birthday:{member_id}:{today.year}",
-                {"name": name, "store": names.get(store_id, shop)}, store_id=store_id)
-        n += 1
-    return n
+        causes.append((member_id, "birthday", f"birthday:{member_id}:{today.year}",
+                {"name": name, "store": names.get(store_id, shop)}, store_id))
+    return enqueue_new(causes)
 
 
 def cards_ending(today: dt.date, rules: Rules) -> int:
@@ -62,14 +61,13 @@ def cards_ending(today: dt.date, rules: Rules) -> int:
             .join(CardType).switch(Card).join(Member)
             .where(Card.status == "active", Card.valid_until.between(today, today + dt.timedelta(days=days)),
                    Member.status == "active").tuples())
-    n = 0
+    causes: list = []
     for card_id, card_no, ends, type_name, member_id, name, store_id in rows:
         ends = ends if isinstance(ends, dt.date) else dt.date.fromisoformat(str(ends)[:10])
-        enqueue(member_id, "card_ending", f"card_ending:{card_id}:{ends.isoformat()}", {
+        causes.append((member_id, "card_ending", f"card_ending:{card_id}:{ends.isoformat()}", {
             "name": name, "store": names.get(store_id, shop), "card": card_no[-4:], "card_type": type_name,
-            "ends": ends.isoformat(), "days": str((ends - today).days)}, store_id=store_id)
-        n += 1
-    return n
+            "ends": ends.isoformat(), "days": str((ends - today).days)}, store_id))
+    return enqueue_new(causes)
 
 
 def points_expiring(today: dt.date, rules: Rules) -> int:
@@ -78,7 +76,7 @@ def points_expiring(today: dt.date, rules: Rules) -> int:
         return 0
     names = _store_names()
     shop = _shop_name(names)
-    n = 0
+    causes: list = []
     for due in due_expiries(today + dt.timedelta(days=days), rules):
         nxt = next_points_expiry(due.card_id, rules)
         if nxt is None or nxt.expires_on < today:
@@ -86,11 +84,10 @@ def points_expiring(today: dt.date, rules: Rules) -> int:
         member = Member.select(Member.name, Member.home_store, Member.status).where(Member.id == due.member_id).get()
         if member.status != "active":
             continue
-        enqueue(due.member_id, "points_expiring", f"points:{due.card_id}:{nxt.expires_on.isoformat()}", {
+        causes.append((due.member_id, "points_expiring", f"points:{due.card_id}:{nxt.expires_on.isoformat()}", {
             "name": member.name, "store": names.get(member.home_store_id, shop), "points": str(nxt.points),
-            "expires": nxt.expires_on.isoformat()}, store_id=member.home_store_id)
-        n += 1
-    return n
+            "expires": nxt.expires_on.isoformat()}, member.home_store_id))
+    return enqueue_new(causes)
 
 
 def coupons(now: dt.datetime, rules: Rules) -> int:
@@ -103,13 +100,12 @@ def coupons(now: dt.datetime, rules: Rules) -> int:
             .join(Member).where(Coupon.issued_at >= now - COUPON_WINDOW, Coupon.used_at.is_null(),
                                 Member.status == "active").tuples())
     promotions = {p.code: p.name for p in rules.promotions}
-    n = 0
+    causes: list = []
     for coupon_id, promotion, until, store_id, member_id, name, home in rows:
-        enqueue(member_id, "coupon", f"coupon:{coupon_id}", {
+        causes.append((member_id, "coupon", f"coupon:{coupon_id}", {
             "name": name, "store": names.get(store_id or home, shop), "coupon": promotions.get(promotion, promotion),
-            "expires": str(until or "")}, store_id=store_id or home)
-        n += 1
-    return n
+            "expires": str(until or "")}, store_id or home))
+    return enqueue_new(causes)
 
 
 def bookings(now: dt.datetime, rules: Rules) -> int:
@@ -121,15 +117,14 @@ def bookings(now: dt.datetime, rules: Rules) -> int:
             .join(Member).switch(Booking).join(Staff, on=(Booking.staff == Staff.id))
             .where(Booking.status == "booked", Booking.start > now, Booking.start <= now + dt.timedelta(hours=hours),
                    Member.status == "active").tuples())
-    n = 0
+    causes: list = []
     for booking_id, start, store_id, staff_name, member_id, name in rows:
         services = [s for (s,) in ServiceItem.select(ServiceItem.name).join(BookingService)
                     .where(BookingService.booking == booking_id).order_by(BookingService.position).tuples()]
-        enqueue(member_id, "booking", f"booking:{booking_id}:{start.isoformat()}", {
+        causes.append((member_id, "booking", f"booking:{booking_id}:{start.isoformat()}", {
             "name": name, "store": names.get(store_id, ""), "service": "、".join(services), "staff": staff_name,
-            "time": moment_text(start)}, store_id=store_id)
-        n += 1
-    return n
+            "time": moment_text(start)}, store_id))
+    return enqueue_new(causes)
 
 
 def write_due(rules: Rules, *, force: bool = False) -> dict[str, int]:

@@ -112,18 +112,15 @@ def add_note(staff: Staff, ticket_id: int, text: str, *, answer: bool = False) -
         t = _ticket(ticket_id)
         if t.status != "open":
             raise InvalidInput(_("Ticket {id} is closed.").format(id=t.id))
-        message_id = None
-        if answer:
+        note = TicketNote.create(ticket=t.id, kind="answer" if answer else "note", text=text, at=now, staff=staff)
+        if answer:  # keyed by the note: two desks answering at once send two answers, each once
             store_name = t.store.name if t.store_id else ""
-            n = TicketNote.select().where(TicketNote.ticket == t.id).count()
-            key = f"ticket:{t.id}:{n + 1}"
+            key = f"ticket:{t.id}:{note.id}"
             enqueue(t.member_id, "ticket", key, {"name": t.member.name, "store": store_name, "subject": t.subject,
                                                  "text": text}, store_id=t.store_id)
-            message_id = Message.get(Message.key == key).id
+            TicketNote.update(message=Message.get(Message.key == key).id).where(TicketNote.id == note.id).execute()
             if t.first_answer_at is None:
                 Ticket.update(first_answer_at=now).where(Ticket.id == t.id).execute()
-        note = TicketNote.create(ticket=t.id, kind="answer" if answer else "note", text=text, at=now, staff=staff,
-                                 message=message_id)
         audit("ticket.answer" if answer else "ticket.note", f"ticket:{t.id}", staff=staff, store=t.store,
               payload={"note": note.id})
     return NoteLine(now, note.kind, staff.code, text, "queued" if answer else "")
@@ -228,7 +225,8 @@ def from_email(raw: bytes) -> TicketLine:
     for ref in f"{mail.get('In-Reply-To', '')} {mail.get('References', '')}".split():
         key = ref.strip("<>").partition("@")[0].replace(".", ":")
         if key.startswith("ticket:"):
-            ticket = Ticket.get_or_none(Ticket.id == int(key.split(":")[1])) if key.split(":")[1].isdigit() else None
+            number = key.split(":")[1]
+            ticket = Ticket.get_or_none(Ticket.id == int(number)) if number.isdigit() and len(number) <= 12 else None
         if ticket is not None and ticket.member_id == member.id:
             break
         ticket = None

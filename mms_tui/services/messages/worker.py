@@ -11,15 +11,20 @@ is tried again later, each time twice as late, until ``retry_hours`` after the m
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mms_tui import clock
-from mms_tui.db import write_transaction
+from mms_tui.db import database as db_proxy
+from mms_tui.db import is_sqlite, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import Campaign, Consent, Member, Message
 from mms_tui.services.loyalty.rules import Rules
@@ -33,8 +38,13 @@ from mms_tui.services.messages.templates import LANGS, OPT_OUT, fill, sms_parts,
 CHANNEL_ORDER = ("wechat", "sms", "email")
 #: messages sent per default each second on a channel (``per_second`` in the channel's settings)
 DEFAULT_RATE = {"wechat": 20.0, "sms": 10.0, "email": 50.0}
-#: a message still "sending" this long after its attempt began belongs to a worker that stopped
-LEASE = dt.timedelta(minutes=2)
+#: a message still "sending" this long after its batch was claimed belongs to a worker that stopped (longer than a
+#: batch of slow sends can take: each may wait out a connect and a read timeout)
+LEASE = dt.timedelta(minutes=10)
+#: the coupons and bookings are looked at this often (the daily reminders: once an hour)
+SCAN_EVERY = 60.0
+#: how long a round may spend asking the provider for carriers' receipts
+DELIVERY_BUDGET = 5.0
 BATCH = 10
 #: receipts asked of the provider per minute, and how long after sending they are asked for
 DELIVERY_BATCH = 100
@@ -101,6 +111,7 @@ class _Attempt:
     message_id: int
     channel: str
     outgoing: Outgoing
+    attempts: int  # the message's attempt this is: its outcome is recorded only on this attempt
 
 
 def in_quiet_hours(when: dt.datetime, rules: Rules) -> dt.datetime | None:
@@ -135,6 +146,7 @@ class Worker:
         self._mailer: email_channel.Mailer | None = None
         self.stop = threading.Event()
         self._asked_at = -60.0
+        self._scanned_at = -SCAN_EVERY
         self._campaigns: dict[int, tuple[str, str, str]] = {}  # a campaign's wording never changes
         #: a message "sending" this long belongs to a worker that stopped (``lease_seconds``; sends time out sooner)
         self.lease = dt.timedelta(seconds=float(config.get("lease_seconds", LEASE.total_seconds())))
@@ -187,11 +199,13 @@ class Worker:
 
     def run_round(self, *, reminders: bool = True) -> Round:
         result = Round()
+        if not self.channels:  # nothing can go: the outbox waits for a channel to be set up (mms doctor says so)
+            return result
         rules = load_rules()
-        result.settled = self.settle_stopped()
-        if reminders and self.channels:  # (a shop with no channel set up collects no reminders)
+        result.settled = self.settle_stopped(rules)
+        if reminders and time.monotonic() - self._scanned_at >= SCAN_EVERY:
+            self._scanned_at = time.monotonic()
             result.written = write_due(rules)
-        result.delivered = self.ask_deliveries()
         while not self.stop.is_set():
             attempts = self._claim(rules, result)
             if attempts is None:
@@ -207,6 +221,7 @@ class Worker:
                         error=type(exc).__name__))))
             self._record(outcomes, rules, result)
         self.close()
+        result.delivered = self.ask_deliveries()
         return result
 
     def run(self, *, poll_seconds: float = 5.0, once: bool = False,
@@ -244,11 +259,11 @@ class Worker:
                     continue
                 channel, outgoing, parts = decided
                 claimed = Message.update(
-                    state="sending", attempted_at=now, attempts=Message.attempts + 1, sent_channel=channel,
+                    state="sending", attempted_at=now, attempts=row.attempts + 1, sent_channel=channel,
                     address=outgoing.to, text=outgoing.text, sms_parts=parts, reason="",
-                ).where(Message.id == row.id, Message.state == "queued").execute()
+                ).where(Message.id == row.id, Message.state == "queued", Message.attempts == row.attempts).execute()
                 if claimed:
-                    attempts.append(_Attempt(row.id, channel, outgoing))
+                    attempts.append(_Attempt(row.id, channel, outgoing, row.attempts + 1))
         return attempts
 
     def _decide(self, row: Message, member: Member, consent: dict[str, bool]) -> tuple[str, Outgoing, int] | str:
@@ -315,7 +330,8 @@ class Worker:
         give_up = now - dt.timedelta(hours=rules.messages.retry_hours)
         with write_transaction():
             for attempt, sent, error in outcomes:
-                where = (Message.id == attempt.message_id) & (Message.state == "sending")
+                where = ((Message.id == attempt.message_id) & (Message.state == "sending")
+                         & (Message.attempts == attempt.attempts))
                 if sent is not None:
                     Message.update(state="sent", provider_id=sent.provider_id[:100]).where(where).execute()
                     result.sent += 1
@@ -354,36 +370,79 @@ class Worker:
                            Message.attempted_at.between(now - DELIVERY_WINDOW, now - dt.timedelta(minutes=2)))
                     .order_by(Message.delivery, Message.attempted_at).limit(limit))
         read = 0
+        began = time.monotonic()
         for row in rows:
-            status = sms.delivery(self.config["sms"], Outgoing(row.key, row.address, ""), row.attempted_at)
-            if status is None:
-                continue
+            if time.monotonic() - began > DELIVERY_BUDGET or self.stop.is_set():
+                break  # the rest next minute: sending comes first
+            status = sms.delivery(self.config["sms"], Outgoing(row.key, row.address, ""), row.attempted_at,
+                                  timeout=DELIVERY_BUDGET)
             with write_transaction():
-                Message.update(delivery=status).where(Message.id == row.id).execute()
-            read += status != "waiting"
+                Message.update(delivery=status or "unreported").where(Message.id == row.id).execute()
+            read += status not in (None, "waiting")
         return read
 
-    def settle_stopped(self) -> int:
-        """Messages a stopped worker left "sending": asked of the provider, resent where that is safe, else unknown."""
-        stale = list(Message.select().where(Message.state == "sending",
-                                            Message.attempted_at < clock.now() - self.lease))
+    def settle_stopped(self, rules: Rules | None = None) -> int:
+        """Messages a stopped worker left "sending": asked of the provider, resent where that is safe, else unknown.
+        Each is settled only as the attempt it was left at (another worker may have settled it meanwhile)."""
+        rules = rules or load_rules()
+        now = clock.now()
+        give_up = now - dt.timedelta(hours=rules.messages.retry_hours)
+        stale = list(Message.select().where(Message.state == "sending", Message.attempted_at < now - self.lease))
         for row in stale:
             outgoing = Outgoing(row.key, row.address, row.text)
             found = self._ask(row.sent_channel, outgoing, row.attempted_at) if row.sent_channel in self.channels \
                 else None
+            again = found is False or (row.sent_channel in self.channels and self._resendable(row.sent_channel))
             with write_transaction():
-                where = (Message.id == row.id) & (Message.state == "sending")
+                where = (Message.id == row.id) & (Message.state == "sending") & (Message.attempts == row.attempts)
                 if found is True:
                     Message.update(state="sent", reason=_("found at the provider after the worker stopped")) \
                         .where(where).execute()
-                elif found is False or (row.sent_channel in self.channels and self._resendable(row.sent_channel)):
-                    Message.update(state="queued", reason=_("sent again: the worker stopped while sending")) \
+                elif again and row.created_at <= give_up:
+                    Message.update(state="failed", reason=_("no answer from the provider until the retries ran out")) \
                         .where(where).execute()
+                elif again:
+                    Message.update(state="queued", not_before=now + backoff(row.attempts),
+                                   reason=_("sent again: the worker stopped while sending")).where(where).execute()
                 else:
                     Message.update(state="unknown", reason=_(
                         "the worker stopped while sending it; the provider cannot tell whether it arrived")) \
                         .where(where).execute()
         return len(stale)
+
+
+#: the PostgreSQL advisory lock a worker holds while it runs ("mms-msgs" as a number)
+_PG_LOCK = 0x6D6D732D6D736773
+
+
+@contextmanager
+def only_worker(database: str) -> Iterator[bool]:
+    """Whether this process may be the database's one worker (False: another one runs — a cron line that comes
+    round again before the last round ended). A lock file beside a SQLite file, an advisory lock on PostgreSQL;
+    both go with the process, however it ends."""
+    if is_sqlite():
+        path = Path(database).with_name(Path(database).name + ".messages.lock")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o660)
+        except OSError:
+            yield True  # no lock file can be made here: claims stay atomic, only the rate is per process
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+        return
+    got = bool(db_proxy.execute_sql("SELECT pg_try_advisory_lock(%s)", (_PG_LOCK,)).fetchone()[0])
+    try:
+        yield got
+    finally:
+        if got:
+            db_proxy.execute_sql("SELECT pg_advisory_unlock(%s)", (_PG_LOCK,))
 
 
 def _consent_of(member_ids: list[int]) -> dict[int, dict[str, bool]]:

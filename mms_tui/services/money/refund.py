@@ -63,7 +63,9 @@ from mms_tui.services.base.text import format_money
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import Posting, audit, post, run_operation
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
+from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import apply_spend
+from mms_tui.services.messages.outbox import balance_changed
 from mms_tui.services.money.commissions import reverse as reverse_commissions
 from mms_tui.services.staff.permissions import require
 from mms_tui.services.stock.sales import put_back
@@ -270,6 +272,14 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
         elif original.kind == "issue":
             card_id = json.loads(original.result_json)["card_id"]
             Card.update(status="cancelled").where(Card.id == card_id).execute()
+        stored: dict[int, int] = defaultdict(int)  # stored value moved on each card: 消费提醒 to those who asked
+        for p in postings:
+            if p.account in ("card.principal", "card.bonus") and p.card_id is not None:
+                stored[p.card_id] += p.amount
+        for card_id, moved in stored.items():
+            if moved and original.member_id is not None:
+                balance_changed(tx.txid, original.member_id, Member.get_by_id(original.member_id).name, card_id,
+                                "refund", abs(moved), store_obj, tx.created_at, load_rules())
         audit("ledger.refund", f"tx:{original.txid}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"reverses": original.txid, "kind": original.kind, "reason": reason, "bonus_kept_fen": kept,
                        "coupons_reopened": reopened, "approved_by": approver.code if approver else None,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import peewee
 
 from mms_tui import clock
-from mms_tui.models import Campaign, Message, Moment, Sale, Staff, Ticket, Visit
+from mms_tui.models import Campaign, Message, Sale, Staff, Ticket, Visit
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.reports.period import Period, Row
 
@@ -93,15 +93,15 @@ def tickets(p: Period, by: str = "day") -> Iterator[Row]:
         r["opened"] += 1
         if answered is not None:
             r["answered"] += 1
-            r["hours_to_answer"] += (Moment.from_db(answered) - Moment.from_db(created)).total_seconds() / 3600
+            r["hours_to_answer"] += (answered - created).total_seconds() / 3600  # (read as store time already)
         if closed is not None:
             r["closed"] += 1
-            r["hours_to_close"] += (Moment.from_db(closed) - Moment.from_db(created)).total_seconds() / 3600
+            r["hours_to_close"] += (closed - created).total_seconds() / 3600
     still = Ticket.select(Ticket.assigned_to, Ticket.due_at).where(Ticket.status == "open")
     for staff_id, due in p.of_stores(still, Ticket.store).tuples():
         r = row(staff_id)
         r["open"] += 1
-        r["overdue"] += Moment.from_db(due) < now
+        r["overdue"] += due < now
     for code, r in sorted(table.items()):
         yield {"staff": code, "opened": int(r["opened"]), "answered": int(r["answered"]),
                "avg_hours_to_answer": round(r["hours_to_answer"] / r["answered"], 1) if r["answered"] else "",
