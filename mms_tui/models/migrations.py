@@ -21,6 +21,36 @@ from mms_tui.models import ALL_MODELS, Config, SchemaVersion
 Migration = Callable[[peewee.Database, object], None]
 
 
+def _add_columns(db: peewee.Database, migrator: object, table: str, fields: list[tuple[str, peewee.Field]]) -> None:
+    """Add the columns ``table`` lacks. A NOT NULL column is added in place with its default: peewee's
+    add_column makes one on SQLite by rebuilding the table, which fails as soon as another table's rows point at
+    it (a card type with cards, a member with cards, a staff member with transactions) — an upgrade of a real
+    shop would stop there (tests/test_upgrade_golden.py)."""
+    from playhouse.migrate import migrate as run
+
+    have = {c.name for c in db.get_columns(table)}
+    for name, field in fields:
+        if name in have:
+            continue
+        if field.null:
+            run(migrator.add_column(table, name, field))  # type: ignore[attr-defined]
+            continue
+        given = [c for c in field.constraints or [] if isinstance(c, peewee.SQL) and c.sql.upper().startswith("DEFAULT")]
+        saved = field.constraints
+        if not given:
+            value = field.default
+            literal = (("1" if value else "0") if is_sqlite() else ("TRUE" if value else "FALSE")) \
+                if isinstance(value, bool) else str(value) if isinstance(value, int) \
+                else "'" + str(value).replace("'", "''") + "'"
+            field.constraints = [*(saved or []), peewee.SQL(f"DEFAULT {literal}")]
+        try:  # (peewee's alter_add_column would make it NULL first: the column is written out here)
+            ctx = db.get_sql_context()
+            sql, params = ctx.sql(field.ddl(ctx)).query()
+            db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN {sql}', params)
+        finally:
+            field.constraints = saved
+
+
 def _initial(db: peewee.Database, migrator: object) -> None:
     db.create_tables(ALL_MODELS)
 
@@ -60,8 +90,6 @@ PREFIX_INDEXES = ["ledger_entry_card_id", "card_card_type_id"]
 
 def _loyalty(db: peewee.Database, migrator: object) -> None:
     """Issue #6: coupons; families, annual fees; transferable packages, passes from first use, freeze limits."""
-    from playhouse.migrate import migrate as run
-
     from mms_tui.models import Card, CardType, Coupon, Member
 
     db.create_tables([Coupon])
@@ -72,9 +100,7 @@ def _loyalty(db: peewee.Database, migrator: object) -> None:
         "card": [("freeze_year", Card.freeze_year), ("freeze_days_year", Card.freeze_days_year)],
     }
     for table, fields in columns.items():
-        have = {c.name for c in db.get_columns(table)}
-        run(*[migrator.add_column(table, name, field)  # type: ignore[attr-defined]
-              for name, field in fields if name not in have])
+        _add_columns(db, migrator, table, fields)
 
 
 def _desk_safety(db: peewee.Database, migrator: object) -> None:
@@ -201,28 +227,20 @@ def _moments_to_utc(db: peewee.Database, table: str, key: str, column: str, zone
 def _member_record(db: peewee.Database, migrator: object) -> None:
     """Issue #17: a member's address, email and preferences; tags; the shop's own member fields; marketing
     consent per channel."""
-    from playhouse.migrate import migrate as run
-
     from mms_tui.models import Consent, Member, MemberField, MemberFieldValue, MemberTag
 
-    have = {c.name for c in db.get_columns("member")}
-    run(*[migrator.add_column("member", name, field)  # type: ignore[attr-defined]
-          for name, field in (("address", Member.address), ("email", Member.email),
-                              ("preferences", Member.preferences)) if name not in have])
+    _add_columns(db, migrator, "member", [("address", Member.address), ("email", Member.email),
+                                          ("preferences", Member.preferences)])
     db.create_tables([MemberTag, MemberField, MemberFieldValue, Consent])
 
 
 def _staff_admin(db: peewee.Database, migrator: object) -> None:
     """Issue #17: staff administration — a PIN reset to be replaced at the next login, performers (技师/教练)
     with their level, and the services each staff member may perform."""
-    from playhouse.migrate import migrate as run
-
     from mms_tui.models import Staff, StaffService
 
-    have = {c.name for c in db.get_columns("staff")}
-    run(*[migrator.add_column("staff", name, field)  # type: ignore[attr-defined]
-          for name, field in (("must_change_pin", Staff.must_change_pin), ("performer", Staff.performer),
-                              ("level", Staff.level)) if name not in have])
+    _add_columns(db, migrator, "staff", [("must_change_pin", Staff.must_change_pin), ("performer", Staff.performer),
+                                         ("level", Staff.level)])
     db.create_tables([StaffService])
 
 
@@ -389,10 +407,7 @@ def _bookings(db: peewee.Database, migrator: object) -> None:
 def _stock(db: peewee.Database, migrator: object) -> None:
     """Issue #22: stock (进销存) on a ledger of its own: suppliers, levels per product and store, movements,
     transfers, counts, what services consume; a product's base unit and a store's negative-stock policy."""
-    from playhouse.migrate import migrate as run
-
     from mms_tui.models import (
-        Product,
         ServiceConsumption,
         StockCount,
         StockCountLine,
@@ -400,14 +415,17 @@ def _stock(db: peewee.Database, migrator: object) -> None:
         StockMove,
         StockTransfer,
         StockTransferLine,
-        Store,
         Supplier,
     )
 
+    # written out: peewee's add_column makes a NOT NULL column on SQLite by rebuilding the table, which the sales'
+    # lines and the stores' every row refuse (a shop at schema 19 could not upgrade); a default fills the rows
     if "unit" not in {c.name for c in db.get_columns("product")}:
-        run(migrator.add_column("product", "unit", Product.unit))  # type: ignore[attr-defined]
+        db.execute_sql('ALTER TABLE "product" ADD COLUMN "unit" VARCHAR(5) NOT NULL DEFAULT \'pcs\' '
+                       "CHECK (unit IN ('pcs','ml','g'))")
     if "negative_stock" not in {c.name for c in db.get_columns("store")}:
-        run(migrator.add_column("store", "negative_stock", Store.negative_stock))  # type: ignore[attr-defined]
+        db.execute_sql('ALTER TABLE "store" ADD COLUMN "negative_stock" VARCHAR(6) NOT NULL DEFAULT \'refuse\' '
+                       "CHECK (negative_stock IN ('refuse','warn'))")
     db.create_tables([Supplier, StockLevel, StockMove, StockTransfer, StockTransferLine, StockCount, StockCountLine,
                       ServiceConsumption])
 
