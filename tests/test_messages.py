@@ -577,7 +577,7 @@ def test_the_days_reminders_are_written_once_each_however_often_the_worker_looks
                                     "auto": False}],
                     "messages": {"card_ending_days": 7, "booking_hours": 24}}, desk.manager)
         zhang = _member(desk, "张三", "13800138000")
-        Member.update(birthday=dt.date(1990, now.month, now.day)).where(Member.id == zhang).execute()
+        Member.update(birthday=dt.date(1992, now.month, now.day)).where(Member.id == zhang).execute()
         card = issue_card(zhang, "SV", desk.cashier, "i-1", card_no="00010001").card_id
         Card.update(valid_until=now.date() + dt.timedelta(days=3)).where(Card.id == card).execute()
         issue_coupon(zhang, "SPRING", desk.manager)
