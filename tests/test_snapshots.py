@@ -83,10 +83,20 @@ def shop(tmp_path, monkeypatch):
 
 
 async def settle(pilot) -> None:
+    """Workers done and the picture still: two frames in a row alike (a loaded machine lays tables out late)."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    steady(pilot)
+    frame = pilot.app.export_screenshot()
+    for _ in range(20):
+        await pilot.pause(0.02)
+        await pilot.app.workers.wait_for_complete()
+        again = pilot.app.export_screenshot()
+        if again == frame:
+            return
+        frame = again
 
 
 async def logged_in(pilot, code: str = "c01", pin: str = "0000") -> None:
