@@ -147,7 +147,7 @@ def a_varied_shop(desk) -> None:
     close_store("BR2", desk.admin)
     from mms_tui.services.catalogue.card_types import edit_card_type
 
-    edit_card_type(m, "Q1", stores=("HQ",))  # a card type sold at one store only
+    edit_card_type(m, "Q1", stores=("HQ",), bound=True)  # a card type sold and used at one store only
     from mms_tui.services.catalogue.prices import add_level
     from mms_tui.services.ledger.operations import new_txid
     from mms_tui.services.members.profile import update_member
@@ -467,6 +467,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("service tickets: an answer", "f2")
         await step("service tickets after the answer", "escape")
         await step("today after the tickets", "escape")
+        await step("stores today", "f2")
+        await step("today after the stores", "escape")
         await step("stock", "f3")
         await step("stock: receive goods", "f2")
         await step("stock: a product scanned", *"WATER", "enter")

@@ -226,6 +226,27 @@ async def test_a_card_type_term_its_kind_lacks_or_a_bad_number_is_refused_naming
     assert (made.kind, made.visits, made.price_fen, made.validity_days) == ("visits", 20, 90_000, 365)
 
 
+async def test_a_card_type_is_bound_to_its_stores_from_the_form_and_not_without_them(sqlite_desk):
+    """Issue #24: "Used at: only these stores" binds a type's cards to the stores it names; with none named the
+    form says so and nothing changes."""
+    add_store("SH1", "上海一店", sqlite_desk.admin, parent="HQ")
+    async with at_desk(sqlite_desk) as (app, pilot):
+        await open_area(pilot)
+        await open_kind(pilot, "3")
+        await pilot.press(*"SV", "enter")
+        await settle(pilot)
+        app.screen.query_one("#bound", Select).value = "yes"
+        await pilot.press("f10")
+        await settle(pilot)
+        assert "name the stores its cards are used at" in form_error(app)
+        assert not CardType.get(CardType.code == "SV").bound
+        await fill(pilot, stores="sh1")
+        await pilot.press("f10")
+        await settle(pilot)
+    made = CardType.get(CardType.code == "SV")
+    assert made.bound and [s.store.code for s in made.stores] == ["SH1"]
+
+
 async def test_a_store_moved_under_its_own_store_is_refused_with_the_message(sqlite_desk):
     admin = sqlite_desk.admin
     add_store("EAST", "华东区", admin, parent="HQ", kind="region")

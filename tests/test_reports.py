@@ -534,10 +534,11 @@ REFERENCE = {"turnover": ref_turnover, "topups": ref_topups, "liability": ref_li
 #: stores report adds up turnover, topups and visits per store: tests/test_stores_admin.py checks it; the staff
 #: reports against figures worked out by hand: tests/test_attendance.py, test_commissions.py, test_service_report.py;
 #: the bookings report likewise: tests/test_bookings.py; the stock reports against the stock model: tests/test_stock.py;
-#: the messages and campaigns reports against messages counted by hand: tests/test_messages.py
+#: the messages and campaigns reports against messages counted by hand: tests/test_messages.py; the settlement
+#: against figures worked out by hand: tests/test_chain.py
 assert set(REPORTS) - set(REFERENCE) == {"shifts", "stores", "attendance", "commissions", "service", "bookings",
                                          "stock", "stock-moves", "low-stock", "stock-take", "messages", "campaigns",
-                                         "tickets"}
+                                         "tickets", "settlement"}
 
 
 @pytest.fixture

@@ -253,6 +253,19 @@ async def today(pilot) -> None:
     await settle(pilot)
 
 
+async def stores_today(pilot) -> None:
+    """总部看板 for the manager of HQ, with a second store below it."""
+    from mms_tui.models import Staff
+    from mms_tui.services.staff.stores import add_store
+
+    add_store("SH1", "上海一店", Staff.get(Staff.code == "admin"), parent="HQ")
+    await logged_in(pilot, "m01", "2345")
+    await pilot.press("f8")
+    await settle(pilot)
+    await pilot.press("f2")
+    await settle(pilot)
+
+
 async def shift_close(pilot) -> None:
     await today(pilot)
     await pilot.press("f9")
@@ -902,6 +915,7 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "refund": refund_dialog,
     "manager_pin": manager_pin,
     "today": today,
+    "stores_today": stores_today,
     "shift_close": shift_close,
     "shift_report": shift_report,
     "top_up": top_up_dialog,

@@ -154,19 +154,21 @@ def card_type_options(fn):
         click.option("--max-freeze-days", type=int, help="Days a card may stay frozen per calendar year."),
         click.option("--stores", metavar="CODES", help="Sold only at these stores or regions, comma-separated "
                                                         "('' for every store)."),
+        click.option("--bound/--anywhere", default=None,
+                     help="Its cards are used only at --stores (checked in, paid with, topped up), or at every store."),
     ]):
         fn = option(fn)
     return fn
 
 
 def _terms_given(price, validity_days, visits, pays, period_days, transferable, start_on_first_use,
-                 max_freeze_days, stores) -> dict:
+                 max_freeze_days, stores, bound) -> dict:
     from mms_tui.services.base.text import parse_yuan
 
     given = {"price_fen": parse_yuan(price) if price is not None else None, "validity_days": validity_days,
              "visits": visits, "discount_bp": _percent_bp(pays), "period_days": period_days,
              "transferable": transferable, "start_on_first_use": start_on_first_use,
-             "max_freeze_days": max_freeze_days,
+             "max_freeze_days": max_freeze_days, "bound": bound,
              "stores": tuple(c for c in stores.split(",") if c.strip()) if stores is not None else None}
     return {k: v for k, v in given.items() if v is not None}
 

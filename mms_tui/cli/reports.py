@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mms_tui.cli.common import open_database, settings_of
+from mms_tui.cli.common import acting_staff, open_database, settings_of
 from mms_tui.cli.options import format_option, period_options, store_option
 from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
@@ -14,16 +14,22 @@ from mms_tui.i18n import _
 @click.argument("name", required=False)
 @click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")
 @period_options("First day (default: 30 days before --to).", "Last day (default: today).")
-@store_option("Only this store.")
+@store_option("Only this store, or a region or HQ: the stores below it.")
+@click.option("--region", "region_code", metavar="CODE", help="Only this region's stores (as --store).")
 @click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
               help="Period of a row, where the report has one.")
 @click.option("--staff", "staff_code", metavar="CODE", help="Only this staff member (attendance, commissions).")
+@click.option("--as", "viewer_code", metavar="CODE",
+              help="Run it as this staff member, whose PIN is asked (or --pin-stdin): a manager sees only their own "
+                   "store and the stores below it. Without --as: the trusted account at this machine.")
+@click.option("--pin-stdin", "pin_stdin", is_flag=True, help="Read the --as staff member's PIN from standard input.")
 @format_option()
 @click.option("--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the rows to FILE instead: .xlsx a workbook, .json, .jsonl, else CSV (money in fen).")
 @click.pass_context
-def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None, by: str,
-           staff_code: str | None, fmt: str, output: str | None) -> None:
+def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None,
+           region_code: str | None, by: str, staff_code: str | None, viewer_code: str | None, pin_stdin: bool,
+           fmt: str, output: str | None) -> None:
     """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
     csv/json, yuan in tables."""
     from mms_tui.services.reports.catalogue import REPORTS, run_report
@@ -31,8 +37,11 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
     if show_list or not name:
         write_rows(({"report": key, "what": _(text)} for key, (text, _fn) in REPORTS.items()), fmt)
         return
+    if store_code and region_code:
+        raise click.UsageError(_("Give --store or --region, not both."))
     open_database(settings_of(ctx))
-    rows = run_report(name, start, end, store_code, by, staff=staff_code)
+    viewer = acting_staff(viewer_code, pin_stdin) if viewer_code else None
+    rows = run_report(name, start, end, store_code or region_code, by, staff=staff_code, viewer=viewer)
     if output:
         from mms_tui.services.exchange.export import export_rows
 

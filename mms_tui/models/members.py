@@ -92,6 +92,9 @@ class CardType(BaseModel):
     start_on_first_use = peewee.BooleanField(default=False)
     #: days a card of this type may stay frozen per calendar year (null: no limit; migration 4)
     max_freeze_days = peewee.IntegerField(null=True)
+    #: a card of this type is used only where the type is sold (its stores and regions, see CardTypeStore), not
+    #: at every store of the chain (migration 22)
+    bound = peewee.BooleanField(default=False)
 
 
 class Card(BaseModel):

@@ -455,6 +455,13 @@ def _messages(db: peewee.Database, migrator: object) -> None:
     db.create_tables([MessageTemplate, Campaign, Message, Ticket, TicketNote])
 
 
+def _store_bound_cards(db: peewee.Database, migrator: object) -> None:
+    """Issue #24: a card type may bind its cards to the stores it is sold at."""
+    from mms_tui.models import CardType
+
+    _add_columns(db, migrator, "card_type", [("bound", CardType.bound)])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -479,6 +486,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (20, "stock: suppliers, levels, movements, transfers, counts", _stock),
     (21, "messages: outbox, templates, campaigns, service tickets; WeChat openid; consent to notices",
      _messages),
+    (22, "card types whose cards are used only where they are sold", _store_bound_cards),
 ]
 
 LATEST = MIGRATIONS[-1][0]

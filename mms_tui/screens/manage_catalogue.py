@@ -79,6 +79,8 @@ class CardTypeForm(ManageForm):
                                                   placeholder=_("a year's most; empty: no limit")))
         yield field_row(_("Stores"), Input(",".join(row.stores), id="stores",
                                            placeholder=_("codes; empty: every store")))
+        yield field_row(_("Used at"), Select([(_("every store"), "no"), (_("only these stores"), "yes")],
+                                             id="bound", allow_blank=False, value="yes" if row.bound else "no"))
 
     def only(self, name: str, label: str, widget):
         row = field_row(label, widget)
@@ -110,7 +112,8 @@ class CardTypeForm(ManageForm):
             transferable=kind == "visits" and self.choice("transferable") == "yes",
             start_on_first_use=kind == "period" and self.choice("first-use") == "yes",
             max_freeze_days=whole_number(self.text("freeze"), _("Freeze limit")),
-            stores=tuple(c.strip() for c in self.text("stores").replace("，", ",").split(",") if c.strip()))
+            stores=tuple(c.strip() for c in self.text("stores").replace("，", ",").split(",") if c.strip()),
+            bound=self.choice("bound") == "yes")
 
     def operation(self):
         terms = self.terms()

@@ -58,6 +58,7 @@ def minus(amount: int) -> str:
 class TodayScreen(WorkerErrors, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", N_("Back"), id="today.back"),
+        Binding("f2", "stores", N_("Stores"), id="today.stores", show=False),
         Binding("f3", "stock", N_("Stock"), id="today.stock"),
         Binding("f4", "tickets", N_("Tickets"), id="today.tickets", show=False),
         Binding("f5", "reload", N_("Refresh"), id="today.reload", show=False),
@@ -78,6 +79,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         yield DataTable(id="today-shifts", cursor_type="row", zebra_stripes=True)
         yield Static(id="today-stock")
         yield Static(id="today-tickets")
+        yield Static(id="today-stores")
         yield Static(id="today-devices")
         yield Footer()
 
@@ -137,6 +139,9 @@ class TodayScreen(WorkerErrors, Screen[None]):
         waiting.display = bool(open_tickets[0])
         waiting.update(escape(_("Service tickets (F4): {n} open, {late} overdue").format(
             n=open_tickets[0], late=open_tickets[1])))
+        stores = self.query_one("#today-stores", Static)
+        stores.display = may(self.app.staff, "reports.read")
+        stores.update(escape(_("Every store's figures today (F2)")))
         self.show_devices()
 
     def show_low_stock(self, low: list[dict]) -> None:
@@ -171,6 +176,12 @@ class TodayScreen(WorkerErrors, Screen[None]):
         from mms_tui.screens.stock import StockScreen
 
         self.app.push_screen(StockScreen())
+
+    def action_stores(self) -> None:
+        """总部看板: today's figures per store this manager looks after."""
+        from mms_tui.screens.stores_today import StoresTodayScreen
+
+        self.app.push_screen(StoresTodayScreen())
 
     def action_tickets(self) -> None:
         """客户服务: the open service tickets, to answer, note, close or assign."""

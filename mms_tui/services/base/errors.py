@@ -76,6 +76,12 @@ class CardCancelled(CardNotUsable):
     code = "card_cancelled"
 
 
+class CardElsewhere(CardNotUsable):
+    """A store-bound card swiped at a store it is not used at."""
+
+    code = "card_elsewhere"
+
+
 class WrongCardKind(DomainError):
     code = "wrong_card_kind"
 

@@ -14,10 +14,11 @@ import datetime as dt
 
 from mms_tui import clock
 from mms_tui.i18n import _
-from mms_tui.models import Card, Member, Staff, Store
+from mms_tui.models import Card, CardTypeStore, Member, Staff, Store
 from mms_tui.services.base.errors import (
     AmbiguousCard,
     CardCancelled,
+    CardElsewhere,
     CardExpired,
     CardFrozen,
     CardLost,
@@ -185,9 +186,39 @@ def resolve_member(member: Member | int | str) -> Member:
     return found
 
 
-def ensure_usable(card: Card, on: dt.date | None = None) -> None:
-    """Refuse a lost, frozen, cancelled or expired card, saying which."""
+def within_nodes(nodes: set[int], store: Store) -> bool:
+    """Whether ``store`` is one of ``nodes`` or below one of them in the tree (no nodes: everywhere)."""
+    if not nodes:
+        return True
+    node: Store | None = store
+    seen: set[int] = set()
+    while node is not None and node.id not in seen:
+        if node.id in nodes:
+            return True
+        seen.add(node.id)
+        node = Store.get_or_none(Store.id == node.parent_id) if node.parent_id is not None else None
+    return False
+
+
+def ensure_used_here(card: Card, store: Store | None) -> None:
+    """Refuse a card whose type binds it to other stores (card_types: ``bound``), naming where it is used. An
+    operation at no store (the back office's own jobs) is not a desk's use."""
+    ctype = card.card_type
+    if store is None or not ctype.bound:
+        return
+    nodes = {store_id for (store_id,) in CardTypeStore.select(CardTypeStore.store)
+             .where(CardTypeStore.card_type == ctype.id).tuples()}
+    if nodes and not within_nodes(nodes, store):
+        names = [name for (name,) in Store.select(Store.name).where(Store.id.in_(list(nodes)))
+                 .order_by(Store.code).tuples()]
+        raise CardElsewhere(_("Card {card} ({type}) is used only at {stores}, not at {here}.").format(
+            card=card.card_no, type=ctype.name, stores="、".join(names), here=store.name))
+
+
+def ensure_usable(card: Card, on: dt.date | None = None, *, at: Store | None = None) -> None:
+    """Refuse a lost, frozen, cancelled or expired card, saying which; and, ``at`` a store, one bound to others."""
     on = on or today()
+    ensure_used_here(card, at)
     if card.status == "lost":
         raise CardLost(_("Card {card} is reported lost and blocked.").format(card=card.card_no))
     if card.status == "frozen":

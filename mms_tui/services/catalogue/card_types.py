@@ -3,8 +3,10 @@
 Each kind has its own terms, and a type carries exactly those: a visit package (次卡) its visits, a discount card
 (折扣卡) what it pays in basis points of the list price, a period pass (月卡/季卡/年卡) its days (and may start at
 its first check-in), a visit package may be transferable within a family. A type is sold at every store, or only
-at the stores (and regions) it names. A change applies to cards issued after
-it; the kind of a type never changes. A type once issued is disabled, not deleted. Every change is
+at the stores (and regions) it names; a type that names stores may also bind its cards to them (``bound``): such
+a card is used — checked in, paid with, topped up — only there, and a desk elsewhere says where it may be used.
+A change of terms applies to cards issued after it (binding: to every card of the type, at once); the kind of a
+type never changes. A type once issued is disabled, not deleted. Every change is
 one audited event (before → after) and the type's state goes on the chain.
 """
 
@@ -17,6 +19,7 @@ from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import CARD_KINDS, CardType, CardTypeStore, Staff, Store
 from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.resolve import within_nodes
 from mms_tui.services.base.text import normalise_card_no, normalise_query
 from mms_tui.services.catalogue.items import check_price
 from mms_tui.services.ledger.chain import record_states
@@ -45,11 +48,13 @@ class CardTypeTerms:
     active: bool = True
     #: the codes of the stores (or regions: their stores) it is sold at; none: every store
     stores: tuple[str, ...] = ()
+    #: its cards are used only at ``stores`` (and below the regions there), not across the chain
+    bound: bool = False
 
 
 #: what :func:`edit_card_type` may change
 EDITABLE = ("name", "price_fen", "validity_days", "visits", "discount_bp", "period_days", "transferable",
-            "start_on_first_use", "max_freeze_days", "stores")
+            "start_on_first_use", "max_freeze_days", "stores", "bound")
 #: the terms kept in the card type's own row
 COLUMNS = tuple(name for name in EDITABLE if name != "stores")
 
@@ -59,7 +64,7 @@ def _terms(row: CardType) -> CardTypeTerms:
                    .where(CardTypeStore.card_type == row.id).order_by(Store.code).tuples())
     return CardTypeTerms(row.code, row.name, row.kind, int(row.price_fen), row.validity_days, int(row.visits),
                          int(row.discount_bp), row.period_days, bool(row.transferable), bool(row.start_on_first_use),
-                         row.max_freeze_days, bool(row.active), stores)
+                         row.max_freeze_days, bool(row.active), stores, bool(row.bound))
 
 
 def _store_codes(codes: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -82,18 +87,8 @@ def _set_stores(row: CardType, codes: tuple[str, ...]) -> None:
 def sold_at(card_type: CardType, store: Store) -> bool:
     """Whether a card of this type may be issued at ``store``: everywhere unless the type names stores, then at
     those stores and at the stores below a region it names."""
-    limited = {store_id for (store_id,) in CardTypeStore.select(CardTypeStore.store)
-               .where(CardTypeStore.card_type == card_type.id).tuples()}
-    if not limited:
-        return True
-    node: Store | None = store
-    seen: set[int] = set()
-    while node is not None and node.id not in seen:
-        if node.id in limited:
-            return True
-        seen.add(node.id)
-        node = Store.get_or_none(Store.id == node.parent_id) if node.parent_id is not None else None
-    return False
+    return within_nodes({store_id for (store_id,) in CardTypeStore.select(CardTypeStore.store)
+                         .where(CardTypeStore.card_type == card_type.id).tuples()}, store)
 
 
 def _days(value: int | None, what: str, *, zero: bool = False) -> int | None:
@@ -137,10 +132,13 @@ def checked(terms: CardTypeTerms) -> CardTypeTerms:
         raise InvalidInput(_("Start on first use: only a period pass may."))
     if terms.transferable and kind != "visits":
         raise InvalidInput(_("Transferable: only a visit package may be."))
+    stores = _store_codes(terms.stores)
+    if terms.bound and not stores:
+        raise InvalidInput(_("Bound to its stores: name the stores its cards are used at."))
     return replace(terms, code=code, name=name, price_fen=check_price(terms.price_fen),
                    validity_days=_days(terms.validity_days, _("Validity")),
                    max_freeze_days=_days(terms.max_freeze_days, _("Freeze limit"), zero=True),
-                   stores=_store_codes(terms.stores))
+                   stores=stores, bound=bool(terms.bound))
 
 
 def find_card_type(code: str) -> CardType:

@@ -418,7 +418,7 @@ def redeem_gift(card: Card | int | str, gift_code: str, staff: Staff, txid: str,
 
     def body(tx: Transaction) -> GiftResult:
         current = Card.get_by_id(card_obj.id)
-        ensure_usable(current)
+        ensure_usable(current, at=store_obj)
         post(tx, [card_posting(current.id, "card.points", -gift.points), Posting("points.redeemed", "pt", gift.points)])
         take_gift(tx, store_obj, gift.code)  # a gift that is a product leaves the shelf
         after = Card.get_by_id(current.id)

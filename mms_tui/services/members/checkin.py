@@ -106,7 +106,7 @@ def check_in(
                 )
             )
         try:
-            ensure_usable(current, day)
+            ensure_usable(current, day, at=store_obj)
         except CardExpired:
             if kind == "visits" and current.valid_until is not None and current.valid_until < day:
                 raise CardExpired(

@@ -70,7 +70,7 @@ def transfer_visits(
                 card=current.card_no, type=ctype.name))
         if not ctype.transferable:
             raise InvalidInput(_("Visits of {type} cannot be transferred to another member.").format(type=ctype.name))
-        ensure_usable(current, day)
+        ensure_usable(current, day, at=store_obj)
         giver = Member.get_by_id(current.member_id)
         taker = Member.get_by_id(receiver.id)
         if taker.id == giver.id:

@@ -166,7 +166,7 @@ def _bill(member: Holder | Member | None, lines: Sequence[LineRequest], coupons:
     holder = member if isinstance(member, Holder) or member is None else load_holder(member)
     prices = bill_prices(holder, store.id)  # the price lists at this store: retail, the tier's, the level's
     cart = at_store_prices(cart, prices.retail)
-    facts = facts_of(holder, rules, prices) if holder is not None else None
+    facts = facts_of(holder, rules, prices, store) if holder is not None else None
     member_obj = holder.member if holder is not None else None
     on_bill, due = fees_on_bill(facts, when, rules, fees)
     if not cart and not on_bill:
@@ -223,7 +223,7 @@ def checkout_offers(member: Member | int | str, *, store: Store | str | None = N
     store_obj = resolve_store(store, staff)
     rules = load_rules()
     when = when or now()
-    facts = facts_of(holder, rules)
+    facts = facts_of(holder, rules, store=store_obj)
     statuses = []
     for row in own_coupons(holder.member, store_obj, when.date(), rules):
         promo = rules.promotion(row.promotion)
@@ -320,7 +320,7 @@ def checkout(
         holder = bill.holder  # read inside this transaction: the balances spent from below
         priced = bill.priced
         total = bill.total_fen
-        payment = allocate_tenders(tender_reqs, lambda t: tender_card(holder, t), goods_fen=priced.total_fen,
+        payment = allocate_tenders(tender_reqs, lambda t: tender_card(holder, t, store_obj), goods_fen=priced.total_fen,
                                    fees_fen=bill.fees_fen, rules=rules)
 
         line_dicts = [_line_dict(p, _line_reason(p, priced, rules)) for p in priced.lines]

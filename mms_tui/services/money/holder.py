@@ -17,15 +17,16 @@ from dataclasses import dataclass
 
 from mms_tui.db import database, is_sqlite
 from mms_tui.i18n import _
-from mms_tui.models import AuditEvent, Card, CardType, Member, Sale, SaleLine, Tier, Transaction
+from mms_tui.models import AuditEvent, Card, CardType, Member, Sale, SaleLine, Store, Tier, Transaction
 from mms_tui.services.base.errors import (
+    CardElsewhere,
     DomainError,
     InsufficientBalance,
     InvalidInput,
     UnknownMember,
     WrongCardKind,
 )
-from mms_tui.services.base.resolve import ensure_usable, resolve_card
+from mms_tui.services.base.resolve import ensure_usable, ensure_used_here, resolve_card
 from mms_tui.services.base.sql import columns, fetch_rows, row_model
 from mms_tui.services.base.text import normalise_card_no, parse_yuan
 from mms_tui.services.catalogue.prices import BillPrices, prices_for
@@ -101,10 +102,18 @@ def first_card(cards: Iterable[Card], kinds: Sequence[str], require_points: bool
                  and (not require_points or c.points > 0)), None)
 
 
-def _discount_card_bp(cards: Iterable[Card]) -> int:
-    """The best active 折扣卡's rate (basis points paid), 10000 without one."""
-    return min((c.card_type.discount_bp for c in cards if c.status == "active" and c.card_type.kind == "discount"),
-               default=10000)
+def _discount_card_bp(cards: Iterable[Card], store: Store | None = None) -> int:
+    """The best active 折扣卡's rate (basis points paid) of those used at ``store``, 10000 without one."""
+    return min((c.card_type.discount_bp for c in cards if c.status == "active" and c.card_type.kind == "discount"
+                and _used_here(c, store)), default=10000)
+
+
+def _used_here(card: Card, store: Store | None) -> bool:
+    try:
+        ensure_used_here(card, store)
+    except CardElsewhere:
+        return False
+    return True
 
 
 def _joining_fee_paid(member_id: int) -> bool:
@@ -175,8 +184,10 @@ def bill_prices(holder: Holder | None, store_id: int | None) -> BillPrices:
     return prices_for(store_id, holder.tier.id, holder.member.price_level_id)
 
 
-def facts_of(holder: Holder, rules: Rules, prices: BillPrices | None = None) -> MemberFacts:
-    """The member's facts; ``prices``: the lists at the bill's store (default: the chain's)."""
+def facts_of(holder: Holder, rules: Rules, prices: BillPrices | None = None, store: Store | None = None
+             ) -> MemberFacts:
+    """The member's facts; ``prices``: the lists at the bill's store (default: the chain's); at ``store``, a
+    discount card bound elsewhere gives nothing."""
     member, tier = holder.member, holder.tier
     if prices is None:
         prices = bill_prices(holder, None)
@@ -192,7 +203,7 @@ def facts_of(holder: Holder, rules: Rules, prices: BillPrices | None = None) -> 
         tier_prices=prices.tier,
         level_name=prices.level_name,
         level_prices=prices.level,
-        discount_card_bp=_discount_card_bp(holder.cards),
+        discount_card_bp=_discount_card_bp(holder.cards, store),
         birthday=member.birthday,
         joined_on=member.created_at.date() if isinstance(member.created_at, dt.datetime) else member.created_at,
         cards_issued=_cards_exempting_joining_fee(member.id) if joining else len(holder.cards),
@@ -237,9 +248,10 @@ def _held_card(holder: Holder, ref: Card | int | str) -> Card:
     return found if found is not None else resolve_card(ref)
 
 
-def tender_card(holder: Holder, t: TenderRequest) -> TenderCard:
+def tender_card(holder: Holder, t: TenderRequest, store: Store | None = None) -> TenderCard:
     """The card a stored-value or points tender takes from: the one it names, which must be the member's, else the
-    member's first usable one (for points: the first holding points)."""
+    member's first usable one (for points: the first holding points); at ``store``, a card bound elsewhere is
+    refused."""
     member = holder.member
     if t.card is not None:
         card = _held_card(holder, t.card)
@@ -255,5 +267,5 @@ def tender_card(holder: Holder, t: TenderRequest) -> TenderCard:
             raise WrongCardKind(_("{name} has no usable stored-value card.").format(name=member.name))
     if t.tender == Tender.STORED_VALUE and card.card_type.kind != "stored_value":
         raise WrongCardKind(_("Card {card} is not a stored-value card.").format(card=card.card_no))
-    ensure_usable(card)
+    ensure_usable(card, at=store)
     return TenderCard(card.id, card.card_no, card.principal_fen, card.bonus_fen)

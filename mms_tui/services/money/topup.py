@@ -111,7 +111,7 @@ def top_up(
         current = Card.get_by_id(card.id)
         if current.card_type.kind != "stored_value":
             raise WrongCardKind(_("Card {card} is not a stored-value card.").format(card=current.card_no))
-        ensure_usable(current)
+        ensure_usable(current, at=store_obj)
         offer = topup_offer(amount_fen)
         bonus = offer.bonus_fen if bonus_fen is None else bonus_fen
         if bonus != offer.bonus_fen:  # the rules' bonus is anyone's to give; another one is a manager's decision

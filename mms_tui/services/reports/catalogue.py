@@ -21,7 +21,9 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 
 from mms_tui.i18n import N_, _
-from mms_tui.services.base.errors import InvalidInput
+from mms_tui.models import Staff, Store
+from mms_tui.services.base.errors import InvalidInput, PermissionDenied
+from mms_tui.services.base.resolve import resolve_store
 from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.bookings import bookings
@@ -30,9 +32,11 @@ from mms_tui.services.reports.messages import campaigns, messages, tickets
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
 from mms_tui.services.reports.service_performance import service
+from mms_tui.services.reports.settlement import settlement
 from mms_tui.services.reports.staff_time import attendance
 from mms_tui.services.reports.stock import low_stock, stock, stock_moves, stock_take
 from mms_tui.services.reports.stores import stores
+from mms_tui.services.staff.permissions import has_role, in_store_scope, require
 
 #: name → (one-line description, function)
 REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
@@ -55,6 +59,8 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
                     "late-cancel rates; per class type: sessions, places, fill rate"), bookings),
     "stores": (N_("per store of the node (--store, any level of the tree): sales, net, top-ups, check-ins; a total"),
                stores),
+    "settlement": (N_("cross-store settlement (跨店结算): stored-value principal loaded at one store and spent at "
+                      "another, per pair of stores netted, and each store's position"), settlement),
     "stock": (N_("stock (进销存) on hand now and its value at cost, per store and category, with each store's total"),
               stock),
     "stock-moves": (N_("stock movements per day/week/month, store and kind: receipts, sales, transfers, counts…"),
@@ -71,12 +77,33 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
                       "clock-outs"), attendance),
 }
 
+def scoped_node(viewer: Staff, store: str | None) -> str | None:
+    """The node ``viewer`` may report on: the one named if it lies in their scope (an admin's: the chain), their
+    own store without one; anything else is refused, naming it."""
+    if has_role(viewer, "admin"):
+        return store
+    if viewer.store_id is None:
+        raise PermissionDenied(_("{name} belongs to no store, so sees no store's figures.").format(name=viewer.name))
+    if not store:
+        return Store.get_by_id(viewer.store_id).code
+    node = resolve_store(store)
+    if not in_store_scope(viewer, node.id):
+        raise PermissionDenied(_("{name} sees the figures of {own} and the stores below it, not of {other}.").format(
+            name=viewer.name, own=Store.get_by_id(viewer.store_id).name, other=node.name))
+    return node.code
+
+
 #: the reports that take --staff (one staff member)
 STAFF_REPORTS = ("attendance", "commissions", "service")
 
 
 def run_report(name: str, start: dt.date | None = None, end: dt.date | None = None, store: str | None = None,
-               by: str = "day", staff: str | None = None) -> Iterator[Row]:
+               by: str = "day", staff: str | None = None, *, viewer: Staff | None = None) -> Iterator[Row]:
+    """The report ``name``'s rows. ``viewer``: the staff member asking (None: the trusted account at the machine);
+    a manager sees only their own store's subtree — the node they name must lie in it, and without one it is it."""
+    if viewer is not None:
+        require(viewer, "reports.read")
+        store = scoped_node(viewer, store)
     if name not in REPORTS:
         raise InvalidInput(_("No report {name!r}; 'mms report --list' shows them.").format(name=name))
     if by not in ("day", "week", "month"):

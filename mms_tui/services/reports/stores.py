@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mms_tui.i18n import _
-from mms_tui.models import Store
+from mms_tui.models import Staff, Store
+from mms_tui.services.base.resolve import today
 from mms_tui.services.reports.attendance import visits
 from mms_tui.services.reports.period import Period, Row
 from mms_tui.services.reports.sales import topups, turnover
@@ -32,3 +33,11 @@ def stores(p: Period, by: str = "day") -> Iterator[Row]:
     for store in p.of_stores(query, Store.id):
         yield {"store": store.code, "name": store.name, **_figures(Period(p.start, p.end, (store.id,)))}
     yield {"store": _("Total"), "name": "", **_figures(p)}
+
+
+def stores_today(viewer: Staff) -> list[Row]:
+    """总部看板: today's figures per store that ``viewer`` looks after (an admin: the whole chain; a region's
+    manager: its stores; a store's manager: their store), and their total — the ``stores`` report for today."""
+    from mms_tui.services.reports.catalogue import run_report
+
+    return list(run_report("stores", today(), today(), None, viewer=viewer))

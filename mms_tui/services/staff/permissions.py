@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "staff.manage": "manager",  # add, edit, disable, enable staff and reset PINs (of their own store: manages)
     "attendance.correct": "manager",  # correct, take away or add staff punches (of their own store: in_store_scope)
     "roster.edit": "manager",  # set staff rosters and their exceptions (of their own store)
+    "reports.read": "manager",  # run the reports and see the stores' figures (of their own subtree: in_store_scope)
     "audit.read": "manager",  # list the audited events (of their own store: may_see_store)
     "stores.manage": "admin",  # add, rename, move and close stores
     "stores.edit": "manager",  # a store's address, phone and receipt header (a manager: their own stores)

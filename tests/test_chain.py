@@ -1,0 +1,292 @@
+"""A chain (issue #24): cards bound to their stores, and cross-store settlement (跨店结算) from the ledger against
+figures worked out by hand — on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from mms_tui import clock
+from mms_tui.models import Card, CardType, Store
+from mms_tui.services.base.errors import CardElsewhere, InvalidInput
+from mms_tui.services.catalogue.card_types import (
+    CardTypeTerms,
+    add_card_type,
+    edit_card_type,
+    list_card_types,
+)
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.members.cards import issue_card
+from mms_tui.services.members.checkin import check_in
+from mms_tui.services.members.profile import register_member
+from mms_tui.services.money.checkout import checkout, checkout_offers
+from mms_tui.services.money.refund import refund
+from mms_tui.services.money.topup import top_up
+from mms_tui.services.reports.catalogue import run_report
+from mms_tui.services.staff.stores import add_store
+
+
+def chain(desk) -> dict[str, Store]:
+    """HQ ─┬─ R (region) ─┬─ A
+           │              └─ B
+           └─ C"""
+    add_store("R", "华东大区", desk.admin, parent="HQ", kind="region")
+    for code, name, parent in (("A", "静安店", "R"), ("B", "徐汇店", "R"), ("C", "杭州店", "HQ")):
+        add_store(code, name, desk.admin, parent=parent)
+    return {s.code: s for s in Store.select()}
+
+
+def at(day: dt.date, hour: int = 11):
+    return clock.pinned(dt.datetime.combine(day, dt.time(hour)))
+
+
+# --- store-bound cards ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bound(desk):
+    """A stored-value type 静安储值卡 sold and used only in region R; a member holding one with ¥500 on it."""
+    chain(desk)
+    add_card_type(desk.manager, CardTypeTerms("SVR", "华东储值卡", "stored_value", stores=("R",), bound=True))
+    member = register_member("周芷若", "13900001111", desk.cashier, "r-zhou").member_id
+    card = issue_card(member, "SVR", desk.admin, "i-svr", card_no="7700000001", store="A").card_id
+    top_up(card, 50_000, 0, "cash", desk.admin, "t-svr", store="A")
+    return desk, member, card
+
+
+def test_a_bound_card_is_used_in_its_region_and_refused_elsewhere_saying_where(bound):
+    desk, member, card = bound
+    # at B (another store of region R): top-up, payment and check-in all work
+    top_up(card, 10_000, 0, "cash", desk.admin, "t-b", store="B")
+    checkout(member, ["HAIR"], [("stored_value", 8_800, card)], desk.admin, "s-b", store="B")
+    # at C (outside R): every use refused, naming where it is used, and nothing written
+    before = Card.get_by_id(card)
+    for attempt in (lambda: top_up(card, 10_000, 0, "cash", desk.admin, "t-c", store="C"),
+                    lambda: checkout(member, ["HAIR"], [("stored_value", 8_800, card)], desk.admin, "s-c",
+                                     store="C")):
+        with pytest.raises(CardElsewhere, match=r"华东大区.*not at 杭州店"):
+            attempt()
+    after = Card.get_by_id(card)
+    assert (after.principal_fen, after.bonus_fen) == (before.principal_fen, before.bonus_fen) == (51_200, 0)
+    # paying cash at C is still fine: the member is the chain's, only the card is bound
+    checkout(member, ["HAIR"], [("cash", 8_800)], desk.admin, "s-c-cash", store="C")
+    assert check_ledger() == []
+
+
+def test_a_bound_visit_package_is_not_checked_in_elsewhere(desk):
+    chain(desk)
+    add_card_type(desk.manager, CardTypeTerms("V5A", "静安5次卡", "visits", visits=5, stores=("A",), bound=True))
+    member = register_member("张无忌", "13900002222", desk.cashier, "r-zhang").member_id
+    card = issue_card(member, "V5A", desk.admin, "i-v5", card_no="7700000002", store="A").card_id
+    check_in(card, desk.admin, "c-a", store="A")
+    with pytest.raises(CardElsewhere, match=r"静安店.*not at 徐汇店"):
+        check_in(card, desk.admin, "c-b", store="B")
+    assert Card.get_by_id(card).visits_left == 4
+
+
+def test_a_bound_discount_card_gives_nothing_elsewhere(desk):
+    chain(desk)
+    add_card_type(desk.manager, CardTypeTerms("DA", "静安8折卡", "discount", discount_bp=8_000, stores=("A",),
+                                              bound=True))
+    member = register_member("赵敏", "13900003333", desk.cashier, "r-zhao").member_id
+    issue_card(member, "DA", desk.admin, "i-da", card_no="7700000003", store="A")
+    at_a = checkout(member, ["HAIR"], [("cash", 7_040)], desk.admin, "s-a", store="A")
+    at_c = checkout(member, ["HAIR"], [("cash", 8_800)], desk.admin, "s-c", store="C")
+    assert (at_a.total_fen, at_c.total_fen) == (7_040, 8_800)
+    assert checkout_offers(member, store="C", staff=desk.admin) is not None
+
+
+def test_binding_needs_stores_and_an_unbound_type_is_used_everywhere(desk):
+    chain(desk)
+    with pytest.raises(InvalidInput, match="name the stores"):
+        add_card_type(desk.manager, CardTypeTerms("SVX", "储值卡", "stored_value", bound=True))
+    assert CardType.get_or_none(CardType.code == "SVX") is None
+    # sold only at A but not bound: used anywhere (as before migration 22)
+    add_card_type(desk.manager, CardTypeTerms("SVA", "静安储值卡", "stored_value", stores=("A",)))
+    member = register_member("殷离", "13900004444", desk.cashier, "r-yin").member_id
+    card = issue_card(member, "SVA", desk.admin, "i-sva", card_no="7700000004", store="A").card_id
+    top_up(card, 10_000, 0, "cash", desk.admin, "t-c", store="C")
+    # binding it later applies to its cards at once, audited, and mms check holds the type to it
+    edit_card_type(desk.manager, "SVA", bound=True)
+    assert next(t for t in list_card_types() if t.code == "SVA").bound
+    with pytest.raises(CardElsewhere):
+        top_up(card, 10_000, 0, "cash", desk.admin, "t-c2", store="C")
+    assert check_ledger() == []
+    CardType.update(bound=False).where(CardType.code == "SVA").execute()
+    assert any("bound changed without an audited event" in str(p) for p in check_ledger())
+
+
+# --- cross-store settlement ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def settled(desk, today):
+    """Two members' stored value moving between A, B and C over four days (principal first, the default):
+
+    day 1  X: top-up at A ¥1000 (+¥200 bonus) → lots [A 1000]; top-up at B ¥300 → [A 1000, B 300]
+    day 2  X: SPA ¥498 at C → A owes C 498 (lot A 502 left); 2×SPA ¥996 at B: principal 802 → A owes B 502, B's
+           own 300 owes nothing, ¥194 of bonus is nobody's debt
+    day 3  the ¥996 sale refunded at B → A owes B −502 (the lots come back: [A 502, B 300]); X is 银卡 now (¥1,494
+           spent; tiers never go down), so HAIR is ¥83.60 at A: nothing owed (lot A 418.40 left)
+    day 4  SHAMPOO ¥64.60 at C → A owes C 64.60.   Y: top-up at C ¥200 on day 1, HAIR ¥88 at A on day 4 → C owes A 88
+    """
+    chain(desk)
+    d1 = today - dt.timedelta(days=10)
+    d2, d3, d4 = (d1 + dt.timedelta(days=n) for n in (1, 2, 3))
+    a = desk.admin
+    with at(d1):
+        x_member = register_member("郭靖", "13900005555", desk.cashier, "r-guo").member_id
+        y_member = register_member("黄蓉", "13900006666", desk.cashier, "r-huang").member_id
+        x = issue_card(x_member, "SV", a, "i-x", card_no="7700000010", store="A").card_id
+        y = issue_card(y_member, "SV", a, "i-y", card_no="7700000011", store="C").card_id
+        top_up(x, 100_000, 20_000, "cash", a, "t-x-a", store="A")
+        top_up(x, 30_000, 0, "wechat", a, "t-x-b", store="B")
+        top_up(y, 20_000, 0, "cash", a, "t-y-c", store="C")
+    with at(d2):
+        assert checkout(x_member, ["SPA"], [("stored_value", 49_800, x)], a, "s-x-c", store="C").total_fen == 49_800
+        assert checkout(x_member, [("SPA", 2)], [("stored_value", 99_600, x)], a, "s-x-b",
+                        store="B").total_fen == 99_600
+    assert (Card.get_by_id(x).principal_fen, Card.get_by_id(x).bonus_fen) == (0, 600)
+    with at(d3):
+        refund("s-x-b", a, "做错了", "rf-x-b", store="B", approver=desk.manager)
+        checkout(x_member, ["HAIR"], [("stored_value", 8_360, x)], a, "s-x-a", store="A")
+    with at(d4):
+        checkout(x_member, ["SHAMPOO"], [("stored_value", 6_460, x)], a, "s-x-c2", store="C")
+        checkout(y_member, ["HAIR"], [("stored_value", 8_800, y)], a, "s-y-a", store="A")
+    return d1, d2, d3, d4
+
+
+def rows(start, end, store=None):
+    return [(r["store"], r["other"], r["owes_fen"], r["owed_fen"], r["net_fen"])
+            for r in run_report("settlement", start, end, store)]
+
+
+def test_settlement_matches_the_figures_worked_out_by_hand(settled):
+    d1, d2, d3, d4 = settled
+    assert rows(d1, d4) == [("A", "C", 56_260, 8_800, 47_460),
+                            ("A", "(all)", 56_260, 8_800, 47_460), ("C", "(all)", 8_800, 56_260, -47_460)]
+    assert rows(d2, d2) == [("A", "B", 50_200, 0, 50_200), ("A", "C", 49_800, 0, 49_800),
+                            ("A", "(all)", 100_000, 0, 100_000), ("B", "(all)", 0, 50_200, -50_200),
+                            ("C", "(all)", 0, 49_800, -49_800)]
+    # the refund a day later owes the 502 back: B pays A
+    assert rows(d3, d3) == [("B", "A", 0, -50_200, 50_200),
+                            ("A", "(all)", -50_200, 0, -50_200), ("B", "(all)", 0, -50_200, 50_200)]
+    assert rows(d1, d1) == []  # loads alone owe nothing
+    # a region's view: the pairs with one of its stores, and its stores' own rows
+    assert rows(d1, d4, "R") == [("A", "C", 56_260, 8_800, 47_460), ("A", "(all)", 56_260, 8_800, 47_460)]
+    assert rows(d2, d2, "B") == [("A", "B", 50_200, 0, 50_200), ("B", "(all)", 0, 50_200, -50_200)]
+
+
+def test_settlement_nets_to_zero_over_the_chain(settled):
+    d1, _d2, _d3, d4 = settled
+    assert sum(r[4] for r in rows(d1, d4) if r[1] == "(all)") == 0
+
+
+def test_settlement_from_the_command_line_for_a_region_and_to_a_spreadsheet(settled, desk, run, tmp_path):
+    d1, _d2, _d3, d4 = settled
+    common = ("--db", desk.target, "report", "settlement", "--from", d1, "--to", d4)
+    shown = run(*common, "--region", "R", "--format", "csv")
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines()[0] == "store,other,owes_fen,owed_fen,net_fen"
+    assert "A,C,56260,8800,47460" in shown.output and "\nC," not in shown.output
+    both = run(*common, "--region", "R", "--store", "A")
+    assert both.exit_code == 2 and "not both" in both.output
+    book = tmp_path / "settlement.xlsx"
+    wrote = run(*common, "--output", book)
+    assert wrote.exit_code == 0 and book.stat().st_size > 0
+
+
+# --- HQ and region views: a manager sees their own subtree -----------------------------------------------------------
+
+
+@pytest.fixture
+def managers(settled, desk):
+    """区域经理 mr at region R, 店长 ma at store A, and a cashier ca at A."""
+    from mms_tui.services.staff.accounts import create_staff
+
+    create_staff("mr", "区域经理 钱", "manager", "4321", store=Store.get(Store.code == "R"))
+    create_staff("ma", "店长 孙", "manager", "4322", store=Store.get(Store.code == "A"))
+    create_staff("ca", "收银 李", "cashier", "4323", store=Store.get(Store.code == "A"))
+    return settled
+
+
+def staff(code: str):
+    from mms_tui.models import Staff
+
+    return Staff.get(Staff.code == code)
+
+
+def stores_of(name: str, start, end, store=None, viewer=None) -> list[str]:
+    return [r["store"] for r in run_report(name, start, end, store, viewer=viewer)]
+
+
+def test_a_manager_reports_on_their_subtree_only(managers, desk):
+    from mms_tui.services.base.errors import PermissionDenied
+
+    d1, _d2, _d3, d4 = managers
+    # without a node: their own — a region's manager its stores, a store's manager their store; an admin the chain
+    assert stores_of("stores", d1, d4, viewer=staff("mr")) == ["A", "B", "R", "Total"]
+    assert stores_of("stores", d1, d4, viewer=staff("ma")) == ["A", "Total"]
+    assert stores_of("stores", d1, d4, viewer=desk.admin) == ["A", "B", "C", "HQ", "R", "Total"]
+    assert stores_of("stores", d1, d4, "A", viewer=staff("mr")) == ["A", "Total"]
+    # outside their subtree, or above it: refused, naming both
+    for viewer, node in (("mr", "C"), ("mr", "HQ"), ("ma", "B"), ("ma", "R")):
+        with pytest.raises(PermissionDenied, match="not of"):
+            list(run_report("stores", d1, d4, node, viewer=staff(viewer)))
+    with pytest.raises(PermissionDenied, match="a manager must"):
+        list(run_report("stores", d1, d4, "A", viewer=staff("ca")))
+    # the settlement likewise: the region's manager sees A's pair with C and A's own row, C's row not
+    assert [r["store"] for r in run_report("settlement", d1, d4, viewer=staff("mr"))] == ["A", "A"]
+
+
+def test_today_per_store_for_the_hq_screen(managers, desk):
+    from mms_tui.services.reports.stores import stores_today
+
+    _d1, _d2, _d3, d4 = managers
+    with at(d4, 20):
+        rows = {r["store"]: r for r in stores_today(staff("mr"))}
+        assert list(rows) == ["A", "B", "R", "Total"]
+        assert rows["A"]["sale_count"] == 1 and rows["A"]["net_fen"] == 8_800  # Y's HAIR at A on day 4
+        assert rows["Total"]["net_fen"] == 8_800
+        assert [r["store"] for r in stores_today(desk.admin)][-1] == "Total"
+
+
+def test_the_report_command_runs_as_a_manager_and_keeps_them_to_their_stores(managers, desk, run):
+    d1, _d2, _d3, d4 = managers
+    common = ("--db", desk.target, "report", "stores", "--from", d1, "--to", d4, "--format", "csv")
+    mine = run(*common, "--as", "mr", "--pin-stdin", input="4321\n")
+    assert mine.exit_code == 0, mine.output
+    assert [line.split(",")[0] for line in mine.output.splitlines()[1:]] == ["A", "B", "R", "Total"]
+    other = run(*common, "--as", "mr", "--pin-stdin", "--store", "C", input="4321\n")
+    assert other.exit_code == 1 and "not of 杭州店" in other.output and "Traceback" not in other.output
+    wrong = run(*common, "--as", "mr", "--pin-stdin", input="9999\n")
+    assert wrong.exit_code == 1 and "A," not in wrong.output
+
+
+async def test_the_hq_screen_shows_a_managers_stores_and_tells_a_cashier_no(sqlite_desk):
+    from textual.widgets import DataTable, Static
+
+    from mms_tui.app import create_app
+    from mms_tui.screens.stores_today import StoresTodayScreen
+    from mms_tui.services.staff.accounts import create_staff
+    from mms_tui.settings import Settings
+    from tests.test_tui import login, settle
+
+    chain(sqlite_desk)
+    create_staff("mr", "区域经理 钱", "manager", "4321", store=Store.get(Store.code == "R"))
+    for code, pin, shown in (("mr", "4321", ["A", "B", "R", "Total"]), ("c01", "0000", [])):
+        app = create_app(Settings(db=sqlite_desk.target, wedge_gap_ms=0, lang="en", store="A" if code == "mr" else None))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await login(pilot, code, pin)
+            await pilot.press("f8")
+            await settle(pilot)
+            await pilot.press("f2")
+            await settle(pilot)
+            await settle(pilot)
+            assert isinstance(app.screen, StoresTodayScreen)
+            table = app.screen.query_one(DataTable)
+            assert [str(table.get_row_at(i)[0]).split()[0] for i in range(table.row_count)] == shown
+            note = str(app.screen.query_one("#stores-today-note", Static).render())
+            assert ("a manager must" in note) == (code == "c01")
