@@ -30,6 +30,7 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.worker import Worker
 
+from mms_tui import clock
 from mms_tui.db import init_database, set_waits
 from mms_tui.devices import display as pole
 from mms_tui.devices.printer import PrinterError, receipt_bytes, send
@@ -559,5 +560,6 @@ def create_app(settings: Settings) -> MmsApp:
     set_language(settings.lang)
     set_waits(settings.lock_wait_seconds, settings.statement_timeout_seconds)
     set_uid_byte_order(settings.uid_byte_order)
+    clock.serve_store(settings.store)  # the desk's "now" and "today": its store's own zone, when it keeps one
     init_database(settings.database)
     return MmsApp(settings)

@@ -7,7 +7,8 @@ Time is decided once:
   :mod:`mms_tui.models.base` convert at the boundary), so a moment means the same on every desk, across a change
   of summer time, and after the store's setting changes.
 * **Spoken in the store's wall time.** Python code, screens, receipts and reports see naive wall-clock times of the
-  store's time zone (:func:`zone`: the ``time_zone`` setting, or the system's zone until one is recorded), to the
+  store's time zone (:func:`zone`: the served store's own zone when it keeps one — :func:`serve_store` — else the
+  ``time_zone`` setting, or the system's zone until one is recorded), to the
   second; an hour that happens twice when summer time ends keeps its ``fold``, so it goes back to the right
   instant. "Today" is the store's calendar day.
 * **Grouped by a stored day.** SQLite knows no named zones, so what reports group by day carries its local day in
@@ -37,6 +38,9 @@ _history: ZoneInfo = ZoneInfo("UTC")
 #: reads (time_zone, history_time_zone) from the open database; None for what it does not record
 _loader: Callable[[], tuple[str | None, str | None] | None] | None = None
 _loaded = False
+#: the store this process serves (a desk's, a command's ``--store``): its own time zone, when it has one, is the
+#: process's zone
+_store: str | None = None
 
 
 def parse_zone(name: str) -> ZoneInfo:
@@ -73,6 +77,26 @@ def configure(zone: str | None, history: str | None = None) -> None:
     _zone = parse_zone(zone) if zone else None
     _history = parse_zone(history) if history else ZoneInfo("UTC")
     _loaded = True
+
+
+def serve_store(code: str | None) -> None:
+    """This process works for the store ``code``: "now" and "today" are its wall time when the store keeps a zone
+    of its own (read with the settings, when next needed)."""
+    global _store
+    _store = code or None
+    forget()
+
+
+def served_store() -> str | None:
+    return _store
+
+
+def day_in(wall: dt.datetime, zone_name: str | None) -> dt.date:
+    """The calendar day, in the zone ``zone_name`` (None or empty: this process's), of ``wall`` — a wall time of
+    this process's zone: a store's own day of an operation a process in another zone writes."""
+    if not zone_name or zone_name == zone().key:
+        return wall.date()
+    return to_utc(wall).replace(tzinfo=UTC).astimezone(parse_zone(zone_name)).date()
 
 
 def read_settings_with(loader: Callable[[], tuple[str | None, str | None] | None]) -> None:

@@ -115,6 +115,7 @@ CATALOG = [
 
 
 def setup_desk(target: str) -> Desk:
+    clock.serve_store(None)  # (a desk of an earlier test served its store)
     connect(target)
     initialise(admin_code="admin", admin_name="Admin", admin_pin=ADMIN_PIN)
     store = Store.get(Store.code == "HQ")

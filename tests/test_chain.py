@@ -290,3 +290,93 @@ async def test_the_hq_screen_shows_a_managers_stores_and_tells_a_cashier_no(sqli
             assert [str(table.get_row_at(i)[0]).split()[0] for i in range(table.row_count)] == shown
             note = str(app.screen.query_one("#stores-today-note", Static).render())
             assert ("a manager must" in note) == (code == "c01")
+
+
+# --- time zones: each store's day in its own zone -------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_zones(desk):
+    """SH keeps the chain's zone (Asia/Shanghai); URU, two hours behind, its own (Asia/Urumqi)."""
+    add_store("SH", "上海店", desk.admin, parent="HQ")
+    add_store("URU", "乌鲁木齐店", desk.admin, parent="HQ", time_zone="Asia/Urumqi")
+    return desk
+
+
+def test_a_sale_after_shanghais_midnight_is_the_day_before_in_urumqi(two_zones, today):
+    """00:30 in Shanghai is 22:30 the evening before in Urumqi: each store's sale lands on its own day, in its
+    reports, whatever zone the process writing it runs in."""
+    desk = two_zones
+    day = today - dt.timedelta(days=5)
+    with clock.pinned(dt.datetime.combine(day, dt.time(0, 30))):  # Shanghai wall time: the process's zone
+        checkout(None, ["HAIR"], [("cash", 8_800)], desk.admin, "s-sh", store="SH")
+        checkout(None, ["SPA"], [("cash", 49_800)], desk.admin, "s-uru", store="URU")
+    from mms_tui.models import Transaction
+
+    days = {t.txid: t.local_day for t in Transaction.select().where(Transaction.txid.in_(["s-sh", "s-uru"]))}
+    assert days == {"s-sh": day, "s-uru": day - dt.timedelta(days=1)}
+
+    def net(store, on):
+        return sum(int(r["net_fen"]) for r in run_report("turnover", on, on, store))
+
+    assert (net("SH", day), net("SH", day - dt.timedelta(days=1))) == (8_800, 0)
+    assert (net("URU", day - dt.timedelta(days=1)), net("URU", day)) == (49_800, 0)
+    assert check_ledger() == []
+
+
+def test_a_desk_serving_a_store_speaks_its_zone(two_zones):
+    from zoneinfo import ZoneInfo
+
+    try:
+        clock.serve_store("URU")
+        assert clock.zone_name() == "Asia/Urumqi"
+        there = clock.utc_now().astimezone(ZoneInfo("Asia/Urumqi")).replace(tzinfo=None)
+        assert abs((clock.now() - there).total_seconds()) < 60
+        assert clock.today() == clock.now().date()
+        clock.serve_store("SH")  # no zone of its own: the chain's
+        assert clock.zone_name() == "Asia/Shanghai"
+    finally:
+        clock.serve_store(None)
+    assert clock.zone_name() == "Asia/Shanghai"
+
+
+def test_a_stores_zone_is_an_admins_and_a_bad_one_changes_nothing(two_zones, run):
+    from mms_tui.services.base.errors import PermissionDenied
+    from mms_tui.services.staff.stores import edit_store, list_stores
+
+    desk = two_zones
+    with pytest.raises(InvalidInput, match="not a time zone"):
+        edit_store("SH", desk.admin, time_zone="Mars/Olympus")
+    with pytest.raises(PermissionDenied):
+        edit_store("SH", desk.manager, time_zone="Asia/Urumqi")
+    assert {s.code: s.time_zone for s in list_stores()}["SH"] == ""
+    edit_store("SH", desk.admin, time_zone="Asia/Tokyo")
+    assert {s.code: s.time_zone for s in list_stores()}["SH"] == "Asia/Tokyo"
+    bad = run("--db", desk.target, "stores", "edit", "URU", "--time-zone", "../etc/passwd")
+    assert bad.exit_code == 1 and "not a time zone" in bad.output and "Traceback" not in bad.output
+    shown = run("--db", desk.target, "stores", "list", "--format", "csv")
+    assert "Asia/Urumqi" in shown.output
+
+
+def test_the_member_screen_says_a_bound_card_is_not_used_here_as_it_opens(bound):
+    from mms_tui.services.members.view import member_view
+
+    _desk, member, _card = bound
+    try:
+        clock.serve_store("C")
+        assert any("used only at 华东大区, not at 杭州店" in a for a in member_view(member).alerts)
+        clock.serve_store("B")
+        assert not any("used only at" in a for a in member_view(member).alerts)
+    finally:
+        clock.serve_store(None)
+
+
+def test_a_promotion_naming_a_region_applies_at_its_stores_only(desk):
+    from mms_tui.services.loyalty.rules_store import save_rules
+
+    chain(desk)
+    save_rules({"promotions": [{"code": "R10", "name": "华东九折", "kind": "percent", "percent": 10, "auto": True,
+                                "stores": ["R"]}]}, desk.manager)
+    at_a = checkout(None, ["HAIR"], [("cash", 7_920)], desk.admin, "s-a", store="A")
+    at_c = checkout(None, ["HAIR"], [("cash", 8_800)], desk.admin, "s-c", store="C")
+    assert (at_a.total_fen, at_c.total_fen) == (7_920, 8_800)

@@ -478,3 +478,18 @@ def test_a_coach_or_a_room_is_never_in_two_classes_at_once(gym):
         with pytest.raises(InvalidInput, match="Room R1 is taken at 09:30"):
             add_session("HQ", "YOGA", gym.start - dt.timedelta(minutes=30), "t02", desk.manager, room="R1")
         assert add_session("HQ", "YOGA", gym.start + dt.timedelta(hours=3), "t01", desk.manager).coach == "t01"
+
+
+def test_a_pass_bound_to_another_store_does_not_book_this_stores_class(gym):
+    """Issue #24: a pass whose type binds it to another store allows no class here, and says where it is used."""
+    from mms_tui.services.catalogue.card_types import edit_card_type
+    from mms_tui.services.staff.stores import add_store
+
+    desk = gym.desk
+    with clock.pinned(gym.now):
+        member_id, _card = member(gym, 1)
+        add_store("SH9", "九店", desk.admin, parent="HQ")
+        edit_card_type(desk.manager, "M1", stores=("SH9",), bound=True)
+        with pytest.raises(NoPass, match="used only at 九店"):
+            book_class(member_id, gym.session_id, desk.cashier, "b-bound")
+    assert places() == []

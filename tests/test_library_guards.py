@@ -143,7 +143,7 @@ def a_varied_shop(desk) -> None:
     set_consent(zhang, c, "sms", True)
     Consent.create(member=li, channel="email", given=False, staff=None)
     add_staff("t01", "李师傅", by=desk.admin, performer=True, level="高级", services=["HAIR"])
-    add_store("BR2", "旧店", desk.admin, parent="HQ")
+    add_store("BR2", "旧店", desk.admin, parent="HQ", time_zone="Asia/Urumqi")
     close_store("BR2", desk.admin)
     from mms_tui.services.catalogue.card_types import edit_card_type
 

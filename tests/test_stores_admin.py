@@ -258,8 +258,8 @@ def test_every_stores_command_works_and_refuses_in_one_line(desk, run):
     made = json.loads(result.output)[0]
     assert (made["parent"], made["depth"], made["receipt_header"]) == ("EAST", 2, "欢迎光临\n会员日每周三")
     result = run(*db, "stores", "list", "--format", "csv")
-    assert result.output.splitlines()[1:] == ["HQ,总店,store,,0,,,,", "EAST,华东区,region,HQ,1,,,,",
-                                              'SH1,上海一店,store,EAST,2,,021-5555,"欢迎光临', '会员日每周三",']
+    assert result.output.splitlines()[1:] == ["HQ,总店,store,,0,,,,,", "EAST,华东区,region,HQ,1,,,,,",
+                                              'SH1,上海一店,store,EAST,2,,021-5555,"欢迎光临', '会员日每周三",,']
     assert "· · SH1" in run(*db, "stores", "list").output  # a dot per level in a table
     result = run(*db, "stores", "edit", "SH1", "--address", "上海市", "--staff", "m01", "--pin-stdin",
                  input=MANAGER_PIN + "\n")

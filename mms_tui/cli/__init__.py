@@ -101,6 +101,9 @@ def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None,
     from mms_tui.services.base.resolve import set_uid_byte_order
 
     set_uid_byte_order(settings.uid_byte_order)
+    from mms_tui import clock
+
+    clock.serve_store(settings.store)  # the store's own time zone, when it keeps one
     ctx.obj = settings
     if ctx.invoked_subcommand is None:
         open_database(settings)

@@ -37,7 +37,7 @@ def _rows(stores: Iterable, fmt: str) -> Iterator[dict]:
                "parent": s.parent or "", **({"depth": s.depth} if machine else {}), "address": s.address,
                "phone": s.phone,
                "receipt_header": s.receipt_header if machine else s.receipt_header.replace("\n", " / "),
-               "closed_at": s.closed_at or ""}
+               "closed_at": s.closed_at or "", "time_zone": s.time_zone}
 
 
 def _kind_option(fn):
@@ -46,6 +46,9 @@ def _kind_option(fn):
 
 
 def _details_options(fn):
+    fn = click.option("--time-zone", metavar="ZONE",
+                      help="The store's own IANA time zone (Asia/Urumqi) when it is not the chain's; '' for the "
+                           "chain's (an admin's).")(fn)
     fn = click.option("--receipt-header", metavar="TEXT",
                       help="Printed at the top of the store's receipts; \\n starts a new line (at most 4).")(fn)
     fn = click.option("--phone", metavar="PHONE", help="The store's phone, printed on receipts.")(fn)
@@ -75,14 +78,15 @@ def stores_list(ctx: click.Context, under: str | None, open_only: bool, fmt: str
 @format_option()
 @click.pass_context
 def stores_add(ctx: click.Context, code: str, name: str, parent: str | None, kind: str | None,
-               address: str | None, phone: str | None, receipt_header: str | None, staff_code: str | None,
-               pin_stdin: bool, fmt: str) -> None:
+               address: str | None, phone: str | None, receipt_header: str | None, time_zone: str | None,
+               staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
     """Add a store (or a region, or an HQ) with this CODE and NAME."""
     from mms_tui.services.staff.stores import add_store
 
     open_database(settings_of(ctx))
     made = add_store(code, name, acting_staff(staff_code, pin_stdin), parent=parent, kind=kind or "store",
-                     address=address or "", phone=phone or "", receipt_header=receipt_header or "")
+                     address=address or "", phone=phone or "", receipt_header=receipt_header or "",
+                     time_zone=time_zone or "")
     write_rows(_rows([made], fmt), fmt)
 
 
@@ -95,14 +99,14 @@ def stores_add(ctx: click.Context, code: str, name: str, parent: str | None, kin
 @format_option()
 @click.pass_context
 def stores_edit(ctx: click.Context, code: str, name: str | None, kind: str | None, address: str | None,
-                phone: str | None, receipt_header: str | None, staff_code: str | None, pin_stdin: bool,
-                fmt: str) -> None:
-    """Change a store's name, kind, address, phone or receipt header (what is not given stays)."""
+                phone: str | None, receipt_header: str | None, time_zone: str | None, staff_code: str | None,
+                pin_stdin: bool, fmt: str) -> None:
+    """Change a store's name, kind, address, phone, receipt header or time zone (what is not given stays)."""
     from mms_tui.services.staff.stores import edit_store
 
     open_database(settings_of(ctx))
     changed = edit_store(code, acting_staff(staff_code, pin_stdin), name=name, kind=kind, address=address,
-                         phone=phone, receipt_header=receipt_header)
+                         phone=phone, receipt_header=receipt_header, time_zone=time_zone)
     write_rows(_rows([changed], fmt), fmt)
 
 

@@ -29,8 +29,14 @@ def _time_settings() -> tuple[str | None, str | None] | None:
     found = dict(database.execute_sql(
         f'SELECT "key", "value" FROM "config" WHERE "key" IN ({database.param}, {database.param})',
         ("time_zone", "history_time_zone")).fetchall())
-    return tuple(json.loads(found[key]) if key in found else None  # type: ignore[return-value]
-                 for key in ("time_zone", "history_time_zone"))
+    zones = [json.loads(found[key]) if key in found else None for key in ("time_zone", "history_time_zone")]
+    served = clock.served_store()
+    if served and "time_zone" in {c.name for c in database.get_columns("store")}:
+        own = database.execute_sql(f'SELECT "time_zone" FROM "store" WHERE "code" = {database.param}',
+                                   (served,)).fetchone()
+        if own and own[0]:  # the served store's own zone (migration 23) before the chain's
+            zones[0] = own[0]
+    return zones[0], zones[1]
 
 
 clock.read_settings_with(_time_settings)

@@ -462,6 +462,13 @@ def _store_bound_cards(db: peewee.Database, migrator: object) -> None:
     _add_columns(db, migrator, "card_type", [("bound", CardType.bound)])
 
 
+def _store_zones(db: peewee.Database, migrator: object) -> None:
+    """Issue #24: a store may keep a time zone of its own (empty: the chain's)."""
+    from mms_tui.models import Store
+
+    _add_columns(db, migrator, "store", [("time_zone", Store.time_zone)])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -487,6 +494,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (21, "messages: outbox, templates, campaigns, service tickets; WeChat openid; consent to notices",
      _messages),
     (22, "card types whose cards are used only where they are sold", _store_bound_cards),
+    (23, "stores: a time zone of their own", _store_zones),
 ]
 
 LATEST = MIGRATIONS[-1][0]

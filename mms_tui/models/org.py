@@ -36,6 +36,9 @@ class Store(BaseModel):
     #: a sale that would take a product below zero here: refused, or allowed with a warning (migration 20)
     negative_stock = peewee.CharField(max_length=6, default="refuse",
                                       constraints=[peewee.Check("negative_stock IN ('refuse','warn')")])
+    #: the store's IANA time zone when it is not the chain's (``time_zone`` setting); empty: the chain's (migration
+    #: 23). Its desks' "today", hours and receipts, and its operations' local days, are in it.
+    time_zone = peewee.CharField(max_length=64, default="")
 
 
 class Staff(BaseModel):

@@ -62,16 +62,18 @@ class StoreForm(ManageForm):
         yield field_row(_("Phone"), Input(row.phone if row else "", id="phone", max_length=30))
         yield field_row(_("Receipt header"), Input(_header_typed(row.receipt_header) if row else "",
                                                    id="header", placeholder=_("\\n starts a new line")))
+        yield field_row(_("Time zone"), Input(row.time_zone if row else "", id="zone", max_length=64,
+                                              placeholder=_("empty: the chain's")))
 
     def operation(self):
         values = {"name": self.text("name"), "kind": self.choice("kind") or "store", "address": self.text("address"),
-                  "phone": self.text("phone"), "receipt_header": self.text("header")}
+                  "phone": self.text("phone"), "receipt_header": self.text("header"), "time_zone": self.text("zone")}
         if self.row is None:
             return partial(add_store, self.text("new-code"), values.pop("name"), self.manager,
                            parent=self.choice("parent"), **values)
         row: StoreInfo = self.row
         before = {"name": row.name, "kind": row.kind, "address": row.address, "phone": row.phone,
-                  "receipt_header": _header_typed(row.receipt_header)}
+                  "receipt_header": _header_typed(row.receipt_header), "time_zone": row.time_zone}
         changes = changed(before, values)
         if not changes:
             raise InvalidInput(_("Nothing changed."))

@@ -200,6 +200,18 @@ def within_nodes(nodes: set[int], store: Store) -> bool:
     return False
 
 
+def store_path(store: Store) -> tuple[str, ...]:
+    """The codes of ``store`` and of the nodes above it, nearest first: what a rule naming a region reaches."""
+    path: list[str] = []
+    node: Store | None = store
+    seen: set[int] = set()
+    while node is not None and node.id not in seen:
+        path.append(node.code)
+        seen.add(node.id)
+        node = Store.get_or_none(Store.id == node.parent_id) if node.parent_id is not None else None
+    return tuple(path)
+
+
 def ensure_used_here(card: Card, store: Store | None) -> None:
     """Refuse a card whose type binds it to other stores (card_types: ``bound``), naming where it is used. An
     operation at no store (the back office's own jobs) is not a desk's use."""

@@ -576,7 +576,7 @@ def _place(row: ClassBooking) -> ClassPlace:
                       row.reason)
 
 
-def pass_refusal(card: Card, day: dt.date) -> str | None:
+def pass_refusal(card: Card, day: dt.date, store: Store | None = None) -> str | None:
     """Why ``card`` does not allow a class on ``day`` (None when it does): a period pass usable that day, or a
     visit package usable that day with a visit left. Usable as a check-in decides it (lost, frozen, cancelled,
     expired, not yet valid); a freeze that has ended by itself by then under its yearly limit no longer counts."""
@@ -591,7 +591,7 @@ def pass_refusal(card: Card, day: dt.date) -> str | None:
         if card.valid_until is not None and card.frozen_since is not None:
             probe.valid_until = card.valid_until + (ends - card.frozen_since)
     try:
-        ensure_usable(probe, day)
+        ensure_usable(probe, day, at=store)  # at the class's store: a card bound elsewhere does not allow it
     except CardNotUsable as exc:
         return str(exc)
     if ctype.kind == "visits" and card.visits_left <= 0:
@@ -599,14 +599,15 @@ def pass_refusal(card: Card, day: dt.date) -> str | None:
     return None
 
 
-def allowing_card(member: Member, day: dt.date, card: Card | str | int | None = None) -> Card:
+def allowing_card(member: Member, day: dt.date, card: Card | str | int | None = None,
+                  store: Store | None = None) -> Card:
     """The member's card that allows a class on ``day``: ``card`` when named, else a period pass before a visit
     package (no visit is then spent), the one ending first before the others. :class:`NoPass` says why none."""
     if card is not None:
         chosen = resolve_card(card)
         if chosen.member_id != member.id:
             raise NoPass(_("Card {card} is not {name}'s.").format(card=chosen.card_no, name=member.name))
-        why = pass_refusal(chosen, day)
+        why = pass_refusal(chosen, day, store)
         if why is not None:
             raise NoPass(why)
         return chosen
@@ -617,7 +618,7 @@ def allowing_card(member: Member, day: dt.date, card: Card | str | int | None = 
     refusals = []
     usable = []
     for c in cards:
-        why = pass_refusal(c, day)
+        why = pass_refusal(c, day, store)
         if why is None:
             usable.append(c)
         else:
@@ -663,7 +664,7 @@ def book_class(member: Card | Member | int | str, session_id: int, staff: Staff,
             if held is not None:
                 raise AlreadyBooked(_("{member} is {status} for {name} at {time} already.").format(
                     member=who.name, status=_(STATUS_NAMES[held.status]), name=name, time=_hhmm(begins)))
-            chosen = allowing_card(who, begins.date(), card)
+            chosen = allowing_card(who, begins.date(), card, session.store)
             taken = ClassBooking.select().where((ClassBooking.session == session.id)
                                                 & ClassBooking.status.in_(HOLDS_PLACE)).count()
             status = "booked" if taken < session.capacity else "waitlisted"
@@ -700,11 +701,11 @@ def _promote(session: ClassSession, staff: Staff, store: Store, now: dt.datetime
         if member.status != "active":
             continue
         chosen = None
-        if row.card_id is not None and pass_refusal(Card.get_by_id(row.card_id), day) is None:
+        if row.card_id is not None and pass_refusal(Card.get_by_id(row.card_id), day, session.store) is None:
             chosen = Card.get_by_id(row.card_id)
         else:
             try:
-                chosen = allowing_card(member, day)
+                chosen = allowing_card(member, day, store=session.store)
             except NoPass:
                 continue
         ClassBooking.update(status="booked", promoted_at=now, card=chosen.id).where(
@@ -907,7 +908,7 @@ def class_check_in(card_or_member: Card | Member | int | str, store: Store | str
             if place.status != "booked":  # another desk checked it in while this one waited
                 raise NoClassNow(_("{member} was checked in to {name} at {time} already.").format(
                     member=who.name, name=_class_name(place.session), time=_hhmm(place.session.start)))
-            card = place.card_id or allowing_card(who, place.session.start.date()).id
+            card = place.card_id or allowing_card(who, place.session.start.date(), store=where).id
             done = check_in(card, staff, txid, store=where, again=True)
             ClassBooking.update(status="attended", attended_at=now, visit=done.visit_id, card=done.card_id).where(
                 ClassBooking.id == place.id).execute()

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.db import retrying, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Card, Entry, Member, Staff, Store, Transaction
@@ -123,9 +124,11 @@ def run_operation(
                 if existing is not None:
                     return _replay(existing, kind, digest, result_type)
                 refuse_closed(store)  # a closed store takes no new operation; a retry above still answers
+                created = clock.now()
                 tx = insert_model(
                     Transaction, txid=txid, kind=kind, staff=staff, store=store, member=member, request_hash=digest,
-                    note=note,
+                    note=note, created_at=created,
+                    local_day=clock.day_in(created, store.time_zone),  # the store's own day, in its own zone
                 )
                 result = body(tx)
                 payload = result_json(result)

@@ -253,10 +253,11 @@ def price_cart(
     cart: Sequence[CartLine],
     when: dt.datetime,
     rules: Rules,
-    store_code: str | None = None,
+    store_code: str | Sequence[str] | None = None,
     coupons: Sequence[CouponFacts] = (),
 ) -> PricedCart:
-    """The bill for ``cart`` at ``when`` in store ``store_code``, with every explanation. Without a store code,
+    """The bill for ``cart`` at ``when`` in store ``store_code`` (or the codes of the store and the regions above
+    it: a promotion naming a region applies at its stores), with every explanation. Without a store code,
     promotions bound to stores do not apply; ``member`` None is a walk-in (list prices, no per-member offers)."""
     if not cart:
         raise InvalidInput(_("The bill has no lines."))
@@ -297,7 +298,8 @@ def price_cart(
                       subtotal, lines_total, subtotal - total, total)
 
 
-def _closed_reason(promo: Promotion, member: MemberFacts | None, when: dt.datetime, store_code: str | None) -> str | None:
+def _closed_reason(promo: Promotion, member: MemberFacts | None, when: dt.datetime,
+                   store_code: str | Sequence[str] | None) -> str | None:
     """Why the promotion cannot apply to this member, here and now (None: it can)."""
     day = when.date()
     if promo.valid_from is not None and day < promo.valid_from:
@@ -310,7 +312,8 @@ def _closed_reason(promo: Promotion, member: MemberFacts | None, when: dt.dateti
         start, end = promo.hours
         return _("only {start}-{end}").format(start=f"{start // 60:02d}:{start % 60:02d}",
                                              end=f"{end // 60:02d}:{end % 60:02d}")
-    if promo.stores and store_code not in promo.stores:
+    here = {store_code} if isinstance(store_code, str) else set(store_code or ())
+    if promo.stores and not here & set(promo.stores):
         return _("not at this store")
     if promo.per_member_limit:
         if member is None:
@@ -321,7 +324,7 @@ def _closed_reason(promo: Promotion, member: MemberFacts | None, when: dt.dateti
     return None
 
 
-def _offers(member: MemberFacts | None, when: dt.datetime, rules: Rules, store_code: str | None,
+def _offers(member: MemberFacts | None, when: dt.datetime, rules: Rules, store_code: str | Sequence[str] | None,
             coupons: Sequence[CouponFacts]) -> tuple[list[_Offer], list[SkippedCoupon]]:
     """Open automatic promotions, and the promotions the coupons shown stand for (at most one coupon each)."""
     order = {p.code: i for i, p in enumerate(rules.promotions)}

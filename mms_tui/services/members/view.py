@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.db import write_transaction
 from mms_tui.i18n import N_, _
 from mms_tui.models import Card, Entry, Member, Sale, Staff, Store, Tier, Transaction, Visit
-from mms_tui.services.base.resolve import resolve_member, resolve_store, today
+from mms_tui.services.base.errors import CardElsewhere
+from mms_tui.services.base.resolve import ensure_used_here, resolve_member, resolve_store, today
 from mms_tui.services.base.text import format_money, mask_phone
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
@@ -127,6 +129,8 @@ def member_view(member: Member | int | str, *, on: dt.date | None = None) -> Mem
         seen = dt.datetime.fromisoformat(seen)
     alerts: list[str] = []
     facts = member_facts(m, rules)
+    served = clock.served_store()
+    here = Store.get_or_none(Store.code == served) if served and any(c.card_type.bound for c in owned) else None
     offer = birthday_offer(m, day, rules, facts)
     if offer is None and birthday_window(m.birthday, day, rules) is not None:
         alerts.append(_(_WINDOW_ALERTS[rules.birthday.window]).format(date=m.birthday.strftime("%m-%d")))
@@ -138,6 +142,11 @@ def member_view(member: Member | int | str, *, on: dt.date | None = None) -> Mem
                     card=c.type_name, since=card.frozen_since, date=ends))
         if c.status != "active":
             continue
+        if card.card_type.bound and here is not None:
+            try:
+                ensure_used_here(card, here)
+            except CardElsewhere as exc:  # a swipe at a store the card is not used at says so as it opens
+                alerts.append(str(exc))
         if c.valid_until:
             left = (dt.date.fromisoformat(c.valid_until) - day).days
             if 0 <= left <= EXPIRY_WARNING_DAYS:

@@ -39,7 +39,7 @@ from mms_tui.models import Member, Sale, SaleLine, Staff, Store, Transaction, no
 from mms_tui.models import Payment as PaymentRow
 from mms_tui.services.base.config import limits, require_within_limit
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.resolve import resolve_member, resolve_store
+from mms_tui.services.base.resolve import resolve_member, resolve_store, store_path
 from mms_tui.services.base.sql import insert_model, insert_rows
 from mms_tui.services.base.text import normalise_card_no
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
@@ -172,7 +172,7 @@ def _bill(member: Holder | Member | None, lines: Sequence[LineRequest], coupons:
     if not cart and not on_bill:
         raise InvalidInput(_("The bill has no lines."))
     shown = shown_coupons(coupons, member_obj, facts, store, when, rules, member_coupons)
-    priced = pricing.price_cart(facts, cart, when, rules, store.code, shown.facts) if cart else _EMPTY
+    priced = pricing.price_cart(facts, cart, when, rules, store_path(store), shown.facts) if cart else _EMPTY
     return _Bill(member_obj, holder, facts, store, rules, when, priced, on_bill, due, shown,
                  coupon_statuses(priced, shown, rules))
 

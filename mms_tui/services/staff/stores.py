@@ -41,6 +41,7 @@ class StoreInfo:
     phone: str
     receipt_header: str
     closed_at: str | None  # the store's local time it closed, to the minute
+    time_zone: str = ""  # its own IANA zone; empty: the chain's
 
 
 def _tree() -> tuple[dict[int, Store], dict[int | None, list[Store]]]:
@@ -89,7 +90,7 @@ def _info(store: Store, stores: dict[int, Store], depth: int) -> StoreInfo:
     parent = stores.get(store.parent_id) if store.parent_id is not None else None
     return StoreInfo(store.id, store.code, store.name, store.kind, parent.code if parent else None, depth,
                      store.address, store.phone, store.receipt_header,
-                     str(store.closed_at)[:16] if store.closed_at is not None else None)
+                     str(store.closed_at)[:16] if store.closed_at is not None else None, store.time_zone or "")
 
 
 def list_stores(under: Store | int | str | None = None, *, include_closed: bool = True) -> list[StoreInfo]:
@@ -114,7 +115,20 @@ def state_of(store: Store) -> dict[str, object]:
     parent = Store.get_or_none(Store.id == store.parent_id) if store.parent_id is not None else None
     return {"code": store.code, "name": store.name, "kind": store.kind, "parent": parent.code if parent else None,
             "address": store.address, "phone": store.phone, "receipt_header": store.receipt_header,
-            "closed_at": str(store.closed_at)[:19] if store.closed_at is not None else None}
+            "closed_at": str(store.closed_at)[:19] if store.closed_at is not None else None,
+            "time_zone": store.time_zone or ""}
+
+
+def _clean_zone(name: str) -> str:
+    """A store's own time zone: an IANA name (Asia/Urumqi), or empty for the chain's."""
+    text = (name or "").strip()
+    if not text:
+        return ""
+    try:
+        return clock.parse_zone(text).key
+    except ValueError:
+        raise InvalidInput(_("Time zone: {zone!r} is not a time zone; give an IANA name such as Asia/Shanghai, or "
+                             "nothing for the chain's.").format(zone=name)) from None
 
 
 def _clean_code(code: str) -> str:
@@ -179,13 +193,14 @@ def _record(action: str, store: Store, by: Staff, before: dict[str, object] | No
 
 
 def add_store(code: str, name: str, by: Staff, *, parent: Store | int | str | None = None, kind: str = "store",
-              address: str = "", phone: str = "", receipt_header: str = "") -> StoreInfo:
-    """A new node of the tree (an admin's), under ``parent`` (None: a new root)."""
+              address: str = "", phone: str = "", receipt_header: str = "", time_zone: str = "") -> StoreInfo:
+    """A new node of the tree (an admin's), under ``parent`` (None: a new root); ``time_zone``: its own, when it
+    is not the chain's."""
     require(by, "stores.manage")
     code = _clean_code(code)
     values = {"code": code, "name": _clean_text(name, N_("name"), 100, required=True), "kind": _clean_kind(kind),
               "address": _clean_text(address, N_("address"), 200), "phone": _clean_phone(phone),
-              "receipt_header": _clean_header(receipt_header)}
+              "receipt_header": _clean_header(receipt_header), "time_zone": _clean_zone(time_zone)}
     with write_transaction():
         if Store.get_or_none(Store.code == code) is not None:
             raise InvalidInput(_("Store code {code} is already taken.").format(code=code))
@@ -201,9 +216,9 @@ MANAGER_FIELDS = ("address", "phone", "receipt_header")
 
 def edit_store(store: Store | int | str, by: Staff, *, name: str | None = None, kind: str | None = None,
                address: str | None = None, phone: str | None = None,
-               receipt_header: str | None = None) -> StoreInfo:
-    """Change what is given (None: left as it is). Renaming and changing the kind are an admin's; a manager may
-    change the address, phone and receipt header of a store at or below their own."""
+               receipt_header: str | None = None, time_zone: str | None = None) -> StoreInfo:
+    """Change what is given (None: left as it is). Renaming, the kind and the time zone are an admin's; a manager
+    may change the address, phone and receipt header of a store at or below their own."""
     require(by, "stores.edit")
     changes: dict[str, object] = {}
     if name is not None:
@@ -216,8 +231,10 @@ def edit_store(store: Store | int | str, by: Staff, *, name: str | None = None, 
         changes["phone"] = _clean_phone(phone)
     if receipt_header is not None:
         changes["receipt_header"] = _clean_header(receipt_header)
+    if time_zone is not None:
+        changes["time_zone"] = _clean_zone(time_zone)
     if not changes:
-        raise InvalidInput(_("Nothing to change: give a name, kind, address, phone or receipt header."))
+        raise InvalidInput(_("Nothing to change: give a name, kind, address, phone, receipt header or time zone."))
     target = find_store(store)
     if any(field not in MANAGER_FIELDS for field in changes):
         require(by, "stores.manage")
@@ -229,6 +246,8 @@ def edit_store(store: Store | int | str, by: Staff, *, name: str | None = None, 
         before = state_of(target)
         Store.update(**changes).where(Store.id == target.id).execute()
         _record("store.edit", target, by, before)
+    if "time_zone" in changes:
+        clock.forget()  # this process may serve the store: its zone is read again
     return _stored(target)
 
 
