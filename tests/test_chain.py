@@ -20,7 +20,7 @@ from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.profile import register_member
-from mms_tui.services.money.checkout import checkout, checkout_offers
+from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.refund import refund
 from mms_tui.services.money.topup import top_up
 from mms_tui.services.reports.catalogue import run_report
@@ -94,7 +94,6 @@ def test_a_bound_discount_card_gives_nothing_elsewhere(desk):
     at_a = checkout(member, ["HAIR"], [("cash", 7_040)], desk.admin, "s-a", store="A")
     at_c = checkout(member, ["HAIR"], [("cash", 8_800)], desk.admin, "s-c", store="C")
     assert (at_a.total_fen, at_c.total_fen) == (7_040, 8_800)
-    assert checkout_offers(member, store="C", staff=desk.admin) is not None
 
 
 def test_binding_needs_stores_and_an_unbound_type_is_used_everywhere(desk):

@@ -186,30 +186,26 @@ def resolve_member(member: Member | int | str) -> Member:
     return found
 
 
-def within_nodes(nodes: set[int], store: Store) -> bool:
-    """Whether ``store`` is one of ``nodes`` or below one of them in the tree (no nodes: everywhere)."""
-    if not nodes:
-        return True
+def _up_from(store: Store) -> list[Store]:
+    """``store`` and the nodes above it in the tree, nearest first (a cycle ends the walk)."""
+    path: list[Store] = []
     node: Store | None = store
     seen: set[int] = set()
     while node is not None and node.id not in seen:
-        if node.id in nodes:
-            return True
+        path.append(node)
         seen.add(node.id)
         node = Store.get_or_none(Store.id == node.parent_id) if node.parent_id is not None else None
-    return False
+    return path
+
+
+def within_nodes(nodes: set[int], store: Store) -> bool:
+    """Whether ``store`` is one of ``nodes`` or below one of them in the tree (no nodes: everywhere)."""
+    return not nodes or any(node.id in nodes for node in _up_from(store))
 
 
 def store_path(store: Store) -> tuple[str, ...]:
     """The codes of ``store`` and of the nodes above it, nearest first: what a rule naming a region reaches."""
-    path: list[str] = []
-    node: Store | None = store
-    seen: set[int] = set()
-    while node is not None and node.id not in seen:
-        path.append(node.code)
-        seen.add(node.id)
-        node = Store.get_or_none(Store.id == node.parent_id) if node.parent_id is not None else None
-    return tuple(path)
+    return tuple(node.code for node in _up_from(store))
 
 
 def ensure_used_here(card: Card, store: Store | None) -> None:
