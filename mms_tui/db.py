@@ -204,12 +204,23 @@ def set_waits(lock_wait_seconds: float, statement_timeout_seconds: float) -> Non
     STATEMENT_TIMEOUT_SECONDS = max(1.0, float(statement_timeout_seconds))
 
 
+_target = ""
+
+
 def init_database(target: str) -> peewee.Database:
     """Point the shared proxy at ``target`` and return the real database object."""
+    global _target
     db = open_database(target)
     database.initialize(db)
+    _target = target
     clock.forget()  # its zones are this database's
     return db
+
+
+def current_target() -> str:
+    """What :func:`init_database` was last given (a path or a URL): for helper processes that read the same
+    database (``mms check``'s chain verification)."""
+    return _target
 
 
 def close_database() -> None:
@@ -351,9 +362,10 @@ def _sqlite_insert(model: type[peewee.Model], fields: Sequence[str]) -> str:
 
 
 def bulk_insert(model: type[peewee.Model], fields: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Insert many rows fast, inside the caller's transaction (imports, demo seeding): one prepared statement
-    run with ``executemany`` on SQLite — ten times faster than building SQL per row — and multi-row
-    ``INSERT`` statements of a thousand rows on PostgreSQL."""
+    """Insert many rows fast, inside the caller's transaction (imports, demo seeding, the benchmark databases):
+    one prepared statement run with ``executemany`` on SQLite — ten times faster than building SQL per row — and
+    ``COPY … FROM STDIN`` on PostgreSQL, the server's own bulk path. Values go through each field's ``db_value``
+    first, as an ``INSERT`` through the model would send them (timestamps in UTC: models.base.Moment)."""
     if not rows:
         return
     if is_sqlite():
@@ -367,9 +379,40 @@ def bulk_insert(model: type[peewee.Model], fields: Sequence[str], rows: Sequence
                     row[i] = f.db_value(row[i])
         database.cursor().executemany(_sqlite_insert(model, fields), rows)
         return
-    model_fields = [model._meta.fields[name] for name in fields]
-    for start in range(0, len(rows), 1000):
-        model.insert_many(rows[start:start + 1000], fields=model_fields).execute()
+    _copy_rows(model, fields, rows)
+
+
+#: COPY's text format: a backslash, tab, newline or carriage return inside a value is escaped
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_CHUNK = 50_000
+
+
+def _copy_text(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_rows(model: type[peewee.Model], fields: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """``COPY`` the rows in on PostgreSQL (psycopg2's ``copy_expert``), in chunks so a big load never holds its
+    whole text in memory at once."""
+    import io
+
+    meta = model._meta
+    model_fields = [meta.fields[name] for name in fields]
+    columns = ", ".join(f'"{f.column_name}"' for f in model_fields)
+    statement = f'COPY "{meta.table_name}" ({columns}) FROM STDIN'
+    cursor = database.cursor()
+    for start in range(0, len(rows), _COPY_CHUNK):
+        text = "".join(
+            "\t".join(_copy_text(f.db_value(value)) for f, value in zip(model_fields, row, strict=True)) + "\n"
+            for row in rows[start:start + _COPY_CHUNK]
+        )
+        cursor.copy_expert(statement, io.StringIO(text))
 
 
 @contextmanager
@@ -378,18 +421,27 @@ def indexes_rebuilt_after(models: Sequence[type[peewee.Model]]) -> Iterator[None
 
     Loading a million rows into an empty table and indexing it once is several times faster than keeping a dozen
     B-trees in order row by row. Unique indexes are rebuilt too, so a duplicate that slipped through fails the
-    whole transaction. SQLite only (elsewhere it does nothing); other connections keep reading the committed
-    state, with its indexes. Queries made meanwhile by the caller on these tables scan them: use only by id.
+    whole transaction; primary keys stay. On SQLite other connections keep reading the committed state, with its
+    indexes; on PostgreSQL dropping an index locks its table until commit, so other connections wait for these
+    tables (use it on a first load, never beside open desks). Queries made meanwhile by the caller on these tables
+    scan them: use only by id.
     """
-    if not is_sqlite():
-        yield
-        return
     saved: list[str] = []
     for model in models:
-        for name, sql in database.execute_sql(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-            (model._meta.table_name,),
-        ).fetchall():
+        table = model._meta.table_name
+        if is_sqlite():
+            found = database.execute_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                (table,),
+            ).fetchall()
+        else:  # every index but those a constraint (the primary key) owns
+            found = database.execute_sql(
+                "SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname = %s AND t.relnamespace = "
+                "to_regnamespace(current_schema()) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                "WHERE c.conindid = i.oid)", (table,),
+            ).fetchall()
+        for name, sql in found:
             saved.append(sql)
             database.execute_sql(f'DROP INDEX "{name}"')
     yield  # on an exception the caller's rollback brings the indexes back
