@@ -240,3 +240,27 @@ def test_a_card_type_tier_or_catalogue_price_changed_behind_the_services_is_caug
     for expected in ("card_type", "tier", "product"):
         assert any(p.startswith(f"state: {expected}") and "changed without an audited event" in p for p in found), (
             expected, found)
+
+
+def test_helper_processes_verifying_the_chains_find_what_one_process_finds(books, run, monkeypatch):
+    """A chain's mms check verifies each store's chain in a helper process of its own (issue #24): the same answer,
+    a tampered row named the same way, on SQLite and on PostgreSQL."""
+    from mms_tui.services.ledger import chain
+    from mms_tui.services.staff.stores import add_store
+
+    add_store("B2", "分店", books.admin)
+    m = register_member("李四", "13800138001", books.cashier, "r2").member_id
+    card = issue_card(m, "SV", books.cashier, "i2", card_no="SV2", store="B2").card_id
+    top_up(card, 50_000, None, "cash", books.cashier, "t2", store="B2")
+    monkeypatch.setattr(chain, "PARALLEL_FROM", 0)
+    answers: list = []  # what the helpers answered (None: they could not, and the check did it alone)
+    helpers = chain._verify_in_helpers
+    monkeypatch.setattr(chain, "_verify_in_helpers", lambda *args: answers.append(helpers(*args)) or answers[-1])
+    assert len({c for (c,) in database.execute_sql('SELECT DISTINCT "chain" FROM "chain_link"')}) >= 2
+    assert chain.verify(workers=2) == [] and check_ledger(workers=2) == []
+    Transaction.update(staff=books.manager.id).where(Transaction.txid == "t2").execute()
+    alone = chain.verify()
+    assert alone and chain.verify(workers=2) == alone
+    result = run("--db", books.target, "check", "--jobs", "2")
+    assert result.exit_code == 1 and "tx row" in result.output
+    assert len(answers) == 4 and None not in answers

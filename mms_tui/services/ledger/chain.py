@@ -22,6 +22,7 @@ import datetime as dt
 import decimal
 import hashlib
 import json
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -72,7 +73,29 @@ def digest_of(prev: str, kind: str, content: object) -> str:
 
 
 def _ints(values: Iterable[object]) -> list:
-    return [int(v) if isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool) else _plain(v) for v in values]
+    return [v if type(v) is int or type(v) is str or v is None  # (the common cases first: millions in mms check)
+            else int(v) if isinstance(v, (int, decimal.Decimal)) and not isinstance(v, bool) else _plain(v)
+            for v in values]
+
+
+#: text JSON writes as it is, between quotes, with either ``ensure_ascii``
+_PLAIN_TEXT = re.compile(r'[ !#-\[\]-~]*')
+
+
+def _order_key(values: list) -> str:
+    """``json.dumps(values)``, the order a row's entries or payments are chained in — written out by hand for a
+    row of plain text, whole numbers and nulls (what they hold), the same text for a fraction of the cost."""
+    parts = []
+    for v in values:
+        if type(v) is int:
+            parts.append(str(v))
+        elif v is None:
+            parts.append("null")
+        elif type(v) is str and _PLAIN_TEXT.fullmatch(v):
+            parts.append(f'"{v}"')
+        else:
+            return json.dumps(values)
+    return "[" + ", ".join(parts) + "]"
 
 
 def _marks(ids: list[int]) -> str:
@@ -101,7 +124,7 @@ def tx_contents(ids: list[int]) -> dict[int, dict]:
         entries[tx_id].append(_ints(entry))
     for tx_id, rows in entries.items():
         if tx_id in out:
-            out[tx_id]["entries"] = sorted(rows, key=lambda e: json.dumps(e))
+            out[tx_id]["entries"] = sorted(rows, key=_order_key) if len(rows) > 1 else rows
     selling = [i for i, c in out.items() if c["kind"] in SALE_KINDS]
     visiting = [i for i, c in out.items() if c["kind"] in VISIT_KINDS]
     sales: dict[int, int] = {}
@@ -127,7 +150,7 @@ def tx_contents(ids: list[int]) -> dict[int, dict]:
         for tx_id in sales.values():
             sale = out[tx_id]["sale"]
             sale["lines"].sort(key=lambda e: json.dumps(e, ensure_ascii=False))
-            sale["payments"].sort(key=lambda e: json.dumps(e))
+            sale["payments"].sort(key=_order_key)
     for (tx_id, visit_id, member, card, store, staff, created) in fetch_rows(
             'SELECT "transaction_id", "id", "member_id", "card_id", "store_id", "staff_id", "created_at" FROM "visit" '
             f'WHERE "transaction_id" IN ({_marks(visiting)})', visiting) if visiting else ():
@@ -285,37 +308,80 @@ def _links(chain: int) -> Iterator[list[tuple[int, str, int, str]]]:
         last = rows[-1][0]
 
 
-def verify() -> list[Broken]:
-    """Recompute every chain from the rows: the first broken link of each chain, and rows no link covers."""
-    problems: list[Broken] = []
+#: below this many links a verification is not worth the helper processes' start (about a second each)
+PARALLEL_FROM = 200_000
+
+
+def verify(workers: int = 1) -> list[Broken]:
+    """Recompute every chain from the rows: the first broken link of each chain, and rows no link covers.
+
+    The chains are independent (one per store): with ``workers`` > 1 and a big database they are verified by that
+    many helper processes at once, each reading the same database on its own connection, the biggest chains
+    first. Each chain is read in batches of :data:`BATCH` links, so memory stays flat however long it is."""
     heads = {chain: (seq, digest) for chain, seq, digest in fetch_rows(
         'SELECT "chain", "seq", "digest" FROM "chain_head"')}
     chains = {c for (c,) in fetch_rows('SELECT DISTINCT "chain" FROM "chain_link"')} | set(heads)
-    for chain in sorted(chains):
-        prev, expected_seq, broken = GENESIS, 1, None
-        for batch in _links(chain):
-            contents = {kind: CONTENTS[kind]([ref for _s, k, ref, _d in batch if k == kind]) for kind in CONTENTS}
-            for seq, kind, ref, digest in batch:
-                if seq != expected_seq:
-                    broken = Broken(chain, expected_seq, f"link {expected_seq} is missing (the next is {seq})")
-                    break
-                content = contents.get(kind, {}).get(ref)
-                if content is None:
-                    broken = Broken(chain, seq, f"the {kind} row {ref} it covers is gone")
-                    break
-                if digest_of(prev, kind, content) != digest:
-                    broken = Broken(chain, seq, f"the {kind} row {ref} is not what was chained (edited, or a link "
-                                                f"before it was)")
-                    break
-                prev, expected_seq = digest, seq + 1
-            if broken is not None:
-                break
-        if broken is not None:
-            problems.append(broken)
-            continue
-        head = heads.get(chain)
-        if head is None or head != (expected_seq - 1, prev):
-            problems.append(Broken(chain, expected_seq - 1, "the head does not match the last link"))
+    links = sum(int(seq) for seq, _d in heads.values())
+    problems = None
+    if workers > 1 and len(chains) > 1 and links >= PARALLEL_FROM:
+        problems = _verify_in_helpers(chains, heads, workers)
+    if problems is None:
+        problems = [b for chain in sorted(chains) if (b := _verify_chain(chain, heads.get(chain))) is not None]
+    return problems + _loose_rows()
+
+
+def _verify_chain(chain: int, head: tuple[int, str] | None) -> Broken | None:
+    """The first broken link of one chain (None: it holds, up to its head)."""
+    prev, expected_seq = GENESIS, 1
+    for batch in _links(chain):
+        contents = {kind: CONTENTS[kind]([ref for _s, k, ref, _d in batch if k == kind]) for kind in CONTENTS}
+        for seq, kind, ref, digest in batch:
+            if seq != expected_seq:
+                return Broken(chain, expected_seq, f"link {expected_seq} is missing (the next is {seq})")
+            content = contents.get(kind, {}).get(ref)
+            if content is None:
+                return Broken(chain, seq, f"the {kind} row {ref} it covers is gone")
+            if digest_of(prev, kind, content) != digest:
+                return Broken(chain, seq, f"the {kind} row {ref} is not what was chained (edited, or a link before it "
+                                          "was)")
+            prev, expected_seq = digest, seq + 1
+    if head is None or (int(head[0]), head[1]) != (expected_seq - 1, prev):
+        return Broken(chain, expected_seq - 1, "the head does not match the last link")
+    return None
+
+
+def _verify_in_helpers(chains: set[int], heads: dict, workers: int) -> list[Broken] | None:
+    """The chains verified by helper processes; None when they could not do it (no process could start, one died):
+    the caller then verifies them itself."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from mms_tui.db import current_target
+
+    by_size = sorted(chains, key=lambda c: -int(heads.get(c, (0, ""))[0]))
+    found: dict[int, Broken | None] = {}
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_helper_connect, initargs=(current_target(),)) as pool:
+            futures = {chain: pool.submit(_verify_chain, chain, heads.get(chain)) for chain in by_size}
+            for chain, future in futures.items():
+                found[chain] = future.result()
+    except (BrokenProcessPool, OSError, RuntimeError):
+        return None
+    return [found[chain] for chain in sorted(found) if found[chain] is not None]
+
+
+def _helper_connect(target: str) -> None:
+    import mms_tui.models  # noqa: F401  (the clock reads the database's zones through them)
+    from mms_tui.db import init_database
+
+    init_database(target).connect(reuse_if_open=True)
+
+
+def _loose_rows() -> list[Broken]:
+    """Sales and visits on the wrong kind of transaction, and rows no link covers (twenty of each at most)."""
+    problems: list[Broken] = []
     for table, kinds in (("sale", SALE_KINDS), ("visit", VISIT_KINDS)):
         for (ref, kind) in fetch_rows(f'SELECT r."id", t."kind" FROM "{table}" r JOIN "ledger_transaction" t ON '
                                       f't."id" = r."transaction_id" WHERE t."kind" NOT IN ({_marks(list(kinds))}) '

@@ -234,19 +234,20 @@ def _commissions() -> list[Problem]:
     return problems
 
 
-def _chains() -> list[Problem]:
+def _chains(workers: int = 1) -> list[Problem]:
     from mms_tui.services.ledger.chain import audited_state, verify
 
     problems = [Problem("chain", f"chain {b.chain}" + (f" link {b.seq}" if b.seq is not None else ""), b.detail)
-                if b.chain >= 0 else Problem("chain", "rows", b.detail) for b in verify()]
+                if b.chain >= 0 else Problem("chain", "rows", b.detail) for b in verify(workers)]
     return problems + [Problem("state", text.split(":", 1)[0], text.split(":", 1)[1].strip())
                        for text in audited_state()]
 
 
-def check_ledger() -> list[Problem]:
-    """Every invariant, in order; an empty list means the books hold."""
+def check_ledger(workers: int = 1) -> list[Problem]:
+    """Every invariant, in order; an empty list means the books hold. ``workers``: processes that verify the hash
+    chains (one per store) at once on a big database."""
     return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_commissions(),
-            *_stock(), *_chains()]
+            *_stock(), *_chains(workers)]
 
 
 def _stock() -> list[Problem]:
