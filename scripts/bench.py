@@ -8,6 +8,7 @@
     python scripts/bench.py start --reuse PATH [--json]
     python scripts/bench.py checkout --reuse PATH [--rounds 200] [--json]
     python scripts/bench.py bookings [--rounds 200] [--json]
+    python scripts/bench.py chain --reuse postgresql://… [--members 1000000] [--desks 16] [--seconds 60] [--json]
     python scripts/bench.py all [--quick] [--reuse PATH] [--json]
 
 ``swipe``: an RDM6300 frame written to a pty → the first screen update showing that member's name on the member screen,
@@ -42,6 +43,10 @@ beside the same writes made by hand through sqlite3. The sales stay in the datab
 and read then drawn at 80×24 in the headless desk until the screen update is rendered to the bytes a terminal would
 be sent (beside a bare Textual DataTable of the same size refilled and drawn the same way), the next free slot
 across the 30 staff, and a booking's commit (p50/p99), each beside the raw sqlite3 read or write of the same rows.
+
+``chain``: a chain of fifty stores on PostgreSQL (issue #24): desks in many stores at once held to their own logs,
+beside pgbench's simple-update; a region's reports over a month and settlement over a quarter; ``mms check``
+(scripts/chainbench.py says how).
 
 ``all [--quick] [--reuse PATH]``: all of these on one database of 1,000,000 members (100,000 with ``--quick``),
 and one summary table of every figure beside its baseline and target.
@@ -1408,13 +1413,15 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
     parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
-                                          "bookings", "stock", "messages"])
+                                          "bookings", "stock", "messages", "chain"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
     parser.add_argument("--reuse", metavar="PATH",
                         help="all, reports, lookups, start, swipe: the database to use (built there when absent)")
     parser.add_argument("--runs", type=int, default=3, help="reports: runs per report (the median counts)")
+    parser.add_argument("--desks", type=int, default=16, help="chain: desk processes, one per store")
+    parser.add_argument("--seconds", type=float, default=60.0, help="chain: how long the desks sell")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.which == "all":
@@ -1431,6 +1438,12 @@ def main() -> int:
         result = bench_stock(args.rounds, args.members or 20_000)
     elif args.which == "messages":
         result = bench_messages(args.members or 100_000)
+    elif args.which == "chain":
+        import chainbench
+
+        if not args.reuse:
+            parser.error("chain needs --reuse postgresql://… (built there when it has no schema)")
+        result = chainbench.bench_chain(args.reuse, args.members or 1_000_000, args.desks, args.seconds, args.runs)
     else:
         if not args.reuse or not Path(args.reuse).exists():
             parser.error(f"{args.which} needs --reuse PATH of a database built by scripts/bigdb.py")
@@ -1455,6 +1468,11 @@ def main() -> int:
             print(tabulate([(r["report"], r["by"], f"{r['from']} … {r['to']}", r["seconds"], r["raw_sql_s"],
                              ("yes" if r["within_target"] else "NO") if r["typical"] else "(not typical)")
                             for r in value], headers=["report", "by", "period", "seconds", "raw SQL", "within 2 s"]))
+        elif key == "chain_reports":
+            print(f"raw scan of {value['entries']:,} entries: {value['raw_scan_s']} s")
+            print(tabulate([(r["report"], r["node"], f"{r['from']} … {r['to']}", r["rows"], r["seconds"],
+                             r["target_s"], "yes" if r["within_target"] else "NO") for r in value["reports"]],
+                           headers=["report", "node", "period", "rows", "seconds", "target s", "met"]))
         elif key == "lookups":
             print(tabulate([(r["kind"], r["p50_ms"], r["p99_ms"], r["raw_p50_ms"], r["raw_p99_ms"], r["target_p99_ms"],
                              "yes" if r["within_target"] else "NO") for r in value],

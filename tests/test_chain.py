@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee
 import pytest
 
 from mms_tui import clock
@@ -379,3 +380,74 @@ def test_a_promotion_naming_a_region_applies_at_its_stores_only(desk):
     at_a = checkout(None, ["HAIR"], [("cash", 7_920)], desk.admin, "s-a", store="A")
     at_c = checkout(None, ["HAIR"], [("cash", 8_800)], desk.admin, "s-c", store="C")
     assert (at_a.total_fen, at_c.total_fen) == (7_920, 8_800)
+
+
+# --- bulk loads (the chain-scale databases, first imports) ---------------------------------------------------------
+
+
+def test_a_bulk_load_keeps_awkward_text_and_times_and_rebuilds_unique_indexes(desk):
+    """On PostgreSQL a bulk load is a COPY in its text format: tabs, newlines, backslashes, a literal \\N and NULL
+    must come back as they went in, timestamps in UTC as an INSERT would store them; the indexes dropped for the
+    load come back, unique ones refusing a duplicate that slipped in."""
+    from mms_tui.db import bulk_insert, database, indexes_rebuilt_after, write_transaction
+    from mms_tui.models import AuditEvent, Member
+
+    when = dt.datetime(2026, 3, 1, 23, 30, 5)
+    awkward = ["tab\there", "two\nlines\r\n", "back\\slash", "\\N", "", "全角　空格"]
+    rows = [(when, desk.cashier.id, None, "test.bulk", text, None if i % 2 else f"tx-{i}", '{"k": "\\t"}')
+            for i, text in enumerate(awkward)]
+    with write_transaction():
+        bulk_insert(AuditEvent, ("created_at", "staff", "store", "action", "subject", "txid", "payload"), rows)
+    got = list(AuditEvent.select().where(AuditEvent.action == "test.bulk").order_by(AuditEvent.id))
+    assert [e.subject for e in got] == awkward
+    assert [e.txid for e in got] == [None if i % 2 else f"tx-{i}" for i in range(len(awkward))]
+    assert {e.payload for e in got} == {'{"k": "\\t"}'} and {e.created_at for e in got} == {when}
+    assert {e.store_id for e in got} == {None}
+
+    def indexes() -> set[str]:
+        if database.param == "?":
+            return {n for (n,) in database.execute_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'member' AND sql IS NOT NULL")}
+        return {n for (n,) in database.execute_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'member'")}
+
+    before = indexes()
+    assert any("phone" in name for name in before)
+    member = register_member("令狐冲", "13911112222", desk.cashier, "r-bulk").member_id
+    with write_transaction(), indexes_rebuilt_after([Member]):
+        assert not any("phone" in name for name in indexes())
+    assert indexes() == before
+    copy = Member.get_by_id(member)
+    fields = [f.name for f in Member._meta.sorted_fields if f.name != "id"]
+    with pytest.raises(peewee.IntegrityError), write_transaction(), indexes_rebuilt_after([Member]):
+        bulk_insert(Member, fields, [[copy.__data__.get(f) for f in fields]])
+    assert indexes() == before and Member.select().count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_the_chain_benchmark_database_is_a_consistent_chain(postgres_target):
+    """scripts/bigdb.py --chain on PostgreSQL, small: fifty stores in five regions, every store with its desk
+    staff, stored value crossing stores (so settlement has pairs), and mms check clean on what COPY loaded."""
+    import sys
+    from pathlib import Path
+
+    from mms_tui.db import close_database
+    from mms_tui.services.ops.setup import connect
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    import bigdb
+
+    stats = bigdb.build(postgres_target, members=10_000, days=60, check=True, chain=True, log=lambda _text: None)
+    assert stats.members == 10_000 and stats.transactions > 1_000
+    connect(postgres_target)
+    try:
+        kinds = [s.kind for s in Store.select()]
+        assert kinds.count("store") == 50 and kinds.count("region") == 5 and kinds.count("hq") == 1
+        rows = list(run_report("settlement", dt.date.fromisoformat(stats.first_day),
+                               dt.date.fromisoformat(stats.last_day)))
+        stores = {r["store"] for r in rows} | {r["other"] for r in rows}
+        pairs = [r for r in rows if r["other"] in stores and r["other"] != r["store"] and r["other"][:1] == "S"]
+        totals = [r for r in rows if r not in pairs]
+        assert pairs and sum(r["net_fen"] for r in totals) == 0
+    finally:
+        close_database()

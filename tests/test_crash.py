@@ -59,3 +59,23 @@ def test_desks_killed_mid_operation_on_postgresql_lose_nothing_and_double_nothin
             totals[key] += value
     assert totals["ok"] > 10
     assert totals["unanswered"] >= 1
+
+
+@pytest.mark.postgres
+def test_sixteen_desks_of_a_chain_race_for_the_last_balance_on_postgresql(postgres_target):
+    """A chain's busy evening (issue #24): sixteen desks spend the same last ¥3 at once, five times; one sale each
+    time, fifteen refusals, no lock or serialization error reaching a desk, and the books hold."""
+    import contention
+
+    card = contention.prepare(postgres_target)
+    tally = contention.race(postgres_target, card, 5, desks=16)
+    assert sum(tally.values()) == 5
+    assert all(len(outcomes) == 16 and outcomes.count("ok") == 1 for outcomes in tally)
+
+
+@pytest.mark.postgres
+def test_sixteen_desks_killed_mid_operation_on_postgresql_lose_nothing(postgres_target, tmp_path):
+    """The crash test with sixteen desks on PostgreSQL (issue #24): every desk killed at once, mid-operation."""
+    crashtest.prepare(postgres_target)
+    counts = crashtest.run_round(postgres_target, tmp_path, 16, 2.5, 1)
+    assert counts["ok"] > 16
