@@ -804,24 +804,31 @@ def _raw_checkout_process(scratch: Path, cards: list[tuple[int, int]], tag: str,
         queue.put((0, 0, [repr(exc)], time.monotonic()))
 
 
-def run_desks(target: Callable, path, chunks: list[list[tuple[int, int]]], tag: str) -> dict:
-    """``target`` in one process per chunk, all started together once each is connected (and warm): sales per
-    second from the common start to the last desk's last sale, and the errors."""
+def start_together(target: Callable, arg_lists: list[tuple], timeout: float = 600) -> tuple[float, list]:
+    """``target(*args, queue, ready, go)`` in one spawned process per ``args``, all let go at once when each has said
+    it is ready (connected and warm): the common start on the machine-wide monotonic clock, and what each put on
+    the queue when it finished."""
     import multiprocessing
 
     spawn = multiprocessing.get_context("spawn")
     queue, ready, go = spawn.Queue(), spawn.Semaphore(0), spawn.Event()
-    procs = [spawn.Process(target=target, args=(path, chunk, f"{tag}-p{i}", queue, ready, go))
-             for i, chunk in enumerate(chunks)]
+    procs = [spawn.Process(target=target, args=(*args, queue, ready, go)) for args in arg_lists]
     for p in procs:
         p.start()
     for _p in procs:
-        ready.acquire(timeout=120)
+        ready.acquire(timeout=300)
     begin = time.monotonic()
     go.set()
-    reports = [queue.get(timeout=600) for _ in procs]
+    reports = [queue.get(timeout=timeout) for _ in procs]
     for p in procs:
         p.join()
+    return begin, reports
+
+
+def run_desks(target: Callable, path, chunks: list[list[tuple[int, int]]], tag: str) -> dict:
+    """``target`` in one process per chunk, all started together once each is connected (and warm): sales per
+    second from the common start to the last desk's last sale, and the errors."""
+    begin, reports = start_together(target, [(path, chunk, f"{tag}-p{i}") for i, chunk in enumerate(chunks)])
     done = sum(r[0] for r in reports)
     errors = [e for r in reports for e in r[2]]
     return {"done": done, "refused": sum(r[1] for r in reports), "errors": errors,

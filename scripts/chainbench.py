@@ -188,26 +188,16 @@ def held_to_logs(url: str, tag: str, logs: dict) -> dict:
 
 
 def bench_desks(url: str, desks: int, seconds: float, seed: int = 7) -> dict:
-    import multiprocessing
     import tempfile
 
     tag = f"chain{time.strftime('%H%M%S')}"
+    from bench import start_together
+
     plans = plan_desks(url, desks, seed)
     folder = Path(tempfile.mkdtemp(prefix="mms-chain-"))
-    spawn = multiprocessing.get_context("spawn")
-    queue, ready, go = spawn.Queue(), spawn.Semaphore(0), spawn.Event()
     logs = [folder / f"desk-{i:02d}.log" for i in range(desks)]
-    procs = [spawn.Process(target=_desk, args=(url, plan, f"{tag}-d{i:02d}", seconds, str(logs[i]), queue, ready, go))
-             for i, plan in enumerate(plans)]
-    for p in procs:
-        p.start()
-    for _p in procs:
-        ready.acquire(timeout=300)
-    begin = time.monotonic()
-    go.set()
-    reports = [queue.get(timeout=seconds + 600) for _ in procs]
-    for p in procs:
-        p.join()
+    begin, reports = start_together(_desk, [(url, plan, f"{tag}-d{i:02d}", seconds, str(logs[i]))
+                                            for i, plan in enumerate(plans)], timeout=seconds + 600)
     elapsed = max(r[3] for r in reports) - begin
     found = read_logs(logs)
     answered = found["answered"]
