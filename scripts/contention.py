@@ -130,7 +130,8 @@ def main() -> int:
     target = args.db or str(Path(tempfile.mkdtemp(prefix="mms-race-")) / "race.sqlite3")
     card = prepare(target)
     tally = race(target, card, args.races, args.desks)
-    print(f"{args.races} races of {args.desks} desks on {target}: {dict(tally)} — exactly one sale each time, no other error, "
+    print(f"{args.races} races of {args.desks} desks on {target}: {dict(tally)} — exactly one sale each time, no "
+          "other error, "
           "mms check clean")
     return 0
 
