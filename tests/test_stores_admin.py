@@ -242,6 +242,22 @@ def test_a_report_on_a_region_is_the_sum_of_its_stores(desk):
         assert total[column] == sum(r[column] for r in per_store), column
     assert (total["sale_count"], total["net_fen"], total["principal_fen"], total["check_ins"]) == (
         4, 8_800 + 7_100 + 17_600 + 7_100 - 7_100, 10_000 + 20_000, 2)
+    # each row is what the turnover, topups and visits reports say for its store (read in one grouped pass)
+    from mms_tui.models import Store
+
+    parents = {s.parent_id for s in Store.select()}
+    leaves = {s.code for s in Store.select() if s.id not in parents}  # (a node's report covers what is below it)
+    for row in run_report("stores", None, None, None):
+        if row["store"] != "Total" and row["store"] not in leaves:
+            continue
+        node = None if row["store"] == "Total" else row["store"]
+        turnover = list(run_report("turnover", None, None, node))
+        topups = list(run_report("topups", None, None, node))
+        assert (row["sale_count"], row["net_fen"]) == (sum(r["sale_count"] for r in turnover),
+                                                       sum(r["net_fen"] for r in turnover)), row
+        assert (row["topup_count"], row["principal_fen"], row["bonus_fen"]) == tuple(
+            sum(r[c] for r in topups) for c in ("topup_count", "principal_fen", "bonus_fen")), row
+        assert row["check_ins"] == sum(r["check_ins"] for r in run_report("visits", None, None, node)), row
 
 
 # ------------------------------------------------------------------------------------ the commands

@@ -115,14 +115,13 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
         }
 
 
-def topups(p: Period, by: str = "day") -> Iterator[Row]:
-    """Top-ups and bonus value given, per day and tender (refunded top-ups count negatively on their refund day)."""
-    rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+def topup_totals(p: Period, by: peewee.Node) -> peewee.ModelSelect:
+    """The period's top-ups and their refunds grouped by ``by`` (the day, the store), their kind and tender:
+    (by, kind, tender account, transactions, principal, bonus)."""
     Original = Transaction.alias()
     Tender = Entry.alias()  # a top-up's one tender entry says how it was paid
-    day = Transaction.local_day
-    query = (
-        Transaction.select(day, Transaction.kind, Tender.account, peewee.fn.COUNT(peewee.fn.DISTINCT(Transaction.id)),
+    return (
+        Transaction.select(by, Transaction.kind, Tender.account, peewee.fn.COUNT(peewee.fn.DISTINCT(Transaction.id)),
                            sum_if(Entry.account == "card.principal", Entry.amount),
                            sum_if(Entry.account == "card.bonus", Entry.amount))
         .join(Tender, on=((Tender.transaction == Transaction.id) & Tender.account.startswith("tender.")))
@@ -130,9 +129,15 @@ def topups(p: Period, by: str = "day") -> Iterator[Row]:
         .join(Original, peewee.JOIN.LEFT_OUTER, on=(Transaction.reverses == Original.id))
         # a reversal is always a refund's
         .where(p.kind_filter("topup", "refund") & ((Transaction.kind == "topup") | (Original.kind == "topup")))
-        .group_by(day, Transaction.kind, Tender.account)
+        .group_by(by, Transaction.kind, Tender.account)
         .tuples()
     )
+
+
+def topups(p: Period, by: str = "day") -> Iterator[Row]:
+    """Top-ups and bonus value given, per day and tender (refunded top-ups count negatively on their refund day)."""
+    rows: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    query = topup_totals(p, Transaction.local_day)
     for created, kind, tender, count, principal, bonus in query:
         r = rows[(bucket(as_date(created), by), tender.removeprefix("tender."))]
         r["topups"] += int(count) if kind == "topup" else -int(count)
