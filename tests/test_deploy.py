@@ -311,7 +311,9 @@ def test_doctor_fails_on_a_full_disk_and_a_swollen_write_ahead_log(healthy):
     assert [f.name for f in full] == ["free disk"] and "free at least" in full[0].fix
     writer = sqlite3.connect(healthy["MMS_DB"], isolation_level=None)  # pages in the log, never folded back:
     writer.execute("PRAGMA wal_autocheckpoint=0")
-    writer.execute("UPDATE config SET value = value")
+    # a real change, undone: SQLite skips writing a page whose content an UPDATE leaves as it was
+    writer.execute("INSERT INTO config (key, value) VALUES ('doctor scratch', '0')")
+    writer.execute("DELETE FROM config WHERE key = 'doctor scratch'")
     reader = sqlite3.connect(healthy["MMS_DB"], isolation_level=None)  # the long-running reader that holds them
     reader.execute("BEGIN")
     reader.execute("SELECT COUNT(*) FROM config").fetchone()
