@@ -296,10 +296,10 @@ def bench_chain_reports(url: str, runs: int, region: str = "R1") -> dict:
 
 def bench_check(url: str) -> dict:
     from mms_tui.db import close_database
-    from mms_tui.services.ledger.check import check_ledger
+    from mms_tui.services.ledger.check import MOST_WORKERS, check_ledger
     from mms_tui.services.ops.setup import connect
 
-    jobs = min(4, os.cpu_count() or 1)  # what mms check does by default
+    jobs = min(MOST_WORKERS, os.cpu_count() or 1)  # what mms check does by default
     connect(url)
     started = time.perf_counter()
     problems = check_ledger(jobs)

@@ -39,10 +39,8 @@ def check(ctx: click.Context, anchor: bool, against, job: bool, jobs: int | None
         except ValueError:
             raise click.ClickException(_("{file} is not the JSON 'mms check --anchor' prints.").format(
                 file=against.name)) from None
-    import os
-
     open_database(settings_of(ctx))
-    problems = check_ledger(jobs or min(4, os.cpu_count() or 1))
+    problems = check_ledger(jobs)
     if kept is not None:
         problems += check_anchors(kept)
     for problem in problems:

@@ -25,14 +25,16 @@ import json
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mms_tui import clock
 from mms_tui.db import is_sqlite
 from mms_tui.services.base.sql import fetch_rows, run_sql
 
 GENESIS = "0" * 64
+T = TypeVar("T")
 #: audit payload keys that hold a person's data: left out of the digest, so erasure may anonymise them
 PERSONAL_KEYS = frozenset({"name", "phone", "birthday", "notes", "gender", "email", "address", "before", "after"})
 #: how many rows a verification reads at once
@@ -58,14 +60,24 @@ def _time(value: object) -> object:
     """A stored (UTC) timestamp in canonical text: SQLite hands back text, PostgreSQL a datetime; written in the
     database's ``history_time_zone`` (UTC, or the zone its times were kept in before they were stored in UTC, so
     the links made then still verify)."""
+    if clock.history_zone_name() == "UTC":  # (the common cases first: mms check reads millions)
+        if type(value) is dt.datetime and value.tzinfo is None:
+            return value.isoformat(" ", "seconds")
+        if type(value) is str and len(value) == 19 and _STORED_SECOND.fullmatch(value):
+            return value
     value = clock.parse_stored(value)
     if isinstance(value, dt.datetime):
         return clock.canonical_text(value.replace(microsecond=0))
     return value if isinstance(value, str) else _plain(value)
 
 
+#: a stored moment already in canonical form (SQLite's text of a moment to the second)
+_STORED_SECOND = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+
 def canonical(content: object) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+    return _ENCODER.encode(content).encode()
 
 
 def digest_of(prev: str, kind: str, content: object) -> str:
@@ -318,16 +330,27 @@ def verify(workers: int = 1) -> list[Broken]:
     The chains are independent (one per store): with ``workers`` > 1 and a big database they are verified by that
     many helper processes at once, each reading the same database on its own connection, the biggest chains
     first. Each chain is read in batches of :data:`BATCH` links, so memory stays flat however long it is."""
+    return verify_while(workers)[0]
+
+
+def verify_while(workers: int = 1, meanwhile: Callable[[], T] | None = None) -> tuple[list[Broken], T | None]:
+    """:func:`verify`, and ``meanwhile()`` run in this process while helper processes verify the chains (the
+    other checks of ``mms check``: this process mostly waits on the database then, and the cores would idle);
+    without helpers, ``meanwhile()`` first and then the chains. Returns the broken links and what ``meanwhile``
+    returned."""
     heads = {chain: (seq, digest) for chain, seq, digest in fetch_rows(
         'SELECT "chain", "seq", "digest" FROM "chain_head"')}
     chains = {c for (c,) in fetch_rows('SELECT DISTINCT "chain" FROM "chain_link"')} | set(heads)
     links = sum(int(seq) for seq, _d in heads.values())
-    problems = None
+    problems, result, done = None, None, False
     if workers > 1 and len(chains) > 1 and links >= PARALLEL_FROM:
-        problems = _verify_in_helpers(chains, heads, workers)
+        problems, result, done = _verify_in_helpers(chains, heads, workers, meanwhile)
+    if not done and meanwhile is not None:
+        result = meanwhile()
     if problems is None:
         problems = [b for chain in sorted(chains) if (b := _verify_chain(chain, heads.get(chain))) is not None]
-    return problems + _loose_rows()
+        problems += _loose_rows()
+    return problems, result
 
 
 def _verify_chain(chain: int, head: tuple[int, str] | None) -> Broken | None:
@@ -350,9 +373,11 @@ def _verify_chain(chain: int, head: tuple[int, str] | None) -> Broken | None:
     return None
 
 
-def _verify_in_helpers(chains: set[int], heads: dict, workers: int) -> list[Broken] | None:
-    """The chains verified by helper processes; None when they could not do it (no process could start, one died):
-    the caller then verifies them itself."""
+def _verify_in_helpers(chains: set[int], heads: dict, workers: int, meanwhile: Callable[[], T] | None = None,
+                       ) -> tuple[list[Broken] | None, T | None, bool]:
+    """The chains verified by helper processes, with the rows no link covers, while ``meanwhile()`` runs here:
+    (broken links, its result, whether it ran). Broken links None when the helpers could not do it (no process
+    could start, one died): the caller then verifies the chains itself."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
@@ -361,15 +386,24 @@ def _verify_in_helpers(chains: set[int], heads: dict, workers: int) -> list[Brok
 
     by_size = sorted(chains, key=lambda c: -int(heads.get(c, (0, ""))[0]))
     found: dict[int, Broken | None] = {}
+    result, done = None, False
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_helper_connect, initargs=(current_target(),)) as pool:
-            futures = {chain: pool.submit(_verify_chain, chain, heads.get(chain)) for chain in by_size}
-            for chain, future in futures.items():
-                found[chain] = future.result()
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_helper_connect, initargs=(current_target(),))
+    except (OSError, RuntimeError):
+        return None, None, False
+    try:
+        futures = {chain: pool.submit(_verify_chain, chain, heads.get(chain)) for chain in by_size}
+        if meanwhile is not None:
+            result, done = meanwhile(), True
+        loose = _loose_rows()
+        for chain, future in futures.items():
+            found[chain] = future.result()
     except (BrokenProcessPool, OSError, RuntimeError):
-        return None
-    return [found[chain] for chain in sorted(found) if found[chain] is not None]
+        return None, result, done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [found[chain] for chain in sorted(found) if found[chain] is not None] + loose, result, done
 
 
 def _helper_connect(target: str) -> None:

@@ -24,11 +24,13 @@ Invariants:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import peewee
 
-from mms_tui.models import AuditEvent, Card, Entry, Payment, Sale, SaleLine, Transaction, Visit
+from mms_tui.models import AuditEvent, Card, Entry, Payment, Sale, SaleLine, Transaction
+from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.ledger.operations import CARD_ACCOUNTS
 
 
@@ -44,21 +46,46 @@ class Problem:
 
 def _unbalanced() -> list[Problem]:
     total = peewee.fn.SUM(Entry.amount)
-    query = (
-        Entry.select(Transaction.txid, Entry.unit, total.alias("total"))
-        .join(Transaction)
-        .group_by(Transaction.txid, Entry.unit)
+    query = (  # grouped by the transaction's number, its txid looked up only for what does not balance
+        Entry.select(Entry.transaction, Entry.unit, total.alias("total"))
+        .group_by(Entry.transaction, Entry.unit)
         .having(total != 0)
         .tuples()
     )
-    return [Problem("unbalanced", f"tx {txid}", f"{unit} entries sum to {s}") for txid, unit, s in query]
+    found = list(query)
+    txids = dict(Transaction.select(Transaction.id, Transaction.txid)
+                 .where(Transaction.id.in_(sorted({tx for tx, _u, _s in found}))).tuples()) if found else {}
+    return [Problem("unbalanced", f"tx {txids.get(tx, tx)}", f"{unit} entries sum to {s}") for tx, unit, s in found]
+
+
+def _chunks(ids: list[int], size: int = 2_000):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
 
 
 def _card_caches() -> list[Problem]:
+    """The database picks out the cards whose caches differ from their entries, are negative or carry entries on an
+    account cards do not have (one grouped pass, nothing else leaves it); their problems are then spelled out."""
+    accounts = list(CARD_ACCOUNTS)
+    sums = ", ".join(f'SUM(CASE WHEN "account" = ? THEN "amount" ELSE 0 END) AS "s{i}"' for i in range(len(accounts)))
+    odd = " OR ".join(f'c."{column}" <> COALESCE(e."s{i}", 0) OR c."{column}" < 0'
+                      for i, (column, _unit) in enumerate(CARD_ACCOUNTS.values()))
+    suspects = [card_id for (card_id,) in fetch_rows(
+        f'SELECT c."id" FROM "card" c LEFT JOIN (SELECT "card_id", {sums}, SUM(CASE WHEN "account" NOT IN '
+        f'({", ".join("?" for _ in accounts)}) THEN 1 ELSE 0 END) AS "other" FROM "ledger_entry" WHERE "card_id" IS '
+        f'NOT NULL GROUP BY "card_id") e ON e."card_id" = c."id" WHERE {odd} OR COALESCE(e."other", 0) > 0 '
+        'ORDER BY c."id"', accounts + accounts)]
+    problems = []
+    for ids in _chunks(suspects):
+        problems += _card_problems(ids)
+    return problems
+
+
+def _card_problems(ids: list[int]) -> list[Problem]:
     sums: dict[int, dict[str, int]] = {}
     query = (
         Entry.select(Entry.card, Entry.account, peewee.fn.SUM(Entry.amount))
-        .where(Entry.card.is_null(False))
+        .where(Entry.card.in_(ids))
         .group_by(Entry.card, Entry.account)
         .tuples()
     )
@@ -66,7 +93,7 @@ def _card_caches() -> list[Problem]:
         sums.setdefault(card_id, {})[account] = int(total)
     problems = []
     columns = [Card.id, Card.card_no] + [getattr(Card, col) for col, _unit in CARD_ACCOUNTS.values()]
-    for row in Card.select(*columns).tuples().iterator():
+    for row in Card.select(*columns).where(Card.id.in_(ids)).order_by(Card.id).tuples():
         card_id, card_no, *cached = row
         entries = sums.get(card_id, {})
         for (account, (column, _unit)), value in zip(CARD_ACCOUNTS.items(), cached, strict=True):
@@ -77,28 +104,44 @@ def _card_caches() -> list[Problem]:
                 )
             if value < 0:
                 problems.append(Problem("negative", f"card {card_no}", f"{column} is {value}"))
-        for account in set(entries) - set(CARD_ACCOUNTS):
+        for account in sorted(set(entries) - set(CARD_ACCOUNTS)):
             problems.append(Problem("account", f"card {card_no}", f"entries on unknown card account {account}"))
     return problems
 
 
 def _sales() -> list[Problem]:
+    """The database picks out the sales whose lines or payments do not give their totals (one pass, nothing else
+    leaves it); their problems are then spelled out."""
+    suspects = [sale_id for (sale_id,) in fetch_rows(
+        'SELECT s."id" FROM "sale" s LEFT JOIN (SELECT "sale_id", SUM("line_total_fen") AS "total", '
+        'SUM("list_price_fen" * "qty") AS "listed" FROM "sale_line" GROUP BY "sale_id") l ON l."sale_id" = s."id" '
+        'LEFT JOIN (SELECT "sale_id", SUM("amount_fen") AS "paid" FROM "payment" GROUP BY "sale_id") p ON '
+        'p."sale_id" = s."id" WHERE COALESCE(l."total", 0) <> s."total_fen" OR COALESCE(l."listed", 0) <> '
+        's."subtotal_fen" OR s."subtotal_fen" - s."discount_fen" <> s."total_fen" OR COALESCE(p."paid", 0) <> '
+        's."total_fen" ORDER BY s."id"')]
+    problems = []
+    for ids in _chunks(suspects):
+        problems += _sale_problems(ids)
+    return problems
+
+
+def _sale_problems(ids: list[int]) -> list[Problem]:
     problems = []
     lines = {
         sale_id: (int(total), int(listed))
         for sale_id, total, listed in SaleLine.select(
             SaleLine.sale, peewee.fn.SUM(SaleLine.line_total_fen), peewee.fn.SUM(SaleLine.list_price_fen * SaleLine.qty)
-        ).group_by(SaleLine.sale).tuples()
+        ).where(SaleLine.sale.in_(ids)).group_by(SaleLine.sale).tuples()
     }
     paid = {
         sale_id: int(total)
         for sale_id, total in Payment.select(Payment.sale, peewee.fn.SUM(Payment.amount_fen))
-        .group_by(Payment.sale)
+        .where(Payment.sale.in_(ids)).group_by(Payment.sale)
         .tuples()
     }
     for sale_id, subtotal, discount, total in Sale.select(
         Sale.id, Sale.subtotal_fen, Sale.discount_fen, Sale.total_fen
-    ).tuples().iterator():
+    ).where(Sale.id.in_(ids)).order_by(Sale.id).tuples():
         line_total, listed = lines.get(sale_id, (0, 0))
         if line_total != total or listed != subtotal or subtotal - discount != total:
             problems.append(Problem("sale", f"sale {sale_id}",
@@ -122,20 +165,18 @@ def _audited() -> list[Problem]:
 def _reversals() -> list[Problem]:
     problems = []
     Original = Transaction.alias()
-    for rev_id, rev_txid, orig_id, orig_kind in (
-        Transaction.select(Transaction.id, Transaction.txid, Original.id, Original.kind)
-        .join(Original, on=(Transaction.reverses == Original.id))
-        .tuples()
-    ):
-        def entries(tx_id: int) -> list[tuple]:
-            return sorted(
-                Entry.select(Entry.account, Entry.card, Entry.unit, Entry.amount)
-                .where(Entry.transaction == tx_id)
-                .tuples()
-            )
-
-        negated = sorted((a, c, u, -x) for a, c, u, x in entries(orig_id))
-        if entries(rev_id) != negated and not _top_up_refund(orig_kind, negated, entries(rev_id)):
+    pairs = (Transaction.select(Transaction.id, Transaction.txid, Original.id, Original.kind)
+             .join(Original, on=(Transaction.reverses == Original.id)).tuples())
+    undoing = Transaction.select(Transaction.id).where(Transaction.reverses.is_null(False))
+    undone = Transaction.select(Transaction.reverses).where(Transaction.reverses.is_null(False))
+    entries: dict[int, list[tuple]] = {}  # of every reversal and what it reverses, read in one pass
+    for tx_id, *entry in (Entry.select(Entry.transaction, Entry.account, Entry.card, Entry.unit, Entry.amount)
+                          .where(Entry.transaction.in_(undoing) | Entry.transaction.in_(undone)).tuples()):
+        entries.setdefault(tx_id, []).append(tuple(entry))
+    for rev_id, rev_txid, orig_id, orig_kind in pairs:
+        negated = sorted((a, c, u, -x) for a, c, u, x in entries.get(orig_id, []))
+        reversal = sorted(entries.get(rev_id, []))
+        if reversal != negated and not _top_up_refund(orig_kind, negated, reversal):
             problems.append(Problem("reversal", f"tx {rev_txid}", "does not exactly undo what it reverses"))
     return problems
 
@@ -164,17 +205,16 @@ def _top_up_refund(kind: str, negated: list[tuple], reversal: list[tuple]) -> bo
 
 def _statuses() -> list[Problem]:
     """What the chain leaves out because a refund changes it is held to the refunds the chain has: a sale is
-    refunded, and a visit reversed, exactly when a refund reverses its transaction."""
-    Refund = Transaction.alias()
+    refunded, and a visit reversed, exactly when a refund reverses its transaction (the database picks out the rows
+    where the two disagree)."""
     problems = []
-    for model, done, word in ((Sale, "refunded", "sale"), (Visit, "reversed", "visit")):
-        refunded = (Refund.select(Refund.reverses).where(Refund.reverses.is_null(False)))
-        query = (model.select(model.id, model.status, model.transaction.in_(refunded).alias("undone"))
-                 .tuples().iterator())
-        for row_id, status, undone in query:
-            if (status == done) != bool(undone):
-                problems.append(Problem("status", f"{word} {row_id}", f"is {status} but was "
-                                        f"{'' if undone else 'not '}refunded"))
+    for table, done, word in (("sale", "refunded", "sale"), ("visit", "reversed", "visit")):
+        for row_id, status, undone in fetch_rows(
+                f'SELECT "id", "status", "undone" FROM (SELECT m."id", m."status", EXISTS (SELECT 1 FROM '
+                f'"ledger_transaction" r WHERE r."reverses_id" = m."transaction_id") AS "undone" FROM "{table}" m) x '
+                'WHERE ("status" = ?) <> "undone" ORDER BY "id"', (done,)):
+            problems.append(Problem("status", f"{word} {row_id}", f"is {status} but was "
+                                    f"{'' if undone else 'not '}refunded"))
     return problems
 
 
@@ -234,20 +274,31 @@ def _commissions() -> list[Problem]:
     return problems
 
 
-def _chains(workers: int = 1) -> list[Problem]:
-    from mms_tui.services.ledger.chain import audited_state, verify
-
-    problems = [Problem("chain", f"chain {b.chain}" + (f" link {b.seq}" if b.seq is not None else ""), b.detail)
-                if b.chain >= 0 else Problem("chain", "rows", b.detail) for b in verify(workers)]
-    return problems + [Problem("state", text.split(":", 1)[0], text.split(":", 1)[1].strip())
-                       for text in audited_state()]
-
-
-def check_ledger(workers: int = 1) -> list[Problem]:
+def check_ledger(workers: int | None = 1) -> list[Problem]:
     """Every invariant, in order; an empty list means the books hold. ``workers``: processes that verify the hash
-    chains (one per store) at once on a big database."""
+    chains (one per store) at once on a big database, while this one runs the other checks (None: the machine's
+    cores, at most :data:`MOST_WORKERS`)."""
+    from mms_tui.services.ledger.chain import verify_while
+
+    if workers is None:
+        workers = min(MOST_WORKERS, os.cpu_count() or 1)
+    broken, found = verify_while(workers, _the_books)
+    return [*(found or []),
+            *(Problem("chain", f"chain {b.chain}" + (f" link {b.seq}" if b.seq is not None else ""), b.detail)
+              if b.chain >= 0 else Problem("chain", "rows", b.detail) for b in broken)]
+
+
+#: the most helper processes ``mms check`` starts by itself (more cores than that wait on the database)
+MOST_WORKERS = 4
+
+
+def _the_books() -> list[Problem]:
+    """Every invariant but the hash chains themselves."""
+    from mms_tui.services.ledger.chain import audited_state
+
     return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_commissions(),
-            *_stock(), *_chains(workers)]
+            *_stock(), *(Problem("state", text.split(":", 1)[0], text.split(":", 1)[1].strip())
+                         for text in audited_state())]
 
 
 def _stock() -> list[Problem]:
