@@ -264,6 +264,58 @@ def test_the_report_command_runs_as_a_manager_and_keeps_them_to_their_stores(man
     assert wrong.exit_code == 1 and "A," not in wrong.output
 
 
+def _exported(tmp_path, what: str, **options) -> list[dict[str, str]]:
+    import csv
+
+    from mms_tui.services.exchange.export import export_table
+
+    target = tmp_path / f"{what}.csv"
+    export_table(what, str(target), **options)
+    with open(target, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_an_export_takes_a_region_and_keeps_a_manager_to_their_stores(managers, tmp_path):
+    """#24: `mms export` as a manager (--as) holds them to their subtree like the reports; a region or HQ exports
+    the stores below it."""
+    from mms_tui.services.base.errors import PermissionDenied
+    from mms_tui.services.exchange.export import export_table
+    from mms_tui.services.exchange.member_document import export_member
+
+    d1, _d2, _d3, d4 = managers
+    everything = {r["txid"]: r["store"] for r in _exported(tmp_path, "sales")}
+    assert sorted(everything.values()) == ["A", "A", "B", "C", "C"]
+    region = {r["txid"]: r["store"] for r in _exported(tmp_path, "sales", store="R")}
+    assert region == {t: s for t, s in everything.items() if s in ("A", "B")}
+    assert {r["txid"] for r in _exported(tmp_path, "sales", viewer=staff("mr"))} == set(region)
+    assert {r["store"] for r in _exported(tmp_path, "sales", viewer=staff("ma"), start=d1, end=d4)} == {"A"}
+    assert [r["card_no"] for r in _exported(tmp_path, "cards", viewer=staff("mr"))] == ["7700000010"]
+    assert {r["store"] for r in _exported(tmp_path, "ledger", store="HQ")} == {"A", "B", "C"}
+    for viewer, node, words in (("mr", "C", "not of 杭州店"), ("ma", "R", "not of 华东大区"),
+                                ("ca", None, "a manager must")):
+        target = tmp_path / "refused.csv"
+        with pytest.raises(PermissionDenied, match=words):
+            export_table("members", str(target), store=node, viewer=staff(viewer))
+        assert not target.exists()
+    with pytest.raises(PermissionDenied, match="a manager must"):
+        export_member("13900005555", str(tmp_path / "guo.json"), viewer=staff("ca"))
+    assert export_member("13900005555", str(tmp_path / "guo.json"), viewer=staff("ma")).rows == 1
+
+
+def test_the_export_command_runs_as_a_manager_and_keeps_them_to_their_stores(managers, desk, run, tmp_path):
+    mine = run("--db", desk.target, "export", "sales", "-", "--format", "csv", "--as", "mr", "--pin-stdin",
+               input="4321\n")
+    assert mine.exit_code == 0, mine.output
+    assert sorted(line.split(",")[2] for line in mine.stdout.splitlines()[1:]) == ["A", "A", "B"]
+    target = tmp_path / "c.csv"
+    other = run("--db", desk.target, "export", "sales", target, "--store", "C", "--as", "mr", "--pin-stdin",
+                input="4321\n")
+    assert other.exit_code == 1 and "not of 杭州店" in other.output and "Traceback" not in other.output
+    assert not target.exists()
+    wrong = run("--db", desk.target, "export", "sales", target, "--as", "mr", "--pin-stdin", input="9999\n")
+    assert wrong.exit_code == 1 and not target.exists()
+
+
 async def test_the_hq_screen_shows_a_managers_stores_and_tells_a_cashier_no(sqlite_desk):
     from textual.widgets import DataTable, Static
 

@@ -17,6 +17,7 @@ from mms_tui.cli.options import (
     period_options,
     staff_options,
     store_option,
+    viewer_options,
 )
 from mms_tui.i18n import _
 from mms_tui.services.base.text import format_money
@@ -93,11 +94,14 @@ def _import_summary(result) -> str:
                     help="File format (default: from FILE's suffix .xlsx/.jsonl/.json, else csv).")
 @click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gb18030"]),
               help="Text encoding (default: utf-8-sig for csv, so Excel reads Chinese; utf-8 for JSON).")
-@store_option("Only this store: members' home store, cards bound to it, its ledger and sales.")
+@store_option("Only this store (a region or HQ: with the stores below it): members' home store, cards bound to it, "
+              "its ledger and sales.")
 @period_options("First day (ledger, sales).", "Last day, inclusive (ledger, sales).")
+@viewer_options("a manager exports only their own store and the stores below it (of a member's data: any member).")
 @click.pass_context
 def export(ctx: click.Context, what: str, target: str, member_file: str | None, fmt: str | None,
-           encoding: str | None, store_code: str | None, start, end) -> None:
+           encoding: str | None, store_code: str | None, start, end, viewer_code: str | None,
+           pin_stdin: bool) -> None:
     """Export members, cards, the ledger, sales or price lists to FILE (or - for stdout), streamed and replaced only when
     complete; or one member's full data as JSON: mms export member PHONE [FILE|-]. Members' money is yuan
     (imports back with mms import members); ledger and sales money is fen."""
@@ -114,14 +118,16 @@ def export(ctx: click.Context, what: str, target: str, member_file: str | None, 
         raise click.ClickException(
             _("mms export {what} takes one FILE (or -), not also {extra!r}.").format(what=what, extra=member_file))
     open_database(settings_of(ctx))
+    viewer = acting_staff(viewer_code, pin_stdin) if viewer_code else None
     stdout = sys.stdout.buffer  # bytes: the export chooses its own encoding (BOM, GB18030)
     try:
         if what == "member":
-            result = export_member(target, member_file or "-", fmt=fmt, encoding=encoding, stdout=stdout)
+            result = export_member(target, member_file or "-", fmt=fmt, encoding=encoding, stdout=stdout,
+                                   viewer=viewer)
             message = _("Exported the data of member {phone} to {where}.")
         else:
             result = export_table(what, target, fmt=fmt, encoding=encoding, store=store_code, start=start,
-                                  end=end, stdout=stdout)
+                                  end=end, stdout=stdout, viewer=viewer)
             message = _("Exported {n} rows to {where}.")
     except BrokenPipeError:
         # `mms export … - | head`: the reader has gone; stop quietly like other Unix tools (Python's advice:

@@ -62,6 +62,19 @@ def staff_options(recorded: str) -> Decorator:
     return decorate
 
 
+def viewer_options(sees: str) -> Decorator:
+    """``--as CODE`` (that staff member's PIN asked on the terminal, or ``--pin-stdin``) for a command that reads
+    figures or data out: run as that staff member, held to their own stores (``sees``); without it, the trusted
+    account at this machine. The command gets ``viewer_code`` and ``pin_stdin``."""
+    def decorate(fn):
+        fn = click.option("--pin-stdin", "pin_stdin", is_flag=True,
+                          help="Read the --as staff member's PIN from standard input.")(fn)
+        return click.option("--as", "viewer_code", metavar="CODE",
+                            help=f"Run it as this staff member, whose PIN is asked (or --pin-stdin): {sees} Without "
+                                 "--as: the trusted account at this machine.")(fn)
+    return decorate
+
+
 def as_of_option(help: str) -> Decorator:
     """``--as-of YYYY-MM-DD``: the day a scheduled job acts for (``as_of``, None for today)."""
     return click.option("--as-of", "as_of", type=DAY, metavar="YYYY-MM-DD", help=help)

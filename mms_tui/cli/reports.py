@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
-from mms_tui.cli.options import format_option, period_options, store_option
+from mms_tui.cli.options import format_option, period_options, store_option, viewer_options
 from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
 
@@ -19,10 +19,7 @@ from mms_tui.i18n import _
 @click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
               help="Period of a row, where the report has one.")
 @click.option("--staff", "staff_code", metavar="CODE", help="Only this staff member (attendance, commissions).")
-@click.option("--as", "viewer_code", metavar="CODE",
-              help="Run it as this staff member, whose PIN is asked (or --pin-stdin): a manager sees only their own "
-                   "store and the stores below it. Without --as: the trusted account at this machine.")
-@click.option("--pin-stdin", "pin_stdin", is_flag=True, help="Read the --as staff member's PIN from standard input.")
+@viewer_options("a manager sees only their own store and the stores below it.")
 @format_option()
 @click.option("--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the rows to FILE instead: .xlsx a workbook, .json, .jsonl, else CSV (money in fen).")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from mms_tui.i18n import _
+from mms_tui.models import Staff
 from mms_tui.services.base.errors import DomainError, InvalidInput
 from mms_tui.services.base.files import atomic_path
 from mms_tui.services.exchange.export_formats import (
@@ -28,6 +29,7 @@ from mms_tui.services.exchange.export_formats import (
     write_xlsx,
 )
 from mms_tui.services.exchange.export_rows import PAGE_SIZE, TABLES, table_rows
+from mms_tui.services.staff.permissions import require, scoped_node
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,15 @@ class ExportResult:
 
 def export_table(name: str, target: str, *, fmt: str | None = None, encoding: str | None = None,
                  store: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
-                 stdout: IO[bytes] | None = None, page_size: int = PAGE_SIZE) -> ExportResult:
+                 stdout: IO[bytes] | None = None, page_size: int = PAGE_SIZE, viewer: Staff | None = None,
+                 ) -> ExportResult:
     """Write one export to ``target`` (a path, or '-' for ``stdout``), streaming; every option is checked before
-    anything is written, and a failure leaves no partial file."""
+    anything is written, and a failure leaves no partial file. ``store``: that store, or a region or HQ with the
+    stores below it. ``viewer``: the staff member asking (None: the trusted account at the machine), held to
+    their own subtree of the stores."""
+    if viewer is not None:
+        require(viewer, "export")
+        store = scoped_node(viewer, store)
     fmt = format_for(target, fmt)
     text_encoding = text_encoding_for(fmt, encoding)
     if fmt == "xlsx" and target == "-":
@@ -49,7 +57,7 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
     columns = TABLES[name][0] if name in TABLES else ()
     rows = table_rows(name, start=start, end=end, store=store, page_size=page_size)
     if name in PERSONAL_TABLES:
-        record_export(f"export.{name}", "members", {"target": target, "format": fmt, "store": store})
+        record_export(f"export.{name}", "members", {"target": target, "format": fmt, "store": store}, viewer)
     if fmt == "xlsx":
         try:
             with atomic_path(target) as temporary:
@@ -88,10 +96,10 @@ def export_rows(rows, target: str, title: str, *, fmt: str | None = None) -> Exp
 PERSONAL_TABLES = ("members", "cards")
 
 
-def record_export(action: str, subject: str, details: dict[str, Any]) -> None:
+def record_export(action: str, subject: str, details: dict[str, Any], viewer: Staff | None = None) -> None:
     """Who took personal data out, and where to: an audit event written before the data (PIPL). The command line
-    is the trusted account; the operating-system user who ran it is recorded. A database that cannot record it
-    (read-only) refuses the export, rather than let it leave unrecorded."""
+    is the trusted account (or the staff member it runs as); the operating-system user who ran it is recorded. A
+    database that cannot record it (read-only) refuses the export, rather than let it leave unrecorded."""
     import getpass
 
     from mms_tui.db import database_fault
@@ -102,7 +110,7 @@ def record_export(action: str, subject: str, details: dict[str, Any]) -> None:
     except (KeyError, OSError):
         user = "?"
     try:
-        record_audit(action, subject, staff=None, store=None, payload={**details, "os_user": user})
+        record_audit(action, subject, staff=viewer, store=None, payload={**details, "os_user": user})
     except Exception as exc:
         fault = database_fault(exc)
         if fault is None:

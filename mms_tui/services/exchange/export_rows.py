@@ -111,7 +111,14 @@ def _pages(make_query: Callable[[int], peewee.Query], page_size: int) -> Iterato
 class _Period:
     start: dt.datetime | None
     end: dt.datetime | None  # exclusive: the day after the last day
-    store_id: int | None
+    store_ids: list[int] | None  # the store named and the stores below it (None: every store)
+
+
+def _stores(store: str | None) -> list[int] | None:
+    """The store named (a region or HQ: with every store below it), as ids; None without one."""
+    from mms_tui.services.staff.stores import subtree
+
+    return subtree(resolve_store(store)) if store else None
 
 
 def _period(start: dt.date | None, end: dt.date | None, store: str | None) -> _Period:
@@ -122,7 +129,7 @@ def _period(start: dt.date | None, end: dt.date | None, store: str | None) -> _P
     return _Period(
         dt.datetime.combine(start, dt.time()) if start else None,
         dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) if end else None,
-        resolve_store(store).id if store else None,
+        _stores(store),
     )
 
 
@@ -132,8 +139,8 @@ def _in_period(query: peewee.Query, moment: peewee.Field, store: peewee.Field, p
         query = query.where(moment >= p.start)
     if p.end is not None:
         query = query.where(moment < p.end)
-    if p.store_id is not None:
-        query = query.where(store == p.store_id)
+    if p.store_ids is not None:
+        query = query.where(store.in_(p.store_ids))
     return query
 
 
@@ -142,11 +149,10 @@ def _in_period(query: peewee.Query, moment: peewee.Field, store: peewee.Field, p
 
 def member_rows(store: str | None = None, *, page_size: int = PAGE_SIZE) -> Iterator[Row]:
     """One row per card (a member without a card: one row, card columns empty), keys = MEMBER_COLUMNS."""
-    store_id = resolve_store(store).id if store else None
-    return _member_rows(store_id, page_size)
+    return _member_rows(_stores(store), page_size)
 
 
-def _member_rows(store_id: int | None, page_size: int) -> Iterator[Row]:
+def _member_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
     def members(last: int) -> peewee.Query:
         query = (
             Member.select(Member.id, Member.name, Member.phone, Member.gender, Member.birthday, Tier.code,
@@ -156,7 +162,7 @@ def _member_rows(store_id: int | None, page_size: int) -> Iterator[Row]:
             .where(Member.id > last)
             .order_by(Member.id)
         )
-        return query.where(Member.home_store == store_id) if store_id is not None else query
+        return query.where(Member.home_store.in_(store_ids)) if store_ids is not None else query
 
     no_card = dict.fromkeys(MEMBER_COLUMNS[MEMBER_COLUMNS.index("card_no"):])
     for page in _pages(members, page_size):
@@ -190,11 +196,10 @@ def _member_rows(store_id: int | None, page_size: int) -> Iterator[Row]:
 
 def card_rows(store: str | None = None, *, page_size: int = PAGE_SIZE) -> Iterator[Row]:
     """One row per card with its member and cached balances (money in fen). ``store``: cards bound to it."""
-    store_id = resolve_store(store).id if store else None
-    return _card_rows(store_id, page_size)
+    return _card_rows(_stores(store), page_size)
 
 
-def _card_rows(store_id: int | None, page_size: int) -> Iterator[Row]:
+def _card_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
     def cards(last: int) -> peewee.Query:
         query = (
             Card.select(Card.id, Card.card_no, Card.reader_uid, Card.barcode, CardType.code, CardType.kind,
@@ -206,7 +211,7 @@ def _card_rows(store_id: int | None, page_size: int) -> Iterator[Row]:
             .where(Card.id > last)
             .order_by(Card.id)
         )
-        return query.where(Card.store == store_id) if store_id is not None else query
+        return query.where(Card.store.in_(store_ids)) if store_ids is not None else query
 
     for page in _pages(cards, page_size):
         for (_id, card_no, uid, barcode, ctype, kind, status, phone, name, principal, bonus, points, visits,

@@ -39,6 +39,7 @@ from mms_tui.services.exchange.export import ExportResult, record_export
 from mms_tui.services.exchange.export_formats import text_encoding_for, write_target
 from mms_tui.services.exchange.export_rows import Row, iso_date, iso_moment
 from mms_tui.services.members.attributes import field_values, tags_of
+from mms_tui.services.staff.permissions import require
 
 
 def member_document(phone: str) -> dict[str, Any]:
@@ -176,14 +177,17 @@ def member_document(phone: str) -> dict[str, Any]:
 
 
 def export_member(phone: str, target: str = "-", *, fmt: str | None = None, encoding: str | None = None,
-                  stdout: IO[bytes] | None = None) -> ExportResult:
-    """One member's data as a pretty JSON document (the answer to a data-access request)."""
+                  stdout: IO[bytes] | None = None, viewer: Staff | None = None) -> ExportResult:
+    """One member's data as a pretty JSON document (the answer to a data-access request). ``viewer``: the staff
+    member asking (None: the trusted account at the machine); members are the whole chain's, so any manager may."""
+    if viewer is not None:
+        require(viewer, "export")
     if fmt not in (None, "json"):
         raise InvalidInput(_("One member's data is exported as JSON only."))
     text_encoding = text_encoding_for("json", encoding)
     document = member_document(phone)
     member = Member.get(Member.phone == normalise_phone(phone))
-    record_export("export.member", f"member:{member.id}", {"target": target})
+    record_export("export.member", f"member:{member.id}", {"target": target}, viewer)
     body = json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n"
 
     def write(out: IO[bytes]) -> int:

@@ -21,9 +21,8 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 
 from mms_tui.i18n import N_, _
-from mms_tui.models import Staff, Store
-from mms_tui.services.base.errors import InvalidInput, PermissionDenied
-from mms_tui.services.base.resolve import resolve_store
+from mms_tui.models import Staff
+from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.bookings import bookings
@@ -36,7 +35,7 @@ from mms_tui.services.reports.settlement import settlement
 from mms_tui.services.reports.staff_time import attendance
 from mms_tui.services.reports.stock import low_stock, stock, stock_moves, stock_take
 from mms_tui.services.reports.stores import stores
-from mms_tui.services.staff.permissions import has_role, in_store_scope, require
+from mms_tui.services.staff.permissions import require, scoped_node
 
 #: name → (one-line description, function)
 REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
@@ -76,22 +75,6 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
                       "clock-outs"), attendance),
 }
-
-def scoped_node(viewer: Staff, store: str | None) -> str | None:
-    """The node ``viewer`` may report on: the one named if it lies in their scope (an admin's: the chain), their
-    own store without one; anything else is refused, naming it."""
-    if has_role(viewer, "admin"):
-        return store
-    if viewer.store_id is None:
-        raise PermissionDenied(_("{name} belongs to no store, so sees no store's figures.").format(name=viewer.name))
-    if not store:
-        return Store.get_by_id(viewer.store_id).code
-    node = resolve_store(store)
-    if not in_store_scope(viewer, node.id):
-        raise PermissionDenied(_("{name} sees the figures of {own} and the stores below it, not of {other}.").format(
-            name=viewer.name, own=Store.get_by_id(viewer.store_id).name, other=node.name))
-    return node.code
-
 
 #: the reports that take --staff (one staff member)
 STAFF_REPORTS = ("attendance", "commissions", "service")

@@ -8,10 +8,11 @@ calls :func:`require`, so no entry point can skip a check.
 from __future__ import annotations
 
 from mms_tui.i18n import N_, _
-from mms_tui.models import Staff
+from mms_tui.models import Staff, Store
 from mms_tui.services.base.errors import (
     PermissionDenied,
 )
+from mms_tui.services.base.resolve import resolve_store
 from mms_tui.services.base.sql import fetch_rows
 
 ROLE_RANK = {"cashier": 0, "manager": 1, "admin": 2}
@@ -36,6 +37,7 @@ PERMISSIONS: dict[str, str] = {
     "attendance.correct": "manager",  # correct, take away or add staff punches (of their own store: in_store_scope)
     "roster.edit": "manager",  # set staff rosters and their exceptions (of their own store)
     "reports.read": "manager",  # run the reports and see the stores' figures (of their own subtree: in_store_scope)
+    "export": "manager",  # take members, cards, the ledger, sales or a member's data out to a file (of their subtree)
     "audit.read": "manager",  # list the audited events (of their own store: may_see_store)
     "stores.manage": "admin",  # add, rename, move and close stores
     "stores.edit": "manager",  # a store's address, phone and receipt header (a manager: their own stores)
@@ -103,3 +105,19 @@ def may_work_at(staff: Staff, store_id: int) -> bool:
     """Whether ``staff`` may work a desk opened for ``store_id``: admins anywhere, everyone else at their own
     store. An account bound to no store (made before staff were bound to stores) is not held to one."""
     return staff.store_id is None or in_store_scope(staff, store_id)
+
+
+def scoped_node(viewer: Staff, store: str | None) -> str | None:
+    """The node of the store tree ``viewer`` may see the figures of (a report, an export): the one named if it lies
+    in their scope (an admin's: the chain), their own store without one; anything else is refused, naming it."""
+    if has_role(viewer, "admin"):
+        return store
+    if viewer.store_id is None:
+        raise PermissionDenied(_("{name} belongs to no store, so sees no store's figures.").format(name=viewer.name))
+    if not store:
+        return Store.get_by_id(viewer.store_id).code
+    node = resolve_store(store)
+    if not in_store_scope(viewer, node.id):
+        raise PermissionDenied(_("{name} sees the figures of {own} and the stores below it, not of {other}.").format(
+            name=viewer.name, own=Store.get_by_id(viewer.store_id).name, other=node.name))
+    return node.code
