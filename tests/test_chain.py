@@ -376,6 +376,20 @@ def test_a_sale_after_shanghais_midnight_is_the_day_before_in_urumqi(two_zones, 
     assert check_ledger() == []
 
 
+def test_an_export_by_days_takes_each_stores_own_days(two_zones, today, tmp_path):
+    """--from/--to of the ledger and sales exports are the store's calendar days, as in the reports: a sale at
+    00:30 in Shanghai (16:30 UTC the day before) is that day's; Urumqi's at the same moment the day before's."""
+    desk = two_zones
+    day = today - dt.timedelta(days=5)
+    with clock.pinned(dt.datetime.combine(day, dt.time(0, 30))):
+        checkout(None, ["HAIR"], [("cash", 8_800)], desk.admin, "s-sh", store="SH")
+        checkout(None, ["SPA"], [("cash", 49_800)], desk.admin, "s-uru", store="URU")
+    before = day - dt.timedelta(days=1)
+    for what in ("sales", "ledger"):
+        assert {r["txid"] for r in _exported(tmp_path, what, start=day, end=day)} == {"s-sh"}, what
+        assert {r["txid"] for r in _exported(tmp_path, what, start=before, end=before)} == {"s-uru"}, what
+
+
 def test_a_desk_serving_a_store_speaks_its_zone(two_zones):
     from zoneinfo import ZoneInfo
 

@@ -109,8 +109,8 @@ def _pages(make_query: Callable[[int], peewee.Query], page_size: int) -> Iterato
 
 @dataclass(frozen=True)
 class _Period:
-    start: dt.datetime | None
-    end: dt.datetime | None  # exclusive: the day after the last day
+    start: dt.date | None  # the first and last days, inclusive: each store's own calendar days
+    end: dt.date | None
     store_ids: list[int] | None  # the store named and the stores below it (None: every store)
 
 
@@ -126,19 +126,19 @@ def _period(start: dt.date | None, end: dt.date | None, store: str | None) -> _P
     checked_day(end)
     if start and end and start > end:
         raise InvalidInput(_("The period starts after it ends ({start} > {end}).").format(start=start, end=end))
-    return _Period(
-        dt.datetime.combine(start, dt.time()) if start else None,
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time()) if end else None,
-        _stores(store),
-    )
+    return _Period(start, end, _stores(store))
 
 
-def _in_period(query: peewee.Query, moment: peewee.Field, store: peewee.Field, p: _Period) -> peewee.Query:
-    """``query`` narrowed to the period's days (inclusive) and store; successive ``where`` calls are ANDed."""
+def _in_period(query: peewee.Query, store: peewee.Field, p: _Period) -> peewee.Query:
+    """``query`` (of transactions) narrowed to the period's days, inclusive — the store's calendar day of each
+    (``Transaction.local_day``), as the reports count them — and to its stores; ``where`` calls are ANDed."""
+    # (with a moment two days wider on each side, which any zone's day lies within: the index on created_at)
     if p.start is not None:
-        query = query.where(moment >= p.start)
+        query = query.where((Transaction.local_day >= p.start)
+                            & (Transaction.created_at >= p.start - dt.timedelta(days=2)))
     if p.end is not None:
-        query = query.where(moment < p.end)
+        query = query.where((Transaction.local_day <= p.end)
+                            & (Transaction.created_at < p.end + dt.timedelta(days=3)))
     if p.store_ids is not None:
         query = query.where(store.in_(p.store_ids))
     return query
@@ -247,7 +247,7 @@ def _ledger_rows(p: _Period, page_size: int) -> Iterator[Row]:
             .where(Transaction.id > last)
             .order_by(Transaction.id)
         )
-        return _in_period(query, Transaction.created_at, Transaction.store, p)
+        return _in_period(query, Transaction.store, p)
 
     for page in _pages(transactions, page_size):
         entries: dict[int, list[tuple]] = defaultdict(list)
@@ -289,7 +289,7 @@ def _sale_rows(p: _Period, page_size: int) -> Iterator[Row]:
             .where(Sale.id > last)
             .order_by(Sale.id)
         )
-        return _in_period(query, Transaction.created_at, Sale.store, p)
+        return _in_period(query, Sale.store, p)
 
     for page in _pages(sales, page_size):
         ids = [s[0] for s in page]
