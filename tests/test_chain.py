@@ -376,6 +376,32 @@ def test_a_sale_after_shanghais_midnight_is_the_day_before_in_urumqi(two_zones, 
     assert check_ledger() == []
 
 
+def test_reports_of_moments_count_each_stores_own_days(two_zones, today):
+    """The reports that count moments (cards issued, shifts, commissions, bookings, messages…) cut each store's
+    days at its own midnight, as the turnover does, whichever zone the process reporting runs in: cards issued at
+    00:30 Shanghai time are Shanghai's that day and Urumqi's the evening before."""
+    desk = two_zones
+    day = today - dt.timedelta(days=5)
+    before = day - dt.timedelta(days=1)
+    member = register_member("郭靖", "13900005555", desk.cashier, "r-guo").member_id
+    with clock.pinned(dt.datetime.combine(day, dt.time(0, 30))):
+        issue_card(member, "SV", desk.admin, "i-sh", card_no="7700000020", store="SH")
+        issue_card(member, "V10", desk.admin, "i-uru", card_no="7700000021", store="URU")
+
+    def issued(on, store=None) -> dict[str, int]:
+        return {r["card_type"]: r["issued"] for r in run_report("cards", on, on, store) if r["issued"]}
+
+    for served in (None, "URU"):  # a process of the chain's zone, and one serving Urumqi
+        clock.serve_store(served)
+        try:
+            sv, v10 = (CardType.get(CardType.code == code).name for code in ("SV", "V10"))
+            assert issued(day) == {sv: 1} and issued(before) == {v10: 1}, served
+            assert issued(day, "SH") == {sv: 1} and issued(before, "URU") == {v10: 1}, served
+            assert issued(day, "URU") == {} and issued(before, "SH") == {}, served
+        finally:
+            clock.serve_store(None)
+
+
 def test_an_export_by_days_takes_each_stores_own_days(two_zones, today, tmp_path):
     """--from/--to of the ledger and sales exports are the store's calendar days, as in the reports: a sale at
     00:30 in Shanghai (16:30 UTC the day before) is that day's; Urumqi's at the same moment the day before's."""

@@ -84,7 +84,7 @@ def cards(p: Period, by: str = "day") -> Iterator[Row]:
     active = Card.status == "active"
     # an active card past its end date counts as expired; the desk refuses it the same way
     lapsed = active & (Card.valid_until < p.end)
-    issued = (Card.issued_at >= p.start_dt) & (Card.issued_at < p.end_dt)
+    issued = p.during(Card.issued_at, Card.store)
     ending = active & (Card.valid_until >= p.end) & (Card.valid_until <= soon)
     query = Card.select(Card.card_type, Card.status, peewee.fn.COUNT(Card.id), count_if(lapsed), count_if(issued),
                         count_if(ending)).group_by(Card.card_type, Card.status)
@@ -110,8 +110,7 @@ def tiers(p: Period, by: str = "day") -> Iterator[Row]:
     )
     upgrades: dict[str, int] = defaultdict(int)
     events = AuditEvent.select(AuditEvent.payload).where(
-        (AuditEvent.action == "member.tier_up") & (AuditEvent.created_at >= p.start_dt)
-        & (AuditEvent.created_at < p.end_dt)
+        (AuditEvent.action == "member.tier_up") & p.during(AuditEvent.created_at, AuditEvent.store)
     )
     events = p.of_stores(events, AuditEvent.store)
     for (payload,) in events.tuples().iterator():

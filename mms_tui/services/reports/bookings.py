@@ -46,7 +46,7 @@ def _row(kind: str, code: str, name: str, **figures: object) -> Row:
 
 def bookings(p: Period, by: str = "day") -> Iterator[Row]:
     days = [p.start + dt.timedelta(days=i) for i in range((p.end - p.start).days + 1)]
-    in_period = (Booking.start >= p.start_dt) & (Booking.start < p.end_dt)
+    in_period = p.during(Booking.start, Booking.store)
     stores = p.at_stores(Booking.store)
     if stores is not None:
         in_period &= stores
@@ -64,7 +64,7 @@ def bookings(p: Period, by: str = "day") -> Iterator[Row]:
         booked[b.staff_id] += _minutes(b.start, b.end)
         if b.room_id is not None:
             room_booked[b.room_id] += _minutes(b.start, b.end)
-    in_classes = (ClassSession.start >= p.start_dt) & (ClassSession.start < p.end_dt) & (
+    in_classes = p.during(ClassSession.start, ClassSession.store) & (
         ClassSession.cancelled == False)  # noqa: E712
     class_stores = p.at_stores(ClassSession.store)
     if class_stores is not None:

@@ -16,7 +16,7 @@ from mms_tui.services.reports.period import Period, Row, count_if
 def commissions(p: Period, by: str = "day", staff: str | None = None) -> Iterator[Row]:
     """One row per staff member with commission rows in the period (at its stores), by staff code; ``staff``: only
     that staff member. ``by`` is not used: the rows are per staff member."""
-    where = (Commission.created_at >= p.start_dt) & (Commission.created_at < p.end_dt)
+    where = p.during(Commission.created_at, Commission.store)
     stores = p.at_stores(Commission.store)
     if stores is not None:
         where &= stores

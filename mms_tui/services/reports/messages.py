@@ -25,7 +25,7 @@ def messages(p: Period, by: str = "day") -> Iterator[Row]:
                                  "-")
     query = (Message.select(channel, Message.trigger, Message.state, peewee.fn.COUNT(Message.id),
                             peewee.fn.SUM(Message.sms_parts))
-             .where((Message.created_at >= p.start_dt) & (Message.created_at < p.end_dt))
+             .where(p.during(Message.created_at, Message.store))
              .group_by(channel, Message.trigger, Message.state))
     query = p.of_stores(query, Message.store)
     table: dict[tuple[str, str], dict[str, int]] = {}
@@ -44,7 +44,7 @@ def campaigns(p: Period, by: str = "day") -> Iterator[Row]:
     """Each campaign confirmed in the period: what went, and what the members it reached did afterwards."""
     days = load_rules().messages.results_days
     query = (Campaign.select(Campaign, Staff.code).join(Staff)
-             .where((Campaign.created_at >= p.start_dt) & (Campaign.created_at < p.end_dt))
+             .where(p.during(Campaign.created_at, Campaign.store))
              .order_by(Campaign.created_at, Campaign.id))
     query = p.of_stores(query, Campaign.store)
     for c in query:
@@ -87,7 +87,7 @@ def tickets(p: Period, by: str = "day") -> Iterator[Row]:
             "overdue": 0})
 
     opened = (Ticket.select(Ticket.assigned_to, Ticket.created_at, Ticket.first_answer_at, Ticket.closed_at)
-              .where((Ticket.created_at >= p.start_dt) & (Ticket.created_at < p.end_dt)))
+              .where(p.during(Ticket.created_at, Ticket.store)))
     for staff_id, created, answered, closed in p.of_stores(opened, Ticket.store).tuples():
         r = row(staff_id)
         r["opened"] += 1

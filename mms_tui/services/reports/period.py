@@ -4,13 +4,17 @@ under a condition, the stored moment cut to its quarter hour, days into weeks an
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.db import is_sqlite
 from mms_tui.i18n import _
 from mms_tui.models import (
+    Store,
     Transaction,
 )
 from mms_tui.services.base.errors import InvalidInput
@@ -39,6 +43,39 @@ class Period:
     def end_dt(self) -> dt.datetime:
         return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time())
 
+    def during(self, column: peewee.Field, store: peewee.Field) -> peewee.Expression:
+        """``column`` (a stored moment) within the period's days, each row's days those of its store (``store``:
+        the row's store column) — a store's own zone, else the chain's — as the transactions' ``local_day``
+        counts them, whatever zone this process runs in; rows of no store, the chain's days. When every store
+        concerned keeps this process's zone this is one plain range, the index's."""
+        from mms_tui.services.base.config import get_config
+
+        chain = get_config("time_zone") or clock.zone_name()
+        zones = {sid: zone or chain for sid, zone in Store.select(Store.id, Store.time_zone).tuples()
+                 if self.store_ids is None or sid in self.store_ids}
+        if self.store_ids is None:
+            zones[None] = chain  # (rows of no store)
+        if set(zones.values()) <= {clock.zone_name()}:
+            return (column >= self.start_dt) & (column < self.end_dt)
+        by_zone: dict[str, list[int | None]] = {}
+        for sid, zone in zones.items():
+            by_zone.setdefault(zone, []).append(sid)
+        if len(by_zone) == 1:
+            return self._between(column, next(iter(by_zone)))
+        where = []
+        for zone, sids in sorted(by_zone.items()):
+            ids = sorted(sid for sid in sids if sid is not None)
+            at = store.in_(ids) if ids else None
+            if None in sids:
+                at = store.is_null() if at is None else (at | store.is_null())
+            where.append(at & self._between(column, zone))
+        return functools.reduce(operator.or_, where)
+
+    def _between(self, column: peewee.Field, zone: str) -> peewee.Expression:
+        """The period's days in ``zone``, as aware moments (the column converts them to UTC)."""
+        tz = clock.parse_zone(zone)
+        return (column >= self.start_dt.replace(tzinfo=tz)) & (column < self.end_dt.replace(tzinfo=tz))
+
     def at_stores(self, column: peewee.Field) -> peewee.Expression | None:
         """``column`` (a store foreign key) within the period's stores; None for the whole chain. One store is
         said with ``=``, so a single store's report reads its indexes as it always did."""
@@ -59,8 +96,7 @@ class Period:
 
     def tx_filter(self) -> peewee.Expression:
         """Transactions of any kind made in the period (at its stores), by their timestamp."""
-        where = (Transaction.created_at >= self.start_dt) & (Transaction.created_at < self.end_dt)
-        return self._at_tx_stores(where)
+        return self._at_tx_stores(self.during(Transaction.created_at, Transaction.store))
 
     def kind_filter(self, *kinds: str) -> peewee.Expression:
         """Transactions of these kinds made in the period (at its stores). Said by the store's calendar day,

@@ -195,7 +195,7 @@ def shifts(p: Period, by: str = "day") -> Iterator[Row]:
     from mms_tui.services.ledger.tenders import MONEY_TENDERS
     from mms_tui.services.money.shifts import shift_summary
 
-    query = p.of_stores(Shift.select().where((Shift.opened_at >= p.start_dt) & (Shift.opened_at < p.end_dt)),
+    query = p.of_stores(Shift.select().where(p.during(Shift.opened_at, Shift.store)),
                         Shift.store)
     for shift in query.order_by(Shift.opened_at, Shift.id):
         summary = shift_summary(shift)
