@@ -377,14 +377,15 @@ def bulk_insert(model: type[peewee.Model], fields: Sequence[str], rows: Sequence
             for row in rows:
                 for i, f in moments:
                     row[i] = f.db_value(row[i])
-        database.cursor().executemany(_sqlite_insert(model, fields), rows)
+        with peewee.__exception_wrapper__:  # a refused row raises peewee's IntegrityError, as a save would
+            database.cursor().executemany(_sqlite_insert(model, fields), rows)
         return
     _copy_rows(model, fields, rows)
 
 
 #: COPY's text format: a backslash, tab, newline or carriage return inside a value is escaped
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_COPY_CHUNK = 50_000
+_COPY_PART = 500
 
 
 def _copy_text(value: object) -> str:
@@ -397,22 +398,69 @@ def _copy_text(value: object) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
-def _copy_rows(model: type[peewee.Model], fields: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """``COPY`` the rows in on PostgreSQL (psycopg2's ``copy_expert``), in chunks so a big load never holds its
-    whole text in memory at once."""
-    import io
+def _copy_converter(field: peewee.Field) -> Callable[[object], str]:
+    """How one column's values become COPY text, chosen once per column: ``db_value`` then :func:`_copy_text` —
+    with a short way round for the values most columns hold (None; an int in a plain integer column; a str in a plain
+    text column; a date in a date column; a wall-clock moment in a Moment column, put in UTC as ``Moment`` does),
+    giving what the long way would; anything else takes the long way."""
+    from mms_tui.models.base import Moment
 
+    def long_way(value: object) -> str:
+        return _copy_text(field.db_value(value))
+
+    target = field.rel_field if isinstance(field, peewee.ForeignKeyField) else field
+    kind = type(target)
+    plain = kind.db_value is peewee.Field.db_value
+    if plain and isinstance(target, peewee.IntegerField | peewee.AutoField) and kind.adapt is peewee.IntegerField.adapt:
+        def integer(value: object) -> str:
+            return str(value) if type(value) is int else "\\N" if value is None else long_way(value)
+        return integer
+    if plain and kind in (peewee.CharField, peewee.TextField):
+        escapes = _COPY_ESCAPES
+
+        def text(value: object) -> str:
+            return value.translate(escapes) if type(value) is str else "\\N" if value is None else long_way(value)
+        return text
+    if plain and kind is peewee.DateField:
+        def date(value: object) -> str:
+            return value.isoformat() if type(value) is dt.date else "\\N" if value is None else long_way(value)
+        return date
+    if kind is Moment:
+        to_utc = clock.to_utc
+
+        def moment(value: object) -> str:
+            if type(value) is dt.datetime:
+                return to_utc(value).isoformat()
+            return "\\N" if value is None else long_way(value)
+        return moment
+    return long_way
+
+
+class _CopyStream:
+    """The rows as COPY text, made a few thousand rows at a time as psycopg2 reads it: the server stores one part
+    while the next is being written, and the whole text is never held at once."""
+
+    def __init__(self, converters: Sequence[Callable[[object], str]], rows: Sequence[Sequence[object]]) -> None:
+        self.converters, self.rows, self.at = converters, rows, 0
+
+    def read(self, _size: int = -1) -> str:
+        rows, start = self.rows, self.at
+        if start >= len(rows):
+            return ""
+        self.at = start + _COPY_PART
+        converters = self.converters
+        return "".join(["\t".join([convert(value) for convert, value in zip(converters, row, strict=True)]) + "\n"
+                        for row in rows[start:start + _COPY_PART]])
+
+
+def _copy_rows(model: type[peewee.Model], fields: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """``COPY`` the rows in on PostgreSQL (psycopg2's ``copy_expert``), their text made as it is sent."""
     meta = model._meta
     model_fields = [meta.fields[name] for name in fields]
     columns = ", ".join(f'"{f.column_name}"' for f in model_fields)
     statement = f'COPY "{meta.table_name}" ({columns}) FROM STDIN'
-    cursor = database.cursor()
-    for start in range(0, len(rows), _COPY_CHUNK):
-        text = "".join(
-            "\t".join(_copy_text(f.db_value(value)) for f, value in zip(model_fields, row, strict=True)) + "\n"
-            for row in rows[start:start + _COPY_CHUNK]
-        )
-        cursor.copy_expert(statement, io.StringIO(text))
+    with peewee.__exception_wrapper__:
+        database.cursor().copy_expert(statement, _CopyStream([_copy_converter(f) for f in model_fields], rows))
 
 
 @contextmanager
@@ -421,9 +469,11 @@ def indexes_rebuilt_after(models: Sequence[type[peewee.Model]]) -> Iterator[None
 
     Loading a million rows into an empty table and indexing it once is several times faster than keeping a dozen
     B-trees in order row by row. Unique indexes are rebuilt too, so a duplicate that slipped through fails the
-    whole transaction; primary keys stay. On SQLite other connections keep reading the committed state, with its
-    indexes; on PostgreSQL dropping an index locks its table until commit, so other connections wait for these
-    tables (use it on a first load, never beside open desks). Queries made meanwhile by the caller on these tables
+    whole transaction; primary keys stay. On PostgreSQL the tables' foreign keys go too and come back the same way,
+    each checking every row in one pass instead of one look-up per row loaded (a row pointing nowhere fails the
+    whole transaction). On SQLite other connections keep reading the committed state, with its indexes; on
+    PostgreSQL dropping an index locks its table until commit, so other connections wait for these tables (use it
+    on a first load, never beside open desks). Queries made meanwhile by the caller on these tables
     scan them: use only by id.
     """
     saved: list[str] = []
@@ -444,8 +494,15 @@ def indexes_rebuilt_after(models: Sequence[type[peewee.Model]]) -> Iterator[None
         for name, sql in found:
             saved.append(sql)
             database.execute_sql(f'DROP INDEX "{name}"')
-    yield  # on an exception the caller's rollback brings the indexes back
-    for sql in saved:
+        if not is_sqlite():  # its foreign keys: one trigger look-up per row loaded, several times the COPY itself
+            for name, definition in database.execute_sql(
+                    "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_class t ON t.oid = "
+                    "c.conrelid WHERE c.contype = 'f' AND t.relname = %s AND t.relnamespace = "
+                    "to_regnamespace(current_schema()) ORDER BY c.conname", (table,)).fetchall():
+                saved.append(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
+                database.execute_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+    yield  # on an exception the caller's rollback brings the indexes (and foreign keys) back
+    for sql in saved:  # a foreign key added back checks every row in one pass: a row pointing nowhere fails it
         database.execute_sql(sql)
 
 

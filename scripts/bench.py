@@ -310,7 +310,8 @@ def raw_rows_floor(imported: Path, folder: Path) -> float:
 def copy_rows_floor(url: str, floor_url: str) -> float:
     """PostgreSQL's floor: the rows the import wrote (members, cards, ledger entries) copied out with ``COPY`` and
     timed going back in with ``COPY`` into the same schema made afresh by mms init, the same way (one transaction,
-    those tables' indexes dropped first and built at the end)."""
+    those tables' indexes and foreign keys dropped first and made again at the end, as db.indexes_rebuilt_after
+    does for the import)."""
     import io
 
     import psycopg2
@@ -340,14 +341,21 @@ def copy_rows_floor(url: str, floor_url: str) -> float:
         cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename IN "
                     "%s AND indexname NOT LIKE '%%_pkey'", (tables,))
         indexes = cur.fetchall()
+        cur.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE contype = 'f' AND conrelid::regclass::text IN %s", (tables,))
+        foreign_keys = cur.fetchall()
         start = time.perf_counter()
         for name, _definition in indexes:
             cur.execute(f'DROP INDEX "{name}"')
+        for table, name, _definition in foreign_keys:
+            cur.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
         for table in tables:
             dumped[table].seek(0)
             cur.copy_expert(f'COPY "{table}" FROM STDIN', dumped[table])
         for _name, definition in indexes:
             cur.execute(definition)
+        for table, name, definition in foreign_keys:
+            cur.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
         target.commit()
         seconds = time.perf_counter() - start
     source.close()
