@@ -141,9 +141,11 @@ def test_demo_builds_a_consistent_database_and_reuses_it(run, tmp_path):
     assert Config.get_or_none(Config.key == "demo_login") is not None
     from mms_tui.services.loyalty.rules_store import load_rules
 
-    rules = load_rules()  # a new user sees the loyalty features at work: 满300减50, gifts for points, a birthday cake
-    assert [p.code for p in rules.promotions] == ["MJ300", "SPRING"]
-    assert [g.code for g in rules.points.gifts] == ["TOWEL", "CAKE"] and rules.birthday.gift == "CAKE"
+    rules = load_rules()  # a new user sees the loyalty features at work: 满300减50, gifts for points (a ¥10 coupon
+    # among them), a birthday cake
+    assert [p.code for p in rules.promotions] == ["MJ300", "SPRING", "CASH10"]
+    assert [(g.code, g.coupon) for g in rules.points.gifts] == [("TOWEL", None), ("CASH10", "CASH10"), ("CAKE", None)]
+    assert rules.birthday.gift == "CAKE"
     again = run("--db", db, "demo", "--members", "5", "--no-tui")
     assert again.exit_code == 0 and "Using the demo database" in again.output
     connect(db)

@@ -7,6 +7,7 @@ and ``main``; each command group lives in its own module:
     members    lookup, family, members erase
     exchange   import, export, cards print
     reports    report
+    money      topup batch
     loyalty    rules, points expire, tiers review, coupons
     catalogue  products, cardtypes
     ops        check, backup, restore, doctor, upgrade, migrate-to
@@ -37,6 +38,7 @@ from mms_tui.cli import (
     loyalty,
     members,
     messages,
+    money,
     ops,
     reports,
     serve,
@@ -115,6 +117,7 @@ for _command in (
     members.lookup, members.family_group, members.members_group,
     exchange.import_, exchange.export, exchange.cards_group,
     reports.report,
+    money.topup_group,
     loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
     catalogue.products_group, catalogue.cardtypes_group, catalogue.prices_group, catalogue.categories_group,
     ops.check, ops.backup, ops.restore, ops.doctor, ops.upgrade, ops.migrate_to,

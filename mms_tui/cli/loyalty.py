@@ -1,5 +1,5 @@
-"""Loyalty: ``mms rules`` (the rules document in and out), ``mms points expire``, ``mms tiers review`` (daily
-from cron) and ``mms coupons`` (issue and list)."""
+"""Loyalty: ``mms rules`` (the rules document in and out), ``mms points gifts|gift|expire``, ``mms tiers
+review`` (daily from cron) and ``mms coupons`` (issue and list)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from mms_tui.cli.options import (
     file_or_stdio_argument,
     format_option,
     staff_options,
+    store_option,
 )
 from mms_tui.cli.output import MACHINE_FORMATS, write_rows
 from mms_tui.i18n import _, ngettext
@@ -91,12 +92,52 @@ def rules_import(ctx: click.Context, file: str, fmt: str | None, dry_run: bool, 
 
 @click.group("points")
 def points_group() -> None:
-    """Points: expire what is due, oldest first (mms points expire, daily from cron).
+    """Points: the gift catalogue, a gift for points (积分兑换, a coupon too), and expiry (daily from cron).
 
     \b
+    mms points gifts                     # what points buy: gifts, and coupons (积分兑换现金券)
+    mms points gift 88001234 CASH10      # card 88001234 takes gift CASH10 for its points
     mms points expire                    # today, as the rules' points.expire_months say
     mms points expire --as-of 2025-01-01 --dry-run
     """
+
+
+@points_group.command("gifts")
+@format_option()
+@click.pass_context
+def points_gifts(ctx: click.Context, fmt: str) -> None:
+    """The points catalogue in force (the rules' points.gifts), cheapest first: a gift that is a coupon names its
+    promotion and how many days the coupon stays valid."""
+    from mms_tui.services.loyalty.points import gift_catalogue
+
+    open_database(settings_of(ctx))
+    write_rows(({"code": g.code, "name": g.name, "points": g.points, "coupon": g.coupon or "",
+                 "valid_days": g.valid_days or ""} for g in gift_catalogue()), fmt)
+
+
+@points_group.command("gift")
+@click.argument("card", metavar="CARD")
+@click.argument("gift", metavar="GIFT")
+@click.option("--txid", metavar="ID", help="Operation id: the same id again returns the first result.")
+@store_option("The store that gives it (default: the desk's store, else that of --staff).")
+@staff_options("Staff member who gives it.")
+@format_option()
+@click.pass_context
+def points_gift(ctx: click.Context, card: str, gift: str, txid: str | None, store_code: str | None,
+                staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
+    """Give GIFT from the points catalogue for its points, taken from CARD (a card number), oldest points first.
+    A gift that is a coupon issues it to the card's member. A refund (at the desk) gives the points back and
+    withdraws an unused coupon."""
+    from mms_tui.services.ledger.operations import new_txid
+    from mms_tui.services.loyalty.points import redeem_gift
+
+    settings = settings_of(ctx)
+    open_database(settings)
+    done = redeem_gift(card, gift, acting_staff(staff_code, pin_stdin), txid or new_txid(),
+                       store=store_code or settings.store)
+    write_rows([{"txid": done.txid, "card_no": done.card_no, "gift": done.gift_code, "name": done.gift_name,
+                 "points": done.points, "points_after": done.points_after, "coupon": done.coupon_code or "",
+                 "valid_until": done.coupon_valid_until or ""}], fmt)
 
 
 @points_group.command("expire")

@@ -99,6 +99,12 @@ def store_option(help: str) -> Decorator:
     return click.option("--store", "store_code", metavar="CODE", help=help)
 
 
+def read_encoding_option() -> Decorator:
+    """``--encoding`` of a file read in (``encoding``): auto (UTF-8, else GB18030) or a codec name."""
+    return click.option("--encoding", default="auto", show_default=True,
+                        help="The file's encoding: auto, utf-8 or gb18030.")
+
+
 def yes_option() -> Decorator:
     """``--yes`` for a command that asks before it replaces or erases (see :func:`mms_tui.cli.common.confirm`)."""
     return click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
-from mms_tui.cli.options import format_option, staff_options
+from mms_tui.cli.options import format_option, read_encoding_option, staff_options
 from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
 
@@ -62,8 +62,7 @@ def _print_lines(result, fmt: str) -> None:
 item_option = click.option("--item", "items", multiple=True, metavar="CODE:QTY[:COST]",
                            help="A product (code or barcode), its quantity and, on a receipt, its unit cost in yuan; "
                                 "repeatable.")
-encoding_option = click.option("--encoding", default="auto", show_default=True,
-                               help="The file's encoding: auto, utf-8 or gb18030.")
+encoding_option = read_encoding_option()
 
 
 @stock_group.command("levels")

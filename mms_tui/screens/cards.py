@@ -294,5 +294,10 @@ class GiftScreen(OperationDialog):
         return partial(redeem_gift, self.card_no, option.id, self.app.staff, self.txid, store=self.app.settings.store)
 
     def succeeded(self, result) -> str:
+        if result.coupon_code:
+            return _("✓ {gift} for {points} points: coupon {code}, valid until {date}; {left} points left on "
+                     "{card}.").format(gift=result.gift_name, points=result.points, code=result.coupon_code,
+                                       date=result.coupon_valid_until or "-", left=result.points_after,
+                                       card=result.card_no)
         return _("✓ {gift} given for {points} points; {left} left on {card}.").format(
             gift=result.gift_name, points=result.points, left=result.points_after, card=result.card_no)

@@ -57,7 +57,7 @@ def read_stock_lines(path: str | Path, encoding: str = "auto", *, with_cost: boo
                     raise InvalidInput(_("the cost cannot be negative"))
             except InvalidInput as exc:
                 where = (_("row {n}") if sheet.line_word == "row" else _("line {n}")).format(n=number)
-                problems.append(f"{where}: {str(exc).rstrip('.')}")
+                problems.append(f"{where}: {str(exc).rstrip('.。')}")
                 continue
             lines.append(StockLine(key, qty, cost))
     finally:

@@ -153,7 +153,7 @@ def _planned(member: Member, promo: Promotion, reason: str, start: dt.date, end:
 
 
 def _create(member: Member, promo: Promotion, reason: str, staff: Staff | None, store: Store | None,
-            start: dt.date, end: dt.date | None, code: str | None = None) -> Coupon:
+            start: dt.date, end: dt.date | None, code: str | None = None, txid: str | None = None) -> Coupon:
     """Insert one coupon with its audit event; runs inside the caller's write transaction."""
     for _attempt in range(5):
         number = code or coupon_code(promo.code)
@@ -165,7 +165,7 @@ def _create(member: Member, promo: Promotion, reason: str, staff: Staff | None, 
         raise InvalidInput(_("Could not find a free coupon number; try again."))
     coupon = Coupon.create(code=number, promotion=promo.code, member=member.id, reason=reason, issued_by=staff,
                            valid_from=start, valid_until=end, store=None)
-    audit("coupon.issue", f"coupon:{coupon.id}", staff=staff, store=store,
+    audit("coupon.issue", f"coupon:{coupon.id}", staff=staff, store=store, txid=txid,
           payload={"code": number, "promotion": promo.code, "member": member.id, "reason": reason,
                    "valid_from": start.isoformat(), "valid_until": end.isoformat() if end else None})
     return coupon
@@ -186,6 +186,15 @@ def issue_coupon(member: Member | int | str, promotion: str, staff: Staff, *, va
     with write_transaction():
         coupon = _create(m, promo, "manual", staff, store, start, end)
     return _info(coupon, m, on)
+
+
+def issue_for_points(member: Member, promotion: str, valid_days: int | None, staff: Staff, store: Store | None,
+                     on: dt.date, rules: Rules, txid: str) -> Coupon:
+    """积分兑换现金券: a coupon of ``promotion`` bought with points (``points.redeem_gift``), inside that gift's
+    transaction; its reason is ``points``. No permission beyond the desk's: the points pay for it."""
+    promo = coupon_promotion(promotion, rules, on)
+    start, end = _validity(promo, on, valid_days)
+    return _create(member, promo, "points", staff, store, start, end, txid=txid)
 
 
 def issue_for_new_member(member: Member | int, staff: Staff | None, *, on: dt.date | None = None,

@@ -36,6 +36,7 @@ from mms_tui.models import Card, Entry, Staff, Store, Transaction
 from mms_tui.services.base.errors import DomainError, InvalidInput
 from mms_tui.services.base.resolve import checked_day, resolve_card, resolve_store, today
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
+from mms_tui.services.loyalty.coupons import issue_for_points
 from mms_tui.services.loyalty.earning import points_expire_on
 from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
@@ -392,6 +393,9 @@ class GiftResult:
     gift_name: str
     points: int
     points_after: int
+    #: a gift that is a coupon (积分兑换现金券): the coupon issued to the member, and its last day
+    coupon_code: str | None = None
+    coupon_valid_until: str | None = None
 
 
 def gift_catalogue(rules: Rules | None = None) -> list:
@@ -404,7 +408,8 @@ def redeem_gift(card: Card | int | str, gift_code: str, staff: Staff, txid: str,
                 store: Store | str | None = None) -> GiftResult:
     """Give a gift from the catalogue for its points, taken from ``card`` (oldest points first, like every
     spending). One ledger transaction of kind ``gift``: ``card.points −N`` against ``points.redeemed +N``; a
-    refund gives the points back."""
+    refund gives the points back. A gift that is a coupon (积分兑换现金券, the gift's ``coupon``) issues one to the
+    card's member in the same transaction; its refund withdraws the coupon, and is refused once it was used."""
     from mms_tui.services.base.resolve import ensure_usable
 
     rules = load_rules()
@@ -421,11 +426,17 @@ def redeem_gift(card: Card | int | str, gift_code: str, staff: Staff, txid: str,
         ensure_usable(current, at=store_obj)
         post(tx, [card_posting(current.id, "card.points", -gift.points), Posting("points.redeemed", "pt", gift.points)])
         take_gift(tx, store_obj, gift.code)  # a gift that is a product leaves the shelf
+        coupon = None
+        if gift.coupon is not None:
+            coupon = issue_for_points(current.member, gift.coupon, gift.valid_days, staff, store_obj,
+                                      today(), rules, tx.txid)
         after = Card.get_by_id(current.id)
         audit("points.gift", f"card:{current.id}", staff=staff, store=store_obj, txid=tx.txid,
-              payload={"gift": gift.code, "name": gift.name, "points": gift.points})
+              payload={"gift": gift.code, "name": gift.name, "points": gift.points,
+                       **({"coupon": coupon.code} if coupon is not None else {})})
         return GiftResult(tx.txid, current.id, current.card_no, current.member_id, gift.code, gift.name, gift.points,
-                          after.points)
+                          after.points, coupon.code if coupon else None,
+                          coupon.valid_until.isoformat() if coupon and coupon.valid_until else None)
 
     return run_operation(txid=txid, kind="gift", request={"card": card_obj.id, "gift": gift.code,
                                                           "points": gift.points},

@@ -60,6 +60,10 @@ class Gift:
     code: str
     name: str
     points: int
+    #: 积分兑换现金券: the gift is a coupon of this promotion (applied with a coupon, not auto), issued to the member
+    coupon: str | None = None
+    #: days such a coupon stays valid from the day it is taken (None: the coupons' default, 30)
+    valid_days: int | None = None
 
 
 @dataclass(frozen=True)

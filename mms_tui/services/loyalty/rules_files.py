@@ -45,7 +45,8 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
         "days": [_drop_none({"name": d.name, "multiplier": _number(d.multiplier_pct),
                              "weekdays": list(d.weekdays) or None,
                              "dates": [x.isoformat() for x in d.dates] or None}) for d in p.days],
-        "gifts": [{"code": g.code, "name": g.name, "points": g.points} for g in p.gifts],
+        "gifts": [_drop_none({"code": g.code, "name": g.name, "points": g.points, "coupon": g.coupon,
+                              "valid_days": g.valid_days}) for g in p.gifts],
     }
     topup = {
         "spend_order": rules.topup.spend_order,

@@ -304,9 +304,14 @@ def _parse_points(r: _Reader, value: Any) -> PointsRules:
     gifts: list[Gift] = []
     gift_codes: set[str] = set()
     for gift_path, raw_gift in r.items(t.get("gifts"), f"{path}.gifts"):
-        gd = r.table(raw_gift, gift_path, ("code", "name", "points"), ("code", "name", "points"))
+        gd = r.table(raw_gift, gift_path, ("code", "name", "points", "coupon", "valid_days"),
+                     ("code", "name", "points"))
         gift = Gift(_set(r, gd, "code", gift_path, r.code, ""), _set(r, gd, "name", gift_path, r.text, ""),
-                    _set(r, gd, "points", gift_path, lambda v, p: r.whole(v, p, 1, 100_000_000), 1))
+                    _set(r, gd, "points", gift_path, lambda v, p: r.whole(v, p, 1, 100_000_000), 1),
+                    _set(r, gd, "coupon", gift_path, r.code, None),
+                    _set(r, gd, "valid_days", gift_path, lambda v, p: r.whole(v, p, 1, 3650), None))
+        if gift.valid_days is not None and gift.coupon is None:
+            r.problem(f"{gift_path}.valid_days", _("only a gift that is a coupon has valid days"))
         if gift.code in gift_codes:
             r.problem(f"{gift_path}.code", _("gift {code} is listed twice").format(code=gift.code))
         elif gift.code:
@@ -518,6 +523,18 @@ def _cross_check(r: _Reader, rules: Rules) -> None:
         if level.birthday_gift is not None and level.birthday_gift not in gifts:
             r.problem(f"tiers.levels[{i}].birthday_gift",
                       _("no gift {code} in points.gifts").format(code=level.birthday_gift))
+    for i, gift in enumerate(rules.points.gifts, start=1):
+        if gift.coupon is None:
+            continue
+        promo = rules.promotion(gift.coupon)
+        if promo is None:
+            r.problem(f"points.gifts[{i}].coupon", _("no promotion {code}").format(code=gift.coupon))
+        elif promo.auto:
+            r.problem(f"points.gifts[{i}].coupon", _("promotion {code} applies to everyone (auto = true); a coupon "
+                                                     "for points needs auto = false").format(code=promo.code))
+        if gift.code == rules.birthday.gift or any(level.birthday_gift == gift.code for level in rules.tiers.levels):
+            r.problem(f"points.gifts[{i}]", _("gift {code} is a coupon: a birthday gives a coupon by "
+                                              "birthday.promotion").format(code=gift.code))
     if rules.birthday.promotion is not None:
         promo = rules.promotion(rules.birthday.promotion)
         if promo is None:

@@ -17,7 +17,9 @@
   the card: when part of the card's bonus value was spent since, only what is left (up to this top-up's bonus)
   is removed — the spent bonus counts as this top-up's first. It is refused when the principal is no longer all
   on the card. ``mms check`` knows this one partial reversal.
-* A reversed check-in gives the visit back. A refunded card issue cancels the card.
+* A reversed check-in gives the visit back. A refunded card issue cancels the card. A refunded gift for points
+  gives the points back; a gift that was a coupon (积分兑换现金券) withdraws the coupon (marked used by the
+  refund), and is refused once the coupon was used (refund that sale first).
 * Commissions the operation earned are taken back by negative rows (services/money/commissions.py); the goods it
   took off the shelf go back on it, at the value they left with (services/stock/sales.py).
 * Refunds need a manager (or admin): the manager works the desk, or approves what the cashier at the desk asks
@@ -200,6 +202,21 @@ def refund_preview(original_txid: str) -> RefundPreview:
                          {k: v for k, v in cards.items() if v}, not reason, reason)
 
 
+def _withdraw_gift_coupon(original: Transaction, tx: Transaction) -> str | None:
+    """A gift for points that was a coupon: the coupon is marked used by this refund, so it can no longer pay;
+    refused when a sale used it first. Its code, or None for a gift that was no coupon."""
+    code = json.loads(original.result_json or "{}").get("coupon_code")
+    if not code:
+        return None
+    changed = Coupon.update(used_at=tx.created_at, transaction=tx.id).where(
+        (Coupon.code == code) & Coupon.used_at.is_null()).execute()
+    if changed != 1:
+        used = Coupon.get_or_none(Coupon.code == code)
+        raise NotRefundable(_("Coupon {code}, bought with these points, was used on {date}: refund that sale "
+                              "first.").format(code=code, date=str(used.used_at)[:16] if used else "?"))
+    return code
+
+
 _CARD_PARTS = {"card.principal": "principal_fen", "card.bonus": "bonus_fen", "card.points": "points",
                "card.visits": "visits"}
 
@@ -232,6 +249,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
         if Transaction.get_or_none(Transaction.reverses == original.id) is not None:
             raise AlreadyReversed(_("Operation {txid} was already refunded.").format(txid=original.txid))
         Transaction.update(reverses=original.id).where(Transaction.id == tx.id).execute()
+        withdrawn = _withdraw_gift_coupon(original, tx) if original.kind == "gift" else None
         entries = list(Entry.select().where(Entry.transaction == original.id).order_by(Entry.id))
         kept = 0
         reopened: list[str] = []
@@ -282,7 +300,8 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
                                 "refund", abs(moved), store_obj, tx.created_at, load_rules())
         audit("ledger.refund", f"tx:{original.txid}", staff=staff, store=store_obj, txid=tx.txid,
               payload={"reverses": original.txid, "kind": original.kind, "reason": reason, "bonus_kept_fen": kept,
-                       "coupons_reopened": reopened, "approved_by": approver.code if approver else None,
+                       "coupons_reopened": reopened, **({"coupon_withdrawn": withdrawn} if withdrawn else {}),
+                       "approved_by": approver.code if approver else None,
                        "paid_out": dict(paid_out), "to_tender": to_tender,
                        **({"commission_back_fen": commission_back} if commission_back else {}),
                        **({"stock_back": stock_back} if stock_back else {})})

@@ -87,10 +87,12 @@ def top_up(
     *,
     store: Store | str | None = None,
     salesperson: str | None = None,
+    note: str = "",
 ) -> TopUpResult:
     """Principal ``amount_fen`` paid with ``tender``; ``bonus_fen`` is the business's gift (充1000送200): None takes
     it from the rules in force; a number is what staff gave (only a manager may give other than the rules'). A rule's
-    tier for this amount moves the member up in the same transaction."""
+    tier for this amount moves the member up in the same transaction. ``note`` is kept on the transaction (a
+    batch's reference: services/money/topup_batch.py)."""
     require_positive(amount_fen, _("The top-up amount"))
     if bonus_fen is not None and (not isinstance(bonus_fen, int) or isinstance(bonus_fen, bool) or bonus_fen < 0):
         raise InvalidInput(_("The bonus cannot be negative."))
@@ -142,4 +144,4 @@ def top_up(
                            Tier.get(Tier.code == tier_code).name)
 
     return run_operation(txid=txid, kind="topup", request=request, staff=staff, store=store_obj,
-                         member=card.member_id, body=body, result_type=TopUpResult)
+                         member=card.member_id, body=body, result_type=TopUpResult, note=note)

@@ -357,15 +357,19 @@ def _demo_sale(member_id: int, card_id: int, lines: list, clerk: Staff, store: S
 
 
 #: the loyalty rules a demo desk runs on from today (its history was made under the defaults): a points gift
-#: catalogue, member day on Wednesdays, 满300减50 for everyone, a spring coupon to hand out, a birthday gift
+#: catalogue (a ¥10 coupon among its gifts), member day on Wednesdays, 满300减50 for everyone, a spring coupon to
+#: hand out, a birthday gift
 DEMO_RULES = {
     "points": {"days": [{"name": "会员日", "weekdays": [3], "multiplier": 2}],
                "gifts": [{"code": "TOWEL", "name": "运动毛巾", "points": 800},
+                         {"code": "CASH10", "name": "¥10 现金券", "points": 1000, "coupon": "CASH10",
+                          "valid_days": 30},
                          {"code": "CAKE", "name": "生日蛋糕", "points": 2000}]},
     "promotions": [
         {"code": "MJ300", "name": "满300减50", "kind": "threshold", "threshold": "300", "amount": "50", "auto": True,
          "stacking": "stackable"},
         {"code": "SPRING", "name": "春季护理券", "kind": "amount", "amount": "30", "auto": False},
+        {"code": "CASH10", "name": "积分兑换¥10现金券", "kind": "amount", "amount": "10", "auto": False},
     ],
     "birthday": {"window": "week", "gift": "CAKE"},
 }

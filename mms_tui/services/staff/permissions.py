@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, str] = {
     "refund": "manager",  # undo a sale, a top-up, a check-in, a card issue, a gift
     "commissions.allow": "manager",  # credit a performer with a service they are not set up to perform
     "topup.bonus": "manager",  # give a top-up bonus other than the loyalty rules'
+    "topup.batch": "manager",  # 企业批量充值: post a company's batch of top-ups (services/money/topup_batch.py)
     "rules.edit": "manager",  # change the loyalty rules
     "backoffice.open": "manager",  # open the manager's area at the desk (each change there checks its own)
     "coupons.issue": "manager",  # hand out coupons, one or in bulk
