@@ -225,6 +225,19 @@ def test_mms_report_birthdays_and_the_list(birthdays, tmp_path):
                                        "2026-03-05,三月,138****8001,普通会员,36,2026-03-01 10:30"]
 
 
+def test_the_birthdays_report_without_dates_covers_the_coming_30_days(desk):
+    """#25: the question at the desk is who has a birthday soon, not who had one last month."""
+    now = clock.today()
+    for i, offset in enumerate((-10, 0, 10, 29, 30)):
+        day = now + dt.timedelta(days=offset)
+        born_on(desk, f"1380013810{i}", dt.date(2000, day.month, day.day), f"过{offset}天")
+    names = [row["name"] for row in run_report("birthdays")]
+    assert names == ["过0天", "过10天", "过29天"]
+    start = now + dt.timedelta(days=20)
+    assert [row["name"] for row in run_report("birthdays", start)] == ["过29天", "过30天"]
+    assert [row["name"] for row in run_report("birthdays", None, now)] == ["过-10天", "过0天"]  # --to: the past month
+
+
 # --- the desk, by keys -----------------------------------------------------------------------------------------
 
 

@@ -535,10 +535,11 @@ REFERENCE = {"turnover": ref_turnover, "topups": ref_topups, "liability": ref_li
 #: reports against figures worked out by hand: tests/test_attendance.py, test_commissions.py, test_service_report.py;
 #: the bookings report likewise: tests/test_bookings.py; the stock reports against the stock model: tests/test_stock.py;
 #: the messages and campaigns reports against messages counted by hand: tests/test_messages.py; the settlement
-#: against figures worked out by hand: tests/test_chain.py
+#: against figures worked out by hand: tests/test_chain.py; campaign results (promotions) against a day of coupons
+#: and sales worked out by hand: tests/test_campaign_results.py
 assert set(REPORTS) - set(REFERENCE) == {"shifts", "stores", "attendance", "commissions", "service", "bookings",
                                          "stock", "stock-moves", "low-stock", "stock-take", "messages", "campaigns",
-                                         "tickets", "settlement"}
+                                         "tickets", "settlement", "promotions"}
 
 
 @pytest.fixture

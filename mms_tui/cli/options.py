@@ -37,8 +37,9 @@ DAY = Day()
 def format_option(default: str = "simple") -> Decorator:
     """``--format`` of a command that prints rows: csv, json, jsonl or any tabulate table format."""
     return click.option(
-        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True,
-        help="Output format: csv, json, jsonl or any tabulate table format.",
+        "--format", "fmt", type=click.Choice(FORMATS), default=default, show_default=True, metavar="FORMAT",
+        help="Output format: csv, json, jsonl, or a table: simple, plain, grid, github, pipe, tsv, html… (any "
+             "tabulate format).",
     )
 
 

@@ -13,7 +13,8 @@ from mms_tui.i18n import _
 @click.command()
 @click.argument("name", required=False)
 @click.option("--list", "show_list", is_flag=True, help="List the reports, one line each.")
-@period_options("First day (default: 30 days before --to).", "Last day (default: today).")
+@period_options("First day (default: 30 days before --to; birthdays: today).",
+                "Last day (default: today; birthdays: 30 days from --from).")
 @store_option("Only this store, or a region or HQ: the stores below it.")
 @click.option("--region", "region_code", metavar="CODE", help="Only this region's stores (as --store).")
 @click.option("--by", type=click.Choice(["day", "week", "month"]), default="day", show_default=True,
@@ -21,7 +22,7 @@ from mms_tui.i18n import _
 @click.option("--staff", "staff_code", metavar="CODE", help="Only this staff member (attendance, commissions).")
 @viewer_options("a manager sees only their own store and the stores below it.")
 @format_option()
-@click.option("--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the rows to FILE instead: .xlsx a workbook, .json, .jsonl, else CSV (money in fen).")
 @click.pass_context
 def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None,

@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterator
 from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
 from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.resolve import checked_day, today
 from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.bookings import bookings
 from mms_tui.services.reports.commissions import commissions
 from mms_tui.services.reports.messages import campaigns, messages, tickets
 from mms_tui.services.reports.period import Row, period
+from mms_tui.services.reports.promotions import promotions
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
 from mms_tui.services.reports.service_performance import service
 from mms_tui.services.reports.settlement import settlement
@@ -48,7 +50,8 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "products": (N_("best sellers and services by revenue"), products),
     "tiers": (N_("members per tier, upgrades in the period"), tiers),
     "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
-    "birthdays": (N_("members whose birthday falls in the period: phone, tier, age, last check-in"), birthdays),
+    "birthdays": (N_("members whose birthday falls in the period (default: the coming 30 days): phone, tier, age, "
+                     "last check-in"), birthdays),
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),
     "commissions": (N_("per staff member (--staff: one): lines credited, base and commission (提成)"), commissions),
     "service": (N_("service performance (服务表现) per staff member and service (--staff: one): services, revenue, "
@@ -70,11 +73,18 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
                     "parts billed"), messages),
     "campaigns": (N_("each campaign (群发): sent, SMS parts, and the members it reached who came in or bought "
                      "afterwards"), campaigns),
+    "promotions": (N_("campaign results (营销效果) per promotion: coupons issued and redeemed, members reached, sales "
+                      "it applied to, discount, revenue and average ticket against other members', win-back members "
+                      "who came back"), promotions),
     "tickets": (N_("service tickets per staff member: opened, answered, closed, hours to the first answer and to "
                    "the close, open and overdue now"), tickets),
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
                       "clock-outs"), attendance),
 }
+
+#: the reports about days to come: without --to they cover COMING_DAYS from --from (default today), not the past
+COMING_REPORTS = ("birthdays",)
+COMING_DAYS = 30
 
 #: the reports that take --staff (one staff member)
 STAFF_REPORTS = ("attendance", "commissions", "service")
@@ -93,6 +103,9 @@ def run_report(name: str, start: dt.date | None = None, end: dt.date | None = No
         raise InvalidInput(_("--by must be day, week or month."))
     if staff and name not in STAFF_REPORTS:
         raise InvalidInput(_("--staff applies to these reports: {names}.").format(names=", ".join(STAFF_REPORTS)))
+    if name in COMING_REPORTS and end is None:
+        start = checked_day(start) or today()
+        end = start + dt.timedelta(days=COMING_DAYS - 1)
     if staff:
         return REPORTS[name][1](period(start, end, store), by, staff=staff)
     return REPORTS[name][1](period(start, end, store), by)
