@@ -111,3 +111,20 @@ def test_report_help_says_format_without_forty_names_and_o_writes_a_file(run, sq
     assert target.read_text(encoding="utf-8-sig").splitlines()[0].startswith("promotion,name,coupons_issued,")
     wrong = run("--db", sqlite_desk.target, "report", "promotions", "--format", "nope")
     assert wrong.exit_code == 2 and "nope" in wrong.output
+
+
+def test_report_csv_takes_the_encodings_export_takes(run, sqlite_desk, tmp_path):
+    """#25, output polish: a report's CSV on standard output is plain UTF-8 (no BOM) unless asked, GB18030 when
+    asked, in a file as well; --encoding with a table format is refused in one line."""
+    save_rules(RULES, sqlite_desk.manager)
+    db = sqlite_desk.target
+    plain = run("--db", db, "report", "promotions", "--format", "csv")
+    assert not plain.stdout_bytes.startswith(b"\xef\xbb\xbf") and "春季护理券" in plain.stdout_bytes.decode("utf-8")
+    gb = run("--db", db, "report", "promotions", "--format", "csv", "--encoding", "gb18030")
+    assert gb.exit_code == 0, gb.output
+    assert gb.stdout_bytes.decode("gb18030").splitlines() == plain.stdout_bytes.decode("utf-8").splitlines()
+    target = tmp_path / "p.csv"
+    written = run("--db", db, "report", "promotions", "-o", target, "--encoding", "gb18030")
+    assert written.exit_code == 0 and "春季护理券" in target.read_bytes().decode("gb18030")
+    table = run("--db", db, "report", "promotions", "--encoding", "gb18030")
+    assert table.exit_code == 2 and "--encoding applies to csv, json and jsonl" in table.output

@@ -295,9 +295,12 @@ def mms(run):
 def test_cli_to_stdout_keeps_data_clean_and_reports_on_stderr(shop, mms):
     result = mms("--db", shop.target, "export", "ledger", "-", "--from", "2026-11-03", "--to", "2026-11-03")
     assert result.exit_code == 0, result.output
-    assert result.stdout_bytes.startswith(BOM)
-    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8-sig"))))
+    assert not result.stdout_bytes.startswith(BOM)  # #25: a pipe gets plain UTF-8; a CSV file keeps its BOM
+    rows = list(csv.DictReader(io.StringIO(result.stdout_bytes.decode("utf-8"))))
     assert {r["txid"] for r in rows} == {"s2", "v1"}
+    asked = mms("--db", shop.target, "export", "ledger", "-", "--from", "2026-11-03", "--to", "2026-11-03",
+                "--encoding", "utf-8-sig")
+    assert asked.stdout_bytes.startswith(BOM) and asked.stdout_bytes[3:] == result.stdout_bytes
     assert result.stderr == f"Exported {len(rows)} rows to standard output.\n"
 
     as_json = mms("--db", shop.target, "export", "sales", "-", "--format", "json")

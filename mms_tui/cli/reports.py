@@ -6,7 +6,7 @@ import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
 from mms_tui.cli.options import format_option, period_options, store_option, viewer_options
-from mms_tui.cli.output import for_people, write_rows
+from mms_tui.cli.output import MACHINE_FORMATS, for_people, write_rows
 from mms_tui.i18n import _
 
 
@@ -24,10 +24,13 @@ from mms_tui.i18n import _
 @format_option()
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the rows to FILE instead: .xlsx a workbook, .json, .jsonl, else CSV (money in fen).")
+@click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gb18030"]),
+              help="Text encoding of csv, json or jsonl, as mms export writes them (default: utf-8-sig for a csv "
+                   "FILE, so Excel reads Chinese; utf-8 on standard output).")
 @click.pass_context
 def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None,
            region_code: str | None, by: str, staff_code: str | None, viewer_code: str | None, pin_stdin: bool,
-           fmt: str, output: str | None) -> None:
+           fmt: str, output: str | None, encoding: str | None) -> None:
     """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
     csv/json, yuan in tables."""
     from mms_tui.services.reports.catalogue import REPORTS, run_report
@@ -37,14 +40,21 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
         return
     if store_code and region_code:
         raise click.UsageError(_("Give --store or --region, not both."))
+    if encoding and not output and fmt not in MACHINE_FORMATS:
+        raise click.UsageError(_("--encoding applies to csv, json and jsonl, and to an --output file."))
     open_database(settings_of(ctx))
     viewer = acting_staff(viewer_code, pin_stdin) if viewer_code else None
     rows = run_report(name, start, end, store_code or region_code, by, staff=staff_code, viewer=viewer)
-    if output:
+    if output or encoding:
+        import sys
+
         from mms_tui.services.exchange.export import export_rows
 
-        result = export_rows(rows, output, name)
-        click.echo(_("Wrote {n} rows to {where}.").format(n=result.rows, where=output), err=True)
+        if output:
+            result = export_rows(rows, output, name, encoding=encoding)
+            click.echo(_("Wrote {n} rows to {where}.").format(n=result.rows, where=output), err=True)
+        else:  # machine rows on standard output, in the encoding asked for
+            export_rows(rows, "-", name, fmt=fmt, encoding=encoding, stdout=sys.stdout.buffer)
         return
     if not write_rows(for_people(rows, fmt), fmt):
         click.echo(_("Nothing in this period."), err=True)

@@ -51,7 +51,7 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
         require(viewer, "export")
         store = scoped_node(viewer, store)
     fmt = format_for(target, fmt)
-    text_encoding = text_encoding_for(fmt, encoding)
+    text_encoding = text_encoding_for(fmt, encoding, stream=target == "-")
     if fmt == "xlsx" and target == "-":
         raise InvalidInput(_("XLSX needs a FILE, not '-': a workbook cannot be streamed to standard output."))
     columns = TABLES[name][0] if name in TABLES else ()
@@ -70,11 +70,14 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
     return ExportResult(count, target, fmt)
 
 
-def export_rows(rows, target: str, title: str, *, fmt: str | None = None) -> ExportResult:
-    """A report's rows into FILE — an XLSX workbook, CSV (UTF-8 with BOM, for Excel), JSON or JSON lines, by
-    ``fmt`` or by FILE's suffix — written whole or not at all; machine values (money in fen)."""
+def export_rows(rows, target: str, title: str, *, fmt: str | None = None, encoding: str | None = None,
+                stdout: IO[bytes] | None = None) -> ExportResult:
+    """A report's rows into FILE — an XLSX workbook, CSV (UTF-8 with BOM, for Excel, unless ``encoding`` says
+    otherwise), JSON or JSON lines, by ``fmt`` or by FILE's suffix — written whole or not at all; or, with
+    ``stdout``, to it when FILE is '-' (CSV then plain UTF-8 unless asked). Machine values (money in fen)."""
     fmt = format_for(target, fmt)
-    if target == "-":
+    text_encoding = text_encoding_for(fmt, encoding, stream=target == "-")
+    if target == "-" and (stdout is None or fmt == "xlsx"):
         raise InvalidInput(_("--output needs a FILE; without it the report goes to standard output."))
     iterator = iter(rows)
     first = next(iterator, None)
@@ -88,7 +91,7 @@ def export_rows(rows, target: str, title: str, *, fmt: str | None = None) -> Exp
             raise cannot_write(target, exc) from None
         return ExportResult(count, target, fmt)
     writer = {"csv": write_csv, "jsonl": write_jsonl, "json": write_json}[fmt]
-    count = write_target(target, None, lambda out: writer(every, columns, out, text_encoding_for(fmt, None)))
+    count = write_target(target, stdout, lambda out: writer(every, columns, out, text_encoding))
     return ExportResult(count, target, fmt)
 
 

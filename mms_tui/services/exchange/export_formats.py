@@ -179,8 +179,10 @@ def write_target(target: str, stdout: IO[bytes] | None, write: Callable[[IO[byte
         raise cannot_write(target, exc) from None
 
 
-def text_encoding_for(fmt: str, encoding: str | None) -> str:
-    """The text encoding a format is written in: the one asked for, checked, else the format's own."""
+def text_encoding_for(fmt: str, encoding: str | None, *, stream: bool = False) -> str:
+    """The text encoding a format is written in: the one asked for, checked, else the format's own — a CSV file
+    UTF-8 with a BOM (Excel then reads Chinese), but CSV on standard output (``stream``) plain UTF-8, what the
+    next program in a pipe expects."""
     if encoding is not None and encoding not in ENCODINGS:
         raise InvalidInput(_("Encoding must be one of {encodings}, not {value!r}.").format(
             encodings=", ".join(ENCODINGS), value=encoding))
@@ -190,6 +192,6 @@ def text_encoding_for(fmt: str, encoding: str | None) -> str:
         return ""
     if encoding:
         return encoding
-    return "utf-8-sig" if fmt == "csv" else "utf-8"  # JSON is UTF-8 without a BOM (RFC 8259)
+    return "utf-8-sig" if fmt == "csv" and not stream else "utf-8"  # JSON is UTF-8 without a BOM (RFC 8259)
 
 
