@@ -543,6 +543,16 @@ RAW_REPORT_SQL: dict[str, list[str]] = {
         f"SELECT t.store_id, e.account, SUM(e.amount) FROM ledger_transaction t JOIN ledger_entry e "
         f"ON e.transaction_id = t.id WHERE {_TX_RANGE} AND e.account LIKE 'tender.%' GROUP BY 1, 2",
     ],
+    "promotions": [
+        "SELECT c.promotion, c.member_id, c.reason, c.issued_at, t.kind FROM coupon c LEFT JOIN ledger_transaction t "
+        "ON t.id = c.transaction_id WHERE c.issued_at >= :start AND c.issued_at < :end",
+        "SELECT s.member_id, s.total_fen, t.result_json FROM sale s JOIN ledger_transaction t ON t.id = "
+        "s.transaction_id WHERE t.kind = 'checkout' AND t.local_day >= :start_day AND t.local_day <= :end_day "
+        "AND s.status = 'paid' AND t.result_json NOT LIKE '%\"promotions\": []%'",
+        "SELECT COUNT(*), SUM(s.total_fen) FROM sale s JOIN ledger_transaction t ON t.id = s.transaction_id "
+        "WHERE t.kind = 'checkout' AND t.local_day >= :start_day AND t.local_day <= :end_day AND s.status = 'paid' "
+        "AND s.member_id IS NOT NULL",
+    ],
     "attendance": [
         "SELECT staff_id, store_id, kind, at, supersedes_id, void FROM attendance_punch "
         "WHERE at >= :start AND at < :end ORDER BY staff_id, at",
@@ -556,7 +566,7 @@ def _raw_params(start: dt.date, end: dt.date) -> dict[str, str]:
         return (end - dt.timedelta(days=days)).isoformat()
 
     return {"start": f"{start.isoformat()} 00:00:00", "end": f"{(end + dt.timedelta(days=1)).isoformat()} 00:00:00",
-            "end_day": end.isoformat(), "soon": day(-30), "year_ago": f"{day(365)} 00:00:00", "d30": day(30),
+            "start_day": start.isoformat(), "end_day": end.isoformat(), "soon": day(-30), "year_ago": f"{day(365)} 00:00:00", "d30": day(30),
             "d60": day(60), "d180": day(180)}
 
 
@@ -571,8 +581,12 @@ def _median_seconds(fn: Callable[[], object], runs: int) -> tuple[float, float, 
     return statistics.median(times), times[0], result
 
 
-def raw_report_seconds(path: str, name: str, by: str, start: dt.date, end: dt.date, runs: int) -> float:
+def raw_report_seconds(path: str, name: str, by: str, start: dt.date, end: dt.date, runs: int) -> float | None:
+    """The report's hand-written SQL timed (None: no baseline written for it yet)."""
     import sqlite3
+
+    if name not in RAW_REPORT_SQL:
+        return None
 
     bucket = "strftime('%Y-%m', t.created_at)" if by == "month" else "t.local_day"
     params = _raw_params(start, end)
@@ -644,8 +658,10 @@ def bench_reports(members: int, reuse: str | None, runs: int) -> dict:
         raw = raw_report_seconds(path, name, by, start, last_day, runs)
         results.append({"report": name, "by": by, "from": start.isoformat(), "to": last_day.isoformat(),
                         "rows": rows, "seconds": round(seconds, 3), "first_run_s": round(first, 3),
-                        "raw_sql_s": round(raw, 3), "typical": typical, "within_target": seconds <= 2.0})
-        print(f"  {name:<10} {by:<5} {start} … {last_day}: {seconds:7.3f} s   (raw SQL {raw:.3f} s)", file=sys.stderr)
+                        "raw_sql_s": round(raw, 3) if raw is not None else None, "typical": typical,
+                        "within_target": seconds <= 2.0})
+        raw_text = f"{raw:.3f} s" if raw is not None else "none written"
+        print(f"  {name:<10} {by:<5} {start} … {last_day}: {seconds:7.3f} s   (raw SQL {raw_text})", file=sys.stderr)
     return {
         "benchmark": f"reports at {counts['member']:,} members",
         "database": path,

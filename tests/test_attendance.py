@@ -198,7 +198,7 @@ def test_the_report_command_prints_and_writes_a_workbook(desk, run, tmp_path):
         nobody = run(*args, "--staff", "zz9")
     sheet = load_workbook(target).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:4] == ("code", "name", "store", "days_worked") and rows[1][0] == "c01" and rows[1][4] == "32.40"
+    assert rows[0][:4] == ("Code", "Name", "Store", "Days worked") and rows[1][0] == "c01" and rows[1][4] == "32.40"
     assert nobody.exit_code == 1 and "zz9" in nobody.output
 
 

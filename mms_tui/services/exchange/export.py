@@ -61,7 +61,7 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
     if fmt == "xlsx":
         try:
             with atomic_path(target) as temporary:
-                count = write_xlsx(rows, columns, temporary, name)
+                count = write_xlsx(rows, columns, temporary, name, member_file=name == "members")
         except OSError as exc:
             raise cannot_write(target, exc) from None
         return ExportResult(count, target, fmt)
@@ -86,7 +86,7 @@ def export_rows(rows, target: str, title: str, *, fmt: str | None = None, encodi
     if fmt == "xlsx":
         try:
             with atomic_path(target) as temporary:
-                count = write_xlsx(every, columns, temporary, title[:31])
+                count = write_xlsx(every, columns, temporary, title[:31], totals=True)
         except OSError as exc:
             raise cannot_write(target, exc) from None
         return ExportResult(count, target, fmt)

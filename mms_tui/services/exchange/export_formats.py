@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -108,41 +109,94 @@ def write_json(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], out:
     return count
 
 
-def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], path: Path, title: str) -> int:
-    """A write-only workbook (rows go to disk as they come). Text cells are forced to be text, so nothing —
-    not even an escaped formula or '#N/A' — is read as a formula or an error value. An export longer than
-    Excel's row limit continues on a second sheet with the header repeated."""
+def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], path: Path, title: str, *,
+               totals: bool = False, member_file: bool = False) -> int:
+    """A write-only workbook (rows go to disk as they come), laid out for a person (:mod:`.sheet_style`): headers
+    in the desk's language, money in yuan with a ¥ format, dates as dates, widths from the first rows, the header
+    frozen with filters; ``totals``: a last row adding up the report's counts and money. Text cells are forced
+    to be text, so nothing — not even an escaped formula or '#N/A' — is read as a formula or an error value. An
+    export longer than Excel's row limit continues on a second sheet with the header repeated."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
+    from mms_tui.services.exchange import sheet_style
+
+    iterator = iter(rows)
+    sample = list(itertools.islice(iterator, sheet_style.SAMPLE_ROWS))
+    kinds = sheet_style.column_kinds(columns, sample)
+    formats = {c: sheet_style.number_format(kinds[c]) for c in columns}
+    headers = [sheet_style.header_label(c, member_file=member_file) for c in columns]
+    widths = [sheet_style.display_width(h, "plain") for h in headers]
+    for row in sample:
+        for i, c in enumerate(columns):
+            widths[i] = max(widths[i], sheet_style.display_width(sheet_style.typed(row[c], kinds[c]), kinds[c]))
     workbook = Workbook(write_only=True)
+    bold = Font(bold=True)
+    sheets_made: list = []
 
     def new_sheet(number: int):
         sheet = workbook.create_sheet(title=title if number == 1 else f"{title} ({number})")
-        sheet.append(list(columns))
+        for i, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, sheet_style.MAX_WIDTH)
+        sheet.freeze_panes = "A2"
+        header_cells = []
+        for text in headers:
+            header = WriteOnlyCell(sheet, value=text)
+            header.font = bold
+            header_cells.append(header)
+        sheet.append(header_cells)
+        sheets_made.append(sheet)
         return sheet
 
-    def cell(sheet, value: Any):
+    def cell(sheet, column: str, value: Any):
         if isinstance(value, str):
-            text = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", escape_formula(value)))
-            text.data_type = "s"
-            return text
-        return value
+            value = sheet_style.typed(value, kinds[column])
+            if isinstance(value, str):
+                text = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", escape_formula(value)))
+                text.data_type = "s"
+                return text
+        elif kinds[column] == "fen":
+            value = sheet_style.typed(value, "fen")
+        if formats[column] is None or value is None:
+            return value
+        formatted = WriteOnlyCell(sheet, value=value)
+        formatted.number_format = formats[column]
+        return formatted
 
+    sums: dict[str, Any] = {c: 0 for c in columns}
     sheets = 1
     sheet = new_sheet(sheets)
     in_sheet = 1
     count = 0
     try:
-        for row in rows:
-            if in_sheet >= XLSX_MAX_ROWS:
+        for row in itertools.chain(sample, iterator):
+            if in_sheet >= XLSX_MAX_ROWS - (1 if totals else 0):
                 sheets += 1
                 sheet = new_sheet(sheets)
                 in_sheet = 1
-            sheet.append([cell(sheet, row[c]) for c in columns])
+            sheet.append([cell(sheet, c, row[c]) for c in columns])
+            if totals:
+                for c in columns:
+                    value = row[c]
+                    if c in sums and isinstance(value, int) and not isinstance(value, bool):
+                        sums[c] += value
+                    elif value not in (None, ""):
+                        sums.pop(c, None)
             in_sheet += 1
             count += 1
+        last_data_row = in_sheet  # (the header is row 1)
+        if totals and count and columns:
+            label, *added = sheet_style.totals_of(columns, kinds, sums)
+            first = WriteOnlyCell(sheet, value=label)
+            first.font = bold
+            sheet.append([first, *(cell(sheet, c, v) if v is not None else None
+                                   for c, v in zip(columns[1:], added, strict=True))])
+        for made in sheets_made:  # filters over each sheet's header and rows (not the totals)
+            end = last_data_row if made is sheet else XLSX_MAX_ROWS - (1 if totals else 0)
+            made.auto_filter.ref = f"A1:{get_column_letter(max(len(columns), 1))}{end}"
     except BaseException:
         for open_sheet in workbook.worksheets:  # finish openpyxl's row writers now, not in a later GC pass
             with contextlib.suppress(Exception):
