@@ -118,7 +118,7 @@ def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], path
     export longer than Excel's row limit continues on a second sheet with the header repeated."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -155,9 +155,12 @@ def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], path
         if isinstance(value, str):
             value = sheet_style.typed(value, kinds[column])
             if isinstance(value, str):
-                text = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", escape_formula(value)))
-                text.data_type = "s"
-                return text
+                text = ILLEGAL_CHARACTERS_RE.sub("", escape_formula(value))
+                if text not in ERROR_CODES:  # (an escaped formula starts with "'": only '#N/A' & co. need care)
+                    return text
+                forced = WriteOnlyCell(sheet, value=text)
+                forced.data_type = "s"
+                return forced
         elif kinds[column] == "fen":
             value = sheet_style.typed(value, "fen")
         if formats[column] is None or value is None:
