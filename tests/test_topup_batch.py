@@ -171,6 +171,13 @@ def test_mms_topup_batch_dry_run_then_post_then_again(run, sqlite_desk, tmp_path
     assert "Posted batch TR-9: 1 top-ups, ¥1,000.00 + bonus ¥200.00." in posted.stderr
     again = run(*base, "--staff", "m01", "--pin-stdin", "--yes", input=f"{MANAGER_PIN}\n")
     assert again.exit_code == 0 and "was already posted on" in again.stderr
+    assert "posting it again changes nothing" in run(*base, "--dry-run").stderr
+    book.active["B2"] = 500  # the same reference, other lines: the dry run says posting would be refused
+    book.save(sheet)
+    changed = run(*base, "--dry-run")
+    assert changed.exit_code == 0 and "with other lines: posting this file under it would be refused" in changed.stderr
+    book.active["B2"] = 1000
+    book.save(sheet)
     other = run("--db", db, "topup", "batch", sheet, "--reference", "TR-10", "--staff", "m01", "--pin-stdin",
                 "--yes", input=f"{MANAGER_PIN}\n")
     assert other.exit_code == 1 and "These same lines were posted as batch TR-9" in other.stderr

@@ -16,6 +16,7 @@ from mms_tui.cli.options import (
 )
 from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
+from mms_tui.services.ledger.tenders import MONEY_TENDERS
 
 
 @click.group("topup")
@@ -39,7 +40,7 @@ def _rows(rows):
               help="The company's transfer, invoice or contract number: one batch per reference; the same "
                    "reference again changes nothing.")
 @click.option("--tender", default="bank_card", show_default=True,
-              type=click.Choice(["cash", "bank_card", "wechat", "alipay"]), help="How the company paid.")
+              type=click.Choice([t.value for t in MONEY_TENDERS]), help="How the company paid.")
 @read_encoding_option()
 @dry_run_option("Show every line with its bonus and tier; post nothing (needs no PIN).")
 @click.option("--again", is_flag=True, help="Post lines that were posted before under another reference (the "
@@ -67,9 +68,12 @@ def batch(ctx: click.Context, file: str, reference: str, tender: str, encoding: 
     if dry_run:
         preview = preview_batch(lines, reference, tender, store=store)
         write_rows(for_people(_rows(preview.rows), fmt), fmt)
-        if preview.posted_on is not None:
+        if preview.posted_on is not None and preview.posted_same:
             click.echo(_("Batch {reference} was posted on {day}: posting it again changes nothing.").format(
                 reference=preview.reference, day=preview.posted_on), err=True)
+        elif preview.posted_on is not None:
+            click.echo(_("Batch {reference} was posted on {day} with other lines: posting this file under it "
+                         "would be refused.").format(reference=preview.reference, day=preview.posted_on), err=True)
         for ref, day in preview.same_lines_as:
             click.echo(_("The same lines were posted as batch {reference} on {day}.").format(reference=ref, day=day),
                        err=True)
