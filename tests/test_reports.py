@@ -32,7 +32,7 @@ from mms_tui.models import (
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import as_date
 from mms_tui.services.loyalty.rules_store import load_rules
-from mms_tui.services.loyalty.segments import SEGMENT_RULES, segment_of
+from mms_tui.services.loyalty.segments import segment_of, segment_rules
 from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.passes import freeze_card
@@ -522,9 +522,9 @@ def ref_segments(p: Period, by: str = "day") -> Iterator[Row]:
     members = p.of_stores(members, Member.home_store)
     for member_id, created in members.tuples().iterator():
         last, count, spend = activity.get(member_id, (None, 0, 0))
-        counts[segment_of(as_date(created), last, count, spend, p.end)] += 1
-    for name, rule in SEGMENT_RULES:
-        yield {"segment": name, "members": counts.get(name, 0), "rule": _(rule)}
+        counts[segment_of(as_date(created), last, count, spend, p.end, load_rules().segments)] += 1
+    for name, rule in segment_rules(load_rules().segments):
+        yield {"segment": name, "members": counts.get(name, 0), "rule": rule}
 
 
 REFERENCE = {"turnover": ref_turnover, "topups": ref_topups, "liability": ref_liability, "visits": ref_visits,
@@ -536,14 +536,20 @@ REFERENCE = {"turnover": ref_turnover, "topups": ref_topups, "liability": ref_li
 #: the bookings report likewise: tests/test_bookings.py; the stock reports against the stock model: tests/test_stock.py;
 #: the messages and campaigns reports against messages counted by hand: tests/test_messages.py; the settlement
 #: against figures worked out by hand: tests/test_chain.py; campaign results (promotions) against a day of coupons
-#: and sales worked out by hand: tests/test_campaign_results.py
+#: and sales worked out by hand: tests/test_campaign_results.py; the activity reports (frequency, cohorts, tier-trend)
+#: against figures by hand and references of their own on this history: tests/test_activity.py
 assert set(REPORTS) - set(REFERENCE) == {"shifts", "stores", "attendance", "commissions", "service", "bookings",
                                          "stock", "stock-moves", "low-stock", "stock-take", "messages", "campaigns",
-                                         "tickets", "settlement", "promotions"}
+                                         "tickets", "settlement", "promotions", "frequency", "cohorts", "tier-trend"}
 
 
 @pytest.fixture
 def history(db_target):
+    return build_history(db_target)
+
+
+def build_history(db_target: str) -> str:
+    """The demo's history (two stores, 150 days) with the rare paths added (see above)."""
     from mms_tui.models import AuditEvent, Product, Staff
     from mms_tui.services.base.errors import DomainError
     from mms_tui.services.ledger.operations import new_txid

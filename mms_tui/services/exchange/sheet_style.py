@@ -68,7 +68,10 @@ LABELS: dict[str, str] = {
     "weekday": N_("Weekday"), "winback_issued": N_("Win-back coupons"), "cash": N_("Cash"),
     "bank_card": N_("Bank card"), "wechat": N_("WeChat"), "alipay": N_("Alipay"),
     "stored_value": N_("Stored value"), "refunds": N_("Refunds"), "refund_count": N_("Refunds"),
+    "measure": N_("Measure"), "times": N_("Times"), "share_pct": N_("Share %"), "cohort": N_("Joined in"),
 }
+#: the cohorts report's month columns: month_3_pct → "Month 3 %"
+_MONTH_PCT = re.compile(r"month_(\d+)_pct")
 
 
 def header_label(column: str, *, member_file: bool = False) -> str:
@@ -78,6 +81,9 @@ def header_label(column: str, *, member_file: bool = False) -> str:
     base = column[:-4] if money else column
     if member_file and base in MEMBER_FIELDS and current_language().startswith("zh"):
         return MEMBER_FIELDS[base][0]
+    month = _MONTH_PCT.fullmatch(base)
+    if month:
+        return _("Month {n} %").format(n=month[1])
     label = _(LABELS[base]) if base in LABELS else base.replace("_", " ").capitalize()
     return f"{label} (¥)" if money else label  # 'Sales (¥)' beside 'Sales', the count
 

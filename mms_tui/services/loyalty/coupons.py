@@ -49,7 +49,7 @@ from mms_tui.services.loyalty.birthday_benefit import birthday_benefit
 from mms_tui.services.loyalty.pricing import MemberFacts
 from mms_tui.services.loyalty.rules import Promotion, Rules
 from mms_tui.services.loyalty.rules_store import load_rules
-from mms_tui.services.loyalty.segments import SEGMENT_RULES, segment_of
+from mms_tui.services.loyalty.segments import SEGMENTS, segment_of
 from mms_tui.services.staff.permissions import require
 
 #: the characters of a coupon's random part: no 0/O, 1/I/L
@@ -60,7 +60,6 @@ NEW_MEMBER_PROMOTION = "WELCOME"
 WINBACK_PROMOTION = "WINBACK"
 DEFAULT_VALID_DAYS = 30
 REASONS = ("manual", "new_member", "birthday", "winback", "bulk")
-SEGMENTS = tuple(name for name, _rule in SEGMENT_RULES)
 
 
 @dataclass(frozen=True)
@@ -276,11 +275,13 @@ def _issue_each(members: list[Member], promo: Promotion, reason: str, staff: Sta
     return IssueRun(reason, promo.code, dry_run, coupons, already)
 
 
-def members_in_segment(segment: str, on: dt.date) -> list[int]:
-    """Ids of the members the segments report counts in ``segment`` on day ``on`` (same data, same rule)."""
+def members_in_segment(segment: str, on: dt.date, rules: Rules | None = None) -> list[int]:
+    """Ids of the members the segments report counts in ``segment`` on day ``on`` (same data, same rule, the
+    thresholds of ``rules``, default those in force)."""
     if segment not in SEGMENTS:
         raise InvalidInput(_("No segment {name!r} (segments: {known}).").format(name=segment, known=", ".join(SEGMENTS)))
     end = dt.datetime.combine(on + dt.timedelta(days=1), dt.time())
+    terms = (rules or load_rules()).segments
 
     def since(days: int) -> dt.datetime:
         return dt.datetime.combine(on - dt.timedelta(days=days), dt.time())
@@ -295,18 +296,18 @@ def members_in_segment(segment: str, on: dt.date) -> list[int]:
     }
     visits = dict(
         Visit.select(Visit.member, peewee.fn.MAX(Visit.created_at))
-        .where((Visit.status == "ok") & (Visit.created_at >= since(180)) & (Visit.created_at < end))
+        .where((Visit.status == "ok") & (Visit.created_at >= since(terms.lost_days)) & (Visit.created_at < end))
         .group_by(Visit.member).tuples()
     )
-    recent = on - dt.timedelta(days=180)
+    recent = on - dt.timedelta(days=terms.lost_days)
     found: list[int] = []
     for member_id, created in Member.select(Member.id, Member.created_at).where(Member.created_at < end).tuples():
         last_sale, count, spend = sales.get(member_id, (None, 0, 0))
         days = [as_date(x) for x in (last_sale, visits.get(member_id)) if x is not None]
         last = max(days, default=None)
         if last is not None and last < recent:
-            last = None  # not seen in 180 days: the report counts them as lost (or new)
-        if segment_of(as_date(created), last, count, spend, on) == segment:
+            last = None  # not seen in lost_days: the report counts them as lost (or new)
+        if segment_of(as_date(created), last, count, spend, on, terms) == segment:
             found.append(member_id)
     return found
 
@@ -321,7 +322,7 @@ def issue_for_segment(segment: str, promotion: str, staff: Staff, *, valid_days:
     rules = rules or load_rules()
     promo = coupon_promotion((promotion or "").strip(), rules, on)
     _validity(promo, on, valid_days)
-    members = list(_active_members(members_in_segment(segment, on)))
+    members = list(_active_members(members_in_segment(segment, on, rules)))
     holds = (Coupon.promotion == promo.code) & (Coupon.reason == "bulk")
     return _issue_each(members, promo, "bulk", staff, store, on, valid_days, dry_run, holds)
 

@@ -304,6 +304,21 @@ class MessageRules:
 
 
 @dataclass(frozen=True)
+class SegmentRules:
+    """分群: the thresholds of the RFM segments (services/loyalty/segments.py; rules_segments.py reads and writes the
+    section). Sales and spend are counted over the last 365 days; every "came in" limit is at most ``lost_days``."""
+
+    new_days: int = 30
+    big_spend_fen: int = 300_000
+    big_spender_days: int = 60
+    loyal_sales: int = 6
+    loyal_days: int = 30
+    returning_days: int = 60
+    at_risk_sales: int = 2
+    lost_days: int = 180
+
+
+@dataclass(frozen=True)
 class Rules:
     version: int = VERSION
     points: PointsRules = field(default_factory=PointsRules)
@@ -315,6 +330,7 @@ class Rules:
     commissions: CommissionRules = field(default_factory=CommissionRules)
     bookings: BookingRules = field(default_factory=BookingRules)
     messages: MessageRules = field(default_factory=MessageRules)
+    segments: SegmentRules = field(default_factory=SegmentRules)
 
     def promotion(self, code: str) -> Promotion | None:
         return next((p for p in self.promotions if p.code == code), None)

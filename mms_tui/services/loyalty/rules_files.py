@@ -18,6 +18,7 @@ from mms_tui.services.loyalty.rules_bookings import bookings_to_dict
 from mms_tui.services.loyalty.rules_commissions import commissions_to_dict
 from mms_tui.services.loyalty.rules_messages import messages_to_dict
 from mms_tui.services.loyalty.rules_reader import parse_rules
+from mms_tui.services.loyalty.rules_segments import segments_to_dict
 
 #: the formats a rules file is written in and read from
 FORMATS = ("toml", "json")
@@ -91,6 +92,8 @@ def rules_to_dict(rules: Rules) -> dict[str, Any]:
         document["bookings"] = bookings_to_dict(rules.bookings)
     if messages_to_dict(rules.messages):  # likewise
         document["messages"] = messages_to_dict(rules.messages)
+    if segments_to_dict(rules.segments):  # likewise
+        document["segments"] = segments_to_dict(rules.segments)
     return document
 
 

@@ -55,6 +55,7 @@ from mms_tui.services.loyalty.rules import (
 from mms_tui.services.loyalty.rules_bookings import parse_bookings
 from mms_tui.services.loyalty.rules_commissions import parse_commissions
 from mms_tui.services.loyalty.rules_messages import parse_messages
+from mms_tui.services.loyalty.rules_segments import parse_segments
 
 # ------------------------------------------------------------------------------------------------ reading values
 
@@ -236,7 +237,8 @@ def _plain(hundredths: int) -> str:
 # ------------------------------------------------------------------------------------------------ parsing
 
 
-_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees", "commissions", "bookings", "messages")
+_TOP = ("version", "points", "topup", "tiers", "promotions", "birthday", "fees", "commissions", "bookings",
+        "messages", "segments")
 
 
 def parse_rules(data: Mapping[str, Any]) -> Rules:
@@ -266,7 +268,9 @@ def parse_with_problems(data: Mapping[str, Any]) -> tuple[Rules, list[str]]:
     commissions = parse_commissions(r, top.get("commissions"))
     bookings = parse_bookings(r, top.get("bookings"))
     messages = parse_messages(r, top.get("messages"))
-    rules = Rules(version, points, topup, tiers, promotions, birthday, fees, commissions, bookings, messages)
+    segments = parse_segments(r, top.get("segments"))
+    rules = Rules(version, points, topup, tiers, promotions, birthday, fees, commissions, bookings, messages,
+                  segments)
     _cross_check(r, rules)
     return rules, r.errors
 

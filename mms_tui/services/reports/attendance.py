@@ -11,7 +11,6 @@ import peewee
 
 from mms_tui import clock
 from mms_tui.db import database, is_sqlite
-from mms_tui.i18n import _
 from mms_tui.models import (
     Member,
     Moment,
@@ -23,7 +22,8 @@ from mms_tui.models import (
 )
 from mms_tui.services.base.resolve import as_date
 from mms_tui.services.base.text import mask_phone
-from mms_tui.services.loyalty.segments import SEGMENT_RULES, segment_of
+from mms_tui.services.loyalty.rules_store import load_rules
+from mms_tui.services.loyalty.segments import segment_of, segment_rules
 from mms_tui.services.reports.period import Period, Row, count_if, moment_of, quarter_hour_of
 
 
@@ -47,16 +47,19 @@ def visits(p: Period, by: str = "day") -> Iterator[Row]:
 
 
 def segments(p: Period, by: str = "day") -> Iterator[Row]:
-    """Members by recency, frequency and monetary value as of the end of the period, with the rule used.
+    """Members by recency, frequency and monetary value as of the end of the period, with the rule used (the
+    thresholds of the rules' ``segments`` section).
 
-    A member not seen for 180 days is "lost" unless they joined in the last 30 ("new"), so the database counts
-    those; only the members seen lately come back, a row each with their last sale and visit and a year's sales
-    and spend (read from the indexes (member, status, created_at, …) of sales and visits), for ``segment_of``.
+    A member not seen for ``lost_days`` is "lost" unless they joined in the last ``new_days`` ("new"), so the
+    database counts those; only the members seen lately come back, a row each with their last sale and visit and a
+    year's sales and spend (read from the indexes (member, status, created_at, …) of sales and visits), for
+    ``segment_of``.
     """
     def since(days: int) -> dt.datetime:
         return dt.datetime.combine(p.end - dt.timedelta(days=days), dt.time())
 
-    recent, new = since(180), since(30)
+    terms = load_rules().segments
+    recent, new = since(terms.lost_days), since(terms.new_days)
     paid = (Sale.status == "paid") & (Sale.created_at < p.end_dt)
     came = (Visit.status == "ok") & (Visit.created_at < p.end_dt)
     members = p.of_stores(Member.select().where(Member.created_at < p.end_dt), Member.home_store)
@@ -66,7 +69,7 @@ def segments(p: Period, by: str = "day") -> Iterator[Row]:
         Sale.select(Sale.member).where(Sale.member.is_null(False) & paid & (Sale.created_at >= recent))
         | Visit.select(Visit.member).where(came & (Visit.created_at >= recent))
     )
-    # a check-in older than 180 days cannot make anyone more than "lost": only the last 180 are looked at
+    # a check-in older than lost_days cannot make anyone more than "lost": only those days are looked at
     last_visit = Visit.select(peewee.fn.MAX(Visit.created_at)).where(
         (Visit.member == Member.id) & came & (Visit.created_at >= recent))
     lately = (
@@ -84,14 +87,14 @@ def segments(p: Period, by: str = "day") -> Iterator[Row]:
     for joined, last_sale, sales, spend, visited in database.execute(lately).fetchall():  # plain rows, fast
         # moments as ISO strings (SQLite) or datetimes (PostgreSQL): either way they order as moments do
         last = last_sale if visited is None or (last_sale is not None and last_sale > visited) else visited
-        segment = segment_of(day_of(joined), day_of(last), int(sales), int(spend or 0), p.end)
+        segment = segment_of(day_of(joined), day_of(last), int(sales), int(spend or 0), p.end, terms)
         counts[segment] += 1
         looked_at += 1
         new_looked_at += segment == "new"
     counts["new"] += joined_lately - new_looked_at
     counts["lost"] += total - looked_at - (joined_lately - new_looked_at)
-    for name, rule in SEGMENT_RULES:
-        yield {"segment": name, "members": counts.get(name, 0), "rule": _(rule)}
+    for name, rule in segment_rules(terms):
+        yield {"segment": name, "members": counts.get(name, 0), "rule": rule}
 
 
 def birthday_in(born: dt.date, year: int) -> dt.date:

@@ -24,6 +24,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.models import Staff
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import checked_day, today
+from mms_tui.services.reports.activity import cohorts, frequency, tier_trend
 from mms_tui.services.reports.attendance import birthdays, segments, visits
 from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.bookings import bookings
@@ -50,6 +51,12 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
     "products": (N_("best sellers and services by revenue"), products),
     "tiers": (N_("members per tier, upgrades in the period"), tiers),
     "segments": (N_("members by recency, frequency and spend (loyal, big spenders, at risk, lost…)"), segments),
+    "frequency": (N_("活跃度: members by how many times they came and bought in the period (0, 1, 2, 3–4 … 20+), "
+                     "with their share"), frequency),
+    "cohorts": (N_("cohort retention by join month: of the members who joined in each month, the share who came or "
+                   "bought in each of the 12 months after"), cohorts),
+    "tier-trend": (N_("members per tier at the end of each day/week/month of the period, and their total"),
+                   tier_trend),
     "birthdays": (N_("members whose birthday falls in the period (default: the coming 30 days): phone, tier, age, "
                      "last check-in"), birthdays),
     "shifts": (N_("shifts (交班): money per tender, cash expected, counted, over/short"), shifts),

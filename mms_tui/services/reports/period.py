@@ -71,6 +71,21 @@ class Period:
             where.append(at & self._between(column, zone))
         return functools.reduce(operator.or_, where)
 
+    def zone(self) -> dt.tzinfo:
+        """The zone the period's days are counted in where one zone must serve all its stores (members' join
+        days, the activity reports' months): its stores' zone when they share one, else the chain's."""
+        from mms_tui.services.base.config import get_config
+
+        chain = get_config("time_zone") or clock.zone_name()
+        zones = {zone or chain for sid, zone in Store.select(Store.id, Store.time_zone).tuples()
+                 if self.store_ids is None or sid in self.store_ids}
+        return clock.parse_zone(zones.pop() if len(zones) == 1 else chain)
+
+    def midnights(self, days: list[dt.date]) -> list[dt.datetime]:
+        """The moments each of ``days`` begins, in :meth:`zone` (aware: a column converts them to UTC)."""
+        tz = self.zone()
+        return [dt.datetime.combine(d, dt.time(), tzinfo=tz) for d in days]
+
     def _between(self, column: peewee.Field, zone: str) -> peewee.Expression:
         """The period's days in ``zone``, as aware moments (the column converts them to UTC)."""
         tz = clock.parse_zone(zone)
@@ -143,6 +158,13 @@ def quarter_hour_of(column: peewee.Node) -> peewee.Node:
         return peewee.fn.substr(column, 1, 14).concat(minute)
     return peewee.fn.date_trunc("hour", column) + peewee.fn.floor(
         peewee.fn.date_part("minute", column) / 15) * peewee.SQL("interval '15 minutes'")
+
+
+def slot_of(column: peewee.Field, edges: list[dt.datetime]) -> peewee.Node:
+    """Which of the spans cut by ``edges`` (ascending moments) the stored moment falls in: 0 before the first edge,
+    ``i`` from edge ``i - 1`` up to edge ``i``, ``len(edges)`` from the last on — for grouping by months or days
+    of a zone without the database knowing zones."""
+    return peewee.Case(None, [(column < edge, i) for i, edge in enumerate(edges)], len(edges))
 
 
 def moment_of(value: object) -> dt.datetime:
