@@ -272,6 +272,12 @@ def a_varied_shop(desk) -> None:
     close_ticket(m, asked.id, "满意")
     Member.update(email="zs@example.com").where(Member.id == zhang).execute()
     from_email(b"From: zs@example.com\nSubject: hello\n\nhi\n")
+    # prompts from a member's pattern put away at the desk (by staff), and one from before staff were recorded
+    from mms_tui.models import PromptDismissal
+    from mms_tui.services.loyalty.prompts import dismiss_prompts
+
+    dismiss_prompts(zhang, ["item:HAIR:2026-11-20"], c)
+    PromptDismissal.create(member=zhang, key="card:PKG1:2")
 
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:

@@ -64,6 +64,15 @@ def shop(tmp_path, monkeypatch):
         report_lost(lost, c, "l1")
         with write_transaction():
             set_config("demo_login", {"code": "admin", "pin": "1234"})
+    with clock.pinned(MOMENT - dt.timedelta(days=70)):  # 王芳: a haircut every three weeks, a package nearly used
+        wang = register_member("王芳", "13500135000", c, "r-wang").member_id
+        issue_card(wang, "V10", c, "i-wang", card_no="8800888888", tender="cash")
+    for n, days in enumerate((63, 42, 21)):
+        with clock.pinned(MOMENT - dt.timedelta(days=days)):
+            checkout(wang, ["HAIR"], [("cash", 8_800)], c, f"s-wang{n}")
+    for n, days in enumerate(range(24, 0, -3)):
+        with clock.pinned(MOMENT - dt.timedelta(days=days, hours=3)):
+            check_in("8800888888", c, f"v-wang{n}")
     with clock.pinned(MOMENT - dt.timedelta(days=10)):
         issue_card(ouyang, "M1", c, "i3", card_no="8800666666")
     with clock.pinned(MOMENT - dt.timedelta(days=3)):
@@ -171,6 +180,17 @@ async def desk_nothing(pilot) -> None:
 
 async def member_screen(pilot) -> None:
     await member(pilot)
+
+
+async def member_prompts(pilot) -> None:
+    """王芳: her haircut due (every 3 weeks) and her package running out at her pace."""
+    await member(pilot, "8800888888")
+
+
+async def member_prompts_put_away(pilot) -> None:
+    await member_prompts(pilot)
+    await pilot.press("ctrl+x")
+    await settle(pilot)
 
 
 async def member_checked_in(pilot) -> None:
@@ -920,6 +940,8 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "desk_results": desk_results,
     "desk_nothing_found": desk_nothing,
     "member": member_screen,
+    "member_prompts": member_prompts,
+    "member_prompts_put_away": member_prompts_put_away,
     "member_checked_in": member_checked_in,
     "repeat_check_in": repeat_check_in,
     "more_menu": more_menu,

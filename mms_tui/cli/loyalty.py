@@ -333,8 +333,9 @@ def _coupon_rows(coupons, with_status: bool = False):
 @coupons_group.command("issue")
 @click.option("--member", "phone", metavar="PHONE", help="By hand: one coupon for this member (needs --promotion).")
 @click.option("--segment", metavar="NAME",
-              help="In bulk: every member of this segment of the segments report (at_risk, lost, loyal, …); one "
-                   "coupon of the promotion per member, ever.")
+              help="In bulk: every member of this segment of the segments report (at_risk, lost, loyal, …), or "
+                   "with a prompt from their pattern (due: an item due; running_out: a package); one coupon of the "
+                   "promotion per member, ever.")
 @click.option("--winback", "winback_days", type=click.IntRange(1, 3650), metavar="DAYS",
               help="Members away at least DAYS days; one coupon per absence.")
 @click.option("--birthday", is_flag=True, help="Members in their birthday window: the rules' birthday promotion.")

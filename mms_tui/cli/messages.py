@@ -180,7 +180,8 @@ def templates_set(ctx: click.Context, trigger: str, channel: str, lang: str, bod
 @click.pass_context
 def messages_campaign(ctx: click.Context, audience: str, channel: str, body: str, subject: str, provider_code: str,
                       name: str, confirm: bool, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """群发 to AUDIENCE — segment:NAME (new, loyal, at_risk, lost…), tag:NAME or file:PATH (phones, one a line):
+    """群发 to AUDIENCE — segment:NAME (new, loyal, at_risk, lost…; due, running_out: prompts from the members'
+    patterns), tag:NAME or file:PATH (phones, one a line):
     first the preview (members, those with consent, SMS parts, a sample), then again with --confirm."""
     from mms_tui.services.messages.campaigns import preview, send_campaign
 

@@ -31,6 +31,7 @@ from mms_tui.models.members import (
     MemberFieldValue,
     MemberTag,
     PriceLevel,
+    PromptDismissal,
     Tier,
 )
 from mms_tui.models.messages import (
@@ -120,6 +121,7 @@ ALL_MODELS = [
     Message,
     Ticket,
     TicketNote,
+    PromptDismissal,
 ]
 
 __all__ = [
@@ -175,6 +177,7 @@ __all__ = [
     "Payment",
     "PriceLevel",
     "Product",
+    "PromptDismissal",
     "Punch",
     "Room",
     "RosterDay",

@@ -189,3 +189,17 @@ class CardTypeStore(BaseModel):
 
     class Meta:
         indexes = ((("card_type", "store"), True),)
+
+
+class PromptDismissal(BaseModel):
+    """A prompt from the member's pattern (顾客消费提醒) that the desk put away: the prompt's key names the state it
+    was about (an item and the day it was last bought, a package and its visits left), so the same prompt stays away
+    and the next one shows (migration 24)."""
+
+    member = peewee.ForeignKeyField(Member, backref="prompt_dismissals", on_delete="RESTRICT", index=False)
+    key = peewee.CharField(max_length=120)
+    staff = peewee.ForeignKeyField(Staff, null=True, backref="prompts_dismissed", on_delete="RESTRICT")
+    created_at = Moment(default=now)
+
+    class Meta:
+        indexes = ((("member", "key"), True),)

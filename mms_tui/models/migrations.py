@@ -469,6 +469,13 @@ def _store_zones(db: peewee.Database, migrator: object) -> None:
     _add_columns(db, migrator, "store", [("time_zone", Store.time_zone)])
 
 
+def _prompt_dismissals(db: peewee.Database, migrator: object) -> None:
+    """Issue #25: prompts from a member's pattern that the desk put away."""
+    from mms_tui.models import PromptDismissal
+
+    db.create_tables([PromptDismissal])
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -495,6 +502,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
      _messages),
     (22, "card types whose cards are used only where they are sold", _store_bound_cards),
     (23, "stores: a time zone of their own", _store_zones),
+    (24, "prompts from the member's pattern put away at the desk", _prompt_dismissals),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Input, Label, Static
 
 from mms_tui import clock
-from mms_tui.i18n import N_, _
+from mms_tui.i18n import N_, _, ngettext
 from mms_tui.screens.common import (
     SavingNotice,
     Swiped,
@@ -90,7 +90,7 @@ def benefit_lines(view: MemberView) -> list[str]:
 MORE_ACTIONS = [
     ("issue_card", "f6"), ("edit", "f7"), ("freeze", "f8"), ("replace_card", "ctrl+l"), ("birthday", "ctrl+d"),
     ("gift", "ctrl+g"), ("renew", "ctrl+r"), ("transfer", "ctrl+t"), ("family", "ctrl+f"), ("phone", "ctrl+o"),
-    ("record", "ctrl+e"), ("book", "ctrl+b"), ("ticket", "ctrl+k"),
+    ("record", "ctrl+e"), ("book", "ctrl+b"), ("ticket", "ctrl+k"), ("dismiss_prompts", "ctrl+x"),
 ]
 
 
@@ -120,6 +120,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         Binding("ctrl+e", "record", N_("Details"), id="member.record", show=False),
         Binding("ctrl+b", "book", N_("Book"), id="member.book", show=False),
         Binding("ctrl+k", "ticket", N_("Service ticket"), id="member.ticket", show=False),
+        Binding("ctrl+x", "dismiss_prompts", N_("Prompts: not now"), id="member.dismiss_prompts", show=False),
         Binding("question_mark", "app.help", N_("Help"), id="member.help", show=False),
     ]
 
@@ -142,6 +143,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
             yield Static(id="outcome")
             yield Static(id="alerts")
             yield Static(id="benefits")
+            yield Static(id="prompts")
             yield DataTable(id="cards", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="recent"):
                 yield Static(id="recent-visits")
@@ -208,6 +210,9 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
         lines = benefit_lines(view)
         benefits.update(escape("\n".join("★ " + line for line in lines)))
         benefits.display = bool(lines)
+        prompts = self.query_one("#prompts", Static)
+        prompts.update(escape("\n".join("» " + p.text for p in view.prompts)))
+        prompts.display = bool(view.prompts)
         self.refresh_bindings()
         self.load_bookings(view.member_id)
         table = self.query_one("#cards", DataTable)
@@ -536,6 +541,27 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
 
         if self.view is not None:
             self.app.push_screen(TicketDialog(self.member_id, self.view.name, self.app.staff), self.after_dialog)
+
+    def action_dismiss_prompts(self) -> None:
+        """Put the prompts from the member's pattern away ("not now"): each stays away, and the next one shows when
+        a purchase or a visit changes what it was about."""
+        if self.view is None or not self.view.prompts:
+            self.outcome(_("No prompts to put away."), False)
+            return
+        self.put_prompts_away(self.member_id, [p.key for p in self.view.prompts])
+
+    @work(thread=True, exit_on_error=False, exclusive=True, group="member-prompts")
+    def put_prompts_away(self, member_id: int, keys: list[str]) -> None:
+        from mms_tui.services.loyalty.prompts import dismiss_prompts
+
+        n = in_connection(dismiss_prompts, member_id, keys, self.app.staff)
+        self.app.call_from_thread(self.prompts_put_away, member_id, n)
+
+    def prompts_put_away(self, member_id: int, n: int) -> None:
+        if member_id != self.member_id:
+            return  # another member's screen by now
+        self.outcome(ngettext("✓ {n} prompt put away", "✓ {n} prompts put away", n).format(n=n), True)
+        self.refresh_view()
 
     def action_history(self) -> None:
         from mms_tui.screens.history import HistoryScreen

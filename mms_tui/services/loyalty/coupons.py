@@ -47,6 +47,7 @@ from mms_tui.services.base.text import mask_phone
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.loyalty.birthday_benefit import birthday_benefit
 from mms_tui.services.loyalty.pricing import MemberFacts
+from mms_tui.services.loyalty.prompts import PROMPT_SEGMENTS, members_prompted
 from mms_tui.services.loyalty.rules import Promotion, Rules
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.segments import SEGMENTS, segment_of
@@ -278,8 +279,11 @@ def _issue_each(members: list[Member], promo: Promotion, reason: str, staff: Sta
 def members_in_segment(segment: str, on: dt.date, rules: Rules | None = None) -> list[int]:
     """Ids of the members the segments report counts in ``segment`` on day ``on`` (same data, same rule, the
     thresholds of ``rules``, default those in force)."""
+    if segment in PROMPT_SEGMENTS:  # from the members' own patterns (顾客消费提醒)
+        return members_prompted(segment, on)
     if segment not in SEGMENTS:
-        raise InvalidInput(_("No segment {name!r} (segments: {known}).").format(name=segment, known=", ".join(SEGMENTS)))
+        raise InvalidInput(_("No segment {name!r} (segments: {known}).").format(
+            name=segment, known=", ".join(SEGMENTS + PROMPT_SEGMENTS)))
     end = dt.datetime.combine(on + dt.timedelta(days=1), dt.time())
     terms = (rules or load_rules()).segments
 

@@ -25,6 +25,7 @@ from mms_tui.services.ledger.tenders import MONEY_TENDERS
 from mms_tui.services.loyalty.birthday_benefit import birthday_window
 from mms_tui.services.loyalty.fees_due import due_fees
 from mms_tui.services.loyalty.pricing import MemberFacts
+from mms_tui.services.loyalty.prompts import Prompt, member_prompts
 from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import TierProgress, progress
@@ -78,6 +79,8 @@ class MemberView:
     family: list[FamilyMember] = field(default_factory=list)
     #: the price level the member buys at (经销商价), '' for none: the desk says so before a sale
     price_level: str = ""
+    #: what the member's own history suggests now (顾客消费提醒), put-away ones left out
+    prompts: list[Prompt] = field(default_factory=list)
 
     @property
     def stored_value_fen(self) -> int:
@@ -175,7 +178,7 @@ def member_view(member: Member | int | str, *, on: dt.date | None = None) -> Mem
     return MemberView(m.id, m.name, mask_phone(m.phone), m.gender, m.birthday.isoformat() if m.birthday else None,
                       m.notes, progress(m, day, rules), cards, alerts, str(seen)[:16] if seen else None, visits, sales,
                       offer, _fees_due(facts, day, rules), family_members(m),
-                      m.price_level.name if m.price_level_id is not None else "")
+                      m.price_level.name if m.price_level_id is not None else "", member_prompts(m.id, day))
 
 
 def reveal_phone(member: Member | int, staff: Staff) -> str:

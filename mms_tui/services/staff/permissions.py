@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, str] = {
     "messages.read": "manager",  # what was sent to whom (the message log and report)
     "tickets.assign": "manager",  # give a member's service ticket to another staff member
     "classes.manage": "manager",  # class types, a store's timetable, generating and cancelling its sessions
+    "prompts.dismiss": "cashier",  # put away a prompt from the member's pattern (顾客消费提醒) at the desk
 }
 
 
