@@ -553,6 +553,29 @@ RAW_REPORT_SQL: dict[str, list[str]] = {
         "WHERE t.kind = 'checkout' AND t.local_day >= :start_day AND t.local_day <= :end_day AND s.status = 'paid' "
         "AND s.member_id IS NOT NULL",
     ],
+    "frequency": [
+        "SELECT COUNT(*) FROM member WHERE created_at < :end",
+        "SELECT n, COUNT(*) FROM (SELECT member_id, COUNT(*) AS n FROM visit WHERE status = 'ok' "
+        "AND created_at >= :start AND created_at < :end GROUP BY member_id) GROUP BY n",
+        "SELECT n, COUNT(*) FROM (SELECT member_id, COUNT(*) AS n FROM sale WHERE status = 'paid' "
+        "AND member_id IS NOT NULL AND created_at >= :start AND created_at < :end GROUP BY member_id) GROUP BY n",
+    ],
+    "cohorts": [
+        "SELECT strftime('%Y-%m', created_at), COUNT(*) FROM member WHERE created_at >= :month_start "
+        "AND created_at < :end GROUP BY 1",
+        "SELECT c, a, COUNT(*) FROM (SELECT strftime('%Y-%m', m.created_at) AS c, strftime('%Y-%m', v.created_at) AS a, "
+        "m.id FROM member m CROSS JOIN visit v WHERE m.created_at >= :month_start AND m.created_at < :end "
+        "AND v.member_id = m.id AND v.status = 'ok' AND v.created_at >= :month_start "
+        "UNION SELECT strftime('%Y-%m', m.created_at), strftime('%Y-%m', s.created_at), m.id FROM member m "
+        "CROSS JOIN sale s WHERE m.created_at >= :month_start AND m.created_at < :end AND s.member_id = m.id "
+        "AND s.status = 'paid' AND s.created_at >= :month_start) GROUP BY 1, 2",
+    ],
+    "tier-trend": [
+        "SELECT tier_id, COUNT(*) FROM member GROUP BY 1",
+        "SELECT substr(created_at, 1, 10), tier_id, COUNT(*) FROM member WHERE created_at >= :start GROUP BY 1, 2",
+        "SELECT subject, payload, created_at FROM audit_event WHERE action IN ('member.tier_up', 'member.tier_down') "
+        "AND created_at >= :start",
+    ],
     "attendance": [
         "SELECT staff_id, store_id, kind, at, supersedes_id, void FROM attendance_punch "
         "WHERE at >= :start AND at < :end ORDER BY staff_id, at",
@@ -566,7 +589,8 @@ def _raw_params(start: dt.date, end: dt.date) -> dict[str, str]:
         return (end - dt.timedelta(days=days)).isoformat()
 
     return {"start": f"{start.isoformat()} 00:00:00", "end": f"{(end + dt.timedelta(days=1)).isoformat()} 00:00:00",
-            "start_day": start.isoformat(), "end_day": end.isoformat(), "soon": day(-30), "year_ago": f"{day(365)} 00:00:00", "d30": day(30),
+            "start_day": start.isoformat(), "end_day": end.isoformat(),
+            "month_start": f"{start.replace(day=1).isoformat()} 00:00:00", "soon": day(-30), "year_ago": f"{day(365)} 00:00:00", "d30": day(30),
             "d60": day(60), "d180": day(180)}
 
 
@@ -642,6 +666,9 @@ def bench_reports(members: int, reuse: str | None, runs: int) -> dict:
     # and, beyond the target, liability as it stood half a year earlier (the ledger after it is taken off)
     cases = [(name, end - dt.timedelta(days=30), end, "day", True) for name in REPORTS]
     cases.insert(1, ("turnover", end - dt.timedelta(days=364), end, "month", True))
+    # the activity reports over a year too: twelve cohorts, a tier count at each month's end, a year's frequency
+    cases += [(name, end - dt.timedelta(days=364), end, "month", True) for name in ("cohorts", "tier-trend",
+                                                                                     "frequency")]
     back = end - dt.timedelta(days=182)
     cases.append(("liability", back - dt.timedelta(days=30), back, "day", False))
     scan_s, scanned = raw_scan_seconds(path, runs)

@@ -893,6 +893,37 @@ async def stock_list(pilot) -> None:
     await settle(pilot)
 
 
+async def charts(pilot) -> None:
+    """经营图表 (F8 on Today) for the manager: the turnover of the last 30 days."""
+    await logged_in(pilot, "m01", "2345")
+    await pilot.press("f8")
+    await settle(pilot)
+    await pilot.press("f8")
+    await settle(pilot)
+
+
+async def charts_visits(pilot) -> None:
+    """The third tab: check-ins as a weekday × hour grid."""
+    await charts(pilot)
+    await pilot.press("3")
+    await settle(pilot)
+
+
+async def charts_tiers(pilot) -> None:
+    await charts(pilot)
+    await pilot.press("4")
+    await settle(pilot)
+
+
+async def charts_cashier(pilot) -> None:
+    """A cashier is told the charts are a manager's."""
+    await logged_in(pilot)
+    await pilot.press("f8")
+    await settle(pilot)
+    await pilot.press("f8")
+    await settle(pilot)
+
+
 async def today_low_stock(pilot) -> None:
     """F8 with a product at or below its threshold: named under the shifts, F3 to the stock."""
     some_stock()
@@ -1011,6 +1042,10 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "member_booked": member_booked,
     "classes_day": classes_day,
     "today_low_stock": today_low_stock,
+    "charts": charts,
+    "charts_visits": charts_visits,
+    "charts_tiers": charts_tiers,
+    "charts_cashier": charts_cashier,
     "stock_list": stock_list,
     "stock_receive": stock_receive,
     "stock_line": stock_line,

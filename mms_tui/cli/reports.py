@@ -27,10 +27,14 @@ from mms_tui.i18n import _
 @click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gb18030"]),
               help="Text encoding of csv, json or jsonl, as mms export writes them (default: utf-8-sig for a csv "
                    "FILE, so Excel reads Chinese; utf-8 on standard output).")
+@click.option("--chart", "chart", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also draw the report into FILE (.png or .svg) for email: turnover, topups, visits, tiers, "
+                   "segments, stores, tier-trend, frequency, cohorts.")
+@click.option("--grid", is_flag=True, help="visits: check-ins as a table of hours × weekdays.")
 @click.pass_context
 def report(ctx: click.Context, name: str | None, show_list: bool, start, end, store_code: str | None,
            region_code: str | None, by: str, staff_code: str | None, viewer_code: str | None, pin_stdin: bool,
-           fmt: str, output: str | None, encoding: str | None) -> None:
+           fmt: str, output: str | None, encoding: str | None, chart: str | None, grid: bool) -> None:
     """Reports for the owner and the accountant (mms report --list shows them). Money columns are fen in
     csv/json, yuan in tables."""
     from mms_tui.services.reports.catalogue import REPORTS, run_report
@@ -42,9 +46,28 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
         raise click.UsageError(_("Give --store or --region, not both."))
     if encoding and not output and fmt not in MACHINE_FORMATS:
         raise click.UsageError(_("--encoding applies to csv, json and jsonl, and to an --output file."))
+    if grid and name != "visits":
+        raise click.UsageError(_("--grid applies to the visits report."))
+    if chart:
+        from mms_tui.services.exchange.pictures import PICTURES, chart_format
+
+        chart_format(chart)
+        if name not in PICTURES:
+            raise click.UsageError(_("--chart draws these reports: {names}.").format(names=", ".join(PICTURES)))
     open_database(settings_of(ctx))
     viewer = acting_staff(viewer_code, pin_stdin) if viewer_code else None
     rows = run_report(name, start, end, store_code or region_code, by, staff=staff_code, viewer=viewer)
+    if chart or grid:
+        from mms_tui.services.exchange.pictures import grid_rows, visits_grid_of, write_chart
+        from mms_tui.services.reports.period import period
+
+        rows = list(rows)
+        if chart:
+            p = period(start, end, store_code or region_code)
+            write_chart(name, rows, chart, subtitle=f"{p.start} – {p.end}")
+            click.echo(_("Wrote the chart to {where}.").format(where=chart), err=True)
+        if grid:
+            rows = grid_rows(visits_grid_of(rows))
     if output or encoding:
         import sys
 

@@ -64,6 +64,7 @@ class TodayScreen(WorkerErrors, Screen[None]):
         Binding("f5", "reload", N_("Refresh"), id="today.reload", show=False),
         Binding("f6", "report", N_("Shift report"), id="today.report"),
         Binding("f7", "my_commissions", N_("Commission"), id="today.my_commissions"),
+        Binding("f8", "charts", N_("Charts"), id="today.charts", show=False),
         Binding("f9", "close_shift", N_("Close shift"), id="today.close_shift"),
     ]
 
@@ -182,6 +183,12 @@ class TodayScreen(WorkerErrors, Screen[None]):
         from mms_tui.screens.stores_today import StoresTodayScreen
 
         self.app.push_screen(StoresTodayScreen())
+
+    def action_charts(self) -> None:
+        """经营图表: the manager's screen, the charts of the stores this manager looks after."""
+        from mms_tui.screens.charts import ChartsScreen
+
+        self.app.push_screen(ChartsScreen())
 
     def action_tickets(self) -> None:
         """客户服务: the open service tickets, to answer, note, close or assign."""

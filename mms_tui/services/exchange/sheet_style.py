@@ -69,6 +69,7 @@ LABELS: dict[str, str] = {
     "bank_card": N_("Bank card"), "wechat": N_("WeChat"), "alipay": N_("Alipay"),
     "stored_value": N_("Stored value"), "refunds": N_("Refunds"), "refund_count": N_("Refunds"),
     "measure": N_("Measure"), "times": N_("Times"), "share_pct": N_("Share %"), "cohort": N_("Joined in"),
+    "purchases": N_("Purchases"),
 }
 #: the cohorts report's month columns: month_3_pct → "Month 3 %"
 _MONTH_PCT = re.compile(r"month_(\d+)_pct")

@@ -129,22 +129,32 @@ def tier_trend(p: Period, by: str = "day") -> Iterator[Row]:
     tiers = list(Tier.select(Tier.id, Tier.code, Tier.name).order_by(Tier.rank, Tier.id).tuples())
     code_of = {tier_id: code for tier_id, code, _name in tiers}
     joined_slot = slot_of(Member.created_at, edges)
-    # counts[i][code]: members at edge i by today's tier — those who joined before it (slot ≤ i)
-    by_slot: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for tier_id, slot, n in p.of_stores(Member.select(Member.tier, joined_slot, peewee.fn.COUNT(Member.id)),
-                                        Member.home_store).group_by(Member.tier, joined_slot).tuples():
-        by_slot[int(slot)][code_of.get(tier_id, "")] += int(n)
+    # counts[i][code]: members at edge i by today's tier — everyone (the tier index alone) less those who joined
+    # at or after edge i (slot > i), read along the join moments from the first edge on
+    everyone: dict[str, int] = defaultdict(int)
+    for tier_id, n in p.of_stores(Member.select(Member.tier, peewee.fn.COUNT(Member.id)),
+                                  Member.home_store).group_by(Member.tier).tuples():
+        everyone[code_of.get(tier_id, "")] += int(n)
+    later: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    # grouped by the slot first: SQLite then reads the join moments' index, not every member by tier
+    for slot, tier_id, n in p.of_stores(Member.select(joined_slot, Member.tier, peewee.fn.COUNT(Member.id))
+                                        .where(Member.created_at >= edges[0]),
+                                        Member.home_store).group_by(joined_slot, Member.tier).tuples():
+        later[int(slot)][code_of.get(tier_id, "")] += int(n)
     counts = []
-    running: dict[str, int] = defaultdict(int)
     for i in range(len(edges)):
-        for code, n in by_slot.get(i, {}).items():
-            running[code] += n
-        counts.append(dict(running))
+        at = dict(everyone)
+        for slot, by_code in later.items():
+            if slot > i:
+                for code, n in by_code.items():
+                    at[code] -= n
+        counts.append(at)
     # each change since the first edge, taken back at every edge before it at which the member had joined
     changes = list(AuditEvent.select(AuditEvent.subject, AuditEvent.payload, slot_of(AuditEvent.created_at, edges))
                    .where(AuditEvent.action.in_(("member.tier_up", "member.tier_down"))
-                          & (AuditEvent.created_at >= edges[0]) & AuditEvent.subject.startswith("member:"))
+                          & (AuditEvent.created_at >= edges[0]))
                    .tuples())
+    changes = [c for c in changes if c[0].startswith("member:")]  # (not in SQL: it would read the subject index)
     ids = sorted({int(subject.split(":", 1)[1]) for subject, _payload, _slot in changes})
     member_slot: dict[int, int] = {}
     for chunk in range(0, len(ids), 500):
