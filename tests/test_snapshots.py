@@ -915,6 +915,13 @@ async def charts_tiers(pilot) -> None:
     await settle(pilot)
 
 
+async def charts_campaigns(pilot) -> None:
+    """营销效果: the fifth tab, campaign results (none in this shop's month: said so)."""
+    await charts(pilot)
+    await pilot.press("5")
+    await settle(pilot)
+
+
 async def charts_cashier(pilot) -> None:
     """A cashier is told the charts are a manager's."""
     await logged_in(pilot)
@@ -1045,6 +1052,7 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "charts": charts,
     "charts_visits": charts_visits,
     "charts_tiers": charts_tiers,
+    "charts_campaigns": charts_campaigns,
     "charts_cashier": charts_cashier,
     "stock_list": stock_list,
     "stock_receive": stock_receive,

@@ -13,7 +13,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Header, Static, TabbedContent, TabPane, Tabs
+from textual.widgets import DataTable, Header, Static, TabbedContent, TabPane, Tabs
 from textual_plotext import PlotextPlot
 
 from mms_tui.i18n import N_, _
@@ -22,6 +22,7 @@ from mms_tui.services.base.text import format_money
 from mms_tui.services.reports.dashboard import (
     CHART_PERIODS,
     DailySeries,
+    campaign_results,
     members_by_tier,
     money_in_and_out,
     turnover_series,
@@ -29,7 +30,7 @@ from mms_tui.services.reports.dashboard import (
 )
 from mms_tui.widgets.footer import Footer
 
-TABS = ("turnover", "money", "visits", "tiers")
+TABS = ("turnover", "money", "visits", "tiers", "campaigns")
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 #: a grid cell's shade by its share of the busiest hour
 SHADES = " ░▒▓█"
@@ -104,6 +105,7 @@ class ChartsScreen(WorkerErrors, Screen[None]):
         Binding("2", "show_tab('money')", show=False),
         Binding("3", "show_tab('visits')", show=False),
         Binding("4", "show_tab('tiers')", show=False),
+        Binding("5", "show_tab('campaigns')", show=False),
     ]
 
     def __init__(self) -> None:
@@ -125,6 +127,8 @@ class ChartsScreen(WorkerErrors, Screen[None]):
                 yield Static(id="chart-visits")
             with TabPane(_("4 Tiers"), id="tab-tiers"):
                 yield Static(id="chart-tiers")
+            with TabPane(_("5 Campaigns"), id="tab-campaigns"):
+                yield DataTable(id="chart-campaigns", cursor_type="row", zebra_stripes=True)
         yield Static("", id="charts-note")
         yield Footer()
 
@@ -173,6 +177,7 @@ class ChartsScreen(WorkerErrors, Screen[None]):
             "money": lambda: money_in_and_out(staff, days),
             "visits": lambda: visits_grid(staff, days),
             "tiers": lambda: members_by_tier(staff),
+            "campaigns": lambda: campaign_results(staff, days),
         }
         try:
             figures = await asyncio.to_thread(in_connection, readers[tab])
@@ -199,6 +204,30 @@ class ChartsScreen(WorkerErrors, Screen[None]):
         elif tab == "visits":
             self.query_one("#chart-visits", Static).update(escape(grid_text(figures)))  # type: ignore[arg-type]
             self.tell(tab, _("Check-ins per weekday and hour, the busiest █."))
-        else:
+        elif tab == "tiers":
             self.query_one("#chart-tiers", Static).update(escape(tiers_text(figures)))  # type: ignore[arg-type]
             self.tell(tab, _("Members per tier today."))
+        else:
+            self.show_campaigns(figures)  # type: ignore[arg-type]
+
+    #: 64 columns and cell padding: whole within 80
+    CAMPAIGN_COLUMNS = ((N_("Promotion"), 14), (N_("Issued"), 6), (N_("Redeemed %"), 10), (N_("Members"), 7),
+                        (N_("Sales"), 5), (N_("Revenue"), 11), (N_("Avg ticket"), 11))
+
+    def show_campaigns(self, rows: list[dict[str, object]]) -> None:
+        """营销效果: a promotion a row — coupons issued and redeemed, members reached, the sales it applied to."""
+        from mms_tui.services.base.text import fit
+
+        table = self.query_one("#chart-campaigns", DataTable)
+        table.clear(columns=True)
+        for label, width in self.CAMPAIGN_COLUMNS:
+            table.add_column(_(label), width=width)
+        for row in rows:
+            rate = row["redeem_rate_pct"]
+            average = row["avg_ticket_fen"]
+            table.add_row(fit(str(row["name"] or row["promotion"]), 14), str(row["coupons_issued"]),
+                          "" if rate is None else f"{rate}%", str(row["members"]), str(row["sales"]),
+                          format_money(int(row["revenue_fen"])),  # type: ignore[call-overload]
+                          "" if average is None else format_money(int(average)))  # type: ignore[call-overload]
+        self.tell("campaigns", _("Promotions in the last {n} days; mms report promotions has every column.").format(
+            n=self.days) if rows else _("No promotion applied or coupon issued in the period."))

@@ -69,3 +69,11 @@ def members_by_tier(viewer: Staff, store: str | None = None) -> list[tuple[str, 
 
     (row,) = run_report("tier-trend", today(), today(), store, viewer=viewer)
     return [(str(k), int(v)) for k, v in row.items() if k not in ("period", "members")]  # type: ignore[call-overload]
+
+
+def campaign_results(viewer: Staff, days: int = 30, store: str | None = None) -> list[dict[str, object]]:
+    """营销效果 of the last ``days`` days: the promotions report's rows (a promotion each)."""
+    from mms_tui.services.reports.catalogue import run_report
+
+    start, end, _dates = _days(days)
+    return list(run_report("promotions", start, end, store, viewer=viewer))
