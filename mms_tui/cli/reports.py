@@ -58,7 +58,8 @@ def report(ctx: click.Context, name: str | None, show_list: bool, start, end, st
     viewer = acting_staff(viewer_code, pin_stdin) if viewer_code else None
     rows = run_report(name, start, end, store_code or region_code, by, staff=staff_code, viewer=viewer)
     if chart or grid:
-        from mms_tui.services.exchange.pictures import grid_rows, visits_grid_of, write_chart
+        from mms_tui.services.exchange.pictures import grid_rows, write_chart
+        from mms_tui.services.reports.dashboard import visits_grid_of
         from mms_tui.services.reports.period import period
 
         rows = list(rows)

@@ -25,7 +25,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors, error_message, in_connection
 from mms_tui.screens.dialog import MenuScreen, OperationDialog, field_row
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.text import display_width, fit
+from mms_tui.services.base.text import WEEKDAY_NAMES, display_width, fit
 from mms_tui.services.bookings.appointments import (
     Arrival,
     BookingRefused,
@@ -52,7 +52,6 @@ NARROW = 60
 STATUS_NAMES = {"booked": N_("booked"), "arrived": N_("arrived"), "cancelled": N_("cancelled"),
                 "no_show": N_("no-show")}
 STATUS_MARKS = {"booked": "", "arrived": "✓", "no_show": "✗", "cancelled": "—"}
-WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 def day_title(grid: DayGrid) -> str:

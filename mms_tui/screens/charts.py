@@ -18,6 +18,7 @@ from textual_plotext import PlotextPlot
 
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors, error_message, in_connection
+from mms_tui.services.base.text import WEEKDAY_NAMES as WEEKDAYS
 from mms_tui.services.base.text import format_money
 from mms_tui.services.reports.dashboard import (
     CHART_PERIODS,
@@ -31,7 +32,6 @@ from mms_tui.services.reports.dashboard import (
 from mms_tui.widgets.footer import Footer
 
 TABS = ("turnover", "money", "visits", "tiers", "campaigns")
-WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 #: a grid cell's shade by its share of the busiest hour
 SHADES = " ░▒▓█"
 

@@ -560,7 +560,8 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
     def prompts_put_away(self, member_id: int, n: int) -> None:
         if member_id != self.member_id:
             return  # another member's screen by now
-        self.outcome(ngettext("✓ {n} prompt put away", "✓ {n} prompts put away", n).format(n=n), True)
+        if n:  # (Ctrl+X pressed again before the screen caught up: already away, nothing to say)
+            self.outcome(ngettext("✓ {n} prompt put away", "✓ {n} prompts put away", n).format(n=n), True)
         self.refresh_view()
 
     def action_history(self) -> None:

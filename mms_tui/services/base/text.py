@@ -8,8 +8,11 @@ import reprlib
 import unicodedata
 from functools import cache, lru_cache
 
-from mms_tui.i18n import _
+from mms_tui.i18n import N_, _
 from mms_tui.services.base.errors import InvalidInput
+
+#: the weekdays' short names, Monday first (translate with _ when shown)
+WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _PHONE_SEPARATORS = re.compile(r"[\s\-()（）]")

@@ -20,14 +20,15 @@ from typing import Any
 from mms_tui.i18n import N_, _
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.files import write_file
+from mms_tui.services.base.text import WEEKDAY_NAMES as WEEKDAYS
 from mms_tui.services.exchange.sheet_style import header_label
+from mms_tui.services.reports.dashboard import visits_grid_of
 
 Row = dict[str, Any]
 
 #: fonts tried in turn for each character (Chinese first, then matplotlib's own)
 FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
          "SimHei", "Microsoft YaHei", "DejaVu Sans"]
-WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
 def _yuan(fen: Any) -> float:
@@ -73,14 +74,6 @@ def _topups(ax: Any, rows: list[Row]) -> None:
            label=header_label("bonus_fen"), color="#f59e0b")
     _few_ticks(ax, days)
     ax.legend()
-
-
-def visits_grid_of(rows: Iterable[Row]) -> list[list[int]]:
-    """The visits report's rows as check-ins [weekday 0 (Monday) … 6][hour 0 … 23], all its stores together."""
-    grid = [[0] * 24 for _ in range(7)]
-    for row in rows:
-        grid[int(row["weekday"]) - 1][int(str(row["hour"])[:2])] += int(row["check_ins"])
-    return grid
 
 
 def _visits(ax: Any, rows: list[Row]) -> None:

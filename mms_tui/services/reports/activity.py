@@ -19,6 +19,7 @@ import peewee
 
 from mms_tui.models import AuditEvent, Member, Sale, Tier, Visit
 from mms_tui.services.base.resolve import today
+from mms_tui.services.loyalty.dates import add_months
 from mms_tui.services.reports.period import Period, Row, bucket, slot_of
 
 #: the frequency report's buckets of times in the period (after "0"): (lowest, highest or None)
@@ -66,26 +67,21 @@ def frequency(p: Period, by: str = "day") -> Iterator[Row]:
                    "share_pct": round(100 * n / total, 1) if total else None}
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 + months
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def cohorts(p: Period, by: str = "day") -> Iterator[Row]:
     """Cohort retention by join month: for each month of the period, the members who joined in it and the share
     of them who came in or bought in each of the 12 months after (month 1 is the calendar month after the one
     they joined in); empty for a month not yet begun, the month in progress counted so far."""
     first = p.start.replace(day=1)
     months = [first]
-    while _add_months(months[-1], 1) <= p.end:
-        months.append(_add_months(months[-1], 1))
-    cohort_edges = p.midnights([*months, _add_months(months[-1], 1)])
+    while add_months(months[-1], 1) <= p.end:
+        months.append(add_months(months[-1], 1))
+    cohort_edges = p.midnights([*months, add_months(months[-1], 1)])
     now = today()
-    last_needed = min(_add_months(months[-1], COHORT_MONTHS), now.replace(day=1))
+    last_needed = min(add_months(months[-1], COHORT_MONTHS), now.replace(day=1))
     act_months = [months[0]]
     while act_months[-1] < last_needed:
-        act_months.append(_add_months(act_months[-1], 1))
-    act_edges = p.midnights([*act_months, _add_months(act_months[-1], 1)])
+        act_months.append(add_months(act_months[-1], 1))
+    act_edges = p.midnights([*act_months, add_months(act_months[-1], 1)])
     joined_in = (Member.created_at >= cohort_edges[0]) & (Member.created_at < cohort_edges[-1])
     cohort = slot_of(Member.created_at, cohort_edges)
     joined = dict(p.of_stores(Member.select(cohort, peewee.fn.COUNT(Member.id)).where(joined_in),
@@ -110,7 +106,7 @@ def cohorts(p: Period, by: str = "day") -> Iterator[Row]:
         size = int(joined.get(c + 1, 0))
         row: Row = {"cohort": month.strftime("%Y-%m"), "members": size}
         for k in range(1, COHORT_MONTHS + 1):
-            begun = _add_months(month, k) <= now
+            begun = add_months(month, k) <= now
             row[f"month_{k}_pct"] = (round(100 * seen.get((c, c + k), 0) / size, 1)
                                      if begun and size else None)
         yield row

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mms_tui.models import Staff
 from mms_tui.services.base.resolve import today
+from mms_tui.services.reports.period import Row
 
 #: the periods the screen offers, in days
 CHART_PERIODS = (7, 30, 90)
@@ -57,8 +59,14 @@ def visits_grid(viewer: Staff, days: int = 30, store: str | None = None) -> list
     from mms_tui.services.reports.catalogue import run_report
 
     start, end, _dates = _days(days)
+    return visits_grid_of(run_report("visits", start, end, store, viewer=viewer))
+
+
+def visits_grid_of(rows: Iterable[Row]) -> list[list[int]]:
+    """The visits report's rows as check-ins [weekday 0 (Monday) … 6][hour 0 … 23], all its stores together
+    (the screen's grid, and the picture's and the CLI's)."""
     grid = [[0] * 24 for _ in range(7)]
-    for row in run_report("visits", start, end, store, viewer=viewer):
+    for row in rows:
         grid[int(row["weekday"]) - 1][int(str(row["hour"])[:2])] += int(row["check_ins"])  # type: ignore[call-overload]
     return grid
 
