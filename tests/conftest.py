@@ -171,7 +171,7 @@ def run(tmp_path):
 
     env = {"MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_DB": "", "MMS_LANG": "en"}
 
-    def invoke(*args: object, input: str | None = None, extra_env: dict | None = None):
+    def invoke(*args: object, input: str | bytes | None = None, extra_env: dict | None = None):
         result = CliRunner().invoke(cli, [str(a) for a in args], env={**env, **(extra_env or {})}, input=input)
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
         return result

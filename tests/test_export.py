@@ -349,3 +349,52 @@ def test_cli_errors_are_one_line_and_leave_no_file(shop, mms, tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and message.format(tmp=tmp_path) in lines[0], (args, lines)
     assert [p.name for p in tmp_path.rglob("*") if not p.name.startswith("mms.sqlite3")] == []
+
+
+# --- progress ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", ["members", "cards", "ledger", "sales"])
+def test_a_long_export_tells_how_far_it_has_come_and_ends_whole(shop, tmp_path, table):
+    heard: list[tuple[int, int]] = []
+    result = export_table(table, str(tmp_path / f"{table}.csv"), page_size=1,
+                          progress=lambda done, total: heard.append((done, total)))
+    assert result.rows >= 2
+    assert heard[-1] == (1, 1)  # the end: whole, whatever the ids said
+    steps = heard[:-1]
+    assert len(steps) >= 1  # pages of one row: told after every full page
+    assert all(0 < done <= total for done, total in steps)
+    assert [done for done, _ in steps] == sorted(done for done, _ in steps)
+
+
+def test_mms_export_draws_a_progress_bar_on_a_terminal_and_nothing_in_a_pipe(shop, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MMS_CONFIG": str(tmp_path / "absent.toml"), "MMS_LANG": "en", "COLUMNS": "80"}
+    command = [sys.executable, "-m", "mms_tui", "--db", shop.target, "export", "members", str(tmp_path / "m.csv")]
+    leader, follower = os.openpty()
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower, env=env,
+                              timeout=120)
+        os.close(follower)
+        follower = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    assert done.returncode == 0
+    text = seen.decode("utf-8", "replace")
+    assert "Writing" in text and "100%" in text and "Exported 5 rows" in text
+    piped = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, timeout=120)
+    assert piped.returncode == 0 and "Writing" not in piped.stderr and "Exported 5 rows" in piped.stderr

@@ -8,7 +8,13 @@ from dataclasses import asdict
 import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
-from mms_tui.cli.options import dry_run_option, file_format_option, format_option, staff_options
+from mms_tui.cli.options import (
+    dry_run_option,
+    file_argument,
+    file_format_option,
+    format_option,
+    staff_options,
+)
 from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
 
@@ -360,7 +366,7 @@ def prices_edit_level(ctx: click.Context, code: str, name: str | None, active: b
 
 
 @prices_group.command("import")
-@click.argument("file", type=click.Path(dir_okay=False))
+@file_argument(stdin=True)
 @click.option("--encoding", default="auto", show_default=True, help="auto, or any codec name, e.g. gbk.")
 @dry_run_option("Check every row and report, but write nothing.")
 @click.option("--sheet", metavar="NAME", help="Worksheet of an .xlsx file (default: the first).")
@@ -369,7 +375,7 @@ def prices_edit_level(ctx: click.Context, code: str, name: str | None, active: b
 def prices_import(ctx: click.Context, file: str, encoding: str, dry_run: bool, sheet: str | None,
                   staff_code: str | None, pin_stdin: bool) -> None:
     """Set prices from a CSV or XLSX file (编码/code, 价格表/list, 门店/store, 价格/price), all or nothing; every bad
-    row is named. Reads what mms prices export writes."""
+    row is named. Reads what mms prices export writes; - reads standard input."""
     from mms_tui.cli.exchange import import_
 
     ctx.invoke(import_, what="prices", file=file, encoding=encoding, mapping=(), on_duplicate="error",

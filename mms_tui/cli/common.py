@@ -5,10 +5,14 @@ here: each of these only gathers input or hands over to a service.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -54,11 +58,40 @@ def confirm(yes: bool, question: str, refusal: str) -> None:
     click.confirm(question, abort=True)
 
 
-def with_progress(run: Callable[[Callable[[int, int], None] | None], Any]) -> Any:
-    """A progress bar on stderr while ``run(progress)`` works, only when stderr is a terminal."""
+@contextlib.contextmanager
+def readable(file: str | None, pin_stdin: bool = False) -> Iterator[str | None]:
+    """The path of a file to read in: FILE itself, or for ``-`` what standard input brings, kept in a private
+    temporary folder while the command runs (a sheet is read more than once, and an XLSX workbook needs seeking;
+    a workbook is told by its first bytes). Gone when the command ends."""
+    if file != "-":
+        yield file
+        return
+    if pin_stdin:
+        raise click.ClickException(_("FILE '-' reads the file from standard input, so the PIN cannot come from there "
+                                     "too: name the file instead, or leave out --pin-stdin."))
+    if sys.stdin.isatty():
+        raise click.ClickException(_("FILE '-' reads the file from standard input: pipe or redirect it "
+                                     "(… - < members.csv), or name the file."))
+    with tempfile.TemporaryDirectory(prefix="mms-stdin-") as folder:
+        path = Path(folder) / "stdin"
+        try:
+            with path.open("wb") as out:
+                shutil.copyfileobj(sys.stdin.buffer, out, 1 << 20)
+        except OSError as exc:
+            raise click.ClickException(_("Cannot keep standard input to read it: {error}.").format(
+                error=exc.strerror or exc)) from None
+        with path.open("rb") as kept:
+            if kept.read(4) == b"PK\x03\x04":  # a workbook: its reader goes by the name
+                path = path.rename(path.with_suffix(".xlsx"))
+        yield str(path)
+
+
+def with_progress(run: Callable[[Callable[[int, int], None] | None], Any], label: str | None = None) -> Any:
+    """A progress bar on stderr while ``run(progress)`` works, only when stderr is a terminal; ``label``: what it
+    does (default: Reading)."""
     if not sys.stderr.isatty():
         return run(None)
-    with click.progressbar(length=1, label=_("Reading"), file=sys.stderr) as bar:
+    with click.progressbar(length=1, label=label or _("Reading"), file=sys.stderr) as bar:
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(done - bar.pos)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mms_tui.cli.common import acting_staff, open_database, settings_of, with_progress
+from mms_tui.cli.common import acting_staff, open_database, readable, settings_of, with_progress
 from mms_tui.cli.options import (
     DAY,
     dry_run_option,
@@ -25,7 +25,7 @@ from mms_tui.services.base.text import format_money
 
 @click.command("import")
 @click.argument("what", type=click.Choice(["members", "products", "prices"]))
-@file_argument()
+@file_argument(stdin=True)
 @click.option("--encoding", default="auto", show_default=True,
               help="auto (UTF-8 with or without BOM, UTF-16 with BOM, else GB18030) or any codec name, e.g. gbk.")
 @click.option("--map", "mapping", multiple=True, metavar="'HEADER=field'",
@@ -42,7 +42,7 @@ def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tu
 
     Headers in Chinese or English (姓名/name, 手机/phone, 卡号/card_no, 余额/balance, 赠送余额/bonus,
     积分/points, 剩余次数/visits, 有效期/valid_until, 生日/birthday, 性别/gender, 等级/tier, 卡类型/card_type,
-    备注/notes …). Every bad row is listed on stderr and nothing is written."""
+    备注/notes …). Every bad row is listed on stderr and nothing is written. FILE - reads standard input."""
     from mms_tui.services.exchange.import_report import ImportRejected, iter_errors
     from mms_tui.services.exchange.importing import import_file
 
@@ -50,9 +50,10 @@ def import_(ctx: click.Context, what: str, file: str, encoding: str, mapping: tu
     open_database(settings)
     staff = acting_staff(staff_code, pin_stdin)
     try:
-        result = with_progress(lambda progress: import_file(
-            what, file, staff=staff, store=settings.store, encoding=encoding, mapping=mapping,
-            on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, progress=progress))
+        with readable(file, pin_stdin) as path:
+            result = with_progress(lambda progress: import_file(
+                what, path, staff=staff, store=settings.store, encoding=encoding, mapping=mapping,
+                on_duplicate=on_duplicate, dry_run=dry_run, sheet=sheet, progress=progress))
     except ImportRejected as exc:
         _say_ignored(exc.ignored_columns)
         for line in iter_errors(exc):
@@ -105,7 +106,8 @@ def export(ctx: click.Context, what: str, target: str, member_file: str | None, 
            pin_stdin: bool) -> None:
     """Export members, cards, the ledger, sales or price lists to FILE (or - for stdout), streamed and replaced only when
     complete; or one member's full data as JSON: mms export member PHONE [FILE|-]. Members' money is yuan
-    (imports back with mms import members); ledger and sales money is fen."""
+    (imports back with mms import members); ledger and sales money is fen. At a terminal, a progress bar on
+    standard error shows how far a table has come."""
     import contextlib
     import os
 
@@ -127,8 +129,9 @@ def export(ctx: click.Context, what: str, target: str, member_file: str | None, 
                                    viewer=viewer)
             message = _("Exported the data of member {phone} to {where}.")
         else:
-            result = export_table(what, target, fmt=fmt, encoding=encoding, store=store_code, start=start,
-                                  end=end, stdout=stdout, viewer=viewer)
+            result = with_progress(lambda progress: export_table(
+                what, target, fmt=fmt, encoding=encoding, store=store_code, start=start, end=end, stdout=stdout,
+                viewer=viewer, progress=None if target == "-" and sys.stdout.isatty() else progress), label=_("Writing"))
             message = _("Exported {n} rows to {where}.")
     except BrokenPipeError:
         # `mms export … - | head`: the reader has gone; stop quietly like other Unix tools (Python's advice:

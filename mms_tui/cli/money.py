@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mms_tui.cli.common import acting_staff, confirm, open_database, settings_of
+from mms_tui.cli.common import acting_staff, confirm, open_database, readable, settings_of
 from mms_tui.cli.options import (
     dry_run_option,
     file_argument,
@@ -35,7 +35,7 @@ def _rows(rows):
 
 
 @topup_group.command("batch")
-@file_argument()
+@file_argument(stdin=True)
 @click.option("--reference", required=True, metavar="REF",
               help="The company's transfer, invoice or contract number: one batch per reference; the same "
                    "reference again changes nothing.")
@@ -54,7 +54,7 @@ def batch(ctx: click.Context, file: str, reference: str, tender: str, encoding: 
           yes: bool, store_code: str | None, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
     """Top up many members' stored-value cards from FILE (CSV in UTF-8 or GB18030, or XLSX): a column card or
     卡号 (or phone / 手机号, when the member holds one stored-value card), amount or 金额 in yuan, and optionally
-    bonus or 赠送 (empty: the loyalty rules' bonus, as at the desk). Every bad line is named and nothing is
+    bonus or 赠送 (empty: the loyalty rules' bonus, as at the desk); - reads it from standard input. Every bad line is named and nothing is
     posted; otherwise the lines are shown, and a manager posts them all as ordinary top-ups in one go (each in
     the top-ups report, refundable at the desk), or none. Standard output: the lines; the summary goes to
     standard error."""
@@ -64,7 +64,8 @@ def batch(ctx: click.Context, file: str, reference: str, tender: str, encoding: 
     settings = settings_of(ctx)
     open_database(settings)
     store = store_code or settings.store
-    lines = read_batch_lines(file, encoding)
+    with readable(file, pin_stdin) as path:
+        lines = read_batch_lines(path, encoding)
     if dry_run:
         preview = preview_batch(lines, reference, tender, store=store)
         write_rows(for_people(_rows(preview.rows), fmt), fmt)

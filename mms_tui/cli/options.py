@@ -111,9 +111,13 @@ def yes_option() -> Decorator:
     return click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 
 
-def file_argument() -> Decorator:
-    """FILE: a path to a file (not a folder) to read or write."""
-    return click.argument("file", type=click.Path(dir_okay=False))
+def file_argument(stdin: bool = False, required: bool = True) -> Decorator:
+    """FILE: a path to a file (not a folder) to read or write; ``stdin``: a file read in, where ``-`` is standard
+    input (the command reads it through :func:`mms_tui.cli.common.readable`)."""
+    if stdin:
+        return click.argument("file", metavar="FILE|-" if required else "[FILE|-]", required=required,
+                              type=click.Path(dir_okay=False, allow_dash=True))
+    return click.argument("file", type=click.Path(dir_okay=False), required=required)
 
 
 def file_or_stdio_argument(optional: bool = False) -> Decorator:

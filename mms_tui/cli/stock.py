@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import click
 
-from mms_tui.cli.common import acting_staff, open_database, settings_of
-from mms_tui.cli.options import format_option, read_encoding_option, staff_options
+from mms_tui.cli.common import acting_staff, open_database, readable, settings_of
+from mms_tui.cli.options import file_argument, format_option, read_encoding_option, staff_options
 from mms_tui.cli.output import for_people, write_rows
 from mms_tui.i18n import _
 
@@ -44,12 +44,13 @@ def _items(texts: tuple[str, ...], with_cost: bool):
     return lines
 
 
-def _lines(file: str | None, items: tuple[str, ...], encoding: str, with_cost: bool):
+def _lines(file: str | None, items: tuple[str, ...], encoding: str, with_cost: bool, pin_stdin: bool):
     lines = _items(items, with_cost)
     if file:
         from mms_tui.services.exchange.import_stock import read_stock_lines
 
-        lines += read_stock_lines(file, encoding, with_cost=with_cost)
+        with readable(file, pin_stdin) as path:
+            lines += read_stock_lines(path, encoding, with_cost=with_cost)
     if not lines:
         raise click.ClickException(_("Give a FILE or at least one --item."))
     return lines
@@ -80,7 +81,7 @@ def stock_levels(ctx: click.Context, store_code: str | None, low: bool, fmt: str
 
 
 @stock_group.command("receive")
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@file_argument(stdin=True, required=False)
 @item_option
 @click.option("--supplier", metavar="CODE", help="The supplier the goods came from.")
 @click.option("--reference", default="", help="The supplier's delivery note number.")
@@ -91,14 +92,14 @@ def stock_levels(ctx: click.Context, store_code: str | None, low: bool, fmt: str
 def stock_receive(ctx: click.Context, file: str | None, items: tuple[str, ...], supplier: str | None, reference: str,
                   encoding: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
     """入库: take goods in at the desk's store, from a spreadsheet FILE (columns code or 条码, qty or 数量, cost or
-    进价 in yuan) and/or --item lines; all or nothing."""
+    进价 in yuan; - reads it from standard input) and/or --item lines; all or nothing."""
     from mms_tui.services.ledger.operations import new_txid
     from mms_tui.services.stock.receiving import receive
 
     settings = settings_of(ctx)
     open_database(settings)
     by = acting_staff(staff_code, pin_stdin)
-    result = receive(by, _lines(file, items, encoding, True), new_txid(), store=settings.store, supplier=supplier,
+    result = receive(by, _lines(file, items, encoding, True, pin_stdin), new_txid(), store=settings.store, supplier=supplier,
                      reference=reference)
     _print_lines(result, fmt)
     click.echo(_("Received {qty} units worth {value} ({txid}).").format(
@@ -112,7 +113,7 @@ def _money(fen: int) -> str:
 
 
 @stock_group.command("return")
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@file_argument(stdin=True, required=False)
 @item_option
 @click.option("--supplier", metavar="CODE", required=True, help="The supplier the goods go back to.")
 @click.option("--reason", default="", help="Why (damaged, wrong goods…).")
@@ -122,20 +123,21 @@ def _money(fen: int) -> str:
 @click.pass_context
 def stock_return(ctx: click.Context, file: str | None, items: tuple[str, ...], supplier: str, reason: str,
                  encoding: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """退货: send goods back to a supplier (out at the average cost; never below zero)."""
+    """退货: send goods back to a supplier (out at the average cost; never below zero): the lines of FILE (- for
+    standard input) and/or --item."""
     from mms_tui.services.ledger.operations import new_txid
     from mms_tui.services.stock.receiving import return_goods
 
     settings = settings_of(ctx)
     open_database(settings)
     by = acting_staff(staff_code, pin_stdin)
-    result = return_goods(by, _lines(file, items, encoding, False), new_txid(), store=settings.store,
+    result = return_goods(by, _lines(file, items, encoding, False, pin_stdin), new_txid(), store=settings.store,
                           supplier=supplier, reason=reason)
     _print_lines(result, fmt)
 
 
 @stock_group.command("transfer")
-@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@file_argument(stdin=True, required=False)
 @item_option
 @click.option("--to", "to_store", metavar="CODE", required=True, help="The store the goods go to.")
 @click.option("--note", default="", help="A note for the receiving store.")
@@ -145,14 +147,15 @@ def stock_return(ctx: click.Context, file: str | None, items: tuple[str, ...], s
 @click.pass_context
 def stock_transfer(ctx: click.Context, file: str | None, items: tuple[str, ...], to_store: str, note: str,
                    encoding: str, staff_code: str | None, pin_stdin: bool, fmt: str) -> None:
-    """调拨: send goods from the desk's store to another; they are in transit until that store receives them."""
+    """调拨: send goods from the desk's store to another; they are in transit until that store receives them. The
+    lines: FILE (- for standard input) and/or --item."""
     from mms_tui.services.ledger.operations import new_txid
     from mms_tui.services.stock.transfers import send_transfer
 
     settings = settings_of(ctx)
     open_database(settings)
     by = acting_staff(staff_code, pin_stdin)
-    result = send_transfer(by, _lines(file, items, encoding, False), to_store, new_txid(), store=settings.store,
+    result = send_transfer(by, _lines(file, items, encoding, False, pin_stdin), to_store, new_txid(), store=settings.store,
                            note=note)
     _print_lines(result, fmt)
     click.echo(_("Transfer {id} to {store}: {qty} units in transit.").format(

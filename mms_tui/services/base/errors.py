@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mms_tui.i18n import _
+
 
 class DomainError(Exception):
     """Base of every refusal the desk, the CLI and the tests can expect."""
@@ -18,6 +20,18 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     code = "invalid_input"
+
+
+class LinesRejected(InvalidInput):
+    """Bad lines of a file or a batch, each named ('line 3: …'), and what came of it ('Nothing was posted.'): the
+    message joins the first twenty; :attr:`problems` keeps them all, one a line for a screen to list."""
+
+    SHOWN = 20
+
+    def __init__(self, problems: list[str], outcome: str) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:self.SHOWN]) + (" …" if len(self.problems) > self.SHOWN else "")
+        super().__init__(_("{problems}. {outcome}").format(problems=shown, outcome=outcome))
 
 
 class NotFound(DomainError):

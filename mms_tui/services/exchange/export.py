@@ -28,7 +28,7 @@ from mms_tui.services.exchange.export_formats import (
     write_target,
     write_xlsx,
 )
-from mms_tui.services.exchange.export_rows import PAGE_SIZE, TABLES, table_rows
+from mms_tui.services.exchange.export_rows import PAGE_SIZE, TABLES, Progress, table_rows
 from mms_tui.services.staff.permissions import require, scoped_node
 
 
@@ -42,11 +42,11 @@ class ExportResult:
 def export_table(name: str, target: str, *, fmt: str | None = None, encoding: str | None = None,
                  store: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
                  stdout: IO[bytes] | None = None, page_size: int = PAGE_SIZE, viewer: Staff | None = None,
-                 ) -> ExportResult:
+                 progress: Progress | None = None) -> ExportResult:
     """Write one export to ``target`` (a path, or '-' for ``stdout``), streaming; every option is checked before
     anything is written, and a failure leaves no partial file. ``store``: that store, or a region or HQ with the
     stores below it. ``viewer``: the staff member asking (None: the trusted account at the machine), held to
-    their own subtree of the stores."""
+    their own subtree of the stores. ``progress(done, total)``: how far the rows have come, for a progress bar."""
     if viewer is not None:
         require(viewer, "export")
         store = scoped_node(viewer, store)
@@ -55,7 +55,7 @@ def export_table(name: str, target: str, *, fmt: str | None = None, encoding: st
     if fmt == "xlsx" and target == "-":
         raise InvalidInput(_("XLSX needs a FILE, not '-': a workbook cannot be streamed to standard output."))
     columns = TABLES[name][0] if name in TABLES else ()
-    rows = table_rows(name, start=start, end=end, store=store, page_size=page_size)
+    rows = table_rows(name, start=start, end=end, store=store, page_size=page_size, progress=progress)
     if name in PERSONAL_TABLES:
         record_export(f"export.{name}", "members", {"target": target, "format": fmt, "store": store}, viewer)
     if fmt == "xlsx":

@@ -42,6 +42,7 @@ from mms_tui.services.ledger.tenders import MONEY_TENDERS, Tender
 SALE_TENDERS: tuple[str, ...] = tuple(t.value for t in (Tender.STORED_VALUE, Tender.POINTS, *MONEY_TENDERS))
 
 Row = dict[str, Any]
+Progress = Callable[[int, int], None]  # (done, total): ids gone through of the table's range, for a progress bar
 
 #: rows fetched per query; bounds memory whatever the table size
 PAGE_SIZE = 2000
@@ -93,18 +94,33 @@ def iso_moment(value: Any) -> str | None:
 # --- paging ------------------------------------------------------------------------------------------------------
 
 
-def _pages(make_query: Callable[[int], peewee.Query], page_size: int) -> Iterator[list[tuple]]:
+def _pages(make_query: Callable[[int], peewee.Query], page_size: int,
+           progress: Progress | None = None) -> Iterator[list[tuple]]:
     """Keyset pages of tuples whose first column is the increasing id ``make_query(last_id)`` continues after.
-    No read transaction stays open between pages, so desks keep writing while a big export runs."""
+    No read transaction stays open between pages, so desks keep writing while a big export runs. ``progress``
+    hears after each page how far the ids have come from the first row's towards the table's highest (one index
+    lookup: no count of a filtered table), and the whole at the end."""
     last = 0
-    while True:
-        page = list(make_query(last).limit(page_size).tuples())
-        if not page:
-            return
-        yield page
-        if len(page) < page_size:
-            return
-        last = page[-1][0]
+    top = first = 0
+    if progress is not None:
+        model = make_query(0).model
+        top = model.select(peewee.fn.MAX(model._meta.primary_key)).scalar() or 0
+    try:
+        while True:
+            page = list(make_query(last).limit(page_size).tuples())
+            if not page:
+                return
+            if progress is not None and not first:
+                first = page[0][0] - 1
+            yield page
+            if len(page) < page_size:
+                return
+            last = page[-1][0]
+            if progress is not None:
+                progress(last - first, max(top - first, last - first))
+    finally:
+        if progress is not None:
+            progress(1, 1)
 
 
 @dataclass(frozen=True)
@@ -147,12 +163,13 @@ def _in_period(query: peewee.Query, store: peewee.Field, p: _Period) -> peewee.Q
 # --- members -----------------------------------------------------------------------------------------------------
 
 
-def member_rows(store: str | None = None, *, page_size: int = PAGE_SIZE) -> Iterator[Row]:
+def member_rows(store: str | None = None, *, page_size: int = PAGE_SIZE,
+                progress: Progress | None = None) -> Iterator[Row]:
     """One row per card (a member without a card: one row, card columns empty), keys = MEMBER_COLUMNS."""
-    return _member_rows(_stores(store), page_size)
+    return _member_rows(_stores(store), page_size, progress)
 
 
-def _member_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
+def _member_rows(store_ids: list[int] | None, page_size: int, progress: Progress | None) -> Iterator[Row]:
     def members(last: int) -> peewee.Query:
         query = (
             Member.select(Member.id, Member.name, Member.phone, Member.gender, Member.birthday, Tier.code,
@@ -165,7 +182,7 @@ def _member_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
         return query.where(Member.home_store.in_(store_ids)) if store_ids is not None else query
 
     no_card = dict.fromkeys(MEMBER_COLUMNS[MEMBER_COLUMNS.index("card_no"):])
-    for page in _pages(members, page_size):
+    for page in _pages(members, page_size, progress):
         cards: dict[int, list[tuple]] = defaultdict(list)
         query = (
             Card.select(Card.member, Card.card_no, CardType.code, Card.status, Card.principal_fen, Card.bonus_fen,
@@ -194,12 +211,13 @@ def _member_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
 # --- cards -------------------------------------------------------------------------------------------------------
 
 
-def card_rows(store: str | None = None, *, page_size: int = PAGE_SIZE) -> Iterator[Row]:
+def card_rows(store: str | None = None, *, page_size: int = PAGE_SIZE,
+              progress: Progress | None = None) -> Iterator[Row]:
     """One row per card with its member and cached balances (money in fen). ``store``: cards bound to it."""
-    return _card_rows(_stores(store), page_size)
+    return _card_rows(_stores(store), page_size, progress)
 
 
-def _card_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
+def _card_rows(store_ids: list[int] | None, page_size: int, progress: Progress | None) -> Iterator[Row]:
     def cards(last: int) -> peewee.Query:
         query = (
             Card.select(Card.id, Card.card_no, Card.reader_uid, Card.barcode, CardType.code, CardType.kind,
@@ -213,7 +231,7 @@ def _card_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
         )
         return query.where(Card.store.in_(store_ids)) if store_ids is not None else query
 
-    for page in _pages(cards, page_size):
+    for page in _pages(cards, page_size, progress):
         for (_id, card_no, uid, barcode, ctype, kind, status, phone, name, principal, bonus, points, visits,
              valid_from, valid_until, store, issued) in page:
             yield {"card_no": card_no, "reader_uid": uid, "barcode": barcode, "card_type": ctype, "kind": kind,
@@ -227,13 +245,13 @@ def _card_rows(store_ids: list[int] | None, page_size: int) -> Iterator[Row]:
 
 
 def ledger_rows(start: dt.date | None = None, end: dt.date | None = None, store: str | None = None, *,
-                page_size: int = PAGE_SIZE) -> Iterator[Row]:
+                page_size: int = PAGE_SIZE, progress: Progress | None = None) -> Iterator[Row]:
     """One row per entry, signed, in integer units (fen, pt, visit). Paged by transaction, so every transaction
     arrives whole and its entries of each unit sum to zero in the file as in the books."""
-    return _ledger_rows(_period(start, end, store), page_size)
+    return _ledger_rows(_period(start, end, store), page_size, progress)
 
 
-def _ledger_rows(p: _Period, page_size: int) -> Iterator[Row]:
+def _ledger_rows(p: _Period, page_size: int, progress: Progress | None) -> Iterator[Row]:
     Original = Transaction.alias()
 
     def transactions(last: int) -> peewee.Query:
@@ -249,7 +267,7 @@ def _ledger_rows(p: _Period, page_size: int) -> Iterator[Row]:
         )
         return _in_period(query, Transaction.store, p)
 
-    for page in _pages(transactions, page_size):
+    for page in _pages(transactions, page_size, progress):
         entries: dict[int, list[tuple]] = defaultdict(list)
         query = (
             Entry.select(Entry.transaction, Entry.account, Card.card_no, Entry.unit, Entry.amount)
@@ -271,12 +289,12 @@ def _ledger_rows(p: _Period, page_size: int) -> Iterator[Row]:
 
 
 def sale_rows(start: dt.date | None = None, end: dt.date | None = None, store: str | None = None, *,
-              page_size: int = PAGE_SIZE) -> Iterator[Row]:
+              page_size: int = PAGE_SIZE, progress: Progress | None = None) -> Iterator[Row]:
     """One row per sale: totals in fen, what each tender paid, and the lines as text ('精剪×1; 矿泉水×2')."""
-    return _sale_rows(_period(start, end, store), page_size)
+    return _sale_rows(_period(start, end, store), page_size, progress)
 
 
-def _sale_rows(p: _Period, page_size: int) -> Iterator[Row]:
+def _sale_rows(p: _Period, page_size: int, progress: Progress | None) -> Iterator[Row]:
     def sales(last: int) -> peewee.Query:
         query = (
             Sale.select(Sale.id, Transaction.txid, Transaction.created_at, Store.code, Staff.code, Member.phone,
@@ -291,7 +309,7 @@ def _sale_rows(p: _Period, page_size: int) -> Iterator[Row]:
         )
         return _in_period(query, Sale.store, p)
 
-    for page in _pages(sales, page_size):
+    for page in _pages(sales, page_size, progress):
         ids = [s[0] for s in page]
         lines: dict[int, list[str]] = defaultdict(list)
         for sale_id, name, qty in (
@@ -338,21 +356,22 @@ TABLES: dict[str, tuple[tuple[str, ...], bool]] = {
 
 
 def table_rows(name: str, *, start: dt.date | None = None, end: dt.date | None = None, store: str | None = None,
-               page_size: int = PAGE_SIZE) -> Iterator[Row]:
-    """The rows of one export, as a generator. Arguments are checked now, before any file is opened."""
+               page_size: int = PAGE_SIZE, progress: Progress | None = None) -> Iterator[Row]:
+    """The rows of one export, as a generator. Arguments are checked now, before any file is opened.
+    ``progress``: told how far a long table has come (the price lists are short: not told)."""
     if name not in TABLES:
         raise InvalidInput(_("Cannot export {name!r}; choose one of {names}.").format(
             name=name, names=", ".join([*TABLES, "member"])))
     if (start or end) and not TABLES[name][1]:
         raise InvalidInput(_("--from and --to apply to the ledger and sales exports only."))
     if name == "members":
-        return member_rows(store, page_size=page_size)
+        return member_rows(store, page_size=page_size, progress=progress)
     if name == "cards":
-        return card_rows(store, page_size=page_size)
+        return card_rows(store, page_size=page_size, progress=progress)
     if name == "ledger":
-        return ledger_rows(start, end, store, page_size=page_size)
+        return ledger_rows(start, end, store, page_size=page_size, progress=progress)
     if name == "prices":
         return price_rows(store)
-    return sale_rows(start, end, store, page_size=page_size)
+    return sale_rows(start, end, store, page_size=page_size, progress=progress)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mms_tui.i18n import _
-from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.errors import InvalidInput, LinesRejected
 from mms_tui.services.base.text import parse_count, parse_yuan
 from mms_tui.services.exchange.sheets import cell_text, open_sheet
 from mms_tui.services.stock.common import StockLine
@@ -63,8 +63,7 @@ def read_stock_lines(path: str | Path, encoding: str = "auto", *, with_cost: boo
     finally:
         sheet.close()
     if problems:
-        raise InvalidInput("; ".join(problems[:20]) + (" …" if len(problems) > 20 else "")
-                           + _(" Nothing was written."))
+        raise LinesRejected(problems, _("Nothing was written."))
     if not lines:
         raise InvalidInput(_("{path} has no lines.").format(path=Path(path).name))
     return lines

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mms_tui.i18n import _
-from mms_tui.services.base.errors import InvalidInput
+from mms_tui.services.base.errors import InvalidInput, LinesRejected
 from mms_tui.services.base.text import parse_yuan
 from mms_tui.services.exchange.sheets import cell_text, open_sheet
 from mms_tui.services.money.topup_batch import MAX_LINES, BatchLine
@@ -55,8 +55,7 @@ def read_batch_lines(path: str | Path, encoding: str = "auto") -> list[BatchLine
     finally:
         sheet.close()
     if problems:
-        raise InvalidInput("; ".join(problems[:20]) + (" …" if len(problems) > 20 else "")
-                           + _(" Nothing was posted."))
+        raise LinesRejected(problems, _("Nothing was posted."))
     if not lines:
         raise InvalidInput(_("{path} has no lines.").format(path=name))
     return lines

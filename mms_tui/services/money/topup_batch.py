@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from mms_tui.db import retrying, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Card, CardType, Member, Staff, Store
-from mms_tui.services.base.errors import DomainError, InvalidInput
+from mms_tui.services.base.errors import DomainError, InvalidInput, LinesRejected
 from mms_tui.services.base.resolve import ensure_usable, find_card, resolve_store
 from mms_tui.services.base.text import format_money, mask_phone
 from mms_tui.services.ledger.operations import audit
@@ -176,8 +176,7 @@ def preview_batch(lines: Sequence[BatchLine], reference: str, tender: str, *, st
                              item.amount_fen, bonus, rule, offer.tier_name or "",
                              f"batch-{reference}-{item.line}"))
     if problems:
-        shown = "; ".join(problems[:20]) + (" …" if len(problems) > 20 else "")
-        raise InvalidInput(_("{problems}. Nothing was posted.").format(problems=shown))
+        raise LinesRejected(problems, _("Nothing was posted."))
     fingerprint = _fingerprint([(r.member_id, r.amount_fen, line.bonus_fen)
                                 for r, line in zip(rows, lines, strict=True)])
     posted_on, posted_same = None, False
