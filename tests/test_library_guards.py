@@ -528,6 +528,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("member fields", "0")
         await step("member fields: add form", "f3")
         await step("manager's area after member fields", "escape", "escape")
+        await step("batch top-up", "b")
+        await step("manager's area after the batch top-up", "escape")
         await step("desk after the manager's area", "escape")
         app.offer_read(Read("card", "0099887766", "rdm6300"))
         await step("unknown card at the desk (no member to issue it to)")

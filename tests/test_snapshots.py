@@ -581,6 +581,45 @@ async def manage_price_form(pilot) -> None:
     await settle(pilot)
 
 
+async def batch_topup(pilot) -> None:
+    """企业批量充值 in the manager's area: nothing named yet."""
+    await manage_kind(pilot, "b", "m01", "2345")
+
+
+async def _batch_checked(pilot, lines: str) -> None:
+    """The company's file beside the database, named as typed from the folder the desk was started in."""
+    import os
+    from pathlib import Path
+
+    folder = Path(pilot.app.settings.database).parent
+    (folder / "company.csv").write_text(lines, encoding="utf-8")
+    await batch_topup(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#batch-file", Input).value = "company.csv"
+    screen.query_one("#batch-reference", Input).value = "HT-2026-118"
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        await pilot.press("f5")
+        await settle(pilot)
+    finally:
+        os.chdir(before)
+
+
+async def batch_topup_checked(pilot) -> None:
+    await _batch_checked(pilot, "卡号,金额,赠送\n880099000,1000,\n880099001,500,\n13800138000,3000,300\n")
+
+
+async def batch_topup_confirm(pilot) -> None:
+    await batch_topup_checked(pilot)
+    await pilot.press("f10")
+    await settle(pilot)
+
+
+async def batch_topup_bad(pilot) -> None:
+    await _batch_checked(pilot, "卡号,金额\n880099000,-5\n8800555555,100\n8800999999,100\n")
+
+
 async def manage_member_fields(pilot) -> None:
     from mms_tui.models import Staff
     from mms_tui.services.members.attributes import define_field, set_field_active
@@ -1033,6 +1072,10 @@ SCREENS: dict[str, Callable[..., Awaitable[None]]] = {
     "tickets_screen": tickets_screen,
     "ticket_answer": ticket_answer,
     "manage_member_fields": manage_member_fields,
+    "batch_topup": batch_topup,
+    "batch_topup_checked": batch_topup_checked,
+    "batch_topup_confirm": batch_topup_confirm,
+    "batch_topup_bad": batch_topup_bad,
     "command_palette": command_palette,
     "clock_card": clock_card,
     "clock_pin": clock_pin,

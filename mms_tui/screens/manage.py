@@ -1,5 +1,5 @@
 """The manager's area (F10 at the desk, 管理): a menu of what a manager keeps — staff, stores, card types, products
-and services, the loyalty rules, tiers, categories, price levels and price lists — and one list screen each, built on :class:`ManageListScreen`.
+and services, the loyalty rules, tiers, categories, price levels and price lists — and one list screen each, and the batch top-up, built on :class:`ManageListScreen`.
 
 A list shows every row of its kind (disabled ones too, marked), narrowed by whatever is typed, wherever the focus
 is; F3 adds, Enter or F4 edits the highlighted row, F6 disables or enables it after a yes/no question, Esc goes
@@ -273,7 +273,8 @@ class ManageListScreen(WorkerErrors, Screen[None]):
 AREA = (("staff", "1", N_("Staff")), ("stores", "2", N_("Stores")), ("card_types", "3", N_("Card types")),
         ("items", "4", N_("Products & services")), ("rules", "5", N_("Loyalty rules")), ("tiers", "6", N_("Tiers")),
         ("categories", "7", N_("Categories")), ("price_levels", "8", N_("Price levels")),
-        ("prices", "9", N_("Price lists")), ("member_fields", "0", N_("Member fields")))
+        ("prices", "9", N_("Price lists")), ("member_fields", "0", N_("Member fields")),
+        ("batch_topup", "b", N_("Batch top-up")))
 
 
 def area_screen(choice: str, manager: Staff) -> Screen:
@@ -288,11 +289,13 @@ def area_screen(choice: str, manager: Staff) -> Screen:
     from mms_tui.screens.manage_staff import StaffListScreen
     from mms_tui.screens.manage_stores import StoresScreen
     from mms_tui.screens.settings import RulesScreen
+    from mms_tui.screens.topup_batch import BatchTopUpScreen
 
     screens: dict[str, Callable[[Staff], Screen]] = {
         "staff": StaffListScreen, "stores": StoresScreen, "card_types": CardTypesScreen, "items": ItemsScreen,
         "rules": RulesScreen, "tiers": TiersScreen, "categories": CategoriesScreen,
-        "price_levels": PriceLevelsScreen, "prices": PricesScreen, "member_fields": MemberFieldsScreen}
+        "price_levels": PriceLevelsScreen, "prices": PricesScreen, "member_fields": MemberFieldsScreen,
+        "batch_topup": BatchTopUpScreen}
     return screens[choice](manager)
 
 
