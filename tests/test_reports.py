@@ -239,6 +239,27 @@ def test_tiers_count_members_and_upgrades_in_the_period(desk):
     assert earlier["SILVER"]["upgrades"] == 0
 
 
+def test_tiers_count_the_members_of_the_stores_asked_for_and_of_a_managers_own(desk):
+    """Members per tier are those whose home store is in the report's stores — not the chain's, for a branch's
+    manager or `--store BR1`."""
+    from mms_tui.models import Staff, Store
+    from mms_tui.services.staff.accounts import create_staff
+    from mms_tui.services.staff.stores import add_store
+
+    add_store("BR1", "分店", desk.admin, parent="HQ")
+    c = desk.cashier
+    register_member("李四", "13912345678", c, "r1")
+    register_member("王五", "13700137000", c, "r2", store="BR1")
+    register_member("赵六", "13600136000", c, "r3", store="BR1")
+    create_staff("m02", "分店经理", "manager", "5678", store=Store.get(Store.code == "BR1"))
+    branch = Staff.get(Staff.code == "m02")
+    today = clock.today()
+    assert {r["code"]: r["members"] for r in run_report("tiers", today, today)}["NORMAL"] == 3
+    assert {r["code"]: r["members"] for r in run_report("tiers", today, today, "BR1")}["NORMAL"] == 2
+    assert {r["code"]: r["members"] for r in run_report("tiers", today, today, viewer=branch)}["NORMAL"] == 2
+    assert {r["code"]: r["members"] for r in run_report("tiers", today, today, "HQ")}["NORMAL"] == 3
+
+
 ON = dt.date(2026, 11, 30)
 
 
@@ -484,10 +505,10 @@ def ref_cards(p: Period, by: str = "day") -> Iterator[Row]:
 
 
 def ref_tiers(p: Period, by: str = "day") -> Iterator[Row]:
-    """Members per tier now (of every store), and upgrades into each tier during the period: one
-    ``member.tier_up`` audit event each, naming the tier it went ``to`` (at the period's store, when it names
-    one); every tier listed, lowest first, with its upgrade threshold."""
-    members = Counter(member.tier_id for member in Member.select())
+    """Members per tier now (those whose home store is one of the period's stores), and upgrades into each tier
+    during the period: one ``member.tier_up`` audit event each, naming the tier it went ``to`` (at the period's
+    store, when it names one); every tier listed, lowest first, with its upgrade threshold."""
+    members = Counter(member.tier_id for member in Member.select() if p.holds(member.home_store_id))
     upgrades: Counter[str] = Counter()
     for event in AuditEvent.select():
         if (event.action == "member.tier_up" and p.start <= event.created_at.date() <= p.end

@@ -25,6 +25,8 @@ The README's command list is made from these commands' help by ``scripts/cli_doc
 
 from __future__ import annotations
 
+import os
+
 import click
 import peewee
 
@@ -48,15 +50,26 @@ from mms_tui.cli import (
     stores,
 )
 from mms_tui.cli.common import open_database, run_tui
+from mms_tui.cli.help_text import measure_in_cells, speak_for_click, translate_help
 from mms_tui.db import DatabaseError, close_database, database_fault
 from mms_tui.devices.protocols import PROTOCOLS
 from mms_tui.i18n import _, set_language
 from mms_tui.services.base.errors import DomainError
 from mms_tui.settings import SettingsError, load_settings
 
+measure_in_cells()
+speak_for_click()
+
 
 class MmsGroup(click.Group):
-    """Turns every expected failure into one clear line on stderr and exit status 1, never a traceback."""
+    """Turns every expected failure into one clear line on stderr and exit status 1, never a traceback; speaks the
+    language of MMS_LANG (or the locale) from the first word of help, before any option is read."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
+        if parent is None:
+            set_language(os.environ.get("MMS_LANG") or None)
+            translate_help(self)
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
@@ -69,10 +82,19 @@ class MmsGroup(click.Group):
             close_database()
 
 
+def _say_help_in(ctx: click.Context, _param: click.Parameter, lang: str | None) -> str | None:
+    """``--lang`` read before ``--help`` is (both eager, in the order typed): the help in that language."""
+    if lang:
+        set_language(lang)
+        translate_help(ctx.find_root().command)
+    return lang
+
+
 @click.group(cls=MmsGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--db", metavar="PATH|URL", help="SQLite file or postgresql:// URL. [env MMS_DB]")
 @click.option("--store", metavar="CODE", help="Store this desk belongs to. [env MMS_STORE]")
-@click.option("--lang", type=click.Choice(["zh", "zh_CN", "en"]), help="Language of the screens. [env MMS_LANG]")
+@click.option("--lang", type=click.Choice(["zh", "zh_CN", "en"]), is_eager=True, callback=_say_help_in,
+              help="Language of the screens, messages and help. [env MMS_LANG]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Configuration file (TOML).")
 @click.option("--card-reader", metavar="URL", help="Card reader: a pyserial URL. [env MMS_CARD_READER]")
 @click.option("--reader-protocol", type=click.Choice(sorted(PROTOCOLS)), help="Card reader protocol.")
@@ -90,6 +112,7 @@ def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None,
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     set_language(settings.lang)
+    translate_help(ctx.command)  # a subcommand's --help, in the language the settings chose
     from mms_tui.db import set_file_group, set_waits
     from mms_tui.services.base.files import shared_gid
 

@@ -18,6 +18,7 @@ from mms_tui.cli.options import (
     staff_options,
     store_option,
     viewer_options,
+    write_encoding_option,
 )
 from mms_tui.i18n import _
 from mms_tui.services.base.text import format_money
@@ -93,9 +94,8 @@ def _import_summary(result) -> str:
 @click.argument("member_file", metavar="[FILE|-]", required=False)
 @file_format_option(["csv", "jsonl", "json", "xlsx"],
                     help="File format (default: from FILE's suffix .xlsx/.jsonl/.json, else csv).")
-@click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gb18030"]),
-              help="Text encoding (default: utf-8-sig for a csv FILE, so Excel reads Chinese; utf-8 on standard "
-                   "output and for JSON).")
+@write_encoding_option("Text encoding (default: utf-8-sig for a csv FILE, so Excel reads Chinese; utf-8 on "
+                       "standard output and for JSON).")
 @store_option("Only this store (a region or HQ: with the stores below it): members' home store, cards bound to it, "
               "its ledger and sales.")
 @period_options("First day (ledger, sales).", "Last day, inclusive (ledger, sales).")

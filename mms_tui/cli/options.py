@@ -100,6 +100,13 @@ def store_option(help: str) -> Decorator:
     return click.option("--store", "store_code", metavar="CODE", help=help)
 
 
+def write_encoding_option(help: str) -> Decorator:
+    """``--encoding`` of text written out (``encoding``): one of the encodings the exports write."""
+    from mms_tui.services.exchange.export_formats import ENCODINGS
+
+    return click.option("--encoding", type=click.Choice(ENCODINGS), help=help)
+
+
 def read_encoding_option() -> Decorator:
     """``--encoding`` of a file read in (``encoding``): auto (UTF-8, else GB18030) or a codec name."""
     return click.option("--encoding", default="auto", show_default=True,

@@ -2,7 +2,7 @@
 
 Shared by every command that prints data (``--format`` is one decorator, :func:`mms_tui.cli.options.format_option`),
 so scripts can rely on the same formats everywhere: ``json`` is a list of objects, ``jsonl`` one object per line,
-``csv`` has a header row.
+``csv`` has a header row of the fields' names; a table is for people, its headers in the chosen language.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ MACHINE_FORMATS = ("csv", "json", "jsonl")
 
 
 def for_people(rows: Iterable[Mapping[str, Any]], fmt: str) -> Iterator[dict[str, Any]]:
-    """Money columns (``*_fen``) as ¥ amounts in tables; machine formats keep exact integers of fen."""
+    """Money columns (``*_fen``) as ¥ amounts in tables (their headers say ¥: :func:`write_rows`); machine formats
+    keep exact integers of fen."""
     from mms_tui.services.base.text import format_money
 
     for row in rows:
         if fmt in MACHINE_FORMATS:
             yield dict(row)
         else:
-            yield {(k[:-4] if k.endswith("_fen") else k): (format_money(v) if k.endswith("_fen") and v is not None else v)
-                   for k, v in row.items()}
+            yield {k: (format_money(v) if k.endswith("_fen") and v is not None else v) for k, v in row.items()}
 
 
 def write_rows(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str] | None = None) -> int:
@@ -62,8 +62,12 @@ def write_rows(rows: Iterable[Mapping[str, Any]], fmt: str, out: IO[str] | None 
             out.write(("," if count else "") + "\n  " + json.dumps(row, ensure_ascii=False, default=str))
             count += 1
         out.write("\n]\n")
-    else:
-        table = list(rows_all)
+    else:  # a table for people: headers in the chosen language ('Top-ups', '充值笔数'; money 'Sales (¥)')
+        from mms_tui.services.exchange.sheet_style import header_label
+
+        columns = list(first)
+        table = [[row.get(column) for column in columns] for row in rows_all]
         count = len(table)
-        out.write(tabulate(table, headers="keys", tablefmt=fmt, disable_numparse=True) + "\n")
+        out.write(tabulate(table, headers=[header_label(column) for column in columns], tablefmt=fmt,
+                           disable_numparse=True) + "\n")
     return count

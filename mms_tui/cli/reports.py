@@ -5,7 +5,13 @@ from __future__ import annotations
 import click
 
 from mms_tui.cli.common import acting_staff, open_database, settings_of
-from mms_tui.cli.options import format_option, period_options, store_option, viewer_options
+from mms_tui.cli.options import (
+    format_option,
+    period_options,
+    store_option,
+    viewer_options,
+    write_encoding_option,
+)
 from mms_tui.cli.output import MACHINE_FORMATS, for_people, write_rows
 from mms_tui.i18n import _
 
@@ -24,9 +30,8 @@ from mms_tui.i18n import _
 @format_option()
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the rows to FILE instead: .xlsx a workbook, .json, .jsonl, else CSV (money in fen).")
-@click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gb18030"]),
-              help="Text encoding of csv, json or jsonl, as mms export writes them (default: utf-8-sig for a csv "
-                   "FILE, so Excel reads Chinese; utf-8 on standard output).")
+@write_encoding_option("Text encoding of csv, json or jsonl, as mms export writes them (default: utf-8-sig for a "
+                       "csv FILE, so Excel reads Chinese; utf-8 on standard output).")
 @click.option("--chart", "chart", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also draw the report into FILE (.png or .svg) for email: turnover, topups, visits, tiers, "
                    "segments, stores, tier-trend, frequency, cohorts.")

@@ -104,10 +104,10 @@ def cards(p: Period, by: str = "day") -> Iterator[Row]:
 
 
 def tiers(p: Period, by: str = "day") -> Iterator[Row]:
-    """Members per tier now, and upgrades into each tier during the period."""
-    counts = dict(
-        Member.select(Member.tier, peewee.fn.COUNT(Member.id)).group_by(Member.tier).tuples()
-    )
+    """Members per tier now (those whose home store is one of the period's stores), and upgrades into each tier
+    during the period."""
+    counts = dict(p.of_stores(Member.select(Member.tier, peewee.fn.COUNT(Member.id)), Member.home_store)
+                  .group_by(Member.tier).tuples())
     upgrades: dict[str, int] = defaultdict(int)
     events = AuditEvent.select(AuditEvent.payload).where(
         (AuditEvent.action == "member.tier_up") & p.during(AuditEvent.created_at, AuditEvent.store)
