@@ -48,6 +48,10 @@ across the 30 staff, and a booking's commit (p50/p99), each beside the raw sqlit
 beside pgbench's simple-update; a region's reports over a month and settlement over a quarter; ``mms check``
 (scripts/chainbench.py says how).
 
+``xlsx --reuse PATH [--members 200000]``: the member export as an XLSX workbook for the first N members of a
+database built by scripts/bigdb.py (read from the database and written by ``write_xlsx``, as ``mms export members
+m.xlsx`` does), beside the same rows only read, and read and written as CSV; the peak RSS of the process after.
+
 ``all [--quick] [--reuse PATH]``: all of these on one database of 1,000,000 members (100,000 with ``--quick``),
 and one summary table of every figure beside its baseline and target.
 """
@@ -1512,6 +1516,43 @@ def peewee_min(column):
     return peewee.fn.MIN(column)
 
 
+def bench_xlsx(path: str, members: int = 200_000) -> dict:
+    import itertools
+    import resource
+
+    from mms_tui.db import close_database
+    from mms_tui.services.exchange.export_formats import write_csv, write_xlsx
+    from mms_tui.services.exchange.export_rows import member_rows
+    from mms_tui.services.exchange.fields import MEMBER_COLUMNS
+    from mms_tui.services.ops.setup import connect
+
+    folder = Path(tempfile.mkdtemp(prefix="mms-bench-xlsx-"))
+
+    def rows():
+        return itertools.islice(member_rows(), members)
+
+    def timed(work: Callable[[], object]) -> float:
+        connect(path)
+        try:
+            started = time.perf_counter()
+            work()
+            return round(time.perf_counter() - started, 2)
+        finally:
+            close_database()
+
+    read_s = timed(lambda: sum(1 for _ in rows()))
+    with (folder / "m.csv").open("wb") as out:
+        csv_s = timed(lambda: write_csv(rows(), MEMBER_COLUMNS, out, "utf-8-sig"))
+    xlsx_s = timed(lambda: write_xlsx(rows(), MEMBER_COLUMNS, folder / "m.xlsx", "members", member_file=True))
+    size = (folder / "m.xlsx").stat().st_size
+    for made in folder.iterdir():
+        made.unlink()
+    folder.rmdir()
+    return {"benchmark": "xlsx", "database": path, "members": members, "xlsx_s": xlsx_s, "target_s": 30,
+            "within_target": xlsx_s <= 30, "read_only_s": read_s, "csv_s": csv_s, "xlsx_bytes": size,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
 def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
     """Everything on one database (built by bigdb, or reused): reports, lookups, start-up; then swipe and import."""
     import bigdb
@@ -1552,7 +1593,7 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
     parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
-                                          "bookings", "stock", "messages", "chain"])
+                                          "bookings", "stock", "messages", "chain", "xlsx"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
@@ -1591,6 +1632,8 @@ def main() -> int:
             parser.error(f"{args.which} needs --reuse PATH of a database built by scripts/bigdb.py")
         if args.which == "checkout":
             result = bench_checkout(args.reuse, args.rounds)
+        elif args.which == "xlsx":
+            result = bench_xlsx(args.reuse, args.members or 200_000)
         elif args.which == "lookups":
             ensure_reader_uids(args.reuse)
             result = {"benchmark": "lookups", "database": args.reuse, "lookups": bench_lookups(args.reuse, args.rounds)}

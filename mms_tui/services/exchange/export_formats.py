@@ -17,7 +17,9 @@ import csv
 import io
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,6 +33,8 @@ EXPORT_FORMATS = ("csv", "jsonl", "json", "xlsx")
 ENCODINGS = ("utf-8-sig", "utf-8", "gb18030")
 #: rows in one Excel worksheet (header included); longer exports continue on another sheet
 XLSX_MAX_ROWS = 1_048_576
+#: characters XML 1.0 cannot hold (the C0 controls but tab, LF and CR): left out of a workbook's text
+_ILLEGAL_IN_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: first characters that make a spreadsheet treat a text cell as a formula
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -111,76 +115,78 @@ def write_json(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], out:
 
 def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], path: Path, title: str, *,
                totals: bool = False, member_file: bool = False) -> int:
-    """A write-only workbook (rows go to disk as they come), laid out for a person (:mod:`.sheet_style`): headers
-    in the desk's language, money in yuan with a ¥ format, dates as dates, widths from the first rows, the header
-    frozen with filters; ``totals``: a last row adding up the report's counts and money. Text cells are forced
-    to be text, so nothing — not even an escaped formula or '#N/A' — is read as a formula or an error value. An
-    export longer than Excel's row limit continues on a second sheet with the header repeated."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    """A workbook written as the rows come (XlsxWriter's constant-memory mode: each row goes to disk once the next
+    begins), laid out for a person (:mod:`.sheet_style`): headers in the desk's language, money in yuan with a ¥
+    format, dates as dates, widths from the first rows, the header frozen with filters; ``totals``: a last row
+    adding up the report's counts and money. Text is always written as text — never read as a formula, a number or
+    an error value — and escaped like CSV besides. An export longer than Excel's row limit continues on a second
+    sheet with the header repeated."""
+    import datetime as dt
+
+    import xlsxwriter
+    from xlsxwriter.exceptions import FileCreateError
 
     from mms_tui.services.exchange import sheet_style
 
     iterator = iter(rows)
     sample = list(itertools.islice(iterator, sheet_style.SAMPLE_ROWS))
     kinds = sheet_style.column_kinds(columns, sample)
-    formats = {c: sheet_style.number_format(kinds[c]) for c in columns}
     headers = [sheet_style.header_label(c, member_file=member_file) for c in columns]
     widths = [sheet_style.display_width(h, "plain") for h in headers]
     for row in sample:
         for i, c in enumerate(columns):
             widths[i] = max(widths[i], sheet_style.display_width(sheet_style.typed(row[c], kinds[c]), kinds[c]))
-    workbook = Workbook(write_only=True)
-    bold = Font(bold=True)
-    sheets_made: list = []
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                               "strings_to_formulas": False, "strings_to_urls": False})
+    bold = workbook.add_format({"bold": True})
+    shown = {kind: workbook.add_format({"num_format": number_format})
+             for kind in set(kinds.values()) if (number_format := sheet_style.number_format(kind))}
+    formats = [shown.get(kinds[c]) for c in columns]
+    last_column = max(len(columns), 1) - 1
+    per_sheet = XLSX_MAX_ROWS - (1 if totals else 0)  # rows of a sheet, its header included
 
     def new_sheet(number: int):
-        sheet = workbook.create_sheet(title=title if number == 1 else f"{title} ({number})")
-        for i, width in enumerate(widths, start=1):
-            sheet.column_dimensions[get_column_letter(i)].width = min(width + 2, sheet_style.MAX_WIDTH)
-        sheet.freeze_panes = "A2"
-        header_cells = []
-        for text in headers:
-            header = WriteOnlyCell(sheet, value=text)
-            header.font = bold
-            header_cells.append(header)
-        sheet.append(header_cells)
-        sheets_made.append(sheet)
+        sheet = workbook.add_worksheet(title if number == 1 else f"{title} ({number})")
+        for i, width in enumerate(widths):
+            sheet.set_column(i, i, min(width + 2, sheet_style.MAX_WIDTH))
+        sheet.freeze_panes(1, 0)
+        sheet.write_row(0, 0, headers, bold)
         return sheet
 
-    def cell(sheet, column: str, value: Any):
+    def put(sheet, r: int, i: int, value: Any, kind: str) -> None:
         if isinstance(value, str):
-            value = sheet_style.typed(value, kinds[column])
+            value = sheet_style.typed(value, kind)
             if isinstance(value, str):
-                text = ILLEGAL_CHARACTERS_RE.sub("", escape_formula(value))
-                if text not in ERROR_CODES:  # (an escaped formula starts with "'": only '#N/A' & co. need care)
-                    return text
-                forced = WriteOnlyCell(sheet, value=text)
-                forced.data_type = "s"
-                return forced
-        elif kinds[column] == "fen":
+                if value:
+                    sheet.write_string(r, i, _ILLEGAL_IN_XML.sub("", escape_formula(value)))
+                return
+        elif kind == "fen":
             value = sheet_style.typed(value, "fen")
-        if formats[column] is None or value is None:
-            return value
-        formatted = WriteOnlyCell(sheet, value=value)
-        formatted.number_format = formats[column]
-        return formatted
+        if value is None:
+            return
+        if isinstance(value, bool):
+            sheet.write_boolean(r, i, value)
+        elif isinstance(value, dt.date):  # a date, or a date and time (datetime is a date)
+            sheet.write_datetime(r, i, value, formats[i])
+        elif isinstance(value, int | float | Decimal):
+            sheet.write_number(r, i, value, formats[i])
+        else:
+            sheet.write_string(r, i, _ILLEGAL_IN_XML.sub("", escape_formula(str(value))))
 
     sums: dict[str, Any] = {c: 0 for c in columns}
     sheets = 1
     sheet = new_sheet(sheets)
-    in_sheet = 1
+    r = 1  # the next row of this sheet (the header is row 0)
     count = 0
     try:
         for row in itertools.chain(sample, iterator):
-            if in_sheet >= XLSX_MAX_ROWS - (1 if totals else 0):
+            if r >= per_sheet:
+                sheet.autofilter(0, 0, r - 1, last_column)
                 sheets += 1
                 sheet = new_sheet(sheets)
-                in_sheet = 1
-            sheet.append([cell(sheet, c, row[c]) for c in columns])
+                r = 1
+            for i, c in enumerate(columns):
+                put(sheet, r, i, row[c], kinds[c])
             if totals:
                 for c in columns:
                     value = row[c]
@@ -188,24 +194,24 @@ def write_xlsx(rows: Iterable[Mapping[str, Any]], columns: tuple[str, ...], path
                         sums[c] += value
                     elif value not in (None, ""):
                         sums.pop(c, None)
-            in_sheet += 1
+            r += 1
             count += 1
-        last_data_row = in_sheet  # (the header is row 1)
+        sheet.autofilter(0, 0, r - 1, last_column)  # over the header and the rows (not the totals)
         if totals and count and columns:
             label, *added = sheet_style.totals_of(columns, kinds, sums)
-            first = WriteOnlyCell(sheet, value=label)
-            first.font = bold
-            sheet.append([first, *(cell(sheet, c, v) if v is not None else None
-                                   for c, v in zip(columns[1:], added, strict=True))])
-        for made in sheets_made:  # filters over each sheet's header and rows (not the totals)
-            end = last_data_row if made is sheet else XLSX_MAX_ROWS - (1 if totals else 0)
-            made.auto_filter.ref = f"A1:{get_column_letter(max(len(columns), 1))}{end}"
+            sheet.write_string(r, 0, label, bold)
+            for i, value in enumerate(added, start=1):
+                if value is not None:
+                    put(sheet, r, i, value, kinds[columns[i]])
     except BaseException:
-        for open_sheet in workbook.worksheets:  # finish openpyxl's row writers now, not in a later GC pass
-            with contextlib.suppress(Exception):
-                open_sheet.close()
+        with contextlib.suppress(Exception):
+            workbook.close()  # its temporary files go now; the caller drops the half-written file
         raise
-    workbook.save(path)
+    try:
+        workbook.close()
+    except FileCreateError as exc:  # XlsxWriter wraps the OSError (a full disk, a folder gone): hand it on as one
+        error = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+        raise error from None
     return count
 
 
