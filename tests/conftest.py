@@ -30,6 +30,16 @@ time.tzset()
 os.environ["MMS_SYSTEM_CONFIG"] = os.path.join(os.sep, "nonexistent", "mms", "config.toml")
 
 
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    """A test that spoke Chinese (a command run with --lang zh) leaves the process English for the next one."""
+    yield
+    from mms_tui.i18n import current_language, set_language
+
+    if current_language() != "en":
+        set_language("en")
+
+
 @pytest.fixture
 def today() -> dt.date:
     """The day the product believes it is (its one clock, :mod:`mms_tui.clock`): dated fixtures start from here,
