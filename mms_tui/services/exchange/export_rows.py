@@ -101,7 +101,8 @@ def _pages(make_query: Callable[[int], peewee.Query], page_size: int,
     hears after each page how far the ids have come from the first row's towards the table's highest (one index
     lookup: no count of a filtered table), and the whole at the end."""
     last = 0
-    top = first = 0
+    top = 0
+    first: int | None = None  # the id before the first row's (0 when the table starts at id 1)
     if progress is not None:
         model = make_query(0).model
         top = model.select(peewee.fn.MAX(model._meta.primary_key)).scalar() or 0
@@ -110,7 +111,7 @@ def _pages(make_query: Callable[[int], peewee.Query], page_size: int,
             page = list(make_query(last).limit(page_size).tuples())
             if not page:
                 return
-            if progress is not None and not first:
+            if first is None:
                 first = page[0][0] - 1
             yield page
             if len(page) < page_size:
