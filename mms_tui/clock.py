@@ -94,9 +94,15 @@ def served_store() -> str | None:
 def day_in(wall: dt.datetime, zone_name: str | None) -> dt.date:
     """The calendar day, in the zone ``zone_name`` (None or empty: this process's), of ``wall`` — a wall time of
     this process's zone: a store's own day of an operation a process in another zone writes."""
+    return wall_in(wall, zone_name).date()
+
+
+def wall_in(wall: dt.datetime, zone_name: str | None) -> dt.datetime:
+    """``wall`` — a wall time of this process's zone — as the wall time of the zone ``zone_name`` (None or empty:
+    this process's): the hour a store's own clock shows for a moment a process in another zone reads."""
     if not zone_name or zone_name == zone().key:
-        return wall.date()
-    return to_utc(wall).replace(tzinfo=UTC).astimezone(parse_zone(zone_name)).date()
+        return wall
+    return to_utc(wall).replace(tzinfo=UTC).astimezone(parse_zone(zone_name)).replace(tzinfo=None)
 
 
 def read_settings_with(loader: Callable[[], tuple[str | None, str | None] | None]) -> None:

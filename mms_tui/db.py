@@ -393,6 +393,9 @@ def _copy_text(value: object) -> str:
         return "\\N"
     if value is True or value is False:
         return "t" if value else "f"
+    value = getattr(value, "adapted", value)  # (psycopg2's Binary, what a BlobField's db_value makes)
+    if isinstance(value, bytes | bytearray | memoryview):  # bytea in hex, its backslash escaped for COPY
+        return "\\\\x" + bytes(value).hex()
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return str(value).translate(_COPY_ESCAPES)

@@ -111,6 +111,10 @@ class Settings:
     #: ``[messages.sms]``, ``[messages.wechat]`` (services/messages) — and ``lang``, the messages' language. Its
     #: secrets are never printed (``mms info`` shows which channels are set, not how)
     messages: Mapping[str, object] = field(default_factory=dict, repr=False)
+    #: the ``[payments]`` table: ``[payments.wechat]`` and ``[payments.alipay]`` — the merchant's ids, keys and
+    #: certificate files for payment codes (services/payments) — and ``wait_seconds``, how long a customer has to
+    #: confirm on their phone. Its secrets are never printed (``mms info`` shows which providers are set, not how)
+    payments: Mapping[str, object] = field(default_factory=dict, repr=False)
     config_path: str = ""
     #: the configuration files read, lowest first (for ``mms info`` and ``mms doctor``)
     config_files: tuple[str, ...] = ()
@@ -130,9 +134,10 @@ _RANGES = {"receipt_columns": (24, 96)}
 
 def _coerce(name: str, value: object) -> object:
     kind = {f.name: f.type for f in fields(Settings)}[name]
-    if name == "messages":
+    if name in ("messages", "payments"):
         if not isinstance(value, Mapping):
-            raise SettingsError("setting 'messages' must be a table ([messages] with [messages.email] …)")
+            example = "[messages.email]" if name == "messages" else "[payments.wechat]"
+            raise SettingsError(f"setting {name!r} must be a table ([{name}] with {example} …)")
         return dict(value)
     if kind in ("int", int):
         try:

@@ -54,6 +54,15 @@ m.xlsx`` does), beside the same rows only read, and read and written as CSV; the
 
 ``all [--quick] [--reuse PATH]``: all of these on one database of 1,000,000 members (100,000 with ``--quick``),
 and one summary table of every figure beside its baseline and target.
+
+``sizes --reuse PATH``: the bytes of every table and index of a database (SQLite's ``dbstat``; PostgreSQL's
+relation sizes for a ``postgresql://`` URL), largest first, with the rows of each table and the bytes per row.
+
+**A busy machine records nothing.** Every run starts by reading the load average: above
+:data:`BUSY_LOAD_PER_CORE` per core over the last minute (another build, a test suite, an earlier benchmark still
+winding down), it says so and stops before measuring anything, so BENCHMARKS.md never mixes a quiet figure with a
+loaded one. ``--busy`` measures anyway, every figure then marked ``busy`` in the output (never for BENCHMARKS.md).
+The load average at the start is part of every run's output.
 """
 
 from __future__ import annotations
@@ -74,6 +83,63 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bigdb, the generator of the reports' database
+
+
+#: the one-minute load average per core above which a run records nothing (a quiet machine sits well below it)
+BUSY_LOAD_PER_CORE = 0.3
+
+
+def machine_load() -> tuple[float, float, float]:
+    return tuple(round(x, 2) for x in os.getloadavg())  # type: ignore[return-value]
+
+
+def busy_reason(load: tuple[float, float, float], cores: int) -> str | None:
+    """Why this machine is too busy to measure on, or None when it is quiet enough."""
+    if load[0] > BUSY_LOAD_PER_CORE * cores:
+        return (f"the machine is busy: load average {load[0]} over the last minute on {cores} cores (more than "
+                f"{BUSY_LOAD_PER_CORE} a core); nothing was measured. Wait for it to be quiet, or pass --busy to "
+                f"measure anyway (figures marked busy, not for BENCHMARKS.md).")
+    return None
+
+
+def table_sizes(target: str) -> list[tuple[str, str, int, int]]:
+    """(name, table or index, bytes, rows) of every table and index, largest first (rows 0 for an index)."""
+    if target.startswith("postgresql://"):
+        import psycopg2
+
+        conn = psycopg2.connect(target)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT c.relname, CASE c.relkind WHEN 'i' THEN 'index' ELSE 'table' END, "
+                            "pg_relation_size(c.oid) + CASE WHEN c.relkind = 'r' THEN "
+                            "COALESCE(pg_total_relation_size(c.reltoastrelid), 0) ELSE 0 END, "
+                            "CASE c.relkind WHEN 'r' THEN c.reltuples::bigint ELSE 0 END FROM pg_class c "
+                            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                            "AND c.relkind IN ('r', 'i') ORDER BY 3 DESC")
+                return [(name, kind, int(size), max(int(rows), 0)) for name, kind, size, rows in cur.fetchall()]
+        finally:
+            conn.close()
+    import sqlite3
+
+    with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as db:
+        kinds = dict(db.execute("SELECT name, type FROM sqlite_master WHERE type IN ('table', 'index')"))
+        out = []
+        for name, size in db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"):
+            kind = kinds.get(name, "index")  # (sqlite_autoindex_… of a UNIQUE constraint)
+            rows = db.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] if kind == "table" else 0
+            out.append((name, kind, int(size), int(rows)))
+    db.close()
+    return out
+
+
+def bench_sizes(target: str) -> dict:
+    sizes = table_sizes(target)
+    total = sum(size for _name, _kind, size, _rows in sizes)
+    return {"benchmark": "sizes", "database": target, "total_mb": round(total / 1e6, 1),
+            "tables_mb": round(sum(s for _n, k, s, _r in sizes if k == "table") / 1e6, 1),
+            "indexes_mb": round(sum(s for _n, k, s, _r in sizes if k == "index") / 1e6, 1),
+            "sizes": [{"name": n, "kind": k, "mb": round(s / 1e6, 2), "rows": r,
+                       "bytes_per_row": round(s / r) if r else None} for n, k, s, r in sizes]}
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -550,9 +616,9 @@ RAW_REPORT_SQL: dict[str, list[str]] = {
     "promotions": [
         "SELECT c.promotion, c.member_id, c.reason, c.issued_at, t.kind FROM coupon c LEFT JOIN ledger_transaction t "
         "ON t.id = c.transaction_id WHERE c.issued_at >= :start AND c.issued_at < :end",
-        "SELECT s.member_id, s.total_fen, t.result_json FROM sale s JOIN ledger_transaction t ON t.id = "
+        "SELECT s.member_id, s.total_fen, t.result FROM sale s JOIN ledger_transaction t ON t.id = "
         "s.transaction_id WHERE t.kind = 'checkout' AND t.local_day >= :start_day AND t.local_day <= :end_day "
-        "AND s.status = 'paid' AND t.result_json NOT LIKE '%\"promotions\": []%'",
+        "AND s.status = 'paid'",
         "SELECT COUNT(*), SUM(s.total_fen) FROM sale s JOIN ledger_transaction t ON t.id = s.transaction_id "
         "WHERE t.kind = 'checkout' AND t.local_day >= :start_day AND t.local_day <= :end_day AND s.status = 'paid' "
         "AND s.member_id IS NOT NULL",
@@ -902,8 +968,8 @@ def raw_checkout_ms(scratch: Path, cards: list[tuple[int, int]], ready=None, go=
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         tx = con.execute("INSERT INTO ledger_transaction (txid, kind, staff_id, store_id, member_id, created_at, "
-                         "local_day, request_hash, result_json, note) VALUES (?, 'checkout', ?, ?, ?, datetime('now'), "
-                         "date('now', 'localtime'), '', '{}', '')", (f"raw-{os.getpid()}-{time.time_ns()}-{n}", staff, store, member)).lastrowid
+                         "local_day, request_hash, result, note) VALUES (?, 'checkout', ?, ?, ?, datetime('now'), "
+                         "date('now', 'localtime'), '', X'', '')", (f"raw-{os.getpid()}-{time.time_ns()}-{n}", staff, store, member)).lastrowid
         for account, unit, amount in (("card.principal", "fen", -8_999), ("card.points", "pt", -100),
                                       ("revenue.sales", "fen", 9_099), ("card.points", "pt", 89),
                                       ("expense.points", "pt", -89), ("discount.points", "fen", 0)):
@@ -1091,8 +1157,8 @@ def raw_booking_ms(path: str, rounds: int) -> list[float]:
         start = time.perf_counter()
         con.execute("BEGIN IMMEDIATE")
         tx = con.execute("INSERT INTO ledger_transaction (txid, kind, staff_id, store_id, member_id, created_at, "
-                         "local_day, request_hash, result_json, note) VALUES (?, 'booking', 1, 1, 1, datetime('now'), "
-                         "date('now'), '', '{}', '')", (f"raw-b-{time.time_ns()}-{n}",)).lastrowid
+                         "local_day, request_hash, result, note) VALUES (?, 'booking', 1, 1, 1, datetime('now'), "
+                         "date('now'), '', X'', '')", (f"raw-b-{time.time_ns()}-{n}",)).lastrowid
         booking = con.execute("INSERT INTO booking (txid, store_id, member_id, guest_name, guest_phone, staff_id, "
                               "start, \"end\", status, note, created_by_id, created_at, reason, late, policy, fee_fen) "
                               "VALUES (?, 1, 1, '', '', 2, datetime('now', '+60 days', ?), datetime('now', '+60 days'),"
@@ -1345,7 +1411,7 @@ def _stock_shop(folder: Path, products: int, stores: int, seed: int = 3) -> str:
         product_ids = [p for (p,) in Product.select(Product.id).tuples()]
         for store_id in store_ids:
             tx = Transaction.create(txid=f"bench-rx-{store_id}", kind="stock_receipt", staff=admin, store=store_id,
-                                    request_hash="", result_json="{}")
+                                    request_hash="")
             levels, moves = [], []
             for product_id in product_ids:
                 qty, cost = rng.randint(0, 200), rng.randint(50, 5_000)
@@ -1593,7 +1659,7 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
     parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
-                                          "bookings", "stock", "messages", "chain", "xlsx"])
+                                          "bookings", "stock", "messages", "chain", "xlsx", "sizes"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
@@ -1604,8 +1670,18 @@ def main() -> int:
     parser.add_argument("--desks", type=int, default=16, help="chain: desk processes, one per store")
     parser.add_argument("--seconds", type=float, default=60.0, help="chain: how long the desks sell")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--busy", action="store_true", help="measure on a busy machine too (figures marked busy)")
     args = parser.parse_args()
-    if args.which == "all":
+    load, cores = machine_load(), os.cpu_count() or 1
+    busy = busy_reason(load, cores) if args.which != "sizes" else None  # (bytes do not depend on the load)
+    if busy and not args.busy:
+        print(busy, file=sys.stderr)
+        return 3
+    if args.which == "sizes":
+        if not args.reuse:
+            parser.error("sizes needs --reuse PATH (or a postgresql:// URL) of a database")
+        result = bench_sizes(args.reuse)
+    elif args.which == "all":
         result = bench_all(args.quick, args.reuse, args.rounds, args.runs)
     elif args.which == "swipe":
         result = bench_swipe(min(args.rounds, 50), args.members or 200, args.reuse)
@@ -1641,6 +1717,9 @@ def main() -> int:
             result = {"benchmark": "start", "database": args.reuse, **bench_start(args.reuse)}
     result["machine"] = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     result["date"] = time.strftime("%Y-%m-%d")
+    result["load_at_start"] = f"{load[0]} / {load[1]} / {load[2]} (1 / 5 / 15 min)"
+    if busy:
+        result["busy"] = "YES: measured on a busy machine with --busy; these figures are not for BENCHMARKS.md"
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
@@ -1658,6 +1737,9 @@ def main() -> int:
             print(tabulate([(r["report"], r["node"], f"{r['from']} … {r['to']}", r["rows"], r["seconds"],
                              r["target_s"], "yes" if r["within_target"] else "NO") for r in value["reports"]],
                            headers=["report", "node", "period", "rows", "seconds", "target s", "met"]))
+        elif key == "sizes":
+            print(tabulate([(r["name"], r["kind"], r["mb"], r["rows"] or "", r["bytes_per_row"] or "") for r in value],
+                           headers=["table or index", "", "MB", "rows", "bytes a row"]))
         elif key == "lookups":
             print(tabulate([(r["kind"], r["p50_ms"], r["p99_ms"], r["raw_p50_ms"], r["raw_p99_ms"], r["target_p99_ms"],
                              "yes" if r["within_target"] else "NO") for r in value],

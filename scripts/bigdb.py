@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -80,7 +81,13 @@ from mms_tui.models import (
 from mms_tui.models.base import Moment
 from mms_tui.services.base.sql import run_sql
 from mms_tui.services.base.text import discount_label
+from mms_tui.services.ledger import results
 from mms_tui.services.loyalty.rules_store import load_rules
+from mms_tui.services.members.cards import CardResult
+from mms_tui.services.members.checkin import CheckInResult
+from mms_tui.services.money.checkout import CheckoutResult
+from mms_tui.services.money.refund import RefundResult
+from mms_tui.services.money.topup import TopUpResult
 from mms_tui.services.ops.demo import CATALOG, GIVEN, SURNAMES
 
 #: (code, name, share of members living there)
@@ -114,7 +121,7 @@ CHECKIN_REVERSAL_RATE = 0.003
 FLUSH_DAYS = 20
 
 TX_FIELDS = ("id", "txid", "kind", "staff", "store", "member", "created_at", "local_day", "reverses", "request_hash",
-             "result_json", "note")
+             "result", "note")
 ENTRY_FIELDS = ("transaction", "account", "card", "unit", "amount")
 AUDIT_FIELDS = ("created_at", "staff", "store", "action", "subject", "txid", "payload")
 SALE_FIELDS = ("id", "transaction", "member", "store", "staff", "created_at", "subtotal_fen", "discount_fen",
@@ -296,7 +303,7 @@ class _Simulation:
         self.next_tx += 1
         txid = f"{self.rng.getrandbits(128):032x}"
         self.rows["tx"].append([tx_id, txid, kind, staff, store, member, when, when.date(), reverses,
-                                hashlib.sha256(txid.encode()).hexdigest(), "{}", note])
+                                hashlib.sha256(txid.encode()).digest(), b"", note])
         for account, card, unit, amount in postings:
             if amount == 0:
                 continue
@@ -306,8 +313,18 @@ class _Simulation:
         self.counts[kind] += 1
         return tx_id, txid
 
-    def result(self, payload: dict) -> None:
-        self.rows["tx"][-1][TX_FIELDS.index("result_json")] = _dumps(payload)
+    def result(self, kind: type, payload: dict) -> None:
+        """The last transaction's result as the desk stores it: the result dataclass's fields in order (what the
+        simulation leaves out at their defaults), packed (services/ledger/results.py)."""
+        shaped = {}
+        for f in dataclasses.fields(kind):
+            if f.name in payload:
+                shaped[f.name] = payload[f.name]
+            elif f.default is not dataclasses.MISSING:
+                shaped[f.name] = f.default
+            else:
+                shaped[f.name] = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+        self.rows["tx"][-1][TX_FIELDS.index("result")] = results.pack(json.dumps(shaped, default=str, ensure_ascii=False))
 
     def audit(self, when: dt.datetime, staff: int, store: int, action: str, subject: str, txid: str,
               payload: dict) -> None:
@@ -347,7 +364,7 @@ class _Simulation:
             reason = f"{tier[3]} {discount_label(bp)}" if tier is not None and bp < 10000 else ""
             lines.append({"kind": kind, "item_id": item_id, "code": code, "name": name, "category": category,
                           "qty": qty, "list_price_fen": price, "unit_price_fen": unit, "line_total_fen": unit * qty,
-                          "discount_reason": reason})
+                          "discount_reason": reason, "explanations": [], "net_fen": unit * qty})
         subtotal = sum(x["list_price_fen"] * x["qty"] for x in lines)
         total = sum(x["line_total_fen"] for x in lines)
         postings: list[Posting] = [("revenue.sales", None, "fen", total)]
@@ -398,10 +415,10 @@ class _Simulation:
                                          p.get("bonus_fen", 0), p.get("points", 0)))
         if member is not None:
             tier_code = self.apply_spend(member, money_paid, when, staff, store, txid)
-        self.result({"txid": txid, "sale_id": sale_id, "member_id": member, "subtotal_fen": subtotal,
+        self.result(CheckoutResult, {"txid": txid, "sale_id": sale_id, "member_id": member, "subtotal_fen": subtotal,
                      "discount_fen": subtotal - total, "total_fen": total, "change_fen": change,
                      "points_earned": earned, "points_redeemed": redeemed, "tier_code": tier_code, "lines": lines,
-                     "payments": payments})
+                     "payments": payments, "spend_fen": money_paid if member is not None else 0})
         self.audit(when, staff, store, "sale.checkout", f"sale:{sale_id}", txid,
                    {"member": member, "total_fen": total, "payments": payments})
         if rng.random() < SALE_REFUND_RATE:
@@ -435,7 +452,7 @@ class _Simulation:
         postings: list[Posting] = [("card.principal", sv, "fen", amount), (f"tender.{tender}", None, "fen", -amount),
                                    ("card.bonus", sv, "fen", bonus), ("expense.bonus", None, "fen", -bonus)]
         tx_id, txid = self.transaction("topup", staff, store, member, when, postings)
-        self.result({"txid": txid, "card_id": sv, "card_no": self.card_no[sv], "member_id": member,
+        self.result(TopUpResult, {"txid": txid, "card_id": sv, "card_no": self.card_no[sv], "member_id": member,
                      "amount_fen": amount, "bonus_fen": bonus, "tender": tender,
                      "principal_after": self.principal[sv], "bonus_after": self.bonus[sv]})
         self.audit(when, staff, store, "card.top_up", f"card:{sv}", txid,
@@ -469,7 +486,7 @@ class _Simulation:
         if ctype.kind == "visits":
             postings += [("card.visits", card, "visit", ctype.visits), ("visits.issued", None, "visit", -ctype.visits)]
         _tx_id, txid = self.transaction("issue", staff, store, member, when, postings)
-        self.result({"txid": txid, "card_id": card, "card_no": number, "member_id": member, "kind": ctype.kind,
+        self.result(CardResult, {"txid": txid, "card_id": card, "card_no": number, "member_id": member, "kind": ctype.kind,
                      "status": "active", "principal_fen": 0, "bonus_fen": 0, "points": 0,
                      "visits_left": self.visits_left[card], "valid_until": dt.date.fromordinal(until).isoformat(),
                      "price_fen": ctype.price_fen})
@@ -496,7 +513,7 @@ class _Simulation:
         visit = self.next_visit
         self.next_visit += 1
         self.rows["visit"].append((visit, tx_id, member, card, store, staff, when, "ok"))
-        self.result({"txid": txid, "visit_id": visit, "card_id": card, "card_no": self.card_no[card],
+        self.result(CheckInResult, {"txid": txid, "visit_id": visit, "card_id": card, "card_no": self.card_no[card],
                      "member_id": member, "kind": kind, "visits_left": self.visits_left[card],
                      "valid_until": dt.date.fromordinal(until).isoformat()})
         self.audit(when, staff, store, "card.check_in", f"card:{card}", txid, {"visits_left": self.visits_left[card]})
@@ -520,7 +537,7 @@ class _Simulation:
                 self.spend[member] -= extra["money"]
         elif kind == "checkin":
             self.reversed_visits.append((extra["visit"],))
-        self.result({"txid": txid, "reversed_txid": original_txid, "kind": kind, "member_id": member,
+        self.result(RefundResult, {"txid": txid, "reversed_txid": original_txid, "kind": kind, "member_id": member,
                      "money_returned_fen": money, "entries": sum(1 for p in postings if p[3])})
         self.audit(when, staff, store, "ledger.refund", f"tx:{original_txid}", txid,
                    {"reverses": original_txid, "kind": kind, "reason": reason})

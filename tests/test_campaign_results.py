@@ -79,6 +79,25 @@ def test_each_promotion_s_coupons_sales_discount_and_win_backs_are_what_the_day_
     assert rows["SPRING"]["name"] == "春季护理券"
 
 
+def test_a_sale_a_promotion_applied_to_counts_though_a_level_price_over_list_leaves_it_no_discount(desk):
+    """A price level's price replaces the list price, and may be above it: 5 % off it still leaves the sale dearer
+    than the list, so the sale's discount is negative — the promotion applied all the same (its record says so)
+    and counts (a filter on the sale's discount left it out)."""
+    from mms_tui.services.catalogue.prices import add_level, set_price
+    from mms_tui.services.members.profile import update_member
+
+    save_rules({"promotions": [{"code": "PCT5", "name": "九五折", "kind": "percent", "percent": 5, "auto": True}]},
+               desk.manager)
+    member = register_member("甲", "13900000001", desk.cashier, "reg1").member_id
+    add_level(desk.manager, "VIPX", "贵宾价")
+    set_price(desk.manager, "HAIR", 10_000, list_code="VIPX")  # ¥100 on the member's level; the list says ¥88
+    update_member(member, desk.manager, "lvl1", price_level="VIPX")
+    sale = checkout(member, ["HAIR"], [("cash", 9_500)], desk.cashier, "p1")
+    assert sale.total_fen == 9_500 and sale.discount_fen < 0 and [p["promotion"] for p in sale.promotions] == ["PCT5"]
+    row = next(r for r in run_report("promotions", today(), today()) if r["promotion"] == "PCT5")
+    assert (row["sales"], row["discount_fen"], row["revenue_fen"]) == (1, 500, 9_500)
+
+
 def test_a_period_before_the_day_shows_nothing_and_a_refunded_coupon_sale_gives_its_coupon_back(day_of_campaigns):
     before = {r["promotion"]: r for r in run_report("promotions", today() - dt.timedelta(days=10),
                                                     today() - dt.timedelta(days=1))}

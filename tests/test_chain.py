@@ -416,6 +416,108 @@ def test_an_export_by_days_takes_each_stores_own_days(two_zones, today, tmp_path
         assert {r["txid"] for r in _exported(tmp_path, what, start=before, end=before)} == {"s-uru"}, what
 
 
+def _home(member: int, code: str) -> None:
+    from mms_tui.models import Member
+
+    Member.update(home_store=Store.get(Store.code == code).id).where(Member.id == member).execute()
+
+
+def test_the_daily_jobs_act_on_each_stores_own_day(two_zones, today):
+    """At 00:30 in Shanghai (the chain's zone, the jobs' process) it is still 22:30 the evening before in Urumqi:
+    the birthday greetings, birthday coupons and points expiring of Urumqi's members are those of Urumqi's day,
+    Shanghai's those of Shanghai's; a booking reminder gives the hour on the booked store's clock."""
+    import json
+
+    from mms_tui.models import Coupon, Member, Message
+    from mms_tui.services.bookings.appointments import book
+    from mms_tui.services.loyalty.coupons import issue_birthday_coupons
+    from mms_tui.services.loyalty.points import due_expiries, expire_points
+    from mms_tui.services.loyalty.rules_store import load_rules, save_rules
+    from mms_tui.services.messages.reminders import write_due
+    from mms_tui.services.staff.admin import add_staff
+
+    desk = two_zones
+    day = today + dt.timedelta(days=30)
+    before = day - dt.timedelta(days=1)
+    save_rules({"promotions": [{"code": "CAKE", "kind": "free_item", "item": "WATER", "auto": False}],
+                "birthday": {"window": "day", "promotion": "CAKE"}, "points": {"expire_months": 12},
+                "messages": {"booking_hours": 24}}, desk.manager)
+    people = {}
+    for name, phone, home, born in (("上海今天", "13900007001", "SH", day), ("乌鲁木齐今天", "13900007002", "URU", day),
+                                    ("乌鲁木齐昨天", "13900007003", "URU", before),
+                                    ("上海昨天", "13900007004", "SH", before)):
+        people[name] = member = register_member(name, phone, desk.cashier, f"r-{phone}").member_id
+        _home(member, home)
+        Member.update(birthday=dt.date(1990, born.month, born.day)).where(Member.id == member).execute()
+    # points earned a year before each store's day: due on it, not the day before
+    for name, code, earned in (("上海今天", "SH", day), ("乌鲁木齐今天", "URU", day)):
+        issue_card(people[name], "PT", desk.admin, f"i-{name}", card_no=f"P-{code}", store=code)
+        with at(earned.replace(year=earned.year - 1)):
+            checkout(people[name], ["HAIR"], [("cash", 8_800)], desk.admin, f"s-{name}", store=code)
+    add_staff("p01", "王师傅", by=desk.admin, performer=True, services=["HAIR"], store="URU")
+    with at(before, 12):
+        book(people["乌鲁木齐今天"], ["HAIR"], desk.cashier, "b-uru", start=dt.datetime.combine(day, dt.time(12)),
+             staff="p01", store="URU")
+    rules = load_rules()
+    with clock.pinned(dt.datetime.combine(day, dt.time(0, 30))):  # Shanghai: the day; Urumqi: the evening before
+        write_due(rules, force=True)
+        coupons = issue_birthday_coupons(desk.manager)
+        assert {c.card_no for c in due_expiries(day, rules)} == {"P-SH", "P-URU"}  # an explicit day: every store
+        expired = expire_points(staff=desk.admin)
+    greeted = {json.loads(m.fields)["name"] for m in Message.select().where(Message.trigger == "birthday")}
+    assert greeted == {"上海今天", "乌鲁木齐昨天"}
+    assert {Member.get_by_id(c.member_id).name for c in coupons.coupons} == {"上海今天", "乌鲁木齐昨天"}
+    assert Coupon.select().count() == 2
+    assert [c.card_no for c in expired.cards] == ["P-SH"] and expired.as_of == day
+    reminder = json.loads(Message.get(Message.trigger == "booking").fields)
+    assert reminder["time"].endswith("10:00"), reminder  # 12:00 Shanghai is 10:00 on Urumqi's clock
+    assert check_ledger() == []
+
+
+def test_attendance_is_counted_on_the_staff_members_store_clock(two_zones, run):
+    """A Urumqi cashier rostered 09:00–18:00 clocks in at 09:00 and out at 18:00 on Urumqi's clock (11:00 and 20:00
+    in Shanghai): on time, no overtime, in a report run from Shanghai; a punch at 23:30 Urumqi time (01:30 the next
+    day in Shanghai) is Urumqi's day."""
+    from mms_tui.services.staff.admin import add_staff
+    from mms_tui.services.staff.attendance import parse_week, punch_by_pin, set_week
+
+    desk = two_zones
+    add_staff("u01", "乌鲁木齐 小马", by=desk.admin, role="cashier", pin="2468", store="URU")
+    monday = dt.date(2026, 11, 16)
+    set_week("u01", parse_week(["mon-sun=09:00-18:00"]), desk.manager)
+    shanghai = [dt.datetime(2026, 11, 16, 11), dt.datetime(2026, 11, 16, 20),  # 09:00 and 18:00 in Urumqi
+                dt.datetime(2026, 11, 17, 10, 50), dt.datetime(2026, 11, 18, 1, 30)]  # Tue 08:50 → 23:30
+    for n, moment in enumerate(shanghai):
+        with clock.pinned(moment):
+            punch_by_pin("u01", "2468", "URU", f"u-{n}")
+    with clock.pinned(dt.datetime(2026, 11, 20, 12)):
+        row = next(iter(run_report("attendance", monday, monday + dt.timedelta(days=1), None, staff="u01")))
+    assert (row["days_worked"], row["late"], row["early_leave"], row["absent"], row["forgotten_clock_outs"]) == (
+        2, 0, 0, 0, 0), row
+    assert (row["hours"], row["overtime_hours"]) == ("23.67", "5.50"), row  # 9 h + 14 h 40 min; Tue after 18:00
+
+
+def test_the_service_report_counts_each_stores_own_days(two_zones, today):
+    """A Urumqi stylist serves 张三 at 23:00 on Urumqi's clock (01:00 the next day in Shanghai) and again at 09:00
+    the next morning: from a Shanghai process the first service is Urumqi's day, and the second a repeat on a later
+    day — not the same Shanghai day."""
+    from tests.test_commissions import shop
+
+    desk = two_zones
+    zhang = shop(desk)
+    day = today - dt.timedelta(days=10)
+    after = day + dt.timedelta(days=1)
+    for txid, moment in (("late", dt.datetime.combine(after, dt.time(1))),  # 23:00 in Urumqi, on the day
+                         ("morning", dt.datetime.combine(after, dt.time(11)))):  # 09:00 in Urumqi, the day after
+        with clock.pinned(moment):
+            checkout(zhang, ["HAIR"], [("cash", 8_800)], desk.cashier, txid, store="URU",
+                     performers={"HAIR": ["p01"]})
+    first = [(r["staff"], r["services"], r["members"], r["repeat_members"])
+             for r in run_report("service", day, day, "URU")]
+    assert first == [("p01", 1, 1, 1)]
+    assert [(r["staff"], r["services"]) for r in run_report("service", after, after, "URU")] == [("p01", 1)]
+
+
 def test_a_desk_serving_a_store_speaks_its_zone(two_zones):
     from zoneinfo import ZoneInfo
 

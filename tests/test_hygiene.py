@@ -16,7 +16,7 @@ CORE = ["mms_tui.models", "mms_tui.services", "mms_tui.devices", "mms_tui.db", "
 ]
 
 #: the services' packages in order: each may import only those before it (services/__init__.py, ARCHITECTURE.md)
-LAYERS = ["base", "ledger", "staff", "catalogue", "stock", "loyalty", "messages", "money", "members", "bookings", "reports",
+LAYERS = ["base", "ledger", "staff", "catalogue", "stock", "loyalty", "messages", "payments", "money", "members", "bookings", "reports",
           "exchange", "ops"]
 
 

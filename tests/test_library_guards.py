@@ -278,6 +278,18 @@ def a_varied_shop(desk) -> None:
 
     dismiss_prompts(zhang, ["item:HAIR:2026-11-20"], c)
     PromptDismissal.create(member=zhang, key="card:PKG1:2")
+    # payment codes: a charge booked with its sale and refunded once, a declined one (tests/test_payments.py makes
+    # them through the providers)
+    from mms_tui.models import PayAttempt, PayRefund
+
+    sale = Transaction.get(Transaction.txid == "g-s1")
+    booked = PayAttempt.create(txid="g-s1", attempt=1, provider="wechat", out_trade_no="M" + "1" * 31,
+                               purpose="checkout", amount_fen=8_800, status="booked", trade_no="4200000001",
+                               code_tail="6789", staff=c, store=desk.store, transaction=sale)
+    PayAttempt.create(txid="g-s9", attempt=1, provider="alipay", out_trade_no="M" + "2" * 31, purpose="topup",
+                      amount_fen=100, status="declined", detail="余额不足", staff=c, store=desk.store)
+    PayRefund.create(attempt=booked, txid="g-rf1", out_refund_no="R" + "1" * 31, amount_fen=8_800,
+                     status="refunded", refund_no="50000001", staff=m)
 
 
 def field_values(obj: peewee.Model) -> dict[str, tuple[type, object]]:
@@ -604,6 +616,8 @@ async def test_every_screen_shows_the_keys_textuals_own_footer_shows(regular):
         await step("checkout: the amount box", *"10", "f4")
         await step("checkout: leave? (a line on the bill)", "escape")
         await step("checkout: stays", "escape")
+        await step("checkout: a payment code", "f11")
+        await step("checkout: the payment code put away", "escape")
         await step("checkout: paid", "f4", "f10")
         app.offer_read(Read("barcode", app.screen.txid, "barcode"))
         await step("the receipt's QR code scanned: the sale")

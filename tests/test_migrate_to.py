@@ -59,7 +59,10 @@ def _demo_shop(target: str) -> None:
 
 
 def _plain(value: object) -> object:
-    """What differs between the engines only in spelling: SQLite's 0/1, text times and dates."""
+    """What differs between the engines only in spelling: SQLite's 0/1, text times and dates, PostgreSQL's bytea
+    as a memoryview."""
+    if isinstance(value, memoryview):
+        return bytes(value)
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dt.datetime):

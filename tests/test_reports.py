@@ -558,10 +558,12 @@ REFERENCE = {"turnover": ref_turnover, "topups": ref_topups, "liability": ref_li
 #: the messages and campaigns reports against messages counted by hand: tests/test_messages.py; the settlement
 #: against figures worked out by hand: tests/test_chain.py; campaign results (promotions) against a day of coupons
 #: and sales worked out by hand: tests/test_campaign_results.py; the activity reports (frequency, cohorts, tier-trend)
-#: against figures by hand and references of their own on this history: tests/test_activity.py
+#: against figures by hand and references of their own on this history: tests/test_activity.py; payment codes
+#: against charges and refunds made by hand: tests/test_payments.py
 assert set(REPORTS) - set(REFERENCE) == {"shifts", "stores", "attendance", "commissions", "service", "bookings",
                                          "stock", "stock-moves", "low-stock", "stock-take", "messages", "campaigns",
-                                         "tickets", "settlement", "promotions", "frequency", "cohorts", "tier-trend"}
+                                         "tickets", "settlement", "promotions", "frequency", "cohorts", "tier-trend",
+                                         "paycodes"}
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from mms_tui.services.members.cards import issue_card, replace_card, report_lost
 from mms_tui.services.members.checkin import check_in
 from mms_tui.services.members.profile import register_member
 from mms_tui.services.money.checkout import checkout
-from mms_tui.services.money.refund import refund
+from mms_tui.services.money.refund import refund, refund_part
 from mms_tui.services.money.topup import top_up
 from tests.conftest import setup_desk
 
@@ -53,6 +53,8 @@ class DeskMachine(RuleBasedStateMachine):
         self.done: list[tuple[str, dict[int, dict[str, int]]]] = []  # refundable: (txid, deltas)
         self.refunded: set[str] = set()
         self.topups: set[str] = set()
+        #: sales paid in cash: txid → (money paid, given back in part, points those parts took back)
+        self.cash_sales: dict[str, tuple[int, int, int]] = {}
         self.last: tuple | None = None  # (function, args, kwargs, result) of the last success, for a replay
         self.n = 0
 
@@ -135,6 +137,8 @@ class DeskMachine(RuleBasedStateMachine):
         assert result.change_fen == (extra_cash if how == "cash" else 0)
         self.apply(deltas)
         self.done.append((txid, deltas))
+        if how == "cash":
+            self.cash_sales[txid] = (total, 0, 0)
 
     @rule()
     def check_in(self):
@@ -158,6 +162,8 @@ class DeskMachine(RuleBasedStateMachine):
         if original in self.topups:  # a top-up's refund takes back only the bonus still on the card
             for card, change in undo.items():
                 change["bonus_fen"] = -min(-change["bonus_fen"], self.model[card]["bonus_fen"])
+        if original in self.cash_sales:  # its parts took back some of its points already
+            undo[self.pt]["points"] = undo.get(self.pt, {}).get("points", 0) + self.cash_sales[original][2]
         txid = self.txid()
         if original in self.refunded:
             try:
@@ -174,6 +180,27 @@ class DeskMachine(RuleBasedStateMachine):
         self.run(refund, original, self.desk.manager, "test", txid)
         self.apply(undo)
         self.refunded.add(original)
+
+    @precondition(lambda self: self.cash_sales)
+    @rule(data=st.data())
+    def refund_in_part(self, data):
+        """部分退款 of a cash sale: its share of the points the sale earned goes back off the card, exactly."""
+        original = data.draw(st.sampled_from(sorted(self.cash_sales)))
+        paid, given, taken = self.cash_sales[original]
+        earned = dict(self.done)[original].get(self.pt, {}).get("points", 0)
+        amount = data.draw(st.integers(1, paid - given + 100)) if paid > given else 1
+        txid = self.txid()
+        share = earned * (given + amount) // paid - earned * given // paid
+        if original in self.refunded or amount > paid - given or self.model[self.pt]["points"] < share:
+            try:
+                refund_part(original, amount, self.desk.manager, "part", txid)
+            except (AlreadyReversed, InvalidInput, InsufficientBalance):
+                return
+            raise AssertionError(f"a partial refund of {amount} ({given} of {paid} given) was accepted")
+        result = self.run(refund_part, original, amount, self.desk.manager, "part", txid)
+        assert (result.paid_out, result.to_cards.get("points", 0)) == ({"cash": amount}, -share)
+        self.apply({self.pt: {"points": -share}})
+        self.cash_sales[original] = (paid, given + amount, taken + share)
 
     @rule()
     def replace_stored_value_card(self):

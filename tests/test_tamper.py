@@ -165,6 +165,10 @@ def _changed(value, rng: random.Random, column: str, ids: dict[str, list[int]]):
         return not value
     if isinstance(value, int):
         return value + rng.choice([-1, 1, 100, -100])
+    if isinstance(value, bytes | memoryview):  # a digest or fingerprint: one bit of one byte
+        value = bytes(value)
+        at = rng.randrange(len(value)) if value else 0
+        return value[:at] + bytes([value[at] ^ 1]) + value[at + 1:] if value else b"x"
     text = str(value)
     if column == "created_at":
         return text[:-1] + ("1" if text[-1] != "1" else "2")

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from mms_tui import clock
 from mms_tui.i18n import set_language
 from mms_tui.models import AuditEvent, Card, Member, Tier
 from mms_tui.services.base.config import set_config
@@ -17,8 +16,6 @@ from mms_tui.services.loyalty.rules_store import save_rules
 from mms_tui.services.members.cards import issue_card
 from mms_tui.services.members.profile import register_member, update_member
 from mms_tui.services.money.topup import top_up, topup_offer
-
-TODAY = clock.today()
 
 
 def topup_bonus(amount_fen: int) -> int:
@@ -67,9 +64,9 @@ def test_a_june_only_充1000送300_has_expired_by_july_and_充1000送200_applies
     assert topup_offer(100_000, dt.date(2024, 7, 1)).bonus_fen == 20_000
 
 
-def test_a_top_up_today_does_not_get_a_rule_that_ended_yesterday(card):
+def test_a_top_up_today_does_not_get_a_rule_that_ended_yesterday(card, today):
     save_rules({"topup": {"bonuses": [
-        {"threshold": "1000", "bonus": "300", "valid_until": (TODAY - dt.timedelta(days=1)).isoformat()},
+        {"threshold": "1000", "bonus": "300", "valid_until": (today - dt.timedelta(days=1)).isoformat()},
         {"threshold": "1000", "bonus": "200"}]}}, card.manager)
     result = top_up(card.card_id, 100_000, None, "cash", card.cashier, "t1")
     assert result.bonus_fen == 20_000

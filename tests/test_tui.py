@@ -116,6 +116,22 @@ async def open_member(pilot, query: str) -> MemberScreen:
     return pilot.app.screen
 
 
+async def refund_dialog_of(pilot, card_no: str, chosen):
+    """From the desk: the member of ``card_no``, the history (F5), the first row ``chosen`` picks (a predicate on
+    HistoryRow), F8. Returns the history screen and the refund dialog over it."""
+    from mms_tui.screens.history import RefundScreen
+
+    await open_member(pilot, card_no)
+    await pilot.press("f5")
+    await settle(pilot)
+    history = pilot.app.screen
+    history.query_one("#history", DataTable).move_cursor(row=next(i for i, r in enumerate(history.rows) if chosen(r)))
+    await pilot.press("f8")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, RefundScreen)
+    return history, pilot.app.screen
+
+
 async def test_swipe_then_one_key_check_in(regular):
     async with at_desk(regular) as (app, pilot):
         await open_member(pilot, "00077777")

@@ -42,6 +42,7 @@ from mms_tui.cli import (
     messages,
     money,
     ops,
+    payments,
     reports,
     serve,
     setup,
@@ -152,6 +153,7 @@ for _command in (
     stock.stock_group,
     messages.messages_group,
     messages.tickets_group,
+    payments.payments_group,
     serve.serve,
 ):
     cli.add_command(_command)

@@ -43,8 +43,12 @@ def check(ctx: click.Context, anchor: bool, against, job: bool, jobs: int | None
     problems = check_ledger(jobs)
     if kept is not None:
         problems += check_anchors(kept)
+    from mms_tui.services.payments.charge import booked_problems
+
+    problems += [f"payment: {text}" for text in booked_problems()]
     for problem in problems:
         click.echo(str(problem), err=anchor)
+    _open_payments()
     if problems:
         raise click.ClickException(_("{n} problem(s) found.").format(n=len(problems)))
     if job:
@@ -55,6 +59,25 @@ def check(ctx: click.Context, anchor: bool, against, job: bool, jobs: int | None
         click.echo(_json.dumps(heads(), indent=2, sort_keys=True))
         return
     click.echo(_("OK: the ledger balances, every card matches its entries and every hash chain holds."))
+
+
+def _open_payments() -> None:
+    """Warnings (standard error; the books may still hold): payment codes a desk left open past their time, bills
+    not reconciled."""
+    from mms_tui.services.base.text import format_money
+    from mms_tui.services.payments.charge import open_attempts
+    from mms_tui.services.payments.providers import provider_label
+    from mms_tui.services.payments.reconcile import LATE_AFTER_DAYS, unreconciled_days
+
+    for provider, day in unreconciled_days():
+        click.echo(_("warning: the {provider} bill of {day} is not reconciled ({n} days or more): run mms payments "
+                     "reconcile --date {day}").format(provider=provider_label(provider), day=day.isoformat(),
+                                                     n=LATE_AFTER_DAYS), err=True)
+    for attempt in open_attempts():
+        click.echo(_("warning: payment {id} ({provider} {amount}, operation {txid}) is still {status} since {at}: run "
+                     "mms payments settle").format(id=attempt.id, provider=provider_label(attempt.provider),
+                                                   amount=format_money(attempt.amount_fen), txid=attempt.txid,
+                                                   status=attempt.status, at=str(attempt.created_at)[:16]), err=True)
 
 
 @click.command()

@@ -131,6 +131,7 @@ def info(ctx: click.Context, fmt: str) -> None:
     from mms_tui.services.messages.worker import channels_configured
     from mms_tui.services.ops.setup import connect
     from mms_tui.services.ops.setup import info as database_info
+    from mms_tui.services.payments.charge import providers_configured
 
     settings = settings_of(ctx)
     connect(settings.database, create=False, new_folder=False)  # reading: a mistyped path is said, not made
@@ -148,5 +149,6 @@ def info(ctx: click.Context, fmt: str) -> None:
         ("cards", facts.cards),
         ("transactions", facts.transactions),
         ("message channels", ", ".join(channels_configured(settings.messages)) or _("none")),  # never their secrets
+        ("payment codes", ", ".join(providers_configured(settings.payments)) or _("none")),  # never their keys
     ]
     write_rows(({"key": k, "value": v} for k, v in rows), fmt)

@@ -48,6 +48,14 @@ from mms_tui.models.messages import (
     TicketNote,
 )
 from mms_tui.models.org import STAFF_ROLES, STORE_KINDS, Config, SchemaVersion, Shift, Staff, Store
+from mms_tui.models.payments import (
+    PAY_PROVIDERS,
+    PAY_PURPOSES,
+    PAY_STATES,
+    REFUND_STATES,
+    PayAttempt,
+    PayRefund,
+)
 from mms_tui.models.sales import Coupon, Payment, Sale, SaleLine, Visit
 from mms_tui.models.stock import (
     NEGATIVE_STOCK_POLICIES,
@@ -122,6 +130,8 @@ ALL_MODELS = [
     Ticket,
     TicketNote,
     PromptDismissal,
+    PayAttempt,
+    PayRefund,
 ]
 
 __all__ = [
@@ -137,8 +147,12 @@ __all__ = [
     "MESSAGE_STATES",
     "MESSAGE_TRIGGERS",
     "NEGATIVE_STOCK_POLICIES",
+    "PAY_PROVIDERS",
+    "PAY_PURPOSES",
+    "PAY_STATES",
     "PUNCH_KINDS",
     "PUNCH_SOURCES",
+    "REFUND_STATES",
     "STAFF_ROLES",
     "STOCK_MOVE_KINDS",
     "STOCK_UNITS",
@@ -174,6 +188,8 @@ __all__ = [
     "Message",
     "MessageTemplate",
     "Moment",
+    "PayAttempt",
+    "PayRefund",
     "Payment",
     "PriceLevel",
     "Product",

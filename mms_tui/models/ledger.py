@@ -21,8 +21,10 @@ UNITS = ("fen", "pt", "visit")
 
 class Transaction(BaseModel):
     txid = peewee.CharField(max_length=64, unique=True)
-    kind = peewee.CharField(max_length=20, index=True)
-    staff = peewee.ForeignKeyField(Staff, backref="transactions", on_delete="RESTRICT")
+    #: no index of its own: (kind, local_day, created_at) below begins with it (migration 26)
+    kind = peewee.CharField(max_length=20)
+    #: no index: staff are never deleted and no query reads by staff alone (migration 26)
+    staff = peewee.ForeignKeyField(Staff, backref="transactions", on_delete="RESTRICT", index=False)
     store = peewee.ForeignKeyField(Store, backref="transactions", on_delete="RESTRICT")
     member = peewee.ForeignKeyField(Member, null=True, backref="transactions", on_delete="RESTRICT")
     created_at = Moment(default=now, index=True)
@@ -31,9 +33,12 @@ class Transaction(BaseModel):
     local_day = peewee.DateField()
     #: a reversal points at what it undoes; unique, so nothing is reversed twice
     reverses = peewee.ForeignKeyField("self", null=True, unique=True, backref="reversed_by", on_delete="RESTRICT")
-    #: fingerprint of the request, to tell a retry (same) from a txid clash (different)
-    request_hash = peewee.CharField(max_length=64)
-    result_json = peewee.TextField(default="{}")
+    #: fingerprint of the request, to tell a retry (same) from a txid clash (different): a SHA-256's 32 bytes
+    #: (hex text before migration 26)
+    request_hash = peewee.BlobField()
+    #: the operation's result as a retry answers it, compact (services/ledger/results.py; migration 26); empty
+    #: while the operation runs, and for a result no longer kept (a retry then hears it was already done)
+    result = peewee.BlobField(default=b"")
     note = peewee.TextField(default="")
 
     class Meta:
@@ -87,7 +92,7 @@ class ChainHead(BaseModel):
 
     chain = peewee.IntegerField(primary_key=True)
     seq = peewee.BigIntegerField(default=0)
-    digest = peewee.CharField(max_length=64)
+    digest = peewee.BlobField()  # a SHA-256's 32 bytes (hex text before migration 26)
 
 
 class ChainLink(BaseModel):
@@ -97,7 +102,7 @@ class ChainLink(BaseModel):
     seq = peewee.BigIntegerField()
     kind = peewee.CharField(max_length=8)  # tx | audit
     ref = peewee.BigIntegerField()  # the row's id
-    digest = peewee.CharField(max_length=64)
+    digest = peewee.BlobField()  # a SHA-256's 32 bytes (hex text before migration 26)
 
     class Meta:
         indexes = ((("chain", "seq"), True), (("kind", "ref"), True))

@@ -476,6 +476,91 @@ def _prompt_dismissals(db: peewee.Database, migrator: object) -> None:
     db.create_tables([PromptDismissal])
 
 
+def _payments(db: peewee.Database, migrator: object) -> None:
+    """Issue #26: payment codes charged through WeChat Pay and Alipay — each attempt written before the provider is
+    asked, each refund of one."""
+    from mms_tui.models import PayAttempt, PayRefund
+
+    db.create_tables([PayAttempt, PayRefund])
+
+
+#: dropped by migration 26 (the models declare them no more): each of the first four begins a composite index of
+#: its table; the others index a foreign key to staff, a store or an item — rows the product never deletes, so no
+#: foreign key check reads them — and no statement of the test suite's plans reads with them (scripts/index_use.py)
+PREFIX_INDEXES_26 = ["ledger_transaction_kind", "sale_member_id", "sale_line_sale_id", "visit_member_id",
+                     "ledger_transaction_staff_id", "sale_staff_id", "visit_staff_id", "visit_store_id",
+                     "sale_line_product_id", "sale_line_service_id"]
+#: rows of ledger_transaction packed at a time by migration 26
+_PACK_BATCH = 5_000
+
+
+def _compact_results(db: peewee.Database, migrator: object) -> None:
+    """Issue #27: a transaction's stored result becomes ``result``, raw DEFLATE against a dictionary of the
+    results' key names (services/ledger/results.py) instead of JSON text — a fifth of the room; the SHA-256s
+    (request fingerprints, the chains' digests) are kept as their 32 bytes instead of 64 hex characters; the
+    indexes that composite ones cover are dropped. The chains hash stored results not at all and the SHA-256s as
+    hex, as before, so every link still verifies. On SQLite the file hands the room back when ``initialise`` runs
+    ``VACUUM`` after this migration."""
+    from mms_tui.services.ledger.results import pack
+
+    have = {c.name for c in db.get_columns("ledger_transaction")}
+    if "result_json" in have:
+        if "result" not in have:
+            db.execute_sql('ALTER TABLE "ledger_transaction" ADD COLUMN "result" ' +
+                           ("BLOB NOT NULL DEFAULT X''" if isinstance(db, peewee.SqliteDatabase)
+                            else "BYTEA NOT NULL DEFAULT ''::bytea"))
+        last = 0
+        while True:
+            rows = db.execute_sql('SELECT "id", "result_json" FROM "ledger_transaction" WHERE "id" > %s '
+                                  'ORDER BY "id" LIMIT %s'.replace("%s", db.param), (last, _PACK_BATCH)).fetchall()
+            if not rows:
+                break
+            packed = [(pack(text or "{}"), tx_id) for tx_id, text in rows]
+            if isinstance(db, peewee.SqliteDatabase):
+                db.cursor().executemany('UPDATE "ledger_transaction" SET "result" = ? WHERE "id" = ?', packed)
+            else:
+                from psycopg2.extras import execute_values
+
+                execute_values(db.cursor(), 'UPDATE "ledger_transaction" AS t SET "result" = v.r FROM (VALUES %s) '
+                               'AS v(r, id) WHERE t."id" = v.id', packed, template="(%s::bytea, %s)",
+                               page_size=1_000)
+            last = rows[-1][0]
+        db.execute_sql('ALTER TABLE "ledger_transaction" DROP COLUMN "result_json"')
+    for table, column, key in (("ledger_transaction", "request_hash", "id"), ("chain_link", "digest", "id"),
+                               ("chain_head", "digest", "chain")):
+        _hex_to_bytes(db, table, column, key)
+    for name in PREFIX_INDEXES_26:
+        db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
+def _hex_to_bytes(db: peewee.Database, table: str, column: str, key: str) -> None:
+    """A column of SHA-256s in hex text becomes their 32 bytes (half the room; services/ledger/chain.py reads
+    either). On SQLite, whose columns take any type, each value in hex is replaced and any other text (a
+    generator's placeholder) stays as it was chained; PostgreSQL's column becomes ``bytea``, other text its UTF-8
+    bytes (the only placeholder ever written is the empty one, which reads back the same)."""
+    import re
+
+    if not isinstance(db, peewee.SqliteDatabase):
+        kind = db.execute_sql("SELECT data_type FROM information_schema.columns WHERE table_schema = "
+                              "current_schema() AND table_name = %s AND column_name = %s", (table, column)).fetchone()
+        if kind is not None and kind[0] == "bytea":  # made bytea by migration 6 from today's models
+            return
+        db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE BYTEA USING CASE WHEN "{column}" ~ '
+                       f"'^[0-9a-f]{{64}}$' THEN decode(\"{column}\", 'hex') ELSE convert_to(\"{column}\", "
+                       "'UTF8') END")
+        return
+    sha = re.compile("[0-9a-f]{64}")
+    last = -1  # (ids and chain numbers are 0 or more)
+    while True:
+        rows = db.execute_sql(f'SELECT "{key}", "{column}" FROM "{table}" WHERE typeof("{column}") = \'text\' '
+                              f'AND "{key}" > ? ORDER BY "{key}" LIMIT ?', (last, _PACK_BATCH)).fetchall()
+        if not rows:
+            break
+        db.cursor().executemany(f'UPDATE "{table}" SET "{column}" = ? WHERE "{key}" = ?',
+                                [(bytes.fromhex(value), k) for k, value in rows if sha.fullmatch(value)])
+        last = rows[-1][0]
+
+
 #: (number, name, function); numbers are consecutive from 1
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial schema", _initial),
@@ -503,6 +588,9 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (22, "card types whose cards are used only where they are sold", _store_bound_cards),
     (23, "stores: a time zone of their own", _store_zones),
     (24, "prompts from the member's pattern put away at the desk", _prompt_dismissals),
+    (25, "payment codes: attempts and refunds through WeChat Pay and Alipay", _payments),
+    (26, "compact storage: stored results packed, hashes as bytes, indexes composites cover dropped",
+     _compact_results),
 ]
 
 LATEST = MIGRATIONS[-1][0]

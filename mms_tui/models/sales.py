@@ -13,9 +13,11 @@ from mms_tui.models.org import Staff, Store
 
 class Sale(BaseModel):
     transaction = peewee.ForeignKeyField(Transaction, unique=True, backref="sale", on_delete="RESTRICT")
-    member = peewee.ForeignKeyField(Member, null=True, backref="sales", on_delete="RESTRICT")
+    #: no index of its own: (member, status, created_at, total_fen) below begins with it (migration 26)
+    member = peewee.ForeignKeyField(Member, null=True, backref="sales", on_delete="RESTRICT", index=False)
     store = peewee.ForeignKeyField(Store, backref="sales", on_delete="RESTRICT")
-    staff = peewee.ForeignKeyField(Staff, backref="sales", on_delete="RESTRICT")
+    #: no index: staff are never deleted and no query reads by staff alone (migration 26)
+    staff = peewee.ForeignKeyField(Staff, backref="sales", on_delete="RESTRICT", index=False)
     created_at = Moment(default=now, index=True)
     subtotal_fen = peewee.BigIntegerField()  # at list prices
     discount_fen = peewee.BigIntegerField()
@@ -30,9 +32,11 @@ class Sale(BaseModel):
 
 
 class SaleLine(BaseModel):
-    sale = peewee.ForeignKeyField(Sale, backref="lines", on_delete="RESTRICT")
-    product = peewee.ForeignKeyField(Product, null=True, on_delete="RESTRICT")
-    service = peewee.ForeignKeyField(ServiceItem, null=True, on_delete="RESTRICT")
+    #: no index of its own: the lines report's (sale, category, line_total_fen) begins with it (migration 26)
+    sale = peewee.ForeignKeyField(Sale, backref="lines", on_delete="RESTRICT", index=False)
+    #: no index on the item: products and services are disabled, never deleted (migration 26)
+    product = peewee.ForeignKeyField(Product, null=True, on_delete="RESTRICT", index=False)
+    service = peewee.ForeignKeyField(ServiceItem, null=True, on_delete="RESTRICT", index=False)
     code = peewee.CharField(max_length=32)
     name = peewee.CharField(max_length=100)
     category = peewee.CharField(max_length=50, default="")
@@ -59,10 +63,12 @@ class Payment(BaseModel):
 
 class Visit(BaseModel):
     transaction = peewee.ForeignKeyField(Transaction, unique=True, backref="visit", on_delete="RESTRICT")
-    member = peewee.ForeignKeyField(Member, backref="visits", on_delete="RESTRICT")
+    #: no index of its own: (member, status, created_at) below begins with it (migration 26)
+    member = peewee.ForeignKeyField(Member, backref="visits", on_delete="RESTRICT", index=False)
     card = peewee.ForeignKeyField(Card, backref="visits", on_delete="RESTRICT")
-    store = peewee.ForeignKeyField(Store, backref="visits", on_delete="RESTRICT")
-    staff = peewee.ForeignKeyField(Staff, backref="visits", on_delete="RESTRICT")
+    #: no index on store or staff: never deleted, and no query reads visits by them alone (migration 26)
+    store = peewee.ForeignKeyField(Store, backref="visits", on_delete="RESTRICT", index=False)
+    staff = peewee.ForeignKeyField(Staff, backref="visits", on_delete="RESTRICT", index=False)
     created_at = Moment(default=now, index=True)
     status = peewee.CharField(max_length=10, default="ok")  # ok | reversed
 

@@ -14,6 +14,7 @@ from textual.widgets.option_list import Option
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import Swiped, in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
+from mms_tui.screens.paycode import PAYCODE_BINDING, PaysByCode
 from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.text import format_money, parse_count
 from mms_tui.services.ledger.tenders import money_tender_choices
@@ -23,10 +24,11 @@ from mms_tui.services.members.lookup import CardSummary
 from mms_tui.services.members.passes import RenewalQuote, renew_pass, renewal_quote
 
 
-class IssueCardScreen(OperationDialog):
+class IssueCardScreen(PaysByCode, OperationDialog):
     """发卡: a card of a type for the member; a card swiped while it is open is the number it asks for."""
 
-    HINT = N_("F10 to issue, Esc to cancel")
+    BINDINGS = [PAYCODE_BINDING]
+    HINT = N_("F10 to issue (F11: paid by the customer's payment code), Esc to cancel")
 
     def __init__(self, member_id: int, card_no: str = "") -> None:
         super().__init__()
@@ -62,6 +64,7 @@ class IssueCardScreen(OperationDialog):
         self.app.call_from_thread(self.fill, types)
 
     def fill(self, types: list[CardTypeInfo]) -> None:
+        self.prices = {t.code: (t.name, t.price_fen) for t in types}
         self.query_one("#issue-type", Select).set_options(
             [(f"{t.name}  {format_money(t.price_fen)}", t.code) for t in types])
 
@@ -74,6 +77,21 @@ class IssueCardScreen(OperationDialog):
                        reader_uid=card_no if card_no and card_no == self.swiped else None,
                        tender=str(self.query_one("#issue-tender", Select).value), store=self.app.settings.store,
                        salesperson=self.query_one("#issue-salesperson", Input).value.strip() or None)
+
+    def code_payment(self):
+        card_type = self.query_one("#issue-type", Select).value
+        if not isinstance(card_type, str) or card_type not in getattr(self, "prices", {}):
+            raise InvalidInput(_("Choose a card type."))
+        name, price = self.prices[card_type]
+        card_no = self.query_one("#issue-no", Input).value.strip() or None
+        salesperson = self.query_one("#issue-salesperson", Input).value.strip() or None
+
+        def book(provider: str, charged):
+            return issue_card(self.member_id, card_type, self.app.staff, self.txid, card_no=card_no,
+                              reader_uid=card_no if card_no and card_no == self.swiped else None, tender=provider,
+                              store=self.app.settings.store, salesperson=salesperson)
+
+        return price, "card", name, book
 
     def succeeded(self, result) -> str:
         return _("✓ Card {card} issued ({price}).").format(card=result.card_no, price=format_money(result.price_fen))

@@ -66,6 +66,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         Binding("f8", "clear_tenders", N_("Clear payments"), id="checkout.clear_tenders", priority=True),
         Binding("f9", "coupon", N_("Coupon"), id="checkout.coupon", priority=True),
         Binding("f12", "fees", N_("Fees"), id="checkout.fees", priority=True),
+        # named on the tenders' line (#pay-keys), as they are: the footer has no room left at 80 columns
+        Binding("f11", "paycode", N_("Pay code"), id="checkout.paycode", priority=True, show=False),
         Binding("plus", "qty(1)", "+1", id="checkout.more", show=False),
         Binding("minus", "qty(-1)", "-1", id="checkout.less", show=False),
         Binding("delete", "remove_line", N_("Remove line"), id="checkout.remove", show=False),
@@ -84,6 +86,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.coupons: list[str] = []
         self.fees: list[str] = []
         self.fees_due: list[FeeLine] = []
+        #: the provider's number of what a payment code paid, by tender, for the receipt shown
+        self.trade_numbers: dict[str, str] = {}
         self.priced: Quote | None = None
         self.result: CheckoutResult | None = None
         self.notice: SavingNotice | None = None
@@ -113,7 +117,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
 
     @staticmethod
     def pay_keys() -> str:
-        return "  ".join(f"[b]{key.upper()}[/b] {escape(tender_label(tender))}" for key, tender in TENDER_KEYS)
+        keys = [f"[b]{key.upper()}[/b] {escape(tender_label(tender))}" for key, tender in TENDER_KEYS]
+        return "  ".join([*keys, f"[b]F11[/b] {escape(_('Pay code'))}"])
 
     def on_mount(self) -> None:
         self.query_one("#lines", DataTable).add_columns(
@@ -406,7 +411,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Once paid, only Esc (close the receipt) and help remain."""
-        paid_only = ("confirm", "tender", "clear_tenders", "coupon", "fees", "qty", "remove_line")
+        paid_only = ("confirm", "tender", "clear_tenders", "coupon", "fees", "qty", "remove_line", "paycode")
         return self.result is None or action not in paid_only
 
     def action_tender(self, tender: str) -> None:
@@ -441,6 +446,38 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         self.tenders.append(TenderRequest(tender, amount))
         box.value = ""
         self.show_totals()
+
+    def action_paycode(self) -> None:
+        """付款码: what is still due charged to the customer's WeChat Pay or Alipay code, and the sale booked with
+        it — the tenders taken so far and the code's charge (services/payments/charge.py)."""
+        from mms_tui.screens.paycode import PayCodeDialog
+
+        if not self.ready_to_pay():
+            return
+        if self.query_one("#amount", Input).value.strip():
+            self.message(_("A payment code is charged what is still due: clear the typed amount first."), error=True)
+            return
+        due = self.due()
+        if due <= 0:
+            self.message(_("Nothing left to pay."), error=True)
+            return
+        lines, tenders, coupons, fees = list(self.lines), list(self.tenders), list(self.coupons), list(self.fees)
+        on_bill = {x.code for x in self.priced.lines}
+        performers = {code: v for code, v in self.performers.items() if code in on_bill}
+        names = [x.name for x in self.priced.lines]
+        subject = "、".join(names[:3]) + ("…" if len(names) > 3 else "")
+
+        def book(provider: str, charged) -> CheckoutResult:
+            self.trade_numbers = {provider: charged.trade_no}  # for the receipt shown
+            return checkout(self.member_id, lines, [*tenders, TenderRequest(provider, charged.amount_fen)],
+                            self.app.staff, self.txid, store=self.app.settings.store, coupons=coupons,
+                            member_coupons=False, fees=fees, performers=performers, approver=self.approver)
+
+        def paid(result: CheckoutResult | None) -> None:
+            if result is not None:
+                self.done(result)
+
+        self.app.push_screen(PayCodeDialog(due, self.txid, purpose="checkout", subject=subject, book=book), paid)
 
     def unsent_text(self) -> bool:
         """Text typed in the item or coupon box and not entered yet: say so rather than pay past it."""
@@ -498,14 +535,21 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
 
     # --- confirm ---------------------------------------------------------------------------------------------
 
-    def action_confirm(self) -> None:
-        if self.result is not None:  # a second F10 must not close the receipt before anyone reads it
+    def ready_to_pay(self) -> bool:
+        """Not paid yet (a second F10 must not close the receipt before anyone reads it), not saving, nothing typed
+        and left unsent, something on the bill: else the reason said."""
+        if self.result is not None:
             self.message(_("Paid. Esc closes the receipt."))
-            return
+            return False
         if self.busy or self.unsent_text():
-            return
+            return False
         if self.priced is None:
             self.message(_("Nothing on the bill yet: add an item first."), error=True)
+            return False
+        return True
+
+    def action_confirm(self) -> None:
+        if not self.ready_to_pay():
             return
         typed = self.query_one("#amount", Input).value.strip()
         if typed:
@@ -565,7 +609,8 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
         receipt = self.query_one("#receipt", Static)
         receipt.update(escape("\n".join(receipt_lines(  # laid out as the desk's printer prints it
             result, staff_name=self.app.staff.name, member_name=self.member_name,
-            width=self.app.settings.receipt_columns, encoding=self.app.settings.printer_encoding))))
+            width=self.app.settings.receipt_columns, encoding=self.app.settings.printer_encoding,
+            trade_numbers=self.trade_numbers))))
         receipt.display = True
         for hidden in ("#lines", "#discounts", "#coupon", "#code", "#pay-row", "#pay-keys", "#tenders"):
             self.query_one(hidden).display = False

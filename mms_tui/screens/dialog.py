@@ -45,6 +45,9 @@ class OperationDialog(WorkerErrors, ModalScreen[str | None]):
     ]
     #: the line under the fields
     HINT = N_("F10 to confirm, Esc to cancel")
+    #: a save that waits half a second says for whom (another desk's write); a dialog that waits on something else
+    #: (a payment provider, the customer's phone) says so itself
+    SAVING_NOTICE = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -91,14 +94,15 @@ class OperationDialog(WorkerErrors, ModalScreen[str | None]):
 
     @work(exclusive=True, group="operation", exit_on_error=False)
     async def run_operation(self, call: Callable[[], object]) -> None:
-        notice = SavingNotice(self)
+        notice = SavingNotice(self) if self.SAVING_NOTICE else None
         try:
             result = await asyncio.to_thread(in_connection, call)
         except Exception as exc:
             self.failed(error_message(exc))
             return
         finally:
-            notice.done()
+            if notice is not None:
+                notice.done()
         self.dismiss(self.succeeded(result))
 
     def show_error(self, message: str) -> None:

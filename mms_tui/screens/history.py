@@ -18,10 +18,11 @@ from mms_tui.models import Staff
 from mms_tui.screens.common import TypingSearches, WorkerErrors, error_message, in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.text import fit, format_money
+from mms_tui.services.base.text import fit, format_money, parse_yuan
 from mms_tui.services.ledger.tenders import MONEY_TENDERS, tender_label
 from mms_tui.services.members.view import HistoryRow, member_history
-from mms_tui.services.money.refund import RefundPreview, refund, refund_preview
+from mms_tui.services.money.refund import RefundPreview, RefundResult, refund, refund_part, refund_preview
+from mms_tui.services.payments.providers import provider_label
 from mms_tui.services.staff.permissions import may
 from mms_tui.widgets.footer import Footer
 
@@ -38,16 +39,25 @@ CARD_PARTS = {"principal_fen": N_("stored value"), "bonus_fen": N_("bonus value"
               "visits": N_("visits")}
 
 
-def preview_lines(preview: RefundPreview) -> list[str]:
-    """The money terms of a refund, in words."""
+def preview_lines(preview: RefundPreview, *, the_way_paid: bool = True) -> list[str]:
+    """The money terms of a refund, in words (``the_way_paid``: the money goes back the way it came, so what
+    payment codes paid goes back through their providers)."""
     lines = []
     if preview.paid_with:
         lines.append(_("Money back: {paid}").format(paid=", ".join(
             f"{tender_label(t)} {format_money(a)}" for t, a in preview.paid_with.items())))
+    for provider, amount in preview.by_code.items() if the_way_paid else ():
+        lines.append(_("{provider} gives {amount} back to the customer itself (paid by code)").format(
+            provider=provider_label(provider), amount=format_money(amount)))
     for part, amount in preview.to_cards.items():
         value = format_money(abs(amount)) if part.endswith("_fen") else str(abs(amount))
         lines.append((_("Back on the card: {what} {value}") if amount > 0 else _("Taken off the card: {what} {value}"))
                      .format(what=_(CARD_PARTS.get(part, part)), value=value))
+    if preview.parts_fen:
+        lines.append(_("Given back in part before: {amount}").format(amount=format_money(preview.parts_fen)))
+    if preview.part_left_fen:
+        lines.append(_("Or type an amount to give back part of it (up to {amount}).").format(
+            amount=format_money(preview.part_left_fen)))
     if not lines:
         lines.append(_("No money or value moves back."))
     return lines
@@ -74,6 +84,8 @@ class RefundScreen(OperationDialog):
         yield field_row(_("Money back as"), Select(
             [(_("the way it was paid"), ORIGINAL)] + [(tender_label(t), t) for t in MONEY_TENDERS],
             id="refund-tender", value=ORIGINAL, allow_blank=False))
+        if self.row.kind == "checkout":  # a sale may be refunded in part (部分退款)
+            yield field_row(_("Amount"), Input(id="refund-amount", placeholder=_("all of it")))
         yield field_row(_("Reason"), Input(id="refund-reason", placeholder=_("required")))
 
     def on_mount(self) -> None:
@@ -91,11 +103,22 @@ class RefundScreen(OperationDialog):
 
     def show_terms(self, preview: RefundPreview) -> None:
         self.preview = preview
-        self.query_one("#refund-terms", Static).update(escape("\n".join(preview_lines(preview))))
+        self.show_lines()
         if not preview.refundable:
             self.show_error(preview.reason_not)
         if not preview.paid_with:  # nothing was paid with money: nothing to choose
             self.query_one("#refund-tender", Select).disabled = True
+        for box in self.query("#refund-amount"):  # no money left to give back in part
+            box.disabled = not preview.part_left_fen
+
+    def show_lines(self) -> None:
+        if self.preview is not None:
+            original = self.query_one("#refund-tender", Select).value == ORIGINAL
+            self.query_one("#refund-terms", Static).update(escape("\n".join(
+                preview_lines(self.preview, the_way_paid=original))))
+
+    def on_select_changed(self, _event: Select.Changed) -> None:
+        self.show_lines()
 
     def action_confirm(self) -> None:
         if self.busy:
@@ -121,13 +144,35 @@ class RefundScreen(OperationDialog):
         if not self.preview.refundable:
             raise InvalidInput(self.preview.reason_not)
         tender = self.query_one("#refund-tender", Select).value
+        boxes = self.query("#refund-amount")
+        typed = boxes.first(Input).value.strip() if boxes else ""
+        if typed:  # part of the sale's money
+            return partial(refund_part, self.row.txid, parse_yuan(typed), self.app.staff,
+                           self.query_one("#refund-reason", Input).value, self.txid, store=self.app.settings.store,
+                           approver=self.approver, to_tender=None if tender == ORIGINAL else str(tender),
+                           payments=self.app.settings.payments)
         return partial(refund, self.row.txid, self.app.staff, self.query_one("#refund-reason", Input).value,
                        self.txid, store=self.app.settings.store, approver=self.approver,
-                       to_tender=None if tender == ORIGINAL or not self.preview.paid_with else str(tender))
+                       to_tender=None if tender == ORIGINAL or not self.preview.paid_with else str(tender),
+                       payments=self.app.settings.payments)
 
     def succeeded(self, result) -> str:
-        paid = ", ".join(f"{tender_label(t)} {format_money(a)}" for t, a in result.paid_out.items())
-        return _("✓ Refunded; pay back {paid}").format(paid=paid) if paid else _("✓ Refunded.")
+        return refunded_message(result)
+
+
+def refunded_message(result: RefundResult) -> str:
+    """What the cashier reads after a refund: what the providers gave back themselves, and what the desk pays out."""
+    desk = {t: a - result.by_provider.get(t, 0) for t, a in result.paid_out.items()}
+    paid = ", ".join(f"{tender_label(t)} {format_money(a)}" for t, a in desk.items() if a > 0)
+    said = [_("{provider} gave {amount} back to the customer").format(provider=provider_label(p),
+                                                                      amount=format_money(a))
+            for p, a in result.by_provider.items() if a > 0]
+    if paid:
+        said.append(_("pay back {paid}").format(paid=paid))
+    if result.part:
+        return _("✓ Refunded {amount} in part; {what}").format(amount=format_money(result.money_returned_fen),
+                                                                what="; ".join(said))
+    return _("✓ Refunded; {what}").format(what="; ".join(said)) if said else _("✓ Refunded.")
 
 
 class HistoryScreen(TypingSearches, WorkerErrors, Screen[None]):

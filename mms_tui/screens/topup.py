@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Select
 from mms_tui.i18n import N_, _
 from mms_tui.screens.common import in_connection
 from mms_tui.screens.dialog import OperationDialog, field_row
+from mms_tui.screens.paycode import PAYCODE_BINDING, PaysByCode
 from mms_tui.services.base.errors import DomainError
 from mms_tui.services.base.text import format_money, parse_yuan, plain_amount
 from mms_tui.services.ledger.tenders import money_tender_choices
@@ -18,8 +19,9 @@ from mms_tui.services.money.topup import TopUpOffer, top_up, topup_offer
 from mms_tui.services.staff.permissions import may
 
 
-class TopUpScreen(OperationDialog):
-    HINT = N_("Enter on the amount, then F10 to confirm")
+class TopUpScreen(PaysByCode, OperationDialog):
+    BINDINGS = [PAYCODE_BINDING]
+    HINT = N_("Enter on the amount, then F10 to confirm (F11: the customer's payment code)")
 
     def __init__(self, card_no: str) -> None:
         super().__init__()
@@ -69,6 +71,18 @@ class TopUpScreen(OperationDialog):
         return partial(top_up, self.card_no, amount, bonus, str(self.query_one("#tender", Select).value),
                        self.app.staff, self.txid, store=self.app.settings.store,
                        salesperson=self.query_one("#salesperson", Input).value.strip() or None)
+
+    def code_payment(self):
+        amount = parse_yuan(self.query_one("#amount", Input).value or "0")
+        bonus_box = self.query_one("#bonus", Input)
+        bonus = None if bonus_box.disabled else parse_yuan(bonus_box.value or "0")
+        salesperson = self.query_one("#salesperson", Input).value.strip() or None
+
+        def book(provider: str, charged):
+            return top_up(self.card_no, charged.amount_fen, bonus, provider, self.app.staff, self.txid,
+                          store=self.app.settings.store, salesperson=salesperson)
+
+        return amount, "topup", _("Top-up of card {card}").format(card=self.card_no[-4:]), book
 
     def succeeded(self, result) -> str:
         message = _("✓ Topped up {amount} + bonus {bonus}: now {principal} + {bonus_after}").format(

@@ -20,7 +20,10 @@ loyalty    the rules document, pricing, points, tiers, coupons,        base, led
 messages   the outbox, templates and their sandbox, campaigns, the     base, ledger, staff, loyalty
            sending worker and its channels (SMTP, SMS providers,
            WeChat)
-money      checkout, top-up, refund, receipts, shifts (交班)            base, ledger, staff, loyalty, messages
+payments   payment codes charged through WeChat Pay and Alipay,      base, ledger, staff
+           exactly once; refunds through them
+money      checkout, top-up, refund, receipts, shifts (交班)            base, ledger, staff, loyalty, messages,
+                                                                       payments
 members    register and edit, cards, passes, family, birthdays,        base, ledger, staff, loyalty, money
            lookup, check-in, the member's view, erasure
 bookings   appointments with staff and rooms, the day view, group      base, ledger, staff, catalogue, loyalty,

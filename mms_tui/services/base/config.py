@@ -58,6 +58,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "job_runs": {},
     # a long write (an import) in progress, so that a desk waiting for the write lock can say what it waits for
     "writer": None,
+    # the payment providers' bills reconciled (services/payments/reconcile.py): {provider: {day: {differences,
+    # fee_fen, at}}}, the last 400 days
+    "payments_reconciled": {},
 }
 
 #: what ``limits`` falls back to for a key a saved setting leaves out

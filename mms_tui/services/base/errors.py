@@ -106,6 +106,13 @@ class TxidConflict(DomainError):
     code = "txid_conflict"
 
 
+class AlreadyDone(DomainError):
+    """A retry of an operation done long ago whose stored result is no longer kept: it was done, once, and is not
+    done again; what it answered then cannot be given back."""
+
+    code = "already_done"
+
+
 class NotRefundable(DomainError):
     code = "not_refundable"
 

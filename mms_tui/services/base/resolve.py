@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee
+
 from mms_tui import clock
 from mms_tui.i18n import _
 from mms_tui.models import Card, CardTypeStore, Member, Staff, Store
@@ -42,6 +44,49 @@ def set_uid_byte_order(order: str) -> None:
 def today() -> dt.date:
     """Today for the services: the product's one clock (:mod:`mms_tui.clock`)."""
     return clock.today()
+
+
+#: the stores a group of rows belongs to: store ids, and None for rows of no store; None alone (not in a tuple):
+#: every row, whatever its store
+Stores = tuple[int | None, ...] | None
+
+
+def store_zones(store_ids: tuple[int, ...] | None = None) -> dict[int | None, str]:
+    """Each store's time zone — its own, else the chain's (the ``time_zone`` setting, else this process's) — and,
+    under None, the chain's for what belongs to no store; ``store_ids``: only those stores (and no None)."""
+    from mms_tui.services.base.config import get_config
+
+    chain = get_config("time_zone") or clock.zone_name()
+    zones: dict[int | None, str] = {sid: zone or chain for sid, zone in Store.select(Store.id, Store.time_zone).tuples()
+                                    if store_ids is None or sid in store_ids}
+    if store_ids is None:
+        zones[None] = chain
+    return zones
+
+
+def days_at_stores(now: dt.datetime | None = None) -> list[tuple[dt.date, Stores]]:
+    """Today at each store, by its own clock: ``[(day, its stores)]``, earliest day first. The daily jobs (points
+    expiring, reminders, birthday coupons) act for each store's members on that store's day, whichever zone the
+    job's process runs in. One ``(today, None)`` — every store — when all the stores' days are this process's."""
+    now = now or clock.now()
+    by_day: dict[dt.date, list[int | None]] = {}
+    for sid, zone in store_zones().items():
+        by_day.setdefault(clock.day_in(now, zone), []).append(sid)
+    if set(by_day) <= {now.date()}:
+        return [(now.date(), None)]
+    return [(day, tuple(sorted(sids, key=lambda s: (s is not None, s or 0)))) for day, sids in sorted(by_day.items())]
+
+
+def at_stores(column: peewee.Field, stores: Stores) -> peewee.Expression | None:
+    """``column`` (a store foreign key) within ``stores`` (None among them: no store); None when ``stores`` is
+    None — every row."""
+    if stores is None:
+        return None
+    ids = [sid for sid in stores if sid is not None]
+    where = column.in_(ids) if ids else None
+    if None in stores:
+        where = column.is_null() if where is None else (where | column.is_null())
+    return where if where is not None else column.in_([])
 
 
 #: the days a period or an "as of" day may name. The arithmetic on them (a window of months back, the day after a
@@ -186,26 +231,37 @@ def resolve_member(member: Member | int | str) -> Member:
     return found
 
 
-def _up_from(store: Store) -> list[Store]:
-    """``store`` and the nodes above it in the tree, nearest first (a cycle ends the walk)."""
-    path: list[Store] = []
-    node: Store | None = store
-    seen: set[int] = set()
-    while node is not None and node.id not in seen:
+def store_tree() -> dict[int, tuple[int | None, str]]:
+    """Every node of the store tree: its id → (its parent's id, its code); one statement."""
+    return {sid: (parent, code) for sid, parent, code in fetch_rows('SELECT "id", "parent_id", "code" FROM "store"')}
+
+
+def up_the_tree(store_id: int | None, tree: dict[int, tuple[int | None, str]] | None = None) -> list[int]:
+    """``store_id`` and the ids of the nodes above it, nearest first (a cycle ends the walk; None: none) — the one
+    walk up the tree: what a rule naming a region reaches, whose subtree a store lies in. ``tree``: from
+    :func:`store_tree`, when the caller has it already."""
+    if store_id is None:
+        return []
+    tree = store_tree() if tree is None else tree
+    path: list[int] = []
+    node = store_id
+    while node is not None and node not in path:
         path.append(node)
-        seen.add(node.id)
-        node = Store.get_or_none(Store.id == node.parent_id) if node.parent_id is not None else None
+        node = tree[node][0] if node in tree else None
     return path
 
 
 def within_nodes(nodes: set[int], store: Store) -> bool:
     """Whether ``store`` is one of ``nodes`` or below one of them in the tree (no nodes: everywhere)."""
-    return not nodes or any(node.id in nodes for node in _up_from(store))
+    return not nodes or store.id in nodes or any(node in nodes for node in up_the_tree(store.parent_id))
 
 
 def store_path(store: Store) -> tuple[str, ...]:
     """The codes of ``store`` and of the nodes above it, nearest first: what a rule naming a region reaches."""
-    return tuple(node.code for node in _up_from(store))
+    if store.parent_id is None:  # a one-store shop's (every checkout asks)
+        return (store.code,)
+    tree = store_tree()
+    return tuple(tree[node][1] for node in up_the_tree(store.id, tree))
 
 
 def ensure_used_here(card: Card, store: Store | None) -> None:

@@ -27,6 +27,7 @@ from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import ItemPrice, Member, PriceLevel, Staff, Store, Tier
 from mms_tui.services.base.errors import InvalidInput, NotFound, PermissionDenied
+from mms_tui.services.base.resolve import up_the_tree
 from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.catalogue.items import find
 from mms_tui.services.ledger.chain import record_gone, record_states
@@ -260,16 +261,6 @@ class BillPrices:
     level_name: str = ""
 
 
-def _up_the_tree(store_id: int | None, parents: dict[int, int | None]) -> list[int | None]:
-    """The store, the regions above it, then the chain (None): nearest first."""
-    path: list[int | None] = []
-    node: int | None = store_id
-    while node is not None and node not in path:
-        path.append(node)
-        node = parents.get(node)
-    return [*path, None]
-
-
 def prices_for(store_id: int | None, tier_id: int | None = None, level_id: int | None = None) -> BillPrices:
     """What :func:`~mms_tui.services.loyalty.pricing.member_price` needs for a bill at ``store_id``: the store's
     retail prices (for everyone), the tier's prices and the price level's (an inactive level gives none).
@@ -294,9 +285,8 @@ def prices_for(store_id: int | None, tier_id: int | None = None, level_id: int |
     nearness: dict[int | None, int] = {None: 0}
     names: dict[int, str] = {}
     if any(row[4] is not None for row in rows):  # prices for some stores: which of them are this store's
-        tree = {i: (parent, name) for i, parent, name in fetch_rows('SELECT "id", "parent_id", "name" FROM "store"')}
-        names = {i: name for i, (_parent, name) in tree.items()}
-        path = _up_the_tree(store_id, {i: parent for i, (parent, _name) in tree.items()})
+        names = dict(fetch_rows('SELECT "id", "name" FROM "store"'))
+        path = [*up_the_tree(store_id), None]  # the store, the regions above it, then the chain's prices
         nearness = {s: i for i, s in enumerate(path)}
     best: dict[tuple[str, str, str], tuple[int, int, int | None]] = {}
     level_name = ""

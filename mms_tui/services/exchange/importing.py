@@ -54,6 +54,7 @@ from mms_tui.services.exchange.import_prices import import_prices
 from mms_tui.services.exchange.import_products import import_products
 from mms_tui.services.exchange.import_report import ImportCounts, ImportRejected
 from mms_tui.services.exchange.sheets import Progress, file_digest, open_sheet
+from mms_tui.services.ledger import results
 from mms_tui.services.ledger.operations import audit, run_operation
 from mms_tui.services.staff.accounts import staff_or_first_admin
 from mms_tui.services.staff.permissions import require
@@ -147,7 +148,7 @@ def import_file(
     txid = "import-" + hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:40]
     previous = Transaction.get_or_none(Transaction.txid == txid)
     if previous is not None:
-        result = ImportResult(**json.loads(previous.result_json))
+        result = ImportResult(**results.load(previous.result))
         return dataclasses.replace(result, already_imported=True, dry_run=dry_run)
 
     big_first_load = what == "members" and is_big_first_load(path)

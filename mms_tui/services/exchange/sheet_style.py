@@ -70,6 +70,10 @@ LABELS: dict[str, str] = {
     "stored_value": N_("Stored value"), "refunds": N_("Refunds"), "refund_count": N_("Refunds"),
     "measure": N_("Measure"), "times": N_("Times"), "share_pct": N_("Share %"), "cohort": N_("Joined in"),
     "purchases": N_("Purchases"),
+    "provider": N_("Provider"), "charges": N_("Charges"), "charged": N_("Charged"), "refunded": N_("Refunded"),
+    "provider_fee": N_("Provider fees"), "reconciled": N_("Reconciled"), "difference": N_("Difference"), "number": N_("Number"),
+    "booked": N_("Booked"), "provider_says": N_("Provider says"), "detail": N_("Detail"), "attempt": N_("Attempt"),
+    "out_trade_no": N_("Our number"), "trade_no": N_("Provider's number"),
 }
 #: the cohorts report's month columns: month_3_pct → "Month 3 %"
 _MONTH_PCT = re.compile(r"month_(\d+)_pct")

@@ -80,6 +80,20 @@ def canonical(content: object) -> bytes:
     return _ENCODER.encode(content).encode()
 
 
+def as_hex(stored: bytes | memoryview | str | None) -> str:
+    """A stored digest or request hash as the hex text the chain hashes: stored as its 32 bytes since migration 26
+    (PostgreSQL hands ``bytea`` back as a memoryview); text that is no SHA-256 (a generator's placeholder) stays
+    text, as it was chained."""
+    if stored is None or isinstance(stored, str):
+        return stored or ""
+    return bytes(stored).hex()
+
+
+def as_stored(hex_digest: str) -> bytes:
+    """A SHA-256 in hex as stored: its 32 bytes."""
+    return bytes.fromhex(hex_digest)
+
+
 def digest_of(prev: str, kind: str, content: object) -> str:
     return hashlib.sha256(prev.encode() + b"\n" + kind.encode() + b"\n" + canonical(content)).hexdigest()
 
@@ -128,7 +142,7 @@ def tx_contents(ids: list[int]) -> dict[int, dict]:
         'r."txid", t."request_hash", t."note" FROM "ledger_transaction" t '
         f'LEFT JOIN "ledger_transaction" r ON r."id" = t."reverses_id" WHERE t."id" IN ({marks})', ids):
         out[tx_id] = {"txid": txid, "kind": kind, "staff": staff, "store": store, "member": member,
-                      "at": _time(created), "reverses": reverses, "request": request_hash, "note": note,
+                      "at": _time(created), "reverses": reverses, "request": as_hex(request_hash), "note": note,
                       "entries": [], "sale": None, "visit": None}
     entries: dict[int, list] = defaultdict(list)
     for tx_id, *entry in fetch_rows('SELECT "transaction_id", "account", "card_id", "unit", "amount" FROM '
@@ -249,19 +263,19 @@ def _append(items: list[tuple[str, int, int, dict | None]]) -> None:
     for chain, chained in sorted(by_chain.items()):
         rows = fetch_rows(f'SELECT "seq", "digest" FROM "chain_head" WHERE "chain" = ?{lock}', (chain,))
         if not rows:
-            run_sql(_HEAD_INSERT, (chain, GENESIS))
+            run_sql(_HEAD_INSERT, (chain, as_stored(GENESIS)))
             rows = fetch_rows(f'SELECT "seq", "digest" FROM "chain_head" WHERE "chain" = ?{lock}', (chain,))
-        seq, prev = rows[0]
+        seq, prev = rows[0][0], as_hex(rows[0][1])
         values: list[object] = []
         for kind, ref, _chain, content in chained:
             if content is None:
                 content = CONTENTS[kind]([ref])[ref]
             seq += 1
             prev = digest_of(prev, kind, content)
-            values += [chain, seq, kind, ref, prev]
+            values += [chain, seq, kind, ref, as_stored(prev)]
         marks = ", ".join("(?, ?, ?, ?, ?)" for _ in chained)
         run_sql(f'INSERT INTO "chain_link" ("chain", "seq", "kind", "ref", "digest") VALUES {marks}', values)
-        run_sql('UPDATE "chain_head" SET "seq" = ?, "digest" = ? WHERE "chain" = ?', (seq, prev, chain))
+        run_sql('UPDATE "chain_head" SET "seq" = ?, "digest" = ? WHERE "chain" = ?', (seq, as_stored(prev), chain))
 
 
 def audit_content(created: object, staff: int | None, store: int | None, action: str, subject: str,
@@ -316,7 +330,7 @@ def _links(chain: int) -> Iterator[list[tuple[int, str, int, str]]]:
                           'ORDER BY "seq" LIMIT ?', (chain, last, BATCH))
         if not rows:
             return
-        yield rows
+        yield [(seq, kind, ref, as_hex(digest)) for seq, kind, ref, digest in rows]
         last = rows[-1][0]
 
 
@@ -338,7 +352,7 @@ def verify_while(workers: int = 1, meanwhile: Callable[[], T] | None = None) -> 
     other checks of ``mms check``: this process mostly waits on the database then, and the cores would idle);
     without helpers, ``meanwhile()`` first and then the chains. Returns the broken links and what ``meanwhile``
     returned."""
-    heads = {chain: (seq, digest) for chain, seq, digest in fetch_rows(
+    heads = {chain: (seq, as_hex(digest)) for chain, seq, digest in fetch_rows(
         'SELECT "chain", "seq", "digest" FROM "chain_head"')}
     chains = {c for (c,) in fetch_rows('SELECT DISTINCT "chain" FROM "chain_link"')} | set(heads)
     links = sum(int(seq) for seq, _d in heads.values())
@@ -430,7 +444,7 @@ def _loose_rows() -> list[Broken]:
 
 def heads() -> dict[str, dict[str, object]]:
     """The head of every chain, to keep somewhere else (``mms check --anchor``)."""
-    return {str(chain): {"seq": int(seq), "digest": digest}
+    return {str(chain): {"seq": int(seq), "digest": as_hex(digest)}
             for chain, seq, digest in fetch_rows('SELECT "chain", "seq", "digest" FROM "chain_head" ORDER BY "chain"')}
 
 
@@ -449,7 +463,7 @@ def check_anchors(kept: dict[str, dict[str, object]]) -> list[Broken]:
         rows = fetch_rows('SELECT "digest" FROM "chain_link" WHERE "chain" = ? AND "seq" = ?', (chain_id, seq))
         if not rows:
             problems.append(Broken(chain_id, seq, "the anchored link is gone (the chain was cut back)"))
-        elif rows[0][0] != digest:
+        elif as_hex(rows[0][0]) != digest:
             problems.append(Broken(chain_id, seq, "the anchored link differs (the chain was rewritten)"))
     return problems
 

@@ -8,7 +8,10 @@ Invariants:
 * every sale's total equals the sum of its lines, and its payments cover exactly its total;
 * every transaction that changed something has its audit event;
 * a reversal undoes exactly the entries of what it reverses (a top-up's refund: all but the part of its bonus that
-  was spent before, which stays spent);
+  was spent before, which stays spent; money handed back through another tender than it came in by — paid by
+  WeChat, given back in cash — counts as the same money; a sale refunded in part before: what the parts left);
+* a partial refund (部分退款) pays out its amount, takes it off revenue and off the sale's tenders, and the parts of
+  a sale never give back more through a tender than the sale took in through it;
 * every hash chain verifies from its first link to its head, and covers every transaction and audit event (a
   rewritten, deleted or inserted row names the first link it breaks; services/chain.py);
 * staff accounts and the loyalty rules hold the state their last audited event records;
@@ -31,7 +34,9 @@ import peewee
 
 from mms_tui.models import AuditEvent, Card, Entry, Payment, Sale, SaleLine, Transaction
 from mms_tui.services.base.sql import fetch_rows
+from mms_tui.services.ledger import results
 from mms_tui.services.ledger.operations import CARD_ACCOUNTS
+from mms_tui.services.ledger.tenders import MONEY_TENDERS
 
 
 @dataclass(frozen=True)
@@ -162,10 +167,64 @@ def _audited() -> list[Problem]:
     return [Problem("audit", f"tx {txid}", "no audit event") for (txid,) in missing]
 
 
+#: a partial refund's kind (services/money/refund.py)
+PART_KIND = "refund_part"
+
+
+def _partials() -> dict[str, list[tuple[int, str, dict]]]:
+    """The partial refunds (部分退款), by the txid of the sale each gives back part of: (transaction id, txid,
+    terms), oldest first. They are few: read whole."""
+    found: dict[str, list[tuple[int, str, dict]]] = {}
+    for tx_id, txid, result in (Transaction.select(Transaction.id, Transaction.txid, Transaction.result)
+                                .where(Transaction.kind == PART_KIND).order_by(Transaction.id).tuples()):
+        try:
+            stored = results.load(result)
+            terms = stored["part"]
+            found.setdefault(str(stored["reversed_txid"]), []).append((tx_id, txid, dict(terms)))
+        except (ValueError, KeyError, TypeError):
+            found.setdefault("", []).append((tx_id, txid, {}))
+    return found
+
+
+def _entries_of(ids: list[int]) -> dict[int, list[tuple]]:
+    entries: dict[int, list[tuple]] = {}
+    for chunk in range(0, len(ids), 500):
+        for tx_id, *entry in (Entry.select(Entry.transaction, Entry.account, Entry.card, Entry.unit, Entry.amount)
+                              .where(Entry.transaction.in_(ids[chunk:chunk + 500])).tuples()):
+            entries.setdefault(tx_id, []).append(tuple(entry))
+    return entries
+
+
+def _after_parts(original: list[tuple], parts: list[tuple[int, str, dict]], entries: dict[int, list[tuple]]
+                 ) -> list[tuple]:
+    """What a whole refund of a sale refunded in part before must move: each entry of the sale undone less what the
+    parts' entries moved, its money per tender less what the parts took from that tender."""
+    rest: dict[tuple, int] = {}
+    for tx in [None, *[p[0] for p in parts]]:
+        for a, c, u, x in original if tx is None else entries.get(tx, []):
+            if a not in _MONEY:
+                rest[(a, c, u)] = rest.get((a, c, u), 0) - x
+    for a, c, u, x in original:
+        if a in _MONEY:
+            rest[(a, c, u)] = rest.get((a, c, u), 0) - x
+    for _tx, _txid, terms in parts:
+        for tender, fen in (terms.get("from_tenders") or {}).items():
+            key = (f"tender.{tender}", None, "fen")
+            rest[key] = rest.get(key, 0) - int(fen)
+    return sorted((a, c, u, x) for (a, c, u), x in rest.items() if x)
+
+
+def _summed(entries: list[tuple]) -> list[tuple]:
+    totals: dict[tuple, int] = {}
+    for a, c, u, x in entries:
+        totals[(a, c, u)] = totals.get((a, c, u), 0) + x
+    return sorted((a, c, u, x) for (a, c, u), x in totals.items() if x)
+
+
 def _reversals() -> list[Problem]:
     problems = []
     Original = Transaction.alias()
-    pairs = (Transaction.select(Transaction.id, Transaction.txid, Original.id, Original.kind)
+    pairs = (Transaction.select(Transaction.id, Transaction.txid, Original.id, Original.kind, Original.txid)
              .join(Original, on=(Transaction.reverses == Original.id)).tuples())
     undoing = Transaction.select(Transaction.id).where(Transaction.reverses.is_null(False))
     undone = Transaction.select(Transaction.reverses).where(Transaction.reverses.is_null(False))
@@ -173,11 +232,71 @@ def _reversals() -> list[Problem]:
     for tx_id, *entry in (Entry.select(Entry.transaction, Entry.account, Entry.card, Entry.unit, Entry.amount)
                           .where(Entry.transaction.in_(undoing) | Entry.transaction.in_(undone)).tuples()):
         entries.setdefault(tx_id, []).append(tuple(entry))
-    for rev_id, rev_txid, orig_id, orig_kind in pairs:
-        negated = sorted((a, c, u, -x) for a, c, u, x in entries.get(orig_id, []))
+    partials = _partials()
+    parts_entries = _entries_of([p[0] for parts in partials.values() for p in parts])
+    for rev_id, rev_txid, orig_id, orig_kind, orig_txid in pairs:
         reversal = sorted(entries.get(rev_id, []))
+        if orig_txid in partials:  # a sale refunded in part, then whole: the rest of it
+            reversal = _summed(reversal)
+            negated = _summed(_through(_after_parts(entries.get(orig_id, []), partials[orig_txid], parts_entries),
+                                       reversal))
+        else:
+            negated = _through(sorted((a, c, u, -x) for a, c, u, x in entries.get(orig_id, [])), reversal)
         if reversal != negated and not _top_up_refund(orig_kind, negated, reversal):
             problems.append(Problem("reversal", f"tx {rev_txid}", "does not exactly undo what it reverses"))
+    return problems
+
+
+_MONEY = frozenset(f"tender.{t.value}" for t in MONEY_TENDERS)
+
+
+def _through(negated: list[tuple], reversal: list[tuple]) -> list[tuple]:
+    """``negated`` with its money entries moved to the one money tender ``reversal`` pays back through, when it
+    pays through exactly one (a refund's ``to_tender``: paid by WeChat, handed back in cash): the same amounts."""
+    tenders = {a for a, *_rest in reversal if a in _MONEY}
+    if len(tenders) != 1:
+        return negated
+    (tender,) = tenders
+    return sorted((tender if a in _MONEY else a, c, u, x) for a, c, u, x in negated)
+
+
+def _partial_refunds() -> list[Problem]:
+    """Each partial refund gives back part of a sale: the money it pays out is its amount, what it says it took
+    from the sale's tenders, and what it takes off revenue; the parts of one sale never give back more through a
+    tender than the sale took in through it."""
+    problems: list[Problem] = []
+    partials = _partials()
+    if not partials:
+        return problems
+    entries = _entries_of([p[0] for parts in partials.values() for p in parts])
+    sales = {txid: (tx_id, kind) for tx_id, txid, kind in Transaction.select(
+        Transaction.id, Transaction.txid, Transaction.kind).where(Transaction.txid.in_(list(partials))).tuples()}
+    sale_entries = _entries_of([tx_id for tx_id, _kind in sales.values()])
+    for orig_txid, parts in sorted(partials.items()):
+        original = sales.get(orig_txid)
+        if original is None or original[1] != "checkout":
+            problems += [Problem("part", f"tx {txid}", "gives back part of no sale") for _i, txid, _t in parts]
+            continue
+        paid: dict[str, int] = {}
+        for a, _c, _u, x in sale_entries.get(original[0], []):
+            if a in _MONEY:
+                paid[a.removeprefix("tender.")] = paid.get(a.removeprefix("tender."), 0) - x
+        taken: dict[str, int] = {}
+        for tx_id, txid, terms in parts:
+            mine = entries.get(tx_id, [])
+            out = sum(x for a, _c, _u, x in mine if a in _MONEY)
+            revenue = sum(x for a, _c, _u, x in mine if a in ("revenue.sales", "revenue.fees"))
+            from_tenders = {str(t): int(fen) for t, fen in (terms.get("from_tenders") or {}).items()}
+            amount = int(terms.get("amount_fen") or 0)
+            if not 0 < amount == out == -revenue == sum(from_tenders.values()):
+                problems.append(Problem("part", f"tx {txid}", f"pays out {out}, takes {-revenue} off revenue and "
+                                        f"{sum(from_tenders.values())} off tenders for a part of {amount}"))
+            for tender, fen in from_tenders.items():
+                taken[tender] = taken.get(tender, 0) + fen
+        for tender, fen in sorted(taken.items()):
+            if fen > paid.get(tender, 0):
+                problems.append(Problem("part", f"tx {orig_txid}", f"its parts gave back {fen} of the "
+                                        f"{paid.get(tender, 0)} paid by {tender}"))
     return problems
 
 
@@ -228,6 +347,11 @@ def _commissions() -> list[Problem]:
                      .distinct().tuples())
     reverses = dict(Transaction.select(Transaction.id, Original.id)
                     .join(Original, on=(Transaction.reverses == Original.id)).tuples())
+    partials = _partials()  # a partial refund takes back its share of the commissions of the sale it refunds
+    if partials:
+        originals = dict(Transaction.select(Transaction.txid, Transaction.id)
+                         .where(Transaction.txid.in_(list(partials))).tuples())
+        reverses |= {tx_id: originals.get(txid) for txid, parts in partials.items() for tx_id, _t, _x in parts}
     rows = {r[0]: r for r in Commission.select(
         Commission.id, Commission.transaction, Commission.sale, Commission.line, Commission.staff,
         Commission.share_bp, Commission.base_fen, Commission.rate_bp, Commission.fixed_fen, Commission.units,
@@ -296,7 +420,8 @@ def _the_books() -> list[Problem]:
     """Every invariant but the hash chains themselves."""
     from mms_tui.services.ledger.chain import audited_state
 
-    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_statuses(), *_commissions(),
+    return [*_unbalanced(), *_card_caches(), *_sales(), *_audited(), *_reversals(), *_partial_refunds(), *_statuses(),
+            *_commissions(),
             *_stock(), *(Problem("state", text.split(":", 1)[0], text.split(":", 1)[1].strip())
                          for text in audited_state())]
 

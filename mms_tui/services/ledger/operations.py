@@ -30,11 +30,17 @@ from mms_tui import clock
 from mms_tui.db import retrying, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Card, Entry, Member, Staff, Store, Transaction
-from mms_tui.services.base.errors import DomainError, InsufficientBalance, InvalidInput, TxidConflict
+from mms_tui.services.base.errors import (
+    AlreadyDone,
+    DomainError,
+    InsufficientBalance,
+    InvalidInput,
+    TxidConflict,
+)
 from mms_tui.services.base.resolve import refuse_closed
 from mms_tui.services.base.sql import fetch_model, insert_model, insert_rows, run_sql
 from mms_tui.services.base.text import format_money
-from mms_tui.services.ledger import chain
+from mms_tui.services.ledger import chain, results
 
 R = TypeVar("R")
 
@@ -70,13 +76,17 @@ def fingerprint(kind: str, request: dict[str, Any]) -> str:
 
 
 def _replay(existing: Transaction, kind: str, digest: str, result_type: type[R]) -> R:
-    if existing.kind != kind or existing.request_hash != digest:
+    if existing.kind != kind or chain.as_hex(existing.request_hash) != digest:
         raise TxidConflict(
             _("Operation {txid} was already submitted with different content; nothing was changed.").format(
                 txid=existing.txid
             )
         )
-    return result_type(**json.loads(existing.result_json))
+    stored = results.load(existing.result)
+    if not stored:  # (a result pruned, or a row written without one: the operation stands, done once)
+        raise AlreadyDone(_("Operation {txid} was already done on {day}; nothing was changed.").format(
+            txid=existing.txid, day=existing.local_day))
+    return result_type(**stored)
 
 
 def _check_txid(txid: str) -> str:
@@ -90,8 +100,8 @@ def _plain(value: Any) -> Any:
 
 
 def result_json(result: Any) -> str:
-    """An operation's result as stored with its transaction: ``json.dumps(dataclasses.asdict(result),
-    default=str)`` to the byte, without ``asdict`` deep-copying every list and dict of the result first."""
+    """An operation's result as JSON text (stored packed, services/ledger/results.py): ``json.dumps(
+    dataclasses.asdict(result), default=str)`` to the byte, without ``asdict`` deep-copying every list and dict of the result first."""
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
     return json.dumps(fields, default=_plain, ensure_ascii=False)
 
@@ -126,13 +136,14 @@ def run_operation(
                 refuse_closed(store)  # a closed store takes no new operation; a retry above still answers
                 created = clock.now()
                 tx = insert_model(
-                    Transaction, txid=txid, kind=kind, staff=staff, store=store, member=member, request_hash=digest,
+                    Transaction, txid=txid, kind=kind, staff=staff, store=store, member=member,
+                    request_hash=chain.as_stored(digest),
                     note=note, created_at=created,
                     local_day=clock.day_in(created, store.time_zone),  # the store's own day, in its own zone
                 )
                 result = body(tx)
-                payload = result_json(result)
-                run_sql('UPDATE "ledger_transaction" SET "result_json" = ? WHERE "id" = ?', (payload, tx.id))
+                payload = results.pack(result_json(result))
+                run_sql('UPDATE "ledger_transaction" SET "result" = ? WHERE "id" = ?', (payload, tx.id))
                 chain.link("tx", tx.id, store.id)  # the transaction, its entries, its sale or visit: on the chain
                 chain.flush(frame)
                 return result

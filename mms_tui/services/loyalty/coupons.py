@@ -42,7 +42,15 @@ from mms_tui.db import write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import Coupon, Member, Sale, Staff, Store, Tier, Visit
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.resolve import as_date, checked_day, resolve_member, today
+from mms_tui.services.base.resolve import (
+    Stores,
+    as_date,
+    at_stores,
+    checked_day,
+    days_at_stores,
+    resolve_member,
+    today,
+)
 from mms_tui.services.base.text import mask_phone
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.loyalty.birthday_benefit import birthday_benefit
@@ -383,21 +391,27 @@ def _moment(value: object) -> dt.datetime:
 
 def issue_birthday_coupons(staff: Staff | None, *, on: dt.date | None = None, store: Store | None = None,
                            dry_run: bool = False, rules: Rules | None = None) -> IssueRun:
-    """``--birthday``: the birthday coupon for every active member in their birthday window on ``on``; members who
-    hold this birthday's coupon already are passed over."""
-    on = checked_day(on) or today()
+    """``--birthday``: the birthday coupon for every active member in their birthday window on ``on`` (None:
+    today — each member's home store's own today, whichever zone this process runs in); members who hold this
+    birthday's coupon already are passed over."""
+    on = checked_day(on)
+    days: list[tuple[dt.date, Stores]] = [(on, None)] if on is not None else days_at_stores()
     rules = rules or load_rules()
     code = rules.birthday.promotion
     if code is None:
         raise InvalidInput(_("The rules in force give no birthday promotion (birthday.promotion)."))
-    promo = coupon_promotion(code, rules, on)
-    query = (Member.select(Member, Tier.code.alias("tier_code")).join(Tier)
-             .where((Member.status == "active") & Member.birthday.is_null(False)).order_by(Member.id))
-    due = [(member, found[0]) for member in query.objects()
-           if (found := _birthday_coupon_for(member, member.tier_code, on, rules)) is not None]
+    due = []
+    for day, stores in days:
+        promo = coupon_promotion(code, rules, day)
+        query = (Member.select(Member, Tier.code.alias("tier_code")).join(Tier)
+                 .where((Member.status == "active") & Member.birthday.is_null(False)).order_by(Member.id))
+        if (home := at_stores(Member.home_store, stores)) is not None:
+            query = query.where(home)
+        due += [(member, found[0], day, promo) for member in query.objects()
+                if (found := _birthday_coupon_for(member, member.tier_code, day, rules)) is not None]
     run_coupons: list[CouponInfo] = []
     already = 0
-    for member, facts in due:
+    for member, facts, day, promo in due:  # each member on their own store's day
         if dry_run:
             if Coupon.select().where(Coupon.code == facts.code).exists():
                 already += 1
@@ -411,8 +425,8 @@ def issue_birthday_coupons(staff: Staff | None, *, on: dt.date | None = None, st
                 continue
             coupon = _create(member, promo, "birthday", staff, store, facts.valid_from, facts.valid_until,
                              code=facts.code)
-        run_coupons.append(_info(coupon, member, on))
-    return IssueRun("birthday", promo.code, dry_run, run_coupons, already)
+        run_coupons.append(_info(coupon, member, day))
+    return IssueRun("birthday", coupon_promotion(code, rules, days[-1][0]).code, dry_run, run_coupons, already)
 
 
 # ------------------------------------------------------------------------------------------------ the back office

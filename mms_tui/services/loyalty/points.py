@@ -32,9 +32,17 @@ from dataclasses import dataclass, field
 from itertools import groupby
 
 from mms_tui.i18n import _
-from mms_tui.models import Card, Entry, Staff, Store, Transaction
+from mms_tui.models import Card, Entry, Member, Staff, Store, Transaction
 from mms_tui.services.base.errors import DomainError, InvalidInput
-from mms_tui.services.base.resolve import checked_day, resolve_card, resolve_store, today
+from mms_tui.services.base.resolve import (
+    Stores,
+    at_stores,
+    checked_day,
+    days_at_stores,
+    resolve_card,
+    resolve_store,
+    today,
+)
 from mms_tui.services.ledger.operations import Posting, audit, card_posting, post, run_operation
 from mms_tui.services.loyalty.coupons import issue_for_points
 from mms_tui.services.loyalty.earning import points_expire_on
@@ -340,13 +348,16 @@ def _last_earned_day(as_of: dt.date, rules: Rules) -> dt.date:
     return day
 
 
-def due_expiries(as_of: dt.date, rules: Rules | None = None) -> list[CardExpiry]:
-    """Every card with points due to expire on ``as_of`` (nothing is written)."""
+def due_expiries(as_of: dt.date, rules: Rules | None = None, *, stores: Stores = None) -> list[CardExpiry]:
+    """Every card with points due to expire on ``as_of`` (nothing is written); ``stores``: only the cards of
+    members whose home is one of them (None: every card)."""
     rules = rules or load_rules()
     if not rules.points.expire_months:
         return []
-    members = [m for (m,) in Card.select(Card.member).distinct().where(Card.points > 0)
-               .order_by(Card.member).tuples()]
+    holders = Card.select(Card.member).distinct().where(Card.points > 0)
+    if (home := at_stores(Member.home_store, stores)) is not None:
+        holders = holders.join(Member).where(home)
+    members = [m for (m,) in holders.order_by(Card.member).tuples()]
     due: list[CardExpiry] = []
     for start in range(0, len(members), CHUNK):
         chunk = members[start:start + CHUNK]
@@ -362,22 +373,25 @@ def due_expiries(as_of: dt.date, rules: Rules | None = None) -> list[CardExpiry]
 
 def expire_points(as_of: dt.date | None = None, *, staff: Staff, store: Store | str | None = None,
                   dry_run: bool = False, rules: Rules | None = None) -> ExpiryRun:
-    """``mms points expire``: expire every card's due points as of ``as_of`` (today), a transaction per card.
+    """``mms points expire``: expire every card's due points as of ``as_of`` (None: today — each member's home
+    store's own today, whichever zone this process runs in), a transaction per card.
 
     Idempotent: a second run for the same day (or an earlier one) finds nothing due and writes nothing."""
-    as_of = checked_day(as_of) or today()
-    if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
+    as_of = checked_day(as_of)
+    if as_of is not None and (not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime)):
         raise InvalidInput(_("The as-of day must be a date."))
+    days: list[tuple[dt.date, Stores]] = [(as_of, None)] if as_of is not None else days_at_stores()
     rules = rules or load_rules()
-    due = due_expiries(as_of, rules)
+    due = [(day, card) for day, stores in days for card in due_expiries(day, rules, stores=stores)]
+    last = max(day for day, _stores in days)  # the run's day: the latest of its stores'
     if dry_run:
-        return ExpiryRun(as_of, True, due)
+        return ExpiryRun(last, True, [card for _day, card in due])
     done: list[CardExpiry] = []
-    for card in due:
-        result = expire_card_points(card.card_id, as_of, staff, store=store, rules=rules)
+    for day, card in due:
+        result = expire_card_points(card.card_id, day, staff, store=store, rules=rules)
         if result is not None:
             done.append(CardExpiry(result.card_id, result.card_no, result.member_id, result.points, result.txid))
-    return ExpiryRun(as_of, False, done)
+    return ExpiryRun(last, False, done)
 
 
 # --- gifts from the points catalogue (积分兑换) ------------------------------------------------------------------

@@ -12,7 +12,6 @@ Giving it is idempotent by txid, and a second gift in the same window is refused
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 from mms_tui.db import is_sqlite
@@ -21,6 +20,7 @@ from mms_tui.models import Coupon, Member, Product, ServiceItem, Staff, Store, T
 from mms_tui.services.base.errors import DomainError, InvalidInput
 from mms_tui.services.base.resolve import resolve_member, resolve_store, today
 from mms_tui.services.base.text import format_money
+from mms_tui.services.ledger import results
 from mms_tui.services.ledger.operations import audit, run_operation
 from mms_tui.services.loyalty.birthday_benefit import birthday_benefit, birthday_window
 from mms_tui.services.loyalty.pricing import MemberFacts, promotion_label
@@ -106,7 +106,7 @@ def _gift_given(member_id: int, start: dt.date, end: dt.date) -> Transaction | N
     for tx in (Transaction.select(Transaction, Staff).join(Staff)
                .where((Transaction.member == member_id) & (Transaction.kind == "birthday"))
                .order_by(Transaction.id.desc())):
-        result = json.loads(tx.result_json or "{}")
+        result = results.load(tx.result)
         if "window_start" not in result:
             continue  # the one being written now
         if dt.date.fromisoformat(result["window_start"]) <= end and dt.date.fromisoformat(result["window_end"]) >= start:

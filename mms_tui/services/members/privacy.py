@@ -40,6 +40,7 @@ from mms_tui.services.base.errors import InvalidInput
 from mms_tui.services.base.resolve import resolve_member, resolve_store
 from mms_tui.services.base.sql import fetch_rows, run_sql
 from mms_tui.services.base.text import normalise_phone
+from mms_tui.services.ledger import results
 from mms_tui.services.ledger.chain import PERSONAL_KEYS
 from mms_tui.services.ledger.operations import audit, run_operation
 from mms_tui.services.staff.permissions import require
@@ -56,7 +57,7 @@ PERSONAL_DATA: dict[str, tuple[str, ...]] = {
     "booking": ("guest_name", "guest_phone", "note", "reason"),  # a member's bookings: emptied on erasure
     "class_booking": ("reason",),  # why a member's class place was cancelled: emptied on erasure
     "audit_event": ("payload",),  # member.register / member.update payloads name, phone, birthday, notes
-    "ledger_transaction": ("result_json",),  # a registration's or an edit's stored result repeats name and phone
+    "ledger_transaction": ("result",),  # a registration's or an edit's stored result repeats name and phone
 }
 
 #: what an erased member is called (the phone column must stay unique: it becomes a placeholder of the id)
@@ -129,16 +130,16 @@ def erase_member(member: Member | int | str, staff: Staff, reason: str, txid: st
             if clean is not None:
                 AuditEvent.update(payload=clean).where(AuditEvent.id == event_id).execute()
                 events += 1
-        results = 0
-        for tx_id, stored in fetch_rows('SELECT "id", "result_json" FROM "ledger_transaction" WHERE "member_id" = ?',
+        scrubbed = 0
+        for tx_id, stored in fetch_rows('SELECT "id", "result" FROM "ledger_transaction" WHERE "member_id" = ?',
                                         (m.id,)):
-            clean = _scrubbed_json(stored)
+            clean = _scrubbed_json(results.unpack(stored))
             if clean is not None:
-                Transaction.update(result_json=clean).where(Transaction.id == tx_id).execute()
-                results += 1
+                Transaction.update(result=results.pack(clean)).where(Transaction.id == tx_id).execute()
+                scrubbed += 1
         audit("member.erase", f"member:{m.id}", staff=staff, store=store_obj, txid=tx.txid,
-              payload={"reason": reason, "events_scrubbed": events, "results_scrubbed": results})
-        return ErasureResult(tx.txid, m.id, events, results)
+              payload={"reason": reason, "events_scrubbed": events, "results_scrubbed": scrubbed})
+        return ErasureResult(tx.txid, m.id, events, scrubbed)
 
     result = run_operation(txid=txid, kind="erase", request={"member": m.id, "reason": reason}, staff=staff,
                            store=store_obj, member=m.id, body=body, result_type=ErasureResult)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -20,6 +19,7 @@ from mms_tui.models import Card, Entry, Member, Sale, Staff, Store, Tier, Transa
 from mms_tui.services.base.errors import CardElsewhere
 from mms_tui.services.base.resolve import ensure_used_here, resolve_member, resolve_store, today
 from mms_tui.services.base.text import format_money, mask_phone
+from mms_tui.services.ledger import results
 from mms_tui.services.ledger.operations import audit
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
 from mms_tui.services.loyalty.birthday_benefit import birthday_window
@@ -197,6 +197,7 @@ KIND_LABELS = {
     "checkin": N_("Check-in"),
     "issue": N_("Card issued"),
     "refund": N_("Refund"),
+    "refund_part": N_("Partial refund"),
     "replace": N_("Card replaced"),
     "lost": N_("Card lost"),
     "freeze": N_("Frozen"),
@@ -266,21 +267,23 @@ def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
         money = s["card.principal"] + s["card.bonus"]
         detail = t.note
         if t.kind == "checkout":
-            result = json.loads(t.result_json or "{}")
+            result = results.load(t.result)
             detail = ", ".join(f"{line['name']}×{line['qty']}" for line in result.get("lines", []))
             detail += "  " + format_money(result.get("total_fen", 0))
         elif t.kind == "birthday":
-            result = json.loads(t.result_json or "{}")
+            result = results.load(t.result)
             detail = ", ".join(x for x in (result.get("gift_name"), result.get("item_name")) if x)
         elif t.kind == "gift":
-            detail = json.loads(t.result_json or "{}").get("gift_name", "")
+            detail = results.load(t.result).get("gift_name", "")
         elif t.kind == "transfer":
-            result = json.loads(t.result_json or "{}")
+            result = results.load(t.result)
             detail = _("{n} visits {source} → {target} ({name})").format(
                 n=result.get("visits", 0), source=result.get("from_card_no", ""),
                 target=result.get("to_card_no", ""), name=result.get("to_member_name", ""))
         elif t.kind == "topup":
             detail = format_money(-sum(s.get(f"tender.{t}", 0) for t in MONEY_TENDERS))
+        elif t.kind == "refund_part":  # the money given back, and why
+            detail = f"{format_money(sum(s.get(f'tender.{x}', 0) for x in MONEY_TENDERS))}  {t.note}"
         rows.append(HistoryRow(
             t.txid, str(t.created_at)[:16], t.kind, _(KIND_LABELS.get(t.kind, t.kind)), t.staff.name, money,
             s["card.points"], s["card.visits"], detail,

@@ -12,6 +12,7 @@ from mms_tui import clock
 from mms_tui.db import is_sqlite, write_transaction
 from mms_tui.models import Booking, BookingService, Card, CardType, Coupon, Member, ServiceItem, Staff, Store
 from mms_tui.services.base.config import get_config, set_config
+from mms_tui.services.base.resolve import Stores, at_stores, days_at_stores, store_zones
 from mms_tui.services.loyalty.points import due_expiries, next_points_expiry
 from mms_tui.services.loyalty.rules import Rules
 from mms_tui.services.messages.outbox import enqueue_new, moment_text
@@ -36,13 +37,21 @@ def _shop_name(names: dict[int, str]) -> str:
     return root.name if root else next(iter(names.values()), "")
 
 
-def birthdays(today: dt.date, rules: Rules) -> int:
+def _at_home(query: peewee.ModelSelect, stores: Stores) -> peewee.ModelSelect:
+    """``query`` kept to the members whose home is one of ``stores`` (None: every member)."""
+    where = at_stores(Member.home_store, stores)
+    return query if where is None else query.where(where)
+
+
+def birthdays(today: dt.date, rules: Rules, stores: Stores = None) -> int:
+    """The birthday greetings of ``today`` — the day of the members' home stores ``stores`` (None: everyone's)."""
     if not rules.messages.birthday:
         return 0
     names = _store_names()
     shop = _shop_name(names)
-    rows = (Member.select(Member.id, Member.name, Member.home_store)
-            .where(_month_day(Member.birthday) == today.strftime("%m-%d"), Member.status == "active").tuples())
+    rows = _at_home(Member.select(Member.id, Member.name, Member.home_store)
+                    .where(_month_day(Member.birthday) == today.strftime("%m-%d"), Member.status == "active"),
+                    stores).tuples()
     causes: list = []
     for member_id, name, store_id in rows:
         causes.append((member_id, "birthday", f"birthday:{member_id}:{today.year}",
@@ -50,17 +59,17 @@ def birthdays(today: dt.date, rules: Rules) -> int:
     return enqueue_new(causes)
 
 
-def cards_ending(today: dt.date, rules: Rules) -> int:
+def cards_ending(today: dt.date, rules: Rules, stores: Stores = None) -> int:
     days = rules.messages.card_ending_days
     if not days:
         return 0
     names = _store_names()
     shop = _shop_name(names)
-    rows = (Card.select(Card.id, Card.card_no, Card.valid_until, CardType.name, Member.id, Member.name,
-                        Member.home_store)
-            .join(CardType).switch(Card).join(Member)
-            .where(Card.status == "active", Card.valid_until.between(today, today + dt.timedelta(days=days)),
-                   Member.status == "active").tuples())
+    rows = _at_home(Card.select(Card.id, Card.card_no, Card.valid_until, CardType.name, Member.id, Member.name,
+                                Member.home_store)
+                    .join(CardType).switch(Card).join(Member)
+                    .where(Card.status == "active", Card.valid_until.between(today, today + dt.timedelta(days=days)),
+                           Member.status == "active"), stores).tuples()
     causes: list = []
     for card_id, card_no, ends, type_name, member_id, name, store_id in rows:
         ends = ends if isinstance(ends, dt.date) else dt.date.fromisoformat(str(ends)[:10])
@@ -70,14 +79,14 @@ def cards_ending(today: dt.date, rules: Rules) -> int:
     return enqueue_new(causes)
 
 
-def points_expiring(today: dt.date, rules: Rules) -> int:
+def points_expiring(today: dt.date, rules: Rules, stores: Stores = None) -> int:
     days = rules.messages.points_expiring_days
     if not days or not rules.points.expire_months:
         return 0
     names = _store_names()
     shop = _shop_name(names)
     causes: list = []
-    for due in due_expiries(today + dt.timedelta(days=days), rules):
+    for due in due_expiries(today + dt.timedelta(days=days), rules, stores=stores):
         nxt = next_points_expiry(due.card_id, rules)
         if nxt is None or nxt.expires_on < today:
             continue
@@ -113,6 +122,7 @@ def bookings(now: dt.datetime, rules: Rules) -> int:
     if not hours:
         return 0
     names = _store_names()
+    zones = store_zones()
     rows = (Booking.select(Booking.id, Booking.start, Booking.store, Staff.name, Member.id, Member.name)
             .join(Member).switch(Booking).join(Staff, on=(Booking.staff == Staff.id))
             .where(Booking.status == "booked", Booking.start > now, Booking.start <= now + dt.timedelta(hours=hours),
@@ -123,14 +133,14 @@ def bookings(now: dt.datetime, rules: Rules) -> int:
                     .where(BookingService.booking == booking_id).order_by(BookingService.position).tuples()]
         causes.append((member_id, "booking", f"booking:{booking_id}:{start.isoformat()}", {
             "name": name, "store": names.get(store_id, ""), "service": "、".join(services), "staff": staff_name,
-            "time": moment_text(start)}, store_id))
+            "time": moment_text(clock.wall_in(start, zones.get(store_id)))}, store_id))  # the store's own hour
     return enqueue_new(causes)
 
 
 def write_due(rules: Rules, *, force: bool = False) -> dict[str, int]:
-    """Write every reminder due now into the outbox; the daily ones at most once an hour (``force``: now)."""
+    """Write every reminder due now into the outbox; the daily ones at most once an hour (``force``: now), each
+    store's members on their store's own day."""
     now = clock.now()
-    today = now.date()
     written = {}
     with write_transaction():
         written["booking"] = bookings(now, rules)
@@ -138,8 +148,10 @@ def write_due(rules: Rules, *, force: bool = False) -> dict[str, int]:
     last = get_config("message_daily_scan")
     if force or not last or now - dt.datetime.fromisoformat(last) >= DAILY:
         with write_transaction():
-            written["birthday"] = birthdays(today, rules)
-            written["card_ending"] = cards_ending(today, rules)
-            written["points_expiring"] = points_expiring(today, rules)
+            written.update(birthday=0, card_ending=0, points_expiring=0)
+            for today, stores in days_at_stores(now):
+                written["birthday"] += birthdays(today, rules, stores)
+                written["card_ending"] += cards_ending(today, rules, stores)
+                written["points_expiring"] += points_expiring(today, rules, stores)
             set_config("message_daily_scan", now.isoformat(timespec="seconds"))
     return written

@@ -23,22 +23,20 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import http.client
 import json
 import re
 import string
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 from mms_tui import clock
 from mms_tui.i18n import N_, _
+from mms_tui.services.base import http as web
+from mms_tui.services.base.http import HttpAnswer
 from mms_tui.services.messages.channel import (
     NotConfigured,
     OutcomeUnknown,
@@ -70,79 +68,25 @@ _MOBILE = re.compile(r"1[0-9]{10}")
 # --- HTTP, shared with wechat.py --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    """What the provider answered: its HTTP status and body, whatever the status."""
-
-    status: int
-    body: bytes
-
-    def json(self) -> object | None:
-        """The body as JSON, or None when it is not JSON (a proxy's HTML error page, an empty body)."""
-        try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return None
-
-
-class _KeepRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect comes back as the answer it is: urllib would follow a 302 of a POST with a GET that drops the
-    body, sending the member nothing while we count it sent."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_KeepRedirects)
-
-
 def http_exchange(method: str, url: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None,
                   timeout: float, provider: str) -> HttpAnswer:
-    """One HTTP request, its failures sorted by whether the provider can have acted on it.
-
-    urllib wraps in ``URLError`` whatever fails while connecting or writing the request (refused, no route, DNS,
-    TLS, a timeout before the request was out): the provider never had a whole request, so trying again is safe →
-    :class:`TemporaryFailure`. What fails after the request was written (a timeout waiting for the answer, a
-    connection dropped, a body cut short) escapes from ``getresponse``/``read`` unwrapped: the provider may have
-    acted → :class:`OutcomeUnknown`. ``provider`` names it in the message; the URL (which may carry a token) never
-    appears.
-    """
+    """One HTTP request (:func:`mms_tui.services.base.http.exchange`), its failures as a channel's: never a whole
+    request → :class:`TemporaryFailure` (trying again is safe); no whole answer → :class:`OutcomeUnknown` (the
+    message may have gone out); a request that could not be written → :class:`PermanentFailure`. ``provider``
+    names it in the message; the URL (which may carry a token) never appears."""
     try:
-        request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))
-    except ValueError:
+        return web.exchange(method, url, body=body, headers=headers, timeout=timeout)
+    except web.BadAddress:
         raise NotConfigured(_("{provider}: the address is not a valid URL.").format(provider=provider)) from None
-    try:
-        response = _opener.open(request, timeout=timeout)
-    except urllib.error.HTTPError as answer:  # a status of 3xx, 4xx or 5xx: an answer all the same
-        response = answer
-    except urllib.error.URLError as exc:
+    except web.NotSent as exc:
         raise TemporaryFailure(_("Could not reach {provider}: {reason}.").format(
-            provider=provider, reason=_reason(exc.reason))) from None
-    except ValueError as exc:  # a header that is not Latin-1, a host http.client refuses: nothing was sent
+            provider=provider, reason=exc.reason)) from None
+    except web.Unwritable as exc:
         raise PermanentFailure(_("{provider}: the request could not be written ({reason}).").format(
-            provider=provider, reason=type(exc).__name__)) from None
-    except (OSError, http.client.HTTPException) as exc:
+            provider=provider, reason=exc.reason)) from None
+    except web.OutcomeUnknown as exc:
         raise OutcomeUnknown(_("{provider} received the request but no answer came back ({reason}): the message "
-                               "may have gone out.").format(provider=provider, reason=_reason(exc))) from None
-    try:
-        status = response.getcode() or 0
-        data = response.read() if response.fp is not None else b""
-    except (OSError, http.client.HTTPException) as exc:
-        raise OutcomeUnknown(_("{provider} began to answer but the answer was cut off ({reason}): the message may "
-                               "have gone out.").format(provider=provider, reason=_reason(exc))) from None
-    finally:
-        response.close()
-    return HttpAnswer(status, data)
-
-
-def _reason(error: object) -> str:
-    """A network error in a few words: 'timed out', '[Errno 111] Connection refused'…"""
-    if isinstance(error, TimeoutError):
-        return _("timed out")
-    if isinstance(error, http.client.RemoteDisconnected):
-        return _("the connection was closed without an answer")
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:160]
+                               "may have gone out.").format(provider=provider, reason=exc.reason)) from None
 
 
 def scrub(text: object, secrets: Iterable[object]) -> str:

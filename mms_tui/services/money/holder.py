@@ -30,6 +30,7 @@ from mms_tui.services.base.resolve import ensure_usable, ensure_used_here, resol
 from mms_tui.services.base.sql import columns, fetch_rows, row_model
 from mms_tui.services.base.text import normalise_card_no, parse_yuan
 from mms_tui.services.catalogue.prices import BillPrices, prices_for
+from mms_tui.services.ledger import results
 from mms_tui.services.ledger.tenders import Tender
 from mms_tui.services.loyalty.pricing import MemberFacts
 from mms_tui.services.loyalty.rules import Rules
@@ -158,11 +159,11 @@ def _promotion_uses(member_id: int, rules: Rules) -> dict[str, int]:
         return {}
     lock_member(member_id)  # (a quote reads without waiting; a checkout has locked the member already)
     uses: dict[str, int] = {}
-    query = (Transaction.select(Transaction.result_json).join(Sale, on=(Sale.transaction == Transaction.id))
+    query = (Transaction.select(Transaction.result).join(Sale, on=(Sale.transaction == Transaction.id))
              .where((Sale.member == member_id) & (Sale.status == "paid")).tuples())
-    for (text,) in query.iterator():
+    for (stored,) in query.iterator():
         try:
-            applied = {p["promotion"] for p in json.loads(text or "{}").get("promotions", [])}
+            applied = {p["promotion"] for p in results.load(stored).get("promotions", [])}
         except (ValueError, TypeError, KeyError):
             continue
         for code in applied & limited:

@@ -15,10 +15,10 @@ txid as a QR code: scanned at the desk, it opens the sale again (:func:`sale_for
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,8 +28,11 @@ from mms_tui.i18n import _
 from mms_tui.models import Card, Entry, Member, Sale, Store, Transaction
 from mms_tui.services.base.errors import NotFound
 from mms_tui.services.base.text import format_money
+from mms_tui.services.ledger import results
 from mms_tui.services.ledger.tenders import tender_label
 from mms_tui.services.money.checkout import CheckoutResult
+from mms_tui.services.money.refund import parts_of
+from mms_tui.services.payments.charge import booked_attempts
 
 #: printers that take GB18030/GBK after ``FS &`` (devices/printer.py speaks the same list)
 CHINESE_ENCODINGS = ("gb18030", "gbk", "gb2312", "cp936")
@@ -221,8 +224,11 @@ class CardAfter:
 
 def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: str = "", member_name: str = "",
                   width: int = 32, encoding: str = "gb18030", shift: str = "",
-                  cards: list[CardAfter] | tuple[CardAfter, ...] = ()) -> list[str]:
-    """The receipt in lines of at most ``width`` printer columns, printable in ``encoding``."""
+                  cards: list[CardAfter] | tuple[CardAfter, ...] = (),
+                  trade_numbers: Mapping[str, str] | None = None) -> list[str]:
+    """The receipt in lines of at most ``width`` printer columns, printable in ``encoding``. ``trade_numbers``:
+    the provider's number of what a payment code paid, by tender ({"wechat": "4200…"}), printed under its tender
+    (what the customer's phone shows, to find the payment by)."""
     paper = Paper(width, encoding)
     lines = paper.center(store_name) if store_name else []
     lines.append(paper.rule())
@@ -246,6 +252,9 @@ def receipt_lines(result: CheckoutResult, *, store_name: str = "", staff_name: s
         if payment["tender"] == "points" and payment.get("points"):
             label = _("{label} ({points} pts)").format(label=label, points=payment["points"])
         lines += paper.row(label, paper.money(amount))
+        if (trade_numbers or {}).get(payment["tender"]):
+            lines += ["  " + part for part in paper.wrap(_("No. {number}").format(
+                number=trade_numbers[payment["tender"]]), width - 2)]
     if result.change_fen:
         lines += paper.row(_("Change"), paper.money(result.change_fen))
     if result.coupons:
@@ -333,14 +342,18 @@ def sale_receipt(txid: str, *, width: int = 32, encoding: str = "gb18030") -> Re
     if tx is None:
         raise NotFound(_("No sale {txid}.").format(txid=txid))
     paper = Paper(width, encoding)
-    result = CheckoutResult(**json.loads(tx.result_json))
+    result = CheckoutResult(**results.load(tx.result))
     member = Member.get_or_none(Member.id == result.member_id) if result.member_id else None
     lines = [*store_header_lines(tx.store, width, encoding), str(tx.created_at)[:16]]
     lines += receipt_lines(result, staff_name=tx.staff.name, member_name=member.name if member else "",
                            width=width, encoding=encoding, shift=shift_label(tx),
-                           cards=cards_after(tx, member.id if member else None))
+                           cards=cards_after(tx, member.id if member else None),
+                           trade_numbers={a.provider: a.trade_no for a in booked_attempts(tx.txid)})
     if Sale.get(Sale.transaction == tx.id).status == "refunded":
         lines += paper.center(_("*** REFUNDED ***"))
+    elif parts := parts_of(tx.txid, tx.member_id):  # 部分退款: what was given back of it so far
+        lines += paper.center(_("*** {amount} REFUNDED ***").format(
+            amount=paper.money(sum(p["part"]["amount_fen"] for p in parts))))
     title = "\n".join(paper.wrap(tx.store.name, indent=0))
     return Receipt(title, lines, any(p["tender"] == "cash" for p in result.payments), tx.txid)
 

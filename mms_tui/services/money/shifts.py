@@ -34,7 +34,8 @@ from mms_tui.services.ledger.tenders import MONEY_TENDERS, tender_label
 from mms_tui.services.staff.permissions import may, require
 
 #: how the shift report groups operations by their kind
-KIND_GROUPS = {"checkout": "sales", "refund": "refunds", "topup": "topups", "issue": "cards", "renew": "cards"}
+KIND_GROUPS = {"checkout": "sales", "refund": "refunds", "refund_part": "refunds", "topup": "topups", "issue": "cards",
+               "renew": "cards"}
 GROUP_NAMES = {"sales": N_("Sales"), "refunds": N_("Refunds"), "topups": N_("Top-ups"), "cards": N_("Card sales"),
                "other": N_("Other")}
 

@@ -302,6 +302,24 @@ def check_messages(settings: Settings, now: dt.datetime | None = None) -> list[F
     return findings
 
 
+def check_payments(settings: Settings) -> list[Finding]:
+    """The payment providers' settings (their keys never shown) and charges a desk left open."""
+    from mms_tui.services.payments.charge import config_problems, open_attempts, providers_configured
+
+    problems = config_problems(settings.payments)
+    if problems:
+        return [Finding(_("payment codes"), False, "; ".join(problems),
+                        _("correct [payments] in the configuration file (docs/DEPLOY.md, section 13)"))]
+    providers = providers_configured(settings.payments)
+    findings = [Finding(_("payment codes"), True, ", ".join(providers) if providers else _(
+        "none set up: WeChat Pay and Alipay are recorded, not charged, at the desk"))]
+    still = open_attempts()
+    if still:
+        findings.append(Finding(_("open payments"), False, _("{n} payment code charges were left open by a desk").format(
+            n=len(still)), _("run mms payments settle")))
+    return findings
+
+
 def diagnose(settings: Settings, *, min_free: int = MIN_FREE_BYTES, wal_limit: int = WAL_LIMIT_BYTES,
              now: dt.datetime | None = None) -> list[Finding]:
     """Every check, in the order an administrator reads them; what needs the database only when it opened."""
@@ -315,4 +333,5 @@ def diagnose(settings: Settings, *, min_free: int = MIN_FREE_BYTES, wal_limit: i
         findings.append(check_time_zone())
         findings += check_jobs(now)
         findings += check_messages(settings, now)
+        findings += check_payments(settings)
     return findings

@@ -8,7 +8,15 @@ from pathlib import Path
 import peewee
 
 from mms_tui import clock
-from mms_tui.db import DatabaseError, database_fault, describe, init_database, write_transaction
+from mms_tui.db import (
+    DatabaseError,
+    database,
+    database_fault,
+    describe,
+    init_database,
+    is_sqlite,
+    write_transaction,
+)
 from mms_tui.i18n import _
 from mms_tui.models import Card, CardType, Member, Staff, Store, Tier, Transaction
 from mms_tui.models.migrations import LATEST, current_version, migrate
@@ -101,6 +109,18 @@ def needs_admin() -> bool:
     return not Staff.select().where(Staff.role == "admin").exists()
 
 
+def _hand_back_room() -> None:
+    """After migration 26 packed the stored results, ``VACUUM`` rewrites the file without the room they took (it
+    shrinks by about a quarter). Without the free disk it needs (as much as the file), the
+    database stays as it is, the room reused as it grows."""
+    import logging
+
+    try:
+        database.execute_sql("VACUUM")
+    except peewee.OperationalError as exc:
+        logging.getLogger(__name__).warning("VACUUM after migration 26 left out: %s", exc)
+
+
 def initialise(
     *,
     store_code: str = "HQ",
@@ -122,6 +142,8 @@ def initialise(
         zone = checked_time_zone(time_zone)
     version_before = current_version()
     applied = migrate()
+    if 26 in applied and version_before > 0 and is_sqlite():
+        _hand_back_room()
     with write_transaction():
         if time_zone is not None:
             set_config("time_zone", zone)

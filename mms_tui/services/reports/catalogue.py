@@ -30,6 +30,7 @@ from mms_tui.services.reports.balances import cards, liability, tiers
 from mms_tui.services.reports.bookings import bookings
 from mms_tui.services.reports.commissions import commissions
 from mms_tui.services.reports.messages import campaigns, messages, tickets
+from mms_tui.services.reports.paycodes import paycodes
 from mms_tui.services.reports.period import Row, period
 from mms_tui.services.reports.promotions import promotions
 from mms_tui.services.reports.sales import products, shifts, staff, topups, turnover
@@ -87,6 +88,8 @@ REPORTS: dict[str, tuple[str, Callable[..., Iterator[Row]]]] = {
                    "the close, open and overdue now"), tickets),
     "attendance": (N_("staff attendance (考勤): days worked, hours, late, early leave, absent, overtime, forgotten "
                       "clock-outs"), attendance),
+    "paycodes": (N_("payment codes (付款码) per day and provider: charged, refunded, net, the bill's fees, whether "
+                    "the day was reconciled (对账)"), paycodes),
 }
 
 #: the reports about days to come: without --to they cover COMING_DAYS from --from (default today), not the past

@@ -85,7 +85,7 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
         return count, -int(amount or 0)
 
     card_sales, card_fen = money_of("issue", "renew")
-    refunds, refunds_in = money_of("refund")
+    refunds, refunds_in = money_of("refund", "refund_part")
     people: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MONEY_TENDERS, 0))
     for staff_id, account, amount in (
         Entry.select(Transaction.staff, Entry.account, peewee.fn.SUM(Entry.amount)).join(Transaction)

@@ -14,11 +14,10 @@ from mms_tui import clock
 from mms_tui.db import is_sqlite
 from mms_tui.i18n import _
 from mms_tui.models import (
-    Store,
     Transaction,
 )
 from mms_tui.services.base.errors import InvalidInput
-from mms_tui.services.base.resolve import checked_day, resolve_store, today
+from mms_tui.services.base.resolve import checked_day, resolve_store, store_zones, today
 from mms_tui.services.ledger.tenders import Tender
 
 Row = dict[str, object]
@@ -48,13 +47,7 @@ class Period:
         the row's store column) — a store's own zone, else the chain's — as the transactions' ``local_day``
         counts them, whatever zone this process runs in; rows of no store, the chain's days. When every store
         concerned keeps this process's zone this is one plain range, the index's."""
-        from mms_tui.services.base.config import get_config
-
-        chain = get_config("time_zone") or clock.zone_name()
-        zones = {sid: zone or chain for sid, zone in Store.select(Store.id, Store.time_zone).tuples()
-                 if self.store_ids is None or sid in self.store_ids}
-        if self.store_ids is None:
-            zones[None] = chain  # (rows of no store)
+        zones = store_zones(self.store_ids)  # (under None the rows of no store, when the whole chain is asked)
         if set(zones.values()) <= {clock.zone_name()}:
             return (column >= self.start_dt) & (column < self.end_dt)
         by_zone: dict[str, list[int | None]] = {}
@@ -74,11 +67,9 @@ class Period:
     def zone(self) -> dt.tzinfo:
         """The zone the period's days are counted in where one zone must serve all its stores (members' join
         days, the activity reports' months): its stores' zone when they share one, else the chain's."""
-        from mms_tui.services.base.config import get_config
-
-        chain = get_config("time_zone") or clock.zone_name()
-        zones = {zone or chain for sid, zone in Store.select(Store.id, Store.time_zone).tuples()
-                 if self.store_ids is None or sid in self.store_ids}
+        found = store_zones()
+        chain = found.pop(None)
+        zones = {zone for sid, zone in found.items() if self.store_ids is None or sid in self.store_ids}
         return clock.parse_zone(zones.pop() if len(zones) == 1 else chain)
 
     def midnights(self, days: list[dt.date]) -> list[dt.datetime]:

@@ -19,6 +19,7 @@ from mms_tui.models import (
     Transaction,
 )
 from mms_tui.services.base.resolve import as_date
+from mms_tui.services.ledger import results
 from mms_tui.services.reports.period import TENDER_COLUMNS, Period, Row, bucket, count_if, sum_if
 
 
@@ -101,6 +102,14 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
         .where(refunded).group_by(day, SaleLine.category).tuples()
     ):
         add_category(rows[bucket(as_date(created), by)], category, amount, -1)
+    for created, _store, count, fen, tenders, by_category in partial_refund_moves(p, Transaction.local_day):
+        r = rows[bucket(as_date(created), by)]
+        r["refunds"] += count
+        r["refunds_fen"] += fen
+        for tender, amount in tenders.items():
+            r[f"{tender}_fen"] -= amount
+        for category, amount in by_category.items():
+            add_category(r, category, amount, -1)
     for key in sorted(rows):
         r = rows[key]
         yield {
@@ -113,6 +122,38 @@ def turnover(p: Period, by: str = "day") -> Iterator[Row]:
             **{f"{t}_fen": r[f"{t}_fen"] for t in TENDER_COLUMNS},
             **{f"{c}_fen": r[f"category:{c}"] for c in sorted(categories)},
         }
+
+
+def partial_refund_moves(p: Period, by: peewee.Node
+                         ) -> Iterator[tuple[object, int | None, int, int, dict[str, int], dict[str, int]]]:
+    """What partial refunds (部分退款) change in the period's turnover, grouped by nothing but yielded one by one
+    (they are few): (by, store, refunds, fen given back, fen per tender of the sale, fen per category). A partial
+    refund in the period counts as a refund of its amount, off the tenders it came from and the categories of its
+    lines; a whole refund in the period of a sale refunded in part before counted the whole sale, so the parts
+    it did not give again are counted back (no refund, a negative amount)."""
+    parts: dict[str, list[dict]] = defaultdict(list)
+    for (result,) in Transaction.select(Transaction.result).where(Transaction.kind == "refund_part").tuples():
+        stored = results.load(result)
+        parts[str(stored.get("reversed_txid"))].append(stored.get("part") or {})
+    if not parts:
+        return
+    for created, store, result in (Transaction.select(by, Transaction.store, Transaction.result)
+                                   .where(p.kind_filter("refund_part")).tuples()):
+        part = results.load(result).get("part") or {}
+        yield (created, store, 1, int(part.get("amount_fen", 0)), dict(part.get("from_tenders") or {}),
+               dict(part.get("categories") or {}))
+    Original = Transaction.alias()
+    for created, store, txid in (Transaction.select(by, Transaction.store, Original.txid)
+                                 .join(Original, on=(Transaction.reverses == Original.id))
+                                 .where(p.kind_filter("refund") & Original.txid.in_(list(parts))).tuples()):
+        tenders: dict[str, int] = defaultdict(int)
+        categories: dict[str, int] = defaultdict(int)
+        for part in parts[txid]:
+            for tender, fen in (part.get("from_tenders") or {}).items():
+                tenders[tender] -= int(fen)
+            for category, fen in (part.get("categories") or {}).items():
+                categories[category] -= int(fen)
+        yield created, store, 0, -sum(int(x.get("amount_fen", 0)) for x in parts[txid]), tenders, categories
 
 
 def topup_totals(p: Period, by: peewee.Node) -> peewee.ModelSelect:

@@ -15,12 +15,14 @@ gets a row with the bookings alone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.i18n import _
 from mms_tui.models import (
     Booking,
@@ -33,14 +35,17 @@ from mms_tui.models import (
     Staff,
 )
 from mms_tui.services.base.errors import NotFound
+from mms_tui.services.base.resolve import store_zones
 from mms_tui.services.reports.period import Period, Row
 
 #: a member served again by the same staff member within this many days counts as a repeat
 REPEAT_DAYS = 30
+_A_DAY = dt.timedelta(days=1)
 
 
-def _performed(p: Period, staff_id: int | None, until: dt.datetime) -> peewee.Expression:
-    where = ((Commission.created_at >= p.start_dt) & (Commission.created_at < until)
+def _performed(p: Period, staff_id: int | None) -> peewee.Expression:
+    """Services performed in the period's days, each store's own days."""
+    where = (p.during(Commission.created_at, Commission.store)
              & Commission.role.in_(("lead", "assistant")) & SaleLine.service.is_null(False))
     stores = p.at_stores(Commission.store)
     if stores is not None:
@@ -62,14 +67,14 @@ def service(p: Period, by: str = "day", staff: str | None = None) -> Iterator[Ro
     sign = peewee.Case(None, [(earned, 1)], -1)
     totals = (Commission.select(Commission.staff, SaleLine.code, peewee.fn.MAX(SaleLine.name), peewee.fn.SUM(sign),
                                 peewee.fn.SUM(sign * SaleLine.line_total_fen * Commission.share_bp))
-              .join(SaleLine).where(_performed(p, staff_id, p.end_dt))
+              .join(SaleLine).where(_performed(p, staff_id))
               .group_by(Commission.staff, SaleLine.code).tuples())
     ratings = dict(((s, c), (int(n), int(t))) for s, c, n, t in
                    ServiceRating.select(ServiceRating.staff, SaleLine.code, peewee.fn.COUNT(ServiceRating.id),
                                         peewee.fn.SUM(ServiceRating.rating))
                    .join(SaleLine).switch(ServiceRating).join(Commission, on=(
                        (Commission.line == ServiceRating.line) & (Commission.staff == ServiceRating.staff)))
-                   .where(_performed(p, staff_id, p.end_dt) & Commission.reverses.is_null())
+                   .where(_performed(p, staff_id) & Commission.reverses.is_null())
                    .group_by(ServiceRating.staff, SaleLine.code).tuples())
     repeats = _repeats(p, staff_id)
     booked = _bookings(p, staff_id)
@@ -99,7 +104,7 @@ def service(p: Period, by: str = "day", staff: str | None = None) -> Iterator[Ro
 def _bookings(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[str, int, int, int]]:
     """(staff id, service code) → (service name, bookings that started in the period and were not cancelled,
     of them due — arrived or no-show —, no-shows)."""
-    where = (Booking.start >= p.start_dt) & (Booking.start < p.end_dt) & (Booking.status != "cancelled")
+    where = p.during(Booking.start, Booking.store) & (Booking.status != "cancelled")
     stores = p.at_stores(Booking.store)
     if stores is not None:
         where &= stores
@@ -123,18 +128,22 @@ def _bookings(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[st
 def _repeats(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[int, int, int]]:
     """(staff id, service code) → (members served in the period, of them served again by that staff member, any
     service, within REPEAT_DAYS after, and of them those who booked with that staff member within REPEAT_DAYS
-    after)."""
+    after). Days are each store's own: a visit counts in the period by its store's calendar, and a repeat is
+    served on a later day of that calendar."""
     until = p.end_dt + dt.timedelta(days=REPEAT_DAYS)
-    seen: dict[tuple[int, int], list[tuple[dt.datetime, str]]] = defaultdict(list)
-    query = (Commission.select(Commission.staff, Sale.member, Commission.created_at, SaleLine.code)
+    later_too = dataclasses.replace(p, end=p.end + dt.timedelta(days=REPEAT_DAYS))
+    zones = store_zones()
+    seen: dict[tuple[int, int], list[tuple[dt.datetime, str, str]]] = defaultdict(list)
+    query = (Commission.select(Commission.staff, Sale.member, Commission.created_at, SaleLine.code, Commission.store)
              .join(SaleLine).switch(Commission).join(Sale)
-             .where(_performed(p, staff_id, until) & Commission.reverses.is_null() & Sale.member.is_null(False))
+             .where(_performed(later_too, staff_id) & Commission.reverses.is_null() & Sale.member.is_null(False))
              .order_by(Commission.staff, Sale.member, Commission.created_at).tuples())
-    for staff_pk, member, moment, code in query:
-        seen[(staff_pk, member)].append((moment, code))
+    for staff_pk, member, moment, code, store_id in query:
+        seen[(staff_pk, member)].append((moment, code, zones.get(store_id, zones[None])))
     booked: dict[tuple[int, int], list[dt.datetime]] = defaultdict(list)
     bookings = Booking.select(Booking.staff, Booking.member, Booking.created_at).where(
-        (Booking.created_at > p.start_dt) & (Booking.created_at < until) & Booking.member.is_null(False))
+        (Booking.created_at > p.start_dt - _A_DAY) & (Booking.created_at < until + _A_DAY)  # (any store's zone)
+        & Booking.member.is_null(False))
     if staff_id is not None:
         bookings = bookings.where(Booking.staff == staff_id)
     for staff_pk, member, made in bookings.tuples():
@@ -144,11 +153,13 @@ def _repeats(p: Period, staff_id: int | None) -> dict[tuple[int, str], tuple[int
     rebooked: dict[tuple[int, str], set[int]] = defaultdict(set)
     window = dt.timedelta(days=REPEAT_DAYS)
     for (staff_pk, member), visits in seen.items():
-        for i, (moment, code) in enumerate(visits):
-            if not (p.start_dt <= moment < p.end_dt):
+        for i, (moment, code, zone) in enumerate(visits):
+            day = clock.day_in(moment, zone)
+            if not (p.start <= day <= p.end):
                 continue
             served[(staff_pk, code)].add(member)
-            if any(moment < later <= moment + window and later.date() > moment.date() for later, _c in visits[i + 1:]):
+            if any(moment < later <= moment + window and clock.day_in(later, zone) > day
+                   for later, _c, _z in visits[i + 1:]):
                 again[(staff_pk, code)].add(member)
             if any(moment < made <= moment + window for made in booked.get((staff_pk, member), ())):
                 rebooked[(staff_pk, code)].add(member)

@@ -11,7 +11,7 @@ from mms_tui.i18n import _
 from mms_tui.models import Sale, Staff, Store, Transaction, Visit
 from mms_tui.services.base.resolve import today
 from mms_tui.services.reports.period import Period, Row
-from mms_tui.services.reports.sales import topup_totals
+from mms_tui.services.reports.sales import partial_refund_moves, topup_totals
 
 FIGURES = ("sale_count", "net_fen", "topup_count", "principal_fen", "bonus_fen", "check_ins")
 
@@ -34,6 +34,8 @@ def _by_store(p: Period) -> dict[int | None, dict[str, int]]:
         .group_by(store).tuples()
     ):
         figures[store_id]["net_fen"] -= int(total or 0)
+    for _day, store_id, _count, fen, _tenders, _categories in partial_refund_moves(p, Transaction.local_day):
+        figures[store_id]["net_fen"] -= fen  # 部分退款 at its store; a later whole refund counted only the rest
     for store_id, kind, _tender, count, principal, bonus in topup_totals(p, store):
         f = figures[store_id]
         f["topup_count"] += int(count) if kind == "topup" else -int(count)

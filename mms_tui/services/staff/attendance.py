@@ -30,7 +30,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.models import Punch, RosterDay, RosterException, Staff, Store
 from mms_tui.services.base.config import get_config
 from mms_tui.services.base.errors import DomainError, InvalidInput, NotFound, PermissionDenied, TxidConflict
-from mms_tui.services.base.resolve import resolve_store
+from mms_tui.services.base.resolve import resolve_store, store_zones
 from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.ledger.chain import record_gone, record_states
 from mms_tui.services.ledger.operations import audit
@@ -81,25 +81,27 @@ class PunchResult:
 
 
 def effective_punches(staff_ids: Iterable[int] | None = None, start: dt.date | None = None,
-                      end: dt.date | None = None) -> list[Punch]:
+                      end: dt.date | None = None, zone: str | None = None) -> list[Punch]:
     """The punches that count, in time order: no row supersedes them and they are not void. ``start``/``end``:
-    store days, inclusive."""
+    store days, inclusive — of the zone ``zone`` (None: this process's)."""
+    tz = clock.parse_zone(zone) if zone else None
     superseded = Punch.select(Punch.supersedes).where(Punch.supersedes.is_null(False))
     query = Punch.select().where(Punch.id.not_in(superseded) & (Punch.void == False))  # noqa: E712
     if staff_ids is not None:
         query = query.where(Punch.staff.in_(list(staff_ids)))
     if start is not None:
-        query = query.where(Punch.at >= dt.datetime.combine(start, dt.time()))
+        query = query.where(Punch.at >= dt.datetime.combine(start, dt.time(), tzinfo=tz))
     if end is not None:
-        query = query.where(Punch.at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+        query = query.where(Punch.at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=tz))
     return list(query.order_by(Punch.at, Punch.id))
 
 
-def clocked_in_since(staff: Staff, day: dt.date | None = None) -> dt.datetime | None:
-    """When ``staff`` clocked in on ``day`` (today) and has not clocked out since; None when they are not in."""
+def clocked_in_since(staff: Staff, day: dt.date | None = None, zone: str | None = None) -> dt.datetime | None:
+    """When ``staff`` clocked in on ``day`` (today) — a day of the zone ``zone`` (None: this process's) — and has
+    not clocked out since; None when they are not in."""
     day = day or clock.today()
     since = None
-    for punch in effective_punches([staff.id], day, day):
+    for punch in effective_punches([staff.id], day, day, zone):
         since = punch.at if punch.kind == "in" else None
     return since
 
@@ -139,7 +141,8 @@ def punch(staff: Staff, store: Store | str | None, kind: str | None, txid: str, 
             return _result(done)
         where = resolve_store(store, staff, writing=True)
         now = clock.now()
-        since = clocked_in_since(staff, now.date())
+        zone = store_zones((where.id,))[where.id]  # the day of the store punched at, on its own clock
+        since = clocked_in_since(staff, clock.day_in(now, zone), zone)
         if kind is None:
             kind = "out" if since is not None else "in"
         if kind == "in" and since is not None:
@@ -588,21 +591,29 @@ def day_figures(day: dt.date, shift: Duty | None, punches: list[Punch], now: dt.
 
 
 def staff_days(staff_ids: Iterable[int], start: dt.date, end: dt.date) -> dict[int, list[DayFigures]]:
-    """Every day of the period for each staff member, with its figures."""
+    """Every day of the period for each staff member, with its figures — on the clock of their store (its own zone,
+    else the chain's), whichever zone this process runs in: the roster's 09:00 is the store's 09:00."""
     ids = list(staff_ids)
     found = rosters(ids)
+    zones = store_zones()
+    zone_of = {sid: zones.get(store_id, zones[None])
+               for sid, store_id in Staff.select(Staff.id, Staff.store).where(Staff.id.in_(ids)).tuples()}
     by_day: dict[tuple[int, dt.date], list[Punch]] = defaultdict(list)
-    for row in effective_punches(ids, start, end):
-        by_day[(row.staff_id, row.at.date())].append(row)
+    # a day either side: a punch's day is its store's, which may be this process's day before or after
+    for row in effective_punches(ids, start - dt.timedelta(days=1), end + dt.timedelta(days=1)):
+        row.at = clock.wall_in(row.at, zone_of.get(row.staff_id))  # (read only: never saved)
+        if start <= row.at.date() <= end:
+            by_day[(row.staff_id, row.at.date())].append(row)
     now = clock.now()
     limit = grace()
     out: dict[int, list[DayFigures]] = {}
     for staff_id in ids:
         roster = found.get(staff_id, Roster())
+        there = clock.wall_in(now, zone_of.get(staff_id))
         days = []
         day = start
         while day <= end:
-            days.append(day_figures(day, roster.on(day), by_day.get((staff_id, day), []), now, limit))
+            days.append(day_figures(day, roster.on(day), by_day.get((staff_id, day), []), there, limit))
             day += dt.timedelta(days=1)
         out[staff_id] = days
     return out

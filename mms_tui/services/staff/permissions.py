@@ -12,8 +12,7 @@ from mms_tui.models import Staff, Store
 from mms_tui.services.base.errors import (
     PermissionDenied,
 )
-from mms_tui.services.base.resolve import resolve_store
-from mms_tui.services.base.sql import fetch_rows
+from mms_tui.services.base.resolve import resolve_store, up_the_tree
 
 ROLE_RANK = {"cashier": 0, "manager": 1, "admin": 2}
 ROLE_NAMES = {"cashier": N_("cashier"), "manager": N_("manager"), "admin": N_("admin")}
@@ -91,16 +90,7 @@ def in_store_scope(staff: Staff, store_id: int | None) -> bool:
         return True
     if staff.store_id is None or store_id is None:
         return False
-    if store_id == staff.store_id:
-        return True
-    parents = dict(fetch_rows('SELECT "id", "parent_id" FROM "store"'))
-    node, seen = parents.get(store_id), set()
-    while node is not None and node not in seen:  # up from the store to the root
-        if node == staff.store_id:
-            return True
-        seen.add(node)
-        node = parents.get(node)
-    return False
+    return store_id == staff.store_id or staff.store_id in up_the_tree(store_id)
 
 
 def may_work_at(staff: Staff, store_id: int) -> bool:

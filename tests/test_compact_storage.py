@@ -1,0 +1,224 @@
+"""Compact storage (issue #27): a transaction's stored result packed (services/ledger/results.py), the indexes that
+composite ones cover dropped — and a shop's database of schema 25 upgrading with every balance, stored result,
+replay and ``mms check`` as they were.
+
+``tests/golden/shop-schema25.sql.gz`` is a SQLite database made by the mms of commit e1b5a38 (schema 25, the last
+before this): ``mms demo --no-tui``, then under fixed txids a top-up (``golden-topup``), a cash sale
+(``golden-checkout``) refunded in part (``golden-part``), a sale on stored value (``golden-checkout-sv``)
+refunded whole (``golden-refund``) and a check-in (``golden-checkin``); dumped with ``sqlite3``'s iterdump."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import sqlite3
+from pathlib import Path
+
+import peewee
+import pytest
+from click.testing import CliRunner
+
+from mms_tui.cli import cli
+from mms_tui.db import close_database, database, write_transaction
+from mms_tui.models import Staff, Transaction
+from mms_tui.models.migrations import LATEST, PREFIX_INDEXES_26, migrate
+from mms_tui.services.base.errors import AlreadyDone
+from mms_tui.services.ledger import results
+from mms_tui.services.ledger.chain import as_hex, heads
+from mms_tui.services.ledger.check import check_ledger
+from mms_tui.services.ops.setup import connect
+
+GOLDEN = Path(__file__).parent / "golden" / "shop-schema25.sql.gz"
+
+
+def test_a_result_packs_small_and_reads_back_exactly():
+    checkout = {"txid": "0585a01c4c7d6df0621aef57e4cc4132", "sale_id": 12, "member_id": 3, "subtotal_fen": 53200,
+                "discount_fen": 0, "total_fen": 53200, "change_fen": 0, "points_earned": 532, "points_redeemed": 0,
+                "tier_code": "NORMAL", "lines": [
+                    {"kind": "product", "item_id": 2, "code": "PROTEIN", "name": "乳清蛋白粉", "category": "零售",
+                     "qty": 1, "list_price_fen": 29900, "unit_price_fen": 29900, "line_total_fen": 29900,
+                     "discount_reason": "", "explanations": [], "net_fen": 29900},
+                    {"kind": "service", "item_id": 4, "code": "MASSAGE", "name": "肩颈按摩", "category": "理疗",
+                     "qty": 1, "list_price_fen": 19800, "unit_price_fen": 19800, "line_total_fen": 19800,
+                     "discount_reason": "", "explanations": [], "net_fen": 19800}],
+                "payments": [{"tender": "stored_value", "amount_fen": 53200, "card": 7, "principal_fen": 53200,
+                              "bonus_fen": 0}], "cart_discounts": [], "promotions": [], "coupons": [], "fees": [],
+                "points_explanations": [], "spend_fen": 53200, "stock_warnings": []}
+    text = json.dumps(checkout, ensure_ascii=False)
+    packed = results.pack(text)
+    assert results.unpack(packed) == text and results.load(packed) == checkout
+    assert len(packed) < len(text.encode()) / 4  # the key names come from the dictionary
+    assert results.load(memoryview(packed)) == checkout  # (what PostgreSQL hands back)
+    assert results.load(None) == {} and results.load(b"") == {} and results.load("{}") == {}
+    assert results.dump({"a": "是"}) == results.pack('{"a": "是"}')
+    with pytest.raises(ValueError, match="unknown format"):
+        results.unpack(b"\x07abc")
+    with pytest.raises(ValueError, match="damaged"):
+        results.unpack(packed[:1] + b"\xff" * 8)
+
+
+def test_stored_results_are_packed_and_a_replay_answers_from_them(desk):
+    from mms_tui.services.money.topup import top_up
+
+    first = top_up(_sv_card(desk), 10_000, None, "cash", desk.cashier, "t-packed")
+    stored = Transaction.get(Transaction.txid == "t-packed").result
+    assert bytes(stored)[0] == results.DEFLATE_1
+    assert results.load(stored) == dataclasses.asdict(first)
+    again = top_up(_sv_card(desk), 10_000, None, "cash", desk.cashier, "t-packed")
+    assert again == first and Transaction.select().where(Transaction.txid == "t-packed").count() == 1
+
+
+def test_a_replay_whose_result_is_no_longer_kept_says_already_done_and_posts_nothing(desk):
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(desk)
+    top_up(card, 10_000, None, "cash", desk.cashier, "t-old")
+    Transaction.update(result=b"").where(Transaction.txid == "t-old").execute()  # as a pruned result would be
+    entries = _entry_count()
+    day = Transaction.get(Transaction.txid == "t-old").local_day
+    with pytest.raises(AlreadyDone, match=f"Operation t-old was already done on {day}; nothing was changed"):
+        top_up(card, 10_000, None, "cash", desk.cashier, "t-old")
+    assert _entry_count() == entries and check_ledger() == []
+
+
+def _sv_card(desk) -> int:
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
+
+    member = register_member("王五", "13900000011", desk.admin, f"m-{desk.target[-6:]}")
+    return issue_card(member.member_id, "SV", desk.admin, f"c-{desk.target[-6:]}", price_fen=0).card_id
+
+
+def _entry_count() -> int:
+    return database.execute_sql('SELECT COUNT(*) FROM "ledger_entry"').fetchone()[0]
+
+
+def _state(db: sqlite3.Connection | None = None) -> dict:
+    """Every card's balances and the sums of its entries, every transaction's stored result, the chains' heads."""
+    rows = (db.execute if db is not None else database.execute_sql)
+    cards = rows('SELECT "id", "principal_fen", "bonus_fen", "points", "visits_left" FROM "card" ORDER BY "id"')
+    sums = rows('SELECT "card_id", "account", SUM("amount") FROM "ledger_entry" WHERE "card_id" IS NOT NULL '
+                'GROUP BY 1, 2 ORDER BY 1, 2')
+    chain_heads = rows('SELECT "chain", "seq", "digest" FROM "chain_head" ORDER BY 1')
+    return {"cards": [tuple(r) for r in cards.fetchall()], "sums": [tuple(r) for r in sums.fetchall()],
+            "heads": [(chain, seq, as_hex(digest)) for chain, seq, digest in chain_heads.fetchall()]}
+
+
+def _stored_before(db: sqlite3.Connection) -> dict[str, dict]:
+    return {txid: json.loads(text or "{}") for txid, text in db.execute(
+        'SELECT "txid", "result_json" FROM "ledger_transaction"')}
+
+
+def _indexes(db: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_a_shop_of_schema_25_upgrades_with_every_balance_result_and_replay_kept(tmp_path):
+    target = tmp_path / "shop.sqlite3"
+    with sqlite3.connect(target) as db:
+        db.executescript(gzip.decompress(GOLDEN.read_bytes()).decode("utf-8"))
+        assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 25
+        before, stored = _state(db), _stored_before(db)
+        assert set(PREFIX_INDEXES_26) <= _indexes(db)
+    db.close()
+    size_before = target.stat().st_size
+    runner = CliRunner()
+    upgraded = runner.invoke(cli, ["--db", str(target), "--lang", "en", "upgrade", "--backup",
+                                   str(tmp_path / "before.sqlite3")])
+    close_database()
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"Schema 25 → {LATEST}" in upgraded.output and "the checks pass" in upgraded.output
+    with sqlite3.connect(target) as db:
+        assert _state(db) == before
+        columns = {c[1] for c in db.execute('PRAGMA table_info("ledger_transaction")')}
+        assert "result_json" not in columns and "result" in columns
+        assert {txid: results.load(blob) for txid, blob in db.execute(
+            'SELECT "txid", "result" FROM "ledger_transaction"')} == stored
+        assert not set(PREFIX_INDEXES_26) & _indexes(db)
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        for table, column in (("ledger_transaction", "request_hash"), ("chain_link", "digest")):
+            assert {(kind, len(v)) for kind, v in db.execute(
+                f'SELECT typeof("{column}"), "{column}" FROM "{table}"')} == {("blob", 32)}, table
+    db.close()
+    assert target.stat().st_size < size_before * 0.85  # VACUUM handed the room back
+    assert runner.invoke(cli, ["--db", str(target), "check"]).exit_code == 0
+    close_database()
+
+    # every golden operation replayed with its request: the first answer, nothing posted again
+    connect(str(target))
+    try:
+        entries = _entry_count()
+        for txid, answer in _replays(stored):
+            assert dataclasses.asdict(answer) == stored[txid], txid
+        assert _entry_count() == entries and _state() == before
+        assert check_ledger() == []
+        from mms_tui.services.money.receipt import sale_receipt
+
+        assert "REFUNDED" in "\n".join(sale_receipt("golden-checkout").lines)  # the part's terms read back
+    finally:
+        close_database()
+
+
+def _replays(stored: dict[str, dict]):
+    from mms_tui.services.members.checkin import check_in
+    from mms_tui.services.money.checkout import checkout
+    from mms_tui.services.money.refund import refund, refund_part
+    from mms_tui.services.money.topup import top_up
+
+    admin = Staff.get(Staff.code == "admin")
+    card, member = stored["golden-topup"]["card_id"], stored["golden-topup"]["member_id"]
+    yield "golden-topup", top_up(card, 10_000, None, "cash", admin, "golden-topup")
+    total = stored["golden-checkout"]["total_fen"]
+    yield "golden-checkout", checkout(member, [("WATER", 2), ("HAIR", 1)], [("cash", total)], admin,
+                                      "golden-checkout")
+    total = stored["golden-checkout-sv"]["total_fen"]
+    yield "golden-checkout-sv", checkout(member, [("SHAMPOO", 1)], [("stored_value", total, card)], admin,
+                                         "golden-checkout-sv")
+    yield "golden-part", refund_part("golden-checkout", 500, admin, "破损", "golden-part")
+    yield "golden-refund", refund("golden-checkout-sv", admin, "顾客退货", "golden-refund")
+    day = Transaction.get(Transaction.txid == "golden-checkin").local_day  # (its request names the day)
+    yield "golden-checkin", check_in(stored["golden-checkin"]["card_id"], admin, "golden-checkin", on=day)
+
+
+@pytest.mark.parametrize("chain_as_hex", [True, False], ids=["chain-hex", "chain-bytes"])
+def test_migration_26_packs_every_result_on_either_database(desk, chain_as_hex):
+    """The database set back to schema 25's form (results as JSON text, the prefix indexes there), then migrated:
+    on PostgreSQL too, where the packing goes through ``bytea``. A database older than schema 6 had its chain
+    tables made by migration 6 from today's models, digests already bytes: migration 26 leaves them so."""
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(desk)
+    made = [top_up(card, 1_000 * n, None, "cash", desk.cashier, f"t-{n}") for n in range(1, 8)]
+    texts = {txid: results.unpack(blob) for txid, blob in Transaction.select(Transaction.txid, Transaction.result)
+             .tuples()}
+    before, anchored = _state(), heads()
+    db = database.obj
+    with write_transaction():
+        db.execute_sql('ALTER TABLE "ledger_transaction" ADD COLUMN "result_json" TEXT NOT NULL DEFAULT \'{}\'')
+        for txid, text in texts.items():
+            db.execute_sql('UPDATE "ledger_transaction" SET "result_json" = %s WHERE "txid" = %s'.replace(
+                "%s", db.param), (text, txid))
+        db.execute_sql('ALTER TABLE "ledger_transaction" DROP COLUMN "result"')
+        db.execute_sql('CREATE INDEX "ledger_transaction_kind" ON "ledger_transaction" ("kind")')
+        db.execute_sql('CREATE INDEX "sale_member_id" ON "sale" ("member_id")')
+        db.execute_sql('CREATE INDEX "sale_line_sale_id" ON "sale_line" ("sale_id")')
+        db.execute_sql('CREATE INDEX "visit_member_id" ON "visit" ("member_id")')
+        for table, column in (("ledger_transaction", "request_hash"), ("chain_link", "digest"),
+                              ("chain_head", "digest"))[:3 if chain_as_hex else 1]:
+            if isinstance(db, peewee.SqliteDatabase):
+                db.execute_sql(f'UPDATE "{table}" SET "{column}" = lower(hex("{column}"))')
+            else:
+                db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE VARCHAR(64) '
+                               f'USING encode("{column}", \'hex\')')
+        db.execute_sql('DELETE FROM "schema_version" WHERE "version" = 26')
+    assert {len(d) for (d,) in db.execute_sql('SELECT "digest" FROM "chain_link"')} == {64 if chain_as_hex else 32}
+    assert migrate() == [26]
+    assert {txid: results.unpack(blob) for txid, blob in Transaction.select(Transaction.txid, Transaction.result)
+            .tuples()} == texts
+    assert _state() == before and check_ledger() == [] and heads() == anchored
+    for table, column in (("ledger_transaction", "request_hash"), ("chain_link", "digest"), ("chain_head", "digest")):
+        assert {len(bytes(v)) for (v,) in db.execute_sql(f'SELECT "{column}" FROM "{table}"')} == {32}, table
+    assert not set(PREFIX_INDEXES_26) & {i.name for t in ("ledger_transaction", "sale", "sale_line", "visit")
+                                          for i in db.get_indexes(t)}
+    assert top_up(card, 3_000, None, "cash", desk.cashier, "t-3") == made[2]  # a replay after the migration
