@@ -42,6 +42,7 @@ from mms_tui.services.bookings.appointments import (
 )
 from mms_tui.services.bookings.dayview import DayGrid, day_grid
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 #: a staff column's width, and the time column's
 COLUMN = 12
@@ -106,8 +107,8 @@ class BookingsScreen(WorkerErrors, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="bookings-title")
-        yield DataTable(id="bookings-grid", cursor_type="cell", zebra_stripes=False)
-        yield DataTable(id="bookings-list", cursor_type="row", zebra_stripes=True)
+        yield Table(id="bookings-grid", cursor_type="cell", zebra_stripes=False)
+        yield Table(id="bookings-list", cursor_type="row", zebra_stripes=True)
         yield Static(id="bookings-detail")
         yield Footer()
 

@@ -30,6 +30,7 @@ from mms_tui.services.reports.dashboard import (
     visits_grid,
 )
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 TABS = ("turnover", "money", "visits", "tiers", "campaigns")
 #: a grid cell's shade by its share of the busiest hour
@@ -128,7 +129,7 @@ class ChartsScreen(WorkerErrors, Screen[None]):
             with TabPane(_("4 Tiers"), id="tab-tiers"):
                 yield Static(id="chart-tiers")
             with TabPane(_("5 Campaigns"), id="tab-campaigns"):
-                yield DataTable(id="chart-campaigns", cursor_type="row", zebra_stripes=True)
+                yield Table(id="chart-campaigns", cursor_type="row", zebra_stripes=True)
         yield Static("", id="charts-note")
         yield Footer()
 

@@ -42,6 +42,7 @@ from mms_tui.services.money.items import ItemHit, LineRequest, search_items
 from mms_tui.services.money.payment import TenderRequest
 from mms_tui.services.money.receipt import receipt_lines
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 TENDER_KEYS = [
     ("f2", "stored_value"),
@@ -104,7 +105,7 @@ class CheckoutScreen(WorkerErrors, Screen[CheckoutResult | None]):
             yield Input(id="code", placeholder=_("Item code, barcode or name + Enter (3*HAIR: quantity 3)"))
             yield Input(id="coupon", placeholder=_("Coupon code + Enter (a code on the bill comes off); Enter: close"))
             yield OptionList(id="item-choices")
-            yield DataTable(id="lines", cursor_type="row", zebra_stripes=True)
+            yield Table(id="lines", cursor_type="row", zebra_stripes=True)
             yield Static(id="discounts")
             with Horizontal(id="pay-row"):
                 yield Input(id="amount", placeholder=_("Amount, then F2–F7"), select_on_focus=False)

@@ -29,6 +29,7 @@ from mms_tui.services.bookings.classes import (
     session_roster,
 )
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 PLACE_NAMES = {"booked": N_("booked"), "waitlisted": N_("waitlist"), "attended": N_("attended"),
                "no_show": N_("no-show"), "cancelled": N_("cancelled")}
@@ -58,9 +59,9 @@ class ClassesScreen(WorkerErrors, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="classes-title")
-        yield DataTable(id="classes-sessions", cursor_type="row", zebra_stripes=True)
+        yield Table(id="classes-sessions", cursor_type="row", zebra_stripes=True)
         yield Static(id="classes-roster-title")
-        yield DataTable(id="classes-roster", cursor_type="row", zebra_stripes=True)
+        yield Table(id="classes-roster", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def help_notes(self) -> list[str]:

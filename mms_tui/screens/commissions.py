@@ -25,6 +25,7 @@ from mms_tui.services.money.commissions import (
     shares_of,
 )
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 ROLE_NAMES = {"lead": N_("lead"), "assistant": N_("assistant"), "sales": N_("sales")}
 
@@ -166,7 +167,7 @@ class MyCommissionsScreen(WorkerErrors, ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(_("My commissions today: {name}").format(name=self.app.staff.name), classes="dialog-title")
-            yield DataTable(id="my-commissions", cursor_type="none", zebra_stripes=True)
+            yield Table(id="my-commissions", cursor_type="none", zebra_stripes=True)
             yield Label("", id="my-commissions-total")
         yield Footer()
 

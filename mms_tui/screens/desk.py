@@ -14,6 +14,7 @@ from mms_tui.services.base.text import fit, format_money
 from mms_tui.services.members.lookup import LookupHit, lookup
 from mms_tui.services.reports.day import day_summary
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 
 class DeskScreen(WorkerErrors, Screen[None]):
@@ -39,7 +40,7 @@ class DeskScreen(WorkerErrors, Screen[None]):
         yield Header()
         yield Input(placeholder=_("Swipe a card, or type card no / phone / last 4 / name / pinyin (zs)"), id="search",
                     select_on_focus=False)  # what was typed on another screen is kept, not selected
-        yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield Table(id="results", cursor_type="row", zebra_stripes=True)
         yield Label("", id="status")
         yield Static(id="recent-checkins")
         yield Footer(compact=True)

@@ -25,6 +25,7 @@ from mms_tui.services.money.refund import RefundPreview, RefundResult, refund, r
 from mms_tui.services.payments.providers import provider_label
 from mms_tui.services.staff.permissions import may
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 
 def signed(value: int, money: bool = False) -> str:
@@ -190,7 +191,7 @@ class HistoryScreen(TypingSearches, WorkerErrors, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="history", cursor_type="row", zebra_stripes=True)
+        yield Table(id="history", cursor_type="row", zebra_stripes=True)
         yield Static("", id="history-status")
         yield Footer()
 

@@ -31,6 +31,7 @@ from mms_tui.screens.dialog import ConfirmScreen, MenuScreen
 from mms_tui.screens.manage_form import ManageForm
 from mms_tui.services.base.text import fit
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 # --- the list ------------------------------------------------------------------------------------------------------
 
@@ -99,7 +100,7 @@ class ManageListScreen(WorkerErrors, Screen[None]):
         yield Header()
         yield Input(placeholder=_("Type to filter · F3 add · Enter edit"), id="manage-filter",
                     select_on_focus=False)
-        yield DataTable(id="manage-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="manage-table", cursor_type="row", zebra_stripes=True)
         yield Label("", id="manage-status")
         yield Footer()
 

@@ -34,6 +34,7 @@ from mms_tui.services.members.lookup import CardSummary
 from mms_tui.services.members.passes import freeze_card, unfreeze_card
 from mms_tui.services.members.view import MemberView, member_view, reveal_phone
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 STATUS_NAMES = {
     "active": N_("active"),
@@ -144,7 +145,7 @@ class MemberScreen(TypingSearches, WorkerErrors, Screen[None]):
             yield Static(id="alerts")
             yield Static(id="benefits")
             yield Static(id="prompts")
-            yield DataTable(id="cards", cursor_type="row", zebra_stripes=True)
+            yield Table(id="cards", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="recent"):
                 yield Static(id="recent-visits")
                 yield Static(id="recent-sales")

@@ -43,6 +43,7 @@ from mms_tui.services.stock.counts import CountSheet, count_item, count_sheet, o
 from mms_tui.services.stock.queries import levels
 from mms_tui.services.stock.receiving import ReceiptResult, item_for_receipt, receive
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 #: the base units, for the catalog (a product's unit is shown translated)
 _UNITS = (N_("pcs"), N_("ml"), N_("g"))
@@ -125,7 +126,7 @@ class StockScreen(WorkerErrors, Screen[None]):
         yield Header()
         yield Input(placeholder=_("Type or scan to filter · F2 receive · F3 count"), id="stock-filter",
                     select_on_focus=False)
-        yield DataTable(id="stock-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="stock-table", cursor_type="row", zebra_stripes=True)
         yield Label("", id="stock-list-status", classes="stock-status")
         yield Footer()
 
@@ -235,7 +236,7 @@ class ReceiveScreen(_ScanScreen):
             yield Input(placeholder=_("F3 supplier code (optional)"), id="supplier", compact=True)
             yield Input(placeholder=_("Delivery note no."), id="reference", compact=True)
         yield Input(placeholder=_("Scan or type a code + Enter (12*CODE: 12 of it)"), id="scan")
-        yield DataTable(id="receive-lines", cursor_type="row", zebra_stripes=True)
+        yield Table(id="receive-lines", cursor_type="row", zebra_stripes=True)
         yield Label("", id="receive-total")
         yield Label("", id="receive-status", classes="stock-status")
         yield Footer()
@@ -384,7 +385,7 @@ class CountScreen(_ScanScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder=_("Scan or type a code + Enter: one more counted (5*CODE: 5 more)"), id="scan")
-        yield DataTable(id="count-lines", cursor_type="row", zebra_stripes=True)
+        yield Table(id="count-lines", cursor_type="row", zebra_stripes=True)
         yield Label("", id="count-summary")
         yield Label("", id="count-status", classes="stock-status")
         yield Footer()

@@ -18,6 +18,7 @@ from mms_tui.screens.common import WorkerErrors, error_message, in_connection
 from mms_tui.services.base.text import fit, format_money
 from mms_tui.services.reports.stores import stores_today
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 
 class StoresTodayScreen(WorkerErrors, Screen[None]):
@@ -31,7 +32,7 @@ class StoresTodayScreen(WorkerErrors, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="stores-today-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="stores-today-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="stores-today-note")
         yield Footer()
 

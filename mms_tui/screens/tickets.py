@@ -29,6 +29,7 @@ from mms_tui.services.messages.tickets import (
     tickets,
 )
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 
 class TicketDialog(OperationDialog):
@@ -84,7 +85,7 @@ class TicketsScreen(WorkerErrors, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield DataTable(id="tickets-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="tickets-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="ticket-history")
         yield Footer()
 

@@ -24,6 +24,7 @@ from mms_tui.services.money.shifts import ShiftSummary, close_shift, shift_repor
 from mms_tui.services.reports.day import DaySummary, day_summary
 from mms_tui.services.staff.permissions import may
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 # the reader states, for the catalog
 _STATE_NAMES = (N_("connecting"), N_("connected"), N_("disconnected"), N_("stopped"))
@@ -76,8 +77,8 @@ class TodayScreen(WorkerErrors, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="today-title")
-        yield DataTable(id="today-table", cursor_type="none", zebra_stripes=True)
-        yield DataTable(id="today-shifts", cursor_type="row", zebra_stripes=True)
+        yield Table(id="today-table", cursor_type="none", zebra_stripes=True)
+        yield Table(id="today-shifts", cursor_type="row", zebra_stripes=True)
         yield Static(id="today-stock")
         yield Static(id="today-tickets")
         yield Static(id="today-stores")

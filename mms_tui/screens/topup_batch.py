@@ -42,6 +42,7 @@ from mms_tui.services.money.topup_batch import (
     refuse_repeats,
 )
 from mms_tui.widgets.footer import Footer
+from mms_tui.widgets.table import Table
 
 #: (label, width) of the table's columns (labels untranslated)
 COLUMNS = ((N_("Line"), 4), (N_("Card"), 12), (N_("Member"), 6), (N_("Amount"), 10), (N_("Bonus"), 9),
@@ -77,7 +78,7 @@ class BatchTopUpScreen(WorkerErrors, Screen[None]):
             yield Input(placeholder=_("Reference (transfer or invoice no.)"), id="batch-reference", compact=True)
             yield Select(money_tender_choices(), id="batch-tender", value="bank_card", allow_blank=False,
                          compact=True)
-        yield DataTable(id="batch-lines", cursor_type="row", zebra_stripes=True)
+        yield Table(id="batch-lines", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="batch-problems"):
             yield Static("", id="batch-problem-list")
         yield Label("", id="batch-summary")
