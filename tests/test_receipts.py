@@ -246,3 +246,32 @@ async def test_scanning_a_receipts_qr_code_at_the_desk_opens_that_sale(regular):
         assert not isinstance(app.screen, ReceiptScreen)
         assert [str(n.message) for n in app._notifications][-1] == \
             "No sale here has the receipt code 0123456789abcdef0123456789abcdef."
+
+
+@pytest.mark.parametrize("damage", [b"\x01" + b"\xff" * 8, b"\x07abc", b"\x01" + bytes(range(3))])
+def test_a_damaged_stored_sale_says_so_in_one_line_and_changes_nothing(sale, damage):
+    """A sale's stored result that no longer reads (a damaged disk, a hand-edited row): the reprint, a refund and a
+    retry of the same txid each refuse in one sentence — never a ValueError or a traceback — and post nothing."""
+    from mms_tui.db import database
+    from mms_tui.services.base.errors import DamagedRecord
+    from mms_tui.services.money.refund import refund
+
+    Transaction.update(result=damage).where(Transaction.txid == "sale-0001").execute()
+    entries = database.execute_sql('SELECT COUNT(*) FROM "ledger_entry"').fetchone()[0]
+    expected = "The stored record of operation sale-0001 is damaged"
+    with pytest.raises(DamagedRecord, match=expected):
+        sale_receipt(sale)
+    sold = Transaction.get(Transaction.txid == "sale-0001")
+    manager = Transaction.get(Transaction.txid == "t1").staff
+    with pytest.raises(DamagedRecord, match=expected):
+        refund("sale-0001", sold.staff, "wrong", "rf-damaged", approver=manager)
+    card = Card.get(Card.card_no == "00012345").id
+    with pytest.raises(DamagedRecord, match=expected):  # the same sale sent again
+        checkout(sold.member_id, [("HAIR", 1), ("WATER", 2)], [("stored_value", 5_000, card), ("cash", 5_000)],
+                 sold.staff, "sale-0001")
+    assert database.execute_sql('SELECT COUNT(*) FROM "ledger_entry"').fetchone()[0] == entries
+    # the member's history still opens: that row says it is damaged, the top-up before it reads as ever
+    from mms_tui.services.members.view import member_history
+
+    rows = {row.txid: row for row in member_history(sold.member_id)}
+    assert rows["sale-0001"].detail == "(record damaged)" and rows["t1"].detail == "¥100.00"

@@ -113,6 +113,14 @@ class AlreadyDone(DomainError):
     code = "already_done"
 
 
+class DamagedRecord(DomainError, ValueError):
+    """A stored record that no longer reads (a damaged disk, a hand-edited row): refused in one sentence, nothing
+    changed. A ValueError too, so the readers that pass over unreadable rows (``mms check``'s partial refunds, the
+    card holder's promotions) still do."""
+
+    code = "damaged_record"
+
+
 class NotRefundable(DomainError):
     code = "not_refundable"
 

@@ -148,7 +148,7 @@ def import_file(
     txid = "import-" + hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:40]
     previous = Transaction.get_or_none(Transaction.txid == txid)
     if previous is not None:
-        result = ImportResult(**results.load(previous.result))
+        result = ImportResult(**results.load(previous.result, of=previous.txid))
         return dataclasses.replace(result, already_imported=True, dry_run=dry_run)
 
     big_first_load = what == "members" and is_big_first_load(path)

@@ -82,7 +82,7 @@ def _replay(existing: Transaction, kind: str, digest: str, result_type: type[R])
                 txid=existing.txid
             )
         )
-    stored = results.load(existing.result)
+    stored = results.load(existing.result, of=existing.txid)
     if not stored:  # (a result pruned, or a row written without one: the operation stands, done once)
         raise AlreadyDone(_("Operation {txid} was already done on {day}; nothing was changed.").format(
             txid=existing.txid, day=existing.local_day))

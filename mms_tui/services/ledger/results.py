@@ -18,6 +18,9 @@ import json
 import zlib
 from typing import Any
 
+from mms_tui.i18n import _
+from mms_tui.services.base.errors import DamagedRecord
+
 #: the format byte of raw DEFLATE with :data:`DICTIONARY`
 DEFLATE_1 = 1
 #: window bits of raw DEFLATE (no zlib header or checksum: the row is the unit, and the chain guards the rest)
@@ -78,8 +81,9 @@ def pack(text: str) -> bytes:
     return bytes((DEFLATE_1,)) + squeeze.compress(text.encode()) + squeeze.flush()
 
 
-def unpack(stored: bytes | memoryview | str | None) -> str:
-    """The JSON text of a stored result ("{}" for none). PostgreSQL hands a ``bytea`` back as a memoryview."""
+def unpack(stored: bytes | memoryview | str | None, *, of: str = "") -> str:
+    """The JSON text of a stored result ("{}" for none). PostgreSQL hands a ``bytea`` back as a memoryview. ``of``:
+    the operation's txid, for the sentence that refuses a damaged one."""
     if stored is None:
         return "{}"
     if isinstance(stored, str):  # (what a database of schema 25 held, while migration 26 reads it)
@@ -88,17 +92,31 @@ def unpack(stored: bytes | memoryview | str | None) -> str:
     if not data:
         return "{}"
     if data[0] != DEFLATE_1:
-        raise ValueError(f"stored result of unknown format {data[0]}")
+        raise _damaged(of, f"unknown format {data[0]}")
     try:
         expand = zlib.decompressobj(_WBITS, zdict=DICTIONARY)
         return (expand.decompress(data[1:]) + expand.flush()).decode()
-    except zlib.error as exc:
-        raise ValueError(f"stored result damaged: {exc}") from None
+    except (zlib.error, UnicodeDecodeError) as exc:
+        raise _damaged(of, str(exc)) from None
 
 
-def load(stored: bytes | memoryview | str | None) -> dict[str, Any]:
-    """A stored result as a dict ({} for none)."""
-    return json.loads(unpack(stored))
+def load(stored: bytes | memoryview | str | None, *, of: str = "") -> dict[str, Any]:
+    """A stored result as a dict ({} for none); a damaged one raises :class:`DamagedRecord` naming ``of``."""
+    try:
+        loaded = json.loads(unpack(stored, of=of))
+    except json.JSONDecodeError as exc:
+        raise _damaged(of, str(exc)) from None
+    if not isinstance(loaded, dict):
+        raise _damaged(of, "not a record")
+    return loaded
+
+
+def _damaged(txid: str, detail: str) -> DamagedRecord:
+    if txid:
+        return DamagedRecord(_("The stored record of operation {txid} is damaged ({detail}); nothing was changed.")
+                             .format(txid=txid, detail=detail))
+    return DamagedRecord(_("A stored operation record is damaged ({detail}); nothing was changed.").format(
+        detail=detail))
 
 
 def dump(result: dict[str, Any]) -> bytes:

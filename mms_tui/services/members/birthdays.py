@@ -106,7 +106,7 @@ def _gift_given(member_id: int, start: dt.date, end: dt.date) -> Transaction | N
     for tx in (Transaction.select(Transaction, Staff).join(Staff)
                .where((Transaction.member == member_id) & (Transaction.kind == "birthday"))
                .order_by(Transaction.id.desc())):
-        result = results.load(tx.result)
+        result = results.load(tx.result, of=tx.txid)
         if "window_start" not in result:
             continue  # the one being written now
         if dt.date.fromisoformat(result["window_start"]) <= end and dt.date.fromisoformat(result["window_end"]) >= start:

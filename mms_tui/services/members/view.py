@@ -16,7 +16,7 @@ from mms_tui import clock
 from mms_tui.db import write_transaction
 from mms_tui.i18n import N_, _
 from mms_tui.models import Card, Entry, Member, Sale, Staff, Store, Tier, Transaction, Visit
-from mms_tui.services.base.errors import CardElsewhere
+from mms_tui.services.base.errors import CardElsewhere, DamagedRecord
 from mms_tui.services.base.resolve import ensure_used_here, resolve_member, resolve_store, today
 from mms_tui.services.base.text import format_money, mask_phone
 from mms_tui.services.ledger import results
@@ -265,28 +265,37 @@ def member_history(member: Member | int, limit: int = 200) -> list[HistoryRow]:
     for t in txs:
         s = sums[t.id]
         money = s["card.principal"] + s["card.bonus"]
-        detail = t.note
-        if t.kind == "checkout":
-            result = results.load(t.result)
-            detail = ", ".join(f"{line['name']}×{line['qty']}" for line in result.get("lines", []))
-            detail += "  " + format_money(result.get("total_fen", 0))
-        elif t.kind == "birthday":
-            result = results.load(t.result)
-            detail = ", ".join(x for x in (result.get("gift_name"), result.get("item_name")) if x)
-        elif t.kind == "gift":
-            detail = results.load(t.result).get("gift_name", "")
-        elif t.kind == "transfer":
-            result = results.load(t.result)
-            detail = _("{n} visits {source} → {target} ({name})").format(
-                n=result.get("visits", 0), source=result.get("from_card_no", ""),
-                target=result.get("to_card_no", ""), name=result.get("to_member_name", ""))
-        elif t.kind == "topup":
-            detail = format_money(-sum(s.get(f"tender.{t}", 0) for t in MONEY_TENDERS))
-        elif t.kind == "refund_part":  # the money given back, and why
-            detail = f"{format_money(sum(s.get(f'tender.{x}', 0) for x in MONEY_TENDERS))}  {t.note}"
+        try:
+            detail = _history_detail(t, s)
+        except DamagedRecord:  # the row is still shown, saying so; every other row reads as ever
+            detail = _("(record damaged)")
         rows.append(HistoryRow(
             t.txid, str(t.created_at)[:16], t.kind, _(KIND_LABELS.get(t.kind, t.kind)), t.staff.name, money,
             s["card.points"], s["card.visits"], detail,
             t.kind in REFUNDABLE_KINDS and t.id not in reversed_ids, t.id in reversed_ids,
         ))
     return rows
+
+
+def _history_detail(t: Transaction, s: dict[str, int]) -> str:
+    """What a history row says of its operation, from its stored result where there is one."""
+    detail = t.note
+    if t.kind == "checkout":
+        result = results.load(t.result, of=t.txid)
+        detail = ", ".join(f"{line['name']}×{line['qty']}" for line in result.get("lines", []))
+        detail += "  " + format_money(result.get("total_fen", 0))
+    elif t.kind == "birthday":
+        result = results.load(t.result, of=t.txid)
+        detail = ", ".join(x for x in (result.get("gift_name"), result.get("item_name")) if x)
+    elif t.kind == "gift":
+        detail = results.load(t.result, of=t.txid).get("gift_name", "")
+    elif t.kind == "transfer":
+        result = results.load(t.result, of=t.txid)
+        detail = _("{n} visits {source} → {target} ({name})").format(
+            n=result.get("visits", 0), source=result.get("from_card_no", ""),
+            target=result.get("to_card_no", ""), name=result.get("to_member_name", ""))
+    elif t.kind == "topup":
+        detail = format_money(-sum(s.get(f"tender.{t}", 0) for t in MONEY_TENDERS))
+    elif t.kind == "refund_part":  # the money given back, and why
+        detail = f"{format_money(sum(s.get(f'tender.{x}', 0) for x in MONEY_TENDERS))}  {t.note}"
+    return detail

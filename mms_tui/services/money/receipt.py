@@ -342,7 +342,7 @@ def sale_receipt(txid: str, *, width: int = 32, encoding: str = "gb18030") -> Re
     if tx is None:
         raise NotFound(_("No sale {txid}.").format(txid=txid))
     paper = Paper(width, encoding)
-    result = CheckoutResult(**results.load(tx.result))
+    result = CheckoutResult(**results.load(tx.result, of=tx.txid))
     member = Member.get_or_none(Member.id == result.member_id) if result.member_id else None
     lines = [*store_header_lines(tx.store, width, encoding), str(tx.created_at)[:16]]
     lines += receipt_lines(result, staff_name=tx.staff.name, member_name=member.name if member else "",

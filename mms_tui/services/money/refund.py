@@ -240,7 +240,7 @@ def refund_preview(original_txid: str) -> RefundPreview:
 def _withdraw_gift_coupon(original: Transaction, tx: Transaction) -> str | None:
     """A gift for points that was a coupon: the coupon is marked used by this refund, so it can no longer pay;
     refused when a sale used it first. Its code, or None for a gift that was no coupon."""
-    code = results.load(original.result).get("coupon_code")
+    code = results.load(original.result, of=original.txid).get("coupon_code")
     if not code:
         return None
     changed = Coupon.update(used_at=tx.created_at, transaction=tx.id).where(
@@ -348,7 +348,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
                 to_cards[_CARD_PARTS[p.account]] += p.amount
         if original.kind == "checkout":
             sale = Sale.get(Sale.transaction == original.id)
-            result = results.load(original.result)
+            result = results.load(original.result, of=original.txid)
             Sale.update(status="refunded").where(Sale.id == sale.id).execute()
             _reverse_fees(result, sale)
             reopened = [c for (c,) in Coupon.select(Coupon.code).where(Coupon.transaction == original.id)
@@ -361,7 +361,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
         elif original.kind == "checkin":
             Visit.update(status="reversed").where(Visit.transaction == original.id).execute()
         elif original.kind == "issue":
-            card_id = results.load(original.result)["card_id"]
+            card_id = results.load(original.result, of=original.txid)["card_id"]
             Card.update(status="cancelled").where(Card.id == card_id).execute()
         stored: dict[int, int] = defaultdict(int)  # stored value moved on each card: 消费提醒 to those who asked
         for p in postings:
@@ -509,7 +509,7 @@ def part_terms(original: Transaction, amount_fen: int, refund_txid: str) -> Part
     earlier = allocate(before, revenue)
     upto = allocate(before + amount_fen, revenue)
     sale = Sale.get(Sale.transaction == original.id)
-    result = results.load(original.result)
+    result = results.load(original.result, of=original.txid)
     spend = result.get("spend_fen")
     spend = money_paid_for_sale(sale.id) if spend is None else spend
     of = max(spend, money)
