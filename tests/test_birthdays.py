@@ -96,6 +96,23 @@ def test_birthday_gift_given_this_year_is_offered_again_next_year(desk):
     assert Transaction.select().where(Transaction.kind == "birthday").count() == 2
 
 
+def test_a_damaged_gift_record_counts_as_given_in_its_own_window_and_the_member_still_opens(desk):
+    """A birthday gift's stored record that no longer reads: its window is unknown, so a gift recorded within this
+    window's days counts as given (never a second towel); one from another year does not; the swipe view opens."""
+    rules(desk, TOWEL_RULES)
+    m = born_on(desk, "13800138000", dt.date(1990, 5, 20))
+    with clock.pinned(dt.datetime(2026, 5, 19, 10, 0)):
+        give_birthday_benefit(m, desk.cashier, "b-damaged", on=dt.date(2026, 5, 19))
+    Transaction.update(result=b"\x01" + b"\xff" * 8).where(Transaction.txid == "b-damaged").execute()
+    assert not birthday_offer(m, WEDNESDAY).to_give
+    with pytest.raises(AlreadyGiven):
+        give_birthday_benefit(m, desk.cashier, "b-again", on=WEDNESDAY)
+    assert member_view(m).name == "张三"
+    assert [r.detail for r in member_history(m) if r.kind == "birthday"] == ["(record damaged)"]
+    next_year = dt.date(2027, 5, 20)
+    assert birthday_offer(m, next_year).to_give
+
+
 def test_birthday_free_item_one_key_is_a_sale_at_no_charge_that_uses_the_birthday_coupon_once(desk):
     today = clock.today()  # the checkout prices at the clock's time
     rules(desk, {"promotions": [{"code": "BDAYHAIR", "kind": "free_item", "auto": False, "item": "HAIR"}],

@@ -322,6 +322,23 @@ def test_a_code_paid_sale_refunded_without_the_providers_settings_is_refused_bef
     assert done.paid_out == {"cash": HAIR} and provider.taken() == HAIR
 
 
+def test_a_code_paid_sale_whose_record_is_damaged_is_refused_before_the_provider_is_asked(desk, provider):
+    """The provider gives money back at once and for good: a refund that would then fail on the sale's unreadable
+    record must fail before it — the preview says so, and the refund asks nothing and books nothing."""
+    from mms_tui.models import PayRefund
+    from mms_tui.services.base.errors import DamagedRecord
+    from mms_tui.services.money.refund import refund, refund_preview
+
+    charge(desk, provider, "success", "r-5")
+    Transaction.update(result=b"\x01" + b"\xff" * 8).where(Transaction.txid == "r-5").execute()
+    with pytest.raises(DamagedRecord, match="operation r-5 is damaged"):
+        refund_preview("r-5")
+    with pytest.raises(DamagedRecord, match="operation r-5 is damaged"):
+        refund("r-5", desk.manager, "剪坏了", "rf-5", payments=provider.settings)
+    assert provider.taken() == HAIR and not [c for c, _f in provider.calls if "refund" in c]
+    assert PayRefund.select().count() == 0 and Transaction.get_or_none(Transaction.txid == "rf-5") is None
+
+
 # --- the commands ----------------------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import difflib
 import html
 import itertools
+import pickle
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -39,7 +40,6 @@ from mms_tui.settings import Settings
 from tests.conftest import setup_desk
 
 MOMENT = dt.datetime(2026, 11, 18, 15, 42, 7)  # a Wednesday afternoon
-SNAPSHOTS = Path(__file__).parent / "__snapshots__" / "test_snapshots"
 DIFFERENCES = Path(__file__).parent.parent / ".snapshot-differences"
 LONG_NAME = "欧阳娜娜·阿不都热依木"
 
@@ -1151,14 +1151,14 @@ def svg_lines(svg: str) -> list[str]:
     return drawn
 
 
-def say_difference(name: str, lang: str, actual: str) -> None:
+def say_difference(request, name: str, lang: str) -> None:
     """A picture that differs leaves how it differs in .snapshot-differences/ (.ci/run prints them at its end), a
-    picture taken again included: CI's log says what moved."""
-    stored = SNAPSHOTS / f"test_screen_at_80x24[{name}-{lang}].svg"
-    if not stored.exists():
-        return
-    before, after = svg_lines(stored.read_text(encoding="utf-8")), svg_lines(actual)
-    diff = "\n".join(difflib.unified_diff(before, after, "stored", "drawn", lineterm="")) \
+    picture taken again included: CI's log says what moved. The pictures compared are the ones the snapshot plugin
+    kept for its report."""
+    from pytest_textual_snapshot import node_to_report_path
+
+    _same, stored, drawn, *_rest = pickle.loads(node_to_report_path(request.node).read_bytes())
+    diff = "\n".join(difflib.unified_diff(svg_lines(stored), svg_lines(drawn), "stored", "drawn", lineterm="")) \
         or "the text is the same: colours or styles differ"
     DIFFERENCES.mkdir(exist_ok=True)
     (DIFFERENCES / f"{name}-{lang}-{time.time_ns()}.txt").write_text(diff + "\n", encoding="utf-8")
@@ -1170,10 +1170,9 @@ def say_difference(name: str, lang: str, actual: str) -> None:
 @pytest.mark.flaky(reruns=1)
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("name", list(SCREENS))
-def test_screen_at_80x24(snap_compare, shop, name, lang):
+def test_screen_at_80x24(snap_compare, shop, name, lang, request):
     navigate = SCREENS[name]
     clipped: list[str] = []
-    drawn: list[str] = []
 
     async def run_before(pilot) -> None:
         await navigate(pilot)
@@ -1181,13 +1180,11 @@ def test_screen_at_80x24(snap_compare, shop, name, lang):
         # every key the footer shows is whole within 80 columns
         clipped.extend(str(key.render()) for key in pilot.app.screen.query("FooterKey")
                        if key.display and key.region.right > 80)
-        await pilot.pause()
-        drawn.append(pilot.app.export_screenshot())
 
     with clock.pinned(MOMENT):
         app = create_app(Settings(db=shop.target, lang=lang, wedge_gap_ms=0, lock_minutes=0))
         same = snap_compare(app, terminal_size=(80, 24), run_before=run_before)
-        if not same and drawn:
-            say_difference(name, lang, drawn[-1])
+        if not same:
+            say_difference(request, name, lang)
         assert same
     assert clipped == []

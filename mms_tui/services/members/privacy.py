@@ -131,9 +131,9 @@ def erase_member(member: Member | int | str, staff: Staff, reason: str, txid: st
                 AuditEvent.update(payload=clean).where(AuditEvent.id == event_id).execute()
                 events += 1
         scrubbed = 0
-        for tx_id, stored in fetch_rows('SELECT "id", "result" FROM "ledger_transaction" WHERE "member_id" = ?',
-                                        (m.id,)):
-            clean = _scrubbed_json(results.unpack(stored))
+        for tx_id, txid, stored in fetch_rows(
+                'SELECT "id", "txid", "result" FROM "ledger_transaction" WHERE "member_id" = ?', (m.id,)):
+            clean = _scrubbed_json(results.unpack(stored, of=txid))
             if clean is not None:
                 Transaction.update(result=results.pack(clean)).where(Transaction.id == tx_id).execute()
                 scrubbed += 1

@@ -211,6 +211,7 @@ def refund_preview(original_txid: str) -> RefundPreview:
     original = Transaction.get_or_none(Transaction.txid == (original_txid or "").strip())
     if original is None:
         raise NotFound(_("No operation {txid}.").format(txid=original_txid))
+    _stored_result(original)  # a damaged record is said before the dialog offers to refund it
     entries = list(Entry.select().where(Entry.transaction == original.id))
     parts = parts_of(original.txid, original.member_id) if original.kind == "checkout" else []
     if parts:
@@ -235,6 +236,15 @@ def refund_preview(original_txid: str) -> RefundPreview:
     return RefundPreview(original.txid, original.kind, paid,
                          {k: v for k, v in cards.items() if v}, not reason, reason, code_refundable(original.txid),
                          part_left(original, parts) if original.kind == "checkout" and not reason else 0, parts_fen)
+
+
+def _stored_result(original: Transaction) -> dict:
+    """The stored result a whole refund of ``original`` reads (a sale's, a card issue's, a gift's; {} for the
+    other kinds): read before anything is asked of a payment code's provider, so a damaged one refuses the refund
+    while nothing has moved anywhere."""
+    if original.kind in ("checkout", "issue", "gift"):
+        return results.load(original.result, of=original.txid)
+    return {}
 
 
 def _withdraw_gift_coupon(original: Transaction, tx: Transaction) -> str | None:
@@ -302,6 +312,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
                 kind=original.kind
             )
         )
+    stored_result = _stored_result(original)
     store_obj = resolve_store(store, staff)
     request = {"reverses": original.txid, "reason": reason, "to_tender": to_tender}
     if to_tender is None and booked_attempts(original.txid):
@@ -348,7 +359,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
                 to_cards[_CARD_PARTS[p.account]] += p.amount
         if original.kind == "checkout":
             sale = Sale.get(Sale.transaction == original.id)
-            result = results.load(original.result, of=original.txid)
+            result = stored_result
             Sale.update(status="refunded").where(Sale.id == sale.id).execute()
             _reverse_fees(result, sale)
             reopened = [c for (c,) in Coupon.select(Coupon.code).where(Coupon.transaction == original.id)
@@ -361,7 +372,7 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
         elif original.kind == "checkin":
             Visit.update(status="reversed").where(Visit.transaction == original.id).execute()
         elif original.kind == "issue":
-            card_id = results.load(original.result, of=original.txid)["card_id"]
+            card_id = stored_result["card_id"]
             Card.update(status="cancelled").where(Card.id == card_id).execute()
         stored: dict[int, int] = defaultdict(int)  # stored value moved on each card: 消费提醒 to those who asked
         for p in postings:
@@ -393,11 +404,11 @@ def parts_of(original_txid: str, member_id: int | None) -> list[dict]:
     """The partial refunds of the sale ``original_txid`` (its member's, or a walk-in's), oldest first: each one's
     stored result (``part`` holds its terms)."""
     found = []
-    for (result,) in (Transaction.select(Transaction.result)
-                      .where((Transaction.kind == PART_KIND) & (Transaction.member == member_id if member_id
-                                                                 else Transaction.member.is_null()))
-                      .order_by(Transaction.id).tuples()):
-        stored = results.load(result)
+    for part_txid, result in (Transaction.select(Transaction.txid, Transaction.result)
+                              .where((Transaction.kind == PART_KIND) & (Transaction.member == member_id if member_id
+                                                                         else Transaction.member.is_null()))
+                              .order_by(Transaction.id).tuples()):
+        stored = results.load(result, of=part_txid)
         if stored.get("reversed_txid") == original_txid:
             found.append(stored)
     return found

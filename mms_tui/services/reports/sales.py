@@ -132,14 +132,15 @@ def partial_refund_moves(p: Period, by: peewee.Node
     lines; a whole refund in the period of a sale refunded in part before counted the whole sale, so the parts
     it did not give again are counted back (no refund, a negative amount)."""
     parts: dict[str, list[dict]] = defaultdict(list)
-    for (result,) in Transaction.select(Transaction.result).where(Transaction.kind == "refund_part").tuples():
-        stored = results.load(result)
+    for txid, result in (Transaction.select(Transaction.txid, Transaction.result)
+                         .where(Transaction.kind == "refund_part").tuples()):
+        stored = results.load(result, of=txid)
         parts[str(stored.get("reversed_txid"))].append(stored.get("part") or {})
     if not parts:
         return
-    for created, store, result in (Transaction.select(by, Transaction.store, Transaction.result)
-                                   .where(p.kind_filter("refund_part")).tuples()):
-        part = results.load(result).get("part") or {}
+    for created, store, txid, result in (Transaction.select(by, Transaction.store, Transaction.txid, Transaction.result)
+                                         .where(p.kind_filter("refund_part")).tuples()):
+        part = results.load(result, of=txid).get("part") or {}
         yield (created, store, 1, int(part.get("amount_fen", 0)), dict(part.get("from_tenders") or {}),
                dict(part.get("categories") or {}))
     Original = Transaction.alias()
