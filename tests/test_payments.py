@@ -339,6 +339,56 @@ def test_a_code_paid_sale_whose_record_is_damaged_is_refused_before_the_provider
     assert PayRefund.select().count() == 0 and Transaction.get_or_none(Transaction.txid == "rf-5") is None
 
 
+def _sv_card(desk, phone: str = "13900000021") -> tuple[int, int]:
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
+
+    member = register_member("赵六", phone, desk.cashier, f"reg-{phone}").member_id
+    return member, issue_card(member, "SV", desk.cashier, f"iss-{phone}", card_no=f"SV{phone[-4:]}").card_id
+
+
+def test_a_code_paid_top_up_spent_since_is_refused_before_the_provider_is_asked(desk, provider):
+    """Its stored value is gone: the refund would fail on the card — it must fail before the provider gives the
+    money back, not after (the customer paid back, the card keeping the value)."""
+    from mms_tui.services.money.refund import refund
+    from mms_tui.services.money.topup import top_up
+
+    member, card = _sv_card(desk)
+    pay_by_code(provider.codes["success"], 10_000, "tp-1", purpose="topup", subject="充值", staff=desk.cashier,
+                store=None, config=provider.settings, sleep=lambda _s: None,
+                book=lambda charged: top_up(card, charged.amount_fen, None, provider.name, desk.cashier, "tp-1"))
+    assert provider.taken() == 10_000
+    checkout(member, ["HAIR"], [("stored_value", HAIR, card)], desk.cashier, "spent")
+    with pytest.raises(InsufficientBalance, match="cannot be refunded"):
+        refund("tp-1", desk.manager, "不要了", "rf-tp-1", payments=provider.settings)
+    assert provider.taken() == 10_000 and not [c for c, _f in provider.calls if "refund" in c]
+    assert Transaction.get_or_none(Transaction.txid == "rf-tp-1") is None and check_ledger() == []
+
+
+def test_a_code_paid_sale_whose_card_would_go_over_its_ceiling_is_refused_before_the_provider_is_asked(
+        desk, provider):
+    from mms_tui.db import write_transaction
+    from mms_tui.services.base.config import set_config
+    from mms_tui.services.money.refund import refund
+    from mms_tui.services.money.topup import top_up
+
+    member, card = _sv_card(desk, "13900000022")
+    top_up(card, 10_000, None, "cash", desk.manager, "tp-2")
+
+    def sell(charged):
+        return checkout(member, ["HAIR", "HAIR"], [("stored_value", HAIR, card), (provider.name, charged.amount_fen)],
+                        desk.cashier, "s-2")
+
+    pay_by_code(provider.codes["success"], HAIR, "s-2", purpose="checkout", subject="剪发", staff=desk.cashier,
+                store=None, config=provider.settings, sleep=lambda _s: None, book=sell)
+    with write_transaction():  # the card is full now: the stored value the refund puts back would not fit
+        set_config("limits", {"balance_fen": 10_000 - HAIR})
+    with pytest.raises(InvalidInput, match="would hold more than"):
+        refund("s-2", desk.manager, "剪坏了", "rf-s-2", payments=provider.settings)
+    assert provider.taken() == HAIR and not [c for c, _f in provider.calls if "refund" in c]
+    assert Transaction.get_or_none(Transaction.txid == "rf-s-2") is None and check_ledger() == []
+
+
 # --- the commands ----------------------------------------------------------------------------------------------
 
 

@@ -204,6 +204,31 @@ def post(tx: Transaction, postings: Iterable[Posting]) -> None:
         ])
 
 
+def check_postings(postings: Iterable[Posting]) -> None:
+    """Refuse, as :func:`post` would, postings that would take a card below zero or above its ceiling — without
+    writing anything: for an operation that must ask something irreversible of the outside world (a payment code's
+    provider giving money back) before it posts."""
+    ceilings = None
+    held: dict[tuple[int, str], int] = {}
+    for p in sorted((p for p in postings if p.amount != 0 and p.card_id is not None), key=lambda p: p.amount):
+        if ceilings is None:
+            from mms_tui.services.base.config import limits
+
+            ceilings = limits()
+        column_name, _unit = CARD_ACCOUNTS[p.account]
+        key = (p.card_id, column_name)
+        if key not in held:
+            card = Card.get_or_none(Card.id == p.card_id)
+            if card is None:
+                raise _insufficient(p, column_name)
+            held[key] = getattr(card, column_name)
+        after = held[key] + p.amount
+        if after < 0 or after > ceilings[_CEILINGS[column_name]]:
+            raise _over_limit(p, column_name, ceilings[_CEILINGS[column_name]]) if p.amount > 0 \
+                else _insufficient(p, column_name)
+        held[key] = after
+
+
 def _over_limit(p: Posting, column_name: str, ceiling: int) -> DomainError:
     card = Card.get_or_none(Card.id == p.card_id)
     number = card.card_no if card is not None else p.card_id

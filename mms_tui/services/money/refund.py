@@ -64,7 +64,7 @@ from mms_tui.services.base.resolve import refuse_closed, resolve_store
 from mms_tui.services.base.text import format_money
 from mms_tui.services.ledger import results
 from mms_tui.services.ledger.chain import record_states
-from mms_tui.services.ledger.operations import Posting, audit, post, run_operation
+from mms_tui.services.ledger.operations import Posting, audit, check_postings, post, run_operation
 from mms_tui.services.ledger.tenders import MONEY_TENDERS
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import apply_spend
@@ -162,10 +162,12 @@ def _top_up_reversal(entries: list[Entry]) -> tuple[list[Posting], int]:
     return postings, kept
 
 
-def _reverse_fees(result: dict, sale: Sale) -> None:
+def _reverse_fees(result: dict, sale: Sale, *, check_only: bool = False) -> None:
     """Move the annual fee's paid-until back, only while this sale's payment is the last one and nothing else
-    moved it since."""
+    moved it since (``check_only``: refuse as it would, changing nothing)."""
     for fee in result.get("fees", []):
+        if check_only and fee.get("kind") == "booking":
+            continue
         if fee.get("kind") == "booking":
             for key, model in (("bookings", Booking), ("class_bookings", ClassBooking)):
                 if fee.get(key):
@@ -185,6 +187,8 @@ def _reverse_fees(result: dict, sale: Sale) -> None:
                 "The annual fee was paid again or changed since this sale (paid until {date}); refund the later "
                 "payment first."
             ).format(date=current.isoformat() if current else "-"))
+        if check_only:
+            continue
         Member.update(fees_paid_until=before).where(Member.id == sale.member_id).execute()
 
 
@@ -322,8 +326,14 @@ def refund(original_txid: str, staff: Staff, reason: str, txid: str, *, store: S
         due = _code_due(original, txid) if done is None else 0
         if due:  # what would refuse the booking is asked first: the money must not go back for nothing
             refuse_closed(store_obj)
+            if original.kind == "topup":
+                postings = _top_up_reversal(list(Entry.select().where(Entry.transaction == original.id)))[0]
+            else:
+                postings = _whole_sale_reversal(original)
             if original.kind == "checkout":
-                _ensure_points_there(_whole_sale_reversal(original))
+                _ensure_points_there(postings)
+                _reverse_fees(stored_result, Sale.get(Sale.transaction == original.id), check_only=True)
+            check_postings(postings)  # stored value spent since, a card that would go over its ceiling
             refund_by_code(original.txid, txid, staff, reason, payments if payments is not None else {},
                            amount_fen=due)
 
