@@ -389,6 +389,24 @@ def test_a_code_paid_sale_whose_card_would_go_over_its_ceiling_is_refused_before
     assert Transaction.get_or_none(Transaction.txid == "rf-s-2") is None and check_ledger() == []
 
 
+def test_a_new_part_while_an_earlier_one_waits_on_the_provider_names_that_one_not_only_0_left(desk, provider):
+    """A partial refund asked of the provider with no answer holds the money it asked for: a second part said
+    "Only ¥0.00 paid by payment code is left to refund" while the preview offered all of it. Now it names the
+    refund waiting, and once that one is asked again the money adds up."""
+    from mms_tui.services.money.refund import refund_part
+
+    charge(desk, provider, "success", "s-w")
+    provider.down = True
+    with pytest.raises(PaymentUncertain):
+        refund_part("s-w", HAIR, desk.manager, "全部", "pw-1", payments=provider.settings)
+    provider.down = False
+    with pytest.raises(InvalidInput, match=r"Refund pw-1 asked .* for ¥88\.00 and has no answer yet: ask it again"):
+        refund_part("s-w", 3_000, desk.manager, "一部分", "pw-2", payments=provider.settings)
+    assert Transaction.get_or_none(Transaction.txid == "pw-2") is None
+    refund_part("s-w", HAIR, desk.manager, "全部", "pw-1", payments=provider.settings)
+    assert provider.taken() == 0 and check_ledger() == []
+
+
 # --- the commands ----------------------------------------------------------------------------------------------
 
 

@@ -454,6 +454,14 @@ def refund_by_code(original_txid: str, refund_txid: str, staff: Staff, reason: s
     if not isinstance(left, int) or left <= 0:
         raise InvalidInput(_("Nothing paid by payment code is left to refund."))
     if left > available:  # said before anything moves
+        waiting = (PayRefund.select(PayRefund, PayAttempt).join(PayAttempt)
+                   .where(PayRefund.attempt.in_([a.id for a in charges]), PayRefund.status == "pending",
+                          PayRefund.txid != refund_txid).order_by(PayRefund.id).first())
+        if waiting is not None:  # the money is held by a refund asked and not answered, not gone
+            raise InvalidInput(_("Refund {txid} asked {provider} for {amount} and has no answer yet: ask it again "
+                                 "first (it is never given twice); then what is left can be refunded.").format(
+                txid=waiting.txid, provider=provider_label(waiting.attempt.provider),
+                amount=format_money(waiting.amount_fen)))
         raise InvalidInput(_("Only {amount} paid by payment code is left to refund.").format(
             amount=format_money(available)))
     refunded = 0
