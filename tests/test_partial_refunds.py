@@ -208,6 +208,39 @@ def test_the_turnover_and_stores_reports_count_each_part_on_its_day_and_the_rest
     assert net(dt.date(2026, 11, 1), dt.date(2026, 11, 30))["HQ"] == 0
 
 
+def test_the_staff_and_products_reports_take_a_part_off_its_sale_like_a_whole_refund(zhang):
+    """A partial refund left the staff and products reports counting the whole sale (a whole refund leaves its sale
+    out). A part is now taken off its sale's lines as the refund spread it: by the lines' totals, cumulatively."""
+    import datetime as dt
+
+    from mms_tui.services.reports.catalogue import run_report
+    from tests.test_reports import at
+
+    d = zhang
+    checkout(None, ["SPA", "HAIR"], [("cash", 58_600)], d.cashier, "s1")  # ¥498 + ¥88, a walk-in
+    checkout(None, ["HAIR"], [("cash", 8_800)], d.manager, "s2")
+    refund_part("s1", 10_000, d.manager, "少做一项", "p1")
+    refund_part("s1", 5_000, d.manager, "又少一项", "p2")
+    for txid, day in (("s1", 2), ("s2", 2), ("p1", 3), ("p2", 20)):
+        at(txid, dt.datetime(2026, 11, day, 12))
+    # by hand: ¥150 over the lines ¥498 and ¥88 (¥586): SPA floor(15000 × 49800 / 58600) = 12,747, HAIR 2,253
+    products = {r["code"]: (r["qty"], r["revenue_fen"])
+                for r in run_report("products", dt.date(2026, 11, 1), dt.date(2026, 11, 30))}
+    assert products == {"SPA": (1, 49_800 - 12_747), "HAIR": (2, 8_800 + 8_800 - 2_253)}
+    staff = {r["staff"]: r["revenue_fen"] for r in run_report("staff", dt.date(2026, 11, 1), dt.date(2026, 11, 30))}
+    assert staff == {d.cashier.code: 58_600 - 15_000, d.manager.code: 8_800}
+    # the sale's period, whenever the parts were made (a whole refund leaves its sale out the same way)
+    assert {r["code"]: r["revenue_fen"] for r in run_report("products", dt.date(2026, 11, 2),
+                                                             dt.date(2026, 11, 2))} == products_revenue(products)
+    refund("s1", d.manager, "全退", "rf1")
+    assert {r["code"]: r["revenue_fen"] for r in run_report("products", dt.date(2026, 11, 1),
+                                                             dt.date(2026, 11, 30))} == {"HAIR": 8_800}
+
+
+def products_revenue(products: dict[str, tuple[int, int]]) -> dict[str, int]:
+    return {code: revenue for code, (_qty, revenue) in products.items()}
+
+
 def test_the_shift_and_the_day_count_a_part_among_the_refunds(zhang, today):
     from mms_tui.services.money.shifts import current_shift, open_shift
     from mms_tui.services.reports.day import day_summary

@@ -191,8 +191,44 @@ def topups(p: Period, by: str = "day") -> Iterator[Row]:
                "bonus_fen": r["bonus_fen"]}
 
 
+def given_back_in_part(p: Period) -> dict[int, int]:
+    """Sale line id → what partial refunds (部分退款) gave back of it, for the period's paid sales: each sale's parts
+    together spread over its lines by their totals, as ``refund.part_terms`` spreads them one part after another
+    (cumulatively, so the sum of the parts' shares is the share of their sum). Like a whole refund, which leaves
+    its sale out of these reports, a part is taken off its sale whenever it was made. Parts are few: read whole."""
+    given: dict[str, int] = defaultdict(int)
+    for txid, result in (Transaction.select(Transaction.txid, Transaction.result)
+                         .where(Transaction.kind == "refund_part").tuples()):
+        stored = results.load(result, of=txid)
+        given[str(stored.get("reversed_txid"))] += int((stored.get("part") or {}).get("amount_fen", 0))
+    if not given:
+        return {}
+    from mms_tui.services.money.commissions import allocate
+
+    back: dict[int, int] = {}
+    sales = (Sale.select(Sale.id, Transaction.txid).join(Transaction)
+             .where(p.kind_filter("checkout") & (Sale.status == "paid") & Transaction.txid.in_(list(given))).tuples())
+    for sale_id, txid in sales:
+        lines = list(SaleLine.select(SaleLine.id, SaleLine.line_total_fen).where(SaleLine.sale == sale_id)
+                     .order_by(SaleLine.id).tuples())
+        for (line_id, _total), fen in zip(lines, allocate(given[txid], [max(t, 0) for _i, t in lines]), strict=True):
+            if fen:
+                back[line_id] = fen
+    return back
+
+
+def _lines_given_back(p: Period, *fields: peewee.Node) -> Iterator[tuple]:
+    """(``fields``…, fen given back in part) for each sale line of the period a partial refund gave money back of."""
+    back = given_back_in_part(p)
+    ids = list(back)
+    for chunk in range(0, len(ids), 500):
+        for line_id, *values in (SaleLine.select(SaleLine.id, *fields).join(Sale).switch(Sale).join(Staff)
+                                 .where(SaleLine.id.in_(ids[chunk:chunk + 500])).tuples()):
+            yield (*values, back[line_id])
+
+
 def staff(p: Period, by: str = "day") -> Iterator[Row]:
-    """Sales and services per staff member (refunded sales left out)."""
+    """Sales and services per staff member (refunded sales left out, partial refunds taken off)."""
     query = (
         SaleLine.select(Staff.code, Staff.name, SaleLine.service.is_null(False), peewee.fn.SUM(SaleLine.qty),
                         peewee.fn.SUM(SaleLine.line_total_fen), peewee.fn.COUNT(peewee.fn.DISTINCT(Sale.id)))
@@ -207,13 +243,15 @@ def staff(p: Period, by: str = "day") -> Iterator[Row]:
         r["sales"] = max(r["sales"], int(sales))
         r["services" if is_service else "products"] += int(qty)
         r["revenue_fen"] += int(total)
+    for code, name, fen in _lines_given_back(p, Staff.code, Staff.name):
+        rows[(code, name)]["revenue_fen"] -= fen
     for (code, name), r in sorted(rows.items(), key=lambda kv: (-kv[1]["revenue_fen"], kv[0])):
         yield {"staff": code, "name": name, "services": r["services"], "products": r["products"],
                "revenue_fen": r["revenue_fen"]}
 
 
 def products(p: Period, by: str = "day") -> Iterator[Row]:
-    """Best sellers and services by revenue (refunded sales left out)."""
+    """Best sellers and services by revenue (refunded sales left out, partial refunds taken off)."""
     is_service = SaleLine.service.is_null(False)
     revenue = peewee.fn.SUM(SaleLine.line_total_fen)
     query = (
@@ -225,9 +263,15 @@ def products(p: Period, by: str = "day") -> Iterator[Row]:
         .order_by(revenue.desc(), SaleLine.code, SaleLine.name, SaleLine.category, is_service)
         .tuples()
     )
-    for code, name, category, service, qty, total in query:
+    rows = {(code, name, category, bool(service)): [int(qty), int(total)]
+            for code, name, category, service, qty, total in query}
+    for code, name, category, service, fen in _lines_given_back(p, SaleLine.code, SaleLine.name, SaleLine.category,
+                                                                 is_service):
+        rows[(code, name, category, bool(service))][1] -= fen
+    # by revenue after the parts; a tie keeps the database's order (sorted is stable)
+    for (code, name, category, service), (qty, total) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
         yield {"code": code, "name": name, "category": category, "kind": "service" if service else "product",
-               "qty": int(qty), "revenue_fen": int(total)}
+               "qty": qty, "revenue_fen": total}
 
 
 def shifts(p: Period, by: str = "day") -> Iterator[Row]:
