@@ -130,3 +130,30 @@ def test_rebooking_and_no_shows_from_the_bookings(desk, today):
         ("p01", "HAIR", 2, 1, 1, "100.0%", 2, 1, "50.0%"),
         ("p02", "HAIR", 0, 0, 0, "", 1, 0, "0.0%"),
     ]
+
+
+def test_a_partial_refund_leaves_the_service_performed_and_takes_off_only_the_money_it_gave_back(desk, today):
+    """A partial refund (部分退款) takes back part of a line's commission: the report counted its row as a whole
+    refund — the service undone and the whole line's money off — so two parts of one haircut left its stylist
+    minus one service and minus ¥88. Now the service stays performed and each part's share of the line comes off,
+    split between the performers as the line is."""
+    from mms_tui.services.money.refund import refund_part
+
+    shop(desk)
+    with on(today - dt.timedelta(days=3)):
+        checkout(None, ["HAIR"], [("cash", 8_800)], desk.cashier, "f", performers={"HAIR": ["p01"]})
+        checkout(None, ["HAIR", "SPA"], [("cash", 8_800 + 49_800)], desk.cashier, "g",
+                 performers={"HAIR": [("p01", 5000), ("p02", 5000)], "SPA": ["p03"]})
+    with on(today - dt.timedelta(days=1)):
+        refund_part("f", 3_000, desk.manager, "少剪了", "f-1")
+        refund_part("f", 2_000, desk.manager, "又少了", "f-2")
+        refund_part("g", 5_860, desk.manager, "少做了", "g-1")  # a tenth of ¥586: ¥8.80 of the haircut, ¥49.80 of the SPA
+    rows = {(r["staff"], r["service"]): (r["services"], r["revenue_fen"])
+            for r in run_report("service", today - dt.timedelta(days=3), today)}
+    # by hand: p01 — f whole (8800 − 3000 − 2000) and half of g's haircut (4400 − 440); p02 the other half of g's
+    # haircut; p03 g's SPA (49800 − 4980)
+    assert rows == {("p01", "HAIR"): (2, 3_800 + 3_960), ("p02", "HAIR"): (1, 3_960), ("p03", "SPA"): (1, 44_820)}
+    # the parts count where they were made: on the day of the sale alone, the services whole
+    on_the_day = {(r["staff"], r["service"]): (r["services"], r["revenue_fen"])
+                  for r in run_report("service", today - dt.timedelta(days=3), today - dt.timedelta(days=3))}
+    assert on_the_day == {("p01", "HAIR"): (2, 8_800 + 4_400), ("p02", "HAIR"): (1, 4_400), ("p03", "SPA"): (1, 49_800)}

@@ -217,6 +217,36 @@ def given_back_in_part(p: Period) -> dict[int, int]:
     return back
 
 
+def part_line_shares(part_tx_ids: set[int]) -> dict[int, dict[int, int]]:
+    """Partial refund transaction id → {sale line id: fen it gave back of that line}, for the parts asked: each
+    part's amount over its sale's lines by their totals, after the sale's earlier parts — the spread
+    ``refund.part_terms`` made (``allocate`` up to the parts before and up to this one)."""
+    if not part_tx_ids:
+        return {}
+    from mms_tui.services.money.commissions import allocate
+
+    of_sale: dict[str, list[tuple[int, int]]] = defaultdict(list)  # sale txid → (part tx id, amount), in order
+    for tx_id, txid, result in (Transaction.select(Transaction.id, Transaction.txid, Transaction.result)
+                                .where(Transaction.kind == "refund_part").order_by(Transaction.id).tuples()):
+        stored = results.load(result, of=txid)
+        of_sale[str(stored.get("reversed_txid"))].append(
+            (tx_id, int((stored.get("part") or {}).get("amount_fen", 0))))
+    wanted = [txid for txid, parts in of_sale.items() if any(tx_id in part_tx_ids for tx_id, _a in parts)]
+    shares: dict[int, dict[int, int]] = {}
+    for sale_id, txid in (Sale.select(Sale.id, Transaction.txid).join(Transaction)
+                          .where(Transaction.txid.in_(wanted)).tuples()):
+        lines = list(SaleLine.select(SaleLine.id, SaleLine.line_total_fen).where(SaleLine.sale == sale_id)
+                     .order_by(SaleLine.id).tuples())
+        weights = [max(total, 0) for _i, total in lines]
+        before = 0
+        for tx_id, amount in of_sale[txid]:
+            was, upto = allocate(before, weights), allocate(before + amount, weights)
+            if tx_id in part_tx_ids:
+                shares[tx_id] = {line_id: b - a for (line_id, _t), a, b in zip(lines, was, upto, strict=True)}
+            before += amount
+    return shares
+
+
 def _lines_given_back(p: Period, *fields: peewee.Node) -> Iterator[tuple]:
     """(``fields``…, fen given back in part) for each sale line of the period a partial refund gave money back of."""
     back = given_back_in_part(p)

@@ -33,6 +33,7 @@ from mms_tui.models import (
     ServiceItem,
     ServiceRating,
     Staff,
+    Transaction,
 )
 from mms_tui.services.base.errors import NotFound
 from mms_tui.services.base.resolve import store_zones
@@ -65,10 +66,27 @@ def service(p: Period, by: str = "day", staff: str | None = None) -> Iterator[Ro
         staff_id = member.id
     earned = Commission.reverses.is_null()
     sign = peewee.Case(None, [(earned, 1)], -1)
-    totals = (Commission.select(Commission.staff, SaleLine.code, peewee.fn.MAX(SaleLine.name), peewee.fn.SUM(sign),
-                                peewee.fn.SUM(sign * SaleLine.line_total_fen * Commission.share_bp))
-              .join(SaleLine).where(_performed(p, staff_id))
-              .group_by(Commission.staff, SaleLine.code).tuples())
+    # a partial refund (部分退款) takes back part of a line's commission: the service stays performed and only the
+    # part of the line's money it gave back comes off (below); the rows of whole refunds undo the line
+    whole = earned | (Transaction.kind != "refund_part")
+    totals = list(Commission.select(Commission.staff, SaleLine.code, peewee.fn.MAX(SaleLine.name),
+                                    peewee.fn.SUM(sign), peewee.fn.SUM(sign * SaleLine.line_total_fen
+                                                                       * Commission.share_bp))
+                  .join(SaleLine).switch(Commission).join(Transaction).where(_performed(p, staff_id) & whole)
+                  .group_by(Commission.staff, SaleLine.code).tuples())
+    partly = list(Commission.select(Commission.staff, SaleLine.code, SaleLine.name, Commission.line,
+                                    Commission.transaction, Commission.share_bp)
+                  .join(SaleLine).switch(Commission).join(Transaction)
+                  .where(_performed(p, staff_id) & ~whole).tuples())
+    if partly:
+        from mms_tui.services.reports.sales import part_line_shares
+
+        shares = part_line_shares({tx_id for *_x, tx_id, _bp in partly})
+        money: dict[tuple[int, str], list] = {(s, c): [n, int(k), int(m or 0)] for s, c, n, k, m in totals}
+        for staff_pk, code, name, line_id, tx_id, share_bp in partly:
+            row = money.setdefault((staff_pk, code), [name, 0, 0])
+            row[2] -= shares.get(tx_id, {}).get(line_id, 0) * share_bp
+        totals = [(s, c, n, k, m) for (s, c), (n, k, m) in money.items()]
     ratings = dict(((s, c), (int(n), int(t))) for s, c, n, t in
                    ServiceRating.select(ServiceRating.staff, SaleLine.code, peewee.fn.COUNT(ServiceRating.id),
                                         peewee.fn.SUM(ServiceRating.rating))
