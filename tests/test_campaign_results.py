@@ -107,6 +107,22 @@ def test_a_period_before_the_day_shows_nothing_and_a_refunded_coupon_sale_gives_
     assert (spring["coupons_redeemed"], spring["sales"], spring["discount_fen"]) == (0, 0, 0)
 
 
+def test_a_sale_refunded_in_part_counts_what_it_kept(day_of_campaigns):
+    """A partial refund (部分退款) of a promoted sale left its revenue whole in the campaign's results (a whole
+    refund leaves the sale out): 乙's ¥448 满300减50 sale, ¥100 of it given back, counts ¥348 — in the promotion's
+    revenue and in the members' average ticket the others are compared with."""
+    from mms_tui.services.money.refund import refund_part
+
+    refund_part("s2", 10_000, day_of_campaigns.manager, "少做一项", "p2")
+    rows = {r["promotion"]: r for r in run_report("promotions", today() - dt.timedelta(days=1),
+                                                  today() + dt.timedelta(days=1))}
+    members_sales, members_revenue = 4, 5_800 + 34_800 + 8_800 + 6_800
+    assert (rows["MJ300"]["sales"], rows["MJ300"]["discount_fen"], rows["MJ300"]["revenue_fen"]) == (
+        2, 10_000, 34_800 + 44_800)
+    assert rows["MJ300"]["others_avg_ticket_fen"] == (members_revenue - 34_800) // (members_sales - 1)
+    assert rows["IDLE"]["others_avg_ticket_fen"] == members_revenue // members_sales
+
+
 def test_mms_report_promotions_prints_the_rows(run, sqlite_desk):
     save_rules(RULES, sqlite_desk.manager)
     member = register_member("甲", "13900000000", sqlite_desk.cashier, "reg").member_id

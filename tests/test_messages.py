@@ -330,6 +330,13 @@ def test_the_messages_and_campaigns_reports_count_what_happened(desk, smtp):
     (result,) = list(run_report("campaigns", start=today(), end=today()))
     assert (result["campaign"], result["members"], result["sent"], result["bought_in_7d"],
             result["revenue_fen"]) == (campaign, 1, 1, 1, 300)
+    # a second sale, ¥88 in cash, ¥30 of it given back in part (部分退款): the campaign brought in what it kept
+    from mms_tui.services.money.refund import refund_part
+
+    checkout(a, ["HAIR"], [("cash", 8_800)], desk.cashier, "c-2")
+    refund_part("c-2", 3_000, desk.manager, "少剪了", "c-2-back")
+    (result,) = list(run_report("campaigns", start=today(), end=today()))
+    assert (result["bought_in_7d"], result["revenue_fen"]) == (1, 300 + 8_800 - 3_000)
 
 
 # --- migration 21 ------------------------------------------------------------------------------------------------

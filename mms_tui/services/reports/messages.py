@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import peewee
 
 from mms_tui import clock
-from mms_tui.models import Campaign, Message, Sale, Staff, Ticket, Visit
+from mms_tui.models import Campaign, Message, Sale, Staff, Ticket, Transaction, Visit
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.reports.period import Period, Row
+from mms_tui.services.reports.sales import parts_given_back
 
 _STATES = ("sent", "failed", "unknown", "skipped", "queued", "sending")
 
@@ -47,6 +48,7 @@ def campaigns(p: Period, by: str = "day") -> Iterator[Row]:
              .where(p.during(Campaign.created_at, Campaign.store))
              .order_by(Campaign.created_at, Campaign.id))
     query = p.of_stores(query, Campaign.store)
+    given_back = parts_given_back()
     for c in query:
         states = dict(Message.select(Message.state, peewee.fn.COUNT(Message.id))
                       .where(Message.campaign == c.id).group_by(Message.state).tuples())
@@ -60,9 +62,15 @@ def campaigns(p: Period, by: str = "day") -> Iterator[Row]:
         came = (Visit.select(peewee.fn.COUNT(Visit.member.distinct()))
                 .where(Visit.member.in_(reached) & (Visit.status == "ok") & (Visit.created_at >= c.created_at)
                        & (Visit.created_at < until)).scalar() or 0)
-        bought, revenue = (Sale.select(peewee.fn.COUNT(Sale.member.distinct()), peewee.fn.SUM(Sale.total_fen))
-                           .where(Sale.member.in_(reached) & (Sale.status == "paid")
-                                  & (Sale.created_at >= c.created_at) & (Sale.created_at < until)).tuples()[0])
+        buyers: set[int] = set()
+        revenue = 0  # what the sales kept: their partial refunds (部分退款) taken off, as a whole refund counts none
+        for member, total, txid in (Sale.select(Sale.member, Sale.total_fen, Transaction.txid).join(Transaction)
+                                    .where(Sale.member.in_(reached) & (Sale.status == "paid")
+                                           & (Sale.created_at >= c.created_at) & (Sale.created_at < until))
+                                    .tuples()):
+            buyers.add(member)
+            revenue += int(total) - given_back.get(txid, 0)
+        bought = len(buyers)
         yield {"campaign": c.id, "name": c.name, "channel": c.channel, "at": c.created_at.isoformat(" ", "minutes"),
                "by": c.staff.code, "members": c.members, "sent": int(states.get("sent", 0)),
                "failed": int(states.get("failed", 0)), "unknown": int(states.get("unknown", 0)),

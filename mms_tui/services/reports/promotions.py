@@ -7,8 +7,9 @@ One row per promotion of the rules in force, or seen in the period (a coupon iss
   rate in percent); coupons taken back since (a points gift refunded) are issued but never redeemed;
 * **members** reached: those issued one of its coupons in the period, and those whose sale it applied to;
 * **sales** in the period (at the report's stores, paid, not refunded) it applied to, the **discount** it gave
-  there (what it took off, from each sale's own record of the promotions applied), their **revenue** and average
-  ticket, beside the average ticket of the members' other sales in the period (walk-ins left out);
+  there (what it took off, from each sale's own record of the promotions applied), their **revenue** (what each
+  sale kept: its partial refunds taken off, as a whole refund leaves it out) and average ticket, beside the average
+  ticket of the members' other sales in the period (walk-ins left out);
 * **win-back** coupons (``mms coupons issue --winback``) issued in the period, and how many of their members came
   back — a paid sale or a check-in — within the rules' ``messages.results_days`` of the coupon.
 
@@ -60,10 +61,18 @@ def promotions(p: Period, by: str = "day") -> Iterator[Row]:
             s["members"].add(member)
             if reason == "winback":
                 s["winback"].append((member, at))
-    sales = (Sale.select(Sale.member, Sale.total_fen, Transaction.result).join(Transaction)
+    from mms_tui.services.reports.sales import parts_given_back
+
+    given_back = parts_given_back()  # a sale refunded in part counts what it kept, as a whole refund counts none
+    sales = (Sale.select(Sale.member, Sale.total_fen, Transaction.txid, Transaction.result).join(Transaction)
              .where(p.kind_filter("checkout") & (Sale.status == "paid")))
-    for member, total, stored in sales.tuples():
-        text = results.unpack(stored)
+    member_sales = member_revenue = 0
+    for member, total, txid, stored in sales.tuples():
+        total = int(total) - given_back.get(txid, 0)
+        if member is not None:
+            member_sales += 1
+            member_revenue += total
+        text = results.unpack(stored, of=txid)
         if _NONE_APPLIED in text:
             continue
         taken: dict[str, int] = defaultdict(int)
@@ -73,15 +82,11 @@ def promotions(p: Period, by: str = "day") -> Iterator[Row]:
             s = stats[promotion]
             s["sales"] += 1
             s["discount"] += amount
-            s["revenue"] += int(total)
+            s["revenue"] += total
             if member is not None:
                 s["members"].add(member)
                 s["member_sales"] += 1
-                s["member_revenue"] += int(total)
-    everyone = (Sale.select(peewee.fn.COUNT(Sale.id), peewee.fn.SUM(Sale.total_fen)).join(Transaction)
-                .where(p.kind_filter("checkout") & (Sale.status == "paid") & Sale.member.is_null(False)))
-    member_sales, member_revenue = everyone.tuples()[0]
-    member_sales, member_revenue = int(member_sales or 0), int(member_revenue or 0)
+                s["member_revenue"] += total
     _came_back(stats, days)
     for code in sorted(stats):
         s = stats[code]

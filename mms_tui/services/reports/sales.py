@@ -191,16 +191,22 @@ def topups(p: Period, by: str = "day") -> Iterator[Row]:
                "bonus_fen": r["bonus_fen"]}
 
 
-def given_back_in_part(p: Period) -> dict[int, int]:
-    """Sale line id → what partial refunds (部分退款) gave back of it, for the period's paid sales: each sale's parts
-    together spread over its lines by their totals, as ``refund.part_terms`` spreads them one part after another
-    (cumulatively, so the sum of the parts' shares is the share of their sum). Like a whole refund, which leaves
-    its sale out of these reports, a part is taken off its sale whenever it was made. Parts are few: read whole."""
+def parts_given_back() -> dict[str, int]:
+    """Sale txid → the money its partial refunds (部分退款) gave back, all of them (they are few: read whole)."""
     given: dict[str, int] = defaultdict(int)
     for txid, result in (Transaction.select(Transaction.txid, Transaction.result)
                          .where(Transaction.kind == "refund_part").tuples()):
         stored = results.load(result, of=txid)
         given[str(stored.get("reversed_txid"))] += int((stored.get("part") or {}).get("amount_fen", 0))
+    return given
+
+
+def given_back_in_part(p: Period) -> dict[int, int]:
+    """Sale line id → what partial refunds (部分退款) gave back of it, for the period's paid sales: each sale's parts
+    together spread over its lines by their totals, as ``refund.part_terms`` spreads them one part after another
+    (cumulatively, so the sum of the parts' shares is the share of their sum). Like a whole refund, which leaves
+    its sale out of these reports, a part is taken off its sale whenever it was made. Parts are few: read whole."""
+    given = parts_given_back()
     if not given:
         return {}
     from mms_tui.services.money.commissions import allocate
