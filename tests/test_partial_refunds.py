@@ -174,6 +174,31 @@ def test_mms_check_catches_a_part_that_gives_back_other_than_it_says(zhang):
     assert check_ledger() == []
 
 
+def test_mms_check_proves_the_points_each_part_took_back(zhang):
+    """A part takes back its share of the points the sale earned; mms check proved only the money. Points moved
+    between the part and the card (the card's cache moved too, so its balance still agrees) are caught now."""
+    from mms_tui.db import database
+    from mms_tui.models import Entry
+
+    d = zhang
+    sale = checkout(d.member, ["SPA"], [("stored_value", 9_800), ("cash", 40_000)], d.cashier, "s1")
+    assert sale.points_earned > 0
+    refund_part("s1", 10_000, d.manager, "x", "p1")
+    refund_part("s1", 7_000, d.manager, "y", "p2")
+    assert check_ledger() == []
+    part = Transaction.get(Transaction.txid == "p2").id
+    with database.atomic() as held:  # p2 gives 5 of the points it took back to the member
+        Entry.update(amount=Entry.amount + 5).where((Entry.transaction == part) & (Entry.account == "card.points")
+                                                    ).execute()
+        Entry.update(amount=Entry.amount - 5).where((Entry.transaction == part) & (Entry.account == "points.issued")
+                                                    ).execute()
+        Card.update(points=Card.points + 5).where(Card.id == d.card).execute()
+        found = [p for p in check_ledger() if p.rule == "part"]
+        assert [p.subject for p in found] == ["tx p2"] and "its share" in found[0].detail
+        held.rollback()
+    assert check_ledger() == []
+
+
 def test_the_turnover_and_stores_reports_count_each_part_on_its_day_and_the_rest_once(zhang):
     import datetime as dt
 

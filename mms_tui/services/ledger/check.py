@@ -11,7 +11,8 @@ Invariants:
   was spent before, which stays spent; money handed back through another tender than it came in by — paid by
   WeChat, given back in cash — counts as the same money; a sale refunded in part before: what the parts left);
 * a partial refund (部分退款) pays out its amount, takes it off revenue and off the sale's tenders, and the parts of
-  a sale never give back more through a tender than the sale took in through it;
+  a sale never give back more through a tender than the sale took in through it; each takes back its share of the
+  points the sale earned (the cumulative floor, so the parts never take back more than were earned);
 * every hash chain verifies from its first link to its head, and covers every transaction and audit event (a
   rewritten, deleted or inserted row names the first link it breaks; services/chain.py);
 * staff accounts and the loyalty rules hold the state their last audited event records;
@@ -282,6 +283,7 @@ def _partial_refunds() -> list[Problem]:
             if a in _MONEY:
                 paid[a.removeprefix("tender.")] = paid.get(a.removeprefix("tender."), 0) - x
         taken: dict[str, int] = {}
+        problems += _points_of_parts(original[0], orig_txid, sale_entries.get(original[0], []), parts, entries, paid)
         for tx_id, txid, terms in parts:
             mine = entries.get(tx_id, [])
             out = sum(x for a, _c, _u, x in mine if a in _MONEY)
@@ -297,6 +299,38 @@ def _partial_refunds() -> list[Problem]:
             if fen > paid.get(tender, 0):
                 problems.append(Problem("part", f"tx {orig_txid}", f"its parts gave back {fen} of the "
                                         f"{paid.get(tender, 0)} paid by {tender}"))
+    return problems
+
+
+def _points_of_parts(sale_tx_id: int, sale_txid: str, sale_entries: list[tuple], parts: list[tuple[int, str, dict]],
+                     entries: dict[int, list[tuple]], paid: dict[str, int]) -> list[Problem]:
+    """The points each part of a sale took back are its share of the points the sale earned on each card, as
+    ``refund.part_terms`` works it out (the cumulative floor over the sale's spend or money, whichever is more) —
+    never more in all than were earned; and its entries take what its terms record."""
+    from mms_tui.services.money.commissions import refund_part as share_of_part
+    from mms_tui.services.money.refund import money_paid_for_sale
+
+    earned = {c: x for a, c, _u, x in sale_entries if a == "card.points" and c is not None and x > 0}
+    problems: list[Problem] = []
+    if not earned and not any(x for tx_id, _t, _terms in parts for a, _c, _u, x in entries.get(tx_id, [])
+                              if a == "card.points"):
+        return problems
+    money = sum(paid.values())
+    spend = results.load(Transaction.get_by_id(sale_tx_id).result, of=sale_txid).get("spend_fen")
+    if spend is None:
+        sale = Sale.get_or_none(Sale.transaction == sale_tx_id)
+        spend = money_paid_for_sale(sale.id) if sale is not None else money
+    of = max(int(spend), money)
+    before = 0
+    for tx_id, txid, terms in parts:
+        amount = int(terms.get("amount_fen") or 0)
+        took = {c: -x for a, c, _u, x in entries.get(tx_id, []) if a == "card.points" and c is not None and x}
+        expected = {c: share for c, points in earned.items() if (share := share_of_part(points, before, amount, of))}
+        recorded = {int(c): int(p) for c, p in (terms.get("points") or {}).items() if p}
+        if took != expected or took != recorded:
+            problems.append(Problem("part", f"tx {txid}", f"takes back points {took} (its share: {expected}; its "
+                                    f"terms say {recorded})"))
+        before += amount
     return problems
 
 
