@@ -199,6 +199,14 @@ def test_mms_check_proves_the_points_each_part_took_back(zhang):
     assert check_ledger() == []
 
 
+def test_mms_check_says_a_refunded_in_part_sale_whose_record_is_damaged_and_goes_on(zhang):
+    d = zhang
+    checkout(d.member, ["SPA"], [("stored_value", 9_800), ("cash", 40_000)], d.cashier, "s1")
+    refund_part("s1", 10_000, d.manager, "x", "p1")
+    Transaction.update(result=b"\x01" + b"\xff" * 8).where(Transaction.txid == "s1").execute()
+    assert [(p.rule, p.subject) for p in check_ledger() if p.rule == "part"] == [("part", "tx s1")]
+
+
 def test_the_turnover_and_stores_reports_count_each_part_on_its_day_and_the_rest_once(zhang):
     import datetime as dt
 

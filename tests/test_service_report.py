@@ -157,3 +157,20 @@ def test_a_partial_refund_leaves_the_service_performed_and_takes_off_only_the_mo
     on_the_day = {(r["staff"], r["service"]): (r["services"], r["revenue_fen"])
                   for r in run_report("service", today - dt.timedelta(days=3), today - dt.timedelta(days=3))}
     assert on_the_day == {("p01", "HAIR"): (2, 8_800 + 4_400), ("p02", "HAIR"): (1, 4_400), ("p03", "SPA"): (1, 49_800)}
+
+
+def test_a_whole_refund_after_parts_leaves_the_service_at_nothing_not_below(desk, today):
+    """Parts of ¥30 and ¥20 of a ¥88 haircut, then the rest refunded whole: the refund undoes only the ¥38 the parts
+    left, so the stylist is back at nothing — not minus ¥50 (the parts taken off twice)."""
+    from mms_tui.services.money.refund import refund_part
+
+    shop(desk)
+    with on(today - dt.timedelta(days=2)):
+        checkout(None, ["HAIR"], [("cash", 8_800)], desk.cashier, "h", performers={"HAIR": ["p01"]})
+        checkout(None, ["HAIR"], [("cash", 8_800)], desk.cashier, "k", performers={"HAIR": ["p01"]})
+        refund_part("h", 3_000, desk.manager, "少剪了", "h-1")
+        refund_part("h", 2_000, desk.manager, "又少了", "h-2")
+        refund("h", desk.manager, "全退", "h-all")
+    (row,) = list(run_report("service", today - dt.timedelta(days=2), today))
+    assert (row["staff"], row["services"], row["revenue_fen"]) == ("p01", 1, 8_800)
+

@@ -316,7 +316,10 @@ def _points_of_parts(sale_tx_id: int, sale_txid: str, sale_entries: list[tuple],
                               if a == "card.points"):
         return problems
     money = sum(paid.values())
-    spend = results.load(Transaction.get_by_id(sale_tx_id).result, of=sale_txid).get("spend_fen")
+    try:
+        spend = results.load(Transaction.get_by_id(sale_tx_id).result, of=sale_txid).get("spend_fen")
+    except ValueError:  # (a damaged record: said, and the rest of the check goes on)
+        return [Problem("part", f"tx {sale_txid}", "its stored record does not read")]
     if spend is None:
         sale = Sale.get_or_none(Sale.transaction == sale_tx_id)
         spend = money_paid_for_sale(sale.id) if sale is not None else money

@@ -62,15 +62,16 @@ def campaigns(p: Period, by: str = "day") -> Iterator[Row]:
         came = (Visit.select(peewee.fn.COUNT(Visit.member.distinct()))
                 .where(Visit.member.in_(reached) & (Visit.status == "ok") & (Visit.created_at >= c.created_at)
                        & (Visit.created_at < until)).scalar() or 0)
-        buyers: set[int] = set()
-        revenue = 0  # what the sales kept: their partial refunds (部分退款) taken off, as a whole refund counts none
-        for member, total, txid in (Sale.select(Sale.member, Sale.total_fen, Transaction.txid).join(Transaction)
-                                    .where(Sale.member.in_(reached) & (Sale.status == "paid")
-                                           & (Sale.created_at >= c.created_at) & (Sale.created_at < until))
-                                    .tuples()):
-            buyers.add(member)
-            revenue += int(total) - given_back.get(txid, 0)
-        bought = len(buyers)
+        bought_sales = (Sale.member.in_(reached) & (Sale.status == "paid") & (Sale.created_at >= c.created_at)
+                        & (Sale.created_at < until))
+        bought, revenue = (Sale.select(peewee.fn.COUNT(Sale.member.distinct()), peewee.fn.SUM(Sale.total_fen))
+                           .where(bought_sales).tuples()[0])
+        revenue = int(revenue or 0)
+        if given_back:  # what the sales kept: their partial refunds (部分退款) off, as a whole refund counts none
+            revenue -= sum(given_back[txid] for (txid,) in (Sale.select(Transaction.txid).join(Transaction)
+                                                             .where(bought_sales
+                                                                    & Transaction.txid.in_(list(given_back)))
+                                                             .tuples()))
         yield {"campaign": c.id, "name": c.name, "channel": c.channel, "at": c.created_at.isoformat(" ", "minutes"),
                "by": c.staff.code, "members": c.members, "sent": int(states.get("sent", 0)),
                "failed": int(states.get("failed", 0)), "unknown": int(states.get("unknown", 0)),

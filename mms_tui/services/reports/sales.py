@@ -202,22 +202,29 @@ def parts_given_back() -> dict[str, int]:
 
 
 def given_back_in_part(p: Period) -> dict[int, int]:
-    """Sale line id → what partial refunds (部分退款) gave back of it, for the period's paid sales: each sale's parts
-    together spread over its lines by their totals, as ``refund.part_terms`` spreads them one part after another
-    (cumulatively, so the sum of the parts' shares is the share of their sum). Like a whole refund, which leaves
-    its sale out of these reports, a part is taken off its sale whenever it was made. Parts are few: read whole."""
+    """Sale line id → what partial refunds (部分退款) gave back of it, for the period's paid sales (see
+    :func:`lines_given_back_of`). Like a whole refund, which leaves its sale out of these reports, a part is taken off
+    its sale whenever it was made."""
     given = parts_given_back()
     if not given:
         return {}
+    sales = (Sale.select(Sale.id, Transaction.txid).join(Transaction)
+             .where(p.kind_filter("checkout") & (Sale.status == "paid") & Transaction.txid.in_(list(given))).tuples())
+    return lines_given_back_of(dict(sales), given)
+
+
+def lines_given_back_of(sales: dict[int, str], given: dict[str, int]) -> dict[int, int]:
+    """Sale line id → what the partial refunds of ``sales`` (sale id → its txid) gave back of it: each sale's parts
+    together (``given``: :func:`parts_given_back`) spread over its lines by their totals, as ``refund.part_terms``
+    spreads them one part after another (cumulatively, so the sum of the parts' shares is the share of their sum)."""
     from mms_tui.services.money.commissions import allocate
 
     back: dict[int, int] = {}
-    sales = (Sale.select(Sale.id, Transaction.txid).join(Transaction)
-             .where(p.kind_filter("checkout") & (Sale.status == "paid") & Transaction.txid.in_(list(given))).tuples())
-    for sale_id, txid in sales:
+    for sale_id, txid in sales.items():
         lines = list(SaleLine.select(SaleLine.id, SaleLine.line_total_fen).where(SaleLine.sale == sale_id)
                      .order_by(SaleLine.id).tuples())
-        for (line_id, _total), fen in zip(lines, allocate(given[txid], [max(t, 0) for _i, t in lines]), strict=True):
+        for (line_id, _total), fen in zip(lines, allocate(given.get(txid, 0), [max(t, 0) for _i, t in lines]),
+                                          strict=True):
             if fen:
                 back[line_id] = fen
     return back
@@ -303,7 +310,7 @@ def products(p: Period, by: str = "day") -> Iterator[Row]:
             for code, name, category, service, qty, total in query}
     for code, name, category, service, fen in _lines_given_back(p, SaleLine.code, SaleLine.name, SaleLine.category,
                                                                  is_service):
-        rows[(code, name, category, bool(service))][1] -= fen
+        rows.setdefault((code, name, category, bool(service)), [0, 0])[1] -= fen  # (a sale made between the reads)
     # by revenue after the parts; a tie keeps the database's order (sorted is stable)
     for (code, name, category, service), (qty, total) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
         yield {"code": code, "name": name, "category": category, "kind": "service" if service else "product",

@@ -38,6 +38,7 @@ from mms_tui.models import (
 from mms_tui.services.base.errors import NotFound
 from mms_tui.services.base.resolve import store_zones
 from mms_tui.services.reports.period import Period, Row
+from mms_tui.services.reports.sales import lines_given_back_of, part_line_shares, parts_given_back
 
 #: a member served again by the same staff member within this many days counts as a repeat
 REPEAT_DAYS = 30
@@ -74,18 +75,27 @@ def service(p: Period, by: str = "day", staff: str | None = None) -> Iterator[Ro
                                                                        * Commission.share_bp))
                   .join(SaleLine).switch(Commission).join(Transaction).where(_performed(p, staff_id) & whole)
                   .group_by(Commission.staff, SaleLine.code).tuples())
-    partly = list(Commission.select(Commission.staff, SaleLine.code, SaleLine.name, Commission.line,
-                                    Commission.transaction, Commission.share_bp)
-                  .join(SaleLine).switch(Commission).join(Transaction)
-                  .where(_performed(p, staff_id) & ~whole).tuples())
-    if partly:
-        from mms_tui.services.reports.sales import part_line_shares
-
+    given = parts_given_back()  # sale txid → what its parts gave back (few: read whole)
+    if given:
+        parted = dict(Sale.select(Sale.id, Transaction.txid).join(Transaction)
+                      .where(Transaction.txid.in_(list(given))).tuples())
+        partly = list(Commission.select(Commission.staff, SaleLine.code, SaleLine.name, Commission.line,
+                                        Commission.transaction, Commission.share_bp)
+                      .join(SaleLine).switch(Commission).join(Transaction)
+                      .where(_performed(p, staff_id) & ~whole).tuples())
+        # a whole refund after parts undoes only what they left of a line: what they gave back is added again
+        after_parts = list(Commission.select(Commission.staff, SaleLine.code, SaleLine.name, Commission.line,
+                                             Commission.share_bp)
+                           .join(SaleLine).switch(Commission).join(Transaction)
+                           .where(_performed(p, staff_id) & ~earned & (Transaction.kind != "refund_part")
+                                  & SaleLine.sale.in_(list(parted))).tuples())
         shares = part_line_shares({tx_id for *_x, tx_id, _bp in partly})
+        earlier = lines_given_back_of(parted, given) if after_parts else {}
         money: dict[tuple[int, str], list] = {(s, c): [n, int(k), int(m or 0)] for s, c, n, k, m in totals}
         for staff_pk, code, name, line_id, tx_id, share_bp in partly:
-            row = money.setdefault((staff_pk, code), [name, 0, 0])
-            row[2] -= shares.get(tx_id, {}).get(line_id, 0) * share_bp
+            money.setdefault((staff_pk, code), [name, 0, 0])[2] -= shares.get(tx_id, {}).get(line_id, 0) * share_bp
+        for staff_pk, code, name, line_id, share_bp in after_parts:
+            money.setdefault((staff_pk, code), [name, 0, 0])[2] += earlier.get(line_id, 0) * share_bp
         totals = [(s, c, n, k, m) for (s, c), (n, k, m) in money.items()]
     ratings = dict(((s, c), (int(n), int(t))) for s, c, n, t in
                    ServiceRating.select(ServiceRating.staff, SaleLine.code, peewee.fn.COUNT(ServiceRating.id),
