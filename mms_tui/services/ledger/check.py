@@ -37,7 +37,7 @@ from mms_tui.models import AuditEvent, Card, Entry, Payment, Sale, SaleLine, Tra
 from mms_tui.services.base.sql import fetch_rows
 from mms_tui.services.ledger import results
 from mms_tui.services.ledger.operations import CARD_ACCOUNTS
-from mms_tui.services.ledger.tenders import MONEY_TENDERS
+from mms_tui.services.ledger.tenders import MONEY_TENDERS, money_paid_for_sale, share_of_part
 
 
 @dataclass(frozen=True)
@@ -307,8 +307,6 @@ def _points_of_parts(sale_tx_id: int, sale_txid: str, sale_entries: list[tuple],
     """The points each part of a sale took back are its share of the points the sale earned on each card, as
     ``refund.part_terms`` works it out (the cumulative floor over the sale's spend or money, whichever is more) —
     never more in all than were earned; and its entries take what its terms record."""
-    from mms_tui.services.money.commissions import refund_part as share_of_part
-    from mms_tui.services.money.refund import money_paid_for_sale
 
     earned = {c: x for a, c, _u, x in sale_entries if a == "card.points" and c is not None and x > 0}
     problems: list[Problem] = []

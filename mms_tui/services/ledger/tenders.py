@@ -59,3 +59,26 @@ def tender_label(tender: str) -> str:
 def money_tender_choices() -> list[tuple[str, str]]:
     """(label, tender) of every money tender, for a choice on screen."""
     return [(t.label, t.value) for t in MONEY_TENDERS]
+
+
+def money_paid_for_sale(sale_id: int) -> int:
+    """What of a sale counts as money spend: money tenders plus stored-value principal (not bonus, not points)."""
+    from mms_tui.models import Payment
+
+    total = 0
+    for payment in Payment.select().where(Payment.sale == sale_id):
+        if payment.tender in MONEY_TENDERS:
+            total += payment.amount_fen
+        elif payment.tender == "stored_value":
+            total += payment.principal_fen
+    return total
+
+
+def share_of_part(original: int, before: int, now: int, of: int) -> int:
+    """What a refund of ``now`` (of ``of``, the line's whole money; ``before`` already refunded) takes back of a row
+    that earned ``original``: floor(original × (before+now) / of) − floor(original × before / of). The refunds of
+    a line never add up to more than ``original``, and reach it exactly when the whole line is refunded."""
+    if of <= 0:
+        return original if before == 0 else 0
+    upto = min(before + now, of)
+    return original * upto // of - original * min(before, of) // of

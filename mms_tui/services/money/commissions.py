@@ -43,6 +43,7 @@ from mms_tui.models import Commission, Punch, Staff, StaffService, Transaction
 from mms_tui.services.base.errors import DomainError, InvalidInput, NotFound
 from mms_tui.services.base.sql import fetch_rows, insert_rows
 from mms_tui.services.base.text import format_money
+from mms_tui.services.ledger.tenders import share_of_part as refund_part
 from mms_tui.services.loyalty.rules import CommissionRule, CommissionRules
 from mms_tui.services.loyalty.rules_commissions import commissions_to_dict
 from mms_tui.services.staff.permissions import may
@@ -81,16 +82,6 @@ def allocate(total: int, weights: Sequence[int]) -> list[int]:
         parts.append(upto - before)
         before = upto
     return parts
-
-
-def refund_part(original: int, before: int, now: int, of: int) -> int:
-    """What a refund of ``now`` (of ``of``, the line's whole money; ``before`` already refunded) takes back of a row
-    that earned ``original``: floor(original × (before+now) / of) − floor(original × before / of). The refunds of
-    a line never add up to more than ``original``, and reach it exactly when the whole line is refunded."""
-    if of <= 0:
-        return original if before == 0 else 0
-    upto = min(before + now, of)
-    return original * upto // of - original * min(before, of) // of
 
 
 def shares_of(count: int) -> list[int]:

@@ -45,7 +45,6 @@ from mms_tui.models import (
     Coupon,
     Entry,
     Member,
-    Payment,
     Sale,
     SaleLine,
     Staff,
@@ -65,12 +64,11 @@ from mms_tui.services.base.text import format_money
 from mms_tui.services.ledger import results
 from mms_tui.services.ledger.chain import record_states
 from mms_tui.services.ledger.operations import Posting, audit, check_postings, post, run_operation
-from mms_tui.services.ledger.tenders import MONEY_TENDERS
+from mms_tui.services.ledger.tenders import MONEY_TENDERS, money_paid_for_sale, share_of_part
 from mms_tui.services.loyalty.rules_store import load_rules
 from mms_tui.services.loyalty.tiers import apply_spend
 from mms_tui.services.messages.outbox import balance_changed
 from mms_tui.services.money.commissions import allocate
-from mms_tui.services.money.commissions import refund_part as share_of_part
 from mms_tui.services.money.commissions import reverse as reverse_commissions
 from mms_tui.services.payments.charge import (
     booked_attempts,
@@ -108,17 +106,6 @@ class RefundResult:
     #: sale's tenders the money came back from), by_code_fen, sales_fen and fees_fen (off each revenue), points
     #: (card id → points taken back), spend_fen (off the member's tier spend), categories (category → fen)
     part: dict = field(default_factory=dict)
-
-
-def money_paid_for_sale(sale_id: int) -> int:
-    """What of a sale counts as money spend: money tenders plus stored-value principal (not bonus, not points)."""
-    total = 0
-    for payment in Payment.select().where(Payment.sale == sale_id):
-        if payment.tender in MONEY_TENDERS:
-            total += payment.amount_fen
-        elif payment.tender == "stored_value":
-            total += payment.principal_fen
-    return total
 
 
 def _ensure_points_there(postings: list[Posting]) -> None:
