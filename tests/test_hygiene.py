@@ -6,12 +6,13 @@ import pkgutil
 import subprocess
 import sys
 
+import mms_tui.cli
 import mms_tui.devices
 import mms_tui.services
 
 CORE = ["mms_tui.models", "mms_tui.services", "mms_tui.devices", "mms_tui.db", "mms_tui.settings", "mms_tui.cli"] + [
     m.name
-    for package in (mms_tui.services, mms_tui.devices)
+    for package in (mms_tui.services, mms_tui.devices, mms_tui.cli)  # (the commands' modules load lazily)
     for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
 ]
 

@@ -25,31 +25,13 @@ The README's command list is made from these commands' help by ``scripts/cli_doc
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import click
 import peewee
 
 from mms_tui import __version__
-from mms_tui.cli import (
-    bookings,
-    catalogue,
-    classes,
-    devices,
-    exchange,
-    loyalty,
-    members,
-    messages,
-    money,
-    ops,
-    payments,
-    reports,
-    serve,
-    setup,
-    staff,
-    stock,
-    stores,
-)
 from mms_tui.cli.common import open_database, run_tui
 from mms_tui.cli.help_text import measure_in_cells, speak_for_click, translate_help
 from mms_tui.db import DatabaseError, close_database, database_fault
@@ -60,6 +42,87 @@ from mms_tui.settings import SettingsError, load_settings
 
 measure_in_cells()
 speak_for_click()
+
+#: every command under ``mms``: its name and where it is defined (module in mms_tui.cli, attribute), in the order
+#: the README and the tests list them. A command's module is imported when the command is first asked for, so the
+#: desk (``mms`` alone) and each command import only what they use.
+COMMANDS = {
+    "init": ("setup", "init"), "demo": ("setup", "demo"), "info": ("setup", "info"),
+    "lookup": ("members", "lookup"), "family": ("members", "family_group"), "members": ("members", "members_group"),
+    "import": ("exchange", "import_"), "export": ("exchange", "export"), "cards": ("exchange", "cards_group"),
+    "report": ("reports", "report"),
+    "topup": ("money", "topup_group"),
+    "rules": ("loyalty", "rules_group"), "points": ("loyalty", "points_group"), "tiers": ("loyalty", "tiers_group"),
+    "coupons": ("loyalty", "coupons_group"),
+    "products": ("catalogue", "products_group"), "cardtypes": ("catalogue", "cardtypes_group"),
+    "prices": ("catalogue", "prices_group"), "categories": ("catalogue", "categories_group"),
+    "check": ("ops", "check"), "backup": ("ops", "backup"), "restore": ("ops", "restore"),
+    "doctor": ("ops", "doctor"), "upgrade": ("ops", "upgrade"), "migrate-to": ("ops", "migrate_to"),
+    "devices": ("devices", "devices_group"),
+    "staff": ("staff", "staff_group"), "audit": ("staff", "audit"),
+    "stores": ("stores", "stores_group"),
+    "bookings": ("bookings", "bookings_group"),
+    "classes": ("classes", "classes_group"),
+    "stock": ("stock", "stock_group"),
+    "messages": ("messages", "messages_group"), "tickets": ("messages", "tickets_group"),
+    "payments": ("payments", "payments_group"),
+    "serve": ("serve", "serve"),
+}
+
+
+class LazyCommands(dict):
+    """A group's commands (name → command) whose modules are imported when a command is first looked up.
+
+    Iterating gives every name, loaded or not; looking one up (``[name]``, ``get``, ``items``, ``values``) imports
+    it, gives its help the language now set (:func:`translate_help`) and keeps it. :meth:`loaded` is what has been
+    imported so far — what a change of language has to translate again."""
+
+    def __init__(self, where: dict[str, tuple[str, str]]) -> None:
+        super().__init__()
+        self._where = dict(where)
+        self._order = list(where)
+
+    def _load(self, name: str) -> click.Command:
+        module, attribute = self._where.pop(name)
+        command = getattr(importlib.import_module(f"mms_tui.cli.{module}"), attribute)
+        translate_help(command)
+        dict.__setitem__(self, name, command)
+        return command
+
+    def __getitem__(self, name: str) -> click.Command:
+        return self._load(name) if name in self._where else dict.__getitem__(self, name)
+
+    def get(self, name, default=None):
+        if name not in self:
+            return default
+        return self[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where or dict.__contains__(self, name)
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        self._where.pop(name, None)
+        if name not in self._order:
+            self._order.append(name)
+        dict.__setitem__(self, name, command)
+
+    def __iter__(self):
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def keys(self):
+        return list(self._order)
+
+    def values(self):
+        return [self[name] for name in self._order]
+
+    def items(self):
+        return [(name, self[name]) for name in self._order]
+
+    def loaded(self) -> list[tuple[str, click.Command]]:
+        return [(name, dict.__getitem__(self, name)) for name in self._order if dict.__contains__(self, name)]
 
 
 class MmsGroup(click.Group):
@@ -136,27 +199,7 @@ def cli(ctx: click.Context, db: str | None, store: str | None, lang: str | None,
         run_tui(settings)
 
 
-for _command in (
-    setup.init, setup.demo, setup.info,
-    members.lookup, members.family_group, members.members_group,
-    exchange.import_, exchange.export, exchange.cards_group,
-    reports.report,
-    money.topup_group,
-    loyalty.rules_group, loyalty.points_group, loyalty.tiers_group, loyalty.coupons_group,
-    catalogue.products_group, catalogue.cardtypes_group, catalogue.prices_group, catalogue.categories_group,
-    ops.check, ops.backup, ops.restore, ops.doctor, ops.upgrade, ops.migrate_to,
-    devices.devices_group,
-    staff.staff_group, staff.audit,
-    stores.stores_group,
-    bookings.bookings_group,
-    classes.classes_group,
-    stock.stock_group,
-    messages.messages_group,
-    messages.tickets_group,
-    payments.payments_group,
-    serve.serve,
-):
-    cli.add_command(_command)
+cli.commands = LazyCommands(COMMANDS)
 
 
 def main() -> None:

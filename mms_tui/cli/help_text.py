@@ -107,9 +107,10 @@ def _helped(command: click.Command) -> Iterator[tuple[object, str]]:
     yield command, "short_help"
     for param in command.params:
         yield param, "help"
-    if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from _helped(command.commands[name])
+    if isinstance(command, click.Group):  # those loaded: a lazy group's others are translated as they load
+        loaded = getattr(command.commands, "loaded", command.commands.items)
+        for _name, below in sorted(loaded(), key=lambda pair: pair[0]):
+            yield from _helped(below)
 
 
 def translate_help(command: click.Command) -> None:

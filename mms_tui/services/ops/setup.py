@@ -23,7 +23,6 @@ from mms_tui.models.migrations import LATEST, current_version, migrate
 from mms_tui.services.base.config import set_config
 from mms_tui.services.base.errors import InvalidInput, SchemaMissing
 from mms_tui.services.ledger.chain import record_states
-from mms_tui.services.loyalty.rules_store import audit_migrated_rules
 from mms_tui.services.staff.accounts import check_pin, create_staff
 
 #: (code, name, rank); what each gives is the default rules' (loyalty.rules.DEFAULT_TIER_LEVELS)
@@ -151,6 +150,8 @@ def initialise(
         if store is None and not Store.select().exists():
             store = Store.create(code=store_code, name=store_name)
         if 12 in applied and version_before > 0:  # tier terms moved into the rules: audit what it made
+            from mms_tui.services.loyalty.rules_store import audit_migrated_rules  # (not at every start)
+
             audit_migrated_rules("migration 12: the tiers' discount, multiplier and upgrade spend moved here")
             record_states("tier")
         if 13 in applied and version_before > 0:  # the tiers' fixed prices moved to the price lists' table
