@@ -212,13 +212,15 @@ class MmsApp(App[None]):
         if self.staff is None or self.locked:
             return
         self.open_card(message.read.value, wedge=message.read.kind == "wedge",
-                       over_dialog=isinstance(self.screen, ModalScreen))
+                       over_dialog=isinstance(self.screen, ModalScreen), as_read=message.read.is_uid)
 
     @work(exclusive=True, group="swipe", exit_on_error=False)
-    async def open_card(self, value: str, wedge: bool = False, over_dialog: bool = False) -> None:
+    async def open_card(self, value: str, wedge: bool = False, over_dialog: bool = False,
+                        as_read: bool = False) -> None:
         from mms_tui.screens.attendance import staff_card_or_member
 
-        clocking, hits, view = await asyncio.to_thread(in_connection, staff_card_or_member, value, not over_dialog)
+        clocking, hits, view = await asyncio.to_thread(in_connection, staff_card_or_member, value, not over_dialog,
+                                                       as_read)
         if clocking is not None:
             self.open_clock(clocking)
             return
@@ -232,7 +234,7 @@ class MmsApp(App[None]):
             if sale is not None:
                 self.open_sale(sale.txid, sale.member_id)
                 return
-        self.show_card(value, hits, view, wedge=wedge)
+        self.show_card(value, hits, view, wedge=wedge, as_read=as_read)
 
     def open_clock(self, clocking) -> None:
         """A staff card: its clock dialog over whatever shows (a sale in progress stays as it was)."""
@@ -253,7 +255,7 @@ class MmsApp(App[None]):
 
         self.push_screen(ReceiptScreen(txid, member_id))
 
-    def show_card(self, value: str, hits: list, view=None, *, wedge: bool = False) -> None:
+    def show_card(self, value: str, hits: list, view=None, *, wedge: bool = False, as_read: bool = False) -> None:
         from mms_tui.screens.checkout import CheckoutScreen
         from mms_tui.screens.confirm import UnknownCardScreen
         from mms_tui.screens.dialog import ConfirmScreen
@@ -267,7 +269,8 @@ class MmsApp(App[None]):
                 return
             member = screen if isinstance(screen, MemberScreen) else None
             name = member.view.name if member is not None and member.view is not None else None
-            self.push_screen(UnknownCardScreen(value, name), lambda choice: self.unknown_card(choice, value, member))
+            self.push_screen(UnknownCardScreen(value, name), lambda choice: self.unknown_card(choice, value, member,
+                                                                                               as_read))
             return
         hit = card_hits[0]
         card = next((c for c in hit.cards if c.card_no == hit.matched_card), None)
@@ -331,7 +334,7 @@ class MmsApp(App[None]):
         kept.open(member_id, card_no, view)
         return kept
 
-    def unknown_card(self, choice: str | None, card_no: str, member) -> None:
+    def unknown_card(self, choice: str | None, card_no: str, member, as_read: bool = False) -> None:
         from mms_tui.screens.register import MemberFormScreen
 
         if choice == "register":
@@ -339,7 +342,8 @@ class MmsApp(App[None]):
         elif choice == "issue" and member is not None:
             from mms_tui.screens.cards import IssueCardScreen
 
-            self.push_screen(IssueCardScreen(member.member_id, card_no=card_no), member.after_dialog)
+            self.push_screen(IssueCardScreen(member.member_id, card_no=card_no, uid_as_read=as_read),
+                             member.after_dialog)
 
     def _registered_with_card(self, member_id: int | None) -> None:
         if member_id is not None:

@@ -533,3 +533,77 @@ def test_the_desks_title_names_a_scanner_a_scanner_and_counts_its_reads(sqlite_d
         "/dev/ttyUSB1": ReaderStatus("/dev/ttyUSB1", "barcode", "disconnected", 7, 0, 5, "gone", "scanner"),
     }
     assert app.device_summary() == "●reader 3/min ○scanner 5/min"
+
+
+# --- a serial reader's UID is the tag's, never guessed again ---------------------------------------------------------
+# A serial reader's parser knows what it decoded: its read is the tag's canonical UID. Looking that up as if someone
+# had typed it guessed its form again — ten hex digits that are all decimal digits (about 2 % of EM4100 tags) were
+# taken for the decimal a USB reader prints, and an 8-digit Mifare UID was put in the reader's byte order twice.
+
+
+async def _swiped_member(desk, read, **settings) -> int | None:
+    from mms_tui.screens.member import MemberScreen
+    from tests.test_tui import at_desk, settle
+
+    async with at_desk(desk, **settings) as (app, pilot):
+        app.offer_read(read)
+        await settle(pilot)
+        await settle(pilot)
+        return app.screen.member_id if isinstance(app.screen, MemberScreen) else None
+
+
+async def test_an_em4100_tag_whose_hex_is_all_digits_opens_its_own_member(regular):
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
+
+    li = register_member("李四", "13912345678", regular.cashier, "r-li").member_id
+    wang = register_member("王五", "13712345678", regular.cashier, "r-wang").member_id
+    issue_card(li, "PT", regular.cashier, "i-li", reader_uid=f"{0x12345678:010d}")  # typed from the card's print
+    issue_card(wang, "PT", regular.cashier, "i-wang", reader_uid="06B2424E")  # another tag: 112345678 in hex
+    [read] = make_parser("rdm6300").feed(rdm6300_frame("0112345678"))
+    assert read.value == "0112345678"
+    assert await _swiped_member(regular, read) == li  # was 王五's screen
+
+
+async def test_a_mifare_reader_that_prints_reversed_finds_the_card_typed_from_its_print(regular):
+    from mms_tui.services.base import resolve
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import register_member
+
+    li = register_member("李四", "13912345678", regular.cashier, "r-li").member_id
+    printed = f"{int.from_bytes(bytes.fromhex('04A1B2C3'), 'little'):010d}"  # what the 反码 reader prints
+    resolve.set_uid_byte_order("reversed")
+    try:
+        issue_card(li, "PT", regular.cashier, "i-li", reader_uid=printed)
+    finally:
+        resolve.set_uid_byte_order("normal")
+    [read] = make_parser("mifare", "reversed").feed(f"{printed}\r\n".encode())
+    assert read.value == "04A1B2C3"
+    assert await _swiped_member(regular, read, uid_byte_order="reversed") == li  # was "unknown card"
+
+
+async def test_a_card_issued_by_a_swipe_keeps_the_tags_uid_as_read(regular):
+    """Issued by swiping an all-digit EM4100 tag, then found through a reader that sends only the low 24 bits."""
+    from textual.widgets import Select
+
+    from mms_tui.models import Card
+    from mms_tui.screens.cards import IssueCardScreen
+    from mms_tui.screens.common import Swiped
+    from mms_tui.services.members.profile import register_member
+    from tests.test_tui import at_desk, settle
+
+    li = register_member("李四", "13912345678", regular.cashier, "r-li").member_id
+    [read] = make_parser("rdm6300").feed(rdm6300_frame("0112345678"))
+    async with at_desk(regular) as (app, pilot):
+        screen = IssueCardScreen(li)
+        app.push_screen(screen)
+        await settle(pilot)
+        screen.query_one("#issue-type", Select).value = "PT"
+        screen.post_message(Swiped(read))
+        await settle(pilot)
+        await pilot.press("f10")
+        await settle(pilot)
+    card = Card.get(Card.card_no == "0112345678")
+    assert card.member_id == li and card.reader_uid == "0112345678"  # was 06B2424E
+    [short] = make_parser("wiegand26").feed(b"345678\r\n")
+    assert await _swiped_member(regular, short) == li

@@ -20,6 +20,9 @@ import time
 import unicodedata
 from dataclasses import dataclass, field
 
+#: the protocols whose card reads are canonical UIDs (the line and magstripe protocols read text: card numbers)
+UID_PROTOCOLS = frozenset({"rdm6300", "mifare", "decimal", "wiegand", "wiegand26", "wiegand34"})
+
 MAX_LINE = 4096  # a line longer than this without a terminator is noise: dropped, counted
 
 STX, ETX = 0x02, 0x03
@@ -34,6 +37,13 @@ class Read:
     protocol: str
     symbology: str = ""  # AIM identifier of a barcode, e.g. "]E0" (EAN-13)
     at: float = field(default_factory=time.time)
+
+    @property
+    def is_uid(self) -> bool:
+        """Whether ``value`` is a tag's canonical UID as the parser decoded it — to be looked up as it is, never
+        guessed again as typed text would be (ten hex digits that are all decimal digits are no decimal number;
+        a UID already in the tag's byte order is not reordered)."""
+        return self.kind == "card" and self.protocol in UID_PROTOCOLS
 
 
 def clean_text(text: str) -> str:

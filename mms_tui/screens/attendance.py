@@ -32,7 +32,8 @@ from mms_tui.services.staff.attendance import (
 from mms_tui.widgets.footer import Footer
 
 
-def staff_card_or_member(value: str, look_up: bool = True) -> tuple[ClockPreview | None, list, object]:
+def staff_card_or_member(value: str, look_up: bool = True, as_read: bool = False
+                         ) -> tuple[ClockPreview | None, list, object]:
     """A swipe read in one connection: a staff card's clock preview; else (``look_up``) what the member lookup
     finds, with the member's panel (see :func:`~mms_tui.screens.common.card_and_view`)."""
     staff = staff_for_card(value)
@@ -40,7 +41,7 @@ def staff_card_or_member(value: str, look_up: bool = True) -> tuple[ClockPreview
         return preview(staff), [], None
     if not look_up:
         return None, [], None
-    hits, view = card_and_view(value)
+    hits, view = card_and_view(value, as_read)
     return None, hits, view
 
 

@@ -30,12 +30,14 @@ class IssueCardScreen(PaysByCode, OperationDialog):
     BINDINGS = [PAYCODE_BINDING]
     HINT = N_("F10 to issue (F11: paid by the customer's payment code), Esc to cancel")
 
-    def __init__(self, member_id: int, card_no: str = "") -> None:
+    def __init__(self, member_id: int, card_no: str = "", uid_as_read: bool = False) -> None:
         super().__init__()
         self.member_id = member_id
         self.card_no = card_no
-        #: what a reader read for this card (it came swiped): kept as the card's reader UID too
+        #: what a reader read for this card (it came swiped): kept as the card's reader UID too — as it is when a
+        #: serial reader decoded it (swiped_uid), else in the form it is taken for
         self.swiped = card_no
+        self.swiped_uid = uid_as_read
 
     def heading(self) -> str:
         return _("Issue a card")
@@ -52,6 +54,7 @@ class IssueCardScreen(PaysByCode, OperationDialog):
     def on_swiped(self, event: Swiped) -> None:
         event.stop()
         self.swiped = event.read.value
+        self.swiped_uid = event.read.is_uid
         self.query_one("#issue-no", Input).value = event.read.value
 
     def on_mount(self) -> None:
@@ -75,6 +78,7 @@ class IssueCardScreen(PaysByCode, OperationDialog):
         card_no = self.query_one("#issue-no", Input).value.strip() or None
         return partial(issue_card, self.member_id, card_type, self.app.staff, self.txid, card_no=card_no,
                        reader_uid=card_no if card_no and card_no == self.swiped else None,
+                       uid_as_read=bool(card_no) and card_no == self.swiped and self.swiped_uid,
                        tender=str(self.query_one("#issue-tender", Select).value), store=self.app.settings.store,
                        salesperson=self.query_one("#issue-salesperson", Input).value.strip() or None)
 
@@ -89,7 +93,8 @@ class IssueCardScreen(PaysByCode, OperationDialog):
         def book(provider: str, charged):
             return issue_card(self.member_id, card_type, self.app.staff, self.txid, card_no=card_no,
                               reader_uid=card_no if card_no and card_no == self.swiped else None, tender=provider,
-                              store=self.app.settings.store, salesperson=salesperson)
+                              store=self.app.settings.store, salesperson=salesperson,
+                              uid_as_read=bool(card_no) and card_no == self.swiped and self.swiped_uid)
 
         return price, "card", name, book
 

@@ -29,12 +29,13 @@ def in_connection(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         return fn(*args, **kwargs)
 
 
-def card_and_view(value: str) -> tuple[list, object]:
+def card_and_view(value: str, as_read: bool = False) -> tuple[list, object]:
     """A swipe's lookup, and the member's panel read with it in the same connection when the card is known
-    (the member screen then shows it as it opens); a panel that fails to read is read again by the screen."""
+    (the member screen then shows it as it opens); a panel that fails to read is read again by the screen.
+    ``as_read``: ``value`` is a serial reader's decoded UID (Read.is_uid)."""
     from mms_tui.services.members.view import member_view
 
-    hits = lookup(value, 2)
+    hits = lookup(value, 2, as_read=as_read)
     card_hits = [h for h in hits if h.match == "card"]
     if not card_hits:
         return hits, None

@@ -174,17 +174,19 @@ def uid_tail(uid: str | None) -> str | None:
     return uid[-6:] if uid else None
 
 
-def card_key(key: str) -> tuple[int, int, str] | None:
+def card_key(key: str, *, as_read: bool = False) -> tuple[int, int, str] | None:
     """The card ``key`` names — (card id, member id, card number) — by card number, then reader UID, then printed
     barcode; None when none. A reader UID matches on the bits both the read and the stored UID carry
     (:func:`mms_tui.devices.protocols.uid_matches`): a read that fits more than one card is refused with
-    :class:`AmbiguousCard`, never given to the first."""
+    :class:`AmbiguousCard`, never given to the first. ``as_read``: ``key`` is a canonical UID already (a serial
+    reader's decoded read, :attr:`~mms_tui.devices.protocols.Read.is_uid`, or a stored one), not typed text whose
+    form is guessed."""
     from mms_tui.devices.protocols import canonical_uid, uid_matches
 
     key = normalise_card_no(key)
     if not key:
         return None
-    uid = canonical_uid(key, UID_BYTE_ORDER) or key
+    uid = key.upper() if as_read else (canonical_uid(key, UID_BYTE_ORDER) or key)
     rows = fetch_rows(CARD_KEY_SQL, (key, uid_tail(uid), key, key))
     if rows and rows[0][0] == 1:
         return rows[0][1], rows[0][2], rows[0][3]

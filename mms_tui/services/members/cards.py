@@ -82,12 +82,15 @@ def _clean_card_key(value: str | None, what: str) -> str | None:
     return key
 
 
-def _clean_uid(value: str | None) -> str | None:
-    """A reader UID as typed or read, in its canonical form (devices/protocols.py) when it has one."""
+def _clean_uid(value: str | None, as_read: bool = False) -> str | None:
+    """A reader UID as typed, in its canonical form (devices/protocols.py) when it has one; ``as_read``: as a serial
+    reader decoded it (Read.is_uid), canonical already — its form is not guessed again."""
     from mms_tui.devices.protocols import canonical_uid
 
     key = _clean_card_key(value, _("Reader UID"))
-    return (canonical_uid(key, resolve.UID_BYTE_ORDER) or key) if key else None
+    if not key:
+        return None
+    return key.upper() if as_read else (canonical_uid(key, resolve.UID_BYTE_ORDER) or key)
 
 
 def _ensure_card_key_free(*keys: str | None, uid: str | None = None) -> None:
@@ -99,7 +102,7 @@ def _ensure_card_key_free(*keys: str | None, uid: str | None = None) -> None:
             raise DuplicateCardNo(_("Card number {card} is already in use.").format(card=key))
     if uid is not None:  # another card whose UID could be this tag's (a shorter or longer form of it)
         try:
-            clash_uid = resolve.card_key(uid)
+            clash_uid = resolve.card_key(uid, as_read=True)  # (canonical already: _clean_uid)
         except AmbiguousCard:
             clash_uid = (0, 0, "")
         if clash_uid is not None:
@@ -151,16 +154,18 @@ def issue_card(
     store: Store | str | None = None,
     on: dt.date | None = None,
     salesperson: str | None = None,
+    uid_as_read: bool = False,
 ) -> CardResult:
     """Give a member a card of a type, taking its price with a money tender; packages get their visits.
-    ``salesperson``: the staff code credited with the card's commission (services/money/commissions.py)."""
+    ``salesperson``: the staff code credited with the card's commission (services/money/commissions.py).
+    ``uid_as_read``: ``reader_uid`` came from a serial reader's decoded read (Read.is_uid), kept as it is."""
     member = resolve_member(member)
     ctype = resolve_card_type(card_type)
     store_obj = resolve_store(store, staff)
     if not sold_at(ctype, store_obj):
         raise InvalidInput(_("Card type {type} is not sold at {store}.").format(type=ctype.code, store=store_obj.code))
     card_no_clean = _clean_card_key(card_no, _("Card number"))
-    reader_uid = _clean_uid(reader_uid)
+    reader_uid = _clean_uid(reader_uid, uid_as_read)
     barcode = _clean_card_key(barcode, _("Barcode"))
     price = ctype.price_fen if price_fen is None else price_fen
     if not isinstance(price, int) or isinstance(price, bool) or price < 0:
@@ -230,12 +235,14 @@ def replace_card(
     *,
     reader_uid: str | None = None,
     barcode: str | None = None,
+    uid_as_read: bool = False,
 ) -> CardResult:
-    """补卡: the old card is blocked as lost and everything on it moves to a new card, in one transaction."""
+    """补卡: the old card is blocked as lost and everything on it moves to a new card, in one transaction.
+    ``uid_as_read``: as for :func:`issue_card`."""
     old = resolve_card(card)
     store = resolve_store(None, staff)
     number = _clean_card_key(new_card_no, _("Card number"))
-    reader_uid = _clean_uid(reader_uid)
+    reader_uid = _clean_uid(reader_uid, uid_as_read)
     barcode = _clean_card_key(barcode, _("Barcode"))
     request = {"card": old.id, "new": number, "uid": reader_uid, "barcode": barcode}
 

@@ -104,14 +104,14 @@ def _prefixed(column: str, prefix: str, limit: int) -> list[int]:
     return [row[0] for row in _run(PREFIX_SQL["other"].format(column=column), (escaped + "%", limit))]
 
 
-def _card(query: str) -> tuple[int, str] | None:
+def _card(query: str, as_read: bool = False) -> tuple[int, str] | None:
     """(member id, card number) of the card ``query`` names (resolve.card_key: number, reader UID, barcode)."""
-    found = card_key(query)
+    found = card_key(query, as_read=as_read)
     return (found[1], found[2]) if found else None
 
 
-def _candidates(query: str, limit: int) -> Iterable[tuple[str, list[int], str | None]]:
-    card = _card(query)
+def _candidates(query: str, limit: int, as_read: bool = False) -> Iterable[tuple[str, list[int], str | None]]:
+    card = _card(query, as_read)
     if card is not None:
         yield "card", [card[0]], card[1]
     digits = re.sub(r"[\s\-()+]", "", query)
@@ -134,13 +134,14 @@ def _candidates(query: str, limit: int) -> Iterable[tuple[str, list[int], str | 
         yield "pinyin", _prefixed("name_pinyin", lowered, limit), None
 
 
-def lookup(query: str, limit: int = 20) -> list[LookupHit]:
-    """Members matching ``query``, best match first, at most ``limit``. An empty query finds nothing."""
+def lookup(query: str, limit: int = 20, *, as_read: bool = False) -> list[LookupHit]:
+    """Members matching ``query``, best match first, at most ``limit``. An empty query finds nothing. ``as_read``:
+    the query is a serial reader's decoded UID (see :func:`~mms_tui.services.base.resolve.card_key`)."""
     query = normalise_query(query)
     if not query or limit <= 0:
         return []
     ranked: dict[int, tuple[str, str | None]] = {}
-    for match, ids, card_no in _candidates(query, limit):
+    for match, ids, card_no in _candidates(query, limit, as_read):
         for member_id in ids:
             ranked.setdefault(member_id, (match, card_no))
         if len(ranked) >= limit:
