@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from mms_tui.cli import cli
 from mms_tui.db import close_database, database, write_transaction
 from mms_tui.models import Staff, Transaction
-from mms_tui.models.migrations import LATEST, PREFIX_INDEXES_26, migrate
+from mms_tui.models.migrations import LATEST, PREFIX_INDEXES_26, STORE_INDEX_27, migrate
 from mms_tui.services.base.errors import AlreadyDone
 from mms_tui.services.ledger import results
 from mms_tui.services.ledger.chain import as_hex, heads
@@ -120,7 +120,7 @@ def test_a_shop_of_schema_25_upgrades_with_every_balance_result_and_replay_kept(
         db.executescript(gzip.decompress(GOLDEN.read_bytes()).decode("utf-8"))
         assert db.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == 25
         before, stored = _state(db), _stored_before(db)
-        assert set(PREFIX_INDEXES_26) <= _indexes(db)
+        assert set(PREFIX_INDEXES_26) <= _indexes(db) and STORE_INDEX_27 in _indexes(db)
     db.close()
     size_before = target.stat().st_size
     runner = CliRunner()
@@ -135,7 +135,7 @@ def test_a_shop_of_schema_25_upgrades_with_every_balance_result_and_replay_kept(
         assert "result_json" not in columns and "result" in columns
         assert {txid: results.load(blob) for txid, blob in db.execute(
             'SELECT "txid", "result" FROM "ledger_transaction"')} == stored
-        assert not set(PREFIX_INDEXES_26) & _indexes(db)
+        assert not set(PREFIX_INDEXES_26) & _indexes(db) and STORE_INDEX_27 not in _indexes(db)
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         for table, column in (("ledger_transaction", "request_hash"), ("chain_link", "digest")):
             assert {(kind, len(v)) for kind, v in db.execute(
@@ -211,9 +211,9 @@ def test_migration_26_packs_every_result_on_either_database(desk, chain_as_hex):
             else:
                 db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE VARCHAR(64) '
                                f'USING encode("{column}", \'hex\')')
-        db.execute_sql('DELETE FROM "schema_version" WHERE "version" = 26')
+        db.execute_sql('DELETE FROM "schema_version" WHERE "version" >= 26')
     assert {len(d) for (d,) in db.execute_sql('SELECT "digest" FROM "chain_link"')} == {64 if chain_as_hex else 32}
-    assert migrate() == [26]
+    assert migrate() == list(range(26, LATEST + 1))
     assert {txid: results.unpack(blob) for txid, blob in Transaction.select(Transaction.txid, Transaction.result)
             .tuples()} == texts
     assert _state() == before and check_ledger() == [] and heads() == anchored

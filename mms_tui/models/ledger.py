@@ -25,7 +25,8 @@ class Transaction(BaseModel):
     kind = peewee.CharField(max_length=20)
     #: no index: staff are never deleted and no query reads by staff alone (migration 26)
     staff = peewee.ForeignKeyField(Staff, backref="transactions", on_delete="RESTRICT", index=False)
-    store = peewee.ForeignKeyField(Store, backref="transactions", on_delete="RESTRICT")
+    #: no index: a store's transactions are read by period, whose index leads (migration 27)
+    store = peewee.ForeignKeyField(Store, backref="transactions", on_delete="RESTRICT", index=False)
     member = peewee.ForeignKeyField(Member, null=True, backref="transactions", on_delete="RESTRICT")
     created_at = Moment(default=now, index=True)
     #: the store's calendar day of ``created_at``, kept with it (see ``__init__`` and ``update``): the reports group

@@ -65,6 +65,8 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
     day = day or today()
     start = dt.datetime.combine(day, dt.time())
     end = start + dt.timedelta(days=1)
+    # the day's transactions by their moments' index; the entries each has, by its id (a CROSS JOIN keeps SQLite to
+    # that order: on its own it read every entry of a tender account to find the day's, 1 s at a million members)
     in_day = (Transaction.created_at >= start) & (Transaction.created_at < end) & (Transaction.store == store_obj.id)
     the_day = Period(day, day, (store_obj.id,))  # this desk's store alone
     sold = next(iter(turnover(the_day)), None) or {}
@@ -79,8 +81,8 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
     def money_of(*kinds: str) -> tuple[int, int]:
         """Operations of these kinds that day, and the money they moved through money tenders (+ in)."""
         count = Transaction.select().where(in_day & Transaction.kind.in_(kinds)).count()
-        amount = (Entry.select(peewee.fn.SUM(Entry.amount)).join(Transaction)
-                  .where(in_day & Transaction.kind.in_(kinds)
+        amount = (Transaction.select(peewee.fn.SUM(Entry.amount)).join(Entry, peewee.JOIN.CROSS)
+                  .where(in_day & Transaction.kind.in_(kinds) & (Entry.transaction == Transaction.id)
                          & Entry.account.in_([f"tender.{t}" for t in MONEY_TENDERS])).scalar())
         return count, -int(amount or 0)
 
@@ -88,8 +90,10 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
     refunds, refunds_in = money_of("refund", "refund_part")
     people: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(MONEY_TENDERS, 0))
     for staff_id, account, amount in (
-        Entry.select(Transaction.staff, Entry.account, peewee.fn.SUM(Entry.amount)).join(Transaction)
-        .where(in_day & Entry.account.in_([f"tender.{t}" for t in MONEY_TENDERS]))
+        Transaction.select(Transaction.staff, Entry.account, peewee.fn.SUM(Entry.amount))
+        .join(Entry, peewee.JOIN.CROSS)
+        .where(in_day & (Entry.transaction == Transaction.id)
+               & Entry.account.in_([f"tender.{t}" for t in MONEY_TENDERS]))
         .group_by(Transaction.staff, Entry.account).tuples()
     ):
         people[staff_id][account.removeprefix("tender.")] -= int(amount)
