@@ -101,6 +101,29 @@ async def test_typing_another_members_phone_on_a_member_screen_opens_that_member
     assert visits() == 0 and Card.get(Card.card_no == "00077777").status == "active"
 
 
+async def test_keys_typed_while_the_desk_was_busy_are_typing_not_a_reader(regular):
+    """A person's keys that waited in the queue while the desk was busy (importing its screens after the login was
+    drawn, a slow frame) reach it back to back: told by when they were typed, they stay typing, not a card read —
+    and a reader's burst, however late it is handled, is still a read."""
+    async with at_desk(regular, wedge_gap_ms=30) as (app, pilot):
+        offered = []
+        app.offer_read = offered.append
+
+        async def deliver(gap: float) -> None:
+            at = events.Key("a", "a").time
+            for n, (key, char) in enumerate([*((ch, ch) for ch in "0011223344"), ("enter", "\r")]):
+                event = events.Key(key, char)
+                event.time = at + gap * n
+                await app.hold_for_wedge(event)
+            await app.release_keys()
+
+        await deliver(0.12)  # a person: 120 ms a key, all handled now at once
+        assert offered == []
+        await deliver(0.002)  # a reader: 2 ms a key
+        assert [r.value for r in offered] == ["0011223344"]
+        await settle(pilot)
+
+
 async def test_a_keyboard_wedge_reader_opens_its_member_from_any_screen_and_checks_in_nobody(regular):
     li = register_member("李四", "13912345678", regular.cashier, "r-li").member_id
     issue_card(li, "V10", regular.cashier, "i-li", card_no="0011223344")

@@ -607,3 +607,26 @@ async def test_a_card_issued_by_a_swipe_keeps_the_tags_uid_as_read(regular):
     assert card.member_id == li and card.reader_uid == "0112345678"  # was 06B2424E
     [short] = make_parser("wiegand26").feed(b"345678\r\n")
     assert await _swiped_member(regular, short) == li
+
+
+def test_ten_digits_typed_find_the_card_of_either_reading_and_two_cards_are_refused(regular):
+    """Ten digits are a USB reader's decimal and ten hex digits alike: typed, or come through a box (the family
+    dialog's), they find the card of whichever reading has one; when each has one, nobody's is guessed."""
+    from mms_tui.services.base.errors import AmbiguousCard
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.family import set_family
+    from mms_tui.services.members.lookup import lookup
+    from mms_tui.services.members.profile import find_member, register_member
+
+    li = register_member("李四", "13912345678", regular.cashier, "r-li").member_id
+    wang = register_member("王五", "13712345678", regular.cashier, "r-wang").member_id
+    zhao = register_member("赵六", "13612345678", regular.cashier, "r-zhao").member_id
+    issue_card(li, "PT", regular.cashier, "i-li", reader_uid="12345678")  # its tag 01 12345678, kept as 8 hex
+    assert find_member("0112345678").id == li  # the hex reading (was: no member)
+    assert [h.member_id for h in lookup("0112345678") if h.match == "card"] == [li]
+    issue_card(wang, "PT", regular.cashier, "i-wang", reader_uid="06B2424E")  # 112345678: the decimal reading
+    with pytest.raises(AmbiguousCard, match="fits 2 cards"):
+        find_member("0112345678")  # was: 王五, whose family 赵六 would have joined
+    with pytest.raises(AmbiguousCard):
+        set_family(zhao, "0112345678", regular.cashier, "fam-1")
+    assert find_member("06B2424E").id == wang and find_member("12345678").id == li  # their own 8 hex: one each

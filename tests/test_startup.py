@@ -100,3 +100,33 @@ asyncio.run(main())
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["LoginScreen", "False", "True"]
+
+
+def test_a_command_whose_module_fails_to_import_is_tried_again_not_lost():
+    table = LazyCommands({"ghost": ("no_such_module", "ghost"), "check": ("ops", "check")})
+    with pytest.raises(ImportError):
+        table["ghost"]
+    assert "ghost" in table and list(table) == ["ghost", "check"]
+    assert table.get("check").name == "check"
+
+
+def test_every_top_level_command_defined_in_the_command_modules_is_in_the_table():
+    """A command made in mms_tui/cli/* and added to no group must be in COMMANDS, or mms, its help, the README's
+    list and the catalog would never see it."""
+    import importlib
+    import pkgutil
+
+    import mms_tui.cli as package
+
+    defined: dict[int, click.Command] = {}
+    below: set[int] = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"mms_tui.cli.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, click.Command) and value.callback is not None \
+                    and value.callback.__module__ == module.__name__:
+                defined[id(value)] = value
+                if isinstance(value, click.Group):
+                    below |= {id(c) for c in value.commands.values()}
+    top = {c.name for i, c in defined.items() if i not in below}
+    assert top == set(COMMANDS)

@@ -83,10 +83,11 @@ class LazyCommands(dict):
         self._order = list(where)
 
     def _load(self, name: str) -> click.Command:
-        module, attribute = self._where.pop(name)
+        module, attribute = self._where[name]
         command = getattr(importlib.import_module(f"mms_tui.cli.{module}"), attribute)
         translate_help(command)
         dict.__setitem__(self, name, command)
+        del self._where[name]  # (only once it loaded: a failed import leaves the name to be tried again)
         return command
 
     def __getitem__(self, name: str) -> click.Command:

@@ -191,6 +191,12 @@ def card_key(key: str, *, as_read: bool = False) -> tuple[int, int, str] | None:
     if rows and rows[0][0] == 1:
         return rows[0][1], rows[0][2], rows[0][3]
     found = {row[1]: row for row in rows if row[0] == 2 and (row[4] == key or uid_matches(uid, row[4]))}
+    if not as_read and len(key) == 10 and key.isdigit() and key.isascii() and uid != key:
+        # ten digits typed (or come through a box from a reader): a USB reader's decimal — taken above — and
+        # also ten hex digits, an RDM6300's read of a tag whose hex has no letter. A card of either is found; a
+        # card of each is two cards, refused below rather than one of them guessed
+        found.update({row[1]: row for row in fetch_rows(CARD_KEY_SQL, (key, uid_tail(key), key, key))
+                      if row[0] == 2 and uid_matches(key, row[4])})
     if len(found) > 1:
         numbers = ", ".join(sorted(row[3] for row in found.values()))
         raise AmbiguousCard(_("This read fits {n} cards ({cards}): the reader carries only part of the tag's "

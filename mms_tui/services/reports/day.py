@@ -80,9 +80,12 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
 
     def money_of(*kinds: str) -> tuple[int, int]:
         """Operations of these kinds that day, and the money they moved through money tenders (+ in)."""
-        count = Transaction.select().where(in_day & Transaction.kind.in_(kinds)).count()
+        # (kind, local_day, created_at) leads only with a range of days: its store's day is within one of ours
+        near = (Transaction.local_day >= day - dt.timedelta(days=1)) & (Transaction.local_day <= day + dt.timedelta(days=1))
+        of_kinds = in_day & Transaction.kind.in_(kinds) & near
+        count = Transaction.select().where(of_kinds).count()
         amount = (Transaction.select(peewee.fn.SUM(Entry.amount)).join(Entry, peewee.JOIN.CROSS)
-                  .where(in_day & Transaction.kind.in_(kinds) & (Entry.transaction == Transaction.id)
+                  .where(of_kinds & (Entry.transaction == Transaction.id)
                          & Entry.account.in_([f"tender.{t}" for t in MONEY_TENDERS])).scalar())
         return count, -int(amount or 0)
 

@@ -84,7 +84,7 @@ class Period:
 
     def at_stores(self, column: peewee.Field) -> peewee.Expression | None:
         """``column`` (a store foreign key) within the period's stores; None for the whole chain. One store is
-        said with ``=``, so a single store's report reads its indexes as it always did."""
+        said with ``=``."""
         if self.store_ids is None:
             return None
         if len(self.store_ids) == 1:
