@@ -86,3 +86,19 @@ def test_a_shifts_figures_read_the_shifts_transactions(sqlite_desk, statements):
     assert plans
     for sql, plan in plans:
         assert not any(name in plan for name in MISLEADING), (sql, plan)
+
+
+def test_the_desk_coming_back_reads_only_the_days_latest_check_ins(sqlite_desk, statements):
+    from mms_tui.services.members.checkin import check_in
+    from mms_tui.services.reports.day import recent_checkins
+
+    member = register_member("李四", "13912345678", sqlite_desk.cashier, "reg-2").member_id
+    card = issue_card(member, "V10", sqlite_desk.cashier, "issue-2", card_no="2002").card_id
+    check_in(card, sqlite_desk.cashier, "visit-1")
+    statements.clear()
+    assert [r.what for r in recent_checkins()] == ["李四"]
+    plans = _plans(statements)
+    assert len(plans) == 1  # one read, not the day summary's dozen
+    for sql, plan in plans:
+        assert not any(name in plan for name in MISLEADING), (sql, plan)
+        assert "ledger_transaction_created_at" in plan, (sql, plan)

@@ -12,7 +12,7 @@ from mms_tui.i18n import N_, _
 from mms_tui.screens.common import WorkerErrors, in_connection, typed_character
 from mms_tui.services.base.text import fit, format_money
 from mms_tui.services.members.lookup import LookupHit, lookup
-from mms_tui.services.reports.day import day_summary
+from mms_tui.services.reports.day import recent_checkins
 from mms_tui.widgets.footer import Footer
 from mms_tui.widgets.table import Table
 
@@ -130,8 +130,8 @@ class DeskScreen(WorkerErrors, Screen[None]):
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="recent")
     def load_recent(self) -> None:
-        summary = in_connection(day_summary, self.app.settings.store)
-        lines = [f"{r.when} {r.what}" for r in summary.recent_checkins[:5]]
+        recent = in_connection(recent_checkins, self.app.settings.store)
+        lines = [f"{r.when} {r.what}" for r in recent]
         text = _("Recent check-ins: {list}").format(list="  ".join(lines)) if lines else ""
         self.app.call_from_thread(self.query_one("#recent-checkins", Static).update, text)
 

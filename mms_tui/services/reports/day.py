@@ -55,6 +55,28 @@ class DaySummary:
     staff: list[StaffDay] = field(default_factory=list)
 
 
+def _in_day(store_obj: Store, day: dt.date) -> peewee.Expression:
+    """The day's transactions at the store, by their moments' index."""
+    start = dt.datetime.combine(day, dt.time())
+    return ((Transaction.created_at >= start) & (Transaction.created_at < start + dt.timedelta(days=1))
+            & (Transaction.store == store_obj.id))
+
+
+def _day_visits(in_day: peewee.Expression) -> peewee.ModelSelect:
+    return Visit.select(Visit, Member).join(Member).switch(Visit).join(Transaction).where(
+        in_day & (Visit.status == "ok")).order_by(Visit.created_at.desc(), Visit.id.desc())
+
+
+def _recent(visits: peewee.ModelSelect, limit: int) -> list[RecentItem]:
+    return [RecentItem(str(v.created_at)[11:16], v.member.name, "") for v in visits.limit(limit)]
+
+
+def recent_checkins(store: Store | str | None = None, limit: int = 5) -> list[RecentItem]:
+    """Today's latest check-ins at the store, newest first: what the desk shows each time it comes back (one read,
+    not the whole day summary)."""
+    return _recent(_day_visits(_in_day(resolve_store(store), today())), limit)
+
+
 def day_summary(store: Store | str | None = None, day: dt.date | None = None) -> DaySummary:
     """The day's sales, top-ups, card sales, refunds and check-ins at one store, and each staff member's money."""
     from mms_tui.services.ledger.tenders import MONEY_TENDERS
@@ -63,11 +85,9 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
 
     store_obj = resolve_store(store)
     day = day or today()
-    start = dt.datetime.combine(day, dt.time())
-    end = start + dt.timedelta(days=1)
     # the day's transactions by their moments' index; the entries each has, by its id (a CROSS JOIN keeps SQLite to
     # that order: on its own it read every entry of a tender account to find the day's, 1 s at a million members)
-    in_day = (Transaction.created_at >= start) & (Transaction.created_at < end) & (Transaction.store == store_obj.id)
+    in_day = _in_day(store_obj, day)
     the_day = Period(day, day, (store_obj.id,))  # this desk's store alone
     sold = next(iter(turnover(the_day)), None) or {}
     topped: dict[str, int] = defaultdict(int)
@@ -105,9 +125,8 @@ def day_summary(store: Store | str | None = None, day: dt.date | None = None) ->
     names = {s.id: s for s in Staff.select().where(Staff.id.in_(list(operations) or [0]))}
     staff_days = [StaffDay(names[i].code, names[i].name, int(operations[i]), people.get(i, dict.fromkeys(MONEY_TENDERS, 0)))
                   for i in sorted(operations, key=lambda i: names[i].code)]
-    visits = Visit.select(Visit, Member).join(Member).switch(Visit).join(Transaction).where(
-        in_day & (Visit.status == "ok")).order_by(Visit.created_at.desc(), Visit.id.desc())
-    recent = [RecentItem(str(v.created_at)[11:16], v.member.name, "") for v in visits.limit(8)]
+    visits = _day_visits(in_day)
+    recent = _recent(visits, 8)
     return DaySummary(
         day.isoformat(), store_obj.name, int(sold.get("sale_count", 0)), int(sold.get("sales_fen", 0)),
         int(sold.get("refund_count", 0)), int(sold.get("refunds_fen", 0)), int(sold.get("net_fen", 0)),
