@@ -338,7 +338,7 @@ class MmsApp(App[None]):
         from mms_tui.screens.register import MemberFormScreen
 
         if choice == "register":
-            self.push_screen(MemberFormScreen(card_no=card_no), self._registered_with_card)
+            self.push_screen(MemberFormScreen(card_no=card_no, uid_as_read=as_read), self._registered_with_card)
         elif choice == "issue" and member is not None:
             from mms_tui.screens.cards import IssueCardScreen
 

@@ -630,3 +630,46 @@ def test_ten_digits_typed_find_the_card_of_either_reading_and_two_cards_are_refu
     with pytest.raises(AmbiguousCard):
         set_family(zhao, "0112345678", regular.cashier, "fam-1")
     assert find_member("06B2424E").id == wang and find_member("12345678").id == li  # their own 8 hex: one each
+
+
+async def test_a_card_swiped_into_the_register_or_replace_dialog_keeps_the_tags_uid(regular):
+    """As the issue dialog: the first card of a new member and a lost card's replacement, swiped on an RDM6300,
+    keep the tag's UID as read, so a reader that sends only the low 24 bits finds them too."""
+    from textual.widgets import Input, Select
+
+    from mms_tui.models import Card, Member
+    from mms_tui.screens.common import Swiped
+    from mms_tui.screens.register import MemberFormScreen
+    from tests.test_tui import at_desk, open_member, settle
+
+    [first] = make_parser("rdm6300").feed(rdm6300_frame("0112345678"))
+    [second] = make_parser("rdm6300").feed(rdm6300_frame("0187654321"))
+    async with at_desk(regular) as (app, pilot):
+        form = MemberFormScreen()
+        app.push_screen(form)
+        await settle(pilot)
+        form.query_one("#name", Input).value = "李四"
+        form.query_one("#phone", Input).value = "13912345678"
+        form.query_one("#card-type", Select).value = "V10"
+        form.post_message(Swiped(first))
+        await settle(pilot)
+        await pilot.press("f10")
+        await settle(pilot)
+        await settle(pilot)
+        li = Member.get(Member.phone == "13912345678").id
+        assert Card.get(Card.card_no == "0112345678").reader_uid == "0112345678"  # was 06B2424E
+
+        screen = await open_member(pilot, "00077777")  # 张三 lost his card: replaced by a swiped one
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        app.screen.post_message(Swiped(second))
+        await settle(pilot)
+        await pilot.press("f10")
+        await settle(pilot)
+        await settle(pilot)
+        zhang = screen.member_id
+    assert Card.get(Card.card_no == "0187654321").reader_uid == "0187654321"  # was none
+    [short] = make_parser("wiegand26").feed(b"345678\r\n")
+    assert await _swiped_member(regular, short) == li
+    [short] = make_parser("wiegand26").feed(b"654321\r\n")
+    assert await _swiped_member(regular, short) == zhang

@@ -102,10 +102,11 @@ class IssueCardScreen(PaysByCode, OperationDialog):
         return _("✓ Card {card} issued ({price}).").format(card=result.card_no, price=format_money(result.price_fen))
 
 
-def _lost_and_replace(card_no: str, new_no: str | None, staff, lost_txid: str, replace_txid: str, status: str):
+def _lost_and_replace(card_no: str, new_no: str | None, staff, lost_txid: str, replace_txid: str, status: str,
+                      reader_uid: str | None = None, uid_as_read: bool = False):
     if status != "lost":
         report_lost(card_no, staff, lost_txid)
-    return replace_card(card_no, new_no, staff, replace_txid)
+    return replace_card(card_no, new_no, staff, replace_txid, reader_uid=reader_uid, uid_as_read=uid_as_read)
 
 
 def value_words(card: CardSummary) -> str:
@@ -134,6 +135,9 @@ class ReplaceCardScreen(OperationDialog):
         self.member_name = member_name
         self.lost_txid = self.txid
         self.replace_txid = f"{self.txid}-new"[:64]
+        #: the new card's read when it came swiped (kept as its reader UID too, as the issue dialog keeps it)
+        self.swiped: str | None = None
+        self.swiped_uid = False
 
     def heading(self) -> str:
         return _("Lost card {card} ({type})").format(card=self.card.card_no, type=self.card.type_name)
@@ -145,14 +149,17 @@ class ReplaceCardScreen(OperationDialog):
 
     def on_swiped(self, event: Swiped) -> None:
         event.stop()
+        self.swiped, self.swiped_uid = event.read.value, event.read.is_uid
         self.query_one("#replace-no", Input).value = event.read.value
 
     def on_mount(self) -> None:
         self.query_one("#replace-no", Input).focus()
 
     def operation(self):
-        return partial(_lost_and_replace, self.card.card_no, self.query_one("#replace-no", Input).value.strip() or None,
-                       self.app.staff, self.lost_txid, self.replace_txid, self.card.status)
+        new_no = self.query_one("#replace-no", Input).value.strip() or None
+        swiped = bool(new_no) and new_no == self.swiped
+        return partial(_lost_and_replace, self.card.card_no, new_no, self.app.staff, self.lost_txid, self.replace_txid,
+                       self.card.status, reader_uid=new_no if swiped else None, uid_as_read=swiped and self.swiped_uid)
 
     def succeeded(self, result) -> str:
         return _("✓ Card {old} blocked; its value is now on card {new}.").format(old=self.card.card_no,

@@ -22,7 +22,8 @@ def _register_with_card(values: dict, card: dict, staff, store: str, register_tx
                              birthday=values["birthday"], notes=values["notes"], store=store)
     if card["card_type"]:
         issue_card(member.member_id, card["card_type"], staff, issue_txid, card_no=card["card_no"],
-                   tender=card["tender"], store=store)
+                   tender=card["tender"], store=store, reader_uid=card.get("reader_uid"),
+                   uid_as_read=card.get("uid_as_read", False))
     return member.member_id
 
 
@@ -31,10 +32,15 @@ class MemberFormScreen(OperationDialog):
 
     HINT = N_("F10 to save, Esc to cancel")
 
-    def __init__(self, phone: str = "", member_id: int | None = None, card_no: str = "") -> None:
+    def __init__(self, phone: str = "", member_id: int | None = None, card_no: str = "",
+                 uid_as_read: bool = False) -> None:
         super().__init__()
         self.phone = phone
         self.card_no = card_no
+        #: what a reader read for the first card (it came swiped, here or before the dialog opened): kept as its
+        #: reader UID too — as it is when a serial reader decoded it (as the issue dialog keeps it)
+        self.swiped = card_no or None
+        self.swiped_uid = uid_as_read
         self.member_id = member_id
         self.issue_txid = new_txid()
 
@@ -58,6 +64,7 @@ class MemberFormScreen(OperationDialog):
         """A card swiped while registering is the first card's number."""
         if self.query("#card-no"):
             event.stop()
+            self.swiped, self.swiped_uid = event.read.value, event.read.is_uid
             self.query_one("#card-no", Input).value = event.read.value
 
     def on_mount(self) -> None:
@@ -107,10 +114,14 @@ class MemberFormScreen(OperationDialog):
 
             return save_edit
         card_type = self.query_one("#card-type", Select).value
+        card_no = self.query_one("#card-no", Input).value.strip() or None
+        swiped = bool(card_no) and card_no == self.swiped
         card = {
             "card_type": card_type if isinstance(card_type, str) else None,
-            "card_no": self.query_one("#card-no", Input).value.strip() or None,
+            "card_no": card_no,
             "tender": str(self.query_one("#card-tender", Select).value),
+            "reader_uid": card_no if swiped else None,
+            "uid_as_read": swiped and self.swiped_uid,
         }
         store, register_txid, issue_txid = self.app.settings.store, self.txid, self.issue_txid
         return lambda: _register_with_card(values, card, staff, store, register_txid, issue_txid)
