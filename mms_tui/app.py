@@ -364,7 +364,8 @@ class MmsApp(App[None]):
         ever shows it; otherwise — a person's keystroke, a slower burst over a jittery SSH link, any other key —
         the held keys go on, in order, to whatever has the keyboard. True when ``event`` was taken here."""
         char = typed_character(event)
-        now = event.time  # when the key came in, not when the loop got to it (it may have been busy)
+        now = max(event.time, self.wedge.last)  # when the key came in, not when the loop got to it (it may have been
+        # busy); never back in time
         if char is not None:
             if self.held_keys and now - self.wedge.last > self.wedge.max_gap:
                 await self.release_keys()

@@ -673,3 +673,14 @@ async def test_a_card_swiped_into_the_register_or_replace_dialog_keeps_the_tags_
     assert await _swiped_member(regular, short) == li
     [short] = make_parser("wiegand26").feed(b"654321\r\n")
     assert await _swiped_member(regular, short) == zhang
+
+
+def test_ten_digits_read_as_hex_never_match_on_the_24_bits_of_a_wiegand_card(regular):
+    from mms_tui.services.base.errors import UnknownMember
+    from mms_tui.services.members.cards import issue_card
+    from mms_tui.services.members.profile import find_member, register_member
+
+    wang = register_member("王五", "13712345678", regular.cashier, "r-wang").member_id
+    issue_card(wang, "PT", regular.cashier, "i-wang", reader_uid="345678")  # a Wiegand-26 card: 24 bits
+    with pytest.raises(UnknownMember):
+        find_member("0112345678")  # another card's ten digits: its last six are no whole tag

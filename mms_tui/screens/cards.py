@@ -149,7 +149,8 @@ class ReplaceCardScreen(OperationDialog):
 
     def on_swiped(self, event: Swiped) -> None:
         event.stop()
-        self.swiped, self.swiped_uid = event.read.value, event.read.is_uid
+        self.swiped = event.read.value if event.read.kind != "barcode" else None  # (a barcode: only the number)
+        self.swiped_uid = event.read.is_uid
         self.query_one("#replace-no", Input).value = event.read.value
 
     def on_mount(self) -> None:

@@ -64,7 +64,9 @@ class MemberFormScreen(OperationDialog):
         """A card swiped while registering is the first card's number."""
         if self.query("#card-no"):
             event.stop()
-            self.swiped, self.swiped_uid = event.read.value, event.read.is_uid
+            # a card's read is kept as its reader UID too; a scanned barcode is only the number
+            self.swiped = event.read.value if event.read.kind != "barcode" else None
+            self.swiped_uid = event.read.is_uid
             self.query_one("#card-no", Input).value = event.read.value
 
     def on_mount(self) -> None:

@@ -196,7 +196,8 @@ def card_key(key: str, *, as_read: bool = False) -> tuple[int, int, str] | None:
         # also ten hex digits, an RDM6300's read of a tag whose hex has no letter. A card of either is found; a
         # card of each is two cards, refused below rather than one of them guessed
         found.update({row[1]: row for row in fetch_rows(CARD_KEY_SQL, (key, uid_tail(key), key, key))
-                      if row[0] == 2 and uid_matches(key, row[4])})
+                      if row[0] == 2 and len(row[4]) >= 8 and uid_matches(key, row[4])})  # (a whole tag's: not
+        # the 24 bits a Wiegand-26 card keeps, which six of any ten digits would match)
     if len(found) > 1:
         numbers = ", ".join(sorted(row[3] for row in found.values()))
         raise AmbiguousCard(_("This read fits {n} cards ({cards}): the reader carries only part of the tag's "
