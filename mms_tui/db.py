@@ -12,8 +12,10 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,6 +120,10 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
       read-only, so it is opened ``immutable``; reads, reports and backups work, and a write fails as read-only.
     * **Which file**: each connection records the file it opened, so that :func:`write_transaction` can refuse to
       save into a file that has since been deleted or replaced at the database's path.
+    * **A worker thread keeps its connection** (:meth:`thread_connection`, issue #27): the desk's reads run on a
+      few long-lived worker threads, and a connection opened for each of them paid the open, the schema read and an
+      empty page cache every time — a third of a swipe at a million members. A kept connection is opened again
+      when the file at the path is no longer the one it opened; all are closed by :func:`close_database`.
     """
 
     def __init__(self, path: Path, *, create: bool) -> None:
@@ -128,6 +134,39 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(LOCK_WAIT_SECONDS * 1000)}
         super().__init__(str(path), pragmas=pragmas, timeout=LOCK_WAIT_SECONDS, check_same_thread=False,
                          factory=_Connection)
+        #: the connections threads keep open (:meth:`thread_connection`), by thread ident
+        self._kept: dict[int, tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = {}
+        self._kept_lock = threading.Lock()
+
+    def thread_connection(self) -> None:
+        """Make sure this thread has an open connection to the file now at the path, and keep it open for the
+        thread's next call (closed by :meth:`close_kept`, or when the thread has ended and another one opens)."""
+        if not self.is_closed():
+            conn = self._state.conn
+            if self._state.transactions or self._state.ctx or (
+                    _usable(conn) and getattr(conn, "opened", None) == _identity(self.mms_path)):
+                return  # (inside a transaction the connection stays: write_transaction checks the file)
+            with contextlib.suppress(Exception):  # closed under it (close_kept), or on a file no longer there
+                conn.close()
+            self._state.reset()
+        self.connect()
+        thread = threading.current_thread()
+        with self._kept_lock:
+            for ident, (ref, kept) in list(self._kept.items()):
+                if ident == thread.ident or ref() is None or not ref().is_alive():
+                    del self._kept[ident]
+                    if kept is not self._state.conn:
+                        with contextlib.suppress(Exception):
+                            kept.close()
+            self._kept[thread.ident] = (weakref.ref(thread), self._state.conn)
+
+    def close_kept(self) -> None:
+        """Close every connection a thread kept open (the app has ended, or the database is being replaced)."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, {}
+        for _ref, conn in kept.values():
+            with contextlib.suppress(Exception):
+                conn.close()
 
     def _uri(self) -> str:
         path = self.mms_path
@@ -181,6 +220,13 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
             raise DatabaseFileChanged(self.mms_path, replaced=now is not None)
 
 
+def _usable(conn: sqlite3.Connection | None) -> bool:
+    try:
+        return conn is not None and conn.in_transaction is not None
+    except sqlite3.ProgrammingError:  # closed
+        return False
+
+
 class DatabaseFileChanged(peewee.OperationalError):
     """The file a connection writes into was deleted, moved away or replaced at the database's path: anything it
     saved now would be lost with that file."""
@@ -210,6 +256,7 @@ _target = ""
 def init_database(target: str) -> peewee.Database:
     """Point the shared proxy at ``target`` and return the real database object."""
     global _target
+    close_database()  # the connections worker threads kept to the one it replaces
     db = open_database(target)
     database.initialize(db)
     _target = target
@@ -224,9 +271,12 @@ def current_target() -> str:
 
 
 def close_database() -> None:
+    """Close this thread's connection and every one a worker thread kept open."""
     obj = database.obj
     if obj is not None and not obj.is_closed():
         obj.close()
+    if obj is not None and hasattr(obj, "close_kept"):
+        obj.close_kept()
 
 
 def is_sqlite() -> bool:

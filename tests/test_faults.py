@@ -343,3 +343,82 @@ def test_the_first_and_last_days_of_the_calendar_are_one_line_or_an_answer(run, 
         if result.exit_code:
             lines = result.stderr.strip().splitlines()
             assert result.exit_code == 1 and len(lines) == 1, (command, result.output)
+
+
+# --- a worker thread's kept connection (issue #27) ----------------------------------------------------------------
+
+
+def _on_worker(pool, fn, *args):
+    """``fn`` run by ``in_connection`` on the pool's worker thread, as a desk's screens run their reads."""
+    from mms_tui.screens.common import in_connection
+
+    return pool.submit(in_connection, fn, *args).result()
+
+
+def _balance(card: int) -> tuple[int, int]:
+    """The card's principal, and the id of the sqlite3 connection that read it."""
+    return Card.get_by_id(card).principal_fen, id(database.connection())
+
+
+def test_a_worker_thread_keeps_its_connection_and_opens_the_file_now_at_the_path(tmp_path):
+    """A swipe's reads run on a worker thread that keeps its connection (and its page cache) from one call to the
+    next; when the file at the path is another one (a backup restored over it), the next call reads that one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = tmp_path / "mms.sqlite3"
+    desk, card = _store_with_a_card(str(target))
+    with ThreadPoolExecutor(1) as pool:
+        first, opened = _on_worker(pool, _balance, card)
+        assert _on_worker(pool, _balance, card) == (first, opened)  # the same connection, not one per call
+        with database.connection_context():
+            top_up(card, 5_000, 0, "cash", desk.cashier, "t-other-desk")
+        assert _on_worker(pool, _balance, card) == (first + 5_000, opened)  # it reads what others wrote
+        copy = tmp_path / "copy.sqlite3"
+        with database.connection_context():
+            database.execute_sql("VACUUM INTO ?", (str(copy),))
+            top_up(card, 5_000, 0, "cash", desk.cashier, "t-after-the-copy")
+        assert _on_worker(pool, _balance, card)[0] == first + 10_000
+        for suffix in ("-wal", "-shm"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        os.rename(copy, target)  # the copy put in its place
+        balance, reopened = _on_worker(pool, _balance, card)
+        assert balance == first + 5_000 and reopened != opened
+
+
+def test_the_connections_worker_threads_kept_are_closed_with_the_database(tmp_path):
+    """Every connection a worker kept is closed by close_database (the app's end), and a thread that has ended
+    leaves none open once another opens its own."""
+    import threading
+
+    target = tmp_path / "mms.sqlite3"
+    _desk, card = _store_with_a_card(str(target))
+    kept = []
+
+    def keep() -> None:
+        from mms_tui.screens.common import in_connection
+
+        kept.append(in_connection(database.connection))
+
+    for _ in range(3):  # three threads, each ending after its call
+        thread = threading.Thread(target=keep)
+        thread.start()
+        thread.join()
+    assert _open(kept[0]) is False and _open(kept[1]) is False  # swept by the threads after them
+    assert _open(kept[2]) is True
+    close_database()
+    assert _open(kept[2]) is False
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # a thread whose connection was closed under it opens a new one
+        assert _on_worker(pool, _balance, card)[0] == 10_000
+        close_database()
+        assert _on_worker(pool, _balance, card)[0] == 10_000
+    close_database()
+
+
+def _open(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+        return True
+    except sqlite3.ProgrammingError:
+        return False
