@@ -22,7 +22,14 @@ from click.testing import CliRunner
 from mms_tui.cli import cli
 from mms_tui.db import close_database, database, write_transaction
 from mms_tui.models import Staff, Transaction
-from mms_tui.models.migrations import LATEST, PREFIX_INDEXES_26, STORE_INDEX_27, migrate
+from mms_tui.models.migrations import (
+    ACCOUNT_INDEX_28,
+    LATEST,
+    PREFIX_INDEXES_26,
+    SET_INDEXES_28,
+    STORE_INDEX_27,
+    migrate,
+)
 from mms_tui.services.base.errors import AlreadyDone
 from mms_tui.services.ledger import results
 from mms_tui.services.ledger.chain import as_hex, heads
@@ -136,6 +143,10 @@ def test_a_shop_of_schema_25_upgrades_with_every_balance_result_and_replay_kept(
         assert {txid: results.load(blob) for txid, blob in db.execute(
             'SELECT "txid", "result" FROM "ledger_transaction"')} == stored
         assert not set(PREFIX_INDEXES_26) & _indexes(db) and STORE_INDEX_27 not in _indexes(db)
+        assert ACCOUNT_INDEX_28 not in _indexes(db)
+        for name, _table, columns, _unique in SET_INDEXES_28:  # only the rows that have a value (migration 28)
+            sql, = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
+            assert sql.endswith(f'WHERE ({columns.split(",")[0]} IS NOT NULL)'), sql
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
         for table, column in (("ledger_transaction", "request_hash"), ("chain_link", "digest")):
             assert {(kind, len(v)) for kind, v in db.execute(

@@ -12,13 +12,21 @@ from mms_tui import clock
 from mms_tui.clock import now, today
 from mms_tui.db import database
 
-__all__ = ["BaseModel", "Moment", "database", "now", "today"]
+__all__ = ["BaseModel", "Moment", "database", "index_of_set", "now", "today"]
 
 
 class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+def index_of_set(model: type[peewee.Model], *fields: peewee.Field, unique: bool = False) -> None:
+    """An index of ``fields`` over the rows whose first field is set (issue #27, migration 28): most rows leave it
+    empty (a card replaced, a transaction reversed, a family, a price level, a ledger entry on a card), and an
+    ordinary index keeps an entry for every empty one too. A query that asks for a value (``= ?``, ``IN``, a join
+    on it) reads it, as before; a unique one refuses a second row with the same value, as before."""
+    model.add_index(*fields, unique=unique, where=fields[0].is_null(False))
 
 
 def _time_settings() -> tuple[str | None, str | None] | None:

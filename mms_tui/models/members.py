@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee
 
-from mms_tui.models.base import BaseModel, Moment, now
+from mms_tui.models.base import BaseModel, Moment, index_of_set, now
 from mms_tui.models.org import Staff, Store
 
 CARD_KINDS = ("stored_value", "points", "discount", "visits", "period")
@@ -52,7 +52,7 @@ class Member(BaseModel):
     created_at = Moment(default=now)
     #: the family this member belongs to, named by its first member (null: none); a visit package of a
     #: transferable card type moves between members of one family (migration 4)
-    family = peewee.ForeignKeyField("self", null=True, backref="family_members", on_delete="RESTRICT")
+    family = peewee.ForeignKeyField("self", null=True, backref="family_members", on_delete="RESTRICT", index=False)
     #: the annual fee is paid up to this day (null: never paid; fees in the loyalty rules; migration 4)
     fees_paid_until = peewee.DateField(null=True)
     #: how to reach the member, and what they like (migration 8)
@@ -60,7 +60,7 @@ class Member(BaseModel):
     email = peewee.CharField(max_length=254, default="", constraints=[peewee.SQL("DEFAULT ''")])
     preferences = peewee.TextField(default="", constraints=[peewee.SQL("DEFAULT ''")])
     #: the price list this member buys at (a dealer's 经销商价), replacing the tier's price (migration 13)
-    price_level = peewee.ForeignKeyField(PriceLevel, null=True, backref="members", on_delete="RESTRICT")
+    price_level = peewee.ForeignKeyField(PriceLevel, null=True, backref="members", on_delete="RESTRICT", index=False)
     #: the member's openid on the shop's WeChat Official Account (service notices go there; migration 21)
     wechat_openid = peewee.CharField(max_length=64, default="", constraints=[peewee.SQL("DEFAULT ''")])
 
@@ -100,10 +100,10 @@ class CardType(BaseModel):
 class Card(BaseModel):
     card_no = peewee.CharField(max_length=64, unique=True)
     #: canonical: upper-case hex of the bits the reader carries (devices/protocols.py), or a legacy value as typed
-    reader_uid = peewee.CharField(max_length=64, null=True, unique=True)
+    reader_uid = peewee.CharField(max_length=64, null=True)
     #: the last 6 characters of reader_uid, which a read of any length is found by (migration 15)
-    uid_tail = peewee.CharField(max_length=6, null=True, index=True)
-    barcode = peewee.CharField(max_length=64, null=True, unique=True)
+    uid_tail = peewee.CharField(max_length=6, null=True)
+    barcode = peewee.CharField(max_length=64, null=True)
     member = peewee.ForeignKeyField(Member, backref="cards", on_delete="RESTRICT")
     #: no index of its own: the cards report's index below begins with it (migration 3)
     card_type = peewee.ForeignKeyField(CardType, backref="cards", on_delete="RESTRICT", index=False)
@@ -124,12 +124,22 @@ class Card(BaseModel):
     freeze_year = peewee.IntegerField(null=True)
     freeze_days_year = peewee.IntegerField(default=0, constraints=[peewee.SQL("DEFAULT 0")])  # bulk loads omit it
     store = peewee.ForeignKeyField(Store, null=True, backref="cards", on_delete="RESTRICT")
-    replaced_by = peewee.ForeignKeyField("self", null=True, backref="replaces", on_delete="RESTRICT")
+    replaced_by = peewee.ForeignKeyField("self", null=True, backref="replaces", on_delete="RESTRICT", index=False)
     issued_at = Moment(default=now)
 
     class Meta:
         #: the cards report counts every card from this index alone, in its order (migration 2)
         indexes = ((("card_type", "status", "valid_until", "issued_at", "store"), False),)
+
+
+#: indexes of what most rows leave empty, over the rows that have it (migration 28); a card's reader UID, its tail
+#: and its barcode are empty on the cards of a shop that prints card numbers
+index_of_set(Member, Member.family)
+index_of_set(Member, Member.price_level)
+index_of_set(Card, Card.reader_uid, unique=True)
+index_of_set(Card, Card.uid_tail)
+index_of_set(Card, Card.barcode, unique=True)
+index_of_set(Card, Card.replaced_by)
 
 
 class MemberTag(BaseModel):
