@@ -120,7 +120,7 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
       read-only, so it is opened ``immutable``; reads, reports and backups work, and a write fails as read-only.
     * **Which file**: each connection records the file it opened, so that :func:`write_transaction` can refuse to
       save into a file that has since been deleted or replaced at the database's path.
-    * **A worker thread keeps its connection** (:meth:`thread_connection`, issue #27): the desk's reads run on a
+    * **A worker thread keeps its connection** (:meth:`kept_connection`, issue #27): the desk's reads run on a
       few long-lived worker threads, and a connection opened for each of them paid the open, the schema read and an
       empty page cache every time — a third of a swipe at a million members. A kept connection is opened again
       when the file at the path is no longer the one it opened; all are closed by :func:`close_database`.
@@ -134,31 +134,59 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
         pragmas = {**SQLITE_PRAGMAS, "busy_timeout": int(LOCK_WAIT_SECONDS * 1000)}
         super().__init__(str(path), pragmas=pragmas, timeout=LOCK_WAIT_SECONDS, check_same_thread=False,
                          factory=_Connection)
-        #: the connections threads keep open (:meth:`thread_connection`), by thread ident
+        #: the connections threads keep open (:meth:`kept_connection`), by thread ident
         self._kept: dict[int, tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = {}
         self._kept_lock = threading.Lock()
 
-    def thread_connection(self) -> None:
-        """Make sure this thread has an open connection to the file now at the path, and keep it open for the
-        thread's next call (closed by :meth:`close_kept`, or when the thread has ended and another one opens)."""
+    @contextmanager
+    def kept_connection(self) -> Iterator[None]:
+        """Run the caller's block on this thread's connection to the file now at the path, and keep it open for the
+        thread's next block (closed by :meth:`close_kept`, or when the thread has ended and another one opens).
+
+        Not kept: a connection whose block failed — a read cut off part-way can leave a statement holding an old
+        snapshot, a failed write may have found the file read-only — and one opened read-only (a read-only disk,
+        opened ``immutable``: it would never see the file change again). The next block opens a new one."""
+        self._thread_connection()
+        try:
+            yield
+        except BaseException:
+            self._drop_thread_connection()
+            raise
+        if getattr(self._state.conn, "read_only", False):
+            self._drop_thread_connection()
+
+    def _thread_connection(self) -> None:
+        state = self._state
+        if state.transactions or state.ctx:
+            return  # (inside a transaction the connection stays: write_transaction checks the file)
         if not self.is_closed():
-            conn = self._state.conn
-            if self._state.transactions or self._state.ctx or (
-                    _usable(conn) and getattr(conn, "opened", None) == _identity(self.mms_path)):
-                return  # (inside a transaction the connection stays: write_transaction checks the file)
-            with contextlib.suppress(Exception):  # closed under it (close_kept), or on a file no longer there
-                conn.close()
-            self._state.reset()
-        self.connect()
+            conn = state.conn
+            if not (_usable(conn) and not conn.in_transaction
+                    and getattr(conn, "opened", None) == _identity(self.mms_path)):
+                self._drop_thread_connection()  # closed under it, left in a transaction, or another file now
+        if self.is_closed():
+            self.connect()
         thread = threading.current_thread()
         with self._kept_lock:
+            if self._kept.get(thread.ident, (None, None))[1] is state.conn:
+                return
             for ident, (ref, kept) in list(self._kept.items()):
-                if ident == thread.ident or ref() is None or not ref().is_alive():
+                alive = ref()
+                if ident == thread.ident or alive is None or not alive.is_alive():
                     del self._kept[ident]
-                    if kept is not self._state.conn:
+                    if kept is not state.conn:
                         with contextlib.suppress(Exception):
                             kept.close()
-            self._kept[thread.ident] = (weakref.ref(thread), self._state.conn)
+            self._kept[thread.ident] = (weakref.ref(thread), state.conn)
+
+    def _drop_thread_connection(self) -> None:
+        """Close this thread's connection (not inside a transaction: the caller's rollback needs it)."""
+        state = self._state
+        if state.transactions or state.ctx or state.conn is None:
+            return
+        with contextlib.suppress(Exception):
+            state.conn.close()
+        state.reset()
 
     def close_kept(self) -> None:
         """Close every connection a thread kept open (the app has ended, or the database is being replaced)."""
@@ -188,9 +216,10 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
     def _connect(self) -> sqlite3.Connection:
         for attempt in range(3):
             before = _identity(self.mms_path)
-            conn = sqlite3.connect(self._uri(), timeout=self._timeout, isolation_level=None, uri=True,
-                                   **self.connect_params)
+            uri = self._uri()
+            conn = sqlite3.connect(uri, timeout=self._timeout, isolation_level=None, uri=True, **self.connect_params)
             conn.opened = _identity(self.mms_path)  # type: ignore[attr-defined]
+            conn.read_only = "mode=ro" in uri  # type: ignore[attr-defined]
             if conn.opened == before or attempt == 2:  # not replaced while it was being opened
                 break
             conn.close()

@@ -14,6 +14,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import peewee
 import pytest
 
 from mms_tui.db import close_database, database, database_fault, init_database
@@ -422,3 +423,71 @@ def _open(conn: sqlite3.Connection) -> bool:
         return True
     except sqlite3.ProgrammingError:
         return False
+
+
+def test_a_worker_whose_read_failed_part_way_reads_what_others_wrote_next(tmp_path):
+    """A read cut off by an error with its cursor still alive (the error's traceback holds it) would keep its
+    snapshot on a kept connection: the next call on that thread would show old balances. The connection of a
+    failed call is not kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = tmp_path / "mms.sqlite3"
+    desk, card = _store_with_a_card(str(target))
+    held = []
+
+    def cut_off() -> None:
+        rows = database.execute_sql('SELECT "id" FROM "ledger_entry"')  # several rows: one read, the rest left
+        rows.fetchone()
+        raise ValueError("a damaged record")
+
+    with ThreadPoolExecutor(1) as pool:
+        first = _on_worker(pool, _balance, card)[0]
+        try:
+            _on_worker(pool, cut_off)
+        except ValueError as error:
+            held.append(error)  # (its traceback keeps the cursor)
+        with database.connection_context():
+            top_up(card, 5_000, 0, "cash", desk.cashier, "t-meanwhile")
+        assert _on_worker(pool, _balance, card)[0] == first + 5_000
+
+
+def test_a_worker_writes_again_once_the_file_is_writable_again(tmp_path):
+    """A write refused while the file was read-only is saved when tried again after the file is made writable:
+    the connection that found it read-only is not kept."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    target = tmp_path / "mms.sqlite3"
+    desk, card = _store_with_a_card(str(target))
+
+    def topup(txid: str) -> int:
+        return top_up(card, 5_000, 0, "cash", desk.cashier, txid).principal_after
+
+    with ThreadPoolExecutor(1) as pool:
+        made = subprocess.run(["chattr", "+i", str(target)], capture_output=True, text=True)
+        if made.returncode != 0:
+            pytest.skip(f"cannot make a file immutable here ({made.stderr.strip()})")
+        try:  # (SQLite opens a file it cannot write read-only, and says so at the first write)
+            assert _on_worker(pool, _balance, card)[0] == 10_000
+            with pytest.raises(peewee.OperationalError, match="readonly"):
+                _on_worker(pool, topup, "t-refused")
+        finally:
+            subprocess.run(["chattr", "-i", str(target)], check=True)
+        assert _on_worker(pool, topup, "t-again") == 15_000
+
+
+def test_a_connection_opened_read_only_is_not_kept(tmp_path, monkeypatch):
+    """On a read-only disk the file is opened immutable — SQLite then never looks for changes. Such a connection
+    serves its call only: once the disk is writable again, the next call reads what was written since."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import mms_tui.db
+
+    target = tmp_path / "mms.sqlite3"
+    desk, card = _store_with_a_card(str(target))
+    with ThreadPoolExecutor(1) as pool:
+        monkeypatch.setattr(mms_tui.db, "_on_read_only_disk", lambda path: True)
+        first = _on_worker(pool, _balance, card)[0]
+        monkeypatch.setattr(mms_tui.db, "_on_read_only_disk", lambda path: False)
+        with database.connection_context():
+            top_up(card, 5_000, 0, "cash", desk.cashier, "t-later")
+        assert _on_worker(pool, _balance, card)[0] == first + 5_000

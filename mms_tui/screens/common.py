@@ -25,13 +25,10 @@ T = TypeVar("T")
 
 def in_connection(fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Run ``fn`` on this thread's own connection: on SQLite one the thread keeps open for its next call
-    (``thread_connection`` in mms_tui/db.py), on PostgreSQL one opened for the call."""
-    keep = getattr(database.obj, "thread_connection", None)
-    if keep is None:
-        with database.connection_context():
-            return fn(*args, **kwargs)
-    keep()
-    return fn(*args, **kwargs)
+    (``kept_connection`` in mms_tui/db.py), on PostgreSQL one opened for the call."""
+    kept = getattr(database.obj, "kept_connection", None)
+    with kept() if kept is not None else database.connection_context():
+        return fn(*args, **kwargs)
 
 
 def card_and_view(value: str, as_read: bool = False) -> tuple[list, object]:
