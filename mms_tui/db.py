@@ -137,6 +137,8 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
         #: the connections threads keep open (:meth:`kept_connection`), by thread ident
         self._kept: dict[int, tuple[weakref.ref[threading.Thread], sqlite3.Connection]] = {}
         self._kept_lock = threading.Lock()
+        #: how deep this thread is in kept_connection blocks (only the outermost opens and closes)
+        self._depth = threading.local()
 
     @contextmanager
     def kept_connection(self) -> Iterator[None]:
@@ -145,13 +147,26 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
 
         Not kept: a connection whose block failed — a read cut off part-way can leave a statement holding an old
         snapshot, a failed write may have found the file read-only — and one opened read-only (a read-only disk,
-        opened ``immutable``: it would never see the file change again). The next block opens a new one."""
+        opened ``immutable``: it would never see the file change again; a file it may not write, which SQLite opens
+        read-only without a word). The next block opens a new one. A block inside another one of the same thread
+        leaves all that to the outer one."""
+        depth = getattr(self._depth, "n", 0)
+        if depth:  # inside another block of this thread: that one opened the connection and decides its fate
+            self._depth.n = depth + 1
+            try:
+                yield
+            finally:
+                self._depth.n = depth
+            return
         self._thread_connection()
+        self._depth.n = 1
         try:
             yield
         except BaseException:
             self._drop_thread_connection()
             raise
+        finally:
+            self._depth.n = 0
         if getattr(self._state.conn, "read_only", False):
             self._drop_thread_connection()
 
@@ -219,7 +234,8 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
             uri = self._uri()
             conn = sqlite3.connect(uri, timeout=self._timeout, isolation_level=None, uri=True, **self.connect_params)
             conn.opened = _identity(self.mms_path)  # type: ignore[attr-defined]
-            conn.read_only = "mode=ro" in uri  # type: ignore[attr-defined]
+            # (SQLite opens a file it may not write read-only without a word: such a connection is not kept either)
+            conn.read_only = "mode=ro" in uri or not os.access(self.mms_path, os.W_OK)  # type: ignore[attr-defined]
             if conn.opened == before or attempt == 2:  # not replaced while it was being opened
                 break
             conn.close()

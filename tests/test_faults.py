@@ -452,8 +452,8 @@ def test_a_worker_whose_read_failed_part_way_reads_what_others_wrote_next(tmp_pa
 
 
 def test_a_worker_writes_again_once_the_file_is_writable_again(tmp_path):
-    """A write refused while the file was read-only is saved when tried again after the file is made writable:
-    the connection that found it read-only is not kept."""
+    """A connection opened while the file could not be written (SQLite opens it read-only without a word) serves
+    its call only: once the file is writable again, the worker's next write is saved."""
     from concurrent.futures import ThreadPoolExecutor
 
     target = tmp_path / "mms.sqlite3"
@@ -466,13 +466,38 @@ def test_a_worker_writes_again_once_the_file_is_writable_again(tmp_path):
         made = subprocess.run(["chattr", "+i", str(target)], capture_output=True, text=True)
         if made.returncode != 0:
             pytest.skip(f"cannot make a file immutable here ({made.stderr.strip()})")
-        try:  # (SQLite opens a file it cannot write read-only, and says so at the first write)
+        try:
             assert _on_worker(pool, _balance, card)[0] == 10_000
             with pytest.raises(peewee.OperationalError, match="readonly"):
                 _on_worker(pool, topup, "t-refused")
+            assert _on_worker(pool, _balance, card)[0] == 10_000  # a read last, while it is still read-only
         finally:
             subprocess.run(["chattr", "-i", str(target)], check=True)
         assert _on_worker(pool, topup, "t-again") == 15_000
+
+
+def test_a_call_inside_another_leaves_the_connection_to_the_outer_one(tmp_path):
+    """An in_connection call made inside another one on the same thread (an error's message looking up who is
+    writing) that fails does not close the connection the outer call is still reading with."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mms_tui.screens.common import in_connection
+
+    target = tmp_path / "mms.sqlite3"
+    _store_with_a_card(str(target))
+
+    def failing() -> None:
+        raise ValueError("inner")
+
+    def outer() -> int:
+        rows = database.execute_sql('SELECT "id" FROM "ledger_entry"')
+        first = rows.fetchone()
+        with pytest.raises(ValueError):
+            in_connection(failing)
+        return len([first, *rows.fetchall()])
+
+    with ThreadPoolExecutor(1) as pool:
+        assert _on_worker(pool, outer) >= 2
 
 
 def test_a_connection_opened_read_only_is_not_kept(tmp_path, monkeypatch):
