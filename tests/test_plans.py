@@ -39,11 +39,11 @@ def statements(monkeypatch):
     return seen
 
 
-def _plans(statements: list[tuple[str, tuple]]) -> list[tuple[str, str]]:
-    """(statement, its plan) of each statement that reads the ledger."""
+def _plans(statements: list[tuple[str, tuple]], reading: str = r'"ledger_(entry|transaction)"') -> list[tuple[str, str]]:
+    """(statement, its plan) of each SELECT that reads a table ``reading`` matches (the ledger's, unless told)."""
     out = []
     for sql, params in statements:
-        if not sql.lstrip().upper().startswith("SELECT") or not re.search(r'"ledger_(entry|transaction)"', sql):
+        if not sql.lstrip().upper().startswith("SELECT") or not re.search(reading, sql):
             continue
         plan = "\n".join(row[-1] for row in database.obj.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
         out.append((sql, plan))
@@ -106,8 +106,7 @@ def test_the_desk_coming_back_reads_only_the_days_latest_check_ins(sqlite_desk, 
 
 def _index_plans(statements: list[tuple[str, tuple]]) -> str:
     """Every plan of the SELECTs seen, one text."""
-    return "\n".join(row[-1] for sql, params in statements if sql.lstrip().upper().startswith("SELECT")
-                     for row in database.obj.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+    return "\n".join(plan for _sql, plan in _plans(statements, reading=""))
 
 
 def test_the_indexes_of_set_columns_hold_only_set_rows_and_the_reads_still_take_them(sqlite_desk, statements):
