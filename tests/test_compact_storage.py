@@ -233,3 +233,135 @@ def test_migration_26_packs_every_result_on_either_database(desk, chain_as_hex):
     assert not set(PREFIX_INDEXES_26) & {i.name for t in ("ledger_transaction", "sale", "sale_line", "visit")
                                           for i in db.get_indexes(t)}
     assert top_up(card, 3_000, None, "cash", desk.cashier, "t-3") == made[2]  # a replay after the migration
+
+
+def _links() -> list[tuple]:
+    return [(chain, seq, kind, ref, bytes(digest)) for chain, seq, kind, ref, digest in database.execute_sql(
+        'SELECT "chain", "seq", "kind", "ref", "digest" FROM "chain_link" ORDER BY 1, 2').fetchall()]
+
+
+def _link_shape(db: peewee.Database) -> tuple:
+    """What keys the links: the columns, the indexes beside the table's own key, and the key's columns."""
+    columns = [c.name for c in db.get_columns("chain_link")]
+    indexes = sorted(i.name for i in db.get_indexes("chain_link") if not i.name.endswith("_pkey"))
+    return columns, indexes, db.get_primary_keys("chain_link")
+
+
+def _links_as_schema_28_kept_them(db: peewee.Database) -> None:
+    """The links back in the shape migration 6 made and schema 28 still had, and the database at schema 28."""
+    from mms_tui.models.migrations import _ChainLink6
+
+    with write_transaction():
+        db.execute_sql('ALTER TABLE "chain_link" RENAME TO "chain_link_now"')
+        if not isinstance(db, peewee.SqliteDatabase):  # (PostgreSQL keeps the key's name with the index)
+            db.execute_sql('ALTER INDEX "chain_link_pkey" RENAME TO "chain_link_now_pkey"')
+        db.create_tables([_ChainLink6])
+        db.execute_sql('INSERT INTO "chain_link" ("chain", "seq", "kind", "ref", "digest") SELECT "chain", "seq", '
+                       '"kind", "ref", "digest" FROM "chain_link_now" ORDER BY "chain", "seq"')
+        db.execute_sql('DROP TABLE "chain_link_now"')
+        db.execute_sql('DELETE FROM "schema_version" WHERE "version" >= 29')
+
+
+def test_the_upgrade_to_29_hands_the_room_of_the_old_links_back(sqlite_desk, tmp_path):
+    """Migration 29 copies the links to a table of their new shape; ``mms upgrade`` then runs ``VACUUM``, so the
+    file keeps no free pages (without it, the old table's pages would stay in the file, free)."""
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(sqlite_desk)
+    for n in range(1, 400):
+        top_up(card, 100 * n, None, "cash", sqlite_desk.cashier, f"t-{n}")
+    _links_as_schema_28_kept_them(database.obj)
+    close_database()
+    upgraded = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "--lang", "en", "upgrade", "--backup",
+                                        str(tmp_path / "before.sqlite3")])
+    close_database()
+    assert upgraded.exit_code == 0 and "Schema 28 → 29" in upgraded.output, upgraded.output
+    with sqlite3.connect(sqlite_desk.target) as db:
+        assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+        assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'chain_link'").fetchone()[0]
+    db.close()
+    assert Path(sqlite_desk.target).stat().st_size < (tmp_path / "before.sqlite3").stat().st_size
+
+
+def test_migration_29_keeps_every_link_keyed_by_its_chain_and_place(desk):
+    """The links set back to the shape migration 6 made (a row id, indexes by (chain, seq) and by (kind, ref)),
+    then migrated: the same links, heads and anchors; the shape of a new database; chaining and checking go on."""
+    from mms_tui.models.migrations import CHAIN_INDEXES_29
+    from mms_tui.services.ledger.chain import verify
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(desk)
+    made = [top_up(card, 1_000 * n, None, "cash", desk.cashier, f"t-{n}") for n in range(1, 6)]
+    db = database.obj
+    fresh_shape = _link_shape(db)
+    fresh_sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'chain_link'").fetchone() \
+        if isinstance(db, peewee.SqliteDatabase) else None
+    links, before, anchored = _links(), _state(), heads()
+    _links_as_schema_28_kept_them(db)
+    old_shape = _link_shape(db)
+    assert "id" in old_shape[0] and set(CHAIN_INDEXES_29) <= set(old_shape[1])
+    assert _links() == links and check_ledger() == []
+
+    assert migrate() == list(range(29, LATEST + 1))
+    assert _link_shape(db) == fresh_shape and "id" not in fresh_shape[0] and fresh_shape[1] == []
+    assert fresh_shape[2] == ["chain", "seq"]
+    if fresh_sql is not None:  # WITHOUT ROWID, as a new database makes it
+        assert db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'chain_link'").fetchone() == fresh_sql
+        assert "WITHOUT ROWID" in fresh_sql[0]
+    assert _links() == links and _state() == before and heads() == anchored
+    assert check_ledger() == [] and verify() == []
+    assert migrate() == []  # (and run again on a database already of this shape, it changes nothing)
+
+    assert top_up(card, 2_000, None, "cash", desk.cashier, "t-2") == made[1]  # a replay: no second link
+    assert _links() == links
+    top_up(card, 9_000, None, "cash", desk.cashier, "t-9")
+    assert len(_links()) > len(links) and verify() == []
+
+
+def test_a_row_no_link_covers_is_named_without_an_index_by_what_links_cover(desk):
+    """The links have no index by the row they cover (migration 29): the rows no link covers are found by a set
+    difference — each named, and only those."""
+    from mms_tui.services.ledger.chain import verify
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(desk)
+    for n in range(1, 4):
+        top_up(card, 1_000 * n, None, "cash", desk.cashier, f"t-{n}")
+    assert verify() == []
+    lost = Transaction.get(Transaction.txid == "t-2").id
+    with write_transaction():
+        last = database.execute_sql('SELECT MAX("seq") FROM "chain_link" WHERE "kind" = \'tx\' AND "ref" = '
+                                    f'{lost}').fetchone()[0]
+        database.execute_sql(f'UPDATE "chain_link" SET "ref" = -1 WHERE "kind" = \'tx\' AND "ref" = {lost}')
+    found = [str(b) for b in verify()]
+    assert any(f"the tx row {lost} is in no chain" in p for p in found), found
+    assert any(f"link {last}" in p or "row -1" in p for p in found), found  # and the link now covers nothing
+    assert sum("is in no chain" in p for p in found) == 1, found
+
+
+def test_a_database_from_before_the_chains_gets_links_of_the_old_shape_then_this_one(desk):
+    """Migration 6 chains the history of a database made before chains in the shape links had then (a row id and
+    its two indexes; not today's model), which migration 26 (the digests as bytes) reads by chain and place and
+    migration 29 then keys by them: the chains verify, and a new operation links on."""
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+
+    from mms_tui.models.migrations import MIGRATIONS
+    from mms_tui.services.ledger.chain import verify
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(desk)
+    top_up(card, 1_000, None, "cash", desk.cashier, "t-1")
+    db = database.obj
+    migrator = SqliteMigrator(db) if isinstance(db, peewee.SqliteDatabase) else PostgresqlMigrator(db)
+    fresh_shape = _link_shape(db)
+    with write_transaction():
+        db.execute_sql('DROP TABLE "chain_link"')
+        db.execute_sql('DROP TABLE "chain_head"')
+        steps = {number: fn for number, _name, fn in MIGRATIONS}
+        steps[6](db, migrator)
+        assert "id" in _link_shape(db)[0]
+        steps[26](db, migrator)
+        steps[29](db, migrator)
+    assert _link_shape(db) == fresh_shape and verify() == [] and check_ledger() == []
+    top_up(card, 2_000, None, "cash", desk.cashier, "t-2")
+    assert verify() == []

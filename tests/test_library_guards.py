@@ -307,12 +307,13 @@ def test_written_out_reads_give_the_instances_model_get_gives(desk):
     filled: dict[type, set[str]] = defaultdict(set)
     empty: dict[type, set[str]] = defaultdict(set)
     for model in ALL_MODELS:
-        pk = model._meta.primary_key
-        keys = [k for (k,) in model.select(pk).order_by(pk).tuples()]
+        pk = model._meta.primary_key  # (of one column, or several: the chains' links by chain and seq)
+        pks = [model._meta.fields[n] for n in pk.field_names] if model._meta.composite_key else [pk]
+        keys = list(model.select(*pks).order_by(*pks).tuples())
         assert keys, f"{model.__name__}: no rows to compare"
         for key in keys:
-            slow = model.get(pk == key)
-            fast = fetch_model(model, f'"t"."{pk.column_name}" = ?', (key,))
+            slow = model.get(*[f == v for f, v in zip(pks, key, strict=True)])
+            fast = fetch_model(model, " AND ".join(f'"t"."{f.column_name}" = ?' for f in pks), key)
             where = (model.__name__, key)
             assert type(fast) is model, where
             # what Model.__init__ leaves on an instance: nothing more, nothing less, nothing dirty

@@ -17,8 +17,8 @@ from mms_tui.services.ops.setup import connect, initialise
 
 SPAWN = multiprocessing.get_context("spawn")
 
-#: the primary key of every table, to read both sides in the same order
-KEYS = {m._meta.table_name: m._meta.primary_key.column_name for m in ALL_MODELS}
+#: the primary key of every table (its columns, written out), to read both sides in the same order
+KEYS = {m._meta.table_name: ", ".join(f'"{f.column_name}"' for f in m._meta.get_primary_keys()) for m in ALL_MODELS}
 
 
 def _demo_shop(target: str) -> None:
@@ -87,7 +87,7 @@ def _dump(target: str) -> dict[str, list[dict]]:
         out = {}
         for table in tables:
             cursor = conn.cursor()
-            cursor.execute(f'SELECT * FROM "{table}" ORDER BY "{KEYS[table]}"')
+            cursor.execute(f'SELECT * FROM "{table}" ORDER BY {KEYS[table]}')
             names = [d[0] for d in cursor.description]
             out[table] = [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
         return out
@@ -102,7 +102,11 @@ def _fetch(conn, sql: str) -> list[tuple]:
 
 
 @pytest.mark.postgres
-def test_a_shop_moves_to_postgresql_and_back_with_every_row_as_it_was(run, sqlite_target, postgres_target, tmp_path):
+def test_a_shop_moves_to_postgresql_and_back_with_every_row_as_it_was(run, sqlite_target, postgres_target, tmp_path,
+                                                                      monkeypatch):
+    # every big table copied in many batches, each paged on from the last row's key: one column (an id), or two
+    # (the chains' links: chain and seq — paged by the first alone, most of a chain was left behind)
+    monkeypatch.setattr("mms_tui.services.ops.migrate_to.BATCH", 37)
     _demo_shop(sqlite_target)
     before = _dump(sqlite_target)
     assert set(before) == set(KEYS)  # nothing in the database beyond the models' tables

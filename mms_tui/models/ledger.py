@@ -102,8 +102,24 @@ class ChainHead(BaseModel):
     digest = peewee.BlobField()  # a SHA-256's 32 bytes (hex text before migration 26)
 
 
+class _RowidlessOnSqlite(peewee.Metadata):
+    """A table kept in its primary key's order on SQLite (``WITHOUT ROWID``: no row id, and no second copy of the
+    key in an index of its own); PostgreSQL has no such option and keeps its primary key as an index anyway."""
+
+    @property
+    def without_rowid(self) -> bool:
+        return isinstance(getattr(self.database, "obj", self.database), peewee.SqliteDatabase)  # (proxy or bound)
+
+    @without_rowid.setter
+    def without_rowid(self, value: bool) -> None:
+        pass
+
+
 class ChainLink(BaseModel):
-    """One link: the digest over the previous link and the canonical content of the row it covers."""
+    """One link: the digest over the previous link and the canonical content of the row it covers. Stored in
+    (chain, seq) order under that key alone (migration 29): 3 million links at a million members, where a row id and
+    two indexes — (chain, seq), and (kind, ref), which only the whole-table questions of :mod:`chain` read, and
+    which they answer as quickly by a set difference — took 103 MB beside the 172 MB of the links."""
 
     chain = peewee.IntegerField()
     seq = peewee.BigIntegerField()
@@ -112,4 +128,5 @@ class ChainLink(BaseModel):
     digest = peewee.BlobField()  # a SHA-256's 32 bytes (hex text before migration 26)
 
     class Meta:
-        indexes = ((("chain", "seq"), True), (("kind", "ref"), True))
+        primary_key = peewee.CompositeKey("chain", "seq")
+        model_metadata_class = _RowidlessOnSqlite

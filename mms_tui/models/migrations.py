@@ -116,12 +116,33 @@ def _desk_safety(db: peewee.Database, migrator: object) -> None:
     db.create_tables([Shift])
 
 
+class _ChainLink6(peewee.Model):
+    """``chain_link`` as migration 6 made it (a row id, indexes by (chain, seq) and by (kind, ref)); the model has
+    changed since (migration 29), and the migrations between read this shape."""
+
+    chain = peewee.IntegerField()
+    seq = peewee.BigIntegerField()
+    kind = peewee.CharField(max_length=8)
+    ref = peewee.BigIntegerField()
+    digest = peewee.BlobField()
+
+    class Meta:
+        database = database
+        table_name = "chain_link"
+
+
+_ChainLink6.add_index(peewee.ModelIndex(_ChainLink6, [_ChainLink6.chain, _ChainLink6.seq], unique=True,
+                                        name="chain_link_chain_seq"))
+_ChainLink6.add_index(peewee.ModelIndex(_ChainLink6, [_ChainLink6.kind, _ChainLink6.ref], unique=True,
+                                        name="chain_link_kind_ref"))
+
+
 def _chains(db: peewee.Database, migrator: object) -> None:
     """Issue #15: hash chains over the ledger and the audit, built over the history already there."""
-    from mms_tui.models import ChainHead, ChainLink
+    from mms_tui.models import ChainHead
     from mms_tui.services.ledger.chain import STATE_COLUMNS, rebuild, record_staff_states, record_states
 
-    db.create_tables([ChainHead, ChainLink])
+    db.create_tables([ChainHead, _ChainLink6])
     record_staff_states()
     for table in STATE_COLUMNS:  # the catalogue and tiers as they stand: held to this from now on
         record_states(table)
@@ -526,8 +547,8 @@ def _compact_results(db: peewee.Database, migrator: object) -> None:
                                page_size=1_000)
             last = rows[-1][0]
         db.execute_sql('ALTER TABLE "ledger_transaction" DROP COLUMN "result_json"')
-    for table, column, key in (("ledger_transaction", "request_hash", "id"), ("chain_link", "digest", "id"),
-                               ("chain_head", "digest", "chain")):
+    for table, column, key in (("ledger_transaction", "request_hash", ("id",)),
+                               ("chain_link", "digest", ("chain", "seq")), ("chain_head", "digest", ("chain",))):
         _hex_to_bytes(db, table, column, key)
     for name in PREFIX_INDEXES_26:
         db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
@@ -579,7 +600,7 @@ def _indexes_of_set(db: peewee.Database, migrator: object) -> None:
                        f'WHERE ({columns.split(",")[0]} IS NOT NULL)')
 
 
-def _hex_to_bytes(db: peewee.Database, table: str, column: str, key: str) -> None:
+def _hex_to_bytes(db: peewee.Database, table: str, column: str, key: tuple[str, ...]) -> None:
     """A column of SHA-256s in hex text becomes their 32 bytes (half the room; services/ledger/chain.py reads
     either). On SQLite, whose columns take any type, each value in hex is replaced and any other text (a
     generator's placeholder) stays as it was chained; PostgreSQL's column becomes ``bytea``, other text its UTF-8
@@ -596,15 +617,56 @@ def _hex_to_bytes(db: peewee.Database, table: str, column: str, key: str) -> Non
                        "'UTF8') END")
         return
     sha = re.compile("[0-9a-f]{64}")
-    last = -1  # (ids and chain numbers are 0 or more)
+    names = ", ".join(f'"{k}"' for k in key)  # (a table's key: its id, or a link's chain and place in it)
+    marks = ", ".join("?" for _k in key)
+    last: tuple = (-1,) * len(key)  # (ids, chain numbers and places are 0 or more)
     while True:
-        rows = db.execute_sql(f'SELECT "{key}", "{column}" FROM "{table}" WHERE typeof("{column}") = \'text\' '
-                              f'AND "{key}" > ? ORDER BY "{key}" LIMIT ?', (last, _PACK_BATCH)).fetchall()
+        rows = db.execute_sql(f'SELECT {names}, "{column}" FROM "{table}" WHERE typeof("{column}") = \'text\' '
+                              f'AND ({names}) > ({marks}) ORDER BY {names} LIMIT ?', (*last, _PACK_BATCH)).fetchall()
         if not rows:
             break
-        db.cursor().executemany(f'UPDATE "{table}" SET "{column}" = ? WHERE "{key}" = ?',
-                                [(bytes.fromhex(value), k) for k, value in rows if sha.fullmatch(value)])
-        last = rows[-1][0]
+        db.cursor().executemany(f'UPDATE "{table}" SET "{column}" = ? WHERE ({names}) = ({marks})',
+                                [(bytes.fromhex(row[-1]), *row[:-1]) for row in rows if sha.fullmatch(row[-1])])
+        last = tuple(rows[-1][:-1])
+
+
+#: dropped by migration 29 with the row id: the links are kept in (chain, seq) order, the table's own key
+CHAIN_INDEXES_29 = ["chain_link_chain_seq", "chain_link_kind_ref"]
+
+
+def _rowidless_chain_links(db: peewee.Database, migrator: object) -> None:
+    """Issue #27: the chain's links keyed by (chain, seq) alone — on SQLite a ``WITHOUT ROWID`` table in that
+    order, the links copied over in it, on PostgreSQL the same key as the primary one — with no row id and no
+    index by (kind, ref) (models/ledger.py ``ChainLink``). The links are copied as they are: every digest, every
+    head and every anchor kept elsewhere still verifies."""
+    if isinstance(db, peewee.SqliteDatabase):
+        for name in CHAIN_INDEXES_29:  # (also from links already of this shape, which migration 6 may have indexed)
+            db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+        sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'chain_link'").fetchone()
+        if sql is None or "WITHOUT ROWID" in sql[0].upper():
+            return
+        db.execute_sql('DROP TABLE IF EXISTS "chain_link_29"')
+        db.execute_sql('CREATE TABLE "chain_link_29" ("chain" INTEGER NOT NULL, "seq" INTEGER NOT NULL, '
+                       '"kind" VARCHAR(8) NOT NULL, "ref" INTEGER NOT NULL, "digest" BLOB NOT NULL, '
+                       'PRIMARY KEY ("chain", "seq")) WITHOUT ROWID')
+        db.execute_sql('INSERT INTO "chain_link_29" ("chain", "seq", "kind", "ref", "digest") SELECT "chain", "seq", '
+                       '"kind", "ref", "digest" FROM "chain_link" ORDER BY "chain", "seq"')
+        db.execute_sql('DROP TABLE "chain_link"')  # (its indexes with it)
+        db.execute_sql('ALTER TABLE "chain_link_29" RENAME TO "chain_link"')
+        return
+    have = {c for (c,) in db.execute_sql("SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                                         "current_schema() AND table_name = 'chain_link'").fetchall()}
+    indexes = {i for (i,) in db.execute_sql("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                                            "AND tablename = 'chain_link'").fetchall()}
+    if "id" in have:  # (the table keeps its room for the column until it is rewritten: VACUUM FULL)
+        db.execute_sql('ALTER TABLE "chain_link" DROP COLUMN "id"')  # (its primary key with it)
+        if "chain_link_chain_seq" in indexes:  # the index of (chain, seq) becomes the key's, as it is
+            db.execute_sql('ALTER TABLE "chain_link" ADD CONSTRAINT "chain_link_pkey" PRIMARY KEY USING INDEX '
+                           '"chain_link_chain_seq"')
+        else:
+            db.execute_sql('ALTER TABLE "chain_link" ADD PRIMARY KEY ("chain", "seq")')
+    for name in CHAIN_INDEXES_29:  # (also from links already of this shape, which migration 6 may have indexed)
+        db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
 
 
 #: (number, name, function); numbers are consecutive from 1
@@ -640,6 +702,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (27, "transactions no longer indexed by store alone (their period's index reads them)", _drop_store_index),
     (28, "indexes of mostly empty columns over the rows that have a value; none by ledger account",
      _indexes_of_set),
+    (29, "the chains' links kept in their order, without a row id or a second index", _rowidless_chain_links),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -84,8 +84,19 @@ class _Plan:
         return self.model._meta.table_name
 
     @property
+    def keys(self) -> list[int]:
+        """Positions in ``fields`` of the primary key's columns (two for the chains' links: chain and seq)."""
+        meta = self.model._meta
+        names = list(meta.primary_key.field_names) if meta.composite_key else [meta.primary_key.name]
+        return [next(i for i, f in enumerate(self.fields) if f is meta.fields[name]) for name in names]
+
+    @property
     def key(self) -> int:
-        return self.fields.index(self.model._meta.primary_key)
+        """The position of a one-column primary key (the tables with foreign keys to themselves have one)."""
+        keys = self.keys
+        if len(keys) != 1:
+            raise RuntimeError(f"{self.table} has a primary key of {len(keys)} columns")
+        return keys[0]
 
 
 def shown(target: str) -> str:
@@ -271,20 +282,23 @@ def _copy(src: peewee.Database, plans: list[_Plan], counts: dict[str, int], wher
 
 
 def _batches(src: peewee.Database, plan: _Plan) -> Iterator[list[tuple]]:
-    """The table's rows in primary key order, a batch at a time (by key, so no cursor stays open)."""
-    key = plan.fields[plan.key].column_name
+    """The table's rows in primary key order, a batch at a time (by key, so no cursor stays open; a key of more
+    than one column compared as a row: the chains' links by (chain, seq))."""
+    keys = plan.keys
+    names = ", ".join(f'"{plan.fields[i].column_name}"' for i in keys)
+    marks = ", ".join(src.param for _i in keys)
     select = 'SELECT ' + ", ".join(f'"{f.column_name}"' for f in plan.fields) + f' FROM "{plan.table}"'
-    after: object = None
+    after: tuple | None = None
     while True:
         if after is None:
-            rows = src.execute_sql(f'{select} ORDER BY "{key}" LIMIT {BATCH}').fetchall()
+            rows = src.execute_sql(f'{select} ORDER BY {names} LIMIT {BATCH}').fetchall()
         else:
-            rows = src.execute_sql(f'{select} WHERE "{key}" > {src.param} ORDER BY "{key}" LIMIT {BATCH}',
-                                   (after,)).fetchall()
+            rows = src.execute_sql(f'{select} WHERE ({names}) > ({marks}) ORDER BY {names} LIMIT {BATCH}',
+                                   after).fetchall()
         if not rows:
             return
         yield rows
-        after = rows[-1][plan.key]
+        after = tuple(rows[-1][i] for i in keys)
 
 
 def _converter(field: peewee.Field) -> Callable[[object], object] | None:
