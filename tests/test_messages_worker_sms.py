@@ -36,12 +36,23 @@ def _notices(desk, n: int) -> list[str]:
     return phones
 
 
-def _stopped_mid_send(minutes: int = 30) -> None:
+def _stopped_mid_send(minutes: int = 30, provider: AliyunServer | None = None) -> None:
     """What a worker killed after it marked the messages "sending" leaves behind."""
-    Message.update(state="sending", attempted_at=clock.now() - dt.timedelta(minutes=minutes), sent_channel="sms",
-                   attempts=1).execute()
+    Message.update(state="sending", sent_channel="sms", attempts=1).execute()
+    _attempted_before(minutes, provider)
     for row in Message.select():
         Message.update(address=row.member.phone, text="x").where(Message.id == row.id).execute()
+
+
+def _attempted_before(minutes: int, provider: AliyunServer | None = None) -> None:
+    """Every message attempted ``minutes`` ago — and, as Alibaba Cloud would have them, its records of the ones it
+    took dated by that moment's day in Beijing (which the worker asks for): the test holds at any time of day,
+    also when the moment is before Beijing's midnight and the test runs after it."""
+    when = clock.now() - dt.timedelta(minutes=minutes)
+    Message.update(attempted_at=when).execute()
+    day = clock.to_utc(when).replace(tzinfo=dt.UTC).astimezone(sms.BEIJING).strftime("%Y%m%d")
+    for item in provider.received if provider is not None else []:
+        item["send_date"] = day
 
 
 @pytest.fixture
@@ -79,7 +90,7 @@ def test_a_stopped_workers_messages_are_asked_of_alibaba_cloud_sent_once_and_nev
     # the first went out just before the worker died; the second never left
     sms.send(aliyun_config(aliyun), Outgoing(went.key, phones[0], "x", template_code="SMS_1001",
                                              params={"name": "a", "amount": "1"}))
-    _stopped_mid_send()
+    _stopped_mid_send(provider=aliyun)
     done = Worker({"sms": aliyun_config(aliyun)}).run_round(reminders=False)
     assert done.settled == 2 and done.sent == 0
     assert [r.state for r in Message.select().order_by(Message.id)] == ["sent", "queued"]  # found; not found
@@ -153,7 +164,7 @@ def test_the_carriers_receipts_are_read_from_alibaba_cloud_into_the_campaigns_re
     aliyun.statuses[keys[1]] = 2  # the carrier could not deliver the second
     aliyun.statuses[keys[2]] = 1  # nor has it said yet about the third
     assert worker.ask_deliveries() == 0  # not before two minutes have passed
-    Message.update(attempted_at=clock.now() - dt.timedelta(minutes=5)).execute()
+    _attempted_before(5, aliyun)
     worker._asked_at = -60.0
     assert worker.ask_deliveries() == 2
     assert [r.delivery for r in Message.select().order_by(Message.id)] == ["delivered", "undelivered", "waiting"]
@@ -173,7 +184,7 @@ def test_no_answer_from_alibaba_cloud_is_asked_about_later_and_never_sent_twice(
     aliyun.stall_seconds = 0
     row = Message.get()
     assert first.unknown == 1 and row.state == "sending"  # not resent, not given up: to be asked
-    Message.update(attempted_at=clock.now() - dt.timedelta(minutes=30)).execute()
+    _attempted_before(30, aliyun)
     again = Worker({"sms": aliyun_config(aliyun)}).run_round(reminders=False)
     assert again.settled == 1 and again.sent == 0
     assert Message.get().state == "sent" and len(aliyun.received) == 1
