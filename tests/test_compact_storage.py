@@ -283,6 +283,36 @@ def test_the_upgrade_to_29_hands_the_room_of_the_old_links_back(sqlite_desk, tmp
     assert Path(sqlite_desk.target).stat().st_size < (tmp_path / "before.sqlite3").stat().st_size
 
 
+def test_without_the_disk_vacuum_needs_the_upgrade_leaves_the_room_and_says_how_to_hand_it_back(
+        sqlite_desk, tmp_path, monkeypatch):
+    """``VACUUM`` needs free disk twice the file (its temporary copy and the write-ahead log): with less, the
+    upgrade leaves the room in the file and says so, with the command for later."""
+    import shutil
+
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(sqlite_desk)
+    for n in range(1, 400):
+        top_up(card, 100 * n, None, "cash", sqlite_desk.cashier, f"t-{n}")
+    _links_as_schema_28_kept_them(database.obj)
+    close_database()
+    real = shutil.disk_usage
+    size = Path(sqlite_desk.target).stat().st_size
+    monkeypatch.setattr(shutil, "disk_usage", lambda folder: real(folder)._replace(free=size))  # one file's room
+    upgraded = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "--lang", "en", "upgrade", "--backup",
+                                        str(tmp_path / "before.sqlite3")])
+    close_database()
+    assert upgraded.exit_code == 0, upgraded.output
+    assert f"MB free inside {sqlite_desk.target}" in upgraded.output, upgraded.output
+    assert f"run 'sqlite3 {sqlite_desk.target} VACUUM' with every desk closed" in upgraded.output
+    with sqlite3.connect(sqlite_desk.target) as db:
+        assert db.execute("PRAGMA freelist_count").fetchone()[0] > 0  # the room is still in the file
+        assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'chain_link'").fetchone()[0]
+    db.close()
+    assert CliRunner().invoke(cli, ["--db", sqlite_desk.target, "check"]).exit_code == 0
+    close_database()
+
+
 def test_migration_29_keeps_every_link_keyed_by_its_chain_and_place(desk):
     """The links set back to the shape migration 6 made (a row id, indexes by (chain, seq) and by (kind, ref)),
     then migrated: the same links, heads and anchors; the shape of a new database; chaining and checking go on."""
@@ -365,3 +395,20 @@ def test_a_database_from_before_the_chains_gets_links_of_the_old_shape_then_this
     assert _link_shape(db) == fresh_shape and verify() == [] and check_ledger() == []
     top_up(card, 2_000, None, "cash", desk.cashier, "t-2")
     assert verify() == []
+
+
+def test_a_row_linked_twice_is_named(desk):
+    """Nothing in the schema refuses a second link of a row since migration 29 (the (kind, ref) index is gone):
+    ``mms check`` names the row instead."""
+    from mms_tui.services.ledger import chain
+    from mms_tui.services.money.topup import top_up
+
+    card = _sv_card(desk)
+    top_up(card, 1_000, None, "cash", desk.cashier, "t-1")
+    assert chain.verify() == []
+    tx = Transaction.get(Transaction.txid == "t-1")
+    with write_transaction():
+        chain._append([("tx", tx.id, tx.store_id, None)])  # a second link, well made: its chain still holds
+    found = [str(b) for b in chain.verify()]
+    assert any(f"the tx row {tx.id} is linked 2 times" in p for p in found), found
+    assert any("linked 2 times" in str(p) for p in check_ledger())

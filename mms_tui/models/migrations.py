@@ -547,8 +547,9 @@ def _compact_results(db: peewee.Database, migrator: object) -> None:
                                page_size=1_000)
             last = rows[-1][0]
         db.execute_sql('ALTER TABLE "ledger_transaction" DROP COLUMN "result_json"')
-    for table, column, key in (("ledger_transaction", "request_hash", ("id",)),
-                               ("chain_link", "digest", ("chain", "seq")), ("chain_head", "digest", ("chain",))):
+    links_key = ("id",) if "id" in {c.name for c in db.get_columns("chain_link")} else ("chain", "seq")
+    for table, column, key in (("ledger_transaction", "request_hash", ("id",)),  # (links in the order written, by id,
+                               ("chain_link", "digest", links_key), ("chain_head", "digest", ("chain",))):  # as 6 made them)
         _hex_to_bytes(db, table, column, key)
     for name in PREFIX_INDEXES_26:
         db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')

@@ -349,6 +349,13 @@ def _links(chain: int) -> Iterator[list[tuple[int, str, int, str]]]:
 PARALLEL_FROM = 200_000
 
 
+#: the chains the links are in, each found by one step along the links' key (chain, seq) from the one before —
+#: where ``SELECT DISTINCT`` would read every link (0.8 s at a million members)
+_CHAINS = ('WITH RECURSIVE c("chain") AS (SELECT MIN("chain") FROM "chain_link" UNION ALL SELECT (SELECT MIN("chain") '
+           'FROM "chain_link" l WHERE l."chain" > c."chain") FROM c WHERE c."chain" IS NOT NULL) '
+           'SELECT "chain" FROM c WHERE "chain" IS NOT NULL')
+
+
 def verify(workers: int = 1) -> list[Broken]:
     """Recompute every chain from the rows: the first broken link of each chain, and rows no link covers.
 
@@ -365,7 +372,7 @@ def verify_while(workers: int = 1, meanwhile: Callable[[], T] | None = None) -> 
     returned."""
     heads = {chain: (seq, as_hex(digest)) for chain, seq, digest in fetch_rows(
         'SELECT "chain", "seq", "digest" FROM "chain_head"')}
-    chains = {c for (c,) in fetch_rows('SELECT DISTINCT "chain" FROM "chain_link"')} | set(heads)
+    chains = {c for (c,) in fetch_rows(_CHAINS)} | set(heads)
     links = sum(int(seq) for seq, _d in heads.values())
     problems, result, done = None, None, False
     if workers > 1 and len(chains) > 1 and links >= PARALLEL_FROM:
@@ -446,10 +453,17 @@ def _loose_rows() -> list[Broken]:
                                       f't."id" = r."transaction_id" WHERE t."kind" NOT IN ({_marks(list(kinds))}) '
                                       'LIMIT 20', list(kinds)):
             problems.append(Broken(-1, None, f"the {table} row {ref} hangs on a {kind} transaction"))
+    links = {kind: int(n) for kind, n in fetch_rows('SELECT "kind", COUNT(*) FROM "chain_link" GROUP BY "kind"')}
     for kind, table in (("tx", "ledger_transaction"), ("audit", "audit_event")):
-        for (ref,) in fetch_rows(f'SELECT "id" FROM ({_unlinked(table)}) u ORDER BY "id" LIMIT 20',
-                                 (kind,)):
-            problems.append(Broken(-1, None, f"the {kind} row {ref} is in no chain"))
+        loose = [ref for (ref,) in fetch_rows(f'SELECT "id" FROM ({_unlinked(table)}) u ORDER BY "id" LIMIT 20',
+                                              (kind,))]
+        problems += [Broken(-1, None, f"the {kind} row {ref} is in no chain") for ref in loose]
+        rows = int(fetch_rows(f'SELECT COUNT(*) FROM "{table}"')[0][0])
+        if len(loose) == 20 or links.get(kind, 0) > rows - len(loose):  # more links than rows linked: a row linked
+            for ref, times in fetch_rows(  # twice (nothing in the schema refuses it since migration 29), or a link
+                    'SELECT "ref", COUNT(*) FROM "chain_link" WHERE "kind" = ? GROUP BY "ref" '  # to a row gone, which
+                    'HAVING COUNT(*) > 1 ORDER BY "ref" LIMIT 20', (kind,)):  # its chain's walk names
+                problems.append(Broken(-1, None, f"the {kind} row {ref} is linked {times} times"))
     return problems
 
 
