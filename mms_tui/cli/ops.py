@@ -176,6 +176,8 @@ def upgrade(ctx: click.Context, backup_file: str | None, folder: str | None, kee
             before=result.version_before, after=result.version, n=", ".join(map(str, result.applied))))
     else:
         click.echo(_("Schema already at version {v}; the checks pass.").format(v=result.version))
+    if result.room:
+        click.echo(result.room)
 
 
 @click.command("migrate-to")

@@ -55,6 +55,8 @@ def init(ctx: click.Context, admin_code: str, admin_name: str, admin_pin: str | 
         click.echo(_("Schema at version {v} (applied {n}).").format(v=result.version, n=", ".join(map(str, result.applied))))
     else:
         click.echo(_("Schema already at version {v}.").format(v=result.version))
+    if result.room:
+        click.echo(result.room)
     if result.admin_created:
         click.echo(_("Created admin {code}.").format(code=admin_code))
     elif ctx.get_parameter_source("admin_code") == click.core.ParameterSource.COMMANDLINE:

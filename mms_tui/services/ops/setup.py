@@ -52,6 +52,7 @@ class InitResult:
     version: int
     store_code: str
     admin_created: bool
+    room: str = ""  # the room an upgrade left free inside the file, and how to hand it back ("" when none)
 
 
 @dataclass(frozen=True)
@@ -114,16 +115,50 @@ def needs_admin() -> bool:
 ROOMY_MIGRATIONS = {26, 28, 29}
 
 
-def _hand_back_room() -> None:
-    """After a migration in :data:`ROOMY_MIGRATIONS`, ``VACUUM`` rewrites the file without the room that became
-    free. Without the free disk it needs (as much as the file), the database stays as it is, the room reused as it
-    grows."""
-    import logging
+#: the share of the file that must be free inside it for ``VACUUM`` to be worth rewriting the whole file
+ROOM_WORTH_VACUUM = 0.05
+#: free disk kept beyond what ``VACUUM`` needs
+DISK_MARGIN = 64 * 2**20
 
+
+def _hand_back_room() -> str:
+    """After a migration in :data:`ROOMY_MIGRATIONS`, ``VACUUM`` rewrites the file without the room that became
+    free, when that room is worth it. It needs free disk twice the file's size — SQLite's temporary copy (in the
+    temporary folder) and the write-ahead log beside the database, which holds the whole new file until the
+    checkpoint after — and without it the database stays as it is, the room reused as it grows. Returns what the
+    upgrade should say when the room was left in the file ("" when it was handed back or not worth it)."""
+    import logging
+    import shutil
+    import tempfile
+
+    page_size = database.execute_sql("PRAGMA page_size").fetchone()[0]
+    pages = database.execute_sql("PRAGMA page_count").fetchone()[0]
+    free = database.execute_sql("PRAGMA freelist_count").fetchone()[0]
+    if not pages or free < pages * ROOM_WORTH_VACUUM:
+        return ""
+    path = Path(database.execute_sql("PRAGMA database_list").fetchone()[2])
+    size, room = pages * page_size, free * page_size
+    folders = {path.parent, Path(tempfile.gettempdir())}
+    need: dict[int, int] = {}
+    for folder in folders:  # (the two on one disk need both copies' room there)
+        need[folder.stat().st_dev] = need.get(folder.stat().st_dev, 0) + size
+    short = [(folder, shutil.disk_usage(folder).free, need[folder.stat().st_dev]) for folder in folders
+             if shutil.disk_usage(folder).free < need[folder.stat().st_dev] + DISK_MARGIN]
+    left = _("The upgrade left {room} MB free inside {path}; it is used again as the database grows. To hand it back "
+             "to the disk, run 'sqlite3 {path} VACUUM' with every desk closed, with {need} MB free on the disk.")
+    if short:
+        folder, has, needs = short[0]
+        logging.getLogger(__name__).warning("VACUUM after the upgrade left out: %s has %d bytes free, needs %d",
+                                            folder, has, needs)
+        return left.format(room=room // 10**6, path=path, need=(needs + DISK_MARGIN) // 10**6)
     try:
         database.execute_sql("VACUUM")
     except peewee.OperationalError as exc:
         logging.getLogger(__name__).warning("VACUUM after the upgrade left out: %s", exc)
+        return left.format(room=room // 10**6, path=path, need=(2 * size + DISK_MARGIN) // 10**6)
+    finally:
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # (the log held the whole new file)
+    return ""
 
 
 def initialise(
@@ -147,8 +182,9 @@ def initialise(
         zone = checked_time_zone(time_zone)
     version_before = current_version()
     applied = migrate()
+    room = ""
     if set(applied) & ROOMY_MIGRATIONS and version_before > 0 and is_sqlite():
-        _hand_back_room()
+        room = _hand_back_room()
     with write_transaction():
         if time_zone is not None:
             set_config("time_zone", zone)
@@ -177,7 +213,7 @@ def initialise(
                      store=Store.select().order_by(Store.id).first())
         created = True
     first = Store.select().order_by(Store.id).first()
-    return InitResult(applied, current_version(), first.code if first else store_code, created)
+    return InitResult(applied, current_version(), first.code if first else store_code, created, room)
 
 
 def checked_time_zone(name: str) -> str:

@@ -43,6 +43,7 @@ class UpgradeResult:
     version: int
     applied: list[int]
     backup: str
+    room: str = ""  # the room left free inside the file, and how to hand it back ("" when none)
 
 
 def presence_file(target: str) -> Path | None:
@@ -148,4 +149,4 @@ def upgrade(target: str, *, backup_file: str | None = None, backup_dir: str | No
         raise UpgradeError(_("The schema is at {v}, but mms check finds: {problem}. Install the older version again "
                              "and restore the backup {backup} ('mms restore'), then report this.").format(
             v=result.version, problem=problems[0], backup=made or _("you made")))
-    return UpgradeResult(before, result.version, result.applied, made)
+    return UpgradeResult(before, result.version, result.applied, made, result.room)
