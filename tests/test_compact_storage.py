@@ -313,6 +313,30 @@ def test_without_the_disk_vacuum_needs_the_upgrade_leaves_the_room_and_says_how_
     close_database()
 
 
+def test_room_not_worth_a_vacuum_is_left_in_the_file_without_a_word(sqlite_desk, tmp_path, monkeypatch):
+    """Room under :data:`ROOM_WORTH_VACUUM` of the file is not worth rewriting a whole database for (and making the
+    shop wait): the upgrade leaves it, to be used again as the database grows, and says nothing about it."""
+    from mms_tui.services.money.topup import top_up
+    from mms_tui.services.ops import setup
+
+    card = _sv_card(sqlite_desk)
+    for n in range(1, 400):
+        top_up(card, 100 * n, None, "cash", sqlite_desk.cashier, f"t-{n}")
+    _links_as_schema_28_kept_them(database.obj)
+    close_database()
+    monkeypatch.setattr(setup, "ROOM_WORTH_VACUUM", 1.0)  # (no room is ever a whole file's worth)
+    upgraded = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "--lang", "en", "upgrade", "--backup",
+                                        str(tmp_path / "before.sqlite3")])
+    close_database()
+    assert upgraded.exit_code == 0 and "Schema 28 → 29" in upgraded.output, upgraded.output
+    assert "free inside" not in upgraded.output and "VACUUM" not in upgraded.output, upgraded.output
+    with sqlite3.connect(sqlite_desk.target) as db:
+        assert db.execute("PRAGMA freelist_count").fetchone()[0] > 0  # the old links' room, kept for growth
+    db.close()
+    assert CliRunner().invoke(cli, ["--db", sqlite_desk.target, "check"]).exit_code == 0
+    close_database()
+
+
 def test_migration_29_keeps_every_link_keyed_by_its_chain_and_place(desk):
     """The links set back to the shape migration 6 made (a row id, indexes by (chain, seq) and by (kind, ref)),
     then migrated: the same links, heads and anchors; the shape of a new database; chaining and checking go on."""

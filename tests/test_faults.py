@@ -386,6 +386,26 @@ def test_a_worker_thread_keeps_its_connection_and_opens_the_file_now_at_the_path
         assert balance == first + 5_000 and reopened != opened
 
 
+def test_a_kept_connection_holds_a_small_page_cache(tmp_path):
+    """A desk keeps a connection on each of its worker threads for hours, and each page cache keeps what the big
+    reads filled it with: a kept connection's cache is KEPT_CACHE_KB (six of 32 MB took a desk at a million
+    members over 300 MB), while a connection for one command (a report, mms check, an import) keeps its 32 MB."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mms_tui.db import KEPT_CACHE_KB, SQLITE_PRAGMAS
+
+    def cache_size() -> int:
+        return database.execute_sql("PRAGMA cache_size").fetchone()[0]
+
+    _store_with_a_card(str(tmp_path / "mms.sqlite3"))
+    assert KEPT_CACHE_KB * 1000 <= 8 * 2**20 < -SQLITE_PRAGMAS["cache_size"] * 1000
+    with ThreadPoolExecutor(1) as pool:
+        assert _on_worker(pool, cache_size) == -KEPT_CACHE_KB
+        assert _on_worker(pool, cache_size) == -KEPT_CACHE_KB  # (and on the next call, the same connection)
+    with database.connection_context():
+        assert cache_size() == SQLITE_PRAGMAS["cache_size"]
+
+
 def test_the_connections_worker_threads_kept_are_closed_with_the_database(tmp_path):
     """Every connection a worker kept is closed by close_database (the app's end), and a thread that has ended
     leaves none open once another opens its own."""
