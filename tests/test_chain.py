@@ -178,6 +178,24 @@ def test_settlement_matches_the_figures_worked_out_by_hand(settled):
     assert rows(d2, d2, "B") == [("A", "B", 50_200, 0, 50_200), ("B", "(all)", 0, 50_200, -50_200)]
 
 
+def test_settlement_counts_a_spend_by_its_stores_own_day_however_far_its_zone(desk, today):
+    """The period's transactions are found by the index of their moments, in a range wider than any store's day: a
+    spend at 00:30 in Kiritimati (UTC+14) is that store's day D, and still the evening of D−1 in Shanghai, the
+    process's zone — it counts on D, not on D−1."""
+    chain(desk)
+    add_store("KIR", "基里巴斯店", desk.admin, parent="HQ", time_zone="Pacific/Kiritimati")
+    day = today - dt.timedelta(days=5)
+    member = register_member("郭靖", "13900005555", desk.cashier, "r-guo").member_id
+    with at(day - dt.timedelta(days=3)):
+        card = issue_card(member, "SV", desk.admin, "i-x", card_no="7700000030", store="A").card_id
+        top_up(card, 20_000, 0, "cash", desk.admin, "t-x-a", store="A")
+    with clock.pinned(dt.datetime.combine(day - dt.timedelta(days=1), dt.time(18, 30))):  # 00:30 of D there
+        checkout(member, ["HAIR"], [("stored_value", 8_800, card)], desk.admin, "s-x-kir", store="KIR")
+    assert rows(day, day) == [("A", "KIR", 8_800, 0, 8_800), ("A", "(all)", 8_800, 0, 8_800),
+                              ("KIR", "(all)", 0, 8_800, -8_800)]
+    assert rows(day - dt.timedelta(days=1), day - dt.timedelta(days=1)) == []
+
+
 def test_settlement_nets_to_zero_over_the_chain(settled):
     d1, _d2, _d3, d4 = settled
     assert sum(r[4] for r in rows(d1, d4) if r[1] == "(all)") == 0

@@ -28,6 +28,9 @@ from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import peewee
+
+from mms_tui.db import database
 from mms_tui.i18n import _
 from mms_tui.models import Entry, Store, Transaction
 from mms_tui.services.reports.period import Period, Row
@@ -49,24 +52,35 @@ class _Card:
     taken: dict[int, list[tuple[_Lot, int]]] = field(default_factory=dict)
 
 
+#: how far a transaction's stored (UTC) moment may lie outside its store's day, as the process's zone reads it:
+#: a store's zone and this process's are each within 14 hours of UTC, so two days hold every such moment
+_ZONES_APART = dt.timedelta(days=2)
+
+
 def owed(p: Period) -> dict[tuple[int, int], int]:
     """(holding store, earning store) → fen the first owes the second for the period's spends (gross)."""
     in_period = (Transaction.local_day >= p.start) & (Transaction.local_day <= p.end)
-    cards = (Entry.select(Entry.card).join(Transaction)
-             .where((Entry.account == PRINCIPAL) & in_period).distinct())
+    # the period's transactions found by the index of their moments (a range two days wider than the stores' days
+    # can be, the stores' own days then taken exactly); their entries by transaction (a CROSS JOIN keeps SQLite to
+    # that order: on its own it read every entry of the ledger to find the period's, twice as long at a million)
+    near = ((Transaction.created_at >= p.start_dt - _ZONES_APART) & (Transaction.created_at < p.end_dt + _ZONES_APART))
+    cards = (Transaction.select(Entry.card).join(Entry, peewee.JOIN.CROSS)
+             .where(near & in_period & (Entry.transaction == Transaction.id) & (Entry.account == PRINCIPAL))
+             .distinct())
     rows = (Entry.select(Entry.card, Entry.amount, Transaction.id, Transaction.store, Transaction.local_day,
                          Transaction.reverses)
             .join(Transaction)
             .where((Entry.account == PRINCIPAL) & (Transaction.local_day <= p.end) & Entry.card.in_(cards))
-            .order_by(Entry.card, Transaction.id, Entry.id).tuples())
+            .order_by(Entry.card, Transaction.id, Entry.id))
     result: dict[tuple[int, int], int] = defaultdict(int)
     spends: dict[int, int] = {}  # spend transaction id → its store (for a reversal's pair)
     card_id: int | None = None
     state = _Card()
-    for card, amount, tx_id, store_id, day, reverses in rows.iterator():
+    first, last = p.start.isoformat(), p.end.isoformat()  # (SQLite hands a day back as its ISO text)
+    for card, amount, tx_id, store_id, day, reverses in database.execute_sql(*rows.sql()):  # (plain rows)
         if card != card_id:
             card_id, state = card, _Card()
-        counts = p.start <= _day(day) <= p.end
+        counts = first <= day[:10] <= last if type(day) is str else p.start <= _day(day) <= p.end
         amount = int(amount)
         if amount > 0:
             back = state.taken.pop(reverses, None) if reverses is not None else None
@@ -84,8 +98,8 @@ def owed(p: Period) -> dict[tuple[int, int], int]:
             continue
         need = -amount
         took: list[tuple[_Lot, int]] = []
-        own = [lot for lot in state.lots if reverses is not None and lot.tx_id == reverses]
-        for lot in [*own, *(lot for lot in state.lots if lot not in own)]:
+        own = [lot for lot in state.lots if lot.tx_id == reverses] if reverses is not None else []
+        for lot in [*own, *(lot for lot in state.lots if lot not in own)] if own else state.lots:
             if need <= 0:
                 break
             part = min(lot.left, need)
@@ -96,7 +110,8 @@ def owed(p: Period) -> dict[tuple[int, int], int]:
             took.append((lot, part))
             if counts and lot.store_id != store_id:
                 result[(lot.store_id, store_id)] += part
-        state.lots = deque(lot for lot in state.lots if lot.left > 0)
+        if any(lot.left <= 0 for lot, _part in took):
+            state.lots = deque(lot for lot in state.lots if lot.left > 0)
         state.taken[tx_id] = took
         spends[tx_id] = store_id
     return {pair: fen for pair, fen in result.items() if fen}
