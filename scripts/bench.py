@@ -48,6 +48,10 @@ across the 30 staff, and a booking's commit (p50/p99), each beside the raw sqlit
 beside pgbench's simple-update; a region's reports over a month and settlement over a quarter; ``mms check``
 (scripts/chainbench.py says how).
 
+``memory --reuse PATH [--rounds 3]``: the desk's memory after the manager's five charts are read at once on
+the worker threads (as the charts screen reads them), each thread keeping its SQLite connection as the desk does:
+the RSS after and the peak, beside the same reads with a connection opened for every call.
+
 ``xlsx --reuse PATH [--members 200000]``: the member export as an XLSX workbook for the first N members of a
 database built by scripts/bigdb.py (read from the database and written by ``write_xlsx``, as ``mms export members
 m.xlsx`` does), beside the same rows only read, and read and written as CSV; the peak RSS of the process after.
@@ -1607,6 +1611,64 @@ def peewee_min(column):
     return peewee.fn.MIN(column)
 
 
+def _status_mb(field: str) -> float:
+    """A line of /proc/self/status (VmRSS, VmHWM) in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def _memory_child(path: str, kept: bool, rounds: int) -> dict:
+    """In a fresh process: the manager's five charts read at once (a manager going through the tabs quickly) through the default executor's
+    threads as the desk's charts screen reads them (``in_connection``), ``rounds`` times; the RSS after (the
+    cycle collector run, as the desk runs it when idle) and the peak. ``kept``: as the desk does, each thread
+    keeping its connection; else a connection opened and closed for every call (the baseline)."""
+    import gc
+
+    import mms_tui.models  # noqa: F401
+    from mms_tui.db import database, init_database
+    from mms_tui.models import Staff
+    from mms_tui.screens import common
+    from mms_tui.services.reports.dashboard import (campaign_results, members_by_tier, money_in_and_out,
+                                                    turnover_series, visits_grid)
+
+    init_database(path)
+    if not kept:
+        type(database.obj).kept_connection = None  # (in_connection then opens one for each call)
+    start_mb = _status_mb("VmRSS")
+    staff = common.in_connection(lambda: Staff.select().where(Staff.role == "admin").first())
+    readers = [lambda: turnover_series(staff, 90), lambda: money_in_and_out(staff, 90),
+               lambda: visits_grid(staff, 90), lambda: members_by_tier(staff), lambda: campaign_results(staff, 90)]
+
+    async def read_all() -> None:
+        for _round in range(rounds):
+            await asyncio.gather(*(asyncio.to_thread(common.in_connection, fn) for fn in readers))
+
+    started = time.perf_counter()
+    asyncio.run(read_all())
+    seconds = time.perf_counter() - started
+    gc.collect()
+    return {"start_mb": start_mb, "after_mb": _status_mb("VmRSS"), "peak_mb": _status_mb("VmHWM"),
+            "seconds": round(seconds, 1)}
+
+
+def bench_memory(path: str, rounds: int = 3) -> dict:
+    """The desk's memory after big reads on its worker threads (issue #27): each thread keeps its SQLite
+    connection, with its page cache, for hours. Each way in a process of its own; the baseline opens a connection
+    for every call (nothing kept between calls)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    result: dict = {"benchmark": "desk memory after the five charts read at once on the worker threads",
+                    "database": path, "rounds": rounds, "target_mb": 200}
+    for name, kept in (("kept_connections", True), ("connection_per_call", False)):
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result[name] = pool.submit(_memory_child, path, kept, rounds).result()
+    return result
+
+
 def bench_xlsx(path: str, members: int = 200_000) -> dict:
     import itertools
     import resource
@@ -1684,7 +1746,7 @@ def bench_all(quick: bool, reuse: str | None, rounds: int, runs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description="mms benchmarks")
     parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
-                                          "bookings", "stock", "messages", "chain", "xlsx", "sizes"])
+                                          "bookings", "stock", "messages", "chain", "xlsx", "sizes", "memory"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
     parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
@@ -1737,6 +1799,8 @@ def main() -> int:
             result = bench_checkout(args.reuse, args.rounds)
         elif args.which == "xlsx":
             result = bench_xlsx(args.reuse, args.members or 200_000)
+        elif args.which == "memory":
+            result = bench_memory(args.reuse, min(args.rounds, 10))
         elif args.which == "lookups":
             ensure_reader_uids(args.reuse)
             result = {"benchmark": "lookups", "database": args.reuse, "lookups": bench_lookups(args.reuse, args.rounds)}
