@@ -36,10 +36,11 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 10_000,  # ms; writers queue instead of failing (set from lock_wait_seconds at open)
     "cache_size": -32_000,  # 32 MB page cache
 }
-#: the page cache of a connection a worker thread keeps (:meth:`MmsSqliteDatabase.kept_connection`), in KB: a
-#: desk keeps one on each of up to six threads for hours, and each cache fills to its size with the pages of the
-#: big reads (the manager's charts, reports) and keeps them — six of 32 MB took a desk at a million members from
-#: about 90 to over 300 MB. The swipe's reads are as quick with 8 MB (about 10 ms at a million either way).
+#: the page cache of a connection a worker thread keeps (:meth:`MmsSqliteDatabase.kept_connection`), in KiB: a
+#: desk keeps one on each of its worker threads for hours (asyncio's default executor: the cores + 4, six on two
+#: cores), and each cache fills to its size with the pages of the big reads (the manager's charts, reports) and
+#: keeps them — five of 32 MB held a desk at a million members at 250 MB after the charts, against 60–75 MB with a
+#: connection per call (BENCHMARKS.md). The swipe's reads are as quick with 8 MB (about 10 ms at a million).
 KEPT_CACHE_KB = 8_000
 
 #: the longest a write waits for another writer before it gives up with a clear message (setting
@@ -164,9 +165,9 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
             finally:
                 self._depth.n = depth
             return
-        self._thread_connection()
         self._depth.n = 1
         try:
+            self._thread_connection()  # (inside: a connection that failed to be made ready is not kept either)
             yield
         except BaseException:
             self._drop_thread_connection()
@@ -191,6 +192,8 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
         with self._kept_lock:
             if self._kept.get(thread.ident, (None, None))[1] is state.conn:
                 return
+        state.conn.execute(f"PRAGMA cache_size = -{KEPT_CACHE_KB}")  # (kept from now on: a small cache)
+        with self._kept_lock:
             for ident, (ref, kept) in list(self._kept.items()):
                 alive = ref()
                 if ident == thread.ident or alive is None or not alive.is_alive():
@@ -199,7 +202,6 @@ class MmsSqliteDatabase(peewee.SqliteDatabase):
                         with contextlib.suppress(Exception):
                             kept.close()
             self._kept[thread.ident] = (weakref.ref(thread), state.conn)
-        state.conn.execute(f"PRAGMA cache_size = -{KEPT_CACHE_KB}")  # (kept from now on: a small cache)
 
     def _drop_thread_connection(self) -> None:
         """Close this thread's connection (not inside a transaction: the caller's rollback needs it)."""

@@ -48,8 +48,8 @@ across the 30 staff, and a booking's commit (p50/p99), each beside the raw sqlit
 beside pgbench's simple-update; a region's reports over a month and settlement over a quarter; ``mms check``
 (scripts/chainbench.py says how).
 
-``memory --reuse PATH [--rounds 3]``: the desk's memory after the manager's five charts are read at once on
-the worker threads (as the charts screen reads them), each thread keeping its SQLite connection as the desk does:
+``memory --reuse PATH --rounds 3`` (at most 10 rounds): the desk's memory after the manager's five charts are
+read at once on the worker threads (as the charts screen reads them), each thread keeping its SQLite connection as the desk does:
 the RSS after and the peak, beside the same reads with a connection opened for every call.
 
 ``xlsx --reuse PATH [--members 200000]``: the member export as an XLSX workbook for the first N members of a
@@ -1621,9 +1621,9 @@ def _status_mb(field: str) -> float:
 
 
 def _memory_child(path: str, kept: bool, rounds: int) -> dict:
-    """In a fresh process: the manager's five charts read at once (a manager going through the tabs quickly) through the default executor's
-    threads as the desk's charts screen reads them (``in_connection``), ``rounds`` times; the RSS after (the
-    cycle collector run, as the desk runs it when idle) and the peak. ``kept``: as the desk does, each thread
+    """In a fresh process: the manager's five charts read at once (a manager going through the tabs quickly)
+    through the default executor's threads as the desk's charts screen reads them (``in_connection``), ``rounds``
+    times; the RSS after (the cycle collector run, as the desk runs it when idle) and the peak. ``kept``: as the desk does, each thread
     keeping its connection; else a connection opened and closed for every call (the baseline)."""
     import gc
 
@@ -1631,8 +1631,13 @@ def _memory_child(path: str, kept: bool, rounds: int) -> dict:
     from mms_tui.db import database, init_database
     from mms_tui.models import Staff
     from mms_tui.screens import common
-    from mms_tui.services.reports.dashboard import (campaign_results, members_by_tier, money_in_and_out,
-                                                    turnover_series, visits_grid)
+    from mms_tui.services.reports.dashboard import (
+        campaign_results,
+        members_by_tier,
+        money_in_and_out,
+        turnover_series,
+        visits_grid,
+    )
 
     init_database(path)
     if not kept:
@@ -1748,7 +1753,8 @@ def main() -> int:
     parser.add_argument("which", choices=["all", "swipe", "import", "reports", "lookups", "start", "checkout",
                                           "bookings", "stock", "messages", "chain", "xlsx", "sizes", "memory"])
     parser.add_argument("--quick", action="store_true", help="all: 100,000 members instead of 1,000,000")
-    parser.add_argument("--rounds", type=int, default=200, help="swipe (at most 50 in all), lookups: samples")
+    parser.add_argument("--rounds", type=int, default=200,
+                        help="swipe (at most 50 in all), lookups: samples; memory: rounds (at most 10)")
     parser.add_argument("--members", type=int, help="swipe: 200; import, reports: 1,000,000")
     parser.add_argument("--cold", action="store_true",
                         help="swipe: drop the database from the page cache before each swipe (posix_fadvise)")

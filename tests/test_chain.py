@@ -179,21 +179,29 @@ def test_settlement_matches_the_figures_worked_out_by_hand(settled):
 
 
 def test_settlement_counts_a_spend_by_its_stores_own_day_however_far_its_zone(desk, today):
-    """The period's transactions are found by the index of their moments, in a range wider than any store's day: a
-    spend at 00:30 in Kiritimati (UTC+14) is that store's day D, and still the evening of D−1 in Shanghai, the
-    process's zone — it counts on D, not on D−1."""
+    """The period's transactions are found by the index of their moments, in a range wider than any store's day
+    can be from the process's: a spend at 23:30 of day D at a store twelve hours behind UTC (Etc/GMT+12) is 01:30
+    of D+2 for a process serving Kiritimati (UTC+14) — 26 hours apart — and counts on the store's D."""
+    from mms_tui.models import Transaction
+
     chain(desk)
     add_store("KIR", "基里巴斯店", desk.admin, parent="HQ", time_zone="Pacific/Kiritimati")
+    add_store("W", "西十二区店", desk.admin, parent="HQ", time_zone="Etc/GMT+12")
     day = today - dt.timedelta(days=5)
     member = register_member("郭靖", "13900005555", desk.cashier, "r-guo").member_id
     with at(day - dt.timedelta(days=3)):
         card = issue_card(member, "SV", desk.admin, "i-x", card_no="7700000030", store="A").card_id
         top_up(card, 20_000, 0, "cash", desk.admin, "t-x-a", store="A")
-    with clock.pinned(dt.datetime.combine(day - dt.timedelta(days=1), dt.time(18, 30))):  # 00:30 of D there
-        checkout(member, ["HAIR"], [("stored_value", 8_800, card)], desk.admin, "s-x-kir", store="KIR")
-    assert rows(day, day) == [("A", "KIR", 8_800, 0, 8_800), ("A", "(all)", 8_800, 0, 8_800),
-                              ("KIR", "(all)", 0, 8_800, -8_800)]
-    assert rows(day - dt.timedelta(days=1), day - dt.timedelta(days=1)) == []
+    clock.serve_store("KIR")  # the process runs in Kiritimati's wall time
+    try:
+        with clock.pinned(dt.datetime.combine(day + dt.timedelta(days=2), dt.time(1, 30))):  # 23:30 of D at W
+            checkout(member, ["HAIR"], [("stored_value", 8_800, card)], desk.admin, "s-x-w", store="W")
+        assert Transaction.get(Transaction.txid == "s-x-w").local_day == day
+        assert rows(day, day) == [("A", "W", 8_800, 0, 8_800), ("A", "(all)", 8_800, 0, 8_800),
+                                  ("W", "(all)", 0, 8_800, -8_800)]
+        assert rows(day + dt.timedelta(days=1), day + dt.timedelta(days=2)) == []
+    finally:
+        clock.serve_store(None)
 
 
 def test_settlement_nets_to_zero_over_the_chain(settled):

@@ -366,6 +366,8 @@ def test_a_worker_thread_keeps_its_connection_and_opens_the_file_now_at_the_path
     next; when the file at the path is another one (a backup restored over it), the next call reads that one."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from mms_tui.db import KEPT_CACHE_KB
+
     target = tmp_path / "mms.sqlite3"
     desk, card = _store_with_a_card(str(target))
     with ThreadPoolExecutor(1) as pool:
@@ -384,12 +386,14 @@ def test_a_worker_thread_keeps_its_connection_and_opens_the_file_now_at_the_path
         os.rename(copy, target)  # the copy put in its place
         balance, reopened = _on_worker(pool, _balance, card)
         assert balance == first + 5_000 and reopened != opened
+        # the connection opened again is kept with a kept connection's small page cache too
+        assert _on_worker(pool, lambda: database.execute_sql("PRAGMA cache_size").fetchone()[0]) == -KEPT_CACHE_KB
 
 
 def test_a_kept_connection_holds_a_small_page_cache(tmp_path):
     """A desk keeps a connection on each of its worker threads for hours, and each page cache keeps what the big
-    reads filled it with: a kept connection's cache is KEPT_CACHE_KB (six of 32 MB took a desk at a million
-    members over 300 MB), while a connection for one command (a report, mms check, an import) keeps its 32 MB."""
+    reads filled it with: a kept connection's cache is KEPT_CACHE_KB (five of 32 MB held a desk at a million
+    members at 250 MB), while a connection for one command (a report, mms check, an import) keeps its 32 MB."""
     from concurrent.futures import ThreadPoolExecutor
 
     from mms_tui.db import KEPT_CACHE_KB, SQLITE_PRAGMAS
@@ -398,12 +402,33 @@ def test_a_kept_connection_holds_a_small_page_cache(tmp_path):
         return database.execute_sql("PRAGMA cache_size").fetchone()[0]
 
     _store_with_a_card(str(tmp_path / "mms.sqlite3"))
-    assert KEPT_CACHE_KB * 1000 <= 8 * 2**20 < -SQLITE_PRAGMAS["cache_size"] * 1000
+    assert -SQLITE_PRAGMAS["cache_size"] > KEPT_CACHE_KB
     with ThreadPoolExecutor(1) as pool:
         assert _on_worker(pool, cache_size) == -KEPT_CACHE_KB
         assert _on_worker(pool, cache_size) == -KEPT_CACHE_KB  # (and on the next call, the same connection)
     with database.connection_context():
         assert cache_size() == SQLITE_PRAGMAS["cache_size"]
+
+
+def test_a_connection_that_cannot_be_made_ready_is_not_kept(tmp_path, monkeypatch):
+    """A thread's connection whose small cache could not be set is dropped with the failed call, not kept with
+    the big one: the next call opens a new one and sets it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import mms_tui.db as db
+
+    def cache_size() -> int:
+        return database.execute_sql("PRAGMA cache_size").fetchone()[0]
+
+    _store_with_a_card(str(tmp_path / "mms.sqlite3"))
+    with ThreadPoolExecutor(1) as pool:
+        monkeypatch.setattr(db, "KEPT_CACHE_KB", "x")  # (a pragma SQLite refuses)
+        with pytest.raises(sqlite3.OperationalError):
+            _on_worker(pool, cache_size)
+        assert not database.obj._kept
+        monkeypatch.setattr(db, "KEPT_CACHE_KB", 8_000)
+        assert _on_worker(pool, cache_size) == -8_000
+        assert len(database.obj._kept) == 1
 
 
 def test_the_connections_worker_threads_kept_are_closed_with_the_database(tmp_path):
