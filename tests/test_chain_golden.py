@@ -1,0 +1,99 @@
+"""The hash chains' canonical form, frozen (issue #15): fixed rows → fixed digests.
+
+The links in every shop's database were made by services/ledger/chain.py, and ``mms check`` verifies them by
+rebuilding each row's content with the same functions. A change to how content is rebuilt — an order, a time's
+text, a number's type, a key — would pass every other test (writer and verifier change together) and break every
+existing chain at its next check. Here the rows are handed to the content functions as each backend returns them
+(SQLite: times as text, hashes as bytes; PostgreSQL: datetimes, memoryviews, Decimals for sums), without the
+services, and the digests must be the ones these rows have always had. A digest below changes only on purpose,
+with a migration that re-links what was chained before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pytest
+
+from mms_tui.services.ledger import chain
+
+REQUEST = bytes(range(32))
+#: the digests of the rows below, chained from the genesis in this order: a checkout, a check-in, an audit event
+GOLDEN = ("b88e91edc29a700ad6a9764508357f6ba81422d23748d7ae56671df5e4e6cb72",
+          "9a322d6747d7435feb04f8cc5b02c1339578eadad8c83dfa7783b85107c51fc9",
+          "b12bd09e5ef635e369fa3077fd56b1e9964ab31e957ebb8eaa17937fc1ffee2a")
+
+
+def _rows(style: str) -> dict[str, list[tuple]]:
+    """The stored rows of a checkout (three entries out of order, four lines with names in Chinese and with
+    accents, two payments), a check-in with a note (its moments stored with a fraction of a second, which the
+    canonical form leaves out), and a sale's audit event, as ``style`` ("sqlite" or "postgres") returns them."""
+    if style == "sqlite":
+        def at(text: str) -> object:
+            return text
+
+        def hashed(raw: bytes) -> object:
+            return raw
+
+        def num(n: int) -> object:
+            return n
+    else:
+        def at(text: str) -> object:
+            return dt.datetime.fromisoformat(text)
+
+        def hashed(raw: bytes) -> object:
+            return memoryview(raw)
+
+        def num(n: int) -> object:
+            return decimal.Decimal(n)
+    return {
+        "ledger_transaction": [
+            (41, "s-golden", "checkout", 3, 2, 17, at("2026-03-01 09:30:05"), None, hashed(REQUEST), ""),
+            (42, "c-golden", "checkin", 3, 2, 17, at("2026-03-01 18:00:59.750000"), "s-golden", hashed(REQUEST), "门店备注"),
+        ],
+        "ledger_entry": [
+            (41, "tender.cash", None, "fen", num(-1_200)),
+            (41, "card.principal", 9, "fen", -8_800),
+            (41, "revenue.sales", None, "fen", num(10_000)),
+            (42, "card.visits", 9, "visit", -1),
+            (42, "revenue.visits", None, "visit", 1),
+        ],
+        "sale": [(7, 41, 17, 2, 3, at("2026-03-01 09:30:05"), 10_400, num(400), 10_000, 0, 100)],
+        "sale_line": [
+            (7, None, 5, "HAIR", "洗剪吹", "美发", 1, 8_800, 8_800, 8_800, "银卡价"),
+            (7, 4, None, "WATER", "Water \"still\"", "", 2, 800, 600, 1_200, ""),
+            (7, None, 6, "CAKE", "zebra cake", "", 1, 0, 0, 0, "赠品"),
+            (7, None, 6, "CAKE", "éclair", "", 1, 0, 0, 0, "赠品"),  # (ordered by its text as JSON writes it)
+        ],
+        "payment": [(7, "stored_value", 8_800, 9, 8_800, 0, 0), (7, "cash", 1_200, None, 0, 0, 0)],
+        "visit": [(42, 12, 17, 9, 2, 3, at("2026-03-01 18:00:59.250000"))],
+        "audit_event": [
+            (88, at("2026-03-01 09:30:06"), 3, 2, "sale.checkout", "sale:7", "s-golden",
+             '{"member": 17, "total_fen": 10000, "name": "张三", "payments": [{"tender": "cash", "amount_fen": 1200,'
+             ' "phone": "13800138000"}], "coupons": [], "note": "¥ 满100减"}'),
+        ],
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stored(request, monkeypatch, sqlite_desk):
+    """``fetch_rows`` answering chain.py's reads with the rows of one backend's style."""
+    rows = _rows(request.param)
+
+    def fetch_rows(statement: str, params=()) -> list[tuple]:
+        table = statement.split(" FROM ", 1)[1].split()[0].strip('"')
+        return list(rows[table])
+
+    monkeypatch.setattr(chain, "fetch_rows", fetch_rows)
+    return request.param
+
+
+def test_the_canonical_form_of_stored_rows_is_what_it_always_was(stored):
+    """Both backends' rows give the same digests, and they are the ones of 2026-12-07 (chain.py as of stop 41)."""
+    contents = chain.tx_contents([41, 42])
+    audit = chain.audit_contents([88])
+    first = chain.digest_of(chain.GENESIS, "tx", contents[41])
+    second = chain.digest_of(first, "tx", contents[42])
+    third = chain.digest_of(second, "audit", audit[88])
+    assert (first, second, third) == GOLDEN, stored
