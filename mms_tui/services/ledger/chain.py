@@ -61,14 +61,29 @@ def _time(value: object) -> object:
     database's ``history_time_zone`` (UTC, or the zone its times were kept in before they were stored in UTC, so
     the links made then still verify)."""
     if clock.history_zone_name() == "UTC":  # (the common cases first: mms check reads millions)
-        if type(value) is dt.datetime and value.tzinfo is None:
-            return value.isoformat(" ", "seconds")
-        if type(value) is str and len(value) == 19 and _STORED_SECOND.fullmatch(value):
-            return value
+        return _time_in_utc(value)
+    return _time_converted(value)
+
+
+def _time_in_utc(value: object) -> object:
+    """:func:`_time` where the history is kept in UTC (the caller has asked)."""
+    if type(value) is str and len(value) == 19 and _STORED_SECOND.fullmatch(value):
+        return value
+    if type(value) is dt.datetime and value.tzinfo is None:
+        return value.isoformat(" ", "seconds")
+    return _time_converted(value)
+
+
+def _time_converted(value: object) -> object:
     value = clock.parse_stored(value)
     if isinstance(value, dt.datetime):
         return clock.canonical_text(value.replace(microsecond=0))
     return value if isinstance(value, str) else _plain(value)
+
+
+def _timer() -> Callable[[object], object]:
+    """:func:`_time` for a batch of rows: the history's zone asked once, not for every moment."""
+    return _time_in_utc if clock.history_zone_name() == "UTC" else _time_converted
 
 
 #: a stored moment already in canonical form (SQLite's text of a moment to the second)
@@ -137,12 +152,13 @@ def tx_contents(ids: list[int]) -> dict[int, dict]:
         return {}
     marks = _marks(ids)
     out: dict[int, dict] = {}
+    at = _timer()
     for (tx_id, txid, kind, staff, store, member, created, reverses, request_hash, note) in fetch_rows(
         'SELECT t."id", t."txid", t."kind", t."staff_id", t."store_id", t."member_id", t."created_at", '
         'r."txid", t."request_hash", t."note" FROM "ledger_transaction" t '
         f'LEFT JOIN "ledger_transaction" r ON r."id" = t."reverses_id" WHERE t."id" IN ({marks})', ids):
         out[tx_id] = {"txid": txid, "kind": kind, "staff": staff, "store": store, "member": member,
-                      "at": _time(created), "reverses": reverses, "request": as_hex(request_hash), "note": note,
+                      "at": at(created), "reverses": reverses, "request": as_hex(request_hash), "note": note,
                       "entries": [], "sale": None, "visit": None}
     entries: dict[int, list] = defaultdict(list)
     for tx_id, *entry in fetch_rows('SELECT "transaction_id", "account", "card_id", "unit", "amount" FROM '
@@ -159,7 +175,7 @@ def tx_contents(ids: list[int]) -> dict[int, dict]:
             '"discount_fen", "total_fen", "change_fen", "points_earned" FROM "sale" '
             f'WHERE "transaction_id" IN ({_marks(selling)})', selling) if selling else ():
         sales[sale_id] = tx_id
-        out[tx_id]["sale"] = {"id": sale_id, "member": member, "store": store, "staff": staff, "at": _time(created),
+        out[tx_id]["sale"] = {"id": sale_id, "member": member, "store": store, "staff": staff, "at": at(created),
                               "amounts": _ints([subtotal, discount, total, change, points]), "lines": [],
                               "payments": []}
     if sales:
@@ -175,13 +191,15 @@ def tx_contents(ids: list[int]) -> dict[int, dict]:
             out[sales[sale_id]]["sale"]["payments"].append(_ints(payment))
         for tx_id in sales.values():
             sale = out[tx_id]["sale"]
-            sale["lines"].sort(key=lambda e: json.dumps(e, ensure_ascii=False))
-            sale["payments"].sort(key=_order_key)
+            if len(sale["lines"]) > 1:  # (most sales have one line and one payment: nothing to order)
+                sale["lines"].sort(key=lambda e: json.dumps(e, ensure_ascii=False))
+            if len(sale["payments"]) > 1:
+                sale["payments"].sort(key=_order_key)
     for (tx_id, visit_id, member, card, store, staff, created) in fetch_rows(
             'SELECT "transaction_id", "id", "member_id", "card_id", "store_id", "staff_id", "created_at" FROM "visit" '
             f'WHERE "transaction_id" IN ({_marks(visiting)})', visiting) if visiting else ():
         out[tx_id]["visit"] = {"id": visit_id, "member": member, "card": card, "store": store, "staff": staff,
-                               "at": _time(created)}
+                               "at": at(created)}
     return out
 
 
