@@ -4,25 +4,32 @@ The links in every shop's database were made by services/ledger/chain.py, and ``
 rebuilding each row's content with the same functions. A change to how content is rebuilt — an order, a time's
 text, a number's type, a key — would pass every other test (writer and verifier change together) and break every
 existing chain at its next check. Here the rows are handed to the content functions as each backend returns them
-(SQLite: times as text, hashes as bytes; PostgreSQL: datetimes, memoryviews, Decimals for sums), without the
-services, and the digests must be the ones these rows have always had. A digest below changes only on purpose,
+(SQLite: times as text, hashes as bytes; PostgreSQL: datetimes and memoryviews), without the services, and the
+digests must be the ones these rows have always had — in a database keeping its history in UTC (every database
+made since migration 7) and in one whose chains were made over local times before (``history_time_zone``). A digest below changes only on purpose,
 with a migration that re-links what was chained before.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 
 import pytest
 
+from mms_tui import clock
 from mms_tui.services.ledger import chain
 
 REQUEST = bytes(range(32))
-#: the digests of the rows below, chained from the genesis in this order: a checkout, a check-in, an audit event
-GOLDEN = ("b88e91edc29a700ad6a9764508357f6ba81422d23748d7ae56671df5e4e6cb72",
-          "9a322d6747d7435feb04f8cc5b02c1339578eadad8c83dfa7783b85107c51fc9",
-          "b12bd09e5ef635e369fa3077fd56b1e9964ab31e957ebb8eaa17937fc1ffee2a")
+#: the digests of the rows below, chained from the genesis in this order: a checkout, a check-in, an audit event;
+#: by the zone the database's history is kept in
+GOLDEN = {
+    "UTC": ("b88e91edc29a700ad6a9764508357f6ba81422d23748d7ae56671df5e4e6cb72",
+            "9a322d6747d7435feb04f8cc5b02c1339578eadad8c83dfa7783b85107c51fc9",
+            "b12bd09e5ef635e369fa3077fd56b1e9964ab31e957ebb8eaa17937fc1ffee2a"),
+    "Asia/Shanghai": ("17449dc184e191f27719ff85dbb5463eec5c88f4026e75e845af297708e91855",
+                      "570228fb72c416afa2ddad040c5f25ecf1bfb7eb029ae6e0b8236d49a2ac619c",
+                      "e2e1608548ae1cb199189c7ef6fda2a8c0cfb41e0ce7d626a1f19a6ae85416d7"),
+}
 
 
 def _rows(style: str) -> dict[str, list[tuple]]:
@@ -35,31 +42,25 @@ def _rows(style: str) -> dict[str, list[tuple]]:
 
         def hashed(raw: bytes) -> object:
             return raw
-
-        def num(n: int) -> object:
-            return n
     else:
         def at(text: str) -> object:
             return dt.datetime.fromisoformat(text)
 
         def hashed(raw: bytes) -> object:
             return memoryview(raw)
-
-        def num(n: int) -> object:
-            return decimal.Decimal(n)
     return {
         "ledger_transaction": [
             (41, "s-golden", "checkout", 3, 2, 17, at("2026-03-01 09:30:05"), None, hashed(REQUEST), ""),
             (42, "c-golden", "checkin", 3, 2, 17, at("2026-03-01 18:00:59.750000"), "s-golden", hashed(REQUEST), "门店备注"),
         ],
         "ledger_entry": [
-            (41, "tender.cash", None, "fen", num(-1_200)),
+            (41, "tender.cash", None, "fen", -1_200),
             (41, "card.principal", 9, "fen", -8_800),
-            (41, "revenue.sales", None, "fen", num(10_000)),
+            (41, "revenue.sales", None, "fen", 10_000),
             (42, "card.visits", 9, "visit", -1),
             (42, "revenue.visits", None, "visit", 1),
         ],
-        "sale": [(7, 41, 17, 2, 3, at("2026-03-01 09:30:05"), 10_400, num(400), 10_000, 0, 100)],
+        "sale": [(7, 41, 17, 2, 3, at("2026-03-01 09:30:05"), 10_400, 400, 10_000, 0, 100)],
         "sale_line": [
             (7, None, 5, "HAIR", "洗剪吹", "美发", 1, 8_800, 8_800, 8_800, "银卡价"),
             (7, 4, None, "WATER", "Water \"still\"", "", 2, 800, 600, 1_200, ""),
@@ -77,7 +78,7 @@ def _rows(style: str) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def stored(request, monkeypatch, sqlite_desk):
+def stored(request, monkeypatch, sqlite_desk):  # (the database only for the settings: the rows are handed over)
     """``fetch_rows`` answering chain.py's reads with the rows of one backend's style."""
     rows = _rows(request.param)
 
@@ -89,11 +90,24 @@ def stored(request, monkeypatch, sqlite_desk):
     return request.param
 
 
-def test_the_canonical_form_of_stored_rows_is_what_it_always_was(stored):
+@pytest.mark.parametrize("history", GOLDEN)
+def test_the_canonical_form_of_stored_rows_is_what_it_always_was(stored, history):
     """Both backends' rows give the same digests, and they are the ones of 2026-12-07 (chain.py as of stop 41)."""
+    assert clock.history_zone_name() == "UTC"  # (a new database's)
+    if history != "UTC":
+        clock.configure(clock.zone_name(), history)  # (as the settings of an upgraded database set it)
+    try:
+        assert clock.history_zone_name() == history
+        digests = _digests()
+    finally:
+        clock.forget()  # (the database's own settings read again)
+    assert digests == GOLDEN[history], stored
+
+
+def _digests() -> tuple[str, str, str]:
     contents = chain.tx_contents([41, 42])
     audit = chain.audit_contents([88])
     first = chain.digest_of(chain.GENESIS, "tx", contents[41])
     second = chain.digest_of(first, "tx", contents[42])
     third = chain.digest_of(second, "audit", audit[88])
-    assert (first, second, third) == GOLDEN, stored
+    return first, second, third
