@@ -6,8 +6,8 @@ text, a number's type, a key — would pass every other test (writer and verifie
 existing chain at its next check. Here the rows are handed to the content functions as each backend returns them
 (SQLite: times as text, hashes as bytes; PostgreSQL: datetimes and memoryviews), without the services, and the
 digests must be the ones these rows have always had — in a database keeping its history in UTC (every database
-made since migration 7) and in one whose chains were made over local times before (``history_time_zone``). A digest below changes only on purpose,
-with a migration that re-links what was chained before.
+made since migration 7) and in one whose chains were made over local times before (``history_time_zone``). A
+digest below changes only on purpose, with a migration that re-links what was chained before.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def _rows(style: str) -> dict[str, list[tuple]]:
     return {
         "ledger_transaction": [
             (41, "s-golden", "checkout", 3, 2, 17, at("2026-03-01 09:30:05"), None, hashed(REQUEST), ""),
-            (42, "c-golden", "checkin", 3, 2, 17, at("2026-03-01 18:00:59.750000"), "s-golden", hashed(REQUEST), "门店备注"),
+            (42, "c-golden", "checkin", 3, 2, 17, at("2026-03-01 18:00:59.750000"), "s-golden", hashed(REQUEST),
+             "门店备注"),
         ],
         "ledger_entry": [
             (41, "tender.cash", None, "fen", -1_200),

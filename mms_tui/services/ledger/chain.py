@@ -60,13 +60,12 @@ def _time(value: object) -> object:
     """A stored (UTC) timestamp in canonical text: SQLite hands back text, PostgreSQL a datetime; written in the
     database's ``history_time_zone`` (UTC, or the zone its times were kept in before they were stored in UTC, so
     the links made then still verify)."""
-    if clock.history_zone_name() == "UTC":  # (the common cases first: mms check reads millions)
-        return _time_in_utc(value)
-    return _time_converted(value)
+    return _timer()(value)
 
 
 def _time_in_utc(value: object) -> object:
-    """:func:`_time` where the history is kept in UTC (the caller has asked)."""
+    """:func:`_time` where the history is kept in UTC (the caller has asked): the common cases first, as
+    ``mms check`` reads millions."""
     if type(value) is str and len(value) == 19 and _STORED_SECOND.fullmatch(value):
         return value
     if type(value) is dt.datetime and value.tzinfo is None:
