@@ -79,6 +79,7 @@ from mms_tui.models import (
     Visit,
 )
 from mms_tui.models.base import Moment
+from mms_tui.models.ledger import FOLDED_ACTIONS
 from mms_tui.services.base.sql import run_sql
 from mms_tui.services.base.text import discount_label
 from mms_tui.services.ledger import results
@@ -121,7 +122,7 @@ CHECKIN_REVERSAL_RATE = 0.003
 FLUSH_DAYS = 20
 
 TX_FIELDS = ("id", "txid", "kind", "staff", "store", "member", "created_at", "local_day", "reverses", "request_hash",
-             "result", "note")
+             "result", "note", "action", "subject", "payload")
 ENTRY_FIELDS = ("transaction", "account", "card", "unit", "amount")
 AUDIT_FIELDS = ("created_at", "staff", "store", "action", "subject", "txid", "payload")
 SALE_FIELDS = ("id", "transaction", "member", "store", "staff", "created_at", "subtotal_fen", "discount_fen",
@@ -303,7 +304,7 @@ class _Simulation:
         self.next_tx += 1
         txid = f"{self.rng.getrandbits(128):032x}"
         self.rows["tx"].append([tx_id, txid, kind, staff, store, member, when, when.date(), reverses,
-                                hashlib.sha256(txid.encode()).digest(), b"", note])
+                                hashlib.sha256(txid.encode()).digest(), b"", note, None, None, None])
         for account, card, unit, amount in postings:
             if amount == 0:
                 continue
@@ -328,6 +329,11 @@ class _Simulation:
 
     def audit(self, when: dt.datetime, staff: int, store: int, action: str, subject: str, txid: str,
               payload: dict) -> None:
+        last = self.rows["tx"][-1] if self.rows["tx"] else None
+        if (action in FOLDED_ACTIONS and last is not None and last[1] == txid and last[3] == staff
+                and last[4] == store and last[TX_FIELDS.index("action")] is None):  # as the desk keeps it (#27)
+            last[-3:] = [action, subject, _dumps(payload)]
+            return
         self.rows["audit"].append((when, staff, store, action, subject, txid, _dumps(payload)))
 
     def move(self, card: int, account: str, amount: int) -> None:

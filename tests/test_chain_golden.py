@@ -32,6 +32,20 @@ GOLDEN = {
 }
 
 
+#: a sale's audit event kept on its transaction (migration 30): action, subject, payload
+SALE_EVENT = ("sale.checkout", "sale:7", '{"member": 17, "total_fen": 10000, "name": "张三", "payments": [{"tender": '
+              '"cash", "amount_fen": 1200, "phone": "13800138000"}], "coupons": [], "note": "¥ 满100减"}')
+#: the digests of a transaction with its operation's own audit event (an ``op`` link, migration 30 on), and of an
+#: audit event that migration 30 moved onto its transaction (a ``txa`` link: its digest is the one its row had), each
+#: chained from the genesis
+GOLDEN_EVENT_ON_TX = {
+    "UTC": ("74b188a4dbbbef5a0654dc143df273dcbdb8791692deaf8701c86bcb046d70ee",
+            "6a73ef0d9914f8e1d796314ec2a1a7338f31cc2af248915c7ef2314a1fa52968"),
+    "Asia/Shanghai": ("0fa299f2225b3b03a9ec1de0b3e1817ee1b905c9075dd068e65237f12d046092",
+                      "81f06b462d2ed1098c0abe7e4883279724e50250d906a0297f774d098f3d67c1"),
+}
+
+
 def _rows(style: str) -> dict[str, list[tuple]]:
     """The stored rows of a checkout (three entries out of order, four lines with names in Chinese and with
     accents, two payments), a check-in with a note (its moments stored with a fraction of a second, which the
@@ -50,10 +64,14 @@ def _rows(style: str) -> dict[str, list[tuple]]:
             return memoryview(raw)
     return {
         "ledger_transaction": [
-            (41, "s-golden", "checkout", 3, 2, 17, at("2026-03-01 09:30:05"), None, hashed(REQUEST), ""),
+            (41, "s-golden", "checkout", 3, 2, 17, at("2026-03-01 09:30:05"), None, hashed(REQUEST), "",
+             *SALE_EVENT),
             (42, "c-golden", "checkin", 3, 2, 17, at("2026-03-01 18:00:59.750000"), "s-golden", hashed(REQUEST),
-             "门店备注"),
+             "门店备注", None, None, None),
         ],
+        # the checkout's own audit event as it is kept on its transaction (migration 30), read by a ``txa`` link
+        "ledger_transaction as kept event": [(41, at("2026-03-01 09:30:05"), 3, 2, *SALE_EVENT[:2], "s-golden",
+                                              SALE_EVENT[2])],
         "ledger_entry": [
             (41, "tender.cash", None, "fen", -1_200),
             (41, "card.principal", 9, "fen", -8_800),
@@ -85,6 +103,8 @@ def stored(request, monkeypatch, sqlite_desk):  # (the database only for the set
 
     def fetch_rows(statement: str, params=()) -> list[tuple]:
         table = statement.split(" FROM ", 1)[1].split()[0].strip('"')
+        if table == "ledger_transaction" and '"id", "created_at", "staff_id"' in statement:
+            table = "ledger_transaction as kept event"
         return list(rows[table])
 
     monkeypatch.setattr(chain, "fetch_rows", fetch_rows)
@@ -103,6 +123,29 @@ def test_the_canonical_form_of_stored_rows_is_what_it_always_was(stored, history
     finally:
         clock.forget()  # (the database's own settings read again)
     assert digests == GOLDEN[history], stored
+
+
+@pytest.mark.parametrize("history", GOLDEN)
+def test_an_event_kept_on_its_transaction_chains_as_it_did_on_its_row(stored, history):
+    """A transaction's ``tx`` content leaves the event kept on it out (the links made before migration 30 still
+    verify: the digests above come from rows that keep one); a ``txa`` link's content is the event's as its own
+    row gave it, so its digest is the one that row had; an ``op`` link's content is the transaction with the
+    event — all frozen like the others."""
+    if history != "UTC":
+        clock.configure(clock.zone_name(), history)
+    try:
+        kept = chain.folded_audit_contents([41])[41]
+        as_row = chain.audit_content(*_rows(stored)["ledger_transaction as kept event"][0][1:])
+        op = chain.op_contents([41])[41]
+        plain = chain.tx_contents([41])[41]
+        digests = (chain.digest_of(chain.GENESIS, "op", op), chain.digest_of(chain.GENESIS, "audit", kept))
+    finally:
+        clock.forget()
+    assert kept == as_row
+    assert op["event"] == {"action": "sale.checkout", "subject": "sale:7", "payload": as_row["payload"]}
+    assert "name" not in op["event"]["payload"] and "phone" not in op["event"]["payload"]["payments"][0]
+    assert {k: v for k, v in op.items() if k != "event"} == plain
+    assert digests == GOLDEN_EVENT_ON_TX[history], stored
 
 
 def _digests() -> tuple[str, str, str]:

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from mms_tui.cli import cli
 from mms_tui.db import close_database, database, write_transaction
 from mms_tui.models import Staff, Transaction
+from mms_tui.models.ledger import FOLDED_ACTIONS
 from mms_tui.models.migrations import (
     ACCOUNT_INDEX_28,
     LATEST,
@@ -148,6 +149,15 @@ def test_a_shop_of_schema_25_upgrades_with_every_balance_result_and_replay_kept(
             sql, = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).fetchone()
             assert sql.endswith(f'WHERE ({columns.split(",")[0]} IS NOT NULL)'), sql
         assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        # a sale's, a top-up's and a check-in's audit event kept on its transaction (migration 30), linked there
+        kept = dict(db.execute('SELECT "txid", "action" FROM "ledger_transaction" WHERE "txid" LIKE \'golden-%\''))
+        assert kept == {"golden-topup": "card.top_up", "golden-checkout": "sale.checkout",
+                        "golden-checkout-sv": "sale.checkout", "golden-checkin": "card.check_in",
+                        "golden-part": None, "golden-refund": None}
+        assert db.execute('SELECT COUNT(*) FROM "audit_event" WHERE "action" IN (?, ?, ?)',
+                          FOLDED_ACTIONS).fetchone()[0] == 0
+        assert db.execute('SELECT COUNT(*) FROM "chain_link" WHERE "kind" = \'txa\'').fetchone()[0] == \
+            db.execute('SELECT COUNT(*) FROM "ledger_transaction" WHERE "action" IS NOT NULL').fetchone()[0] > 100
         for table, column in (("ledger_transaction", "request_hash"), ("chain_link", "digest")):
             assert {(kind, len(v)) for kind, v in db.execute(
                 f'SELECT typeof("{column}"), "{column}" FROM "{table}"')} == {("blob", 32)}, table
@@ -247,10 +257,26 @@ def _link_shape(db: peewee.Database) -> tuple:
     return columns, indexes, db.get_primary_keys("chain_link")
 
 
+def events_as_schema_29_kept_them(db: peewee.Database) -> None:
+    """The audit events that operations keep on their transactions (migration 30) back in rows of their own, the
+    chains made again as schema 29 made them (a link for the transaction, one for its event), and the database at
+    schema 29."""
+    from mms_tui.services.ledger.chain import rechain
+
+    with write_transaction():
+        db.execute_sql('INSERT INTO "audit_event" ("created_at", "staff_id", "store_id", "action", "subject", "txid", '
+                       '"payload") SELECT "created_at", "staff_id", "store_id", "action", "subject", "txid", "payload" '
+                       'FROM "ledger_transaction" WHERE "action" IS NOT NULL ORDER BY "id"')
+        db.execute_sql('UPDATE "ledger_transaction" SET "action" = NULL, "subject" = NULL, "payload" = NULL')
+        rechain()
+        db.execute_sql('DELETE FROM "schema_version" WHERE "version" >= 30')
+
+
 def _links_as_schema_28_kept_them(db: peewee.Database) -> None:
     """The links back in the shape migration 6 made and schema 28 still had, and the database at schema 28."""
     from mms_tui.models.migrations import _ChainLink6
 
+    events_as_schema_29_kept_them(db)
     with write_transaction():
         db.execute_sql('ALTER TABLE "chain_link" RENAME TO "chain_link_now"')
         if not isinstance(db, peewee.SqliteDatabase):  # (PostgreSQL keeps the key's name with the index)
@@ -275,7 +301,7 @@ def test_the_upgrade_to_29_hands_the_room_of_the_old_links_back(sqlite_desk, tmp
     upgraded = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "--lang", "en", "upgrade", "--backup",
                                         str(tmp_path / "before.sqlite3")])
     close_database()
-    assert upgraded.exit_code == 0 and "Schema 28 → 29" in upgraded.output, upgraded.output
+    assert upgraded.exit_code == 0 and "Schema 28 → 30" in upgraded.output, upgraded.output
     with sqlite3.connect(sqlite_desk.target) as db:
         assert db.execute("PRAGMA freelist_count").fetchone()[0] == 0
         assert "WITHOUT ROWID" in db.execute("SELECT sql FROM sqlite_master WHERE name = 'chain_link'").fetchone()[0]
@@ -328,7 +354,7 @@ def test_room_not_worth_a_vacuum_is_left_in_the_file_without_a_word(sqlite_desk,
     upgraded = CliRunner().invoke(cli, ["--db", sqlite_desk.target, "--lang", "en", "upgrade", "--backup",
                                         str(tmp_path / "before.sqlite3")])
     close_database()
-    assert upgraded.exit_code == 0 and "Schema 28 → 29" in upgraded.output, upgraded.output
+    assert upgraded.exit_code == 0 and "Schema 28 → 30" in upgraded.output, upgraded.output
     assert "free inside" not in upgraded.output and "VACUUM" not in upgraded.output, upgraded.output
     with sqlite3.connect(sqlite_desk.target) as db:
         assert db.execute("PRAGMA freelist_count").fetchone()[0] > 0  # the old links' room, kept for growth
@@ -350,6 +376,7 @@ def test_migration_29_keeps_every_link_keyed_by_its_chain_and_place(desk):
     fresh_shape = _link_shape(db)
     fresh_sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'chain_link'").fetchone() \
         if isinstance(db, peewee.SqliteDatabase) else None
+    events_as_schema_29_kept_them(db)  # (the links of schema 29: each top-up's and its event's)
     links, before, anchored = _links(), _state(), heads()
     _links_as_schema_28_kept_them(db)
     old_shape = _link_shape(db)
@@ -362,7 +389,12 @@ def test_migration_29_keeps_every_link_keyed_by_its_chain_and_place(desk):
     if fresh_sql is not None:  # WITHOUT ROWID, as a new database makes it
         assert db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'chain_link'").fetchone() == fresh_sql
         assert "WITHOUT ROWID" in fresh_sql[0]
-    assert _links() == links and _state() == before and heads() == anchored
+    # every link where it was with its digest (migration 30 then said where each top-up's event is now)
+    assert [(c, s, d) for c, s, _k, _r, d in _links()] == [(c, s, d) for c, s, _k, _r, d in links]
+    moved = [(b[2], a[2]) for b, a in zip(links, _links(), strict=True) if b[2:4] != a[2:4]]
+    assert moved == [("audit", "txa")] * len(made)  # the five top-ups' events, and nothing else
+    links = _links()
+    assert _state() == before and heads() == anchored
     assert check_ledger() == [] and verify() == []
     assert migrate() == []  # (and run again on a database already of this shape, it changes nothing)
 
@@ -384,9 +416,9 @@ def test_a_row_no_link_covers_is_named_without_an_index_by_what_links_cover(desk
     assert verify() == []
     lost = Transaction.get(Transaction.txid == "t-2").id
     with write_transaction():
-        last = database.execute_sql('SELECT MAX("seq") FROM "chain_link" WHERE "kind" = \'tx\' AND "ref" = '
+        last = database.execute_sql('SELECT MAX("seq") FROM "chain_link" WHERE "kind" = \'op\' AND "ref" = '
                                     f'{lost}').fetchone()[0]
-        database.execute_sql(f'UPDATE "chain_link" SET "ref" = -1 WHERE "kind" = \'tx\' AND "ref" = {lost}')
+        database.execute_sql(f'UPDATE "chain_link" SET "ref" = -1 WHERE "kind" = \'op\' AND "ref" = {lost}')
     found = [str(b) for b in verify()]
     assert any(f"the tx row {lost} is in no chain" in p for p in found), found
     assert any(f"link {last}" in p or "row -1" in p for p in found), found  # and the link now covers nothing

@@ -38,13 +38,29 @@ def problems() -> list[str]:
 
 
 def test_a_rewritten_or_deleted_audit_row_is_caught(books):
-    AuditEvent.update(action="card.top_up_small").where(AuditEvent.action == "card.top_up").execute()
+    AuditEvent.update(action="card.issue_free").where(AuditEvent.action == "card.issue").execute()
     assert any("audit row" in p for p in problems())
 
 
 def test_a_deleted_audit_row_is_caught(books):
-    AuditEvent.delete().where(AuditEvent.action == "sale.checkout").execute()
+    AuditEvent.delete().where(AuditEvent.action == "card.issue").execute()
     assert any("audit" in p for p in problems())
+
+
+@pytest.mark.parametrize("edit", [{"action": "card.top_up_small"}, {"payload": '{"amount_fen": 1}'},
+                                  {"subject": "card:999"}])
+def test_a_rewritten_event_kept_on_its_transaction_is_caught(books, edit):
+    """A top-up's audit event is kept on its transaction (migration 30), chained with it: an edit of it is one of
+    the transaction."""
+    assert Transaction.get(Transaction.txid == "t1").action == "card.top_up"
+    Transaction.update(**edit).where(Transaction.txid == "t1").execute()
+    assert any("tx row" in p for p in problems())
+
+
+def test_an_event_kept_on_its_transaction_erased_is_caught(books):
+    Transaction.update(action=None, subject=None, payload=None).where(Transaction.txid == "s1").execute()
+    found = problems()
+    assert any("tx row" in p for p in found) and any("no audit event" in p for p in found), found
 
 
 def test_a_changed_staff_or_date_of_a_transaction_is_caught(books):
@@ -99,7 +115,7 @@ def test_newest_rows_cut_off_with_their_links_are_caught_against_an_anchor(books
         for event in AuditEvent.select().where(AuditEvent.txid == txid):
             ChainLink.delete().where((ChainLink.kind == "audit") & (ChainLink.ref == event.id)).execute()
             event.delete_instance()
-        ChainLink.delete().where((ChainLink.kind == "tx") & (ChainLink.ref == tx.id)).execute()
+        ChainLink.delete().where((ChainLink.kind.in_(("tx", "op"))) & (ChainLink.ref == tx.id)).execute()
         sale = Sale.get_or_none(Sale.transaction == tx)
         if sale is not None:
             database.execute_sql('DELETE FROM "payment" WHERE "sale_id" = ?'.replace("?", database.param), (sale.id,))
@@ -131,7 +147,7 @@ def test_newest_rows_cut_off_with_their_links_are_caught_against_an_anchor(books
 #: change through the services without an event: login counters, card statuses and dates)
 PROTECTED = {
     "ledger_transaction": ["txid", "kind", "staff_id", "store_id", "member_id", "created_at", "reverses_id",
-                           "request_hash", "note"],
+                           "request_hash", "note", "action"],
     "ledger_entry": ["transaction_id", "account", "card_id", "unit", "amount"],
     "sale": ["transaction_id", "member_id", "store_id", "staff_id", "created_at", "subtotal_fen", "discount_fen",
              "total_fen", "change_fen", "points_earned", "status"],

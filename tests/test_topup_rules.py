@@ -9,7 +9,7 @@ import json
 import pytest
 
 from mms_tui.i18n import set_language
-from mms_tui.models import AuditEvent, Card, Member, Tier
+from mms_tui.models import AuditEvent, Card, Member, Tier, Transaction
 from mms_tui.services.base.config import set_config
 from mms_tui.services.ledger.check import check_ledger
 from mms_tui.services.loyalty.rules_store import save_rules
@@ -83,7 +83,7 @@ def test_the_old_topup_bonus_rules_setting_is_no_longer_a_second_source(card):
 def test_a_bonus_a_manager_gives_is_recorded_as_given(card):
     result = top_up(card.card_id, 100_000, 0, "cash", card.manager, "t1")
     assert (result.bonus_fen, result.explanation) == (0, "")
-    payload = json.loads(AuditEvent.get(AuditEvent.action == "card.top_up").payload)
+    payload = json.loads(Transaction.get(Transaction.txid == "t1").payload)  # (kept on its transaction)
     assert (payload["bonus_fen"], payload["rule_bonus_fen"]) == (0, 20_000)
 
 

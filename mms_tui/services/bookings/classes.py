@@ -751,7 +751,8 @@ def cancel_class(booking: int | str, staff: Staff, reason: str, txid: str) -> Ca
                 return Cancelled(_place(found), bool(payload.get("late")),
                                  [_place(ClassBooking.get_by_id(i)) for i in payload.get("promoted", [])])
             if AuditEvent.get_or_none(AuditEvent.txid == txid) is not None or ClassBooking.get_or_none(
-                    ClassBooking.txid == txid) is not None:
+                    ClassBooking.txid == txid) is not None or Transaction.get_or_none(Transaction.txid == txid) \
+                    is not None:  # (a sale's or a top-up's txid: their audit event is kept on their transaction)
                 raise TxidConflict(_("Operation {txid} was already used for another operation.").format(txid=txid))
             row = ClassBooking.get_by_id(found.id)
             session = _session(row.session_id)

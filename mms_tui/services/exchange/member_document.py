@@ -102,7 +102,9 @@ def member_document(phone: str) -> dict[str, Any]:
     about = AuditEvent.subject.in_(subjects)
     if txs:
         about |= AuditEvent.txid.in_([t.txid for t in txs])
-    events = AuditEvent.select().where(about).order_by(AuditEvent.id)
+    events = sorted([*AuditEvent.select().where(about).order_by(AuditEvent.id),
+                     *(t for t in txs if t.action is not None)],  # (events kept on their transaction)
+                    key=lambda e: e.created_at)
 
     def payload(text: str) -> Any:
         try:

@@ -145,20 +145,24 @@ def _marks(ids: list[int]) -> str:
 # ------------------------------------------------------------------------------------------------ content of rows
 
 
-def tx_contents(ids: list[int]) -> dict[int, dict]:
-    """The canonical content of these transactions: their fields, entries, and the sale or visit each made."""
+def tx_contents(ids: list[int], *, with_event: bool = False) -> dict[int, dict]:
+    """The canonical content of these transactions: their fields, entries, and the sale or visit each made;
+    ``with_event``: and the operation's own audit event kept on the transaction (an ``op`` link, migration 30)."""
     if not ids:
         return {}
     marks = _marks(ids)
     out: dict[int, dict] = {}
     at = _timer()
-    for (tx_id, txid, kind, staff, store, member, created, reverses, request_hash, note) in fetch_rows(
+    for (tx_id, txid, kind, staff, store, member, created, reverses, request_hash, note, action, subject,
+         payload) in fetch_rows(
         'SELECT t."id", t."txid", t."kind", t."staff_id", t."store_id", t."member_id", t."created_at", '
-        'r."txid", t."request_hash", t."note" FROM "ledger_transaction" t '
+        'r."txid", t."request_hash", t."note", t."action", t."subject", t."payload" FROM "ledger_transaction" t '
         f'LEFT JOIN "ledger_transaction" r ON r."id" = t."reverses_id" WHERE t."id" IN ({marks})', ids):
         out[tx_id] = {"txid": txid, "kind": kind, "staff": staff, "store": store, "member": member,
                       "at": at(created), "reverses": reverses, "request": as_hex(request_hash), "note": note,
                       "entries": [], "sale": None, "visit": None}
+        if with_event:
+            out[tx_id]["event"] = {"action": action, "subject": subject, "payload": _payload_body(payload)}
     entries: dict[int, list] = defaultdict(list)
     for tx_id, *entry in fetch_rows('SELECT "transaction_id", "account", "card_id", "unit", "amount" FROM '
                                     f'"ledger_entry" WHERE "transaction_id" IN ({marks})', ids):
@@ -219,7 +223,35 @@ def audit_contents(ids: list[int]) -> dict[int, dict]:
         f'"audit_event" WHERE "id" IN ({_marks(ids)})', ids)}
 
 
-CONTENTS = {"tx": tx_contents, "audit": audit_contents}
+def op_contents(ids: list[int]) -> dict[int, dict]:
+    """An ``op`` link's content: the transaction with the operation's own audit event kept on it."""
+    return tx_contents(ids, with_event=True)
+
+
+def folded_audit_contents(ids: list[int]) -> dict[int, dict]:
+    """A ``txa`` link's content, by transaction: the audit event migration 30 moved from its own row onto its
+    transaction, as :func:`audit_contents` read it there (its moment, staff, store and txid are the
+    transaction's — the migration moved only events whose own were the same)."""
+    if not ids:
+        return {}
+    return {tx_id: audit_content(*fields) for tx_id, *fields in fetch_rows(
+        'SELECT "id", "created_at", "staff_id", "store_id", "action", "subject", "txid", "payload" FROM '
+        f'"ledger_transaction" WHERE "id" IN ({_marks(ids)})', ids)}
+
+
+#: link kind -> the content of the rows it covers. ``tx``: a transaction (with its entries, sale, visit); ``audit``:
+#: an audit event's row; ``op`` (migration 30 on): a transaction with its operation's own audit event on it, one link
+#: for both; ``txa``: an audit event that migration 30 moved onto its transaction, whose transaction keeps its ``tx``
+#: link as it was
+CONTENTS = {"tx": tx_contents, "audit": audit_contents, "op": op_contents, "txa": folded_audit_contents}
+#: the kind a link's digest was taken with, where the link's own kind says where its row is now: a ``txa`` link is
+#: the ``audit`` link it was, its row moved (its digest, and every digest after it, unchanged)
+HASHED_AS = {"txa": "audit"}
+#: what a broken link's row is called, where its kind is not the name of what it covers
+ROW_NAMES = {"op": "tx", "txa": "audit event on the tx"}
+#: the link kinds that cover a transaction, and those that cover the audit event a transaction keeps
+TX_KINDS = ("tx", "op")
+EVENT_ON_TX_KINDS = ("op", "txa")
 
 
 # ------------------------------------------------------------------------------------------------ appending
@@ -288,46 +320,60 @@ def _append(items: list[tuple[str, int, int, dict | None]]) -> None:
             if content is None:
                 content = CONTENTS[kind]([ref])[ref]
             seq += 1
-            prev = digest_of(prev, kind, content)
+            prev = digest_of(prev, HASHED_AS.get(kind, kind), content)
             values += [chain, seq, kind, ref, as_stored(prev)]
         marks = ", ".join("(?, ?, ?, ?, ?)" for _ in chained)
         run_sql(f'INSERT INTO "chain_link" ("chain", "seq", "kind", "ref", "digest") VALUES {marks}', values)
         run_sql('UPDATE "chain_head" SET "seq" = ?, "digest" = ? WHERE "chain" = ?', (seq, as_stored(prev), chain))
 
 
+def _payload_body(payload: str | None) -> object:
+    """An audit payload as chained: its JSON without the personal fields (text that is no JSON as it is)."""
+    try:
+        return _impersonal(json.loads(payload))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return {"unreadable": payload}
+
+
 def audit_content(created: object, staff: int | None, store: int | None, action: str, subject: str,
                   txid: str | None, payload: str) -> dict:
     """An audit event's canonical content from its fields (as :func:`audit_contents` reads it back)."""
-    try:
-        body: object = _impersonal(json.loads(payload))
-    except (TypeError, ValueError):
-        body = {"unreadable": payload}
     return {"at": _time(created), "staff": staff, "store": store, "action": action, "subject": subject,
-            "txid": txid, "payload": body}
+            "txid": txid, "payload": _payload_body(payload)}
 
 
-def _unlinked(table: str) -> str:
-    """A query of the ids of ``table``'s rows no link of the kind (its one parameter) covers. The links have no
-    index by the row they cover (migration 29): SQLite takes the set difference of the two whole columns, each read
-    once, where a lookup of each row would read every link; PostgreSQL's planner makes the anti-join a parallel hash
-    join, quicker than its set difference, which sorts both sides."""
+def _unlinked(table: str, kinds: tuple[str, ...], where: str = "") -> str:
+    """A query of the ids of ``table``'s rows (those ``where`` says) no link of ``kinds`` (its parameters) covers.
+    The links have no index by the row they cover (migration 29): SQLite takes the set difference of the two whole
+    columns, each read once, where a lookup of each row would read every link; PostgreSQL's planner makes the
+    anti-join a parallel hash join, quicker than its set difference, which sorts both sides."""
+    of_kinds = f'"kind" IN ({_marks(list(kinds))})'
     if is_sqlite():
-        return f'SELECT "id" FROM "{table}" EXCEPT SELECT "ref" FROM "chain_link" WHERE "kind" = ?'
-    return (f'SELECT t."id" FROM "{table}" t WHERE NOT EXISTS (SELECT 1 FROM "chain_link" l WHERE l."kind" = ? AND '
-            'l."ref" = t."id")')
+        rows = f'SELECT "id" FROM "{table}"' + (f" WHERE {where}" if where else "")
+        return f'{rows} EXCEPT SELECT "ref" FROM "chain_link" WHERE {of_kinds}'
+    return (f'SELECT t."id" FROM "{table}" t WHERE {where + " AND " if where else ""}NOT EXISTS (SELECT 1 FROM '
+            f'"chain_link" l WHERE l.{of_kinds} AND l."ref" = t."id")')
+
+
+#: what the links must cover: (what a loose one is called, table, which of its rows, the link kinds that cover one)
+COVERED = (("tx", "ledger_transaction", "", TX_KINDS),
+           ("audit", "audit_event", "", ("audit",)),
+           ("audit event on the tx", "ledger_transaction", '"action" IS NOT NULL', EVENT_ON_TX_KINDS))
 
 
 def rebuild() -> int:
     """Chain every transaction and audit event no link covers yet, oldest first (a database made before chains,
-    or written in bulk by a generator): the number of links made. Inside the caller's write transaction."""
+    or written in bulk by a generator): the number of links made. Inside the caller's write transaction. A
+    transaction keeping its operation's audit event is one ``op`` link."""
     made = 0
-    for kind, table, store_column in (("tx", "ledger_transaction", "store_id"), ("audit", "audit_event", "store_id")):
-        rows = fetch_rows(f'SELECT t."id", t."{store_column}" FROM "{table}" t WHERE t."id" IN '
-                          f'({_unlinked(table)}) ORDER BY t."id"', (kind,))
+    for kind, table, kinds in (("tx", "ledger_transaction", TX_KINDS), ("audit", "audit_event", ("audit",))):
+        folded = ', t."action" IS NOT NULL' if kind == "tx" else ", 0"
+        rows = fetch_rows(f'SELECT t."id", t."store_id"{folded} FROM "{table}" t WHERE t."id" IN '
+                          f'({_unlinked(table, kinds)}) ORDER BY t."id"', kinds)
         for start in range(0, len(rows), BATCH):
-            batch = rows[start:start + BATCH]
-            contents = CONTENTS[kind]([ref for ref, _store in batch])
-            _append([(kind, ref, store_id or 0, contents[ref]) for ref, store_id in batch])
+            batch = [(("op" if on_tx else kind), ref, store_id) for ref, store_id, on_tx in rows[start:start + BATCH]]
+            contents = {k: CONTENTS[k]([ref for kk, ref, _s in batch if kk == k]) for k in {k for k, _r, _s in batch}}
+            _append([(k, ref, store_id or 0, contents[k][ref]) for k, ref, store_id in batch])
             made += len(batch)
     return made
 
@@ -412,10 +458,10 @@ def _verify_chain(chain: int, head: tuple[int, str] | None) -> Broken | None:
                 return Broken(chain, expected_seq, f"link {expected_seq} is missing (the next is {seq})")
             content = contents.get(kind, {}).get(ref)
             if content is None:
-                return Broken(chain, seq, f"the {kind} row {ref} it covers is gone")
-            if digest_of(prev, kind, content) != digest:
-                return Broken(chain, seq, f"the {kind} row {ref} is not what was chained (edited, or a link before it "
-                                          "was)")
+                return Broken(chain, seq, f"the {ROW_NAMES.get(kind, kind)} row {ref} it covers is gone")
+            if digest_of(prev, HASHED_AS.get(kind, kind), content) != digest:
+                return Broken(chain, seq, f"the {ROW_NAMES.get(kind, kind)} row {ref} is not what was chained "
+                                          "(edited, or a link before it was)")
             prev, expected_seq = digest, seq + 1
     if head is None or (int(head[0]), head[1]) != (expected_seq - 1, prev):
         return Broken(chain, expected_seq - 1, "the head does not match the last link")
@@ -471,16 +517,19 @@ def _loose_rows() -> list[Broken]:
                                       'LIMIT 20', list(kinds)):
             problems.append(Broken(-1, None, f"the {table} row {ref} hangs on a {kind} transaction"))
     links = {kind: int(n) for kind, n in fetch_rows('SELECT "kind", COUNT(*) FROM "chain_link" GROUP BY "kind"')}
-    for kind, table in (("tx", "ledger_transaction"), ("audit", "audit_event")):
-        loose = [ref for (ref,) in fetch_rows(f'SELECT "id" FROM ({_unlinked(table)}) u ORDER BY "id" LIMIT 20',
-                                              (kind,))]
-        problems += [Broken(-1, None, f"the {kind} row {ref} is in no chain") for ref in loose]
-        rows = int(fetch_rows(f'SELECT COUNT(*) FROM "{table}"')[0][0])
-        if len(loose) == 20 or links.get(kind, 0) > rows - len(loose):  # more links than rows linked: a row linked
-            for ref, times in fetch_rows(  # twice (nothing in the schema refuses it since migration 29), or a link
-                    'SELECT "ref", COUNT(*) FROM "chain_link" WHERE "kind" = ? GROUP BY "ref" '  # to a row gone, which
-                    'HAVING COUNT(*) > 1 ORDER BY "ref" LIMIT 20', (kind,)):  # its chain's walk names
-                problems.append(Broken(-1, None, f"the {kind} row {ref} is linked {times} times"))
+    named: set[tuple[str, int]] = set()
+    for name, table, where, kinds in COVERED:
+        loose = [ref for (ref,) in fetch_rows(f'SELECT "id" FROM ({_unlinked(table, kinds, where)}) u ORDER BY "id" '
+                                              'LIMIT 20', kinds)]
+        problems += [Broken(-1, None, f"the {name} row {ref} is in no chain") for ref in loose
+                     if (table, ref) not in named]  # (a transaction in no chain: its event is in none, unsaid)
+        named |= {(table, ref) for ref in loose}
+        rows = int(fetch_rows(f'SELECT COUNT(*) FROM "{table}"' + (f" WHERE {where}" if where else ""))[0][0])
+        if len(loose) == 20 or sum(links.get(k, 0) for k in kinds) > rows - len(loose):  # more links than rows
+            for ref, times in fetch_rows(  # linked: a row linked twice (nothing in the schema refuses it since
+                    f'SELECT "ref", COUNT(*) FROM "chain_link" WHERE "kind" IN ({_marks(list(kinds))}) '  # migration
+                    'GROUP BY "ref" HAVING COUNT(*) > 1 ORDER BY "ref" LIMIT 20', kinds):  # 29), or a link to a
+                problems.append(Broken(-1, None, f"the {name} row {ref} is linked {times} times"))  # row gone
     return problems
 
 

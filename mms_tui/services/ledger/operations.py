@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from mms_tui import clock
 from mms_tui.db import retrying, write_transaction
 from mms_tui.i18n import _
 from mms_tui.models import AuditEvent, Card, Entry, Member, Staff, Store, Transaction
+from mms_tui.models.ledger import FOLDED_ACTIONS
 from mms_tui.services.base.errors import (
     AlreadyDone,
     DomainError,
@@ -141,10 +143,20 @@ def run_operation(
                     note=note, created_at=created,
                     local_day=clock.day_in(created, store.time_zone),  # the store's own day, in its own zone
                 )
-                result = body(tx)
+                own = _OwnEvent(txid, staff.id, store.id)
+                _running().append(own)
+                try:
+                    result = body(tx)
+                finally:
+                    _running().remove(own)
                 payload = results.pack(result_json(result))
-                run_sql('UPDATE "ledger_transaction" SET "result" = ? WHERE "id" = ?', (payload, tx.id))
-                chain.link("tx", tx.id, store.id)  # the transaction, its entries, its sale or visit: on the chain
+                if own.event is None:
+                    run_sql('UPDATE "ledger_transaction" SET "result" = ? WHERE "id" = ?', (payload, tx.id))
+                    chain.link("tx", tx.id, store.id)  # the transaction, its entries, its sale or visit: chained
+                else:  # the operation's own audit event kept on its transaction: one row, one link for both
+                    run_sql('UPDATE "ledger_transaction" SET "result" = ?, "action" = ?, "subject" = ?, "payload" = ? '
+                            'WHERE "id" = ?', (payload, *own.event, tx.id))
+                    chain.link("op", tx.id, store.id)
                 chain.flush(frame)
                 return result
         finally:
@@ -261,6 +273,28 @@ def _insufficient(p: Posting, column_name: str) -> DomainError:
     )
 
 
+@dataclass(eq=False)
+class _OwnEvent:
+    """An operation running on this thread, and the audit event of its own it keeps on its transaction (one of
+    ``FOLDED_ACTIONS``, recorded by the operation with its txid, staff and store; migration 30)."""
+
+    txid: str
+    staff_id: int
+    store_id: int
+    event: tuple[str, str, str] | None = None  # action, subject, payload
+
+
+_threads = threading.local()
+
+
+def _running() -> list[_OwnEvent]:
+    """The operations running on this thread, the innermost last (an operation may run inside another)."""
+    stack = getattr(_threads, "operations", None)
+    if stack is None:
+        stack = _threads.operations = []
+    return stack
+
+
 def audit(
     action: str,
     subject: str,
@@ -270,8 +304,17 @@ def audit(
     txid: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    """Who did what to whom, in the same database transaction as the change itself (and on its store's chain)."""
+    """Who did what to whom, in the same database transaction as the change itself (and on its store's chain).
+
+    An operation's own event — one of ``FOLDED_ACTIONS``, with the operation's txid, staff and store, the first of
+    them — is kept on its transaction and chained with it (:func:`run_operation`); any other is a row of its own."""
     text = json.dumps(payload or {}, default=str, ensure_ascii=False, sort_keys=True)
+    running = _running()
+    own = running[-1] if running else None
+    if (own is not None and own.event is None and txid == own.txid and action in FOLDED_ACTIONS
+            and staff is not None and staff.id == own.staff_id and store is not None and store.id == own.store_id):
+        own.event = (action, subject, text)  # written with the operation's result, chained with its transaction
+        return
     event = insert_model(AuditEvent, action=action, subject=subject, staff=staff, store=store, txid=txid, payload=text)
     store_id = store.id if store is not None else None
     staff_id = staff.id if staff is not None else None

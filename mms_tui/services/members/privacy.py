@@ -130,6 +130,12 @@ def erase_member(member: Member | int | str, staff: Staff, reason: str, txid: st
             if clean is not None:
                 AuditEvent.update(payload=clean).where(AuditEvent.id == event_id).execute()
                 events += 1
+        for tx_id, payload in fetch_rows('SELECT "id", "payload" FROM "ledger_transaction" WHERE "member_id" = ? '
+                                         'AND "payload" IS NOT NULL', (m.id,)):  # events kept on their transaction
+            clean = _scrubbed_json(payload)
+            if clean is not None:
+                Transaction.update(payload=clean).where(Transaction.id == tx_id).execute()
+                events += 1
         scrubbed = 0
         for tx_id, txid, stored in fetch_rows(
                 'SELECT "id", "txid", "result" FROM "ledger_transaction" WHERE "member_id" = ?', (m.id,)):

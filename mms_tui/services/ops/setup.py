@@ -111,8 +111,8 @@ def needs_admin() -> bool:
 
 #: migrations after which the file has much room free: 26 packed the stored results (the file shrinks by about a
 #: quarter), 28 made indexes smaller, 29 copied the chains' links to a table of their own shape (the file grew by
-#: the copy until the room is handed back)
-ROOMY_MIGRATIONS = {26, 28, 29}
+#: the copy until the room is handed back), 30 moved most audit events onto their transactions
+ROOMY_MIGRATIONS = {26, 28, 29, 30}
 
 
 #: the share of the file that must be free inside it for ``VACUUM`` to be worth rewriting the whole file

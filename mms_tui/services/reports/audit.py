@@ -8,6 +8,7 @@ by its staff.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import peewee
 
 from mms_tui.i18n import _
-from mms_tui.models import AuditEvent, Staff, Store
+from mms_tui.models import AuditEvent, Staff, Store, Transaction
 from mms_tui.services.base.errors import InvalidInput, NotFound
 from mms_tui.services.base.resolve import checked_day
 from mms_tui.services.staff.permissions import has_role, require
@@ -55,50 +56,66 @@ def describe_change(payload: dict) -> str:
     return text if len(text) <= CHANGE_WIDTH else text[:CHANGE_WIDTH - 1] + "…"
 
 
-def _subject_filter(subject: str) -> peewee.Expression:
+def _subject_text(subject: str) -> tuple[str, bool]:
     """``staff`` matches every staff event, ``staff:7`` or ``staff:c02`` one account, other text a subject as
-    recorded."""
+    recorded: (the subject's text, whether it names a kind of subject rather than one)."""
     text = subject.strip()
     if ":" not in text:
-        return AuditEvent.subject.startswith(text + ":") | (AuditEvent.subject == text)
+        return text, True
     kind, key = text.split(":", 1)
     if kind == "staff" and not key.isdigit():
         found = Staff.get_or_none(Staff.code == key)
         if found is not None:
             text = f"staff:{found.id}"
-    return AuditEvent.subject == text
+    return text, False
+
+
+def _filtered(query: peewee.ModelSelect, model: type[AuditEvent] | type[Transaction], actor: type[Staff], by: Staff,
+              who: Staff | None, subject: tuple[str, bool] | None, start: dt.date | None,
+              end: dt.date | None) -> peewee.ModelSelect:
+    if who is not None:
+        query = query.where(model.staff == who.id)
+    if subject is not None:
+        text, kind = subject
+        query = query.where((model.subject.startswith(text + ":") | (model.subject == text)) if kind
+                            else (model.subject == text))
+    if start is not None:
+        query = query.where(model.created_at >= start)
+    if end is not None:
+        query = query.where(model.created_at < end + dt.timedelta(days=1))
+    if not has_role(by, "admin"):
+        query = query.where((model.store == by.store_id) | (model.store.is_null() & (actor.store == by.store_id)))
+    return query.order_by(model.created_at.desc(), model.id.desc())
 
 
 def audit_events(by: Staff, *, staff: str | None = None, subject: str | None = None, start: dt.date | None = None,
                  end: dt.date | None = None) -> Iterator[AuditRow]:
     """The audited events newest first, of one ``staff`` code, one ``subject``, between the store days ``start``
-    and ``end`` (both included)."""
+    and ``end`` (both included): the rows of ``audit_event`` and the events operations keep on their
+    transactions (migration 30), read as two streams in the same order and merged."""
     require(by, "audit.read")
     checked_day(start)
     checked_day(end)
     if start is not None and end is not None and start > end:
         raise InvalidInput(_("--from {start} is after --to {end}.").format(start=start, end=end))
-    actor = Staff.alias()
-    query = (AuditEvent.select(AuditEvent, actor.code.alias("actor_code"), Store.code.alias("store_code"))
-             .join(actor, peewee.JOIN.LEFT_OUTER, on=(AuditEvent.staff == actor.id))
-             .switch(AuditEvent).join(Store, peewee.JOIN.LEFT_OUTER, on=(AuditEvent.store == Store.id))
-             .order_by(AuditEvent.id.desc()))
+    who = None
     if staff:
         who = Staff.get_or_none(Staff.code == staff.strip())
         if who is None:
             raise NotFound(_("No staff member {code!r}.").format(code=staff))
-        query = query.where(AuditEvent.staff == who.id)
-    if subject:
-        query = query.where(_subject_filter(subject))
-    if start is not None:
-        query = query.where(AuditEvent.created_at >= start)
-    if end is not None:
-        query = query.where(AuditEvent.created_at < end + dt.timedelta(days=1))
-    if not has_role(by, "admin"):
-        query = query.where((AuditEvent.store == by.store_id)
-                            | (AuditEvent.store.is_null() & (actor.store == by.store_id)))
+    about = _subject_text(subject) if subject else None
+    streams = []
+    for model in (AuditEvent, Transaction):
+        actor = Staff.alias()
+        query = (model.select(model.created_at, model.id, model.action, model.subject, model.payload,
+                              actor.code.alias("actor_code"), Store.code.alias("store_code"))
+                 .join(actor, peewee.JOIN.LEFT_OUTER, on=(model.staff == actor.id))
+                 .switch(model).join(Store, peewee.JOIN.LEFT_OUTER, on=(model.store == Store.id)))
+        if model is Transaction:
+            query = query.where(Transaction.action.is_null(False))
+        streams.append(_filtered(query, model, actor, by, who, about, start, end).objects().iterator())
     codes = dict(Staff.select(Staff.id, Staff.code).tuples())
-    for event in query.objects().iterator():
+    for event in heapq.merge(*streams, key=lambda e: e.created_at, reverse=True):
         try:
             payload = json.loads(event.payload or "{}")
         except ValueError:
