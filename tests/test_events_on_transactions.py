@@ -18,7 +18,7 @@ import pytest
 
 from mms_tui import clock
 from mms_tui.db import database, write_transaction
-from mms_tui.models import AuditEvent, ChainLink, Staff, Transaction
+from mms_tui.models import AuditEvent, Card, ChainLink, Staff, Transaction
 from mms_tui.models.ledger import FOLDED_ACTIONS
 from mms_tui.models.migrations import LATEST, migrate
 from mms_tui.services.exchange.member_document import member_document
@@ -98,6 +98,12 @@ def test_the_audit_list_reads_the_events_kept_on_transactions_in_time_order(shop
     # each filter reaches them too: a subject, a staff member, a period, a manager's own store
     assert [r.action for r in audit_events(shop.desk.admin, subject=f"card:{shop.card}")] == [
         "card.top_up", "card.issue"]
+    package = Card.get(Card.card_no == shop.package).id  # (a check-in's transaction found by its visit)
+    assert [r.action for r in audit_events(shop.desk.admin, subject=f"card:{package}")] == [
+        "card.check_in", "card.issue"]
+    assert [r.action for r in audit_events(shop.desk.admin, subject=f"sale:{shop.made['s1'].sale_id}")] == [
+        "sale.checkout"]
+    assert [r.action for r in audit_events(shop.desk.admin, subject=f"member:{shop.member}")] == ["member.register"]
     assert "sale.checkout" in [r.action for r in audit_events(shop.desk.admin, subject="sale")]
     assert len([r for r in audit_events(shop.desk.admin, staff="c01") if r.action in FOLDED_ACTIONS]) == 3
     assert [r.action for r in audit_events(shop.desk.admin, start=today + dt.timedelta(days=1))] == []

@@ -698,10 +698,10 @@ def _fold_own_events(db: peewee.Database, migrator: object) -> None:
         rows = fetch_rows(
             'SELECT e."id", e."created_at", e."staff_id", e."store_id", t."id", t."created_at", t."staff_id", '
             't."store_id" FROM "audit_event" e JOIN "ledger_transaction" t ON t."txid" = e."txid" '
-            f'WHERE e."action" IN ({actions}) AND e."id" > ? AND t."action" IS NULL ORDER BY e."id" LIMIT ?',
+            f'WHERE (e."action" || \'\') IN ({actions}) AND e."id" > ? AND t."action" IS NULL ORDER BY e."id" LIMIT ?',
             (*FOLDED_ACTIONS, last, _FOLD_BATCH))
-        if not rows:
-            break
+        if not rows:  # (the events read in their key's order: by the index of actions, SQLite, which keeps no
+            break  # statistics here, would sort every event left for each batch)
         moving = [(event_id, tx_id) for event_id, event_at, staff, store, tx_id, tx_at, tx_staff, tx_store in rows
                   if staff == tx_staff and store == tx_store and at(event_at) == at(tx_at)]
         for start in range(0, len(moving), 5_000):  # (in the events' order: a transaction takes the first of its

@@ -342,17 +342,16 @@ def audit_content(created: object, staff: int | None, store: int | None, action:
             "txid": txid, "payload": _payload_body(payload)}
 
 
-def _unlinked(table: str, kinds: tuple[str, ...], where: str = "") -> str:
-    """A query of the ids of ``table``'s rows (those ``where`` says) no link of ``kinds`` (its parameters) covers.
+def _unlinked(table: str, kinds: tuple[str, ...]) -> str:
+    """A query of the ids of ``table``'s rows no link of ``kinds`` (its parameters) covers.
     The links have no index by the row they cover (migration 29): SQLite takes the set difference of the two whole
     columns, each read once, where a lookup of each row would read every link; PostgreSQL's planner makes the
     anti-join a parallel hash join, quicker than its set difference, which sorts both sides."""
     of_kinds = f'"kind" IN ({_marks(list(kinds))})'
     if is_sqlite():
-        rows = f'SELECT "id" FROM "{table}"' + (f" WHERE {where}" if where else "")
-        return f'{rows} EXCEPT SELECT "ref" FROM "chain_link" WHERE {of_kinds}'
-    return (f'SELECT t."id" FROM "{table}" t WHERE {where + " AND " if where else ""}NOT EXISTS (SELECT 1 FROM '
-            f'"chain_link" l WHERE l.{of_kinds} AND l."ref" = t."id")')
+        return f'SELECT "id" FROM "{table}" EXCEPT SELECT "ref" FROM "chain_link" WHERE {of_kinds}'
+    return f'SELECT t."id" FROM "{table}" t WHERE NOT EXISTS (SELECT 1 FROM "chain_link" l WHERE l.{of_kinds} AND ' \
+           'l."ref" = t."id")'
 
 
 #: what the links must cover: (what a loose one is called, table, which of its rows, the link kinds that cover one)
@@ -519,8 +518,13 @@ def _loose_rows() -> list[Broken]:
     links = {kind: int(n) for kind, n in fetch_rows('SELECT "kind", COUNT(*) FROM "chain_link" GROUP BY "kind"')}
     named: set[tuple[str, int]] = set()
     for name, table, where, kinds in COVERED:
-        loose = [ref for (ref,) in fetch_rows(f'SELECT "id" FROM ({_unlinked(table, kinds, where)}) u ORDER BY "id" '
-                                              'LIMIT 20', kinds)]
+        if where:  # a transaction keeping an event with a ``tx`` link and no ``txa`` one (in no chain at all: said
+            unlinked, params = (  # above); read from the links, not from every transaction's row
+                f'SELECT "id" FROM "{table}" WHERE {where} AND "id" IN (SELECT "ref" FROM "chain_link" WHERE '
+                '"kind" = ? EXCEPT SELECT "ref" FROM "chain_link" WHERE "kind" = ?)', ("tx", "txa"))
+        else:
+            unlinked, params = _unlinked(table, kinds), kinds
+        loose = [ref for (ref,) in fetch_rows(f'SELECT "id" FROM ({unlinked}) u ORDER BY "id" LIMIT 20', params)]
         problems += [Broken(-1, None, f"the {name} row {ref} is in no chain") for ref in loose
                      if (table, ref) not in named]  # (a transaction in no chain: its event is in none, unsaid)
         named |= {(table, ref) for ref in loose}

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.i18n import _
-from mms_tui.models import AuditEvent, Staff, Store, Transaction
+from mms_tui.models import AuditEvent, Entry, Sale, Staff, Store, Transaction, Visit
 from mms_tui.services.base.errors import InvalidInput, NotFound
 from mms_tui.services.base.resolve import checked_day
 from mms_tui.services.staff.permissions import has_role, require
@@ -70,15 +71,42 @@ def _subject_text(subject: str) -> tuple[str, bool]:
     return text, False
 
 
+#: the kinds of subject an event kept on a transaction has: a sale's (sale:12), a check-in's or a top-up's (card:34)
+KEPT_SUBJECTS = ("sale", "card")
+
+
+def _kept_about(text: str) -> peewee.Expression | None:
+    """The transactions that may keep an event about the one subject ``text``, by the indexes that find them (a
+    transaction has none by subject: the sale's key, the card's entries and visits); None: no kept event is about
+    it, and the transactions need not be read."""
+    kind, _sep, key = text.partition(":")
+    if kind not in KEPT_SUBJECTS or not key.isdigit():
+        return None
+    if kind == "sale":
+        return Transaction.id.in_(Sale.select(Sale.transaction).where(Sale.id == int(key)))
+    return Transaction.id.in_(Entry.select(Entry.transaction).where(Entry.card == int(key))
+                              | Visit.select(Visit.transaction).where(Visit.card == int(key)))
+
+
 def _filtered(query: peewee.ModelSelect, model: type[AuditEvent] | type[Transaction], actor: type[Staff], by: Staff,
               who: Staff | None, subject: tuple[str, bool] | None, start: dt.date | None,
-              end: dt.date | None) -> peewee.ModelSelect:
+              end: dt.date | None) -> peewee.ModelSelect | None:
+    """``query`` filtered and ordered newest first; None when no row of ``model`` can be about ``subject``."""
     if who is not None:
         query = query.where(model.staff == who.id)
     if subject is not None:
         text, kind = subject
-        query = query.where((model.subject.startswith(text + ":") | (model.subject == text)) if kind
-                            else (model.subject == text))
+        if kind:
+            if model is Transaction and text not in KEPT_SUBJECTS:
+                return None
+            query = query.where(model.subject.startswith(text + ":") | (model.subject == text))
+        else:
+            if model is Transaction:
+                found = _kept_about(text)
+                if found is None:
+                    return None
+                query = query.where(found)
+            query = query.where(model.subject == text)
     if start is not None:
         query = query.where(model.created_at >= start)
     if end is not None:
@@ -105,7 +133,7 @@ def audit_events(by: Staff, *, staff: str | None = None, subject: str | None = N
             raise NotFound(_("No staff member {code!r}.").format(code=staff))
     about = _subject_text(subject) if subject else None
     streams = []
-    for model in (AuditEvent, Transaction):
+    for model in (Transaction, AuditEvent):  # (at the same moment, an operation's own event was its last)
         actor = Staff.alias()
         query = (model.select(model.created_at, model.id, model.action, model.subject, model.payload,
                               actor.code.alias("actor_code"), Store.code.alias("store_code"))
@@ -113,9 +141,12 @@ def audit_events(by: Staff, *, staff: str | None = None, subject: str | None = N
                  .switch(model).join(Store, peewee.JOIN.LEFT_OUTER, on=(model.store == Store.id)))
         if model is Transaction:
             query = query.where(Transaction.action.is_null(False))
-        streams.append(_filtered(query, model, actor, by, who, about, start, end).objects().iterator())
+        filtered = _filtered(query, model, actor, by, who, about, start, end)
+        if filtered is not None:
+            streams.append(filtered.objects().iterator())
     codes = dict(Staff.select(Staff.id, Staff.code).tuples())
-    for event in heapq.merge(*streams, key=lambda e: e.created_at, reverse=True):
+    # (merged on the moment as stored: a store's wall time runs back an hour where summer time ends)
+    for event in heapq.merge(*streams, key=lambda e: clock.to_utc(e.created_at), reverse=True):
         try:
             payload = json.loads(event.payload or "{}")
         except ValueError:
