@@ -992,7 +992,8 @@ def raw_checkout_ms(scratch: Path, cards: list[tuple[int, int]], ready=None, go=
                          "local_day, request_hash, result, note, action, subject, payload) VALUES (?, 'checkout', ?, "
                          "?, ?, datetime('now'), date('now', 'localtime'), '', X'', '', 'sale.checkout', ?, '{}')",
                          (f"raw-{os.getpid()}-{time.time_ns()}-{n}", staff, store, member, f"member:{member}"),
-                         ).lastrowid  # (its audit event on it, as the desk keeps a sale's: migration 30)
+                         ).lastrowid  # (its audit event on it, as the desk keeps a sale's since migration 30;
+        # the subject a stand-in of the same length, the sale being written after)
         for account, unit, amount in (("card.principal", "fen", -8_999), ("card.points", "pt", -100),
                                       ("revenue.sales", "fen", 9_099), ("card.points", "pt", 89),
                                       ("expense.points", "pt", -89), ("discount.points", "fen", 0)):

@@ -105,6 +105,8 @@ def test_the_audit_list_reads_the_events_kept_on_transactions_in_time_order(shop
         "sale.checkout"]
     assert [r.action for r in audit_events(shop.desk.admin, subject=f"member:{shop.member}")] == ["member.register"]
     assert "sale.checkout" in [r.action for r in audit_events(shop.desk.admin, subject="sale")]
+    for odd in ("card:²", "sale:99999999999999999999", "card:-1", "card:"):  # no row's key: nothing, no error
+        assert list(audit_events(shop.desk.admin, subject=odd)) == []
     assert len([r for r in audit_events(shop.desk.admin, staff="c01") if r.action in FOLDED_ACTIONS]) == 3
     assert [r.action for r in audit_events(shop.desk.admin, start=today + dt.timedelta(days=1))] == []
     assert {r.action for r in audit_events(shop.desk.manager, start=today, end=today)} >= set(FOLDED_ACTIONS)

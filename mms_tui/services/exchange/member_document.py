@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import peewee
 
+from mms_tui import clock
 from mms_tui.i18n import _
 from mms_tui.models import (
     AuditEvent,
@@ -104,7 +105,7 @@ def member_document(phone: str) -> dict[str, Any]:
         about |= AuditEvent.txid.in_([t.txid for t in txs])
     events = sorted([*AuditEvent.select().where(about).order_by(AuditEvent.id),
                      *(t for t in txs if t.action is not None)],  # (events kept on their transaction)
-                    key=lambda e: e.created_at)
+                    key=lambda e: clock.to_utc(e.created_at))  # (as stored: wall time runs back in autumn)
 
     def payload(text: str) -> Any:
         try:

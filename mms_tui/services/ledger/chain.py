@@ -519,7 +519,7 @@ def _loose_rows() -> list[Broken]:
     named: set[tuple[str, int]] = set()
     for name, table, where, kinds in COVERED:
         if where:  # a transaction keeping an event with a ``tx`` link and no ``txa`` one (in no chain at all: said
-            unlinked, params = (  # above); read from the links, not from every transaction's row
+            unlinked, params = (  # above): the set difference taken of the links, not of every transaction's row
                 f'SELECT "id" FROM "{table}" WHERE {where} AND "id" IN (SELECT "ref" FROM "chain_link" WHERE '
                 '"kind" = ? EXCEPT SELECT "ref" FROM "chain_link" WHERE "kind" = ?)', ("tx", "txa"))
         else:

@@ -71,6 +71,8 @@ def _subject_text(subject: str) -> tuple[str, bool]:
     return text, False
 
 
+#: the largest id a row can have (a 64-bit integer)
+MAX_ID = 2**63 - 1
 #: the kinds of subject an event kept on a transaction has: a sale's (sale:12), a check-in's or a top-up's (card:34)
 KEPT_SUBJECTS = ("sale", "card")
 
@@ -80,8 +82,8 @@ def _kept_about(text: str) -> peewee.Expression | None:
     transaction has none by subject: the sale's key, the card's entries and visits); None: no kept event is about
     it, and the transactions need not be read."""
     kind, _sep, key = text.partition(":")
-    if kind not in KEPT_SUBJECTS or not key.isdigit():
-        return None
+    if kind not in KEPT_SUBJECTS or not (key.isascii() and key.isdigit()) or int(key) > MAX_ID:
+        return None  # (no row has such an id: text no key can be, or past the largest integer a key holds)
     if kind == "sale":
         return Transaction.id.in_(Sale.select(Sale.transaction).where(Sale.id == int(key)))
     return Transaction.id.in_(Entry.select(Entry.transaction).where(Entry.card == int(key))
