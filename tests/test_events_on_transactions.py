@@ -89,10 +89,10 @@ def test_a_sale_a_check_in_and_a_top_up_keep_their_event_on_their_transaction(sh
 
 def test_the_audit_list_reads_the_events_kept_on_transactions_in_time_order(shop, today):
     rows = _audit_list(shop.desk.admin)
-    actions = [r[3] for r in rows]
-    assert actions[:5] == ["card.check_in", "sale.checkout", "card.top_up", "card.issue", "card.issue"]
     assert [r[0] for r in rows] == sorted((r[0] for r in rows), reverse=True)  # newest first, one order
-    top = rows[2]
+    shops = [r for r in rows if r[3] in (*FOLDED_ACTIONS, "card.issue")]  # (the desk's own set-up: at the real hour)
+    assert [r[3] for r in shops] == ["card.check_in", "sale.checkout", "card.top_up", "card.issue", "card.issue"]
+    top = shops[2]
     assert top[1:3] == ("c01", "HQ") and top[4] == f"card:{shop.card}"
     assert top[5] == "amount_fen=100000; bonus_fen=20000; rule_bonus_fen=20000; tender=cash"
     # each filter reaches them too: a subject, a staff member, a period, a manager's own store
